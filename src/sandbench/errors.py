@@ -1,0 +1,78 @@
+"""The exceptions sandbench raises, all below one root.
+
+Exceptions are for faults of the host, the input or the environment. Anything a *module*
+does wrong while it runs (a trap, an exhausted budget, a flood of output) is data: an
+`Outcome` with a `Violation`, never an exception.
+
+    SandbenchError                  exit code 2 unless a subclass says otherwise
+    ├── ManifestError               a module.json (or the module tree) is unusable
+    ├── SandboxError                the sandbox host itself failed
+    │   └── BackendUnavailable      no backend can run here (exit code 3)
+    ├── ScannerError                a scanner could not run
+    └── BenchError                  a measurement could not be taken
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = [
+    "BackendUnavailable",
+    "BenchError",
+    "ManifestError",
+    "SandboxError",
+    "SandbenchError",
+    "ScannerError",
+]
+
+
+class SandbenchError(Exception):
+    """Root of every error sandbench raises on purpose.
+
+    `exit_code` is what the CLI exits with; `hint` is the one thing to do about it.
+    """
+
+    exit_code = 2
+    hint = ""
+
+
+class ManifestError(SandbenchError):
+    """A module's manifest or tree is invalid.
+
+    `problems` holds one line per problem, each naming the field path, the bad value and
+    what is expected. `str(error)` joins them, each prefixed with the manifest's path.
+    """
+
+    def __init__(self, path: Path | str, problems: Sequence[str]) -> None:
+        self.path = Path(path)
+        self.problems = list(problems) or ["invalid manifest"]
+        super().__init__("\n".join(f"{self.path}: {p}" for p in self.problems))
+
+
+class SandboxError(SandbenchError):
+    """The sandbox host failed (not the module): e.g. a cache directory is unwritable."""
+
+    exit_code = 3
+
+
+class BackendUnavailable(SandboxError):
+    """No sandbox backend of the requested kind can run on this machine."""
+
+    def __init__(self, backend: str, reason: str, hint: str = "") -> None:
+        self.backend = backend
+        self.reason = reason
+        self.hint = hint
+        super().__init__(f"{backend} backend unavailable: {reason}")
+
+
+class ScannerError(SandbenchError):
+    """A scanner could not run at all (its result is then a `Skipped` entry)."""
+
+    exit_code = 3
+
+
+class BenchError(SandbenchError):
+    """A measurement could not be taken."""
+
+    exit_code = 3

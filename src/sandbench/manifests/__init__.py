@@ -1,0 +1,67 @@
+"""The module manifest: its model, unit and permission parsing, JSON Schema, digest and loading."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .digest import MANIFEST_NAME, canonical_manifest, compute_digest
+from .load import load, parse_manifest
+from .models import (
+    Author,
+    HealthCheck,
+    HealthExpect,
+    HealthRequest,
+    Manifest,
+    ManifestLimits,
+    ModulePackage,
+    Security,
+    WasmRuntime,
+)
+from .permissions import Permission, Resource, parse_permission
+from .units import Rate, format_bytes, parse_cpu, parse_duration, parse_rate, parse_size
+
+__all__ = [
+    "MANIFEST_NAME",
+    "Author",
+    "HealthCheck",
+    "HealthExpect",
+    "HealthRequest",
+    "Manifest",
+    "ManifestLimits",
+    "ModulePackage",
+    "Permission",
+    "Rate",
+    "Resource",
+    "Security",
+    "WasmRuntime",
+    "canonical_manifest",
+    "compute_digest",
+    "format_bytes",
+    "json_schema",
+    "load",
+    "parse_cpu",
+    "parse_duration",
+    "parse_manifest",
+    "parse_permission",
+    "parse_rate",
+    "parse_size",
+]
+
+SCHEMA_ID = "https://sandbench.dev/schemas/module-manifest-1.json"
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of `module.json`, as accepted on input."""
+    schema = Manifest.model_json_schema(mode="validation", by_alias=True)
+    return {
+        **schema,
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "sandbench module manifest (module.json)",
+    }
+
+
+def json_schema_text() -> str:
+    """`json_schema()` as indented JSON text."""
+    return json.dumps(json_schema(), indent=2, sort_keys=False)

@@ -1,0 +1,91 @@
+"""The module digest: one SHA-256 over a module's files, reproducible anywhere.
+
+The algorithm (version 1) is specified in docs/digest.md; in short:
+
+1. Take every regular file and symbolic link under the module root, skipping the folders
+   `.git`, `.hg`, `.svn`, `__pycache__` and `.sandbench` and files ending in `.pyc`.
+   Links are not followed: a link contributes its target text.
+2. Replace `module.json` at the root with its canonical JSON without `signature`
+   (keys sorted, no spaces, UTF-8), so the signature can live inside the file it signs.
+3. Sort by relative path (`/`-separated, compared as UTF-8 bytes) and hash
+   `b"sandbench-digest-v1\\n"` followed, per entry, by
+   `kind SP path NUL len NUL content` where kind is `f` (file) or `l` (link).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MANIFEST_NAME", "canonical_manifest", "compute_digest"]
+
+MANIFEST_NAME = "module.json"
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".sandbench"})
+_HEADER = b"sandbench-digest-v1\n"
+MAX_FILES = 20_000
+MAX_TOTAL_BYTES = 2 * 1024**3
+
+
+class DigestError(ValueError):
+    """The module tree cannot be digested; the message names the file."""
+
+
+def canonical_manifest(raw: dict[str, Any]) -> bytes:
+    """The bytes of `module.json` that the digest covers: canonical JSON, no signature."""
+    unsigned = {k: v for k, v in raw.items() if k != "signature"}
+    return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        # Links to folders show up in dirnames; digest them as links, never descend.
+        for name in list(dirnames):
+            if (here / name).is_symlink():
+                dirnames.remove(name)
+                filenames.append(name)
+            elif name in _SKIP_DIRS:
+                dirnames.remove(name)
+        for name in filenames:
+            if name.endswith(".pyc"):
+                continue
+            path = here / name
+            rel = path.relative_to(root).as_posix()
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                yield os.fsencode(rel), "l", path
+            elif stat.S_ISREG(mode):
+                yield os.fsencode(rel), "f", path
+            else:
+                raise DigestError(f"{rel}: not a regular file or link; remove it from the module")
+
+
+def compute_digest(root: Path, manifest_raw: dict[str, Any]) -> str:
+    """Return the lowercase hex digest of the module at `root`.
+
+    Raises `DigestError` for special files (devices, FIFOs, sockets) and for trees over
+    20,000 files or 2 GiB.
+    """
+    entries = sorted(_entries(root))
+    if len(entries) > MAX_FILES:
+        raise DigestError(f"more than {MAX_FILES} files; a module should be far smaller")
+    sha = hashlib.sha256(_HEADER)
+    total = 0
+    for rel, kind, path in entries:
+        if kind == "l":
+            content = os.fsencode(os.readlink(path))
+        elif rel == MANIFEST_NAME.encode():
+            content = canonical_manifest(manifest_raw)
+        else:
+            content = path.read_bytes()
+        total += len(content)
+        if total > MAX_TOTAL_BYTES:
+            raise DigestError("module files exceed 2 GiB; a module should be far smaller")
+        sha.update(kind.encode() + b" " + rel + b"\0" + str(len(content)).encode() + b"\0")
+        sha.update(content)
+    return sha.hexdigest()

@@ -1,0 +1,142 @@
+"""Loading a module directory: read `module.json`, validate it, digest the tree.
+
+Every way a manifest can be wrong ends in one `ManifestError` whose `problems` list has
+one line per problem: the field path, the bad value and what is expected.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from sandbench.errors import ManifestError
+
+from .digest import MANIFEST_NAME, DigestError, compute_digest
+from .models import Manifest, ModulePackage
+
+__all__ = ["load", "parse_manifest"]
+
+MAX_MANIFEST_BYTES = 1024 * 1024
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}; each key may appear once")
+        result[key] = value
+    return result
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_FRIENDLY = {
+    "string_type": "expected a string",
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "dict_type": "expected an object",
+    "model_type": "expected an object",
+    "model_attributes_type": "expected an object",
+    "tuple_type": "expected an array",
+    "list_type": "expected an array",
+}
+
+
+def _problem(error: ErrorDetails) -> str:
+    # Pydantic puts the key itself at the end of the location for bad dict keys.
+    loc = tuple(p for p in error["loc"] if p not in ("[key]",))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{_loc(loc)}: missing; this field is required"
+    if error["type"] == "extra_forbidden":
+        return f"{_loc(loc)}: unexpected field; remove it or check its spelling"
+    message = _FRIENDLY.get(error["type"], message.replace("Input should be", "expected"))
+    return f"{_loc(loc)}: {_shown(error['input'])} is invalid: {message}"
+
+
+def parse_manifest(text: str | bytes, source: Path | str = MANIFEST_NAME) -> Manifest:
+    """Parse and validate manifest JSON. Raises `ManifestError`, one line per problem."""
+    raw = _decode(text, source)
+    return _validate(raw, source)
+
+
+def _decode(text: str | bytes, source: Path | str) -> dict[str, Any]:
+    try:
+        raw = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(
+            source, [f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise ManifestError(source, [f"not valid JSON: {exc}"]) from None
+    if not isinstance(raw, dict):
+        raise ManifestError(source, ["expected a JSON object at the top level"])
+    return raw
+
+
+def _validate(raw: dict[str, Any], source: Path | str) -> Manifest:
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        raise ManifestError(source, [_problem(e) for e in exc.errors()]) from None
+    except RecursionError:
+        raise ManifestError(source, ["nested too deeply"]) from None
+
+
+def load(path: Path | str) -> ModulePackage:
+    """Load the module at `path` (a directory holding `module.json`).
+
+    Validates the manifest, checks that the runtime's entry file exists inside the module
+    and computes the digest. Raises `ManifestError` naming the file and every problem.
+    """
+    root = Path(path)
+    manifest_path = root / MANIFEST_NAME
+    if not root.is_dir():
+        raise ManifestError(root, ["not a directory; give the folder that holds module.json"])
+    if not manifest_path.is_file():
+        raise ManifestError(
+            manifest_path, ["not found; create it (`sandbench manifest schema` shows the format)"]
+        )
+    if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ManifestError(manifest_path, ["larger than 1 MiB; a manifest should be far smaller"])
+    try:
+        text = manifest_path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(manifest_path, [f"cannot be read: {exc.strerror}"]) from None
+    raw = _decode(text, manifest_path)
+    manifest = _validate(raw, manifest_path)
+    root = root.resolve()
+    _check_entry(root, manifest, manifest_path)
+    try:
+        digest = compute_digest(root, raw)
+    except DigestError as exc:
+        raise ManifestError(root, [str(exc)]) from None
+    return ModulePackage(manifest=manifest, root=root, digest=digest, raw=raw)
+
+
+def _check_entry(root: Path, manifest: Manifest, manifest_path: Path) -> None:
+    entry = root / manifest.runtime.entry
+    shown = _shown(manifest.runtime.entry)
+    if entry.is_symlink() or not entry.resolve().is_relative_to(root):
+        raise ManifestError(manifest_path, [f"runtime.entry: {shown} must not be a link"])
+    if not entry.is_file():
+        raise ManifestError(
+            manifest_path, [f"runtime.entry: {shown} does not exist in {root}; build it first"]
+        )

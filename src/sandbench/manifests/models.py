@@ -1,0 +1,282 @@
+"""The module manifest (`module.json`), as pydantic models.
+
+Unit strings are parsed into numbers on load (see `units`), permissions into `Permission`s.
+The models are frozen and forbid unknown fields, so a typo in a manifest is an error, not
+a silently ignored limit.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+from .permissions import Permission, parse_permission
+from .units import Rate, parse_cpu, parse_duration, parse_rate, parse_size
+
+__all__ = [
+    "Author",
+    "HealthCheck",
+    "HealthExpect",
+    "HealthRequest",
+    "Manifest",
+    "ManifestLimits",
+    "ModulePackage",
+    "Security",
+    "WasmRuntime",
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema(
+        {
+            "type": ["string", "integer"],
+            "pattern": r"^\d+(\.\d+)?\s*([kKmMgGtT][iI]?[bB]?|[bB])?$",
+            "examples": ["256MB", "512MiB", "1GB"],
+            "description": "bytes; SI (kB, MB, GB) or IEC (KiB, MiB, GiB, Ki, Mi, Gi) units",
+        }
+    ),
+]
+Cpu = Annotated[
+    int,
+    BeforeValidator(parse_cpu),
+    WithJsonSchema(
+        {
+            "type": ["string", "number"],
+            "pattern": r"^\d+(\.\d+)?m?$",
+            "examples": ["250m", "0.5", "2"],
+            "description": "CPU as in Kubernetes: millicores (250m) or cores (0.5, 2)",
+        }
+    ),
+]
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d+(\.\d+)?\s*(ms|s|m)$",
+            "examples": ["2s", "500ms"],
+        }
+    ),
+]
+NetworkRate = Annotated[
+    Rate | None,
+    BeforeValidator(parse_rate),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(none|\d+\s*req\s*/\s*(s|sec|second|min|minute|h|hour))$",
+            "examples": ["100req/min", "5req/s", "none"],
+        }
+    ),
+]
+PermissionField = Annotated[
+    Permission,
+    BeforeValidator(parse_permission),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(database:(read|write)|api:external|storage:(read|write)):[^:\s]+$",
+            "examples": ["database:read:vendas_schema", "api:external:crm.example.com"],
+        }
+    ),
+]
+
+# semver.org 2.0.0, section "Is there a suggested regular expression".
+_SEMVER_RE = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def _matching(pattern: str, what: str, max_length: int) -> Any:
+    """A string type that must match `pattern`; the error says `expected {what}`."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if len(value) > max_length:
+            raise ValueError(f"expected at most {max_length} characters")
+        if compiled.match(value) is None:
+            raise ValueError(f"expected {what}")
+        return value
+
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra={"pattern": pattern})]
+
+
+ModuleName = _matching(
+    r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*$",
+    "a lower-case package name such as @scope/name or name",
+    214,
+)
+HeaderName = _matching(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", "an HTTP header name", 256)
+Text = _matching(r"^[^\x00-\x1f\x7f]*$", "text without control characters", 8192)
+RequestPath = _matching(r"^/[^\s#]*$", "a path starting with / (no spaces)", 2048)
+CspDirective = _matching(r"^[a-z][a-z-]*$", "a CSP directive name such as connect-src", 64)
+Spdx = _matching(r"^[A-Za-z0-9.+\-() :]+$", "an SPDX license expression such as MIT", 512)
+Signature = _matching(
+    r"^SHA256:[0-9a-fA-F]{64}$",
+    "SHA256:<64 hex digits> (`sandbench manifest digest DIR` prints it)",
+    71,
+)
+Email = _matching(r"^[^@\s]+@[^@\s]+$", "an e-mail address", 254)
+Url = _matching(r"^https?://\S+$", "an http(s) URL", 2048)
+
+
+def _semver(value: str) -> str:
+    if _SEMVER_RE.match(value) is None:
+        raise ValueError("expected a semantic version such as 2.1.0 or 1.0.0-rc.1")
+    return value
+
+
+def _entry_path(value: str) -> str:
+    path = PurePosixPath(value)
+    if value.startswith("/") or "\\" in value or ".." in path.parts or not path.parts:
+        raise ValueError("expected a relative path inside the module, e.g. module.wasm")
+    if path.suffix not in (".wasm", ".wat"):
+        raise ValueError("expected a .wasm or .wat file")
+    return path.as_posix()
+
+
+class WasmRuntime(BaseModel):
+    """`runtime` for WebAssembly modules (see docs/abi.md)."""
+
+    model_config = _STRICT
+
+    kind: Literal["wasm"]
+    entry: Annotated[str, AfterValidator(_entry_path)]
+    abi: Literal["command", "reactor"] = "command"
+
+
+class ManifestLimits(BaseModel):
+    """`security.limits`; a missing limit takes the policy's default."""
+
+    model_config = _STRICT
+
+    memory: Size | None = None
+    cpu: Cpu | None = None
+    storage: Size | None = None
+    network: NetworkRate = None
+    timeout: Duration | None = None
+
+
+class Security(BaseModel):
+    """`security`: what the module may reach and what it may use."""
+
+    model_config = _STRICT
+
+    permissions: tuple[PermissionField, ...] = ()
+    csp: dict[CspDirective, str] = Field(default_factory=dict)
+    limits: ManifestLimits = ManifestLimits()
+
+    @field_validator("permissions")
+    @classmethod
+    def _no_duplicates(cls, value: tuple[Permission, ...]) -> tuple[Permission, ...]:
+        seen: set[str] = set()
+        for permission in value:
+            if str(permission) in seen:
+                raise ValueError(f"duplicate permission {str(permission)!r}")
+            seen.add(str(permission))
+        return value
+
+
+class HealthRequest(BaseModel):
+    """The request sandbench sends to check that the module answers."""
+
+    model_config = _STRICT
+
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    path: RequestPath = "/"
+    headers: dict[HeaderName, Text] = Field(default_factory=dict)
+    body: str = Field(default="", max_length=1024 * 1024)
+
+
+class HealthExpect(BaseModel):
+    """What the health request's answer must look like."""
+
+    model_config = _STRICT
+
+    status: int = Field(default=200, ge=100, le=599)
+    contains: str | None = Field(default=None, max_length=8192)
+
+
+class HealthCheck(BaseModel):
+    """`health`: one request and its expected answer."""
+
+    model_config = _STRICT
+
+    request: HealthRequest = HealthRequest()
+    expect: HealthExpect = HealthExpect()
+
+
+class Author(BaseModel):
+    """`author`. `verified` is what the manifest claims, not something sandbench checked."""
+
+    model_config = _STRICT
+
+    name: Text = Field(min_length=1)
+    email: Email | None = None
+    url: Url | None = None
+    verified: bool = False
+
+
+class Manifest(BaseModel):
+    """A module's `module.json`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_: str | None = Field(default=None, alias="$schema")
+    name: ModuleName
+    version: Annotated[str, AfterValidator(_semver)]
+    license: Spdx | None = None
+    description: str | None = Field(default=None, max_length=4096)
+    runtime: WasmRuntime
+    security: Security = Security()
+    health: HealthCheck = HealthCheck()
+    signature: Signature | None = None
+    author: Author | None = None
+
+    @property
+    def module_id(self) -> str:
+        """The id the platform knows the module by: its name."""
+        return self.name
+
+
+class ModulePackage(BaseModel):
+    """A loaded module: its manifest, where it lives and the digest of its files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    manifest: Manifest
+    root: Path
+    digest: str
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def entry_path(self) -> Path:
+        """The absolute path of the runtime's entry file."""
+        return self.root / self.manifest.runtime.entry
+
+    @property
+    def signature_ok(self) -> bool | None:
+        """True when the signature matches the digest, False when not, None when unsigned."""
+        signature = self.manifest.signature
+        if signature is None:
+            return None
+        return signature.split(":", 1)[1].lower() == self.digest

@@ -1,0 +1,67 @@
+"""Isolation backends behind one contract: WASM (wasmtime, the embedded default), later containers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import assert_never
+
+from sandbench.errors import BackendUnavailable
+
+from .cgi import ProtocolError, cgi_environment, parse_cgi_response, request_envelope
+from .fake import FakeBackend
+from .interface import (
+    Grants,
+    Instance,
+    LoadResult,
+    Outcome,
+    Request,
+    Response,
+    SandboxBackend,
+    SandboxLimits,
+    Usage,
+    Violation,
+    ViolationKind,
+)
+
+__all__ = [
+    "BackendKind",
+    "FakeBackend",
+    "Grants",
+    "Instance",
+    "LoadResult",
+    "Outcome",
+    "ProtocolError",
+    "Request",
+    "Response",
+    "SandboxBackend",
+    "SandboxLimits",
+    "Usage",
+    "Violation",
+    "ViolationKind",
+    "cgi_environment",
+    "open_backend",
+    "parse_cgi_response",
+    "request_envelope",
+]
+
+
+class BackendKind(StrEnum):
+    """The built-in backends."""
+
+    WASM = "wasm"
+
+
+def open_backend(kind: BackendKind = BackendKind.WASM, cache_dir: Path | None = None) -> SandboxBackend:
+    """Open the backend `kind`. Raises `BackendUnavailable` when it cannot run here."""
+    match kind:
+        case BackendKind.WASM:
+            try:
+                from .wasm import WasmBackend
+            except ImportError as exc:  # pragma: no cover - wasmtime is a hard dependency
+                raise BackendUnavailable(
+                    "wasm", f"wasmtime cannot be imported ({exc})", "pip install 'wasmtime>=50,<51'"
+                ) from None
+            return WasmBackend(cache_dir)
+        case _:  # pragma: no cover
+            assert_never(kind)

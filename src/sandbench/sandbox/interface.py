@@ -1,0 +1,197 @@
+"""The sandbox contract: one backend loads a module, an instance answers requests.
+
+    backend.load(package, limits, grants) -> LoadResult     compile (cached), link, maybe instantiate
+    result.instance.invoke(request)       -> Outcome        never raises for what the module did
+    instance.close(); backend.close()                        release native resources; twice is harmless
+
+A backend owns its native resources. Whoever calls `load` owns the instance it returns and
+must close it (use `with`). Exceptions are for the host's own faults (`SandboxError`,
+`BackendUnavailable`); a trap, an exhausted budget, a flood of output or an unknown import
+are `Violation`s inside the result.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbench.manifests import ModulePackage, Rate
+
+__all__ = [
+    "Grants",
+    "Instance",
+    "LoadResult",
+    "Outcome",
+    "Request",
+    "Response",
+    "SandboxBackend",
+    "SandboxLimits",
+    "Usage",
+    "Violation",
+    "ViolationKind",
+]
+
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+MiB = 1024 * 1024
+
+
+class SandboxLimits(BaseModel):
+    """The limits a sandbox enforces, as plain numbers. Defaults are finite and deny-all."""
+
+    model_config = _FROZEN
+
+    memory_bytes: int = Field(default=128 * MiB, gt=0)
+    cpu_millicores: int = Field(default=1000, gt=0)
+    timeout_ms: int = Field(default=2000, gt=0)
+    output_bytes: int = Field(default=1 * MiB, gt=0)
+    storage_bytes: int = Field(default=100 * MiB, gt=0)
+    network: Rate | None = None
+
+
+class Grants(BaseModel):
+    """Host resources granted from the manifest's permissions: bucket name -> host dir."""
+
+    model_config = _FROZEN
+
+    storage_read: dict[str, Path] = Field(default_factory=dict)
+    storage_write: dict[str, Path] = Field(default_factory=dict)
+
+
+class ViolationKind(StrEnum):
+    """What a module did wrong, in words a module author can search for."""
+
+    MEMORY = "memory"
+    CPU = "cpu"
+    TIMEOUT = "timeout"
+    OUTPUT = "output"
+    STACK = "stack-overflow"
+    TRAP = "trap"
+    EXIT = "exit"
+    UNKNOWN_IMPORT = "unknown-import"
+    INVALID_MODULE = "invalid-module"
+    PROTOCOL = "protocol"
+
+
+class Violation(BaseModel):
+    """A limit the module broke or a way it failed; `message` says what to do about it."""
+
+    model_config = _FROZEN
+
+    kind: ViolationKind
+    message: str
+    phase: str = Field(default="invoke", description="load | instantiate | invoke")
+    exit_code: int | None = None
+
+
+class Request(BaseModel):
+    """An HTTP request for a module. Header names are lower case."""
+
+    model_config = _FROZEN
+
+    method: str = "GET"
+    path: str = "/"
+    query: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+class Response(BaseModel):
+    """A module's HTTP answer, parsed from its CGI output."""
+
+    model_config = _FROZEN
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+class Usage(BaseModel):
+    """What one call used. `fuel` counts WebAssembly instructions (docs/abi.md)."""
+
+    model_config = _FROZEN
+
+    wall_ms: float = 0.0
+    cpu_ms: float = 0.0
+    fuel: int = 0
+    memory_bytes: int = 0
+    output_bytes: int = 0
+    instantiate_ms: float = 0.0
+    throttled_ms: float = 0.0
+
+
+class Outcome(BaseModel):
+    """The result of one call: a response, or a violation, and always the usage."""
+
+    model_config = _FROZEN
+
+    response: Response | None = None
+    violation: Violation | None = None
+    usage: Usage = Usage()
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the module answered and broke nothing."""
+        return self.violation is None and self.response is not None
+
+
+class LoadResult(BaseModel):
+    """The result of loading a module: an instance to call, or the violation that stopped it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    instance: Instance | None = None
+    violation: Violation | None = None
+    compile_ms: float = 0.0
+    load_ms: float = 0.0
+    cache_hit: bool = False
+
+
+@runtime_checkable
+class Instance(Protocol):
+    """A loaded module that answers requests. Close it when done; closing twice is harmless."""
+
+    def invoke(self, request: Request) -> Outcome:
+        """Send one request. Never raises for anything the module did."""
+        ...  # pragma: no cover
+
+    def close(self) -> None:
+        """Release the instance's native resources."""
+        ...  # pragma: no cover
+
+    def __enter__(self) -> Self: ...  # pragma: no cover
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...  # pragma: no cover
+
+
+class SandboxBackend(Protocol):
+    """An isolation backend (`wasm`, later `container`)."""
+
+    name: str
+
+    def load(self, package: ModulePackage, limits: SandboxLimits, grants: Grants) -> LoadResult:
+        """Prepare the package (cached) and return an instance, or the violation that stopped it.
+
+        Raises `SandboxError` only for host faults. The caller owns and closes the instance.
+        """
+        ...  # pragma: no cover
+
+    def describe(self) -> str:
+        """The engine and version, for the report (e.g. `wasmtime 50.0.1`)."""
+        ...  # pragma: no cover
+
+    def close(self) -> None:
+        """Release the backend's resources (threads, caches); closing twice is harmless."""
+        ...  # pragma: no cover
+
+
+LoadResult.model_rebuild()
