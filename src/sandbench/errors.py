@@ -21,8 +21,8 @@ __all__ = [
     "BackendUnavailable",
     "BenchError",
     "ManifestError",
-    "SandboxError",
     "SandbenchError",
+    "SandboxError",
     "ScannerError",
 ]
 

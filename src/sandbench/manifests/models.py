@@ -8,6 +8,7 @@ a silently ignored limit.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -17,10 +18,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from .permissions import Permission, parse_permission
 from .units import Rate, parse_cpu, parse_duration, parse_rate, parse_size
@@ -106,37 +111,61 @@ _SEMVER_RE = re.compile(
 )
 
 
-def _matching(pattern: str, what: str, max_length: int) -> Any:
-    """A string type that must match `pattern`; the error says `expected {what}`."""
-    compiled = re.compile(pattern)
+@dataclass(frozen=True)
+class Matching:
+    """Annotation: a string that must match `pattern`; the error says `expected {what}`."""
 
-    def check(value: str) -> str:
-        if len(value) > max_length:
-            raise ValueError(f"expected at most {max_length} characters")
-        if compiled.match(value) is None:
-            raise ValueError(f"expected {what}")
+    pattern: str
+    what: str
+    max_length: int
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        result = handler(schema)
+        result.update(pattern=self.pattern, maxLength=self.max_length)
+        return result
+
+    def _check(self, value: str) -> str:
+        if len(value) > self.max_length:
+            raise ValueError(f"expected at most {self.max_length} characters")
+        if re.match(self.pattern, value) is None:
+            raise ValueError(f"expected {self.what}")
         return value
 
-    return Annotated[str, AfterValidator(check), Field(json_schema_extra={"pattern": pattern})]
 
-
-ModuleName = _matching(
-    r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*$",
-    "a lower-case package name such as @scope/name or name",
-    214,
-)
-HeaderName = _matching(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", "an HTTP header name", 256)
-Text = _matching(r"^[^\x00-\x1f\x7f]*$", "text without control characters", 8192)
-RequestPath = _matching(r"^/[^\s#]*$", "a path starting with / (no spaces)", 2048)
-CspDirective = _matching(r"^[a-z][a-z-]*$", "a CSP directive name such as connect-src", 64)
-Spdx = _matching(r"^[A-Za-z0-9.+\-() :]+$", "an SPDX license expression such as MIT", 512)
-Signature = _matching(
-    r"^SHA256:[0-9a-fA-F]{64}$",
-    "SHA256:<64 hex digits> (`sandbench manifest digest DIR` prints it)",
-    71,
-)
-Email = _matching(r"^[^@\s]+@[^@\s]+$", "an e-mail address", 254)
-Url = _matching(r"^https?://\S+$", "an http(s) URL", 2048)
+ModuleName = Annotated[
+    str,
+    Matching(
+        r"^(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*$",
+        "a lower-case package name such as @scope/name or name",
+        214,
+    ),
+]
+HeaderName = Annotated[str, Matching(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", "an HTTP header name", 256)]
+Text = Annotated[str, Matching(r"^[^\x00-\x1f\x7f]*$", "text without control characters", 8192)]
+RequestPath = Annotated[str, Matching(r"^/[^\s#]*$", "a path starting with / (no spaces)", 2048)]
+CspDirective = Annotated[
+    str, Matching(r"^[a-z][a-z-]*$", "a CSP directive name such as connect-src", 64)
+]
+Spdx = Annotated[
+    str, Matching(r"^[A-Za-z0-9.+\-() :]+$", "an SPDX license expression such as MIT", 512)
+]
+Signature = Annotated[
+    str,
+    Matching(
+        r"^SHA256:[0-9a-fA-F]{64}$",
+        "SHA256:<64 hex digits> (`sandbench manifest digest DIR` prints it)",
+        71,
+    ),
+]
+Email = Annotated[str, Matching(r"^[^@\s]+@[^@\s]+$", "an e-mail address", 254)]
+Url = Annotated[str, Matching(r"^https?://\S+$", "an http(s) URL", 2048)]
 
 
 def _semver(value: str) -> str:

@@ -52,7 +52,9 @@ class BackendKind(StrEnum):
     WASM = "wasm"
 
 
-def open_backend(kind: BackendKind = BackendKind.WASM, cache_dir: Path | None = None) -> SandboxBackend:
+def open_backend(
+    kind: BackendKind = BackendKind.WASM, cache_dir: Path | None = None
+) -> SandboxBackend:
     """Open the backend `kind`. Raises `BackendUnavailable` when it cannot run here."""
     match kind:
         case BackendKind.WASM:

@@ -19,7 +19,7 @@ WINDOW_S = 1.0
 
 
 def call_fuel(millicores: int, timeout_ms: int) -> int:
-    """The fuel one call may use: `cores × timeout × FUEL_PER_CPU_SECOND`."""
+    """The fuel one call may use: `cores x timeout x FUEL_PER_CPU_SECOND`."""
     return max(1, millicores * timeout_ms * FUEL_PER_CPU_SECOND // 1_000_000)
 
 

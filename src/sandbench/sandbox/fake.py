@@ -71,14 +71,21 @@ class FakeBackend:
         self.instances: list[FakeInstance] = []
         self.closed = False
 
-    def load(self, package: ModulePackage, limits: SandboxLimits, grants: Grants) -> LoadResult:
+    def load(
+        self,
+        package: ModulePackage,
+        limits: SandboxLimits,
+        grants: Grants,
+        *,
+        fresh: bool = False,
+    ) -> LoadResult:
         """See `SandboxBackend.load`."""
         self.loads.append((package, limits, grants))
         if self.load_violation is not None:
             return LoadResult(violation=self.load_violation, load_ms=self.load_ms)
         instance = FakeInstance(self.outcomes)
         self.instances.append(instance)
-        hit = len(self.loads) > 1
+        hit = not fresh and len(self.loads) > 1
         return LoadResult(instance=instance, load_ms=self.load_ms, cache_hit=hit)
 
     def describe(self) -> str:

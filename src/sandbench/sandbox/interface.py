@@ -149,6 +149,10 @@ class LoadResult(BaseModel):
     compile_ms: float = 0.0
     load_ms: float = 0.0
     cache_hit: bool = False
+    dependencies: dict[str, bool] = Field(
+        default_factory=dict,
+        description="each interface the module imports -> whether the host provides it",
+    )
 
 
 @runtime_checkable
@@ -178,10 +182,19 @@ class SandboxBackend(Protocol):
 
     name: str
 
-    def load(self, package: ModulePackage, limits: SandboxLimits, grants: Grants) -> LoadResult:
-        """Prepare the package (cached) and return an instance, or the violation that stopped it.
+    def load(
+        self,
+        package: ModulePackage,
+        limits: SandboxLimits,
+        grants: Grants,
+        *,
+        fresh: bool = False,
+    ) -> LoadResult:
+        """Prepare the package and return an instance, or the violation that stopped it.
 
-        Raises `SandboxError` only for host faults. The caller owns and closes the instance.
+        Compiled artifacts are cached; `fresh=True` ignores the cache (a cold load) and
+        refreshes it. Raises `SandboxError` only for host faults. The caller owns and
+        closes the instance.
         """
         ...  # pragma: no cover
 

@@ -14,6 +14,7 @@ import importlib.metadata
 import itertools
 import os
 import platform
+import re
 import shutil
 import tempfile
 import threading
@@ -151,22 +152,33 @@ class WasmBackend:
         text = f"{hashlib.sha256(wasm).hexdigest()}|{self._version}|{_ENGINE_SETTINGS}"
         return hashlib.sha256(f"{text}|{platform.machine()}".encode()).hexdigest()
 
-    def load(self, package: ModulePackage, limits: SandboxLimits, grants: Grants) -> LoadResult:
+    def load(
+        self,
+        package: ModulePackage,
+        limits: SandboxLimits,
+        grants: Grants,
+        *,
+        fresh: bool = False,
+    ) -> LoadResult:
         """See `SandboxBackend.load`."""
         if self._closed:
             raise SandboxError("the WASM backend is closed")
         started = time.perf_counter()
         try:
-            module, compile_ms, hit = self._module(package.entry_path)
+            module, compile_ms, hit = self._module(package.entry_path, fresh)
         except wasmtime.WasmtimeError as exc:
             return _load_failure(ViolationKind.INVALID_MODULE, _first_line(exc), started)
+        dependencies = {imp.module: imp.module == WASI for imp in module.imports}
         problem = _abi_problem(module, package.manifest.runtime.abi)
         if problem:
-            return _load_failure(ViolationKind.INVALID_MODULE, problem, started)
+            return _load_failure(ViolationKind.INVALID_MODULE, problem, started, dependencies)
         try:
             pre = self._linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
-            return _load_failure(ViolationKind.UNKNOWN_IMPORT, _import_message(exc), started)
+            message = _import_message(exc)
+            if match := re.search(r"`([^`]+)::", message):
+                dependencies[match.group(1)] = False
+            return _load_failure(ViolationKind.UNKNOWN_IMPORT, message, started, dependencies)
         spec = _Spec(
             engine=self._engine,
             pre=pre,
@@ -184,11 +196,18 @@ class WasmBackend:
             violation = instance.warm_up()
             if violation is not None:
                 instance.close()
-                return _load_failure(violation.kind, violation.message, started, "instantiate")
-        load_ms = (time.perf_counter() - started) * 1000
-        return LoadResult(instance=instance, compile_ms=compile_ms, load_ms=load_ms, cache_hit=hit)
+                return _load_failure(
+                    violation.kind, violation.message, started, dependencies, "instantiate"
+                )
+        return LoadResult(
+            instance=instance,
+            compile_ms=compile_ms,
+            load_ms=(time.perf_counter() - started) * 1000,
+            cache_hit=hit,
+            dependencies=dependencies,
+        )
 
-    def _module(self, entry: Path) -> tuple[wasmtime.Module, float, bool]:
+    def _module(self, entry: Path, fresh: bool) -> tuple[wasmtime.Module, float, bool]:
         """Compile `entry` or take it from the cache: (module, compile ms, cache hit)."""
         try:
             source = entry.read_bytes()
@@ -197,13 +216,14 @@ class WasmBackend:
         started = time.perf_counter()
         wasm = wasmtime.wat2wasm(source.decode("utf-8")) if entry.suffix == ".wat" else source
         key = self.cache_key(bytes(wasm))
-        if self._cache is not None and (cached := self._cache.get(key)) is not None:
+        cached = None if fresh or self._cache is None else self._cache.get(key)
+        if self._cache is not None and cached is not None:
             try:
                 module = wasmtime.Module.deserialize_file(self._engine, str(cached))
                 return module, (time.perf_counter() - started) * 1000, True
             except wasmtime.WasmtimeError:
                 self._cache.discard(key)  # stale or corrupt: compile afresh
-        module = wasmtime.Module(self._engine, wasm)
+        module = wasmtime.Module(self._engine, bytes(wasm))
         compile_ms = (time.perf_counter() - started) * 1000
         if self._cache is not None:
             self._cache.put(key, module.serialize())
@@ -378,7 +398,8 @@ class _CommandInstance(_BaseInstance):
             instance = self._spec.pre.instantiate(call.store)
             instantiate_ms = (time.perf_counter() - call.started) * 1000
             start = instance.exports(call.store)["_start"]
-            assert isinstance(start, wasmtime.Func)
+            if not isinstance(start, wasmtime.Func):
+                raise wasmtime.WasmtimeError("_start is not a function")
             try:
                 start(call.store)
             except wasmtime.ExitTrap as exit_trap:
@@ -502,9 +523,10 @@ class _ReactorInstance(_BaseInstance):
     def _handle(self, call: _Call, instance: wasmtime.Instance, envelope: bytes) -> bytes:
         exports = instance.exports(call.store)
         memory, alloc, handle = (exports[name] for name in _REACTOR_EXPORTS)
-        assert isinstance(memory, wasmtime.Memory)
-        assert isinstance(alloc, wasmtime.Func)
-        assert isinstance(handle, wasmtime.Func)
+        if not isinstance(memory, wasmtime.Memory):
+            raise ProtocolError("the export `memory` is not a memory")
+        if not isinstance(alloc, wasmtime.Func) or not isinstance(handle, wasmtime.Func):
+            raise ProtocolError("sandbench_alloc and sandbench_handle must be functions")
         ptr = alloc(call.store, len(envelope))
         if not isinstance(ptr, int) or ptr <= 0:
             raise ProtocolError(f"sandbench_alloc({len(envelope)}) returned {ptr!r}")
@@ -565,10 +587,14 @@ def _abi_problem(module: wasmtime.Module, abi: str) -> str | None:
 
 
 def _load_failure(
-    kind: ViolationKind, message: str, started: float, phase: str = "load"
+    kind: ViolationKind,
+    message: str,
+    started: float,
+    dependencies: dict[str, bool] | None = None,
+    phase: str = "load",
 ) -> LoadResult:
     return LoadResult(
         violation=Violation(kind=kind, message=message, phase=phase),
         load_ms=(time.perf_counter() - started) * 1000,
+        dependencies=dependencies or {},
     )
-

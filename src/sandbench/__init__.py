@@ -1,0 +1,25 @@
+"""sandbench: run platform modules in sandboxes with their manifest's limits and report their health."""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .errors import (
+    BackendUnavailable,
+    BenchError,
+    ManifestError,
+    SandbenchError,
+    SandboxError,
+    ScannerError,
+)
+from .pipeline import check
+
+__all__ = [
+    "BackendUnavailable",
+    "BenchError",
+    "ManifestError",
+    "SandbenchError",
+    "SandboxError",
+    "ScannerError",
+    "__version__",
+    "check",
+]

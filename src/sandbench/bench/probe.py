@@ -1,0 +1,34 @@
+"""Invocation probes: send one request a few times, keep every outcome and the latency."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from sandbench.sandbox import Instance, Outcome, Request
+
+from .stats import Stats, summarize
+
+__all__ = ["ProbeResult", "probe"]
+
+
+class ProbeResult(BaseModel):
+    """What `probe` saw: each outcome in order and the wall-clock latency of the calls (ms)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcomes: tuple[Outcome, ...]
+    latency_ms: Stats
+
+    @property
+    def violations(self) -> int:
+        """How many calls broke a limit or failed."""
+        return sum(1 for outcome in self.outcomes if outcome.violation is not None)
+
+
+def probe(instance: Instance, request: Request, *, count: int = 5) -> ProbeResult:
+    """Invoke `request` `count` times in a row (count >= 1)."""
+    if count < 1:
+        raise ValueError("probe needs at least one call")
+    outcomes = tuple(instance.invoke(request) for _ in range(count))
+    latency = summarize([o.usage.wall_ms + o.usage.throttled_ms for o in outcomes])
+    return ProbeResult(outcomes=outcomes, latency_ms=latency)

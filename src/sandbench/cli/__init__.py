@@ -1,0 +1,71 @@
+"""The `sandbench` command: parse, call the pipeline, render. Exit codes:
+
+| code | meaning |
+|---|---|
+| 0 | pass (healthy) |
+| 1 | gate failed (degraded or critical) |
+| 2 | usage or input error (e.g. an invalid manifest) |
+| 3 | environment error (e.g. no backend can run here) |
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from sandbench._version import __version__
+from sandbench.errors import ManifestError, SandbenchError
+
+from .check import check_command
+from .manifest import manifest_group
+from .report import report_group
+
+__all__ = ["cli", "main"]
+
+EXIT_INTERNAL = 3
+
+
+class _Group(click.Group):
+    """Turns every `SandbenchError` into one line per problem and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ManifestError as exc:
+            for problem in exc.problems:
+                click.echo(f"sandbench: {exc.path}: {problem}", err=True)
+            ctx.exit(exc.exit_code)
+        except SandbenchError as exc:
+            hint = f" ({exc.hint})" if exc.hint else ""
+            click.echo(f"sandbench: error: {exc}{hint}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("SANDBENCH_DEBUG"):
+                raise
+            click.echo(
+                f"sandbench: internal error: {type(exc).__name__}: {exc} "
+                "(set SANDBENCH_DEBUG=1 for the traceback and please report it)",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sandbench")
+def cli() -> None:
+    """Run platform modules in sandboxes with their manifest's limits and report their health."""
+
+
+cli.add_command(check_command)
+cli.add_command(manifest_group)
+cli.add_command(report_group)
+
+
+def main() -> None:
+    """Entry point of the `sandbench` console script."""
+    sys.exit(cli.main(prog_name="sandbench", standalone_mode=True))

@@ -1,0 +1,61 @@
+"""`sandbench check DIR`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sandbench.pipeline import check
+from sandbench.reports import Format, Status, render
+from sandbench.sandbox import BackendKind, open_backend
+
+__all__ = ["check_command"]
+
+
+@click.command("check")
+@click.argument("module", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in Format]),
+    default=Format.TEXT.value,
+    envvar="SANDBENCH_FORMAT",
+    show_default=True,
+    help="Output format: a summary for people, or the JSON health report.",
+)
+@click.option(
+    "--calls",
+    type=click.IntRange(1, 1000),
+    default=5,
+    show_default=True,
+    help="How many times to send the health request.",
+)
+@click.option(
+    "--storage",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder whose sub-folders are the storage buckets (default: empty, temporary).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SANDBENCH_CACHE_DIR",
+    default=None,
+    help="Where compiled modules are cached (default: ~/.cache/sandbench).",
+)
+def check_command(
+    module: Path, fmt: str, calls: int, storage: Path | None, cache_dir: Path | None
+) -> None:
+    """Validate MODULE, load it in the WASM sandbox and send its health request.
+
+    Exits 0 when healthy, 1 when degraded or critical, 2 for an invalid module and 3 when
+    the sandbox cannot run here.
+    """
+    backend = open_backend(BackendKind.WASM, cache_dir)
+    try:
+        report = check(module, backend=backend, storage=storage, calls=calls)
+    finally:
+        backend.close()
+    click.echo(render(report, Format(fmt)), nl=False)
+    raise SystemExit(0 if report.status is Status.HEALTHY else 1)

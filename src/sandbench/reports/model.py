@@ -1,0 +1,205 @@
+"""The health report, a superset of the platform's `ModuleHealthCheck`.
+
+JSON keys are camelCase, as the platform's are. Units: `loadTime` and every `...Ms` in
+milliseconds, `errorRate` a fraction (0.005 = 0.5 %), `memoryUsage` bytes of peak linear
+memory, `cpuUsage` millicores (CPU time over wall time of the health calls, x 1000).
+
+`Evidence` is what the pipeline hands to `assess`; `HealthReport` is what comes out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from sandbench.bench import LoadTimes, ProbeResult, Stats
+from sandbench.manifests import HealthExpect
+from sandbench.runtime import AppliedLimits
+from sandbench.sandbox import Request, Violation
+
+__all__ = [
+    "REPORT_SCHEMA_VERSION",
+    "DependencyStatus",
+    "Evidence",
+    "HealthProbe",
+    "HealthReport",
+    "LimitsApplied",
+    "LoadReport",
+    "Metrics",
+    "RuleResult",
+    "SignatureReport",
+    "SignatureStatus",
+    "Skipped",
+    "Status",
+    "ToolInfo",
+    "ViolationReport",
+]
+
+REPORT_SCHEMA_VERSION = "1.0"
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class Status(StrEnum):
+    """The verdict, in increasing severity."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """0 for healthy, 1 for degraded, 2 for critical."""
+        return list(Status).index(self)
+
+
+class DependencyStatus(StrEnum):
+    """A dependency's state, as the platform's `metrics.dependencies` has it."""
+
+    OK = "ok"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class SignatureStatus(StrEnum):
+    """Whether the manifest's `signature` matches the module digest."""
+
+    VALID = "valid"
+    MISMATCH = "mismatch"
+    UNSIGNED = "unsigned"
+
+
+class Metrics(_Camel):
+    """The platform's `ModuleHealthCheck.metrics`."""
+
+    load_time: float
+    error_rate: float
+    memory_usage: int
+    cpu_usage: float
+    dependencies: dict[str, DependencyStatus] = Field(default_factory=dict)
+
+
+class RuleResult(_Camel):
+    """One policy rule's verdict on the evidence: `healthy` when it passed."""
+
+    rule: str
+    status: Status
+    message: str
+
+
+class ViolationReport(_Camel):
+    """A violation as reported: what, when, how often."""
+
+    kind: str
+    message: str
+    phase: str
+    exit_code: int | None = None
+    count: int = 1
+
+
+class LimitsApplied(_Camel):
+    """The limits the sandbox enforced."""
+
+    memory_bytes: int
+    cpu_millicores: int
+    timeout_ms: int
+    output_bytes: int
+    storage_bytes: int
+    network: str
+    clamped: tuple[str, ...] = ()
+
+
+class SignatureReport(_Camel):
+    """The digest sandbench computed and how the manifest's signature compares."""
+
+    status: SignatureStatus
+    digest: str
+    declared: str | None = None
+
+
+class LoadReport(_Camel):
+    """Cold and warm load times (ms)."""
+
+    cold_ms: float
+    compile_ms: float
+    warm_ms: Stats | None = None
+    cache_hit: bool = False
+
+
+class HealthProbe(_Camel):
+    """The manifest's health request and what came back."""
+
+    method: str
+    path: str
+    expect_status: int
+    calls: int
+    ok: int
+    statuses: list[int | None]
+    latency_ms: Stats | None = None
+    sample_body: str = ""
+
+
+class Skipped(_Camel):
+    """A check that could not run, and why. Never silently dropped."""
+
+    check_id: str
+    reason: str
+
+
+class ToolInfo(_Camel):
+    """What produced the report."""
+
+    name: str = "sandbench"
+    version: str
+    backend: str
+
+
+class HealthReport(_Camel):
+    """The health report of one module."""
+
+    schema_version: str = REPORT_SCHEMA_VERSION
+    module_id: str
+    version: str
+    status: Status
+    metrics: Metrics
+    last_check: datetime
+    reasons: list[str] = Field(description="ids of the rules that set the status")
+    rules: list[RuleResult]
+    violations: list[ViolationReport] = Field(default_factory=list)
+    limits: LimitsApplied
+    signature: SignatureReport
+    load: LoadReport
+    health: HealthProbe | None = None
+    skipped: list[Skipped] = Field(default_factory=list)
+    tool: ToolInfo
+
+
+class Evidence(BaseModel):
+    """Everything a `check` gathered about one module, before any verdict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module_id: str
+    version: str
+    digest: str
+    declared_signature: str | None
+    applied: AppliedLimits
+    backend: str
+    tool_version: str
+    load: LoadTimes
+    load_violation: Violation | None = None
+    dependencies: dict[str, bool] = Field(
+        default_factory=dict, description="imported interface -> provided by the host"
+    )
+    request: Request
+    expect: HealthExpect
+    probe: ProbeResult | None = None
+    skipped: tuple[Skipped, ...] = ()
+    checked_at: datetime

@@ -1,0 +1,89 @@
+"""Renderers: pure functions from a `HealthReport` to text. No I/O, no filtering."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import assert_never
+
+from sandbench.manifests import format_bytes
+
+from .model import HealthReport, Status
+
+__all__ = ["Format", "render", "render_json", "render_text"]
+
+
+class Format(StrEnum):
+    """The built-in report formats."""
+
+    TEXT = "text"
+    JSON = "json"
+
+    def renderer(self) -> Callable[[HealthReport], str]:
+        """The function that renders this format."""
+        match self:
+            case Format.TEXT:
+                return render_text
+            case Format.JSON:
+                return render_json
+            case _:  # pragma: no cover
+                assert_never(self)
+
+
+def render(report: HealthReport, fmt: Format) -> str:
+    """Render `report` in `fmt`."""
+    return fmt.renderer()(report)
+
+
+def render_json(report: HealthReport) -> str:
+    """The report as JSON, camelCase keys, as the platform reads it."""
+    return report.model_dump_json(by_alias=True, indent=2) + "\n"
+
+
+_MARK = {Status.HEALTHY: "ok", Status.DEGRADED: "DEGRADED", Status.CRITICAL: "CRITICAL"}
+
+
+def render_text(report: HealthReport) -> str:
+    """A short summary for people at a terminal."""
+    lines = [f"{report.module_id} {report.version}: {report.status.value.upper()}"]
+    load = report.load
+    warm = load.warm_ms
+    warm_text = (
+        f"; warm median {warm.median:.2f} ms (n={warm.n}, {warm.min:.2f}-{warm.max:.2f})"
+        if warm
+        else ""
+    )
+    lines.append(
+        f"  load       cold {load.cold_ms:.1f} ms (compile {load.compile_ms:.1f}){warm_text}"
+    )
+    if report.health is not None:
+        h = report.health
+        latency = h.latency_ms
+        timing = f"; p50 {latency.median:.2f} ms, p95 {latency.p95:.2f} ms" if latency else ""
+        lines.append(
+            f"  health     {h.method} {h.path}: {h.ok}/{h.calls} answered {h.expect_status}{timing}"
+        )
+    m = report.metrics
+    lines.append(
+        f"  usage      memory {format_bytes(m.memory_usage)}, cpu {m.cpu_usage:.0f}m, "
+        f"error rate {m.error_rate:.1%}"
+    )
+    lim = report.limits
+    lines.append(
+        f"  limits     memory {format_bytes(lim.memory_bytes)}, cpu {lim.cpu_millicores}m, "
+        f"timeout {lim.timeout_ms} ms, output {format_bytes(lim.output_bytes)}, "
+        f"network {lim.network}"
+    )
+    lines.append(
+        f"  signature  {report.signature.status.value} (SHA256:{report.signature.digest[:16]}...)"
+    )
+    for v in report.violations:
+        times = f" (x{v.count})" if v.count > 1 else ""
+        lines.append(f"  violation  {v.kind} during {v.phase}{times}: {v.message}")
+    lines.extend(
+        f"  {_MARK[r.status]:<10} {r.rule}: {r.message}"
+        for r in report.rules
+        if r.status is not Status.HEALTHY
+    )
+    lines.extend(f"  skipped    {s.check_id}: {s.reason}" for s in report.skipped)
+    return "\n".join(lines) + "\n"

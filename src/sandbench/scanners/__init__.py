@@ -1,0 +1,7 @@
+"""Static scanners (never run module code): the `Scanner` contract and the `Finding` model."""
+
+from __future__ import annotations
+
+from .interface import Finding, Scanner, ScanResult, Severity
+
+__all__ = ["Finding", "ScanResult", "Scanner", "Severity"]
