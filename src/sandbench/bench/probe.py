@@ -25,10 +25,21 @@ class ProbeResult(BaseModel):
         return sum(1 for outcome in self.outcomes if outcome.violation is not None)
 
 
-def probe(instance: Instance, request: Request, *, count: int = 5) -> ProbeResult:
-    """Invoke `request` `count` times in a row (count >= 1)."""
+def probe(
+    instance: Instance, request: Request, *, count: int = 5, stop_on_violation: bool = True
+) -> ProbeResult:
+    """Invoke `request` up to `count` times in a row (count >= 1).
+
+    With `stop_on_violation` the probe ends at the first violation: one broken limit
+    already decides the verdict, and a module that spins to its deadline would otherwise
+    cost `count` deadlines.
+    """
     if count < 1:
         raise ValueError("probe needs at least one call")
-    outcomes = tuple(instance.invoke(request) for _ in range(count))
+    outcomes: list[Outcome] = []
+    for _ in range(count):
+        outcomes.append(instance.invoke(request))
+        if stop_on_violation and outcomes[-1].violation is not None:
+            break
     latency = summarize([o.usage.wall_ms + o.usage.throttled_ms for o in outcomes])
-    return ProbeResult(outcomes=outcomes, latency_ms=latency)
+    return ProbeResult(outcomes=tuple(outcomes), latency_ms=latency)

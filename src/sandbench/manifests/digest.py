@@ -41,8 +41,14 @@ def canonical_manifest(raw: dict[str, Any]) -> bytes:
     return json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _unreadable(exc: OSError) -> None:
+    # os.walk skips folders it cannot list unless told otherwise; a digest that silently
+    # leaves out files would not be the digest of the module.
+    raise DigestError(f"{exc.filename}: cannot be read ({exc.strerror})")
+
+
 def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable, followlinks=False):
         here = Path(dirpath)
         # Links to folders show up in dirnames; digest them as links, never descend.
         for name in list(dirnames):
@@ -68,9 +74,16 @@ def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
 def compute_digest(root: Path, manifest_raw: dict[str, Any]) -> str:
     """Return the lowercase hex digest of the module at `root`.
 
-    Raises `DigestError` for special files (devices, FIFOs, sockets) and for trees over
-    20,000 files or 2 GiB.
+    Raises `DigestError` for special files (devices, FIFOs, sockets), for files or folders
+    that cannot be read and for trees over 20,000 files or 2 GiB.
     """
+    try:
+        return _digest(root, manifest_raw)
+    except OSError as exc:
+        raise DigestError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
+
+
+def _digest(root: Path, manifest_raw: dict[str, Any]) -> str:
     entries = sorted(_entries(root))
     if len(entries) > MAX_FILES:
         raise DigestError(f"more than {MAX_FILES} files; a module should be far smaller")

@@ -32,15 +32,30 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _printable(text: str) -> str:
+    """`text` with every non-printable character escaped (`\\n`, `\\x85`, `\\u2028`).
+
+    Keys and values come from the manifest: unescaped, a newline would split one problem
+    into two lines and a control sequence could rewrite the terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _loc(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        shown = _printable(str(part))
+        text += f"[{part}]" if isinstance(part, int) else (f".{shown}" if text else shown)
     return text or "(top level)"
 
 
 def _shown(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text = _printable(json.dumps(value, ensure_ascii=False, default=str))
+    except (ValueError, RecursionError):
+        text = "(value)"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -110,6 +125,10 @@ def load(path: Path | str) -> ModulePackage:
     manifest_path = root / MANIFEST_NAME
     if not root.is_dir():
         raise ManifestError(root, ["not a directory; give the folder that holds module.json"])
+    if manifest_path.is_symlink():
+        # The digest covers a link's target text, not the file it points to: a linked
+        # manifest could change the module's permissions without changing its digest.
+        raise ManifestError(manifest_path, ["is a link; it must be a regular file in the module"])
     if not manifest_path.is_file():
         raise ManifestError(
             manifest_path, ["not found; create it (`sandbench manifest schema` shows the format)"]
@@ -134,7 +153,11 @@ def load(path: Path | str) -> ModulePackage:
 def _check_entry(root: Path, manifest: Manifest, manifest_path: Path) -> None:
     entry = root / manifest.runtime.entry
     shown = _shown(manifest.runtime.entry)
-    if entry.is_symlink() or not entry.resolve().is_relative_to(root):
+    try:
+        inside = entry.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # RuntimeError: a loop of links (Python < 3.13)
+        inside = False
+    if entry.is_symlink() or not inside:
         raise ManifestError(manifest_path, [f"runtime.entry: {shown} must not be a link"])
     if not entry.is_file():
         raise ManifestError(

@@ -50,7 +50,8 @@ Size = Annotated[
     WithJsonSchema(
         {
             "type": ["string", "integer"],
-            "pattern": r"^\d+(\.\d+)?\s*([kKmMgGtT][iI]?[bB]?|[bB])?$",
+            # Exactly the units `parse_size` knows: B, kB, KiB, Ki, ... in any case.
+            "pattern": r"^\d+(\.\d+)?\s*([kKmMgGtT]([iI][bB]?|[bB])|[bB])?$",
             "examples": ["256MB", "512MiB", "1GB"],
             "description": "bytes; SI (kB, MB, GB) or IEC (KiB, MiB, GiB, Ki, Mi, Gi) units",
         }
@@ -97,7 +98,8 @@ PermissionField = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^(database:(read|write)|api:external|storage:(read|write)):[^:\s]+$",
+            # An api target may end in a port (api:external:host:8443).
+            "pattern": r"^((database|storage):(read|write):[^:\s]+|api:external:[^:\s]+(:\d{1,5})?)$",
             "examples": ["database:read:vendas_schema", "api:external:crm.example.com"],
         }
     ),
@@ -211,7 +213,9 @@ class Security(BaseModel):
     model_config = _STRICT
 
     permissions: tuple[PermissionField, ...] = ()
-    csp: dict[CspDirective, str] = Field(default_factory=dict)
+    csp: dict[CspDirective, str] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False}
+    )
     limits: ManifestLimits = ManifestLimits()
 
     @field_validator("permissions")
@@ -232,7 +236,11 @@ class HealthRequest(BaseModel):
 
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
     path: RequestPath = "/"
-    headers: dict[HeaderName, Text] = Field(default_factory=dict)
+    # additionalProperties: pydantic puts the key pattern in patternProperties, which alone
+    # would let a key that does not match through.
+    headers: dict[HeaderName, Text] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False}
+    )
     body: str = Field(default="", max_length=1024 * 1024)
 
 
@@ -272,7 +280,9 @@ class Manifest(BaseModel):
 
     schema_: str | None = Field(default=None, alias="$schema")
     name: ModuleName
-    version: Annotated[str, AfterValidator(_semver)]
+    version: Annotated[str, AfterValidator(_semver)] = Field(
+        json_schema_extra={"pattern": _SEMVER_RE.pattern}
+    )
     license: Spdx | None = None
     description: str | None = Field(default=None, max_length=4096)
     runtime: WasmRuntime

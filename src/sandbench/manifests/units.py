@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,10 +39,11 @@ _SIZE_UNITS: dict[str, int] = {
     "ti": 1024**4,
 }
 _NUMBER = r"(\d+(?:\.\d+)?)"
-_SIZE_RE = re.compile(rf"^{_NUMBER}\s*([A-Za-z]*)$")
-_CPU_RE = re.compile(rf"^{_NUMBER}(m?)$")
-_RATE_RE = re.compile(r"^(\d+)\s*req\s*/\s*(s|sec|second|min|minute|h|hour)$")
-_DURATION_RE = re.compile(rf"^{_NUMBER}\s*(ms|s|m)$")
+# ASCII: `\d` would otherwise accept digits of any script, which the JSON Schema does not.
+_SIZE_RE = re.compile(rf"^{_NUMBER}\s*([A-Za-z]*)$", re.ASCII)
+_CPU_RE = re.compile(rf"^{_NUMBER}(m?)$", re.ASCII)
+_RATE_RE = re.compile(r"^(\d+)\s*req\s*/\s*(s|sec|second|min|minute|h|hour)$", re.ASCII)
+_DURATION_RE = re.compile(rf"^{_NUMBER}\s*(ms|s|m)$", re.ASCII)
 _RATE_PERIODS = {"s": 1, "sec": 1, "second": 1, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000}
 
@@ -49,6 +51,8 @@ _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000}
 _MAX_BYTES = 1024**5
 _MAX_MILLICORES = 1024 * 1000
 _MAX_MS = 24 * 3600 * 1000
+# No valid quantity needs more characters; longer numbers would only cost time.
+_MAX_CHARS = 64
 
 
 class Rate(BaseModel):
@@ -74,7 +78,20 @@ def _number(value: object, what: str) -> str:
         raise ValueError(f"expected {what}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"expected {what}")
-    return str(value).strip()
+    if isinstance(value, int) and abs(value) >= 10**_MAX_CHARS:
+        raise ValueError(f"expected {what}")
+    text = str(value).strip()
+    if len(text) > _MAX_CHARS:
+        raise ValueError(f"expected {what}")
+    return text
+
+
+def _scaled(number: str, factor: int) -> int:
+    """`number * factor`, rounded up, in exact decimal arithmetic.
+
+    With floats, `2.007s` would come out as 2008 ms and `4.03MB` one byte too large.
+    """
+    return math.ceil(Fraction(number) * factor)
 
 
 def parse_size(value: object) -> int:
@@ -84,7 +101,7 @@ def parse_size(value: object) -> int:
     unit = match.group(2).lower() if match else ""
     if match is None or unit not in _SIZE_UNITS:
         raise ValueError(f"expected {what}")
-    result = math.ceil(float(match.group(1)) * _SIZE_UNITS[unit])
+    result = _scaled(match.group(1), _SIZE_UNITS[unit])
     if not 0 < result <= _MAX_BYTES:
         raise ValueError(f"expected {what}, above 0 and at most 1PiB")
     return result
@@ -96,8 +113,7 @@ def parse_cpu(value: object) -> int:
     match = _CPU_RE.match(_number(value, what))
     if match is None:
         raise ValueError(f"expected {what}")
-    number = float(match.group(1))
-    result = math.ceil(number if match.group(2) else number * 1000)
+    result = _scaled(match.group(1), 1 if match.group(2) else 1000)
     if not 0 < result <= _MAX_MILLICORES:
         raise ValueError(f"expected {what}, above 0 and at most 1024 cores")
     return result
@@ -106,7 +122,7 @@ def parse_cpu(value: object) -> int:
 def parse_rate(value: object) -> Rate | None:
     """Parse a request rate (`100req/min`, `5req/s`) or `none` (no requests allowed)."""
     what = "a rate such as 100req/min or 5req/s, or none"
-    text = _number(value, what) if not isinstance(value, str) else value.strip()
+    text = _number(value, what)
     if text.lower() == "none":
         return None
     match = _RATE_RE.match(text)
@@ -124,7 +140,7 @@ def parse_duration(value: object) -> int:
     match = _DURATION_RE.match(_number(value, what))
     if match is None:
         raise ValueError(f"expected {what}")
-    result = math.ceil(float(match.group(1)) * _DURATION_MS[match.group(2)])
+    result = _scaled(match.group(1), _DURATION_MS[match.group(2)])
     if not 0 < result <= _MAX_MS:
         raise ValueError(f"expected {what}, above 0 and at most 24h")
     return result

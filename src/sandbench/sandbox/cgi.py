@@ -51,6 +51,8 @@ def request_envelope(request: Request) -> bytes:
 
 def parse_cgi_response(output: bytes) -> Response:
     """Parse CGI output (headers, empty line, body). Raises `ProtocolError`."""
+    if not output:
+        raise ProtocolError("the module wrote no response (stdout was empty)")
     head, sep, body = _split_head(output)
     if not sep:
         shown = output[:40].decode("utf-8", "replace")

@@ -51,7 +51,10 @@ WASI = "wasi_snapshot_preview1"
 ENOTSUP = 58  # WASI errno
 _ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=enotsup;v1"
 _REACTOR_EXPORTS = ("memory", "sandbench_alloc", "sandbench_handle")
-_PAGE = 65536
+_WHAT = {
+    "instantiate": "instantiation (its start function or _initialize)",
+    "invoke": "the request",
+}
 
 
 def wasmtime_version() -> str:
@@ -316,14 +319,15 @@ class _BaseInstance:
                 kind=ViolationKind.CPU,
                 phase=phase,
                 message=f"used its CPU budget ({limits.cpu_millicores}m for "
-                f"{limits.timeout_ms} ms = {call.fuel:,} fuel) before finishing; "
-                "make the handler cheaper or raise limits.cpu",
+                f"{limits.timeout_ms} ms = {call.fuel:,} fuel) before finishing "
+                f"{_WHAT[phase]}; make it cheaper or raise limits.cpu",
             )
         if isinstance(exc, wasmtime.Trap) and exc.trap_code == wasmtime.TrapCode.INTERRUPT:
             return Violation(
                 kind=ViolationKind.TIMEOUT,
                 phase=phase,
-                message=f"still running after limits.timeout ({limits.timeout_ms} ms)",
+                message=f"{_WHAT[phase]} still running after limits.timeout "
+                f"({limits.timeout_ms} ms)",
             )
         text = _first_line(exc)
         if "exceeds memory limits" in text or _near_limit(memory, limits.memory_bytes):
@@ -393,6 +397,7 @@ class _CommandInstance(_BaseInstance):
         stdin = self._stdin(request.body)
         call = self._new_call(cgi_environment(request, self._spec.name), stdin)
         memory, instantiate_ms = 0, 0.0
+        instance: wasmtime.Instance | None = None
         try:
             self._arm(call)
             instance = self._spec.pre.instantiate(call.store)
@@ -413,7 +418,8 @@ class _CommandInstance(_BaseInstance):
             )
             output = call.stdout.getvalue()
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            phase = "instantiate" if not instantiate_ms else "invoke"
+            memory = _memory_size(instance, call.store) if instance is not None else 0
+            phase = "instantiate" if instance is None else "invoke"
             violation, output = self._classify(call, exc, memory, phase), None
         finally:
             if stdin is not None:
@@ -566,7 +572,12 @@ def _tail(output: CappedOutput) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """The sentence that says what happened, without wasmtime's backtrace."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    for line in lines:
+        if "wasm trap:" in line:
+            return line.split("wasm trap:", 1)[1].strip()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _import_message(exc: wasmtime.WasmtimeError) -> str:
