@@ -42,8 +42,11 @@ SPIN_START = """(module
   (func (export "_start")))"""
 TRAP = command("unreachable")
 EXIT_3 = command("(call $proc_exit (i32.const 3))")
-STACK = command("(call $recurse (i32.const 0))", extra="""
-  (func $recurse (param i32) (call $recurse (i32.add (local.get 0) (i32.const 1))))""")
+STACK = command(
+    "(call $recurse (i32.const 0))",
+    extra="""
+  (func $recurse (param i32) (call $recurse (i32.add (local.get 0) (i32.const 1))))""",
+)
 # Grows linear memory one page at a time until refused, then traps.
 MEMORY_BOMB = command("""
   (block $done (loop $l

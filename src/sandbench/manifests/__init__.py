@@ -23,6 +23,7 @@ from .units import Rate, format_bytes, parse_cpu, parse_duration, parse_rate, pa
 
 __all__ = [
     "MANIFEST_NAME",
+    "SCHEMA_ID",
     "Author",
     "HealthCheck",
     "HealthExpect",
@@ -39,6 +40,7 @@ __all__ = [
     "compute_digest",
     "format_bytes",
     "json_schema",
+    "json_schema_text",
     "load",
     "parse_cpu",
     "parse_duration",

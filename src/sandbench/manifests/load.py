@@ -82,7 +82,10 @@ def _problem(error: ErrorDetails) -> str:
         return f"{_loc(loc)}: missing; this field is required"
     if error["type"] == "extra_forbidden":
         return f"{_loc(loc)}: unexpected field; remove it or check its spelling"
-    message = _FRIENDLY.get(error["type"], message.replace("Input should be", "expected"))
+    message = _FRIENDLY.get(error["type"], message)
+    message = message.replace("Input should be", "expected").replace(
+        "String should have", "expected"
+    )
     return f"{_loc(loc)}: {_shown(error['input'])} is invalid: {message}"
 
 

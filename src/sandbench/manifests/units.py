@@ -51,6 +51,7 @@ _DURATION_MS = {"ms": 1, "s": 1000, "m": 60_000}
 _MAX_BYTES = 1024**5
 _MAX_MILLICORES = 1024 * 1000
 _MAX_MS = 24 * 3600 * 1000
+_MAX_REQUESTS = 10**9
 # No valid quantity needs more characters; longer numbers would only cost time.
 _MAX_CHARS = 64
 
@@ -129,8 +130,8 @@ def parse_rate(value: object) -> Rate | None:
     if match is None:
         raise ValueError(f"expected {what}")
     count = int(match.group(1))
-    if not 0 < count <= 10**9:
-        raise ValueError(f"expected {what}, with a count above 0")
+    if not 0 < count <= _MAX_REQUESTS:
+        raise ValueError(f"expected {what}, with a count from 1 to {_MAX_REQUESTS:,}")
     return Rate(requests=count, period_s=_RATE_PERIODS[match.group(2)])
 
 

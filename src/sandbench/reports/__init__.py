@@ -33,6 +33,7 @@ __all__ = [
     "ViolationReport",
     "assess",
     "json_schema",
+    "json_schema_text",
     "render",
     "render_json",
     "render_text",

@@ -1,0 +1,123 @@
+"""The `sandbench` command through click's runner: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+from click.testing import CliRunner
+
+from sandbench.cli import cli
+from tests.conftest import EXAMPLES
+from tests.sandbox import wat
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_check_healthy_example_exits_0_with_a_summary(cache_dir):
+    result = invoke("check", str(EXAMPLES / "hello"), "--cache-dir", str(cache_dir))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("@examples/hello 1.0.0: HEALTHY\n")
+
+
+def test_check_json_is_the_health_report(cache_dir):
+    result = invoke(
+        "check", str(EXAMPLES / "vendas"), "--format", "json", "--cache-dir", str(cache_dir)
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["moduleId"], data["status"]) == ("@examples/vendas", "healthy")
+    schema = json.loads(invoke("report", "schema").output)
+    jsonschema.validate(data, schema)
+
+
+def test_format_can_come_from_the_environment(cache_dir):
+    result = invoke(
+        "check",
+        str(EXAMPLES / "hello"),
+        "--cache-dir",
+        str(cache_dir),
+        env={"SANDBENCH_FORMAT": "json"},
+    )
+    assert json.loads(result.output)["status"] == "healthy"
+
+
+def test_check_hostile_example_exits_1(cache_dir):
+    result = invoke(
+        "check", str(EXAMPLES / "hostile" / "infinite-loop"), "--cache-dir", str(cache_dir)
+    )
+    assert result.exit_code == 1
+    assert "CRITICAL" in result.output.splitlines()[0]
+
+
+def test_invalid_manifest_exits_2_with_one_line_per_problem(make_module):
+    root = make_module(wat.OK, version="1.0", limits={"memory": "lots", "cpu": "1"})
+    result = invoke("check", str(root))
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines == [
+        f'sandbench: {root}/module.json: version: "1.0" is invalid: '
+        "expected a semantic version such as 2.1.0 or 1.0.0-rc.1",
+        f'sandbench: {root}/module.json: security.limits.memory: "lots" is invalid: '
+        "expected a size such as 256MB, 512MiB or 1GB",
+    ]
+    assert "Traceback" not in result.output
+
+
+def test_missing_module_exits_2(tmp_path):
+    result = invoke("check", str(tmp_path / "nope"))
+    assert result.exit_code == 2
+    assert "not a directory" in result.output
+
+
+def test_unusable_cache_folder_is_an_environment_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = invoke("check", str(EXAMPLES / "hello"), "--cache-dir", str(blocker / "sub"))
+    assert result.exit_code == 3
+    assert result.output.startswith("sandbench: error: cache folder")
+    assert "SANDBENCH_CACHE_DIR" in result.output
+
+
+def test_manifest_validate_good_and_bad(make_module):
+    good = invoke("manifest", "validate", str(EXAMPLES / "vendas"))
+    assert good.exit_code == 0
+    assert good.output == (
+        "@examples/vendas 1.0.0: valid (wasm/command, 0 permissions, signature valid)\n"
+    )
+    bad = invoke("manifest", "validate", str(make_module(wat.OK, runtime={"kind": "docker"})))
+    assert bad.exit_code == 2
+    assert "runtime.kind: \"docker\" is invalid: expected 'wasm'" in bad.output
+
+
+def test_digest_write_signs_and_a_change_breaks_the_signature(make_module):
+    root = make_module(wat.OK)
+    signed = invoke("manifest", "digest", "--write", str(root))
+    assert signed.exit_code == 0
+    assert json.loads((root / "module.json").read_text())["signature"] == signed.output.strip()
+    assert "signature valid" in invoke("manifest", "validate", str(root)).output
+    (root / "module.wat").write_text(wat.TRAP)
+    tampered = invoke("manifest", "validate", str(root))
+    assert tampered.exit_code == 2
+    assert "signature: does not match the module's digest" in tampered.output
+
+
+def test_schemas_are_valid_json_schema():
+    for group in ("manifest", "report"):
+        result = invoke(group, "schema")
+        assert result.exit_code == 0
+        jsonschema.Draft202012Validator.check_schema(json.loads(result.output))
+
+
+def test_internal_errors_are_one_line(monkeypatch, make_module):
+    import sandbench.cli.check as check_cli
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("surprise")
+
+    monkeypatch.setattr(check_cli, "check", boom)
+    result = invoke("check", str(make_module(wat.OK)))
+    assert result.exit_code == 3
+    assert result.output.startswith("sandbench: internal error: RuntimeError: surprise")

@@ -1,0 +1,81 @@
+"""The wire formats of docs/abi.md."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbench.sandbox import (
+    ProtocolError,
+    Request,
+    cgi_environment,
+    parse_cgi_response,
+    request_envelope,
+)
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_parses_status_headers_and_body(newline):
+    output = newline.join([b"Status: 201 Created", b"Content-Type: text/plain", b"", b"a\nb"])
+    response = parse_cgi_response(output)
+    assert response.status == 201
+    assert response.headers == (("content-type", "text/plain"),)
+    assert response.body == b"a\nb"
+
+
+def test_status_defaults_to_200_and_to_302_with_location():
+    assert parse_cgi_response(b"X-A: 1\n\n").status == 200
+    assert parse_cgi_response(b"Location: /x\n\n").status == 302
+
+
+def test_a_leading_empty_line_means_no_headers():
+    response = parse_cgi_response(b"\nbody")
+    assert (response.status, response.body) == (200, b"body")
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (b"", "wrote no response"),
+        (b"no blank line", "no empty line"),
+        (b"Status: 99\n\n", "invalid Status"),
+        (b"Status: 600\n\n", "invalid Status"),
+        (b"Status: abc\n\n", "invalid Status"),
+        (b"bad header line\n\n", "invalid header line"),
+        (b"Bad Name: x\n\n", "invalid header line"),
+        (b"X: " + b"a" * 20_000 + b"\n\nbody", "exceed 16 KiB"),
+        (b"X: " + b"a" * 20_000, "exceed 16 KiB"),
+    ],
+)
+def test_invalid_output_says_what_is_wrong(output, message):
+    with pytest.raises(ProtocolError, match=message):
+        parse_cgi_response(output)
+
+
+def test_environment_carries_request_and_nothing_else():
+    request = Request(
+        method="POST",
+        path="/quote",
+        query="currency=BRL",
+        headers=(("content-type", "text/csv"), ("x-trace-id", "7"), ("content-length", "99")),
+        body=b"abc",
+    )
+    env = dict(cgi_environment(request, "@x/y"))
+    assert env == {
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "SANDBENCH_ABI": "1",
+        "SANDBENCH_MODULE": "@x/y",
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/quote",
+        "QUERY_STRING": "currency=BRL",
+        "CONTENT_LENGTH": "3",
+        "CONTENT_TYPE": "text/csv",
+        "HTTP_X_TRACE_ID": "7",
+    }
+
+
+def test_envelope_is_an_http_head_with_exact_length():
+    request = Request(method="POST", path="/q", query="a=1", headers=(("x-a", "b"),), body=b"xyz")
+    assert request_envelope(request) == (
+        b"POST /q?a=1 HTTP/1.1\r\ncontent-length: 3\r\nx-a: b\r\n\r\nxyz"
+    )
