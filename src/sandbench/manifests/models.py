@@ -80,12 +80,22 @@ Duration = Annotated[
         }
     ),
 ]
+
+
+def _network(value: object) -> Rate | None:
+    # None and Rate are what the field holds: `ManifestLimits(network=None)` must work, and
+    # null means what a missing limit means (no requests), as null does for the other limits.
+    if value is None or isinstance(value, Rate):
+        return value
+    return parse_rate(value)
+
+
 NetworkRate = Annotated[
     Rate | None,
-    BeforeValidator(parse_rate),
+    BeforeValidator(_network),
     WithJsonSchema(
         {
-            "type": "string",
+            "type": ["string", "null"],
             "pattern": r"^(none|\d+\s*req\s*/\s*(s|sec|second|min|minute|h|hour))$",
             "examples": ["100req/min", "5req/s", "none"],
         }

@@ -77,7 +77,7 @@ def parse_cgi_response(output: bytes) -> Response:
             headers.append((name.decode("ascii").lower(), value.decode("latin-1")))
     if status is None:
         status = 302 if any(n == "location" for n, _ in headers) else 200
-    return Response(status=status, headers=tuple(headers), body=body)
+    return Response.model_construct(status=status, headers=tuple(headers), body=body)
 
 
 def _split_head(output: bytes) -> tuple[bytes, bool, bytes]:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Annotated, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from sandbench.manifests import ModulePackage, Rate
 
@@ -144,7 +144,8 @@ class LoadResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
-    instance: Instance | None = None
+    # The backend made it; skip the (slow) runtime Protocol check on every load.
+    instance: Annotated[Instance | None, SkipValidation] = None
     violation: Violation | None = None
     compile_ms: float = 0.0
     load_ms: float = 0.0

@@ -1,0 +1,44 @@
+# sandbench's one task runner; CI calls `make test` unchanged (.ci/run).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+EXAMPLE ?= examples/modules/vendas
+
+.PHONY: demo test lint typecheck unit bench examples clean
+
+# Set up and run the main job: check an example module in the WASM sandbox.
+demo: $(VENV)/.installed
+	$(BIN)/sandbench check $(EXAMPLE)
+
+# Set up and run everything CI runs: lint, types, the whole test suite, benchmark smoke run.
+test: lint typecheck unit
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $@
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy src
+
+# pytest exits 5 when it collected no test: make fails on any non-zero status.
+unit: $(VENV)/.installed
+	RUST_BACKTRACE=0 $(BIN)/python -m pytest --cov=sandbench --cov-report=term:skip-covered tests
+	RUST_BACKTRACE=0 $(BIN)/python -m pytest --benchmark-disable -q benchmarks
+
+# Benchmarks with timings; ratios against raw wasmtime-py are printed at the end.
+bench: $(VENV)/.installed
+	RUST_BACKTRACE=0 $(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=median,iqr,rounds
+
+# Rebuild the C example modules (needs Debian's clang lld wasi-libc libclang-rt-14-dev-wasm32).
+examples:
+	bash examples/modules/vendas/build.sh
+	bash examples/modules/hostile/build.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .benchmarks .coverage

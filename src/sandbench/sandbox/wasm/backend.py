@@ -1,0 +1,235 @@
+"""The WASM backend: wasmtime, embedded in this process. See docs/abi.md.
+
+One engine per backend with fuel metering and epoch interruption on. A ticker thread
+advances the epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
+`_start` included) has a wall-clock deadline; fuel gives it a deterministic CPU budget.
+Compiled modules are cached on disk, keyed by the wasm's SHA-256, the wasmtime version and
+the engine settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import platform
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Self
+
+import wasmtime
+
+from sandbench.errors import SandboxError
+from sandbench.manifests import ModulePackage
+from sandbench.sandbox.budget import CpuShare
+from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
+from sandbench.sandbox.interface import Grants, LoadResult, SandboxLimits, Violation, ViolationKind
+
+from .instances import (
+    REACTOR_EXPORTS,
+    TICK_MS,
+    WASI,
+    CommandInstance,
+    ReactorInstance,
+    Spec,
+    first_line,
+)
+
+__all__ = ["WasmBackend", "wasmtime_version"]
+
+ENOTSUP = 58  # WASI errno
+_ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=enotsup;v1"
+
+
+def wasmtime_version() -> str:
+    """The installed wasmtime-py version."""
+    return importlib.metadata.version("wasmtime")
+
+
+class _Ticker:
+    """Advances the engine's epoch every `TICK_MS` until stopped."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbench-epoch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(TICK_MS / 1000):
+            self._engine.increment_epoch()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class WasmBackend:
+    """`SandboxBackend` on wasmtime. See `SandboxBackend` for the contract."""
+
+    name = "wasm"
+
+    def __init__(self, cache_dir: Path | None = None, *, use_cache: bool = True) -> None:
+        config = wasmtime.Config()
+        config.consume_fuel = True
+        config.epoch_interruption = True
+        self._engine = wasmtime.Engine(config)
+        self._linker = wasmtime.Linker(self._engine)
+        self._linker.define_wasi()
+        self._linker.allow_shadowing = True
+        i32 = wasmtime.ValType.i32()
+        # Blocking in the host would escape the epoch deadline: no sleeping (docs/abi.md).
+        self._linker.define_func(
+            WASI, "poll_oneoff", wasmtime.FuncType([i32] * 4, [i32]), lambda *_: ENOTSUP
+        )
+        self._version = wasmtime_version()
+        self._cache = (
+            ArtifactCache((cache_dir or default_cache_dir()) / "wasm", ".cwasm")
+            if use_cache
+            else None
+        )
+        self._scratch = Path(tempfile.mkdtemp(prefix="sandbench-wasm-"))
+        self._ticker = _Ticker(self._engine)
+        self._shapes: dict[str, tuple[dict[str, bool], frozenset[str]]] = {}
+        self._closed = False
+
+    def describe(self) -> str:
+        """See `SandboxBackend.describe`."""
+        return f"wasmtime {self._version}"
+
+    def close(self) -> None:
+        """See `SandboxBackend.close`."""
+        if self._closed:
+            return
+        self._closed = True
+        self._ticker.stop()
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cache_key(self, wasm: bytes) -> str:
+        """The artifact cache key of `wasm` under this engine."""
+        text = f"{hashlib.sha256(wasm).hexdigest()}|{self._version}|{_ENGINE_SETTINGS}"
+        return hashlib.sha256(f"{text}|{platform.machine()}".encode()).hexdigest()
+
+    def load(
+        self,
+        package: ModulePackage,
+        limits: SandboxLimits,
+        grants: Grants,
+        *,
+        fresh: bool = False,
+    ) -> LoadResult:
+        """See `SandboxBackend.load`."""
+        if self._closed:
+            raise SandboxError("the WASM backend is closed")
+        started = time.perf_counter()
+        try:
+            key, module, compile_ms, hit = self._module(package.entry_path, fresh)
+        except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
+            return _load_failure(ViolationKind.INVALID_MODULE, first_line(exc), started)
+        dependencies, exports = self._shape(key, module)
+        problem = _abi_problem(exports, package.manifest.runtime.abi)
+        if problem:
+            return _load_failure(ViolationKind.INVALID_MODULE, problem, started, dependencies)
+        try:
+            pre = self._linker.instantiate_pre(module)
+        except wasmtime.WasmtimeError as exc:
+            message = _import_message(exc)
+            if match := re.search(r"`([^`]+)::", message):
+                dependencies[match.group(1)] = False
+            return _load_failure(ViolationKind.UNKNOWN_IMPORT, message, started, dependencies)
+        spec = Spec(
+            engine=self._engine,
+            pre=pre,
+            name=package.manifest.name,
+            limits=limits,
+            grants=grants,
+            share=CpuShare(limits.cpu_millicores),
+            scratch=self._scratch,
+        )
+        instance: CommandInstance | ReactorInstance
+        if package.manifest.runtime.abi == "command":
+            instance = CommandInstance(spec)
+        else:
+            instance = ReactorInstance(spec)
+            violation = instance.warm_up()
+            if violation is not None:
+                instance.close()
+                return _load_failure(
+                    violation.kind, violation.message, started, dependencies, "instantiate"
+                )
+        return LoadResult(
+            instance=instance,
+            compile_ms=compile_ms,
+            load_ms=(time.perf_counter() - started) * 1000,
+            cache_hit=hit,
+            dependencies=dependencies,
+        )
+
+    def _shape(self, key: str, module: wasmtime.Module) -> tuple[dict[str, bool], frozenset[str]]:
+        """The module's import namespaces (provided or not) and export names, memoized."""
+        if key not in self._shapes:
+            dependencies = {imp.module: imp.module == WASI for imp in module.imports}
+            self._shapes[key] = (dependencies, frozenset(e.name for e in module.exports))
+        dependencies, exports = self._shapes[key]
+        return dict(dependencies), exports
+
+    def _module(self, entry: Path, fresh: bool) -> tuple[str, wasmtime.Module, float, bool]:
+        """Compile `entry` or take it from the cache: (key, module, compile ms, cache hit)."""
+        try:
+            source = entry.read_bytes()
+        except OSError as exc:
+            raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
+        started = time.perf_counter()
+        wasm = wasmtime.wat2wasm(source.decode("utf-8")) if entry.suffix == ".wat" else source
+        key = self.cache_key(bytes(wasm))
+        cached = None if fresh or self._cache is None else self._cache.get(key)
+        if self._cache is not None and cached is not None:
+            try:
+                module = wasmtime.Module.deserialize_file(self._engine, str(cached))
+                return key, module, (time.perf_counter() - started) * 1000, True
+            except wasmtime.WasmtimeError:
+                self._cache.discard(key)  # stale or corrupt: compile afresh
+        module = wasmtime.Module(self._engine, bytes(wasm))
+        compile_ms = (time.perf_counter() - started) * 1000
+        if self._cache is not None:
+            self._cache.put(key, module.serialize())
+        return key, module, compile_ms, False
+
+
+def _import_message(exc: wasmtime.WasmtimeError) -> str:
+    text = first_line(exc)
+    return (
+        f"{text}; the platform provides only {WASI} functions "
+        "(docs/abi.md lists what a module may import)"
+    )
+
+
+def _abi_problem(names: frozenset[str], abi: str) -> str | None:
+    required = ("_start",) if abi == "command" else REACTOR_EXPORTS
+    missing = [name for name in required if name not in names]
+    if missing:
+        return f"the {abi} ABI needs the export(s) {', '.join(missing)} (docs/abi.md)"
+    return None
+
+
+def _load_failure(
+    kind: ViolationKind,
+    message: str,
+    started: float,
+    dependencies: dict[str, bool] | None = None,
+    phase: str = "load",
+) -> LoadResult:
+    return LoadResult(
+        violation=Violation(kind=kind, message=message, phase=phase),
+        load_ms=(time.perf_counter() - started) * 1000,
+        dependencies=dependencies or {},
+    )

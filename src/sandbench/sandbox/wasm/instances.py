@@ -1,0 +1,453 @@
+"""Instances of the two WASM ABIs (docs/abi.md) and the mapping of traps to violations.
+
+An instance serves one call at a time (a lock serializes concurrent callers). Every call
+runs under its fuel budget and epoch deadline; whatever the module does ends in an
+`Outcome`, never in an exception.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import wasmtime
+
+from sandbench.errors import SandboxError
+from sandbench.sandbox.budget import CappedOutput, CpuShare, call_fuel, ticks_for
+from sandbench.sandbox.cgi import (
+    ProtocolError,
+    cgi_environment,
+    parse_cgi_response,
+    request_envelope,
+)
+from sandbench.sandbox.interface import (
+    Grants,
+    Outcome,
+    Request,
+    SandboxLimits,
+    Usage,
+    Violation,
+    ViolationKind,
+)
+
+__all__ = [
+    "REACTOR_EXPORTS",
+    "TICK_MS",
+    "WASI",
+    "CommandInstance",
+    "ReactorInstance",
+    "Spec",
+    "first_line",
+]
+
+TICK_MS = 10.0
+STDERR_CAP = 16 * 1024
+WASI = "wasi_snapshot_preview1"
+REACTOR_EXPORTS = ("memory", "sandbench_alloc", "sandbench_handle")
+_WHAT = {
+    "instantiate": "instantiation (its start function or _initialize)",
+    "invoke": "the request",
+}
+_serial = itertools.count()
+
+
+@dataclass
+class Spec:
+    """Everything an instance needs to make stores."""
+
+    engine: wasmtime.Engine
+    pre: wasmtime.InstancePre
+    name: str
+    limits: SandboxLimits
+    grants: Grants
+    share: CpuShare
+    scratch: Path
+
+
+@dataclass
+class _Call:
+    """Book-keeping for calls into one store."""
+
+    store: wasmtime.Store
+    fuel: int
+    stdout: CappedOutput
+    stderr: CappedOutput
+    started: float = 0.0
+    cpu_started: float = 0.0
+
+    def arm(self, timeout_ms: int) -> None:
+        """Refill fuel and set the deadline for the next call, and start the clocks."""
+        self.store.set_fuel(self.fuel)
+        self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS))
+        self.started = time.perf_counter()
+        self.cpu_started = time.thread_time()
+
+    def fuel_used(self) -> int:
+        return self.fuel - self.store.get_fuel()
+
+
+class _Stdin:
+    """The request body as a file WASI can open: a memfd on Linux, else a private file.
+
+    WASI opens the path when the config is built, so one buffer serves every call of an
+    instance (calls are serialized).
+    """
+
+    def __init__(self, scratch: Path) -> None:
+        if hasattr(os, "memfd_create"):
+            self._fd = os.memfd_create("sandbench-stdin", os.MFD_CLOEXEC)
+            self.path, self._owned = f"/proc/self/fd/{self._fd}", False
+        else:  # pragma: no cover - not Linux
+            self.path, self._owned = str(scratch / f"stdin-{os.getpid()}-{next(_serial)}"), True
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+
+    def fill(self, body: bytes) -> None:
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, body, 0)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            if self._owned:  # pragma: no cover - not Linux
+                os.unlink(self.path)
+
+
+class _BaseInstance:
+    """Store creation, limits and outcome classification shared by both ABIs."""
+
+    def __init__(self, spec: Spec) -> None:
+        self._spec = spec
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """See `Instance.close`."""
+        self._closed = True
+
+    def invoke(self, request: Request) -> Outcome:
+        """See `Instance.invoke`."""
+        with self._lock:
+            if self._closed:
+                raise SandboxError("instance is closed")
+            waited = self._spec.share.acquire(self._spec.limits.timeout_ms)
+            if waited is None:
+                return Outcome(violation=self._share_exhausted())
+            return self._invoke(request, waited)
+
+    def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
+        raise NotImplementedError  # pragma: no cover
+
+    def _share_exhausted(self) -> Violation:
+        return Violation(
+            kind=ViolationKind.CPU,
+            message=f"the module's CPU share ({self._spec.limits.cpu_millicores}m) is used up "
+            "for longer than the timeout; it is called more often than its CPU limit allows",
+        )
+
+    def _new_call(self, env: list[tuple[str, str]], stdin: str | None) -> _Call:
+        limits = self._spec.limits
+        store = wasmtime.Store(self._spec.engine)
+        store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
+        stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP)
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = [self._spec.name]
+        wasi.env = env
+        if stdin is not None:
+            wasi.stdin_file = stdin
+        wasi.stdout_custom = stdout
+        wasi.stderr_custom = stderr
+        for bucket, path in self._spec.grants.storage_read.items():
+            wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=False)
+        for bucket, path in self._spec.grants.storage_write.items():
+            wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=True)
+        store.set_wasi(wasi)
+        fuel = call_fuel(limits.cpu_millicores, limits.timeout_ms)
+        return _Call(store=store, fuel=fuel, stdout=stdout, stderr=stderr)
+
+    def _classify(self, call: _Call, exc: Exception | None, memory: int, phase: str) -> Violation:
+        """The violation for a call that raised `exc` (None: it returned but overflowed)."""
+        limits = self._spec.limits
+        if call.stdout.overflowed or exc is None:
+            return Violation(
+                kind=ViolationKind.OUTPUT,
+                phase=phase,
+                message=f"output exceeded the {limits.output_bytes}-byte cap; "
+                "send less or raise the policy's output limit",
+            )
+        code = exc.trap_code if isinstance(exc, wasmtime.Trap) else None
+        if code == wasmtime.TrapCode.OUT_OF_FUEL:
+            return Violation(
+                kind=ViolationKind.CPU,
+                phase=phase,
+                message=f"used its CPU budget ({limits.cpu_millicores}m for "
+                f"{limits.timeout_ms} ms = {call.fuel:,} fuel) before finishing "
+                f"{_WHAT[phase]}; make it cheaper or raise limits.cpu",
+            )
+        if code == wasmtime.TrapCode.INTERRUPT:
+            return Violation(
+                kind=ViolationKind.TIMEOUT,
+                phase=phase,
+                message=f"{_WHAT[phase]} still running after limits.timeout "
+                f"({limits.timeout_ms} ms)",
+            )
+        text = first_line(exc)
+        if "exceeds memory limits" in text or _near_limit(memory, limits.memory_bytes):
+            return Violation(
+                kind=ViolationKind.MEMORY,
+                phase=phase,
+                message=f"failed after reaching limits.memory ({limits.memory_bytes:,} bytes; "
+                f"linear memory {memory:,} bytes): {text}",
+            )
+        if isinstance(exc, wasmtime.ExitTrap):
+            stderr = f"; stderr: {_tail(call.stderr)}" if call.stderr.size else ""
+            return Violation(
+                kind=ViolationKind.EXIT,
+                phase=phase,
+                exit_code=exc.code,
+                message=f"exited with status {exc.code}{stderr}",
+            )
+        if code == wasmtime.TrapCode.STACK_OVERFLOW:
+            return Violation(
+                kind=ViolationKind.STACK,
+                phase=phase,
+                message="call stack exhausted (unbounded recursion?)",
+            )
+        return Violation(kind=ViolationKind.TRAP, phase=phase, message=f"trapped: {text}")
+
+    def _finish(
+        self,
+        call: _Call,
+        memory: int,
+        violation: Violation | None,
+        output: bytes | None,
+        instantiate_ms: float,
+        throttled_ms: float,
+    ) -> Outcome:
+        wall_ms = (time.perf_counter() - call.started) * 1000
+        cpu_ms = (time.thread_time() - call.cpu_started) * 1000
+        fuel = call.fuel_used()
+        self._spec.share.charge(fuel)
+        response = None
+        if violation is None and output is not None:
+            try:
+                response = parse_cgi_response(output)
+            except ProtocolError as exc:
+                violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
+        # Built from values this module computed: skip re-validation on the hot path.
+        return Outcome.model_construct(
+            response=response,
+            violation=violation,
+            stderr=call.stderr.getvalue().decode("utf-8", "replace"),
+            usage=Usage.model_construct(
+                wall_ms=wall_ms,
+                cpu_ms=cpu_ms,
+                fuel=fuel,
+                memory_bytes=memory,
+                output_bytes=len(output or b""),
+                instantiate_ms=instantiate_ms,
+                throttled_ms=throttled_ms,
+            ),
+        )
+
+
+class CommandInstance(_BaseInstance):
+    """`command` ABI: a fresh store and instance per request."""
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__(spec)
+        self._stdin = _Stdin(spec.scratch)
+
+    def close(self) -> None:
+        """See `Instance.close`."""
+        with self._lock:
+            self._stdin.close()
+            super().close()
+
+    def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
+        if request.body:
+            self._stdin.fill(request.body)
+        stdin = self._stdin.path if request.body else None
+        call = self._new_call(cgi_environment(request, self._spec.name), stdin)
+        instance: wasmtime.Instance | None = None
+        memory, instantiate_ms, output = 0, 0.0, None
+        violation: Violation | None = None
+        try:
+            call.arm(self._spec.limits.timeout_ms)
+            instance = self._spec.pre.instantiate(call.store)
+            instantiate_ms = (time.perf_counter() - call.started) * 1000
+            _run_start(instance, call.store)
+            memory = _memory_size(instance, call.store)
+            if call.stdout.overflowed:
+                violation = self._classify(call, None, memory, "invoke")
+            output = call.stdout.getvalue()
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            memory = _memory_size(instance, call.store) if instance is not None else 0
+            phase = "instantiate" if instance is None else "invoke"
+            violation = self._classify(call, exc, memory, phase)
+        try:
+            return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
+        finally:
+            call.store.close()
+
+
+@dataclass
+class _Live:
+    """A reactor's live instance and its export handles, looked up once."""
+
+    call: _Call
+    memory: wasmtime.Memory
+    alloc: wasmtime.Func
+    handle: wasmtime.Func
+
+
+class ReactorInstance(_BaseInstance):
+    """`reactor` ABI: one live instance, re-created after any violation."""
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__(spec)
+        self._live: _Live | None = None
+
+    def close(self) -> None:
+        """See `Instance.close`."""
+        with self._lock:
+            self._discard()
+            super().close()
+
+    def _discard(self) -> None:
+        if self._live is not None:
+            self._live.call.store.close()
+            self._live = None
+
+    def warm_up(self) -> Violation | None:
+        """Instantiate now (running `start` and `_initialize`), so load failures show at load."""
+        with self._lock:
+            return self._ensure()[1]
+
+    def _ensure(self) -> tuple[float, Violation | None]:
+        """Make sure a live instance exists; returns (instantiate ms, violation)."""
+        if self._live is not None:
+            return 0.0, None
+        env = [("SANDBENCH_ABI", "1"), ("SANDBENCH_MODULE", self._spec.name)]
+        call = self._new_call(env, None)
+        try:
+            call.arm(self._spec.limits.timeout_ms)
+            instance = self._spec.pre.instantiate(call.store)
+            exports = instance.exports(call.store)
+            init = exports.get("_initialize")
+            if isinstance(init, wasmtime.Func):
+                init(call.store)
+            memory, alloc, handle = (exports[name] for name in REACTOR_EXPORTS)
+            if not isinstance(memory, wasmtime.Memory):
+                raise wasmtime.WasmtimeError("the export `memory` is not a memory")
+            if not isinstance(alloc, wasmtime.Func) or not isinstance(handle, wasmtime.Func):
+                raise wasmtime.WasmtimeError(
+                    "sandbench_alloc and sandbench_handle must be functions"
+                )
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            violation = self._classify(call, exc, 0, "instantiate")
+            self._spec.share.charge(call.fuel_used())
+            call.store.close()
+            return 0.0, violation
+        self._spec.share.charge(call.fuel_used())
+        self._live = _Live(call=call, memory=memory, alloc=alloc, handle=handle)
+        return (time.perf_counter() - call.started) * 1000, None
+
+    def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
+        instantiate_ms, violation = self._ensure()
+        if violation is not None or self._live is None:
+            return Outcome(violation=violation, usage=Usage(instantiate_ms=instantiate_ms))
+        live = self._live
+        call = live.call
+        call.stdout.reset()
+        call.stderr.reset()
+        output = None
+        try:
+            call.arm(self._spec.limits.timeout_ms)
+            output = self._handle(live, request_envelope(request))
+            if call.stdout.overflowed:
+                violation = self._classify(call, None, 0, "invoke")
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            violation = self._classify(call, exc, live.memory.data_len(call.store), "invoke")
+        except ProtocolError as exc:
+            violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
+        memory = live.memory.data_len(call.store)
+        outcome = self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
+        if outcome.violation is not None:
+            self._discard()  # a trapped instance is never re-entered
+        return outcome
+
+    def _handle(self, live: _Live, envelope: bytes) -> bytes:
+        store = live.call.store
+        ptr = live.alloc(store, len(envelope))
+        if not isinstance(ptr, int) or ptr <= 0:
+            raise ProtocolError(f"sandbench_alloc({len(envelope)}) returned {ptr!r}")
+        size = live.memory.data_len(store)
+        if ptr + len(envelope) > size:
+            raise ProtocolError(f"sandbench_alloc returned {ptr}, outside memory ({size} bytes)")
+        live.memory.write(store, envelope, ptr)
+        packed = live.handle(store, ptr, len(envelope))
+        if not isinstance(packed, int):
+            raise ProtocolError("sandbench_handle must return an i64")
+        out_ptr, out_len = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
+        if out_len > self._spec.limits.output_bytes:
+            live.call.stdout.overflowed = True
+            raise wasmtime.WasmtimeError("output cap")
+        size = live.memory.data_len(store)
+        if out_ptr + out_len > size:
+            raise ProtocolError(
+                f"sandbench_handle returned {out_len} bytes at {out_ptr}, outside memory ({size})"
+            )
+        return bytes(live.memory.read(store, out_ptr, out_ptr + out_len))
+
+
+def _run_start(instance: wasmtime.Instance, store: wasmtime.Store) -> None:
+    start = instance.exports(store)["_start"]
+    if not isinstance(start, wasmtime.Func):
+        raise wasmtime.WasmtimeError("_start is not a function")
+    try:
+        start(store)
+    except wasmtime.ExitTrap as exit_trap:
+        if exit_trap.code != 0:
+            raise
+
+
+def _memory_size(instance: wasmtime.Instance, store: wasmtime.Store) -> int:
+    memory = instance.exports(store).get("memory")
+    return memory.data_len(store) if isinstance(memory, wasmtime.Memory) else 0
+
+
+def _near_limit(memory: int, limit: int) -> bool:
+    """Did linear memory get within reach of the limit (one MiB or 5 %, whichever is more)?"""
+    return memory > 0 and limit - memory < max(1024 * 1024, limit // 20)
+
+
+def _tail(output: CappedOutput) -> str:
+    text = output.getvalue().decode("utf-8", "replace").strip()
+    return text[-300:].replace("\n", " | ")
+
+
+def first_line(exc: BaseException) -> str:
+    """The sentence that says what happened, without wasmtime's backtrace."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    for line in lines:
+        if "wasm trap:" in line:
+            return line.split("wasm trap:", 1)[1].strip()
+    return lines[0] if lines else type(exc).__name__
