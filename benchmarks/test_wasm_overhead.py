@@ -49,7 +49,8 @@ def test_command_sandbench(benchmark, backend, module):
     benchmark.group = f"command-{module}"
     with _ours(backend, module) as instance:
         outcome = benchmark(instance.invoke, REQUESTS[module])
-    assert outcome.ok and outcome.response.status == 200
+    assert outcome.ok
+    assert outcome.response.status == 200
 
 
 @pytest.mark.parametrize("module", ["hello", "vendas"])
@@ -65,7 +66,8 @@ def test_reactor_sandbench(benchmark, backend, module):
     benchmark.group = f"reactor-{module}"
     with _ours(backend, f"{module}-reactor") as instance:
         outcome = benchmark(instance.invoke, REQUESTS[module])
-    assert outcome.ok and outcome.response.status == 200
+    assert outcome.ok
+    assert outcome.response.status == 200
 
 
 def test_load_cold_raw(benchmark):
