@@ -55,7 +55,7 @@ def _shown(value: object) -> str:
     try:
         text = _printable(json.dumps(value, ensure_ascii=False, default=str))
     except (ValueError, RecursionError):
-        text = "(value)"
+        text = "(nested too deeply to show)"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
