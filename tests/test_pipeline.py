@@ -63,3 +63,19 @@ def test_check_on_the_real_backend_opens_and_closes_its_own(make_module):
     assert report.load.cold_ms > 0
     assert report.health.ok == 5
     assert report.tool.backend.startswith("wasmtime")
+
+
+def test_check_leaves_no_temporary_folder_or_thread_behind(make_module):
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    def leftovers():
+        folders = {p.name for p in Path(tempfile.gettempdir()).glob("sandbench-*")}
+        threads = [t.name for t in threading.enumerate() if t.name == "sandbench-epoch"]
+        return folders, len(threads)
+
+    before = leftovers()
+    check(make_module(wat.OK, permissions=["storage:read:docs", "storage:write:out"]))
+    check(make_module(wat.SPIN, limits={"cpu": "10m", "timeout": "1s"}))
+    assert leftovers() == before

@@ -25,6 +25,13 @@ MiB = 1024 * 1024
 LIMITS = SandboxLimits(memory_bytes=16 * MiB, cpu_millicores=1000, timeout_ms=1000)
 
 
+@pytest.fixture
+def bucket(tmp_path):
+    path = tmp_path / "bucket"
+    path.mkdir()
+    return path
+
+
 def run(backend, make_module, source, request=None, limits=LIMITS, grants=None, **kw):
     """Load `source` and invoke it once; returns (load result, outcome or None)."""
     package = load(make_module(source, **kw))
@@ -77,6 +84,35 @@ def test_a_storage_permission_preopens_its_bucket(backend, make_module, tmp_path
     # fd_prestat_get(3) returned 0, so the module exited 0 having written nothing.
     assert outcome.violation.kind is ViolationKind.PROTOCOL
     assert outcome.violation.message.startswith("the module wrote no response")
+
+
+def test_a_read_bucket_can_be_read(backend, make_module, bucket):
+    (bucket / "data.txt").write_bytes(b"bucket content")
+    grants = Grants(storage_read={"docs": bucket})
+    _, outcome = run(backend, make_module, wat.READ_BUCKET_FILE, grants=grants)
+    assert outcome.ok, outcome.violation
+    assert outcome.response.body == b"bucket content"
+
+
+def test_a_read_bucket_cannot_be_written(backend, make_module, bucket):
+    grants = Grants(storage_read={"docs": bucket})
+    _, outcome = run(backend, make_module, wat.WRITE_BUCKET_FILE, grants=grants)
+    assert outcome.violation.kind is ViolationKind.EXIT
+    assert outcome.violation.exit_code == 63  # WASI EPERM
+    assert list(bucket.iterdir()) == []
+
+
+def test_a_write_bucket_can_be_written(backend, make_module, bucket):
+    grants = Grants(storage_write={"out": bucket})
+    _, outcome = run(backend, make_module, wat.WRITE_BUCKET_FILE, grants=grants)
+    assert outcome.ok, outcome.violation
+    assert outcome.response.status == 201
+    assert (bucket / "out.txt").read_bytes() == b"written"
+
+
+def test_there_is_no_socket_to_use(backend, make_module):
+    _, outcome = run(backend, make_module, wat.SOCKET_ACCEPT)
+    assert outcome.violation.exit_code == 8  # WASI EBADF: no socket was preopened
 
 
 def test_sleeping_is_refused_so_the_deadline_holds(backend, make_module):

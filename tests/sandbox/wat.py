@@ -122,3 +122,42 @@ REACTOR_BAD_POINTER = """(module
   (memory (export "memory") 1)
   (func (export "sandbench_alloc") (param i32) (result i32) (i32.const 1024))
   (func (export "sandbench_handle") (param i32 i32) (result i64) (i64.const 0x7fff000000000010)))"""
+
+_PATH_OPEN = (
+    f'(import "{WASI}" "path_open" (func $path_open '
+    "(param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))"
+)
+_FD_READ = f'(import "{WASI}" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))'
+# Opens data.txt in the first preopened directory (fd 3) and answers with its content;
+# exits with the WASI errno when the open fails.
+READ_BUCKET_FILE = command(
+    """
+    (local $err i32)
+    (local.set $err (call $path_open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 8)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300)))
+    (if (local.get $err) (then (call $proc_exit (local.get $err))))
+    (i32.store (i32.const 16) (i32.const 1024))
+    (i32.store (i32.const 20) (i32.const 4096))
+    (drop (call $fd_read (i32.load (i32.const 300)) (i32.const 16) (i32.const 1) (i32.const 24)))
+    (drop (call $write (i32.const 1) (i32.const 72) (i32.const 13)))
+    (drop (call $write (i32.const 1) (i32.const 1024) (i32.load (i32.const 24))))""",
+    data=b"data.txtStatus: 200\n\n",
+    imports=_PATH_OPEN + _FD_READ,
+)
+# Creates out.txt in fd 3 and writes "written" into it; exits with the errno on failure.
+WRITE_BUCKET_FILE = command(
+    """
+    (local $err i32)
+    (local.set $err (call $path_open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 7)
+      (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 300)))
+    (if (local.get $err) (then (call $proc_exit (local.get $err))))
+    (drop (call $write (i32.load (i32.const 300)) (i32.const 71) (i32.const 7)))
+    (drop (call $write (i32.const 1) (i32.const 78) (i32.const 13)))""",
+    data=b"out.txtwrittenStatus: 201\n\n",
+    imports=_PATH_OPEN,
+)
+# Tries to accept a connection on fd 3; exits with the errno.
+SOCKET_ACCEPT = command(
+    "(call $proc_exit (call $sock_accept (i32.const 3) (i32.const 0) (i32.const 200)))",
+    imports=f'(import "{WASI}" "sock_accept" (func $sock_accept (param i32 i32 i32) (result i32)))',
+)
