@@ -11,15 +11,13 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
 from sandbench.errors import SandboxError
 from sandbench.manifests import Manifest, Resource
-from sandbench.sandbox import Grants, Request, SandboxLimits
+from sandbench.sandbox import Closing, Grants, Request, SandboxLimits
 
 __all__ = ["AppliedLimits", "Workspace", "health_request", "limits_for"]
 
@@ -60,7 +58,7 @@ def limits_for(
     return AppliedLimits(limits=SandboxLimits.model_validate(values), clamped=tuple(notes))
 
 
-class Workspace:
+class Workspace(Closing):
     """Host folders for a module's storage buckets, under `root` (a private temp dir if None).
 
     Buckets that already exist under `root` are used as they are (so a developer can give
@@ -101,17 +99,6 @@ class Workspace:
             for path in self._created:
                 shutil.rmtree(path, ignore_errors=True)
         self._created.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def health_request(manifest: Manifest) -> Request:

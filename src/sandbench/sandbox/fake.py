@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
 
 from sandbench.errors import SandboxError
 from sandbench.manifests import ModulePackage
 
-from .interface import Grants, LoadResult, Outcome, Request, SandboxLimits, Violation
+from .interface import Closing, Grants, LoadResult, Outcome, Request, SandboxLimits, Violation
 
 __all__ = ["FakeBackend", "FakeInstance"]
 
 
-class FakeInstance:
+class FakeInstance(Closing):
     """Answers with the scripted outcomes in turn, repeating the last one; records requests."""
 
     def __init__(self, outcomes: Sequence[Outcome]) -> None:
@@ -35,17 +33,6 @@ class FakeInstance:
     def close(self) -> None:
         """See `Instance.close`."""
         self.closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class FakeBackend:

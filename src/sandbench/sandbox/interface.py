@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 from sandbench.manifests import ModulePackage, Rate
 
 __all__ = [
+    "Closing",
     "Grants",
     "Instance",
     "LoadResult",
@@ -154,6 +155,20 @@ class LoadResult(BaseModel):
         default_factory=dict,
         description="each interface the module imports -> whether the host provides it",
     )
+
+
+class Closing:
+    """Mixin for objects that own resources: `with obj:` calls `obj.close()` on the way out."""
+
+    def close(self) -> None:
+        """Release what the object holds; closing twice is harmless."""
+        raise NotImplementedError  # pragma: no cover
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @runtime_checkable

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Self
 
 import wasmtime
 
@@ -26,7 +25,14 @@ from sandbench.errors import SandboxError
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.budget import CpuShare
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
-from sandbench.sandbox.interface import Grants, LoadResult, SandboxLimits, Violation, ViolationKind
+from sandbench.sandbox.interface import (
+    Closing,
+    Grants,
+    LoadResult,
+    SandboxLimits,
+    Violation,
+    ViolationKind,
+)
 
 from .instances import (
     REACTOR_EXPORTS,
@@ -67,7 +73,7 @@ class _Ticker:
         self._thread.join()
 
 
-class WasmBackend:
+class WasmBackend(Closing):
     """`SandboxBackend` on wasmtime. See `SandboxBackend` for the contract."""
 
     name = "wasm"
@@ -107,12 +113,6 @@ class WasmBackend:
         self._closed = True
         self._ticker.stop()
         shutil.rmtree(self._scratch, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def cache_key(self, wasm: bytes) -> str:
         """The artifact cache key of `wasm` under this engine."""

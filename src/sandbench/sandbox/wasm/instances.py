@@ -13,8 +13,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import wasmtime
 
@@ -27,6 +25,7 @@ from sandbench.sandbox.cgi import (
     request_envelope,
 )
 from sandbench.sandbox.interface import (
+    Closing,
     Grants,
     Outcome,
     Request,
@@ -119,24 +118,13 @@ class _Stdin:
                 os.unlink(self.path)
 
 
-class _BaseInstance:
+class _BaseInstance(Closing):
     """Store creation, limits and outcome classification shared by both ABIs."""
 
     def __init__(self, spec: Spec) -> None:
         self._spec = spec
         self._closed = False
         self._lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """See `Instance.close`."""
