@@ -6,7 +6,9 @@ from ._version import __version__
 from .errors import (
     BackendUnavailable,
     BenchError,
+    InvalidInput,
     ManifestError,
+    PolicyError,
     SandbenchError,
     SandboxError,
     ScannerError,
@@ -16,7 +18,9 @@ from .pipeline import check
 __all__ = [
     "BackendUnavailable",
     "BenchError",
+    "InvalidInput",
     "ManifestError",
+    "PolicyError",
     "SandbenchError",
     "SandboxError",
     "ScannerError",

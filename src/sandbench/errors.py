@@ -5,7 +5,9 @@ does wrong while it runs (a trap, an exhausted budget, a flood of output) is dat
 `Outcome` with a `Violation`, never an exception.
 
     SandbenchError                  exit code 2 unless a subclass says otherwise
-    ├── ManifestError               a module.json (or the module tree) is unusable
+    ├── InvalidInput                a file the user gave is unusable; one line per problem
+    │   ├── ManifestError           a module.json, module tree or module archive
+    │   └── PolicyError             a policy file
     ├── SandboxError                the sandbox host itself failed
     │   └── BackendUnavailable      no backend can run here (exit code 3)
     ├── ScannerError                a scanner could not run
@@ -20,7 +22,9 @@ from pathlib import Path
 __all__ = [
     "BackendUnavailable",
     "BenchError",
+    "InvalidInput",
     "ManifestError",
+    "PolicyError",
     "SandbenchError",
     "SandboxError",
     "ScannerError",
@@ -37,17 +41,25 @@ class SandbenchError(Exception):
     hint = ""
 
 
-class ManifestError(SandbenchError):
-    """A module's manifest or tree is invalid.
+class InvalidInput(SandbenchError):
+    """A file the user gave is invalid.
 
     `problems` holds one line per problem, each naming the field path, the bad value and
-    what is expected. `str(error)` joins them, each prefixed with the manifest's path.
+    what is expected. `str(error)` joins them, each prefixed with the file's path.
     """
 
     def __init__(self, path: Path | str, problems: Sequence[str]) -> None:
         self.path = Path(path)
         self.problems = list(problems) or ["invalid manifest"]
         super().__init__("\n".join(f"{self.path}: {p}" for p in self.problems))
+
+
+class ManifestError(InvalidInput):
+    """A module's manifest, tree or archive is invalid."""
+
+
+class PolicyError(InvalidInput):
+    """A policy file is invalid."""
 
 
 class SandboxError(SandbenchError):

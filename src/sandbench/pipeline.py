@@ -57,7 +57,7 @@ def _check_loaded(
     stack: ExitStack,
 ) -> HealthReport:
     manifest = package.manifest
-    applied = limits_for(manifest, policy.defaults, policy.ceilings)
+    applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
     workspace = stack.enter_context(Workspace(manifest, storage))
     loaded, times = measure_load(
         backend, package, applied.limits, workspace.grants, warm_runs=warm_runs

@@ -29,7 +29,13 @@ def test_json_has_the_module_health_check_fields_under_their_names():
     assert data["schemaVersion"] == "1.0"
     assert data["limits"]["memoryBytes"] == 128 * 1024 * 1024
     assert data["signature"]["status"] == "valid"
-    assert data["tool"] == {"name": "sandbench", "version": "0.1.0", "backend": "wasmtime 50.0.1"}
+    assert data["tool"] == {
+        "name": "sandbench",
+        "version": "0.1.0",
+        "backend": "wasmtime 50.0.1",
+        "policy": "built-in",
+        "components": {},
+    }
 
 
 def test_json_validates_against_the_published_schema():

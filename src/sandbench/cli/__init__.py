@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from sandbench._version import __version__
-from sandbench.errors import ManifestError, SandbenchError
+from sandbench.errors import InvalidInput, SandbenchError
 
 from .check import check_command
 from .manifest import manifest_group
@@ -34,7 +34,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ManifestError as exc:
+        except InvalidInput as exc:
             for problem in exc.problems:
                 click.echo(f"sandbench: {exc.path}: {problem}", err=True)
             ctx.exit(exc.exit_code)

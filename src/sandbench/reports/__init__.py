@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .assess import RULES, assess
 from .model import (
     REPORT_SCHEMA_VERSION,
     DependencyStatus,
@@ -16,16 +17,18 @@ from .model import (
     Status,
     ViolationReport,
 )
-from .policy import Policy, assess
+from .policy import Policy, PolicyLimits, load_policy
 from .render import Format, render, render_json, render_text
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
+    "RULES",
     "DependencyStatus",
     "Evidence",
     "Format",
     "HealthReport",
     "Policy",
+    "PolicyLimits",
     "RuleResult",
     "SignatureStatus",
     "Skipped",
@@ -34,6 +37,7 @@ __all__ = [
     "assess",
     "json_schema",
     "json_schema_text",
+    "load_policy",
     "render",
     "render_json",
     "render_text",

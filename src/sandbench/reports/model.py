@@ -19,17 +19,20 @@ from sandbench.bench import LoadTimes, ProbeResult, Stats
 from sandbench.manifests import HealthExpect
 from sandbench.runtime import AppliedLimits
 from sandbench.sandbox import Request, Violation
+from sandbench.scanners import ScanResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
     "DependencyStatus",
     "Evidence",
+    "FindingReport",
     "HealthProbe",
     "HealthReport",
     "LimitsApplied",
     "LoadReport",
     "Metrics",
     "RuleResult",
+    "ScanReport",
     "SignatureReport",
     "SignatureStatus",
     "Skipped",
@@ -143,7 +146,27 @@ class HealthProbe(_Camel):
     ok: int
     statuses: list[int | None]
     latency_ms: Stats | None = None
+    samples_ms: list[float] = Field(default_factory=list, description="each call's latency")
     sample_body: str = ""
+
+
+class FindingReport(_Camel):
+    """A scanner's finding as reported."""
+
+    scanner: str
+    rule_id: str
+    severity: str
+    message: str
+    path: str | None = None
+    line: int | None = None
+
+
+class ScanReport(_Camel):
+    """One scanner's run: how many findings, or why it could not run."""
+
+    scanner: str
+    findings: int
+    skipped_reason: str | None = None
 
 
 class Skipped(_Camel):
@@ -159,6 +182,10 @@ class ToolInfo(_Camel):
     name: str = "sandbench"
     version: str
     backend: str
+    policy: str = "built-in"
+    components: dict[str, str] = Field(
+        default_factory=dict, description="versions of the engines, scanners and databases used"
+    )
 
 
 class HealthReport(_Camel):
@@ -177,6 +204,8 @@ class HealthReport(_Camel):
     signature: SignatureReport
     load: LoadReport
     health: HealthProbe | None = None
+    findings: list[FindingReport] = Field(default_factory=list)
+    scans: list[ScanReport] = Field(default_factory=list)
     skipped: list[Skipped] = Field(default_factory=list)
     tool: ToolInfo
 
@@ -201,5 +230,7 @@ class Evidence(BaseModel):
     request: Request
     expect: HealthExpect
     probe: ProbeResult | None = None
+    scans: tuple[ScanResult, ...] = ()
+    components: dict[str, str] = Field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()
     checked_at: datetime

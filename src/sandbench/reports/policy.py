@@ -1,49 +1,94 @@
-"""The policy: default limits, ceilings and thresholds; `assess` applies it to evidence.
+"""The policy: default limits, ceilings and thresholds that map evidence to a status.
 
-Each rule looks at the evidence and either passes or names a status and says why. The
-report's status is the worst rule's, and `reasons` lists the rules that set it.
+The built-in policy follows the platform's own targets. A TOML file (`--policy FILE`)
+overrides any part of it; what it leaves out keeps the built-in value:
 
-| rule | fires when | status |
-|---|---|---|
-| `module-loads` | the module did not load (invalid, unknown import, trap in `start`, ...) | critical |
-| `limit-violations` | any health call broke a limit or failed (trap, exit, protocol) | critical |
-| `health-status` | a health call answered with another status than `health.expect.status` | critical |
-| `health-body` | a health answer lacks `health.expect.contains` | critical |
-| `error-rate` | failed health calls above `max_error_rate` (0.5 %, the canary rollback threshold) | critical |
-| `latency-p95` | p95 of the health calls above 100 ms (degraded) or 500 ms (critical) | degraded / critical |
-| `load-time` | the cold load took longer than 500 ms | degraded |
-| `signature` | the signature does not match the digest (critical) or there is none (degraded) | critical / degraded |
-| `limits-clamped` | a declared limit was above the policy's ceiling and was cut down | degraded |
+```toml
+version = 1
+max_load_ms = 500          # cold load above this: degraded
+p95_degraded_ms = 100      # health/load-test p95 above this: degraded
+p95_critical_ms = 500      # ... above this: critical
+max_error_rate = 0.005     # above this: critical (the canary rollback threshold)
+unsigned = "degraded"      # a module without a signature
+critical_severities = ["critical", "high"]
+degraded_severities = ["medium"]
+required_scans = ["dependencies"]   # a scanner that could not run here is critical
+
+[defaults]                 # limits a manifest does not declare
+memory = "128MiB"
+cpu = "1"
+timeout = "2s"
+output = "1MiB"
+storage = "100MiB"
+
+[ceilings]                 # declared limits above these are cut down (degraded)
+memory = "1GiB"
+cpu = "2"
+timeout = "30s"
+output = "16MiB"
+storage = "10GiB"
+```
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from sandbench.sandbox import SandboxLimits, Violation
+from sandbench.errors import PolicyError
+from sandbench.manifests import parse_cpu, parse_duration, parse_size
+from sandbench.sandbox import SandboxLimits
 
-from .model import (
-    DependencyStatus,
-    Evidence,
-    HealthProbe,
-    HealthReport,
-    LimitsApplied,
-    LoadReport,
-    Metrics,
-    RuleResult,
-    SignatureReport,
-    SignatureStatus,
-    Status,
-    ToolInfo,
-    ViolationReport,
-)
+from .model import Status
 
-__all__ = ["Policy", "assess"]
+__all__ = ["Policy", "PolicyLimits", "load_policy"]
 
-MiB = 1024 * 1024
+_BUILT_IN = {
+    "defaults": {
+        "memory": "128MiB",
+        "cpu": "1",
+        "timeout": "2s",
+        "output": "1MiB",
+        "storage": "100MiB",
+    },
+    "ceilings": {
+        "memory": "1GiB",
+        "cpu": "2",
+        "timeout": "30s",
+        "output": "16MiB",
+        "storage": "10GiB",
+    },
+}
+
+_Size = Annotated[int, BeforeValidator(parse_size)]
+_Cpu = Annotated[int, BeforeValidator(parse_cpu)]
+_Duration = Annotated[int, BeforeValidator(parse_duration)]
+_Severity = Literal["critical", "high", "medium", "low", "info"]
+
+
+class PolicyLimits(BaseModel):
+    """A set of limits written with units, as in a manifest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory: _Size
+    cpu: _Cpu
+    timeout: _Duration
+    output: _Size
+    storage: _Size
+
+    def sandbox(self) -> SandboxLimits:
+        """These limits as the numbers a sandbox enforces."""
+        return SandboxLimits(
+            memory_bytes=self.memory,
+            cpu_millicores=self.cpu,
+            timeout_ms=self.timeout,
+            output_bytes=self.output,
+            storage_bytes=self.storage,
+        )
 
 
 class Policy(BaseModel):
@@ -51,269 +96,45 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    defaults: SandboxLimits = SandboxLimits(
-        memory_bytes=128 * MiB,
-        cpu_millicores=1000,
-        timeout_ms=2000,
-        output_bytes=1 * MiB,
-        storage_bytes=100 * MiB,
-    )
-    ceilings: SandboxLimits = SandboxLimits(
-        memory_bytes=1024 * MiB,
-        cpu_millicores=2000,
-        timeout_ms=30_000,
-        output_bytes=16 * MiB,
-        storage_bytes=10 * 1024 * MiB,
-    )
-    max_load_ms: float = 500.0
-    p95_degraded_ms: float = 100.0
-    p95_critical_ms: float = 500.0
-    max_error_rate: float = 0.005
+    version: Literal[1] = 1
+    defaults: PolicyLimits = PolicyLimits.model_validate(_BUILT_IN["defaults"])
+    ceilings: PolicyLimits = PolicyLimits.model_validate(_BUILT_IN["ceilings"])
+    max_load_ms: float = Field(default=500.0, gt=0)
+    p95_degraded_ms: float = Field(default=100.0, gt=0)
+    p95_critical_ms: float = Field(default=500.0, gt=0)
+    max_error_rate: float = Field(default=0.005, ge=0, le=1)
     unsigned: Status = Status.DEGRADED
+    critical_severities: tuple[_Severity, ...] = ("critical", "high")
+    degraded_severities: tuple[_Severity, ...] = ("medium",)
+    required_scans: tuple[str, ...] = ("dependencies",)
+    source: str = Field(default="built-in", exclude=True)
 
-
-Rule = Callable[[Evidence, Policy], Iterator[RuleResult]]
-
-
-def _result(rule: str, status: Status | None, message: str) -> RuleResult:
-    return RuleResult(rule=rule, status=status or Status.HEALTHY, message=message)
-
-
-def _module_loads(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
-    v = ev.load_violation
-    if v is None:
-        yield _result("module-loads", None, f"loaded in {ev.load.cold_ms:.1f} ms (cold)")
-    else:
-        yield _result("module-loads", Status.CRITICAL, f"did not load: {v.kind}: {v.message}")
-
-
-def _limit_violations(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
-    if ev.probe is None:
-        return
-    bad = [o.violation for o in ev.probe.outcomes if o.violation is not None]
-    if not bad:
-        yield _result("limit-violations", None, "no health call broke a limit")
-        return
-    first = bad[0]
-    yield _result(
-        "limit-violations",
-        Status.CRITICAL,
-        f"{len(bad)} of {len(ev.probe.outcomes)} health calls failed; first: "
-        f"{first.kind}: {first.message}",
-    )
-
-
-def _health_answers(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
-    if ev.probe is None:
-        return
-    answers = [o.response for o in ev.probe.outcomes if o.response is not None]
-    if not answers:
-        return
-    wrong = [r.status for r in answers if r.status != ev.expect.status]
-    yield _result(
-        "health-status",
-        Status.CRITICAL if wrong else None,
-        f"expected status {ev.expect.status}, got {sorted(set(wrong))}"
-        if wrong
-        else f"all {len(answers)} answers had status {ev.expect.status}",
-    )
-    needle = ev.expect.contains
-    if needle is not None:
-        missing = sum(1 for r in answers if needle.encode() not in r.body)
-        yield _result(
-            "health-body",
-            Status.CRITICAL if missing else None,
-            f"{missing} of {len(answers)} answers lack {needle!r}"
-            if missing
-            else f"every answer contains {needle!r}",
-        )
-
-
-def _error_rate(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
-    if ev.probe is None:
-        return
-    rate = error_rate(ev)
-    over = rate > policy.max_error_rate
-    yield _result(
-        "error-rate",
-        Status.CRITICAL if over else None,
-        f"error rate {rate:.1%} over {len(ev.probe.outcomes)} calls "
-        f"({'above' if over else 'within'} {policy.max_error_rate:.1%})",
-    )
-
-
-def _latency(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
-    if ev.probe is None:
-        return
-    p95 = ev.probe.latency_ms.p95
-    status = (
-        Status.CRITICAL
-        if p95 > policy.p95_critical_ms
-        else Status.DEGRADED
-        if p95 > policy.p95_degraded_ms
-        else None
-    )
-    yield _result(
-        "latency-p95",
-        status,
-        f"p95 {p95:.2f} ms over {ev.probe.latency_ms.n} calls (degraded above "
-        f"{policy.p95_degraded_ms:g} ms, critical above {policy.p95_critical_ms:g} ms)",
-    )
-
-
-def _load_time(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
-    if ev.load_violation is not None:
-        return
-    slow = ev.load.cold_ms > policy.max_load_ms
-    yield _result(
-        "load-time",
-        Status.DEGRADED if slow else None,
-        f"cold load {ev.load.cold_ms:.1f} ms ({'above' if slow else 'within'} "
-        f"{policy.max_load_ms:g} ms)",
-    )
-
-
-def _signature(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
-    status = signature_status(ev)
-    if status is SignatureStatus.VALID:
-        yield _result("signature", None, "signature matches the module digest")
-    elif status is SignatureStatus.UNSIGNED:
-        yield _result(
-            "signature",
-            policy.unsigned,
-            "module.json has no signature; add the one `sandbench manifest digest DIR` prints",
-        )
-    else:
-        yield _result(
-            "signature",
-            Status.CRITICAL,
-            f"signature does not match: the module's files digest to SHA256:{ev.digest}",
-        )
-
-
-def _clamped(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
-    notes = ev.applied.clamped
-    yield _result(
-        "limits-clamped",
-        Status.DEGRADED if notes else None,
-        "; ".join(notes) + "; the ceiling applies" if notes else "declared limits within ceilings",
-    )
-
-
-RULES: tuple[Rule, ...] = (
-    _module_loads,
-    _limit_violations,
-    _health_answers,
-    _error_rate,
-    _latency,
-    _load_time,
-    _signature,
-    _clamped,
-)
-
-
-def signature_status(ev: Evidence) -> SignatureStatus:
-    """Compare the declared signature with the digest."""
-    if ev.declared_signature is None:
-        return SignatureStatus.UNSIGNED
-    declared = ev.declared_signature.split(":", 1)[1].lower()
-    return SignatureStatus.VALID if declared == ev.digest else SignatureStatus.MISMATCH
-
-
-def error_rate(ev: Evidence) -> float:
-    """Failed health calls (a violation or an unexpected status) over all calls; 1.0 if none ran."""
-    if ev.probe is None or not ev.probe.outcomes:
-        return 1.0
-    failed = sum(
-        1
-        for o in ev.probe.outcomes
-        if o.response is None or o.violation is not None or o.response.status != ev.expect.status
-    )
-    return failed / len(ev.probe.outcomes)
-
-
-def _violations(ev: Evidence) -> list[ViolationReport]:
-    found: list[Violation] = [ev.load_violation] if ev.load_violation else []
-    if ev.probe is not None:
-        found += [o.violation for o in ev.probe.outcomes if o.violation is not None]
-    counts = Counter((v.kind.value, v.message, v.phase, v.exit_code) for v in found)
-    return [
-        ViolationReport(kind=k, message=m, phase=p, exit_code=c, count=n)
-        for (k, m, p, c), n in counts.items()
-    ]
-
-
-def _metrics(ev: Evidence) -> Metrics:
-    outcomes = ev.probe.outcomes if ev.probe else ()
-    wall = sum(o.usage.wall_ms for o in outcomes)
-    cpu = sum(o.usage.cpu_ms for o in outcomes)
-    dependencies = {
-        name: DependencyStatus.OK if provided else DependencyStatus.ERROR
-        for name, provided in ev.dependencies.items()
-    }
-    return Metrics(
-        load_time=round(ev.load.cold_ms, 3),
-        error_rate=round(error_rate(ev), 6),
-        memory_usage=max((o.usage.memory_bytes for o in outcomes), default=0),
-        cpu_usage=round(cpu / wall * 1000, 1) if wall > 0 else 0.0,
-        dependencies=dependencies,
-    )
-
-
-def _health(ev: Evidence) -> HealthProbe | None:
-    if ev.probe is None:
+    def status_for_severity(self, severity: str) -> Status | None:
+        """The status a finding of `severity` sets, or None when it sets none."""
+        if severity in self.critical_severities:
+            return Status.CRITICAL
+        if severity in self.degraded_severities:
+            return Status.DEGRADED
         return None
-    outcomes = ev.probe.outcomes
-    answers = [o.response for o in outcomes]
-    sample = next((r.body for r in answers if r is not None), b"")
-    return HealthProbe(
-        method=ev.request.method,
-        path=ev.request.path + (f"?{ev.request.query}" if ev.request.query else ""),
-        expect_status=ev.expect.status,
-        calls=len(outcomes),
-        ok=sum(
-            1 for o in outcomes if o.ok and o.response and o.response.status == ev.expect.status
-        ),
-        statuses=[r.status if r is not None else None for r in answers],
-        latency_ms=ev.probe.latency_ms,
-        sample_body=sample[:512].decode("utf-8", "replace"),
-    )
 
 
-def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
-    """Apply `policy` (the built-in one if None) to the evidence and build the report."""
-    policy = policy or Policy()
-    results = [result for rule in RULES for result in rule(ev, policy)]
-    status = max((r.status for r in results), key=lambda s: s.rank, default=Status.HEALTHY)
-    limits = ev.applied.limits
-    return HealthReport(
-        module_id=ev.module_id,
-        version=ev.version,
-        status=status,
-        metrics=_metrics(ev),
-        last_check=ev.checked_at,
-        reasons=[r.rule for r in results if r.status is status and status is not Status.HEALTHY],
-        rules=results,
-        violations=_violations(ev),
-        limits=LimitsApplied(
-            memory_bytes=limits.memory_bytes,
-            cpu_millicores=limits.cpu_millicores,
-            timeout_ms=limits.timeout_ms,
-            output_bytes=limits.output_bytes,
-            storage_bytes=limits.storage_bytes,
-            network=str(limits.network) if limits.network else "none",
-            clamped=ev.applied.clamped,
-        ),
-        signature=SignatureReport(
-            status=signature_status(ev), digest=ev.digest, declared=ev.declared_signature
-        ),
-        load=LoadReport(
-            cold_ms=round(ev.load.cold_ms, 3),
-            compile_ms=round(ev.load.compile_ms, 3),
-            warm_ms=ev.load.warm,
-            cache_hit=ev.load.cache_hit,
-        ),
-        health=_health(ev),
-        skipped=list(ev.skipped),
-        tool=ToolInfo(version=ev.tool_version, backend=ev.backend),
-    )
+def load_policy(path: Path | str) -> Policy:
+    """Read a policy TOML file over the built-in policy. Raises `PolicyError`, a line a problem."""
+    source = Path(path)
+    try:
+        data: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(source, [f"cannot be read: {exc.strerror}"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PolicyError(source, [f"not valid TOML: {exc}"]) from None
+    for section, values in _BUILT_IN.items():
+        if isinstance(data.get(section), dict):
+            data[section] = {**values, **data[section]}
+    try:
+        return Policy.model_validate({**data, "source": str(source)})
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        raise PolicyError(source, problems) from None
