@@ -13,7 +13,7 @@ from .errors import (
     SandboxError,
     ScannerError,
 )
-from .pipeline import check
+from .pipeline import check, gate
 
 __all__ = [
     "BackendUnavailable",
@@ -26,4 +26,5 @@ __all__ = [
     "ScannerError",
     "__version__",
     "check",
+    "gate",
 ]

@@ -1,22 +1,41 @@
-"""The data path, strung together: `check()` (and, later, `gate()` and `bench()`).
+"""The data path, strung together: `check()` and `gate()`.
 
 The CLI and the Python API both call these; nothing here owns logic of its own.
+
+    check: load (dir) -> sandbox: cold + warm loads, health calls -> assess
+    gate:  load (dir or archive) -> scanners (concurrently) -> sandbox smoke test -> assess
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sandbench._version import __version__
 from sandbench.bench import ProbeResult, measure_load, probe
 from sandbench.manifests import ModulePackage, load
+from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
 from sandbench.runtime import Workspace, health_request, limits_for
 from sandbench.sandbox import SandboxBackend, open_backend
+from sandbench.scanners import Scanner, ScanResult, default_scanners
 
-__all__ = ["check"]
+__all__ = ["Options", "check", "gate"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How much to measure. The defaults suit a developer; a gate may ask for fewer calls."""
+
+    calls: int = 5
+    warm_runs: int = 5
+    storage: Path | None = None
+    skipped: tuple[Skipped, ...] = field(default=())
+
 
 _NOT_IN_CHECK = (
     Skipped(check_id="scanners", reason="`sandbench check` runs no static scanners"),
@@ -33,55 +52,90 @@ def check(
     calls: int = 5,
     warm_runs: int = 5,
 ) -> HealthReport:
-    """Validate, load (cold, then warm) and health-check the module at `path`.
+    """Validate, load (cold, then warm) and health-check the module folder at `path`.
 
     Raises `ManifestError` for an invalid module and `SandboxError` for host faults;
     anything the module itself does wrong is in the report.
     """
+    options = Options(calls=calls, warm_runs=warm_runs, storage=storage, skipped=_NOT_IN_CHECK)
+    return _run(load(path), policy or Policy(), backend, options, scans=())
+
+
+def gate(
+    path: Path | str,
+    *,
+    policy: Policy | None = None,
+    backend: SandboxBackend | None = None,
+    scanners: Sequence[Scanner] | None = None,
+) -> HealthReport:
+    """The registry's pre-publish gate for a module folder or `.tar.gz`/`.zip` archive.
+
+    Validates, verifies the digest and signature, runs every scanner concurrently, smoke
+    tests the module in the sandbox and assesses it all under `policy`. Archives are
+    extracted safely to a private folder that is removed afterwards.
+    """
     policy = policy or Policy()
-    package = load(path)
+    with opened(path) as root:
+        package = load(root)
+        scans = scan(package, default_scanners() if scanners is None else scanners)
+        skipped = (Skipped(check_id="load-test", reason="no HTTP load-test driver in this build"),)
+        options = Options(calls=3, warm_runs=3, skipped=skipped)
+        return _run(package, policy, backend, options, scans=scans)
+
+
+def scan(package: ModulePackage, scanners: Sequence[Scanner]) -> tuple[ScanResult, ...]:
+    """Run `scanners` concurrently; a scanner that raises becomes a skipped result."""
+
+    def one(scanner: Scanner) -> ScanResult:
+        try:
+            return scanner.scan(package)
+        except Exception as exc:  # a scanner's crash is evidence, not the gate's crash
+            return ScanResult(scanner=scanner.name, skipped_reason=f"scanner failed: {exc}")
+
+    if not scanners:
+        return ()
+    with ThreadPoolExecutor(max_workers=len(scanners), thread_name_prefix="scan") as pool:
+        return tuple(pool.map(one, scanners))
+
+
+def _run(
+    package: ModulePackage,
+    policy: Policy,
+    backend: SandboxBackend | None,
+    options: Options,
+    scans: tuple[ScanResult, ...],
+) -> HealthReport:
     with ExitStack() as stack:
         if backend is None:
             backend = open_backend()
             stack.callback(backend.close)
-        return _check_loaded(package, policy, backend, storage, calls, warm_runs, stack)
-
-
-def _check_loaded(
-    package: ModulePackage,
-    policy: Policy,
-    backend: SandboxBackend,
-    storage: Path | None,
-    calls: int,
-    warm_runs: int,
-    stack: ExitStack,
-) -> HealthReport:
-    manifest = package.manifest
-    applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
-    workspace = stack.enter_context(Workspace(manifest, storage))
-    loaded, times = measure_load(
-        backend, package, applied.limits, workspace.grants, warm_runs=warm_runs
-    )
-    request = health_request(manifest)
-    result: ProbeResult | None = None
-    if loaded.instance is not None:
-        with loaded.instance as instance:
-            result = probe(instance, request, count=calls)
-    evidence = Evidence(
-        module_id=manifest.module_id,
-        version=manifest.version,
-        digest=package.digest,
-        declared_signature=manifest.signature,
-        applied=applied,
-        backend=backend.describe(),
-        tool_version=__version__,
-        load=times,
-        load_violation=loaded.violation,
-        dependencies=loaded.dependencies,
-        request=request,
-        expect=manifest.health.expect,
-        probe=result,
-        skipped=_NOT_IN_CHECK,
-        checked_at=datetime.now(UTC),
-    )
-    return assess(evidence, policy)
+        manifest = package.manifest
+        applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
+        workspace = stack.enter_context(Workspace(manifest, options.storage))
+        loaded, times = measure_load(
+            backend, package, applied.limits, workspace.grants, warm_runs=options.warm_runs
+        )
+        request = health_request(manifest)
+        result: ProbeResult | None = None
+        if loaded.instance is not None:
+            with loaded.instance as instance:
+                result = probe(instance, request, count=options.calls)
+        evidence = Evidence(
+            module_id=manifest.module_id,
+            version=manifest.version,
+            digest=package.digest,
+            declared_signature=manifest.signature,
+            applied=applied,
+            backend=backend.describe(),
+            tool_version=__version__,
+            load=times,
+            load_violation=loaded.violation,
+            dependencies=loaded.dependencies,
+            request=request,
+            expect=manifest.health.expect,
+            probe=result,
+            scans=scans,
+            skipped=options.skipped,
+            checked_at=datetime.now(UTC),
+        )
+        return assess(evidence, policy)

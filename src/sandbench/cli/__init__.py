@@ -20,6 +20,7 @@ from sandbench._version import __version__
 from sandbench.errors import InvalidInput, SandbenchError
 
 from .check import check_command
+from .gate import gate_command
 from .manifest import manifest_group
 from .report import report_group
 
@@ -62,6 +63,7 @@ def cli() -> None:
 
 
 cli.add_command(check_command)
+cli.add_command(gate_command)
 cli.add_command(manifest_group)
 cli.add_command(report_group)
 

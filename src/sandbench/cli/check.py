@@ -7,23 +7,16 @@ from pathlib import Path
 import click
 
 from sandbench.pipeline import check
-from sandbench.reports import Format, Status, render
 from sandbench.sandbox import BackendKind, open_backend
+
+from .output import emit, policy_from, report_options
 
 __all__ = ["check_command"]
 
 
 @click.command("check")
 @click.argument("module", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice([f.value for f in Format]),
-    default=Format.TEXT.value,
-    envvar="SANDBENCH_FORMAT",
-    show_default=True,
-    help="Output format: a summary for people, or the JSON health report.",
-)
+@report_options
 @click.option(
     "--calls",
     type=click.IntRange(1, 1000),
@@ -45,17 +38,23 @@ __all__ = ["check_command"]
     help="Where compiled modules are cached (default: ~/.cache/sandbench).",
 )
 def check_command(
-    module: Path, fmt: str, calls: int, storage: Path | None, cache_dir: Path | None
+    module: Path,
+    formats: tuple[str, ...],
+    output_dir: Path | None,
+    policy_file: Path | None,
+    calls: int,
+    storage: Path | None,
+    cache_dir: Path | None,
 ) -> None:
     """Validate MODULE, load it in the WASM sandbox and send its health request.
 
-    Exits 0 when healthy, 1 when degraded or critical, 2 for an invalid module and 3 when
-    the sandbox cannot run here.
+    Exits 0 when healthy, 1 when degraded or critical, 2 for an invalid module or options
+    and 3 when the sandbox cannot run here.
     """
+    policy = policy_from(policy_file)
     backend = open_backend(BackendKind.WASM, cache_dir)
     try:
-        report = check(module, backend=backend, storage=storage, calls=calls)
+        report = check(module, policy=policy, backend=backend, storage=storage, calls=calls)
     finally:
         backend.close()
-    click.echo(render(report, Format(fmt)), nl=False)
-    raise SystemExit(0 if report.status is Status.HEALTHY else 1)
+    emit(report, formats, output_dir)

@@ -8,7 +8,11 @@ from typing import assert_never
 
 from sandbench.manifests import format_bytes
 
+from .html import render_html
+from .junit import render_junit
+from .markdown import render_markdown
 from .model import HealthReport, Status
+from .sarif import render_sarif
 
 __all__ = ["Format", "render", "render_json", "render_text"]
 
@@ -18,6 +22,17 @@ class Format(StrEnum):
 
     TEXT = "text"
     JSON = "json"
+    MARKDOWN = "markdown"
+    HTML = "html"
+    SARIF = "sarif"
+    JUNIT = "junit"
+
+    @property
+    def suffix(self) -> str:
+        """The file name ending for this format."""
+        return {"text": ".txt", "markdown": ".md", "junit": ".xml"}.get(
+            self.value, f".{self.value}"
+        )
 
     def renderer(self) -> Callable[[HealthReport], str]:
         """The function that renders this format."""
@@ -26,6 +41,14 @@ class Format(StrEnum):
                 return render_text
             case Format.JSON:
                 return render_json
+            case Format.MARKDOWN:
+                return render_markdown
+            case Format.HTML:
+                return render_html
+            case Format.SARIF:
+                return render_sarif
+            case Format.JUNIT:
+                return render_junit
             case _:  # pragma: no cover
                 assert_never(self)
 

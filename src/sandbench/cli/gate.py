@@ -1,0 +1,45 @@
+"""`sandbench gate MODULE`: the registry's pre-publish gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sandbench.pipeline import gate
+from sandbench.sandbox import BackendKind, open_backend
+
+from .output import emit, policy_from, report_options
+
+__all__ = ["gate_command"]
+
+
+@click.command("gate")
+@click.argument("module", type=click.Path(path_type=Path))
+@report_options
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="SANDBENCH_CACHE_DIR",
+    default=None,
+    help="Where compiled modules are cached (default: ~/.cache/sandbench).",
+)
+def gate_command(
+    module: Path,
+    formats: tuple[str, ...],
+    output_dir: Path | None,
+    policy_file: Path | None,
+    cache_dir: Path | None,
+) -> None:
+    """Pass or fail MODULE (a folder, .tar.gz or .zip) before it is published.
+
+    Validates, verifies digest and signature, scans, smoke-tests in the sandbox and assesses
+    under the policy. Exits 0 pass (healthy), 1 fail, 2 bad input, 3 environment problem.
+    """
+    policy = policy_from(policy_file)
+    backend = open_backend(BackendKind.WASM, cache_dir)
+    try:
+        report = gate(module, policy=policy, backend=backend)
+    finally:
+        backend.close()
+    emit(report, formats, output_dir)

@@ -1,0 +1,76 @@
+"""Options and output shared by the commands that produce a health report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sandbench.errors import SandbenchError
+from sandbench.reports import Format, HealthReport, Policy, Status, load_policy, render
+
+__all__ = ["emit", "policy_option", "report_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def report_options(func: F) -> F:
+    """`--format` (repeatable), `--output-dir` and `--policy`."""
+    func = click.option(
+        "--format",
+        "formats",
+        type=click.Choice([f.value for f in Format]),
+        multiple=True,
+        envvar="SANDBENCH_FORMAT",
+        help="text (default), json, markdown, html, sarif or junit; repeat with --output-dir.",
+    )(func)
+    func = click.option(
+        "--output-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Write report.<ext> for each --format into this folder.",
+    )(func)
+    return policy_option(func)
+
+
+def policy_option(func: F) -> F:
+    """`--policy FILE` (default: the built-in policy)."""
+    return click.option(
+        "--policy",
+        "policy_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="SANDBENCH_POLICY",
+        default=None,
+        help="Policy TOML over the built-in defaults.",
+    )(func)
+
+
+def policy_from(path: Path | None) -> Policy:
+    """The policy at `path`, or the built-in one."""
+    return Policy() if path is None else load_policy(path)
+
+
+class UsageProblem(SandbenchError):
+    """Options that do not go together."""
+
+
+def emit(report: HealthReport, formats: tuple[str, ...], output_dir: Path | None) -> None:
+    """Print or write the report, then exit 0 when healthy and 1 otherwise."""
+    chosen = [Format(f) for f in formats] or [Format.TEXT]
+    if output_dir is None:
+        if len(chosen) > 1:
+            raise UsageProblem("more than one --format needs --output-dir")
+        click.echo(render(report, chosen[0]), nl=False)
+    else:
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            for fmt in chosen:
+                path = output_dir / f"report{fmt.suffix}"
+                path.write_text(render(report, fmt), encoding="utf-8")
+                click.echo(f"wrote {path}")
+        except OSError as exc:
+            raise UsageProblem(f"cannot write to {output_dir}: {exc.strerror}") from None
+        click.echo(f"{report.module_id} {report.version}: {report.status.value.upper()}")
+    raise SystemExit(0 if report.status is Status.HEALTHY else 1)
