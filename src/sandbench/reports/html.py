@@ -26,7 +26,7 @@ def _bars(samples: list[float], width: int = 640, height: int = 160) -> str:
     if not samples:
         return "<p class='muted'>no calls were made</p>"
     top = max(samples) or 1.0
-    step = width / len(samples)
+    step = min(width / len(samples), 48.0)
     bars = "".join(
         f"<rect x='{i * step + 1:.1f}' y='{height - 20 - (v / top) * (height - 30):.1f}' "
         f"width='{max(step - 2, 1):.1f}' height='{(v / top) * (height - 30):.1f}' fill='#0969da'>"
