@@ -16,15 +16,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sandbench._version import __version__
-from sandbench.bench import ProbeResult, measure_load, probe
+from sandbench.bench import LoadTimes, ProbeResult, measure_load, probe
 from sandbench.manifests import ModulePackage, load
 from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
-from sandbench.runtime import Workspace, health_request, limits_for
-from sandbench.sandbox import SandboxBackend, open_backend
-from sandbench.scanners import Scanner, ScanResult, default_scanners
+from sandbench.runtime import (
+    AppliedLimits,
+    Suggestion,
+    Workspace,
+    health_request,
+    limits_for,
+    permission_use,
+    suggest,
+)
+from sandbench.sandbox import LoadResult, SandboxBackend, open_backend
+from sandbench.scanners import Finding, Scanner, ScanResult, Severity, default_scanners
 
-__all__ = ["Options", "check", "gate"]
+__all__ = ["Options", "check", "gate", "suggest_security"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,35 @@ def scan(package: ModulePackage, scanners: Sequence[Scanner]) -> tuple[ScanResul
         return tuple(pool.map(one, scanners))
 
 
+def suggest_security(
+    path: Path | str, *, policy: Policy | None = None, backend: SandboxBackend | None = None
+) -> Suggestion:
+    """Run the module's health calls and size its `security` block from what they used."""
+    package = load(path)
+    seen = _measure(package, policy or Policy(), backend, Options())
+    outcomes = seen.probe.outcomes if seen.probe is not None else ()
+    return suggest(package.manifest, seen.applied.limits, seen.loaded.imports, outcomes)
+
+
+def _least_privilege(package: ModulePackage, loaded: LoadResult) -> tuple[ScanResult, ...]:
+    """Unused permissions as findings; nothing when the module did not load."""
+    if loaded.instance is None and loaded.violation is not None:
+        return ()
+    findings = tuple(
+        Finding(
+            scanner="least-privilege",
+            rule_id="unused-permission",
+            severity=Severity.LOW,
+            message=f"{use.permission} is declared but unused: {use.evidence}; "
+            "drop it (`sandbench manifest suggest DIR` prints the minimal block)",
+            path=Path("module.json"),
+        )
+        for use in permission_use(package.manifest, loaded.imports)
+        if not use.used
+    )
+    return (ScanResult(scanner="least-privilege", findings=findings),)
+
+
 def _run(
     package: ModulePackage,
     policy: Policy,
@@ -105,6 +142,47 @@ def _run(
     options: Options,
     scans: tuple[ScanResult, ...],
 ) -> HealthReport:
+    seen = _measure(package, policy, backend, options)
+    manifest = package.manifest
+    evidence = Evidence(
+        module_id=manifest.module_id,
+        version=manifest.version,
+        digest=package.digest,
+        declared_signature=manifest.signature,
+        applied=seen.applied,
+        backend=seen.backend,
+        tool_version=__version__,
+        load=seen.times,
+        load_violation=seen.loaded.violation,
+        dependencies=seen.loaded.dependencies,
+        request=health_request(manifest),
+        expect=manifest.health.expect,
+        probe=seen.probe,
+        scans=scans + _least_privilege(package, seen.loaded),
+        skipped=options.skipped,
+        checked_at=datetime.now(UTC),
+    )
+    return assess(evidence, policy)
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """What the sandbox part of a run saw."""
+
+    times: LoadTimes
+    loaded: LoadResult
+    probe: ProbeResult | None
+    applied: AppliedLimits
+    backend: str
+
+
+def _measure(
+    package: ModulePackage,
+    policy: Policy,
+    backend: SandboxBackend | None,
+    options: Options,
+) -> _Measured:
+    """Load cold then warm and send the health calls; the backend is closed if we opened it."""
     with ExitStack() as stack:
         if backend is None:
             backend = open_backend()
@@ -115,27 +193,8 @@ def _run(
         loaded, times = measure_load(
             backend, package, applied.limits, workspace.grants, warm_runs=options.warm_runs
         )
-        request = health_request(manifest)
         result: ProbeResult | None = None
         if loaded.instance is not None:
             with loaded.instance as instance:
-                result = probe(instance, request, count=options.calls)
-        evidence = Evidence(
-            module_id=manifest.module_id,
-            version=manifest.version,
-            digest=package.digest,
-            declared_signature=manifest.signature,
-            applied=applied,
-            backend=backend.describe(),
-            tool_version=__version__,
-            load=times,
-            load_violation=loaded.violation,
-            dependencies=loaded.dependencies,
-            request=request,
-            expect=manifest.health.expect,
-            probe=result,
-            scans=scans,
-            skipped=options.skipped,
-            checked_at=datetime.now(UTC),
-        )
-        return assess(evidence, policy)
+                result = probe(instance, health_request(manifest), count=options.calls)
+        return _Measured(times, loaded, result, applied, backend.describe())

@@ -9,6 +9,7 @@ import click
 
 from sandbench.errors import ManifestError
 from sandbench.manifests import MANIFEST_NAME, json_schema_text, load
+from sandbench.pipeline import suggest_security
 
 __all__ = ["manifest_group"]
 
@@ -39,6 +40,18 @@ def validate(module: Path) -> None:
         f"{manifest.name} {manifest.version}: valid ({manifest.runtime.kind}/"
         f"{manifest.runtime.abi}, {len(manifest.security.permissions)} permissions, {signed})"
     )
+
+
+@manifest_group.command("suggest")
+@_MODULE
+def suggest(module: Path) -> None:
+    """Run MODULE's health calls and print the minimal `security` block, with the reasons.
+
+    Permissions the module cannot have used are dropped; limits are sized from the measured
+    peaks with x1.5 headroom. Replace the manifest's `security` with the printed block.
+    """
+    suggestion = suggest_security(module)
+    click.echo(json.dumps(suggestion.model_dump(), indent=2))
 
 
 @manifest_group.command("schema")

@@ -63,6 +63,7 @@ def render_json(report: HealthReport) -> str:
     return report.model_dump_json(by_alias=True, indent=2) + "\n"
 
 
+MAX_FINDINGS = 10
 _MARK = {Status.HEALTHY: "ok", Status.DEGRADED: "DEGRADED", Status.CRITICAL: "CRITICAL"}
 
 
@@ -108,5 +109,13 @@ def render_text(report: HealthReport) -> str:
         for r in report.rules
         if r.status is not Status.HEALTHY
     )
+    lines.extend(
+        f"  finding    {f.severity} {f.scanner} {f.rule_id}: {f.message}"
+        for f in report.findings[:MAX_FINDINGS]
+    )
+    if len(report.findings) > MAX_FINDINGS:
+        lines.append(
+            f"  finding    ... and {len(report.findings) - MAX_FINDINGS} more (--format json)"
+        )
     lines.extend(f"  skipped    {s.check_id}: {s.reason}" for s in report.skipped)
     return "\n".join(lines) + "\n"

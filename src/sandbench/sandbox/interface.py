@@ -155,6 +155,7 @@ class LoadResult(BaseModel):
         default_factory=dict,
         description="each interface the module imports -> whether the host provides it",
     )
+    imports: tuple[str, ...] = Field(default=(), description="every import, as module::name")
 
 
 class Closing:

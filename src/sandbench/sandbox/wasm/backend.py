@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import wasmtime
@@ -53,6 +54,15 @@ _ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=enotsup;v1"
 def wasmtime_version() -> str:
     """The installed wasmtime-py version."""
     return importlib.metadata.version("wasmtime")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a compiled module imports (`module::name`, and the namespaces) and exports."""
+
+    imports: tuple[str, ...]
+    namespaces: tuple[str, ...]
+    exports: frozenset[str]
 
 
 class _Ticker:
@@ -99,7 +109,7 @@ class WasmBackend(Closing):
         )
         self._scratch = Path(tempfile.mkdtemp(prefix="sandbench-wasm-"))
         self._ticker = _Ticker(self._engine)
-        self._shapes: dict[str, tuple[dict[str, bool], frozenset[str]]] = {}
+        self._shapes: dict[str, _Shape] = {}
         self._closed = False
 
     def describe(self) -> str:
@@ -135,8 +145,9 @@ class WasmBackend(Closing):
             key, module, compile_ms, hit = self._module(package.entry_path, fresh)
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
             return _load_failure(ViolationKind.INVALID_MODULE, first_line(exc), started)
-        dependencies, exports = self._shape(key, module)
-        problem = _abi_problem(exports, package.manifest.runtime.abi)
+        shape = self._shape(key, module)
+        dependencies = {ns: ns == WASI for ns in shape.namespaces}
+        problem = _abi_problem(shape.exports, package.manifest.runtime.abi)
         if problem:
             return _load_failure(ViolationKind.INVALID_MODULE, problem, started, dependencies)
         try:
@@ -172,15 +183,19 @@ class WasmBackend(Closing):
             load_ms=(time.perf_counter() - started) * 1000,
             cache_hit=hit,
             dependencies=dependencies,
+            imports=shape.imports,
         )
 
-    def _shape(self, key: str, module: wasmtime.Module) -> tuple[dict[str, bool], frozenset[str]]:
-        """The module's import namespaces (provided or not) and export names, memoized."""
+    def _shape(self, key: str, module: wasmtime.Module) -> _Shape:
+        """The module's imports and exports, memoized per compiled artifact."""
         if key not in self._shapes:
-            dependencies = {imp.module: imp.module == WASI for imp in module.imports}
-            self._shapes[key] = (dependencies, frozenset(e.name for e in module.exports))
-        dependencies, exports = self._shapes[key]
-        return dict(dependencies), exports
+            imports = tuple(f"{imp.module}::{imp.name}" for imp in module.imports)
+            self._shapes[key] = _Shape(
+                imports=imports,
+                namespaces=tuple(dict.fromkeys(imp.module for imp in module.imports)),
+                exports=frozenset(e.name for e in module.exports),
+            )
+        return self._shapes[key]
 
     def _module(self, entry: Path, fresh: bool) -> tuple[str, wasmtime.Module, float, bool]:
         """Compile `entry` or take it from the cache: (key, module, compile ms, cache hit)."""
