@@ -2,7 +2,8 @@
 
 JSON keys are camelCase, as the platform's are. Units: `loadTime` and every `...Ms` in
 milliseconds, `errorRate` a fraction (0.005 = 0.5 %), `memoryUsage` bytes of peak linear
-memory, `cpuUsage` millicores (CPU time over wall time of the health calls, x 1000).
+memory, `cpuUsage` millicores: the module's CPU time (for WASM, fuel at 2e9 per CPU-second,
+the unit `limits.cpu` is enforced in) over the wall time of the health calls.
 
 `Evidence` is what the pipeline hands to `assess`; `HealthReport` is what comes out.
 """

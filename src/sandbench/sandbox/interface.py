@@ -111,12 +111,18 @@ class Response(BaseModel):
 
 
 class Usage(BaseModel):
-    """What one call used. `fuel` counts WebAssembly instructions (docs/abi.md)."""
+    """What one call used.
+
+    `cpu_ms` is the module's own CPU time as the backend measures it (WASM: fuel at 2e9 per
+    CPU-second, the unit `limits.cpu` is enforced in; containers: the cgroup's counter);
+    `host_cpu_ms` is what this process spent on the call, sandbox overhead included.
+    """
 
     model_config = _FROZEN
 
     wall_ms: float = 0.0
     cpu_ms: float = 0.0
+    host_cpu_ms: float = 0.0
     fuel: int = 0
     memory_bytes: int = 0
     output_bytes: int = 0

@@ -17,7 +17,13 @@ from pathlib import Path
 import wasmtime
 
 from sandbench.errors import SandboxError
-from sandbench.sandbox.budget import CappedOutput, CpuShare, call_fuel, ticks_for
+from sandbench.sandbox.budget import (
+    FUEL_PER_CPU_SECOND,
+    CappedOutput,
+    CpuShare,
+    call_fuel,
+    ticks_for,
+)
 from sandbench.sandbox.cgi import (
     ProtocolError,
     cgi_environment,
@@ -230,7 +236,7 @@ class _BaseInstance(Closing):
         throttled_ms: float,
     ) -> Outcome:
         wall_ms = (time.perf_counter() - call.started) * 1000
-        cpu_ms = (time.thread_time() - call.cpu_started) * 1000
+        host_cpu_ms = (time.thread_time() - call.cpu_started) * 1000
         fuel = call.fuel_used()
         self._spec.share.charge(fuel)
         response = None
@@ -246,7 +252,8 @@ class _BaseInstance(Closing):
             stderr=call.stderr.getvalue().decode("utf-8", "replace"),
             usage=Usage.model_construct(
                 wall_ms=wall_ms,
-                cpu_ms=cpu_ms,
+                cpu_ms=fuel * 1000 / FUEL_PER_CPU_SECOND,
+                host_cpu_ms=host_cpu_ms,
                 fuel=fuel,
                 memory_bytes=memory,
                 output_bytes=len(output or b""),
