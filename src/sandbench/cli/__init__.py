@@ -19,10 +19,12 @@ import click
 from sandbench._version import __version__
 from sandbench.errors import InvalidInput, SandbenchError
 
+from .advisories import advisories_group
 from .check import check_command
 from .gate import gate_command
 from .manifest import manifest_group
 from .report import report_group
+from .scan import scan_command
 
 __all__ = ["cli", "main"]
 
@@ -66,6 +68,8 @@ cli.add_command(check_command)
 cli.add_command(gate_command)
 cli.add_command(manifest_group)
 cli.add_command(report_group)
+cli.add_command(scan_command)
+cli.add_command(advisories_group)
 
 
 def main() -> None:

@@ -1,12 +1,65 @@
-"""Static scanners (never run module code): the `Scanner` contract and the `Finding` model."""
+"""Static scanners (never run module code): the `Scanner` contract, the `Finding` model and the scanners."""
 
 from __future__ import annotations
 
-from .interface import Finding, Scanner, ScanResult, Severity
+from .advisories import AdvisoryStore, default_store_path, import_export, osv_server
+from .bandit import BanditScanner
+from .capabilities import HOST_NAMESPACE, CapabilityScanner
+from .interface import (
+    AdvisoryDatabase,
+    Confidence,
+    Finding,
+    ScanInputError,
+    Scanner,
+    ScanResult,
+    Severity,
+    fingerprint,
+)
+from .licenses import LicenseScanner
+from .malware import MalwareScanner
+from .manifest_lint import ManifestLintScanner
+from .pip_audit import PipAuditScanner
+from .policy import (
+    Ceilings,
+    Ignore,
+    LicensePolicy,
+    ScanPolicy,
+    Suppressed,
+    load_baseline,
+    load_policy,
+    write_baseline,
+)
+from .run import ScanReport, default_scanners, scan_all
 
-__all__ = ["Finding", "ScanResult", "Scanner", "Severity", "default_scanners"]
-
-
-def default_scanners() -> tuple[Scanner, ...]:
-    """The scanners a gate runs by default (none are built in yet: see the scanner issue)."""
-    return ()
+__all__ = [
+    "HOST_NAMESPACE",
+    "AdvisoryDatabase",
+    "AdvisoryStore",
+    "BanditScanner",
+    "CapabilityScanner",
+    "Ceilings",
+    "Confidence",
+    "Finding",
+    "Ignore",
+    "LicensePolicy",
+    "LicenseScanner",
+    "MalwareScanner",
+    "ManifestLintScanner",
+    "PipAuditScanner",
+    "ScanInputError",
+    "ScanPolicy",
+    "ScanReport",
+    "ScanResult",
+    "Scanner",
+    "Severity",
+    "Suppressed",
+    "default_scanners",
+    "default_store_path",
+    "fingerprint",
+    "import_export",
+    "load_baseline",
+    "load_policy",
+    "osv_server",
+    "scan_all",
+    "write_baseline",
+]

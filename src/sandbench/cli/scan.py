@@ -1,0 +1,112 @@
+"""`sandbench scan DIR`: every static scanner, concurrently; text or JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from sandbench.manifests import load
+from sandbench.scanners import (
+    ScanPolicy,
+    ScanReport,
+    Severity,
+    default_scanners,
+    default_store_path,
+    load_baseline,
+    load_policy,
+    scan_all,
+    write_baseline,
+)
+
+__all__ = ["format_text", "scan_command"]
+
+_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+def format_text(report: ScanReport) -> str:
+    """A summary for people: one line per scanner, then one per finding, worst first."""
+    now = datetime.now(UTC)
+    lines = [f"{report.module_id} {report.version}: scanned in {report.elapsed_ms:.0f} ms"]
+    for r in report.results:
+        state = f"NOT DONE: {r.skipped_reason}" if r.skipped_reason else r.summary
+        lines.append(f"  {r.scanner:<14} {len(r.findings):>3} findings  {state}")
+        if r.database is not None:
+            lines.append(f"  {'':<14} database: {r.database.describe(now)}")
+    for f in report.findings:
+        lines.append(f"{f.severity.value:<8} {f.rule_id:<26} {f.location}  {f.message}")
+        if f.remediation:
+            lines.append(f"{'':<35} fix: {f.remediation}")
+    if report.suppressed:
+        lines.append(f"{len(report.suppressed)} findings suppressed (baseline or policy ignores)")
+    verdict = "FAIL" if report.failed else "PASS"
+    lines.append(f"{verdict} (fails on {report.fail_on.value} and above, or a scanner not done)")
+    return "\n".join(lines) + "\n"
+
+
+@click.command("scan")
+@click.argument("module", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="SANDBENCH_FORMAT",
+    show_default=True,
+    help="Output for people or machines.",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=_PATH,
+    envvar="SANDBENCH_SCAN_POLICY",
+    help="TOML scan policy (licenses, ceilings, bandit skips, ignores, fail_on).",
+)
+@click.option("--baseline", type=_PATH, help="Suppress the findings whose fingerprints it lists.")
+@click.option("--write-baseline", type=_PATH, help="Write the current findings' fingerprints.")
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity]),
+    default=None,
+    help="Fail on findings at or above this severity (default: the policy's, high).",
+)
+@click.option(
+    "--osv-url",
+    envvar="SANDBENCH_OSV_URL",
+    help="An OSV API query URL; without it the local advisory store is used.",
+)
+@click.option(
+    "--advisory-db",
+    type=_PATH,
+    default=None,
+    help="The local advisory store (default: $SANDBENCH_ADVISORY_DB or ~/.local/share).",
+)
+def scan_command(
+    module: Path, fmt: str, policy_file: Path | None, baseline: Path | None,
+    write_baseline: Path | None, fail_on: str | None, osv_url: str | None,
+    advisory_db: Path | None,
+) -> None:  # fmt: skip
+    """Run every static scanner over MODULE; never runs its code.
+
+    Exits 0 when nothing at or above the threshold was found, 1 when something was or a
+    scanner could not run (e.g. no advisory database), 2 for bad input.
+    """
+    package = load(module)
+    policy = load_policy(policy_file) if policy_file else ScanPolicy()
+    if fail_on:
+        policy = policy.model_copy(update={"fail_on": Severity(fail_on)})
+    accepted = load_baseline(baseline) if baseline else frozenset()
+    store = advisory_db or default_store_path()
+    scanners = default_scanners(policy, osv_url=osv_url, advisory_store=store)
+    report = scan_all(package, scanners, policy, accepted)
+    if write_baseline:
+        write_baseline_file(write_baseline, report)
+    out = report.model_dump_json(indent=2) + "\n" if fmt == "json" else format_text(report)
+    click.echo(out, nl=False)
+    raise SystemExit(1 if report.failed else 0)
+
+
+def write_baseline_file(path: Path, report: ScanReport) -> None:
+    """Write `report`'s standing findings to `path` as a baseline."""
+    write_baseline(path, list(report.findings))

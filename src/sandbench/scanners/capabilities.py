@@ -1,0 +1,210 @@
+"""WASM capability analysis: what the module imports against what its permissions grant.
+
+The entry file is read by `wasm_binary` (`.wasm`) or `wat` (`.wat`); nothing is compiled.
+
+| rule | severity | when |
+|---|---|---|
+| `undeclared-filesystem` | high | WASI `path_*` / `fd_readdir` calls without a `storage:` permission |
+| `undeclared-socket` | high | WASI `sock_*` imports without an `api:external:` permission (low with one: sockets bypass the egress allow-list, use `http_fetch`) |
+| `undeclared-host-capability` | high | a `sandbench:host/v1` function whose permission the manifest does not declare |
+| `unknown-host-function` | high | a `sandbench:host/v1` name that the platform does not provide |
+| `unknown-import` | high | an import from any other namespace: the module will not link |
+| `unused-permission` | low | a permission that no import can use (least privilege) |
+| `missing-export` | critical | an export the ABI requires is absent (`_start`, `memory`; `sandbench_alloc`, `sandbench_handle`) |
+| `export-signature` | critical | a required export has the wrong type |
+| `malformed-module` | critical | the entry file is not a readable module |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from sandbench.manifests import ModulePackage, Permission, Resource
+
+from .interface import Finding, ScanResult, Severity, fingerprint
+from .wasm_binary import FuncType, WasmFormatError, WasmShape, read_wasm
+from .wat import read_wat
+
+__all__ = ["HOST_FUNCTIONS", "HOST_NAMESPACE", "CapabilityScanner"]
+
+NAME = "capabilities"
+WASI = "wasi_snapshot_preview1"
+HOST_NAMESPACE = "sandbench:host/v1"
+# Host function -> the (resource, actions) any one of which grants it; () needs nothing.
+HOST_FUNCTIONS: dict[str, tuple[Resource, tuple[str, ...]] | None] = {
+    "http_fetch": (Resource.API, ("external",)),
+    "storage_read": (Resource.STORAGE, ("read", "write")),
+    "storage_list": (Resource.STORAGE, ("read", "write")),
+    "storage_write": (Resource.STORAGE, ("write",)),
+    "storage_delete": (Resource.STORAGE, ("write",)),
+    "db_query": (Resource.DATABASE, ("read", "write")),
+    "db_execute": (Resource.DATABASE, ("write",)),
+    "log": None,
+}
+_I32 = "i32"
+_REQUIRED: dict[str, dict[str, FuncType | None]] = {
+    "command": {"memory": None, "_start": FuncType((), ())},
+    "reactor": {
+        "memory": None,
+        "sandbench_alloc": FuncType((_I32,), (_I32,)),
+        "sandbench_handle": FuncType((_I32, _I32), ("i64",)),
+    },
+}
+
+
+def _finding(rule: str, severity: Severity, message: str, path: str, subject: str) -> Finding:
+    return Finding(
+        scanner=NAME,
+        rule_id=rule,
+        severity=severity,
+        message=message,
+        path=Path(path) if path else None,
+        fingerprint=fingerprint(NAME, rule, path, subject),
+    )
+
+
+def read_shape(package: ModulePackage) -> WasmShape:
+    """The entry file's imports and exports. Raises `WasmFormatError` or `OSError`."""
+    entry = package.entry_path
+    if entry.suffix == ".wat":
+        return read_wat(entry.read_text(encoding="utf-8"))
+    return read_wasm(entry.read_bytes())
+
+
+class CapabilityScanner:
+    """See the module docstring."""
+
+    name = NAME
+
+    def scan(self, package: ModulePackage) -> ScanResult:
+        """See `Scanner.scan`."""
+        entry = package.manifest.runtime.entry
+        try:
+            shape = read_shape(package)
+        except (WasmFormatError, OSError, UnicodeDecodeError) as exc:
+            bad = _finding(
+                "malformed-module", Severity.CRITICAL, f"cannot read {entry}: {exc}", entry, entry
+            )
+            return ScanResult(scanner=NAME, findings=(bad,))
+        perms = package.manifest.security.permissions
+        findings = (*_imports(shape, perms, entry), *_exports(shape, package, entry))
+        return ScanResult(
+            scanner=NAME,
+            findings=tuple(findings),
+            summary=f"{len(shape.imports)} imports, {len(shape.exports)} exports",
+        )
+
+
+def _granted(perms: tuple[Permission, ...], resource: Resource, actions: tuple[str, ...]) -> bool:
+    return any(p.resource is resource and p.action in actions for p in perms)
+
+
+def _imports(shape: WasmShape, perms: tuple[Permission, ...], entry: str) -> Iterator[Finding]:
+    used: set[Resource] = set()
+    for imp in shape.imports:
+        where = f"{imp.module}.{imp.name}"
+        if imp.module == WASI:
+            yield from _wasi(imp.name, where, perms, entry, used)
+        elif imp.module == HOST_NAMESPACE:
+            yield from _host(imp.name, where, perms, entry, used)
+        else:
+            yield _finding(
+                "unknown-import",
+                Severity.HIGH,
+                f"imports {where}: only {WASI} and {HOST_NAMESPACE} exist, the module will not link",
+                entry,
+                where,
+            )
+    for perm in perms:
+        if perm.resource not in used:
+            yield _finding(
+                "unused-permission",
+                Severity.LOW,
+                f"permission {perm} is declared but no import can use it",
+                "module.json",
+                str(perm),
+            )
+
+
+def _wasi(
+    name: str, where: str, perms: tuple[Permission, ...], entry: str, used: set[Resource]
+) -> Iterator[Finding]:
+    if name.startswith("path_") or name == "fd_readdir":
+        used.add(Resource.STORAGE)
+        if not _granted(perms, Resource.STORAGE, ("read", "write")):
+            yield _finding(
+                "undeclared-filesystem",
+                Severity.HIGH,
+                f"imports {where} (filesystem) but declares no storage: permission",
+                entry,
+                where,
+            )
+    elif name.startswith("sock_"):
+        used.add(Resource.API)
+        granted = _granted(perms, Resource.API, ("external",))
+        yield _finding(
+            "undeclared-socket",
+            Severity.LOW if granted else Severity.HIGH,
+            f"imports {where} (raw sockets)"
+            + (
+                ": sockets bypass the egress allow-list, use http_fetch"
+                if granted
+                else " but declares no api:external: permission"
+            ),
+            entry,
+            where,
+        )
+
+
+def _host(
+    name: str, where: str, perms: tuple[Permission, ...], entry: str, used: set[Resource]
+) -> Iterator[Finding]:
+    if name not in HOST_FUNCTIONS:
+        known = ", ".join(sorted(HOST_FUNCTIONS))
+        yield _finding(
+            "unknown-host-function",
+            Severity.HIGH,
+            f"imports {where}, which the platform does not provide (known: {known})",
+            entry,
+            where,
+        )
+        return
+    need = HOST_FUNCTIONS[name]
+    if need is None:
+        return
+    resource, actions = need
+    used.add(resource)
+    if not _granted(perms, resource, actions):
+        wanted = " or ".join(f"{resource.value}:{a}:..." for a in actions)
+        yield _finding(
+            "undeclared-host-capability",
+            Severity.HIGH,
+            f"imports {where} but declares no {wanted} permission",
+            entry,
+            where,
+        )
+
+
+def _exports(shape: WasmShape, package: ModulePackage, entry: str) -> Iterator[Finding]:
+    abi = package.manifest.runtime.abi
+    have = {e.name: e for e in shape.exports}
+    for name, sig in _REQUIRED[abi].items():
+        export = have.get(name)
+        kind = "memory" if sig is None else "func"
+        if export is None or export.kind != kind:
+            yield _finding(
+                "missing-export",
+                Severity.CRITICAL,
+                f"the {abi} ABI needs an exported {kind} {name!r} (docs/abi.md)",
+                entry,
+                name,
+            )
+        elif sig is not None and export.type is not None and export.type != sig:
+            yield _finding(
+                "export-signature",
+                Severity.CRITICAL,
+                f"export {name!r} has type {export.type}, the {abi} ABI needs {sig}",
+                entry,
+                name,
+            )

@@ -1,0 +1,272 @@
+"""Dependency vulnerabilities: pip-audit, against an OSV API, failing closed.
+
+The module's pinned dependencies come from `requirements*.txt`, `pyproject.toml`
+(`[project].dependencies`) and `pylock.toml` (`[[packages]]`). They are audited with
+`pip-audit --no-deps --disable-pip -s osv --osv-url URL`, so nothing is resolved or
+installed. The URL is a configured OSV API, or else a loopback server over the local
+store that `sandbench advisories import` fills.
+
+Fail closed: pip-audit's default service prints "No known vulnerabilities found" and exits
+0 when it cannot reach its database. Here, no database, an unreachable one, a pip-audit
+that exits with an error or skips a dependency, or a local server that did not get one
+query per dependency all make the result `skipped`, with the reason.
+
+| rule | severity | when |
+|---|---|---|
+| advisory id (`PYSEC-…`, `GHSA-…`) | from the record, else high | a pinned dependency is affected |
+| `dependency-unpinned` | low | a requirement is not `name==version`, so it cannot be audited |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from sandbench.manifests import ModulePackage
+
+from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
+from .interface import AdvisoryDatabase, Confidence, Finding, ScanResult, Severity, fingerprint
+
+__all__ = ["Dependency", "PipAuditScanner", "pinned_dependencies"]
+
+NAME = "pip-audit"
+TIMEOUT_S = 300
+_SEVERITY = {
+    "CRITICAL": Severity.CRITICAL,
+    "HIGH": Severity.HIGH,
+    "MODERATE": Severity.MEDIUM,
+    "MEDIUM": Severity.MEDIUM,
+    "LOW": Severity.LOW,
+}
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A requirement as written in a module file: pinned when `version` is set."""
+
+    name: str
+    version: str | None
+    spec: str
+    path: str
+    line: int | None
+
+
+def _from_requirement(text: str, path: str, line: int | None) -> Dependency | None:
+    try:
+        req = Requirement(text)
+    except InvalidRequirement:
+        return None
+    specs = list(req.specifier)
+    pinned = len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
+    version = specs[0].version if pinned else None
+    return Dependency(canonical_name(req.name), version, text.strip(), path, line)
+
+
+def _requirements_file(file: Path, rel: str) -> Iterator[Dependency]:
+    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        text = raw.split(" #", 1)[0].strip()
+        if text and not text.startswith(("#", "-")):
+            dep = _from_requirement(text, rel, number)
+            if dep is not None:
+                yield dep
+
+
+def _pyproject(file: Path, rel: str) -> Iterator[Dependency]:
+    data = tomllib.loads(file.read_text(encoding="utf-8"))
+    for text in data.get("project", {}).get("dependencies", []):
+        dep = _from_requirement(str(text), rel, None)
+        if dep is not None:
+            yield dep
+
+
+def _pylock(file: Path, rel: str) -> Iterator[Dependency]:
+    data = tomllib.loads(file.read_text(encoding="utf-8"))
+    for package in data.get("packages", []):
+        name, version = package.get("name"), package.get("version")
+        if isinstance(name, str) and isinstance(version, str):
+            yield Dependency(canonical_name(name), version, f"{name}=={version}", rel, None)
+
+
+def pinned_dependencies(root: Path) -> list[Dependency]:
+    """Every requirement in the module's dependency files, pinned or not.
+
+    Raises `ValueError` naming the file when a TOML file does not parse.
+    """
+    deps: list[Dependency] = []
+    for file in sorted(root.rglob("*")):
+        rel = file.relative_to(root).as_posix()
+        if not file.is_file() or ".venv" in file.parts:
+            continue
+        try:
+            if file.name.startswith("requirements") and file.suffix == ".txt":
+                deps.extend(_requirements_file(file, rel))
+            elif file.name == "pyproject.toml":
+                deps.extend(_pyproject(file, rel))
+            elif file.name == "pylock.toml" or (
+                file.name.startswith("pylock.") and file.suffix == ".toml"
+            ):
+                deps.extend(_pylock(file, rel))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{rel}: cannot parse: {exc}") from exc
+    return deps
+
+
+class PipAuditScanner:
+    """See the module docstring. `osv_url` wins over `store`; with neither, it skips."""
+
+    name = NAME
+
+    def __init__(self, *, osv_url: str | None = None, store: Path | None = None) -> None:
+        self.osv_url = osv_url
+        self.store_path = store
+
+    def scan(self, package: ModulePackage) -> ScanResult:
+        """See `Scanner.scan`."""
+        try:
+            deps = pinned_dependencies(package.root)
+        except ValueError as exc:
+            return ScanResult(scanner=NAME, skipped_reason=str(exc))
+        unpinned = [_unpinned(d) for d in deps if d.version is None]
+        pinned: dict[tuple[str, str | None], Dependency] = {
+            (d.name, d.version): d for d in deps if d.version is not None
+        }
+        if not pinned:
+            return ScanResult(
+                scanner=NAME, findings=tuple(unpinned), summary="no pinned dependencies to audit"
+            )
+        with ExitStack() as stack:
+            try:
+                url, database, server = self._endpoint(stack)
+            except _NoDatabase as exc:
+                return ScanResult(scanner=NAME, findings=tuple(unpinned), skipped_reason=str(exc))
+            result = _audit(list(pinned.values()), url, server)
+        if isinstance(result, str):
+            return ScanResult(
+                scanner=NAME, findings=tuple(unpinned), skipped_reason=result, database=database
+            )
+        vulns = list(_findings(result, pinned, self._severity))
+        return ScanResult(
+            scanner=NAME,
+            findings=(*vulns, *unpinned),
+            summary=f"{len(pinned)} pinned dependencies audited",
+            database=database,
+        )
+
+    def _endpoint(self, stack: ExitStack) -> tuple[str, AdvisoryDatabase, OsvServer | None]:
+        if self.osv_url:
+            return self.osv_url, AdvisoryDatabase(kind="remote", location=self.osv_url), None
+        if self.store_path is None or not self.store_path.exists():
+            raise _NoDatabase(
+                "no advisory database: run `sandbench advisories import PATH` "
+                "or set SANDBENCH_OSV_URL"
+            )
+        store = AdvisoryStore(self.store_path)
+        self._store: AdvisoryStore | None = store
+        server = stack.enter_context(osv_server(store))
+        return server.url, store.describe(), server
+
+    def _severity(self, advisory_id: str) -> Severity:
+        # The local store has the whole record; pip-audit's JSON drops its severity.
+        store: AdvisoryStore | None = getattr(self, "_store", None)
+        record = store.record(advisory_id) if store is not None else None
+        label = ((record or {}).get("database_specific") or {}).get("severity")
+        return _SEVERITY.get(str(label).upper(), Severity.HIGH)
+
+
+class _NoDatabase(Exception):
+    pass
+
+
+def _unpinned(dep: Dependency) -> Finding:
+    return Finding(
+        scanner=NAME,
+        rule_id="dependency-unpinned",
+        severity=Severity.LOW,
+        message=f"{dep.spec!r} is not pinned (name==version), so it cannot be audited",
+        path=Path(dep.path),
+        line=dep.line,
+        fingerprint=fingerprint(NAME, "dependency-unpinned", dep.path, dep.name),
+        remediation="pin it, e.g. with `pip-compile` or `uv pip compile`",
+    )
+
+
+def _audit(deps: list[Dependency], url: str, server: OsvServer | None) -> dict[str, Any] | str:
+    """pip-audit's JSON report, or why there is none."""
+    with tempfile.TemporaryDirectory(prefix="sandbench-pip-audit-") as tmp:
+        reqs = Path(tmp) / "requirements.txt"
+        reqs.write_text("".join(f"{d.name}=={d.version}\n" for d in deps))
+        out = Path(tmp) / "report.json"
+        command = [
+            sys.executable, "-m", "pip_audit", "-r", str(reqs), "--no-deps", "--disable-pip",
+            "-s", "osv", "--osv-url", url, "-f", "json", "-o", str(out),
+            "--cache-dir", str(Path(tmp) / "cache"), "--progress-spinner", "off",
+        ]  # fmt: skip
+        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        started = time.monotonic()
+        try:
+            done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+                command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return f"pip-audit did not finish in {TIMEOUT_S} s"
+        return _read_report(done, out, deps, server, time.monotonic() - started)
+
+
+def _read_report(
+    done: subprocess.CompletedProcess[str],
+    out: Path,
+    deps: list[Dependency],
+    server: OsvServer | None,
+    _elapsed: float,
+) -> dict[str, Any] | str:
+    last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+    if done.returncode not in (0, 1) or not out.exists():
+        return f"pip-audit could not query the advisory database: {last}"
+    try:
+        report: dict[str, Any] = json.loads(out.read_text())
+    except json.JSONDecodeError:
+        return f"pip-audit wrote no readable report: {last}"
+    skipped = [d for d in report.get("dependencies", []) if d.get("skip_reason")]
+    if skipped:
+        first = skipped[0]
+        return f"pip-audit skipped {len(skipped)} dependencies; {first['name']}: {first['skip_reason']}"
+    if server is not None and len(server.queries) < len(deps):
+        return f"the advisory server got {len(server.queries)} queries for {len(deps)} dependencies"
+    return report
+
+
+def _findings(
+    report: dict[str, Any],
+    pinned: dict[tuple[str, str | None], Dependency],
+    severity: Callable[[str], Severity],
+) -> Iterator[Finding]:
+    for entry in report.get("dependencies", []):
+        name, version = canonical_name(entry["name"]), entry.get("version")
+        dep = pinned.get((name, version))
+        for vuln in entry.get("vulns", []):
+            fixes = vuln.get("fix_versions") or []
+            aliases = ", ".join(vuln.get("aliases") or [])
+            yield Finding(
+                scanner=NAME,
+                rule_id=vuln["id"],
+                severity=severity(vuln["id"]),
+                confidence=Confidence.HIGH,
+                message=f"{name} {version} is affected by {vuln['id']}"
+                + (f" ({aliases})" if aliases else ""),
+                path=Path(dep.path) if dep else None,
+                line=dep.line if dep else None,
+                fingerprint=fingerprint(NAME, vuln["id"], dep.path if dep else None, name),
+                remediation=f"upgrade {name} to {fixes[0]} or later" if fixes else "no fix yet",
+            )

@@ -1,0 +1,199 @@
+"""The scanners' part of the policy, the ignores it carries, and the baseline file.
+
+A policy file is TOML (`sandbench scan --policy FILE`); every key is optional:
+
+```toml
+fail_on = "high"                       # findings at or above this severity fail the scan
+bandit_skips = ["B101"]                # bandit test ids not to run
+[licenses]
+allow = ["MIT", "Apache-2.0", "BSD-3-Clause"]
+deny = ["AGPL-3.0-only", "GPL-3.0-only"]
+[ceilings]                             # the manifest lint's limits ceilings
+memory_bytes = 1073741824
+[[ignore]]
+rule = "B602"                          # a rule id, or a finding's fingerprint
+path = "app/tools.py"                  # optional: only in this file
+reason = "input is a constant"         # required
+expires = 2027-01-31                   # optional: from that day on the ignore stops applying
+```
+
+A baseline (`--write-baseline FILE`, then `--baseline FILE`) is JSON: the fingerprints of
+the findings accepted when it was written.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sandbench.errors import ManifestError
+
+from .interface import Finding, ScanInputError, Severity
+
+__all__ = [
+    "Ceilings",
+    "Ignore",
+    "LicensePolicy",
+    "ScanPolicy",
+    "Suppressed",
+    "apply_suppressions",
+    "load_baseline",
+    "load_policy",
+    "write_baseline",
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+MiB = 1024 * 1024
+
+
+class Ceilings(BaseModel):
+    """The highest limits a manifest may declare (the same defaults as the report policy)."""
+
+    model_config = _STRICT
+
+    memory_bytes: int = 1024 * MiB
+    cpu_millicores: int = 2000
+    timeout_ms: int = 30_000
+    storage_bytes: int = 10 * 1024 * MiB
+    network_per_minute: float = 6000.0
+
+
+class LicensePolicy(BaseModel):
+    """SPDX ids allowed and denied; an id in neither list is flagged for review."""
+
+    model_config = _STRICT
+
+    allow: tuple[str, ...] = (
+        "MIT",
+        "Apache-2.0",
+        "BSD-2-Clause",
+        "BSD-3-Clause",
+        "ISC",
+        "PSF-2.0",
+        "Python-2.0",
+        "MPL-2.0",
+        "Zlib",
+        "0BSD",
+        "Unlicense",
+        "LLVM-exception",
+    )
+    deny: tuple[str, ...] = (
+        "AGPL-3.0-only",
+        "AGPL-3.0-or-later",
+        "AGPL-3.0",
+        "SSPL-1.0",
+        "BUSL-1.1",
+    )
+
+
+class Ignore(BaseModel):
+    """One policy ignore: a rule id (or fingerprint), a reason and an optional expiry."""
+
+    model_config = _STRICT
+
+    rule: str = Field(min_length=1)
+    path: str | None = None
+    reason: str = Field(min_length=1)
+    expires: date | None = None
+
+    def active(self, today: date) -> bool:
+        """False from the expiry day on."""
+        return self.expires is None or today < self.expires
+
+    def matches(self, finding: Finding) -> bool:
+        """True when the finding has this rule id (or fingerprint) and, if given, this path."""
+        if self.rule not in (finding.rule_id, finding.fingerprint):
+            return False
+        return self.path is None or (
+            finding.path is not None and finding.path.as_posix() == self.path
+        )
+
+
+class ScanPolicy(BaseModel):
+    """What the scanners check against and what fails a scan."""
+
+    model_config = _STRICT
+
+    fail_on: Severity = Severity.HIGH
+    bandit_skips: tuple[str, ...] = ()
+    licenses: LicensePolicy = LicensePolicy()
+    ceilings: Ceilings = Ceilings()
+    ignore: tuple[Ignore, ...] = ()
+
+
+class Suppressed(BaseModel):
+    """A finding left out of the result, and what left it out."""
+
+    model_config = _STRICT
+
+    finding: Finding
+    by: str  # "baseline" or "ignore"
+    reason: str
+
+
+def load_policy(path: Path) -> ScanPolicy:
+    """Read a TOML policy file. Raises `ScanInputError` naming the file and the field."""
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScanInputError(path, f"cannot read the policy: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScanInputError(path, f"not valid TOML: {exc}") from exc
+    try:
+        return ScanPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(path, _problems(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    return [
+        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+    ]
+
+
+def load_baseline(path: Path) -> frozenset[str]:
+    """The fingerprints in a baseline file. Raises `ScanInputError` when it is unusable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScanInputError(path, f"cannot read the baseline: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ScanInputError(path, f"not JSON: {exc.msg} at line {exc.lineno}") from exc
+    prints = data.get("fingerprints") if isinstance(data, dict) else None
+    if not isinstance(prints, list) or not all(isinstance(p, str) for p in prints):
+        raise ScanInputError(
+            path, 'expected {"fingerprints": [...]} (write one with --write-baseline)'
+        )
+    return frozenset(prints)
+
+
+def write_baseline(path: Path, findings: list[Finding]) -> None:
+    """Write the fingerprints of `findings` (sorted, deduplicated) to `path`."""
+    prints = sorted({f.fingerprint for f in findings})
+    path.write_text(json.dumps({"version": 1, "fingerprints": prints}, indent=2) + "\n")
+
+
+def apply_suppressions(
+    findings: tuple[Finding, ...],
+    ignores: tuple[Ignore, ...],
+    baseline: frozenset[str],
+    today: date,
+) -> tuple[tuple[Finding, ...], tuple[Suppressed, ...]]:
+    """Split findings into those that stand and those a baseline or active ignore covers."""
+    kept: list[Finding] = []
+    gone: list[Suppressed] = []
+    active = [i for i in ignores if i.active(today)]
+    for finding in findings:
+        ignore = next((i for i in active if i.matches(finding)), None)
+        if ignore is not None:
+            gone.append(Suppressed(finding=finding, by="ignore", reason=ignore.reason))
+        elif finding.fingerprint in baseline:
+            gone.append(Suppressed(finding=finding, by="baseline", reason="in the baseline"))
+        else:
+            kept.append(finding)
+    return tuple(kept), tuple(gone)

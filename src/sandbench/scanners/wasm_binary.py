@@ -1,0 +1,226 @@
+"""A small reader for a WebAssembly binary's type, import, function and export sections.
+
+It never loads or runs the module (wasmtime stays in the sandbox). Input is hostile: every
+count and length is checked against the bytes that remain before anything is allocated,
+LEB128 numbers are bounded to their width, and any inconsistency raises `WasmFormatError`
+naming the section and offset. Sections other than 1, 2, 3 and 7 are skipped by length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Export", "FuncType", "Import", "WasmFormatError", "WasmShape", "read_wasm"]
+
+MAGIC = b"\x00asm"
+MAX_BYTES = 256 * 1024 * 1024
+_KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+_VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128"}
+_REFTYPES = {0x70: "funcref", 0x6F: "externref"}
+
+
+class WasmFormatError(ValueError):
+    """The bytes are not a well-formed module; the message names where reading stopped."""
+
+
+@dataclass(frozen=True)
+class FuncType:
+    """A function signature: parameter and result value types."""
+
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
+
+
+@dataclass(frozen=True)
+class Import:
+    """One import: module, name, kind (func, table, memory, global, tag) and type if a func."""
+
+    module: str
+    name: str
+    kind: str
+    type: FuncType | None = None
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export: name, kind and, for a function, its signature."""
+
+    name: str
+    kind: str
+    type: FuncType | None = None
+
+
+@dataclass
+class WasmShape:
+    """What the reader found."""
+
+    imports: list[Import] = field(default_factory=list)
+    exports: list[Export] = field(default_factory=list)
+
+
+class _Reader:
+    def __init__(self, data: bytes, start: int, end: int, section: str) -> None:
+        self.data, self.pos, self.end, self.section = data, start, end, section
+
+    def fail(self, what: str) -> WasmFormatError:
+        return WasmFormatError(f"{self.section} section, offset {self.pos}: {what}")
+
+    def byte(self) -> int:
+        if self.pos >= self.end:
+            raise self.fail("unexpected end")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def uleb(self, bits: int = 32) -> int:
+        result = shift = 0
+        for _ in range((bits + 6) // 7):
+            value = self.byte()
+            result |= (value & 0x7F) << shift
+            if not value & 0x80:
+                if result >> bits:
+                    raise self.fail(f"integer wider than {bits} bits")
+                return result
+            shift += 7
+        raise self.fail(f"LEB128 longer than {(bits + 6) // 7} bytes")
+
+    def count(self, min_item_bytes: int = 1) -> int:
+        # Each item takes at least `min_item_bytes`: a count larger than what is left is a lie.
+        n = self.uleb()
+        if n * min_item_bytes > self.end - self.pos:
+            raise self.fail(f"count {n} exceeds the {self.end - self.pos} bytes left")
+        return n
+
+    def bytes_(self, n: int) -> bytes:
+        if n > self.end - self.pos:
+            raise self.fail(f"length {n} exceeds the {self.end - self.pos} bytes left")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def name(self) -> str:
+        raw = self.bytes_(self.uleb())
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.fail("name is not UTF-8") from None
+
+    def limits(self, memory: bool) -> None:
+        flags = self.byte()
+        if flags & ~0x07:
+            raise self.fail(f"bad limits flags {flags:#x}")
+        bits = 64 if memory and flags & 0x04 else 32
+        self.uleb(bits)
+        if flags & 0x01:
+            self.uleb(bits)
+
+
+def _types(r: _Reader) -> list[FuncType]:
+    types = []
+    for _ in range(r.count(3)):
+        form = r.byte()
+        if form != 0x60:
+            raise r.fail(f"type form {form:#x} is not a function type (GC types unsupported)")
+        params = tuple(_valtype(r) for _ in range(r.count()))
+        results = tuple(_valtype(r) for _ in range(r.count()))
+        types.append(FuncType(params, results))
+    return types
+
+
+def _valtype(r: _Reader) -> str:
+    code = r.byte()
+    name = _VALTYPES.get(code) or _REFTYPES.get(code)
+    if name is None:
+        raise r.fail(f"unknown value type {code:#x}")
+    return name
+
+
+def _type_at(r: _Reader, types: list[FuncType], index: int) -> FuncType:
+    if index >= len(types):
+        raise r.fail(f"type index {index} out of range ({len(types)} types)")
+    return types[index]
+
+
+def _imports(r: _Reader, types: list[FuncType], shape: WasmShape) -> list[FuncType]:
+    funcs: list[FuncType] = []
+    for _ in range(r.count(4)):
+        module, name, code = r.name(), r.name(), r.byte()
+        kind = _KINDS.get(code)
+        sig: FuncType | None = None
+        if kind == "func":
+            sig = _type_at(r, types, r.uleb())
+            funcs.append(sig)
+        elif kind == "table":
+            if r.byte() not in _REFTYPES:
+                raise r.fail("bad table element type")
+            r.limits(memory=False)
+        elif kind == "memory":
+            r.limits(memory=True)
+        elif kind == "global":
+            _valtype(r)
+            if r.byte() > 1:
+                raise r.fail("bad global mutability")
+        elif kind == "tag":
+            r.byte()
+            _type_at(r, types, r.uleb())
+        else:
+            raise r.fail(f"unknown import kind {code:#x}")
+        shape.imports.append(Import(module, name, kind, sig))
+    return funcs
+
+
+def read_wasm(data: bytes) -> WasmShape:
+    """Read the imports and exports of a module. Raises `WasmFormatError` on bad input."""
+    if len(data) > MAX_BYTES:
+        raise WasmFormatError(f"module larger than {MAX_BYTES} bytes")
+    if data[:4] != MAGIC:
+        raise WasmFormatError("not a WebAssembly binary (bad magic; a component or .wat?)")
+    if data[4:8] != b"\x01\x00\x00\x00":
+        raise WasmFormatError(f"unsupported binary version {data[4:8].hex()} (a component?)")
+    state = _State()
+    pos = 8
+    while pos < len(data):
+        head = _Reader(data, pos, len(data), "header")
+        section_id = head.byte()
+        size = head.uleb()
+        body = _Reader(data, head.pos, head.pos + size, f"section {section_id}")
+        if body.end > len(data):
+            raise head.fail(f"section {section_id} size {size} runs past the end")
+        state.section(section_id, body)
+        pos = body.end
+    for name, kind, index in state.exports:
+        sig = state.funcs[index] if kind == "func" and index < len(state.funcs) else None
+        state.shape.exports.append(Export(name, kind, sig))
+    return state.shape
+
+
+@dataclass
+class _State:
+    shape: WasmShape = field(default_factory=WasmShape)
+    types: list[FuncType] = field(default_factory=list)
+    funcs: list[FuncType] = field(default_factory=list)
+    exports: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def section(self, section_id: int, body: _Reader) -> None:
+        if section_id == 1:
+            self.types = _types(body)
+        elif section_id == 2:
+            self.funcs = _imports(body, self.types, self.shape)
+        elif section_id == 3:
+            count = body.count()
+            self.funcs = self.funcs + [
+                _type_at(body, self.types, body.uleb()) for _ in range(count)
+            ]
+        elif section_id == 7:
+            self.exports = [(body.name(), _kind(body), body.uleb()) for _ in range(body.count(3))]
+
+
+def _kind(r: _Reader) -> str:
+    code = r.byte()
+    kind = _KINDS.get(code)
+    if kind is None:
+        raise r.fail(f"unknown export kind {code:#x}")
+    return kind
