@@ -66,7 +66,7 @@ class _Reader:
         self.data, self.pos, self.end, self.section = data, start, end, section
 
     def fail(self, what: str) -> WasmFormatError:
-        return WasmFormatError(f"{self.section} section, offset {self.pos}: {what}")
+        return WasmFormatError(f"{self.section}, offset {self.pos}: {what}")
 
     def byte(self) -> int:
         if self.pos >= self.end:

@@ -1,0 +1,131 @@
+"""pip-audit for real, against the loopback OSV server over real advisory records; fail closed."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+
+from sandbench.scanners import AdvisoryStore, PipAuditScanner, Severity, osv_server
+from sandbench.scanners.pip_audit import pinned_dependencies
+
+
+def test_flags_requests_below_2_20_with_the_fix_and_the_database(pyapp, advisory_store):
+    result = PipAuditScanner(store=advisory_store).scan(pyapp)
+    assert result.skipped_reason is None
+    vuln = next(f for f in result.findings if f.rule_id == "PYSEC-2018-28")
+    assert vuln.severity is Severity.HIGH
+    assert "CVE-2018-18074" in vuln.message
+    assert vuln.remediation == "upgrade requests to 2.20.0 or later"
+    assert (str(vuln.path), vuln.line) == ("requirements.txt", 2)
+    assert {f.rule_id for f in result.findings} == {"PYSEC-2018-28", "dependency-unpinned"}
+    assert result.database is not None
+    assert result.database.kind == "local"
+    assert result.database.records == 2
+    assert result.summary == "2 pinned dependencies audited"
+
+
+def test_the_record_severity_is_used_when_the_store_has_one(pyapp, advisory_store):
+    (pyapp.root / "requirements.txt").write_text("urllib3==1.24.1\n")
+    [finding] = PipAuditScanner(store=advisory_store).scan(pyapp).findings
+    assert finding.rule_id == "PYSEC-2019-132"
+    assert finding.remediation == "upgrade urllib3 to 1.24.2 or later"
+
+
+def test_fixed_versions_are_clean(pyapp, advisory_store):
+    (pyapp.root / "requirements.txt").write_text("requests==2.20.0\nurllib3==1.26.18\n")
+    result = PipAuditScanner(store=advisory_store).scan(pyapp)
+    assert result.skipped_reason is None
+    assert result.findings == ()
+
+
+def test_no_database_is_not_done_and_says_what_to_do(pyapp, tmp_path):
+    result = PipAuditScanner(store=tmp_path / "missing.sqlite").scan(pyapp)
+    assert result.skipped_reason is not None
+    assert "sandbench advisories import" in result.skipped_reason
+
+
+def test_an_unreachable_osv_url_is_not_done(pyapp):
+    # pip-audit's default service would say "No known vulnerabilities found" here.
+    result = PipAuditScanner(osv_url="http://127.0.0.1:9/v1/query").scan(pyapp)
+    assert result.skipped_reason is not None
+    assert "could not query the advisory database" in result.skipped_reason
+    assert "Connection refused" in result.skipped_reason
+    assert result.database is not None
+    assert result.database.kind == "remote"
+
+
+class _Broken(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_failing_osv_server_is_not_done(pyapp):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Broken)
+    thread = Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1/query"
+        result = PipAuditScanner(osv_url=url).scan(pyapp)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.skipped_reason is not None
+    assert "could not query" in result.skipped_reason
+
+
+def test_a_configured_url_wins_over_the_store(pyapp, advisory_store, tmp_path):
+    with osv_server(AdvisoryStore(advisory_store)) as server:
+        result = PipAuditScanner(osv_url=server.url, store=tmp_path / "none").scan(pyapp)
+        assert server.queries == ["requests==2.19.0", "urllib3==1.26.18"]
+    assert result.database is not None
+    assert result.database.location == server.url
+    assert "PYSEC-2018-28" in {f.rule_id for f in result.findings}
+
+
+def test_dependency_files(tmp_path):
+    (tmp_path / "requirements-dev.txt").write_text("# c\n-r other.txt\nA_B==1.0  # x\nc>=2\n!!\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\ndependencies = ["d==2.0", "e"]\n')
+    (tmp_path / "pylock.toml").write_text('[[packages]]\nname = "F"\nversion = "3.0"\n')
+    deps = {(d.name, d.version, d.path, d.line) for d in pinned_dependencies(tmp_path)}
+    assert deps == {
+        ("a-b", "1.0", "requirements-dev.txt", 3),
+        ("c", None, "requirements-dev.txt", 4),
+        ("d", "2.0", "pyproject.toml", None),
+        ("e", None, "pyproject.toml", None),
+        ("f", "3.0", "pylock.toml", None),
+    }
+
+
+def test_pyproject_and_pylock_are_audited(make_package, advisory_store):
+    package = make_package(
+        {
+            "pyproject.toml": '[project]\ndependencies = ["requests==2.18.4"]\n',
+            "pylock.toml": '[[packages]]\nname = "urllib3"\nversion = "1.24.1"\n',
+        }
+    )
+    result = PipAuditScanner(store=advisory_store).scan(package)
+    assert {(f.rule_id, str(f.path)) for f in result.findings} == {
+        ("PYSEC-2018-28", "pyproject.toml"),
+        ("PYSEC-2019-132", "pylock.toml"),
+    }
+
+
+def test_unparsable_toml_is_not_done(make_package, advisory_store):
+    package = make_package({"pylock.toml": "[[packages]\n"})
+    result = PipAuditScanner(store=advisory_store).scan(package)
+    assert result.skipped_reason is not None
+    assert result.skipped_reason.startswith("pylock.toml: cannot parse")
+
+
+def test_nothing_pinned_needs_no_database(make_package, tmp_path):
+    package = make_package({"requirements.txt": "flask\n"})
+    result = PipAuditScanner(store=tmp_path / "none").scan(package)
+    assert result.skipped_reason is None
+    assert [f.rule_id for f in result.findings] == ["dependency-unpinned"]
+    assert json.loads(result.model_dump_json())["summary"] == "no pinned dependencies to audit"
