@@ -40,6 +40,10 @@ def format_text(report: ScanReport) -> str:
             lines.append(f"{'':<35} fix: {f.remediation}")
     if report.suppressed:
         lines.append(f"{len(report.suppressed)} findings suppressed (baseline or policy ignores)")
+    lines += [
+        f"ignore of {i.rule} expired on {i.expires}: it no longer applies"
+        for i in report.expired_ignores
+    ]
     verdict = "FAIL" if report.failed else "PASS"
     lines.append(f"{verdict} (fails on {report.fail_on.value} and above, or a scanner not done)")
     return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
 from .pip_audit import PipAuditScanner
-from .policy import ScanPolicy, Suppressed, apply_suppressions
+from .policy import Ignore, ScanPolicy, Suppressed, apply_suppressions
 
 __all__ = ["ScanReport", "default_scanners", "scan_all"]
 
@@ -38,6 +38,7 @@ class ScanReport(BaseModel):
     version: str
     results: tuple[ScanResult, ...]
     suppressed: tuple[Suppressed, ...] = ()
+    expired_ignores: tuple[Ignore, ...] = ()
     fail_on: Severity = Severity.HIGH
     elapsed_ms: float
     scanned_at: datetime
@@ -110,6 +111,7 @@ def scan_all(
         version=package.manifest.version,
         results=tuple(results),
         suppressed=tuple(suppressed),
+        expired_ignores=tuple(i for i in policy.ignore if not i.active(today)),
         fail_on=policy.fail_on,
         elapsed_ms=(time.perf_counter() - started) * 1000,
         scanned_at=datetime.now(UTC),

@@ -1,0 +1,114 @@
+"""`sandbench scan` and `sandbench advisories` through click's runner: output and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from sandbench.cli import cli
+from tests.scanners.conftest import EXAMPLES, OSV
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env={"SANDBENCH_OSV_URL": "", **(env or {})})
+
+
+def test_scan_json_carries_every_scanner_and_the_database(pyapp, advisory_store):
+    result = invoke(
+        "scan", str(pyapp.root), "--format", "json", "--advisory-db", str(advisory_store)
+    )
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output)
+    scanners = [r["scanner"] for r in data["results"]]
+    assert scanners == [
+        "bandit",
+        "pip-audit",
+        "licenses",
+        "capabilities",
+        "manifest-lint",
+        "malware",
+    ]
+    assert all(r["skipped_reason"] is None for r in data["results"])
+    audit = data["results"][1]
+    assert audit["database"]["kind"] == "local"
+    assert "PYSEC-2018-28" in {f["rule_id"] for f in audit["findings"]}
+
+
+def test_scan_text_says_what_was_found_and_which_database(pyapp, advisory_store):
+    result = invoke("scan", str(pyapp.root), "--advisory-db", str(advisory_store))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith("@tests/pyapp 0.3.0: scanned in ")
+    assert any("database: local OSV store" in line and "2 records" in line for line in lines)
+    assert any(line.startswith("high     PYSEC-2018-28") for line in lines)
+    assert lines[-1].startswith("FAIL")
+
+
+def test_no_advisory_database_fails_the_scan_and_says_so(tmp_path):
+    result = invoke("scan", str(EXAMPLES / "vendas"), "--advisory-db", str(tmp_path / "none"))
+    assert result.exit_code == 0, result.output  # vendas pins nothing: no database needed
+    module = tmp_path / "m"
+    module.mkdir()
+    for name in ("module.json", "module.wasm"):
+        (module / name).write_bytes((EXAMPLES / "vendas" / name).read_bytes())
+    (module / "requirements.txt").write_text("requests==2.31.0\n")
+    result = invoke("scan", str(module), "--advisory-db", str(tmp_path / "none"))
+    assert result.exit_code == 1
+    assert "pip-audit        0 findings  NOT DONE: no advisory database" in result.output
+
+
+def test_clean_example_passes():
+    result = invoke("scan", str(EXAMPLES / "hello"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("PASS")
+
+
+def test_baseline_then_pass(pyapp, advisory_store, tmp_path):
+    base = tmp_path / "baseline.json"
+    db = ["--advisory-db", str(advisory_store)]
+    first = invoke("scan", str(pyapp.root), "--write-baseline", str(base), *db)
+    assert first.exit_code == 1
+    second = invoke("scan", str(pyapp.root), "--baseline", str(base), *db)
+    assert second.exit_code == 0, second.output
+    assert "findings suppressed" in second.output
+
+
+def test_fail_on_and_policy(pyapp, advisory_store, tmp_path):
+    db = ["--advisory-db", str(advisory_store)]
+    assert invoke("scan", str(pyapp.root), "--fail-on", "critical", *db).exit_code == 0
+    policy = tmp_path / "p.toml"
+    policy.write_text('[[ignore]]\nrule = "B602"\n')
+    result = invoke("scan", str(pyapp.root), "--policy", str(policy), *db)
+    assert result.exit_code == 2
+    assert result.output.strip() == f"sandbench: {policy}: ignore.0.reason: Field required"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scan", "/nonexistent/module"], "sandbench: /nonexistent/module"),
+        (
+            ["scan", str(EXAMPLES / "hello"), "--baseline", "/nonexistent.json"],
+            "cannot read the baseline",
+        ),
+        (["advisories", "import", "/nonexistent.zip"], "no such file or folder"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert message in result.output
+
+
+def test_advisories_import_and_status(tmp_path):
+    db = str(tmp_path / "store.sqlite")
+    assert invoke("advisories", "status", "--db", db).exit_code == 1
+    imported = invoke("advisories", "import", str(OSV), "--db", db)
+    assert imported.exit_code == 0, imported.output
+    assert imported.output.startswith("imported 2 records (2 left out): local OSV store")
+    status = invoke("advisories", "status", env={"SANDBENCH_ADVISORY_DB": db})
+    assert status.exit_code == 0
+    assert "2 records, newest record 2023-11-08" in status.output
