@@ -129,3 +129,20 @@ def test_nothing_pinned_needs_no_database(make_package, tmp_path):
     assert result.skipped_reason is None
     assert [f.rule_id for f in result.findings] == ["dependency-unpinned"]
     assert json.loads(result.model_dump_json())["summary"] == "no pinned dependencies to audit"
+
+
+def test_a_stale_store_is_a_finding_and_a_fresh_one_is_not(pyapp, advisory_store):
+    fresh = PipAuditScanner(store=advisory_store, max_age_days=30).scan(pyapp)
+    assert "advisory-database-stale" not in {f.rule_id for f in fresh.findings}
+    stale = PipAuditScanner(store=advisory_store, max_age_days=0).scan(pyapp)
+    [finding] = [f for f in stale.findings if f.rule_id == "advisory-database-stale"]
+    assert finding.severity is Severity.MEDIUM
+    assert "sandbench advisories import" in (finding.remediation or "")
+
+
+def test_a_corrupt_store_is_not_done(pyapp, tmp_path):
+    bad = tmp_path / "advisories.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    result = PipAuditScanner(store=bad).scan(pyapp)
+    assert result.skipped_reason is not None
+    assert "not an advisory store" in result.skipped_reason

@@ -15,6 +15,7 @@ query per dependency all make the result `skipped`, with the reason.
 |---|---|---|
 | advisory id (`PYSEC-…`, `GHSA-…`) | from the record, else high | a pinned dependency is affected |
 | `dependency-unpinned` | low | a requirement is not `name==version`, so it cannot be audited |
+| `advisory-database-stale` | medium | the local store is older than the policy's `max_advisory_age_days` |
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 from sandbench.manifests import ModulePackage
 
 from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
-from .interface import AdvisoryDatabase, Confidence, Finding, ScanResult, Severity, fingerprint
+from .interface import (
+    AdvisoryDatabase,
+    Confidence,
+    Finding,
+    ScanInputError,
+    ScanResult,
+    Severity,
+    fingerprint,
+)
 
 __all__ = ["Dependency", "PipAuditScanner", "pinned_dependencies"]
 
@@ -128,9 +138,16 @@ class PipAuditScanner:
 
     name = NAME
 
-    def __init__(self, *, osv_url: str | None = None, store: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        osv_url: str | None = None,
+        store: Path | None = None,
+        max_age_days: float | None = None,
+    ) -> None:
         self.osv_url = osv_url
         self.store_path = store
+        self.max_age_days = max_age_days
 
     def scan(self, package: ModulePackage) -> ScanResult:
         """See `Scanner.scan`."""
@@ -148,41 +165,63 @@ class PipAuditScanner:
             )
         with ExitStack() as stack:
             try:
-                url, database, server = self._endpoint(stack)
-            except _NoDatabase as exc:
+                url, database, server, store = self._endpoint(stack)
+            except (_NoDatabase, ScanInputError) as exc:
                 return ScanResult(scanner=NAME, findings=tuple(unpinned), skipped_reason=str(exc))
             result = _audit(list(pinned.values()), url, server)
-        if isinstance(result, str):
-            return ScanResult(
-                scanner=NAME, findings=tuple(unpinned), skipped_reason=result, database=database
-            )
-        vulns = list(_findings(result, pinned, self._severity))
+            if isinstance(result, str):
+                return ScanResult(
+                    scanner=NAME, findings=tuple(unpinned), skipped_reason=result, database=database
+                )
+            vulns = list(_findings(result, pinned, lambda i: _severity(store, i)))
+        stale = self._stale(database)
         return ScanResult(
             scanner=NAME,
-            findings=(*vulns, *unpinned),
+            findings=(*vulns, *stale, *unpinned),
             summary=f"{len(pinned)} pinned dependencies audited",
             database=database,
         )
 
-    def _endpoint(self, stack: ExitStack) -> tuple[str, AdvisoryDatabase, OsvServer | None]:
+    def _endpoint(
+        self, stack: ExitStack
+    ) -> tuple[str, AdvisoryDatabase, OsvServer | None, AdvisoryStore | None]:
         if self.osv_url:
-            return self.osv_url, AdvisoryDatabase(kind="remote", location=self.osv_url), None
+            remote = AdvisoryDatabase(kind="remote", location=self.osv_url)
+            return self.osv_url, remote, None, None
         if self.store_path is None or not self.store_path.exists():
             raise _NoDatabase(
                 "no advisory database: run `sandbench advisories import PATH` "
                 "or set SANDBENCH_OSV_URL"
             )
         store = AdvisoryStore(self.store_path)
-        self._store: AdvisoryStore | None = store
         server = stack.enter_context(osv_server(store))
-        return server.url, store.describe(), server
+        return server.url, store.describe(), server, store
 
-    def _severity(self, advisory_id: str) -> Severity:
-        # The local store has the whole record; pip-audit's JSON drops its severity.
-        store: AdvisoryStore | None = getattr(self, "_store", None)
-        record = store.record(advisory_id) if store is not None else None
-        label = ((record or {}).get("database_specific") or {}).get("severity")
-        return _SEVERITY.get(str(label).upper(), Severity.HIGH)
+    def _stale(self, database: AdvisoryDatabase) -> list[Finding]:
+        imported = database.imported_at
+        if imported is None or self.max_age_days is None:
+            return []
+        days = (datetime.now(UTC) - imported).total_seconds() / 86400
+        if days <= self.max_age_days:
+            return []
+        return [
+            Finding(
+                scanner=NAME,
+                rule_id="advisory-database-stale",
+                severity=Severity.MEDIUM,
+                message=f"the advisory store was imported {days:.0f} days ago "
+                f"(policy: at most {self.max_age_days})",
+                fingerprint=fingerprint(NAME, "advisory-database-stale", None, database.location),
+                remediation="import a fresh OSV export with `sandbench advisories import`",
+            )
+        ]
+
+
+def _severity(store: AdvisoryStore | None, advisory_id: str) -> Severity:
+    # The local store has the whole record; pip-audit's JSON drops its severity.
+    record = store.record(advisory_id) if store is not None else None
+    label = ((record or {}).get("database_specific") or {}).get("severity")
+    return _SEVERITY.get(str(label).upper(), Severity.HIGH)
 
 
 class _NoDatabase(Exception):
@@ -242,6 +281,10 @@ def _read_report(
     if skipped:
         first = skipped[0]
         return f"pip-audit skipped {len(skipped)} dependencies; {first['name']}: {first['skip_reason']}"
+    if len(report.get("dependencies", [])) < len(deps):
+        return (
+            f"pip-audit reported {len(report.get('dependencies', []))} of {len(deps)} dependencies"
+        )
     if server is not None and len(server.queries) < len(deps):
         return f"the advisory server got {len(server.queries)} queries for {len(deps)} dependencies"
     return report

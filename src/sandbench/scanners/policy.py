@@ -4,6 +4,7 @@ A policy file is TOML (`sandbench scan --policy FILE`); every key is optional:
 
 ```toml
 fail_on = "high"                       # findings at or above this severity fail the scan
+max_advisory_age_days = 30             # an older local advisory store is a medium finding
 bandit_skips = ["B101"]                # bandit test ids not to run
 [licenses]
 allow = ["MIT", "Apache-2.0", "BSD-3-Clause"]
@@ -120,6 +121,7 @@ class ScanPolicy(BaseModel):
     model_config = _STRICT
 
     fail_on: Severity = Severity.HIGH
+    max_advisory_age_days: float | None = 30.0
     bandit_skips: tuple[str, ...] = ()
     licenses: LicensePolicy = LicensePolicy()
     ceilings: Ceilings = Ceilings()

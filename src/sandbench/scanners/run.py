@@ -66,7 +66,9 @@ def default_scanners(
     """The built-in scanners, configured from the policy."""
     return [
         BanditScanner(skips=policy.bandit_skips),
-        PipAuditScanner(osv_url=osv_url, store=advisory_store),
+        PipAuditScanner(
+            osv_url=osv_url, store=advisory_store, max_age_days=policy.max_advisory_age_days
+        ),
         LicenseScanner(policy.licenses),
         CapabilityScanner(),
         ManifestLintScanner(policy.ceilings),
