@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import urllib.request
 import zipfile
@@ -129,6 +130,15 @@ def _post(url: str, body: bytes) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+def _raw(url: str, header: str) -> int:
+    """Send a POST with a hostile header; return the status the server answers with."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(f"POST /v1/query HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n".encode())
+        conn.shutdown(socket.SHUT_WR)
+        return int(conn.recv(64).split()[1])
+
+
 def test_server_answers_like_osv_on_loopback(advisory_store):
     with osv_server(AdvisoryStore(advisory_store)) as server:
         assert server.url.startswith("http://127.0.0.1:")
@@ -139,5 +149,7 @@ def test_server_answers_like_osv_on_loopback(advisory_store):
         query["version"] = "2.20.0"
         assert _post(server.url, json.dumps(query).encode()) == (200, {})
         assert _post(server.url, b"{nope")[0] == 400
+        assert _raw(server.url, "Content-Length: -1") == 400
+        assert _raw(server.url, "Content-Length: many") == 400
         assert _post(server.url.replace("/v1/query", "/v1/other"), b"{}")[0] == 404
         assert server.queries == ["requests==2.19.0", "requests==2.20.0"]

@@ -269,8 +269,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/v1/query":
             self._send(404, {"error": "only POST /v1/query"})
             return
-        length = min(int(self.headers.get("Content-Length") or 0), 64 * 1024)
         try:
+            # Bounded both ways: a negative length would read until the client hangs up.
+            length = max(0, min(int(self.headers.get("Content-Length") or 0), 64 * 1024))
             body = json.loads(self.rfile.read(length))
             name = body["package"]["name"]
             version = body["version"]
