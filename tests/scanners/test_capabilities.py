@@ -121,3 +121,14 @@ def test_unreadable_entry_is_critical(make_package, entry, data):
     [finding] = result.findings
     assert (finding.rule_id, finding.severity) == ("malformed-module", Severity.CRITICAL)
     assert finding.message.startswith(f"cannot read {entry}:")
+
+
+def test_links_are_never_followed(make_package, tmp_path):
+    outside = tmp_path / "outside.wasm"
+    outside.write_bytes((EXAMPLES / "vendas" / "module.wasm").read_bytes())
+    package = make_package(entry="module.wasm", entry_data=b"placeholder")
+    package.entry_path.unlink()
+    package.entry_path.symlink_to(outside)
+    [finding] = CapabilityScanner().scan(package).findings
+    assert finding.rule_id == "malformed-module"
+    assert "not a regular file" in finding.message

@@ -20,6 +20,7 @@ from typing import Any
 
 from sandbench.manifests import ModulePackage
 
+from .files import module_files, read_capped
 from .interface import Confidence, Finding, ScanResult, Severity, fingerprint
 
 __all__ = ["BanditScanner", "python_sources"]
@@ -35,11 +36,8 @@ _LOWER = {
 
 
 def python_sources(root: Path) -> list[Path]:
-    """The module's `.py` files, sorted, without virtual environments or caches."""
-    skip = {".venv", "venv", "__pycache__", ".git", "node_modules"}
-    return sorted(
-        p for p in root.rglob("*.py") if p.is_file() and not skip & set(p.relative_to(root).parts)
-    )
+    """The module's `.py` files, sorted: regular files only, no links, no environments."""
+    return [p for p in module_files(root) if p.suffix == ".py"]
 
 
 def map_severity(severity: str, confidence: str) -> tuple[Severity, Confidence]:
@@ -118,7 +116,8 @@ def _finding(result: dict[str, Any], root: Path) -> Finding:
 
 def _source_line(path: Path, line: int) -> str:
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        text = read_capped(path, 16 * 1024 * 1024).decode("utf-8", errors="replace")
+    except (OSError, ValueError):
         return ""
+    lines = text.splitlines()
     return lines[line - 1] if 0 < line <= len(lines) else ""

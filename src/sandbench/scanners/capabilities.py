@@ -22,8 +22,9 @@ from pathlib import Path
 
 from sandbench.manifests import ModulePackage, Permission, Resource
 
+from .files import read_capped
 from .interface import Finding, ScanResult, Severity, fingerprint
-from .wasm_binary import FuncType, WasmFormatError, WasmShape, read_wasm
+from .wasm_binary import MAX_BYTES, FuncType, WasmShape, read_wasm
 from .wat import read_wat
 
 __all__ = ["HOST_FUNCTIONS", "HOST_NAMESPACE", "CapabilityScanner"]
@@ -65,11 +66,16 @@ def _finding(rule: str, severity: Severity, message: str, path: str, subject: st
 
 
 def read_shape(package: ModulePackage) -> WasmShape:
-    """The entry file's imports and exports. Raises `WasmFormatError` or `OSError`."""
+    """The entry file's imports and exports.
+
+    Raises `ValueError` (`WasmFormatError` among them) for a link, an oversized or a
+    malformed entry, `OSError` when it cannot be read.
+    """
     entry = package.entry_path
+    data = read_capped(entry, MAX_BYTES)
     if entry.suffix == ".wat":
-        return read_wat(entry.read_text(encoding="utf-8"))
-    return read_wasm(entry.read_bytes())
+        return read_wat(data.decode("utf-8"))
+    return read_wasm(data)
 
 
 class CapabilityScanner:
@@ -82,7 +88,7 @@ class CapabilityScanner:
         entry = package.manifest.runtime.entry
         try:
             shape = read_shape(package)
-        except (WasmFormatError, OSError, UnicodeDecodeError) as exc:
+        except (ValueError, OSError) as exc:
             bad = _finding(
                 "malformed-module", Severity.CRITICAL, f"cannot read {entry}: {exc}", entry, entry
             )

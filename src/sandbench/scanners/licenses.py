@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sandbench.manifests import MANIFEST_NAME, ModulePackage
 
+from .files import module_files, read_capped
 from .interface import Finding, ScanResult, Severity, fingerprint
 from .pip_audit import pinned_dependencies
 from .policy import LicensePolicy
@@ -133,8 +134,15 @@ def judge(expression: str, policy: LicensePolicy) -> tuple[Verdict, list[str]]:
 def _bundled(root: Path) -> dict[str, tuple[str | None, str]]:
     """Bundled distributions: canonical name -> (license expression or None, METADATA path)."""
     found: dict[str, tuple[str | None, str]] = {}
-    for meta in sorted(root.rglob("*.dist-info/METADATA")):
-        headers = HeaderParser().parsestr(meta.read_text(encoding="utf-8", errors="replace"))
+    metas = [
+        p for p in module_files(root) if p.name == "METADATA" and p.parent.suffix == ".dist-info"
+    ]
+    for meta in metas:
+        try:
+            raw = read_capped(meta, 1024 * 1024).decode("utf-8", errors="replace")
+        except (OSError, ValueError):
+            raw = ""
+        headers = HeaderParser().parsestr(raw)
         name = re.sub(r"[-_.]+", "-", str(headers.get("Name", ""))).lower()
         text = headers.get("License-Expression") or headers.get("License")
         if not text:

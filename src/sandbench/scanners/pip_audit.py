@@ -39,6 +39,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from sandbench.manifests import ModulePackage
 
 from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
+from .files import module_files, read_capped
 from .interface import (
     AdvisoryDatabase,
     Confidence,
@@ -52,6 +53,7 @@ from .interface import (
 __all__ = ["Dependency", "PipAuditScanner", "pinned_dependencies"]
 
 NAME = "pip-audit"
+MAX_DEPENDENCY_FILE_BYTES = 4 * 1024 * 1024
 TIMEOUT_S = 300
 _SEVERITY = {
     "CRITICAL": Severity.CRITICAL,
@@ -73,6 +75,10 @@ class Dependency:
     line: int | None
 
 
+def _text(file: Path) -> str:
+    return read_capped(file, MAX_DEPENDENCY_FILE_BYTES).decode("utf-8")
+
+
 def _from_requirement(text: str, path: str, line: int | None) -> Dependency | None:
     try:
         req = Requirement(text)
@@ -85,7 +91,7 @@ def _from_requirement(text: str, path: str, line: int | None) -> Dependency | No
 
 
 def _requirements_file(file: Path, rel: str) -> Iterator[Dependency]:
-    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+    for number, raw in enumerate(_text(file).splitlines(), 1):
         text = raw.split(" #", 1)[0].strip()
         if text and not text.startswith(("#", "-")):
             dep = _from_requirement(text, rel, number)
@@ -94,7 +100,7 @@ def _requirements_file(file: Path, rel: str) -> Iterator[Dependency]:
 
 
 def _pyproject(file: Path, rel: str) -> Iterator[Dependency]:
-    data = tomllib.loads(file.read_text(encoding="utf-8"))
+    data = tomllib.loads(_text(file))
     for text in data.get("project", {}).get("dependencies", []):
         dep = _from_requirement(str(text), rel, None)
         if dep is not None:
@@ -102,7 +108,7 @@ def _pyproject(file: Path, rel: str) -> Iterator[Dependency]:
 
 
 def _pylock(file: Path, rel: str) -> Iterator[Dependency]:
-    data = tomllib.loads(file.read_text(encoding="utf-8"))
+    data = tomllib.loads(_text(file))
     for package in data.get("packages", []):
         name, version = package.get("name"), package.get("version")
         if isinstance(name, str) and isinstance(version, str):
@@ -115,10 +121,8 @@ def pinned_dependencies(root: Path) -> list[Dependency]:
     Raises `ValueError` naming the file when a TOML file does not parse.
     """
     deps: list[Dependency] = []
-    for file in sorted(root.rglob("*")):
+    for file in module_files(root):
         rel = file.relative_to(root).as_posix()
-        if not file.is_file() or ".venv" in file.parts:
-            continue
         try:
             if file.name.startswith("requirements") and file.suffix == ".txt":
                 deps.extend(_requirements_file(file, rel))
@@ -128,7 +132,7 @@ def pinned_dependencies(root: Path) -> list[Dependency]:
                 file.name.startswith("pylock.") and file.suffix == ".toml"
             ):
                 deps.extend(_pylock(file, rel))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except (tomllib.TOMLDecodeError, ValueError, OSError) as exc:
             raise ValueError(f"{rel}: cannot parse: {exc}") from exc
     return deps
 
