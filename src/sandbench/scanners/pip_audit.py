@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -257,14 +256,13 @@ def _audit(deps: list[Dependency], url: str, server: OsvServer | None) -> dict[s
             "--cache-dir", str(Path(tmp) / "cache"), "--progress-spinner", "off",
         ]  # fmt: skip
         env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-        started = time.monotonic()
         try:
             done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
                 command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, check=False
             )
         except subprocess.TimeoutExpired:
             return f"pip-audit did not finish in {TIMEOUT_S} s"
-        return _read_report(done, out, deps, server, time.monotonic() - started)
+        return _read_report(done, out, deps, server)
 
 
 def _read_report(
@@ -272,7 +270,6 @@ def _read_report(
     out: Path,
     deps: list[Dependency],
     server: OsvServer | None,
-    _elapsed: float,
 ) -> dict[str, Any] | str:
     last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
     if done.returncode not in (0, 1) or not out.exists():
