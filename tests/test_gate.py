@@ -51,7 +51,9 @@ def test_gate_on_a_folder_and_on_its_archive_agree(backend, tmp_path):
 
 
 def test_two_runs_give_the_same_verdict_and_findings(backend):
-    finding = Finding(scanner="lint", rule_id="L1", severity=Severity.HIGH, message="m")
+    finding = Finding(
+        scanner="lint", rule_id="L1", severity=Severity.HIGH, message="m", fingerprint="f1"
+    )
     scanners = [FixedScanner("lint", [finding])]
     first = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners)
     second = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners)
@@ -64,10 +66,10 @@ def test_two_runs_give_the_same_verdict_and_findings(backend):
 
 
 def test_a_scanner_that_crashes_is_reported_not_raised(backend):
-    scanners = [FixedScanner("dependencies", error=RuntimeError("database locked"))]
+    scanners = [FixedScanner("pip-audit", error=RuntimeError("database locked"))]
     report = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners)
     assert report.status is Status.CRITICAL  # the dependency scan is required by the policy
-    assert report.scans[0].skipped_reason == "scanner failed: database locked"
+    assert report.scans[0].skipped_reason == "RuntimeError: database locked"
     assert "scans-complete" in report.reasons
 
 

@@ -8,8 +8,8 @@ The CLI and the Python API both call these; nothing here owns logic of its own.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +30,16 @@ from sandbench.runtime import (
     suggest,
 )
 from sandbench.sandbox import LoadResult, SandboxBackend, open_backend
-from sandbench.scanners import Finding, Scanner, ScanResult, Severity, default_scanners
+from sandbench.scanners import (
+    Finding,
+    Scanner,
+    ScanResult,
+    Severity,
+    default_scanners,
+    default_store_path,
+    fingerprint,
+    scan_all,
+)
 
 __all__ = ["Options", "check", "gate", "suggest_security"]
 
@@ -75,35 +84,27 @@ def gate(
     policy: Policy | None = None,
     backend: SandboxBackend | None = None,
     scanners: Sequence[Scanner] | None = None,
+    osv_url: str | None = None,
+    advisory_store: Path | None = None,
 ) -> HealthReport:
     """The registry's pre-publish gate for a module folder or `.tar.gz`/`.zip` archive.
 
-    Validates, verifies the digest and signature, runs every scanner concurrently, smoke
-    tests the module in the sandbox and assesses it all under `policy`. Archives are
-    extracted safely to a private folder that is removed afterwards.
+    Validates, verifies the digest and signature, runs every scanner concurrently (the
+    built-in ones unless `scanners` is given; pip-audit asks `osv_url`, else the local
+    advisory store served on loopback), smoke tests the module in the sandbox and assesses
+    it all under `policy`. Archives are extracted safely to a private folder that is
+    removed afterwards.
     """
     policy = policy or Policy()
     with opened(path) as root:
         package = load(root)
-        scans = scan(package, default_scanners() if scanners is None else scanners)
+        if scanners is None:
+            store = advisory_store or default_store_path()
+            scanners = default_scanners(policy.scan, osv_url=osv_url, advisory_store=store)
+        scans = scan_all(package, scanners, policy.scan).results
         skipped = (Skipped(check_id="load-test", reason="no HTTP load-test driver in this build"),)
         options = Options(calls=3, warm_runs=3, skipped=skipped)
         return _run(package, policy, backend, options, scans=scans)
-
-
-def scan(package: ModulePackage, scanners: Sequence[Scanner]) -> tuple[ScanResult, ...]:
-    """Run `scanners` concurrently; a scanner that raises becomes a skipped result."""
-
-    def one(scanner: Scanner) -> ScanResult:
-        try:
-            return scanner.scan(package)
-        except Exception as exc:  # a scanner's crash is evidence, not the gate's crash
-            return ScanResult(scanner=scanner.name, skipped_reason=f"scanner failed: {exc}")
-
-    if not scanners:
-        return ()
-    with ThreadPoolExecutor(max_workers=len(scanners), thread_name_prefix="scan") as pool:
-        return tuple(pool.map(one, scanners))
 
 
 def suggest_security(
@@ -116,9 +117,15 @@ def suggest_security(
     return suggest(package.manifest, seen.applied.limits, seen.loaded.imports, outcomes)
 
 
-def _least_privilege(package: ModulePackage, loaded: LoadResult) -> tuple[ScanResult, ...]:
-    """Unused permissions as findings; nothing when the module did not load."""
-    if loaded.instance is None and loaded.violation is not None:
+def _least_privilege(
+    package: ModulePackage, loaded: LoadResult, scans: tuple[ScanResult, ...]
+) -> tuple[ScanResult, ...]:
+    """Unused permissions, judged by what the sandbox linked, as findings.
+
+    Nothing when the module did not load, or when the capabilities scanner already judged
+    the same imports statically (the gate), so a permission is not reported twice.
+    """
+    if loaded.violation is not None or any(s.scanner == "capabilities" for s in scans):
         return ()
     findings = tuple(
         Finding(
@@ -128,6 +135,9 @@ def _least_privilege(package: ModulePackage, loaded: LoadResult) -> tuple[ScanRe
             message=f"{use.permission} is declared but unused: {use.evidence}; "
             "drop it (`sandbench manifest suggest DIR` prints the minimal block)",
             path=Path("module.json"),
+            fingerprint=fingerprint(
+                "least-privilege", "unused-permission", "module.json", use.permission
+            ),
         )
         for use in permission_use(package.manifest, loaded.imports)
         if not use.used
@@ -158,11 +168,24 @@ def _run(
         request=health_request(manifest),
         expect=manifest.health.expect,
         probe=seen.probe,
-        scans=scans + _least_privilege(package, seen.loaded),
+        scans=scans + _least_privilege(package, seen.loaded, scans),
+        components=_components(scanned=bool(scans)),
         skipped=options.skipped,
         checked_at=datetime.now(UTC),
     )
     return assess(evidence, policy)
+
+
+def _components(*, scanned: bool) -> dict[str, str]:
+    """Versions of the engines and scanners a run used, for the report."""
+    names = ["wasmtime"] + (["bandit", "pip-audit"] if scanned else [])
+    found = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ FINDING = Finding(
     message="shell=True",
     path=Path("app/handler.py"),
     line=12,
+    fingerprint="abc123",
 )
 
 
@@ -37,7 +38,7 @@ def report(request):
         return assess(make_evidence())
     scans = (
         ScanResult(scanner="bandit", findings=(FINDING,)),
-        ScanResult(scanner="dependencies", skipped_reason="advisory database unreachable"),
+        ScanResult(scanner="pip-audit", skipped_reason="advisory database unreachable"),
     )
     return assess(make_evidence(outcomes=(answer(), BAD), scans=scans, declared_signature=None))
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbench.errors import ManifestError
+from sandbench.errors import PolicyError
+from sandbench.reports import load_policy
 from sandbench.scanners import (
     Ignore,
     ManifestLintScanner,
@@ -17,7 +18,6 @@ from sandbench.scanners import (
     ScanResult,
     Severity,
     load_baseline,
-    load_policy,
     scan_all,
     write_baseline,
 )
@@ -38,13 +38,16 @@ def _policy_file(tmp_path: Path, text: str) -> Path:
 
 
 def test_policy_file_round_trip(tmp_path):
-    policy = load_policy(
+    full = load_policy(
         _policy_file(
             tmp_path,
             'fail_on = "medium"\nbandit_skips = ["B101"]\n[licenses]\nallow = ["MIT"]\n'
-            '[[ignore]]\nrule = "B602"\npath = "a.py"\nreason = "constant"\nexpires = 2027-01-31\n',
+            '[[ignore]]\nrule = "B602"\npath = "a.py"\nreason = "constant"\nexpires = 2027-01-31\n'
+            '[ceilings]\nmemory = "64MiB"\n',
         )
     )
+    policy = full.scan
+    assert policy.ceilings.memory_bytes == 64 * 1024 * 1024
     assert policy.fail_on is Severity.MEDIUM
     assert policy.licenses.allow == ("MIT",)
     assert policy.ignore == (
@@ -65,15 +68,15 @@ def test_policy_file_round_trip(tmp_path):
     ],
 )
 def test_bad_policies_name_the_field(tmp_path, text, problem):
-    with pytest.raises(ManifestError) as caught:
+    with pytest.raises(PolicyError) as caught:
         load_policy(_policy_file(tmp_path, text))
     assert any(p.startswith(problem) for p in caught.value.problems)
 
 
 def test_unreadable_policy_and_baseline_files(tmp_path):
-    with pytest.raises(ScanInputError, match="not valid TOML"):
+    with pytest.raises(PolicyError, match="not valid TOML"):
         load_policy(_policy_file(tmp_path, "fail_on = \n"))
-    with pytest.raises(ScanInputError, match="cannot read the policy"):
+    with pytest.raises(PolicyError, match="cannot be read"):
         load_policy(tmp_path / "missing.toml")
     (tmp_path / "b.json").write_text("[1, 2]")
     with pytest.raises(ScanInputError, match="write one with --write-baseline"):

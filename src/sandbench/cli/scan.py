@@ -8,14 +8,13 @@ from pathlib import Path
 import click
 
 from sandbench.manifests import load
+from sandbench.reports import Policy, load_policy
 from sandbench.scanners import (
-    ScanPolicy,
     ScanReport,
     Severity,
     default_scanners,
     default_store_path,
     load_baseline,
-    load_policy,
     scan_all,
     write_baseline,
 )
@@ -65,7 +64,7 @@ def format_text(report: ScanReport) -> str:
     "policy_file",
     type=_PATH,
     envvar="SANDBENCH_SCAN_POLICY",
-    help="TOML scan policy (licenses, ceilings, bandit skips, ignores, fail_on).",
+    help="Policy TOML (the scanners read licenses, ceilings, bandit skips, ignores, fail_on).",
 )
 @click.option("--baseline", type=_PATH, help="Suppress the findings whose fingerprints it lists.")
 @click.option("--write-baseline", type=_PATH, help="Write the current findings' fingerprints.")
@@ -97,7 +96,7 @@ def scan_command(
     scanner could not run (e.g. no advisory database), 2 for bad input.
     """
     package = load(module)
-    policy = load_policy(policy_file) if policy_file else ScanPolicy()
+    policy = load_policy(policy_file).scan if policy_file else Policy().scan
     if fail_on:
         policy = policy.model_copy(update={"fail_on": Severity(fail_on)})
     accepted = load_baseline(baseline) if baseline else frozenset()

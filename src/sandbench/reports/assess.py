@@ -324,15 +324,27 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
                 scanner=f.scanner,
                 rule_id=f.rule_id,
                 severity=f.severity.value,
+                confidence=f.confidence.value,
                 message=f.message,
-                path=str(f.path) if f.path is not None else None,
+                path=f.path.as_posix() if f.path is not None else None,
                 line=f.line,
+                fingerprint=f.fingerprint,
+                remediation=f.remediation,
             )
-            for scan in ev.scans
-            for f in scan.findings
+            for f in sorted(
+                (f for scan in ev.scans for f in scan.findings),
+                key=lambda f: (f.severity.rank, f.scanner, f.rule_id, str(f.path), f.line or 0),
+            )
         ],
         scans=[
-            ScanReport(scanner=s.scanner, findings=len(s.findings), skipped_reason=s.skipped_reason)
+            ScanReport(
+                scanner=s.scanner,
+                findings=len(s.findings),
+                skipped_reason=s.skipped_reason,
+                summary=s.summary,
+                database=s.database.describe(ev.checked_at) if s.database else None,
+                elapsed_ms=round(s.elapsed_ms, 1),
+            )
             for s in ev.scans
         ],
         skipped=list(ev.skipped),

@@ -157,17 +157,25 @@ class FindingReport(_Camel):
     scanner: str
     rule_id: str
     severity: str
+    confidence: str
     message: str
     path: str | None = None
     line: int | None = None
+    fingerprint: str
+    remediation: str | None = None
 
 
 class ScanReport(_Camel):
-    """One scanner's run: how many findings, or why it could not run."""
+    """One scanner's run: how many findings, or why it could not run, and its database."""
 
     scanner: str
     findings: int
     skipped_reason: str | None = None
+    summary: str = ""
+    database: str | None = Field(
+        default=None, description="the advisory database used and its age, for pip-audit"
+    )
+    elapsed_ms: float = 0.0
 
 
 class Skipped(_Camel):

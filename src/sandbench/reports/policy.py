@@ -12,7 +12,9 @@ max_error_rate = 0.005     # above this: critical (the canary rollback threshold
 unsigned = "degraded"      # a module without a signature
 critical_severities = ["critical", "high"]
 degraded_severities = ["medium"]
-required_scans = ["dependencies"]   # a scanner that could not run here is critical
+required_scans = ["pip-audit"]      # a scanner that could not run here is critical
+# the scanners' keys (fail_on, max_advisory_age_days, bandit_skips, [licenses], [[ignore]])
+# sit at this level too: see sandbench.scanners.policy
 
 [defaults]                 # limits a manifest does not declare
 memory = "128MiB"
@@ -41,6 +43,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from sandbench.errors import PolicyError
 from sandbench.manifests import parse_cpu, parse_duration, parse_size
 from sandbench.sandbox import SandboxLimits
+from sandbench.scanners import SCAN_KEYS, Ceilings, ScanPolicy, scan_policy
 
 from .model import Status
 
@@ -106,8 +109,18 @@ class Policy(BaseModel):
     unsigned: Status = Status.DEGRADED
     critical_severities: tuple[_Severity, ...] = ("critical", "high")
     degraded_severities: tuple[_Severity, ...] = ("medium",)
-    required_scans: tuple[str, ...] = ("dependencies",)
+    required_scans: tuple[str, ...] = ("pip-audit",)
+    scan: ScanPolicy = Field(default_factory=ScanPolicy, exclude=True)
     source: str = Field(default="built-in", exclude=True)
+
+    def scan_ceilings(self) -> Ceilings:
+        """The ceilings as the manifest lint reads them."""
+        return Ceilings(
+            memory_bytes=self.ceilings.memory,
+            cpu_millicores=self.ceilings.cpu,
+            timeout_ms=self.ceilings.timeout,
+            storage_bytes=self.ceilings.storage,
+        )
 
     def status_for_severity(self, severity: str) -> Status | None:
         """The status a finding of `severity` sets, or None when it sets none."""
@@ -130,11 +143,17 @@ def load_policy(path: Path | str) -> Policy:
     for section, values in _BUILT_IN.items():
         if isinstance(data.get(section), dict):
             data[section] = {**values, **data[section]}
+    scan_data = {k: data.pop(k) for k in SCAN_KEYS if k in data}
     try:
-        return Policy.model_validate({**data, "source": str(source)})
+        policy = Policy.model_validate({**data, "source": str(source)})
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors()
         ]
         raise PolicyError(source, problems) from None
+    try:
+        scan = scan_policy(scan_data, policy.scan_ceilings())
+    except ValueError as exc:
+        raise PolicyError(source, str(exc).splitlines()) from None
+    return policy.model_copy(update={"scan": scan})

@@ -20,19 +20,21 @@ from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
 from .pip_audit import PipAuditScanner
 from .policy import (
+    SCAN_KEYS,
     Ceilings,
     Ignore,
     LicensePolicy,
     ScanPolicy,
     Suppressed,
     load_baseline,
-    load_policy,
+    scan_policy,
     write_baseline,
 )
 from .run import ScanReport, default_scanners, scan_all
 
 __all__ = [
     "HOST_NAMESPACE",
+    "SCAN_KEYS",
     "AdvisoryDatabase",
     "AdvisoryStore",
     "BanditScanner",
@@ -58,8 +60,8 @@ __all__ = [
     "fingerprint",
     "import_export",
     "load_baseline",
-    "load_policy",
     "osv_server",
     "scan_all",
+    "scan_policy",
     "write_baseline",
 ]

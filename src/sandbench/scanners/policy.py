@@ -1,6 +1,8 @@
 """The scanners' part of the policy, the ignores it carries, and the baseline file.
 
-A policy file is TOML (`sandbench scan --policy FILE`); every key is optional:
+These keys live at the top level of the one policy file (`--policy FILE`, read by
+`sandbench.reports.load_policy`, which also holds the gate's thresholds and the `[ceilings]`
+that the manifest lint uses); every key is optional:
 
 ```toml
 fail_on = "high"                       # findings at or above this severity fail the scan
@@ -9,8 +11,6 @@ bandit_skips = ["B101"]                # bandit test ids not to run
 [licenses]
 allow = ["MIT", "Apache-2.0", "BSD-3-Clause"]
 deny = ["AGPL-3.0-only", "GPL-3.0-only"]
-[ceilings]                             # the manifest lint's limits ceilings
-memory_bytes = 1073741824
 [[ignore]]
 rule = "B602"                          # a rule id, or a finding's fingerprint
 path = "app/tools.py"                  # optional: only in this file
@@ -25,18 +25,17 @@ the findings accepted when it was written.
 from __future__ import annotations
 
 import json
-import tomllib
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sandbench.errors import ManifestError
-
 from .interface import Finding, ScanInputError, Severity
 
 __all__ = [
+    "SCAN_KEYS",
     "Ceilings",
     "Ignore",
     "LicensePolicy",
@@ -44,7 +43,7 @@ __all__ = [
     "Suppressed",
     "apply_suppressions",
     "load_baseline",
-    "load_policy",
+    "scan_policy",
     "write_baseline",
 ]
 
@@ -138,18 +137,20 @@ class Suppressed(BaseModel):
     reason: str
 
 
-def load_policy(path: Path) -> ScanPolicy:
-    """Read a TOML policy file. Raises `ScanInputError` naming the file and the field."""
+SCAN_KEYS = ("fail_on", "max_advisory_age_days", "bandit_skips", "licenses", "ignore")
+
+
+def scan_policy(data: Mapping[str, Any], ceilings: Ceilings | None = None) -> ScanPolicy:
+    """The scanners' part of a policy file: the `SCAN_KEYS` of its top level.
+
+    The ceilings are the report policy's (one `[ceilings]` table serves both). Raises
+    `ValueError` with one line per problem, naming the field.
+    """
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScanInputError(path, f"cannot read the policy: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ScanInputError(path, f"not valid TOML: {exc}") from exc
-    try:
-        return ScanPolicy.model_validate(data)
+        policy = ScanPolicy.model_validate({k: v for k, v in data.items() if k in SCAN_KEYS})
     except ValidationError as exc:
-        raise ManifestError(path, _problems(exc)) from exc
+        raise ValueError("\n".join(_problems(exc))) from None
+    return policy if ceilings is None else policy.model_copy(update={"ceilings": ceilings})
 
 
 def _problems(exc: ValidationError) -> list[str]:
