@@ -98,6 +98,11 @@ def render_text(report: HealthReport) -> str:
         f"timeout {lim.timeout_ms} ms, output {format_bytes(lim.output_bytes)}, "
         f"network {lim.network}"
     )
+    if report.scans:
+        ran = ", ".join(
+            f"{s.scanner} {'NOT DONE' if s.skipped_reason else s.findings}" for s in report.scans
+        )
+        lines.append(f"  scans      {ran}")
     lines.append(
         f"  signature  {report.signature.status.value} (SHA256:{report.signature.digest[:16]}...)"
     )
