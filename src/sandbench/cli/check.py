@@ -9,7 +9,7 @@ import click
 from sandbench.pipeline import check
 from sandbench.sandbox import BackendKind, open_backend
 
-from .output import emit, policy_from, report_options
+from .output import cache_option, emit, policy_from, report_options
 
 __all__ = ["check_command"]
 
@@ -30,13 +30,7 @@ __all__ = ["check_command"]
     default=None,
     help="Folder whose sub-folders are the storage buckets (default: empty, temporary).",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="SANDBENCH_CACHE_DIR",
-    default=None,
-    help="Where compiled modules are cached (default: ~/.cache/sandbench).",
-)
+@cache_option
 def check_command(
     module: Path,
     formats: tuple[str, ...],

@@ -9,7 +9,7 @@ import click
 from sandbench.pipeline import gate
 from sandbench.sandbox import BackendKind, open_backend
 
-from .output import emit, policy_from, report_options
+from .output import cache_option, emit, policy_from, report_options
 
 __all__ = ["gate_command"]
 
@@ -17,13 +17,7 @@ __all__ = ["gate_command"]
 @click.command("gate")
 @click.argument("module", type=click.Path(path_type=Path))
 @report_options
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="SANDBENCH_CACHE_DIR",
-    default=None,
-    help="Where compiled modules are cached (default: ~/.cache/sandbench).",
-)
+@cache_option
 def gate_command(
     module: Path,
     formats: tuple[str, ...],

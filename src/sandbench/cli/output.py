@@ -11,7 +11,7 @@ import click
 from sandbench.errors import SandbenchError
 from sandbench.reports import Format, HealthReport, Policy, Status, load_policy, render
 
-__all__ = ["emit", "policy_option", "report_options"]
+__all__ = ["cache_option", "emit", "policy_option", "report_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +33,17 @@ def report_options(func: F) -> F:
         help="Write report.<ext> for each --format into this folder.",
     )(func)
     return policy_option(func)
+
+
+def cache_option(func: F) -> F:
+    """`--cache-dir DIR` for compiled modules."""
+    return click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="SANDBENCH_CACHE_DIR",
+        default=None,
+        help="Where compiled modules are cached (default: ~/.cache/sandbench).",
+    )(func)
 
 
 def policy_option(func: F) -> F:
