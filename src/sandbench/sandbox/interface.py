@@ -19,6 +19,7 @@ from typing import Annotated, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
+from sandbench.hostapi import Activity, HostSettings
 from sandbench.manifests import ModulePackage, Rate
 
 __all__ = [
@@ -60,6 +61,10 @@ class Grants(BaseModel):
 
     storage_read: dict[str, Path] = Field(default_factory=dict)
     storage_write: dict[str, Path] = Field(default_factory=dict)
+    host: HostSettings = Field(
+        default_factory=HostSettings,
+        description="where the host API's http and database capabilities reach",
+    )
 
 
 class ViolationKind(StrEnum):
@@ -139,6 +144,9 @@ class Outcome(BaseModel):
     violation: Violation | None = None
     usage: Usage = Usage()
     stderr: str = ""
+    host: Activity = Field(
+        default_factory=Activity, description="host API calls (allowed and denied) and logs"
+    )
 
     @property
     def ok(self) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 import wasmtime
 
 from sandbench.errors import SandboxError
+from sandbench.hostapi import HostApi
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.budget import CpuShare
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
@@ -35,6 +36,7 @@ from sandbench.sandbox.interface import (
     ViolationKind,
 )
 
+from .host import NAMESPACE, define_host
 from .instances import (
     REACTOR_EXPORTS,
     TICK_MS,
@@ -96,6 +98,7 @@ class WasmBackend(Closing):
         self._linker = wasmtime.Linker(self._engine)
         self._linker.define_wasi()
         self._linker.allow_shadowing = True
+        define_host(self._linker)
         i32 = wasmtime.ValType.i32()
         # Blocking in the host would escape the epoch deadline: no sleeping (docs/abi.md).
         self._linker.define_func(
@@ -146,7 +149,7 @@ class WasmBackend(Closing):
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
             return _load_failure(ViolationKind.INVALID_MODULE, first_line(exc), started)
         shape = self._shape(key, module)
-        dependencies = {ns: ns == WASI for ns in shape.namespaces}
+        dependencies = {ns: ns in (WASI, NAMESPACE) for ns in shape.namespaces}
         problem = _abi_problem(shape.exports, package.manifest.runtime.abi)
         if problem:
             return _load_failure(ViolationKind.INVALID_MODULE, problem, started, dependencies)
@@ -165,6 +168,7 @@ class WasmBackend(Closing):
             grants=grants,
             share=CpuShare(limits.cpu_millicores),
             scratch=self._scratch,
+            host=_host_api(package, limits, grants),
         )
         instance: CommandInstance | ReactorInstance
         if package.manifest.runtime.abi == "command":
@@ -223,8 +227,25 @@ class WasmBackend(Closing):
 def _import_message(exc: wasmtime.WasmtimeError) -> str:
     text = first_line(exc)
     return (
-        f"{text}; the platform provides only {WASI} functions "
+        f"{text}; the platform provides only {WASI} and {NAMESPACE} functions "
         "(docs/abi.md lists what a module may import)"
+    )
+
+
+def _host_api(package: ModulePackage, limits: SandboxLimits, grants: Grants) -> HostApi:
+    """The module's capabilities; no host call may outlast the module's own timeout."""
+    http = grants.host.http
+    timeout_s = min(http.timeout_s, limits.timeout_ms / 1000)
+    settings = grants.host.model_copy(
+        update={"http": http.model_copy(update={"timeout_s": timeout_s})}
+    )
+    return HostApi(
+        package.manifest.security.permissions,
+        storage_read=grants.storage_read,
+        storage_write=grants.storage_write,
+        storage_bytes=limits.storage_bytes,
+        network=limits.network,
+        settings=settings,
     )
 
 

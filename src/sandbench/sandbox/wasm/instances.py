@@ -17,6 +17,7 @@ from pathlib import Path
 import wasmtime
 
 from sandbench.errors import SandboxError
+from sandbench.hostapi import HostApi
 from sandbench.sandbox.budget import (
     FUEL_PER_CPU_SECOND,
     CappedOutput,
@@ -40,6 +41,8 @@ from sandbench.sandbox.interface import (
     Violation,
     ViolationKind,
 )
+
+from .host import bound
 
 __all__ = [
     "REACTOR_EXPORTS",
@@ -73,6 +76,7 @@ class Spec:
     grants: Grants
     share: CpuShare
     scratch: Path
+    host: HostApi | None = None
 
 
 @dataclass
@@ -135,6 +139,8 @@ class _BaseInstance(Closing):
     def close(self) -> None:
         """See `Instance.close`."""
         self._closed = True
+        if self._spec.host is not None:
+            self._spec.host.close()
 
     def invoke(self, request: Request) -> Outcome:
         """See `Instance.invoke`."""
@@ -144,7 +150,16 @@ class _BaseInstance(Closing):
             waited = self._spec.share.acquire(self._spec.limits.timeout_ms)
             if waited is None:
                 return Outcome(violation=self._share_exhausted())
-            return self._invoke(request, waited)
+            host = self._spec.host
+            if host is None:
+                return self._invoke(request, waited)
+            host.begin()
+            with bound(host):
+                outcome = self._invoke(request, waited)
+            activity = host.recorder.drain()
+            if activity.calls or activity.logs or activity.dropped_log_bytes:
+                outcome = outcome.model_copy(update={"host": activity})
+            return outcome
 
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
         raise NotImplementedError  # pragma: no cover
@@ -333,7 +348,7 @@ class ReactorInstance(_BaseInstance):
 
     def warm_up(self) -> Violation | None:
         """Instantiate now (running `start` and `_initialize`), so load failures show at load."""
-        with self._lock:
+        with self._lock, bound(self._spec.host):
             return self._ensure()[1]
 
     def _ensure(self) -> tuple[float, Violation | None]:

@@ -1,0 +1,169 @@
+"""The host API as WASM imports: namespace `sandbench:host/v1` (docs/abi.md, "Host API").
+
+Every function takes pointers and lengths into the caller's linear memory and returns an
+i32: a byte count (or 0) on success, a negative `Code` on failure. Results are written into
+a buffer the guest passes (`out_ptr`, `out_cap`); a result that does not fit is discarded
+and the call returns `buffer-too-small` (or `too-large` where the capability's own cap
+applies first). A pointer outside memory is a `bad-argument`, never a trap.
+
+The functions are defined once on the backend's linker; which module's `HostApi` they
+serve is per call state: the instance binds its `HostApi` around each call (`bound`),
+on the thread that runs the wasm, so concurrent instances never see each other's grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import wasmtime
+
+from sandbench.hostapi import Code, HostApi, HostResult
+
+__all__ = ["FUNCTIONS", "NAMESPACE", "bound", "define_host"]
+
+NAMESPACE = "sandbench:host/v1"
+_current: ContextVar[HostApi | None] = ContextVar("sandbench_host", default=None)
+
+
+@contextmanager
+def bound(host: HostApi | None) -> Iterator[None]:
+    """Serve the host functions from `host` while the block runs (None: deny everything)."""
+    token = _current.set(host)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class _Memory:
+    """Bounds-checked access to the caller's exported `memory`."""
+
+    def __init__(self, caller: wasmtime.Caller) -> None:
+        memory = caller.get("memory")
+        self._caller = caller
+        self._memory = memory if isinstance(memory, wasmtime.Memory) else None
+
+    def read(self, ptr: int, length: int) -> bytes | None:
+        ptr &= 0xFFFFFFFF  # i32 arrives signed; pointers are unsigned
+        if self._memory is None or not _inside(ptr, length, self._memory.data_len(self._caller)):
+            return None
+        return bytes(self._memory.read(self._caller, ptr, ptr + length))
+
+    def write(self, result: HostResult, ptr: int, cap: int) -> int:
+        """Copy a successful result into the guest's buffer; the i32 the guest gets back."""
+        if not result.ok:
+            return int(result.code)
+        if not result.data:
+            return result.value
+        ptr &= 0xFFFFFFFF
+        if len(result.data) > cap:
+            return int(Code.BUFFER_TOO_SMALL)
+        if self._memory is None or not _inside(ptr, cap, self._memory.data_len(self._caller)):
+            return int(Code.BAD_ARGUMENT)
+        self._memory.write(self._caller, result.data, ptr)
+        return len(result.data)
+
+
+def _inside(ptr: int, length: int, size: int) -> bool:
+    return ptr >= 0 and length >= 0 and ptr + length <= size
+
+
+def _text(memory: _Memory, ptr: int, length: int) -> str | None:
+    raw = memory.read(ptr, length)
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _log(caller: wasmtime.Caller, level: int, ptr: int, length: int) -> int:
+    host = _current.get()
+    raw = _Memory(caller).read(ptr, length)
+    if raw is None:
+        return int(Code.BAD_ARGUMENT)
+    if host is None:
+        return int(Code.DENIED)
+    return int(host.log.write(level, raw).code)
+
+
+def _http_fetch(caller: wasmtime.Caller, ptr: int, length: int, out: int, cap: int) -> int:
+    memory = _Memory(caller)
+    raw = memory.read(ptr, length)
+    host = _current.get()
+    if raw is None or cap < 0:
+        return int(Code.BAD_ARGUMENT)
+    if host is None:
+        return int(Code.DENIED)
+    return memory.write(host.http.fetch(raw, cap), out, cap)
+
+
+def _storage(action: str) -> Callable[..., int]:
+    def call(
+        caller: wasmtime.Caller, b_ptr: int, b_len: int, k_ptr: int, k_len: int, x: int, y: int
+    ) -> int:
+        memory = _Memory(caller)
+        bucket, key = _text(memory, b_ptr, b_len), _text(memory, k_ptr, k_len)
+        host = _current.get()
+        if bucket is None or key is None:
+            return int(Code.BAD_ARGUMENT)
+        if host is None:
+            return int(Code.DENIED)
+        if action == "write":
+            data = memory.read(x, y)
+            if data is None:
+                return int(Code.BAD_ARGUMENT)
+            return memory.write(host.storage.write(bucket, key, data), 0, 0)
+        if action == "read":
+            return memory.write(host.storage.read(bucket, key, max(y, 0)), x, y)
+        return memory.write(host.storage.list(bucket, key, max(y, 0)), x, y)
+
+    return call
+
+
+def _db(action: str) -> Callable[..., int]:
+    def call(
+        caller: wasmtime.Caller,
+        s_ptr: int,
+        s_len: int,
+        q_ptr: int,
+        q_len: int,
+        p_ptr: int,
+        p_len: int,
+        out: int,
+        cap: int,
+    ) -> int:
+        memory = _Memory(caller)
+        schema = _text(memory, s_ptr, s_len)
+        sql, params = memory.read(q_ptr, q_len), memory.read(p_ptr, p_len)
+        host = _current.get()
+        if schema is None or sql is None or params is None or cap < 0:
+            return int(Code.BAD_ARGUMENT)
+        if host is None:
+            return int(Code.DENIED)
+        run = host.database.query if action == "query" else host.database.execute
+        return memory.write(run(schema, sql, params, cap), out, cap)
+
+    return call
+
+
+FUNCTIONS: dict[str, tuple[int, Callable[..., int]]] = {
+    "log": (3, _log),
+    "http_fetch": (4, _http_fetch),
+    "storage_read": (6, _storage("read")),
+    "storage_write": (6, _storage("write")),
+    "storage_list": (6, _storage("list")),
+    "db_query": (8, _db("query")),
+    "db_execute": (8, _db("execute")),
+}
+
+
+def define_host(linker: wasmtime.Linker) -> None:
+    """Define every host function (all i32 parameters, one i32 result) on `linker`."""
+    i32 = wasmtime.ValType.i32()
+    for name, (arity, func) in FUNCTIONS.items():
+        ty = wasmtime.FuncType([i32] * arity, [i32])
+        linker.define_func(NAMESPACE, name, ty, func, access_caller=True)
