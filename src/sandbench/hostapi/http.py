@@ -147,7 +147,7 @@ class Http:
         address = self._address(host, port)
         if isinstance(address, Code):
             return HostResult(self._record(host, address, "resolves to a non-public address"))
-        return self._send(request, parts.scheme, host, address, cap)
+        return self._send(request, parts.scheme, (host, port), address, cap)
 
     def _record(self, target: str, code: Code, detail: str = "") -> Code:
         return self._recorder.call("http", "fetch", target, code, detail)
@@ -167,10 +167,16 @@ class Http:
         return Code.DENIED
 
     def _send(
-        self, request: FetchRequest, scheme: str, host: str, address: tuple[str, int], cap: int
+        self,
+        request: FetchRequest,
+        scheme: str,
+        origin: tuple[str, int],
+        address: tuple[str, int],
+        cap: int,
     ) -> HostResult:
         limit = min(cap, self._settings.max_response_bytes)
-        connection = _connection(scheme, host, address, self._settings.timeout_s)
+        host = origin[0]
+        connection = _connection(scheme, origin, address, self._settings.timeout_s)
         deadline = time.monotonic() + self._settings.timeout_s
         try:
             path = urlsplit(request.url).path or "/"
@@ -200,15 +206,16 @@ class Http:
 
 
 def _connection(
-    scheme: str, host: str, address: tuple[str, int], timeout: float
+    scheme: str, origin: tuple[str, int], address: tuple[str, int], timeout: float
 ) -> http.client.HTTPConnection:
-    """A connection to `address` that still says `host` (Host header, TLS server name)."""
+    """A connection to `address` that still names `origin` (Host header, TLS server name)."""
+    host, port = origin
     if scheme == "https":
         connection: http.client.HTTPConnection = _PinnedHTTPS(
-            host, address[1], timeout=timeout, context=ssl.create_default_context()
+            host, port, timeout=timeout, context=ssl.create_default_context()
         )
     else:
-        connection = _PinnedHTTP(host, address[1], timeout=timeout)
+        connection = _PinnedHTTP(host, port, timeout=timeout)
     connection.pinned = address  # type: ignore[attr-defined]
     return connection
 

@@ -160,11 +160,21 @@ def _open_dir(root: Path, folder: str, *, create: bool = False) -> int:
             if create:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(part, 0o700, dir_fd=fd)
-            next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            next_fd = _open_component(part, fd)
         finally:
             os.close(fd)
         fd = next_fd
     return fd
+
+
+def _open_component(name: str, dir_fd: int) -> int:
+    """Open the folder `name` under `dir_fd`; a symlink there is ELOOP, whatever it points to."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except NotADirectoryError:
+        if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            raise OSError(errno.ELOOP, "symlink") from None
+        raise
 
 
 def _open(root: Path, key: str, flags: int, *, create_dirs: bool = False) -> int:
