@@ -30,7 +30,9 @@ HEALTHY = ["hello", "hello-reactor", "vendas", "vendas-reactor"]
 
 
 def test_every_hostile_example_is_covered():
-    assert {p.name for p in (EXAMPLES / "hostile").iterdir() if p.is_dir()} == set(HOSTILE)
+    # hostile/host-* (host API) modules are covered in tests/sandbox/test_wasm_host_examples.py
+    dirs = (EXAMPLES / "hostile").iterdir()
+    assert {p.name for p in dirs if p.is_dir() and not p.name.startswith("host-")} == set(HOSTILE)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))

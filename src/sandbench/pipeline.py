@@ -118,15 +118,21 @@ def suggest_security(
 
 
 def _least_privilege(
-    package: ModulePackage, loaded: LoadResult, scans: tuple[ScanResult, ...]
+    package: ModulePackage,
+    loaded: LoadResult,
+    scans: tuple[ScanResult, ...],
+    probed: ProbeResult | None = None,
 ) -> tuple[ScanResult, ...]:
-    """Unused permissions, judged by what the sandbox linked, as findings.
+    """Unused permissions, judged by the imports the sandbox linked and the host calls the
+    health calls made, as findings.
 
     Nothing when the module did not load, or when the capabilities scanner already judged
-    the same imports statically (the gate), so a permission is not reported twice.
+    the imports statically (the gate), so a permission is not reported twice.
     """
     if loaded.violation is not None or any(s.scanner == "capabilities" for s in scans):
         return ()
+    outcomes = probed.outcomes if probed is not None else ()
+    calls = [call for outcome in outcomes for call in outcome.host.calls]
     findings = tuple(
         Finding(
             scanner="least-privilege",
@@ -139,7 +145,7 @@ def _least_privilege(
                 "least-privilege", "unused-permission", "module.json", use.permission
             ),
         )
-        for use in permission_use(package.manifest, loaded.imports)
+        for use in permission_use(package.manifest, loaded.imports, calls)
         if not use.used
     )
     return (ScanResult(scanner="least-privilege", findings=findings),)
@@ -168,7 +174,7 @@ def _run(
         request=health_request(manifest),
         expect=manifest.health.expect,
         probe=seen.probe,
-        scans=scans + _least_privilege(package, seen.loaded, scans),
+        scans=scans + _least_privilege(package, seen.loaded, scans, seen.probe),
         components=_components(scanned=bool(scans)),
         skipped=options.skipped,
         checked_at=datetime.now(UTC),

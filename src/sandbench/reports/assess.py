@@ -14,6 +14,7 @@ report's status is the worst rule's, and `reasons` lists the rules that set it.
 | `load-time` | the cold load took longer than 500 ms | degraded |
 | `signature` | the signature does not match the digest (critical) or there is none (degraded) | critical / degraded |
 | `limits-clamped` | a declared limit was above the policy's ceiling and was cut down | degraded |
+| `host-denials` | a host API call was refused: no permission (critical), or the rate or storage quota (degraded) | critical / degraded |
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from .model import (
     FindingReport,
     HealthProbe,
     HealthReport,
+    HostApiReport,
+    HostCallReport,
+    HostLogReport,
     LimitsApplied,
     LoadReport,
     Metrics,
@@ -202,6 +206,27 @@ def _clamped(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
     )
 
 
+def _host_denials(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
+    report = _host_api(ev)
+    if report is None:  # the module made no host call: nothing to judge
+        return
+    if not report.denied:
+        total = sum(group.count for group in report.calls)
+        yield _result("host-denials", None, f"{total} host API call(s), none refused")
+        return
+    unpermitted = [d for d in report.denied if d.code == "denied"]
+    shown = "; ".join(
+        f"{d.capability} {d.action} {d.target} ({d.code} x{d.count})" for d in report.denied[:5]
+    )
+    more = f" and {len(report.denied) - 5} more" if len(report.denied) > 5 else ""
+    if unpermitted:
+        message = f"host API calls without a permission were refused: {shown}{more}"
+        yield _result("host-denials", Status.CRITICAL, message)
+    else:
+        message = f"host API calls ran into limits.network or limits.storage: {shown}{more}"
+        yield _result("host-denials", Status.DEGRADED, message)
+
+
 RULES: tuple[Rule, ...] = (
     _module_loads,
     _limit_violations,
@@ -213,6 +238,7 @@ RULES: tuple[Rule, ...] = (
     _clamped,
     _findings,
     _scans_ran,
+    _host_denials,
 )
 
 
@@ -261,6 +287,42 @@ def _metrics(ev: Evidence) -> Metrics:
         memory_usage=max((o.usage.memory_bytes for o in outcomes), default=0),
         cpu_usage=round(cpu / wall * 1000, 1) if wall > 0 else 0.0,
         dependencies=dependencies,
+    )
+
+
+def _host_api(ev: Evidence) -> HostApiReport | None:
+    """The health calls' host API activity, grouped; None when there was none."""
+    activities = [o.host for o in ev.probe.outcomes] if ev.probe is not None else []
+    calls = [call for activity in activities for call in activity.calls]
+    logs = [line for activity in activities for line in activity.logs]
+    if not calls and not logs:
+        return None
+    groups: dict[tuple[str, str, str, str], HostCallReport] = {}
+    for call in calls:
+        key = (call.capability, call.action, call.target, call.code)
+        seen = groups.get(key)
+        groups[key] = (
+            seen.model_copy(update={"count": seen.count + 1})
+            if seen is not None
+            else HostCallReport(
+                capability=call.capability,
+                action=call.action,
+                target=call.target,
+                code=call.code,
+                detail=call.detail,
+                first_at=call.at,
+            )
+        )
+    grouped = list(groups.values())
+    return HostApiReport(
+        calls=grouped,
+        denied=[g for g in grouped if g.code in ("denied", "rate", "quota")],
+        logs=[
+            HostLogReport(level=line.level, message=line.message, fields=line.fields)
+            for line in logs[:100]
+        ],
+        dropped_log_bytes=sum(a.dropped_log_bytes for a in activities),
+        dropped_calls=sum(a.dropped_calls for a in activities),
     )
 
 
@@ -354,4 +416,5 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
             policy=policy.source,
             components=ev.components,
         ),
+        host_api=_host_api(ev),
     )

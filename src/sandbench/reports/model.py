@@ -29,6 +29,9 @@ __all__ = [
     "FindingReport",
     "HealthProbe",
     "HealthReport",
+    "HostApiReport",
+    "HostCallReport",
+    "HostLogReport",
     "LimitsApplied",
     "LoadReport",
     "Metrics",
@@ -197,6 +200,38 @@ class ToolInfo(_Camel):
     )
 
 
+class HostCallReport(_Camel):
+    """Host API calls with the same capability, action, target and result, grouped."""
+
+    capability: str
+    action: str
+    target: str
+    code: str = Field(description="ok, or why it failed: denied, rate, quota, not-found, ...")
+    detail: str = ""
+    count: int = 1
+    first_at: datetime
+
+
+class HostLogReport(_Camel):
+    """One structured log line a module wrote through the host API."""
+
+    level: str
+    message: str
+    fields: dict[str, object] = Field(default_factory=dict)
+
+
+class HostApiReport(_Camel):
+    """What the module did through the host API during the health calls."""
+
+    calls: list[HostCallReport] = Field(default_factory=list, description="every call, grouped")
+    denied: list[HostCallReport] = Field(
+        default_factory=list, description="calls a permission (denied) or a limit refused"
+    )
+    logs: list[HostLogReport] = Field(default_factory=list)
+    dropped_log_bytes: int = 0
+    dropped_calls: int = 0
+
+
 class HealthReport(_Camel):
     """The health report of one module."""
 
@@ -217,6 +252,9 @@ class HealthReport(_Camel):
     scans: list[ScanReport] = Field(default_factory=list)
     skipped: list[Skipped] = Field(default_factory=list)
     tool: ToolInfo
+    host_api: HostApiReport | None = Field(
+        default=None, description="host API calls and logs; absent when the module made none"
+    )
 
 
 class Evidence(BaseModel):

@@ -1,9 +1,10 @@
 """Least privilege and right-sizing: what a module used, and the smallest `security` block.
 
-Permissions are judged by what the sandbox linked: a WASM module that imports no WASI file
-function cannot open a file, so its storage permissions are unused; the WASM host offers
-no database or outbound-HTTP function yet (docs/abi.md), so such permissions are unused by
-construction. Limits are sized from measured peaks with a stated headroom (x1.5).
+Permissions are judged by what the module did and what the sandbox linked: a permission
+that a successful host API call used during the health calls (`Outcome.host`) is used;
+otherwise a storage permission counts as used when the module imports a WASI file function
+(it may open the bucket's files directly), and any other one is unused. Limits are sized
+from measured peaks with a stated headroom (x1.5).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from sandbench.hostapi import HostCall
 from sandbench.manifests import Manifest, Permission, Resource
 from sandbench.sandbox import Outcome, SandboxLimits
 from sandbench.sandbox.budget import FUEL_PER_CPU_SECOND
@@ -43,14 +45,39 @@ class Suggestion(BaseModel):
     notes: dict[str, str]
 
 
-def permission_use(manifest: Manifest, imports: Sequence[str]) -> list[PermissionUse]:
-    """Judge each declared permission against the module's imports (`module::name`)."""
+_CAPABILITY = {Resource.API: "http", Resource.DATABASE: "database", Resource.STORAGE: "storage"}
+
+
+def permission_use(
+    manifest: Manifest, imports: Sequence[str], calls: Sequence[HostCall] = ()
+) -> list[PermissionUse]:
+    """Judge each declared permission by the host calls made and the imports (`module::name`)."""
     opens_files = [i for i in imports if i.split("::")[-1] in _FILE_FUNCTIONS]
-    return [_use(permission, opens_files) for permission in manifest.security.permissions]
+    return [_use(permission, opens_files, calls) for permission in manifest.security.permissions]
 
 
-def _use(permission: Permission, opens_files: list[str]) -> PermissionUse:
+def _covers(permission: Permission, call: HostCall) -> bool:
+    """Did `call` (a successful one) need `permission`?"""
+    if call.code != "ok" or call.capability != _CAPABILITY[permission.resource]:
+        return False
+    target = permission.target.split(":")[0]
+    name = call.target.split("/")[0] if permission.resource is Resource.STORAGE else call.target
+    if target == "*" or name == target:
+        return True
+    return target.startswith("*.") and name.endswith(target[1:])
+
+
+def _use(
+    permission: Permission, opens_files: list[str], calls: Sequence[HostCall]
+) -> PermissionUse:
     text = str(permission)
+    used = [call for call in calls if _covers(permission, call)]
+    if used:
+        first = used[0]
+        evidence = (
+            f"{len(used)} host API call(s), e.g. {first.capability} {first.action} {first.target}"
+        )
+        return PermissionUse(permission=text, used=True, evidence=evidence)
     if permission.resource is Resource.STORAGE:
         if opens_files:
             return PermissionUse(permission=text, used=True, evidence=f"imports {opens_files[0]}")
@@ -59,11 +86,11 @@ def _use(permission: Permission, opens_files: list[str]) -> PermissionUse:
             used=False,
             evidence="the module imports no WASI file function (path_open): it cannot open files",
         )
-    what = {Resource.DATABASE: "database", Resource.API: "outbound HTTP"}[permission.resource]
+    what = {Resource.DATABASE: "database", Resource.API: "http"}[permission.resource]
     return PermissionUse(
         permission=text,
         used=False,
-        evidence=f"the WASM host offers no {what} function to use it with",
+        evidence=f"no successful {what} host API call needed it during the health calls",
     )
 
 
@@ -79,7 +106,8 @@ def suggest(
 ) -> Suggestion:
     """The smallest `security` block that would have served the observed calls."""
     declared = manifest.security
-    uses = permission_use(manifest, imports)
+    calls = [call for outcome in outcomes for call in outcome.host.calls]
+    uses = permission_use(manifest, imports, calls)
     notes = {u.permission: ("kept: " if u.used else "dropped: ") + u.evidence for u in uses}
     new_limits: dict[str, object] = {}
     ok = [o for o in outcomes if o.ok]
