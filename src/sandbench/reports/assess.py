@@ -297,9 +297,9 @@ def _host_api(ev: Evidence) -> HostApiReport | None:
     logs = [line for activity in activities for line in activity.logs]
     if not calls and not logs:
         return None
-    groups: dict[tuple[str, str, str, str], HostCallReport] = {}
+    groups: dict[tuple[str, str, str, str, str], HostCallReport] = {}
     for call in calls:
-        key = (call.capability, call.action, call.target, call.code)
+        key = (call.capability, call.action, call.target, call.code, call.detail)
         seen = groups.get(key)
         groups[key] = (
             seen.model_copy(update={"count": seen.count + 1})

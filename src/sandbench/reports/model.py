@@ -201,7 +201,7 @@ class ToolInfo(_Camel):
 
 
 class HostCallReport(_Camel):
-    """Host API calls with the same capability, action, target and result, grouped."""
+    """Host API calls with the same capability, action, target, result and detail, grouped."""
 
     capability: str
     action: str

@@ -18,11 +18,11 @@
   (data (i32.const 1104) "../scratch/x")  ;; dotdot, 12 bytes
   (data (i32.const 1120) "/etc/passwd")  ;; passwd, 11 bytes
   (data (i32.const 1136) "link")  ;; link, 4 bytes
-  (data (i32.const 1152) "/etc/passwd")  ;; target, 11 bytes
-  (data (i32.const 1168) "big.bin")  ;; big, 7 bytes
-  (data (i32.const 1184) "x")  ;; x, 1 bytes
-  (data (i32.const 1200) "Status: 200 OK\nContent-Type: text/plain\n\nevery attempt was refused\n")  ;; ok, 67 bytes
-  (data (i32.const 1280) "Status: 500\nContent-Type: text/plain\n\nan attempt was NOT refused\n")  ;; leak, 65 bytes
+  (data (i32.const 1152) "../other/secret.txt")  ;; target, 19 bytes
+  (data (i32.const 1184) "big.bin")  ;; big, 7 bytes
+  (data (i32.const 1200) "x")  ;; x, 1 bytes
+  (data (i32.const 1216) "Status: 200 OK\nContent-Type: text/plain\n\nevery attempt was refused\n")  ;; ok, 67 bytes
+  (data (i32.const 1296) "Status: 500\nContent-Type: text/plain\n\nan attempt was NOT refused\n")  ;; leak, 65 bytes
   (global $leaks (mut i32) (i32.const 0))
 
   ;; Write len bytes at ptr to stdout; the responses here are small enough for one call.
@@ -42,20 +42,20 @@
       (then (global.set $leaks (i32.add (global.get $leaks) (i32.const 1))))))
   (func (export "_start")
     ;; a write to the read-only bucket
-    (call $expect (call $storage_write (i32.const 1024) (i32.const 4) (i32.const 1072) (i32.const 11) (i32.const 1184) (i32.const 1)) (i32.const -1))
+    (call $expect (call $storage_write (i32.const 1024) (i32.const 4) (i32.const 1072) (i32.const 11) (i32.const 1200) (i32.const 1)) (i32.const -1))
     ;; a bucket it was not granted
     (call $expect (call $storage_read (i32.const 1056) (i32.const 5) (i32.const 1088) (i32.const 10) (i32.const 32768) (i32.const 16384)) (i32.const -1))
     ;; out of a bucket with .. and with an absolute key
     (call $expect (call $storage_read (i32.const 1024) (i32.const 4) (i32.const 1104) (i32.const 12) (i32.const 32768) (i32.const 16384)) (i32.const -1))
     (call $expect (call $storage_read (i32.const 1024) (i32.const 4) (i32.const 1120) (i32.const 11) (i32.const 32768) (i32.const 16384)) (i32.const -1))
-    ;; plant a symlink to /etc/passwd with WASI in the writable bucket (preopen fd 4), then
+    ;; plant a symlink out of the bucket with WASI in the writable bucket (preopen fd 4), then
     ;; read it through the host API: never followed, whether or not WASI let it be made
-    (drop (call $path_symlink (i32.const 1152) (i32.const 11) (i32.const 4) (i32.const 1136) (i32.const 4)))
+    (drop (call $path_symlink (i32.const 1152) (i32.const 19) (i32.const 4) (i32.const 1136) (i32.const 4)))
     (call $expect (call $storage_read (i32.const 1040) (i32.const 7) (i32.const 1136) (i32.const 4) (i32.const 32768) (i32.const 16384)) (i32.const 0))
     ;; 8 KiB into a module whose limits.storage is 4KB
-    (call $expect (call $storage_write (i32.const 1040) (i32.const 7) (i32.const 1168) (i32.const 7) (i32.const 40000) (i32.const 8192)) (i32.const -3))
+    (call $expect (call $storage_write (i32.const 1040) (i32.const 7) (i32.const 1184) (i32.const 7) (i32.const 40000) (i32.const 8192)) (i32.const -3))
     ;; Every attempt refused: a normal answer. Anything else: exit 1, an exit violation.
     (if (global.get $leaks)
-      (then (call $out (i32.const 1280) (i32.const 65)) (call $proc_exit (i32.const 1))))
-    (call $out (i32.const 1200) (i32.const 67))
+      (then (call $out (i32.const 1296) (i32.const 65)) (call $proc_exit (i32.const 1))))
+    (call $out (i32.const 1216) (i32.const 67))
 ))
