@@ -13,12 +13,13 @@ time) that:
 
 Module statements run on the role's own connection, one statement per call, always with
 bound parameters through the extended protocol (which refuses several statements in one
-call). The administrator's connection is used only to prepare the roles.
+call; results are requested in binary, which forces that protocol even without parameters). The administrator's connection is used only to prepare the roles.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 from collections.abc import Sequence
@@ -37,6 +38,10 @@ __all__ = ["PostgresEngine"]
 # SQLSTATE classes that mean "outside the grant": insufficient privilege, read-only
 # transaction, undefined schema/table reached through a qualified name.
 _DENIED_STATES = {"42501", "25006", "3F000"}
+# Session settings are the engine's (search_path, role, read-only): a statement that sets
+# them is refused before it reaches the server. set_config() still can, which privileges
+# make harmless: another schema stays out of reach whatever the search_path says.
+_SESSION = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(set|reset|discard)\b", re.I | re.S)
 
 
 class PostgresEngine:
@@ -106,11 +111,15 @@ class PostgresEngine:
         self, schema: str, writable: bool, sql: str, params: Sequence[object], cap: int
     ) -> bytes:
         """See `Engine.run`."""
+        if _SESSION.match(sql):
+            raise DatabaseDenied(f"session settings of schema {schema!r} are fixed: {sql[:60]}")
         with self._lock:
             connection = self._connection(schema, writable)
             try:
-                # A list (even empty) makes psycopg use the extended protocol: one statement.
-                cursor = connection.execute(sql.encode(), list(params), prepare=False)
+                # Binary results make psycopg use the extended protocol even without
+                # parameters, and that protocol runs exactly one statement per call.
+                cursor = connection.cursor(binary=True)
+                cursor.execute(sql.encode(), list(params), prepare=False)
                 if cursor.description is None:
                     return json.dumps({"rowcount": cursor.rowcount}).encode()
                 columns = [column.name for column in cursor.description]

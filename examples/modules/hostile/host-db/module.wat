@@ -16,7 +16,7 @@
   (data (i32.const 1120) "SELECT * FROM rh.salaries")  ;; qualified, 25 bytes
   (data (i32.const 1152) "PRAGMA writable_schema = 1")  ;; pragma, 26 bytes
   (data (i32.const 1184) "SELECT load_extension('/tmp/evil.so')")  ;; ext, 37 bytes
-  (data (i32.const 1232) "CREATE TABLE evil (x)")  ;; create, 21 bytes
+  (data (i32.const 1232) "CREATE TABLE evil (x int)")  ;; create, 25 bytes
   (data (i32.const 1264) "SET search_path TO rh")  ;; search, 21 bytes
   (data (i32.const 1296) "Status: 200 OK\nContent-Type: text/plain\n\nevery attempt was refused\n")  ;; ok, 67 bytes
   (data (i32.const 1376) "Status: 500\nContent-Type: text/plain\n\nan attempt was NOT refused\n")  ;; leak, 65 bytes
@@ -40,15 +40,17 @@
   (func (export "_start")
     ;; a schema it was not granted
     (call $expect (call $db_query (i32.const 1040) (i32.const 2) (i32.const 1056) (i32.const 8) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
-    ;; reaching another schema from the granted one: ATTACH, a qualified name, PRAGMA, extensions
-    (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1072) (i32.const 34) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
+    ;; reaching another schema from the granted one: a qualified name, ATTACH, PRAGMA,
+    ;; extensions (the last three are SQLite's; PostgreSQL fails them as syntax errors,
+    ;; so any refusal will do: want 0)
     (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1120) (i32.const 25) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
-    (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1152) (i32.const 26) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
-    (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1184) (i32.const 37) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
+    (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1072) (i32.const 34) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const 0))
+    (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1152) (i32.const 26) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const 0))
+    (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1184) (i32.const 37) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const 0))
     ;; writing through a read grant, with db_execute and smuggled into db_query
-    (call $expect (call $db_execute (i32.const 1024) (i32.const 6) (i32.const 1232) (i32.const 21) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
-    (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1232) (i32.const 21) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
-    ;; switching schemas (PostgreSQL syntax; SQLite rejects it as an error)
+    (call $expect (call $db_execute (i32.const 1024) (i32.const 6) (i32.const 1232) (i32.const 25) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
+    (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1232) (i32.const 25) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const -1))
+    ;; switching schemas (PostgreSQL's; SQLite fails it as a syntax error)
     (call $expect (call $db_query (i32.const 1024) (i32.const 6) (i32.const 1264) (i32.const 21) (i32.const 1072) (i32.const 0) (i32.const 32768) (i32.const 16384)) (i32.const 0))
     ;; Every attempt refused: a normal answer. Anything else: exit 1, an exit violation.
     (if (global.get $leaks)
