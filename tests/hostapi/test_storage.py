@@ -109,3 +109,10 @@ def test_missing_and_oversized_objects(buckets, recorder):
     assert storage.list("docs", "nope", 100).code is Code.NOT_FOUND
     assert storage.list("docs", "", 3).code is Code.TOO_LARGE
     assert storage.read("scratch", "missing/x", 100).code is Code.NOT_FOUND
+
+
+def test_files_written_behind_the_capability_count_against_the_quota(buckets, recorder):
+    storage = make(buckets, recorder, quota=30)
+    (buckets[1] / "via-wasi.bin").write_bytes(b"z" * 15)  # as a WASI preopen write would
+    assert storage.write("scratch", "a.bin", b"x" * 10).code is Code.QUOTA
+    assert storage.write("scratch", "a.bin", b"x" * 5).code is Code.OK

@@ -7,8 +7,9 @@ relative to the bucket with `O_NOFOLLOW`, so a symlink inside a bucket (planted 
 module through WASI, or by anyone) is never followed out of it.
 
 The quota (`limits.storage`) counts the bytes of regular files in all the module's
-buckets. It is measured when the capability is made and kept up to date by writes; a
-write that would pass it fails with `quota` and changes nothing.
+buckets. It is measured from disk at every write (so files the module wrote directly
+through its WASI preopens count too); a write that would pass it fails with `quota` and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Storage:
         target = f"{bucket}/{key}"
         root = self._buckets[bucket]
         try:
+            self._used = sum(bucket_bytes(path) for path in self._buckets.values())
             old = _size(root, key)
             growth = len(data) - old
             if growth > 0 and self._used + growth > self._quota:
