@@ -8,6 +8,7 @@ from .database import Database, DatabaseDenied, DatabaseFailed, Engine, SqliteEn
 from .http import FetchRequest, Http, HttpSettings, parse_fetch_request
 from .log import Log
 from .record import Activity, HostCall, LogLine, Recorder
+from .serve import HostServer
 from .storage import Storage
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "HostApi",
     "HostCall",
     "HostResult",
+    "HostServer",
     "HostSettings",
     "Http",
     "HttpSettings",

@@ -1,0 +1,176 @@
+"""The host API over HTTP on a unix socket: the binding for containers (docs/hostapi.md).
+
+`HostServer(host, path)` serves one module instance's `HostApi` on a unix socket that the
+container backend bind-mounts into the container; the container needs no network. Each
+request maps to one capability call and answers with the result, or with the status for
+its error code and a `Sandbench-Error` header naming it. Requests are bounded: a body over
+`MAX_BODY` is refused before it is read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .api import HostApi
+from .codes import Code, HostResult
+from .log import LEVELS
+
+__all__ = ["MAX_BODY", "STATUS", "HostServer"]
+
+MAX_BODY = 2 * 1024 * 1024
+RESULT_CAP = 1024 * 1024
+STATUS = {
+    Code.DENIED: 403,
+    Code.NOT_FOUND: 404,
+    Code.QUOTA: 507,
+    Code.RATE: 429,
+    Code.TOO_LARGE: 413,
+    Code.BAD_ARGUMENT: 400,
+    Code.FAILED: 502,
+    Code.BUFFER_TOO_SMALL: 413,
+    Code.TIMEOUT: 504,
+}
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    host: HostApi
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        parts = self._parts()
+        if len(parts) >= 2 and parts[0] == "storage":
+            bucket, key = parts[1], "/".join(parts[2:])
+            storage = self.server.host.storage
+            if self.path.endswith("/"):
+                self._send(storage.list(bucket, key.rstrip("/"), RESULT_CAP))
+            else:
+                self._send(storage.read(bucket, key, RESULT_CAP))
+        else:
+            self._send(HostResult(Code.NOT_FOUND))
+
+    def do_PUT(self) -> None:
+        parts = self._parts()
+        body = self._body()
+        if body is None:
+            return
+        if len(parts) >= 3 and parts[0] == "storage":
+            self._send(self.server.host.storage.write(parts[1], "/".join(parts[2:]), body))
+        else:
+            self._send(HostResult(Code.NOT_FOUND))
+
+    def do_POST(self) -> None:
+        parts, query = self._parts(), parse_qs(urlsplit(self.path).query)
+        body = self._body()
+        if body is None:
+            return
+        host = self.server.host
+        if parts == ["log"]:
+            level = query.get("level", ["info"])[0]
+            index = LEVELS.index(level) if level in LEVELS else -1
+            self._send(host.log.write(index, body))
+        elif parts == ["http"]:
+            self._send(host.http.fetch(body, RESULT_CAP))
+        elif len(parts) == 3 and parts[0] == "db" and parts[2] in ("query", "execute"):
+            self._send(self._db(parts[1], parts[2], body))
+        else:
+            self._send(HostResult(Code.NOT_FOUND))
+
+    def _db(self, schema: str, action: str, body: bytes) -> HostResult:
+        try:
+            request = json.loads(body)
+            sql = request["sql"].encode()
+            params = json.dumps(request.get("params", [])).encode()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return HostResult(Code.BAD_ARGUMENT)
+        database = self.server.host.database
+        run = database.query if action == "query" else database.execute
+        return run(schema, sql, params, RESULT_CAP)
+
+    def _parts(self) -> list[str]:
+        path = urlsplit(self.path).path
+        if not path.startswith("/v1/"):
+            return []
+        # Decode after splitting: an encoded "/" stays inside its segment, and the
+        # capability refuses it as it refuses any other odd key.
+        return [unquote(p) for p in path[len("/v1/") :].split("/") if p != ""]
+
+    def _body(self) -> bytes | None:
+        try:
+            length = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self._send(HostResult(Code.TOO_LARGE if length > 0 else Code.BAD_ARGUMENT))
+            self.close_connection = True
+            return None
+        return self.rfile.read(length)
+
+    def _send(self, result: HostResult) -> None:
+        # A client that hung up (a container stopped mid-call) gets nothing; no traceback.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._answer(result)
+
+    def _answer(self, result: HostResult) -> None:
+        if result.ok:
+            self.send_response(200 if result.data else 204)
+            self.send_header("Content-Length", str(len(result.data)))
+            self.end_headers()
+            if result.data:
+                self.wfile.write(result.data)
+            return
+        text = f"{result.code.label}\n".encode()
+        self.send_response(STATUS[result.code])
+        self.send_header("Sandbench-Error", result.code.label)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # the Recorder is the log
+
+
+class HostServer:
+    """Serve `host` on the unix socket `path` (mode 0600) until closed; closing twice is harmless."""
+
+    def __init__(self, host: HostApi, path: Path) -> None:
+        self.path = path
+        self._server = _Server(str(path), _Handler)
+        self._server.host = host
+        os.chmod(path, 0o600)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbench-host-api",
+            daemon=True,
+        )
+        self._thread.start()
+        self._closed = False
+
+    def close(self) -> None:
+        """Stop serving and remove the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> HostServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
