@@ -231,3 +231,32 @@ def test_database_through_wasm_on_sqlite(backend, make_module, tmp_path):
     )
     assert result_of(outcome) == len(b'{"columns": ["n"], "rows": [[42]]}')
     assert (tmp_path / "vendas.sqlite3").exists()
+
+
+def test_a_limit_refusal_degrades_and_a_missing_permission_is_critical(backend, make_module):
+    from sandbench import check
+    from sandbench.reports import Status
+
+    strings = [b"notes", b"big.bin", b"docs"]
+    write = f"(call $storage_write {ref(0, strings)} {ref(1, strings)} (i32.const 2048) (i32.const 2048))"
+    over_quota = module_with(["storage_write"], write, strings)
+    limits = {"memory": "16MiB", "cpu": "1", "timeout": "1s", "storage": "1KB"}
+    root = make_module(over_quota, permissions=["storage:write:notes"], limits=limits)
+    report = check(root, backend=backend, calls=2, warm_runs=1)
+    assert report.status is Status.DEGRADED
+    assert "host-denials" in report.reasons
+    (denied,) = report.host_api.denied
+    assert (denied.code, denied.target, denied.count) == ("quota", "notes/big.bin", 2)
+
+    other_bucket = (
+        f"(call $storage_write {ref(2, strings)} {ref(1, strings)} (i32.const 2048) (i32.const 8))"
+    )
+    root = make_module(
+        module_with(["storage_write"], other_bucket, strings), permissions=["storage:write:notes"]
+    )
+    report = check(root, backend=backend, calls=2, warm_runs=1)
+    assert report.status is Status.CRITICAL
+    assert report.reasons == ["host-denials"]
+    unused = [f.message for f in report.findings if f.rule_id == "unused-permission"]
+    assert len(unused) == 1
+    assert unused[0].startswith("storage:write:notes is declared but unused")
