@@ -8,6 +8,7 @@ module that loops on a denied call cannot grow the host's memory.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,21 +71,15 @@ class Recorder:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._calls: list[HostCall] = []
+        self._calls: list[tuple[str, str, str, Code, str, float]] = []
         self._dropped = 0
         self._logs: list[LogLine] = []
         self._dropped_log_bytes = 0
 
     def call(self, capability: str, action: str, target: str, code: Code, detail: str = "") -> Code:
         """Record one call and return its code (so a capability can `return rec.call(...)`)."""
-        entry = HostCall.model_construct(
-            capability=capability,
-            action=action,
-            target=target[:300],
-            code=code.label,
-            at=datetime.now(UTC),
-            detail=detail[:300],
-        )
+        # A plain tuple on the hot path; the model is built once, in `drain()`.
+        entry = (capability, action, target, code, detail, time.time())
         with self._lock:
             if len(self._calls) < MAX_CALLS:
                 self._calls.append(entry)
@@ -106,7 +101,17 @@ class Recorder:
         """Everything recorded since the last drain; the recorder starts empty again."""
         with self._lock:
             activity = Activity.model_construct(
-                calls=tuple(self._calls),
+                calls=tuple(
+                    HostCall.model_construct(
+                        capability=capability,
+                        action=action,
+                        target=target[:300],
+                        code=code.label,
+                        at=datetime.fromtimestamp(at, UTC),
+                        detail=detail[:300],
+                    )
+                    for capability, action, target, code, detail, at in self._calls
+                ),
                 dropped_calls=self._dropped,
                 logs=tuple(self._logs),
                 dropped_log_bytes=self._dropped_log_bytes,

@@ -60,8 +60,10 @@ class Storage:
             fd = _open(self._buckets[bucket], key, os.O_RDONLY)
         except OSError as exc:
             return HostResult(self._failed("read", bucket, key, exc))
-        with os.fdopen(fd, "rb") as file:
-            data = file.read(cap + 1)
+        try:
+            data = _read_up_to(fd, cap + 1)
+        finally:
+            os.close(fd)
         if len(data) > cap:
             return HostResult(
                 self._recorder.call("storage", "read", f"{bucket}/{key}", Code.TOO_LARGE)
@@ -146,6 +148,18 @@ class Storage:
         if exc.errno == errno.EISDIR:
             return self._recorder.call("storage", action, target, Code.BAD_ARGUMENT, "a folder")
         return self._recorder.call("storage", action, target, Code.FAILED, exc.strerror or "")
+
+
+def _read_up_to(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _valid_key(key: str) -> bool:

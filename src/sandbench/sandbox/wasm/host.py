@@ -44,10 +44,12 @@ class _Memory:
         memory = caller.get("memory")
         self._caller = caller
         self._memory = memory if isinstance(memory, wasmtime.Memory) else None
+        # The guest cannot grow its memory while the host function runs: read the size once.
+        self._size = self._memory.data_len(caller) if self._memory is not None else 0
 
     def read(self, ptr: int, length: int) -> bytes | None:
         ptr &= 0xFFFFFFFF  # i32 arrives signed; pointers are unsigned
-        if self._memory is None or not _inside(ptr, length, self._memory.data_len(self._caller)):
+        if self._memory is None or not _inside(ptr, length, self._size):
             return None
         return bytes(self._memory.read(self._caller, ptr, ptr + length))
 
@@ -60,7 +62,7 @@ class _Memory:
         ptr &= 0xFFFFFFFF
         if len(result.data) > cap:
             return int(Code.BUFFER_TOO_SMALL)
-        if self._memory is None or not _inside(ptr, cap, self._memory.data_len(self._caller)):
+        if self._memory is None or not _inside(ptr, cap, self._size):
             return int(Code.BAD_ARGUMENT)
         self._memory.write(self._caller, result.data, ptr)
         return len(result.data)
