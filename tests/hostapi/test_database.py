@@ -137,3 +137,14 @@ def test_bad_sql_or_parameters(writer, sql, params):
 
 def test_syntax_errors_fail(writer):
     assert writer.query("vendas", b"SELEKT 1", b"", 4096).code is Code.FAILED
+
+
+def test_unreachable_postgres_is_a_failed_call_not_a_trap(recorder):
+    from sandbench.hostapi.postgres import PostgresEngine
+
+    engine = PostgresEngine("postgresql://nobody:x@127.0.0.1:1/none?connect_timeout=2")
+    database = Database(["vendas"], [], engine, recorder)
+    assert database.query("vendas", b"SELECT 1", b"", 4096).code is Code.FAILED
+    (call,) = recorder.drain().calls
+    assert call.detail.startswith("PostgreSQL: cannot prepare schema 'vendas'")
+    database.close()

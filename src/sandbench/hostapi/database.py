@@ -29,6 +29,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from sandbench.errors import SandboxError
+
 from .codes import Code, HostResult
 from .record import Recorder
 
@@ -144,6 +146,12 @@ class Database:
             )
         except DatabaseFailed as exc:
             return HostResult(self._recorder.call("database", action, schema, exc.code, str(exc)))
+        except SandboxError as exc:
+            # The host's fault (server down, bad URL): `failed` in the module, never a trap
+            # that would blame it; the detail says what the host could not do.
+            return HostResult(
+                self._recorder.call("database", action, schema, Code.FAILED, str(exc))
+            )
         self._recorder.call("database", action, schema, Code.OK)
         return HostResult(Code.OK, data)
 
