@@ -84,7 +84,8 @@ def _use(
         return PermissionUse(
             permission=text,
             used=False,
-            evidence="the module imports no WASI file function (path_open): it cannot open files",
+            evidence="no successful storage host API call needed it during the health calls, "
+            "and the module imports no WASI file function (path_open)",
         )
     what = {Resource.DATABASE: "database", Resource.API: "http"}[permission.resource]
     return PermissionUse(
