@@ -222,7 +222,10 @@ SIGNED = "expected SHA256:<64 hex digits> (`sandbench manifest digest DIR` print
             {"description": "x" * 4097},
             'description: "' + "x" * 56 + "... is invalid: expected at most 4096 characters",
         ),
-        ({"runtime.kind": "docker"}, "runtime.kind: \"docker\" is invalid: expected 'wasm'"),
+        (
+            {"runtime.kind": "docker"},
+            "runtime.kind: \"docker\" is invalid: expected 'wasm' or 'container'",
+        ),
         ({"runtime.abi": "x"}, "runtime.abi: \"x\" is invalid: expected 'command' or 'reactor'"),
         ({"runtime.entry": 5}, "runtime.entry: 5 is invalid: expected a string"),
         ({"security": []}, "security: [] is invalid: expected an object"),

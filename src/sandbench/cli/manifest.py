@@ -36,9 +36,11 @@ def validate(module: Path) -> None:
         )
     manifest = package.manifest
     signed = {None: "unsigned", True: "signature valid"}[package.signature_ok]
+    runtime = manifest.runtime
+    how = runtime.abi if runtime.kind == "wasm" else (runtime.image or f"build {runtime.build}")
     click.echo(
-        f"{manifest.name} {manifest.version}: valid ({manifest.runtime.kind}/"
-        f"{manifest.runtime.abi}, {len(manifest.security.permissions)} permissions, {signed})"
+        f"{manifest.name} {manifest.version}: valid ({runtime.kind}/"
+        f"{how}, {len(manifest.security.permissions)} permissions, {signed})"
     )
 
 

@@ -9,6 +9,7 @@ from .digest import MANIFEST_NAME, canonical_manifest, compute_digest
 from .load import load, parse_manifest
 from .models import (
     Author,
+    ContainerRuntime,
     HealthCheck,
     HealthExpect,
     HealthRequest,
@@ -25,6 +26,7 @@ __all__ = [
     "MANIFEST_NAME",
     "SCHEMA_ID",
     "Author",
+    "ContainerRuntime",
     "HealthCheck",
     "HealthExpect",
     "HealthRequest",

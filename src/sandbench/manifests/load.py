@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 from sandbench.errors import ManifestError
 
 from .digest import MANIFEST_NAME, DigestError, compute_digest
-from .models import Manifest, ModulePackage
+from .models import ContainerRuntime, Manifest, ModulePackage
 
 __all__ = ["load", "parse_manifest"]
 
@@ -75,9 +75,18 @@ _FRIENDLY = {
 
 
 def _problem(error: ErrorDetails) -> str:
-    # Pydantic puts the key itself at the end of the location for bad dict keys.
+    # Pydantic puts the key itself at the end of the location for bad dict keys, and the
+    # tag of a discriminated union (`runtime.container.port`) after the field.
     loc = tuple(p for p in error["loc"] if p not in ("[key]",))
+    if loc[:1] == ("runtime",) and loc[1:2] in (("wasm",), ("container",)):
+        loc = loc[:1] + loc[2:]
     message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = error.get("ctx", {}).get("tag")
+        where = _loc((*loc, "kind"))
+        if tag is None:
+            return f"{where}: missing; this field is required (wasm or container)"
+        return f"{where}: {_shown(tag)} is invalid: expected 'wasm' or 'container'"
     if error["type"] == "missing":
         return f"{_loc(loc)}: missing; this field is required"
     if error["type"] == "extra_forbidden":
@@ -154,8 +163,13 @@ def load(path: Path | str) -> ModulePackage:
 
 
 def _check_entry(root: Path, manifest: Manifest, manifest_path: Path) -> None:
-    entry = root / manifest.runtime.entry
-    shown = _shown(manifest.runtime.entry)
+    runtime = manifest.runtime
+    if isinstance(runtime, ContainerRuntime):
+        if runtime.build is not None:
+            _check_build(root, runtime.build, manifest_path)
+        return
+    entry = root / runtime.entry
+    shown = _shown(runtime.entry)
     try:
         inside = entry.resolve().is_relative_to(root)
     except (OSError, RuntimeError):  # RuntimeError: a loop of links (Python < 3.13)
@@ -165,4 +179,19 @@ def _check_entry(root: Path, manifest: Manifest, manifest_path: Path) -> None:
     if not entry.is_file():
         raise ManifestError(
             manifest_path, [f"runtime.entry: {shown} does not exist in {root}; build it first"]
+        )
+
+
+def _check_build(root: Path, build: str, manifest_path: Path) -> None:
+    context = root / build
+    shown = _shown(build)
+    try:
+        inside = context.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):
+        inside = False
+    if context.is_symlink() or not inside:
+        raise ManifestError(manifest_path, [f"runtime.build: {shown} must not be a link"])
+    if not (context / "Dockerfile").is_file():
+        raise ManifestError(
+            manifest_path, [f"runtime.build: {shown} has no Dockerfile in {root}; add one"]
         )

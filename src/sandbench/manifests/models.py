@@ -17,12 +17,15 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PlainSerializer,
+    Tag,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
@@ -32,12 +35,14 @@ from .units import Rate, parse_cpu, parse_duration, parse_rate, parse_size
 
 __all__ = [
     "Author",
+    "ContainerRuntime",
     "HealthCheck",
     "HealthExpect",
     "HealthRequest",
     "Manifest",
     "ManifestLimits",
     "ModulePackage",
+    "Runtime",
     "Security",
     "WasmRuntime",
 ]
@@ -205,6 +210,64 @@ class WasmRuntime(BaseModel):
     abi: Literal["command", "reactor"] = "command"
 
 
+def _module_dir(value: str) -> str:
+    path = PurePosixPath(value)
+    if value.startswith("/") or "\\" in value or ".." in path.parts:
+        raise ValueError(
+            "expected a folder inside the module holding a Dockerfile, e.g. . or image"
+        )
+    return path.as_posix()
+
+
+ImageRef = Annotated[
+    str,
+    Matching(
+        r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$",
+        "an image reference such as sandbench/python:bookworm or python:3.12-slim",
+        512,
+    ),
+]
+
+
+class ContainerRuntime(BaseModel):
+    """`runtime` for container modules: an HTTP server on `$PORT` (see docs/containers.md).
+
+    Exactly one of `image` (an image reference, local or pulled) and `build` (a folder
+    inside the module holding a Dockerfile) says where the image comes from.
+    """
+
+    model_config = _STRICT
+
+    kind: Literal["container"]
+    image: ImageRef | None = None
+    build: Annotated[str, AfterValidator(_module_dir)] | None = None
+    port: int = Field(default=8080, ge=1, le=65535)
+    command: tuple[Annotated[str, Field(max_length=4096)], ...] | None = Field(
+        default=None, min_length=1, max_length=256
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ContainerRuntime:
+        if (self.image is None) == (self.build is None):
+            raise ValueError("expected exactly one of image (a reference) and build (a folder)")
+        return self
+
+
+def _runtime_kind(value: Any) -> str | None:
+    # Without `kind`, validate as wasm (the default backend), so that the errors name every
+    # missing field rather than only the tag.
+    if isinstance(value, dict):
+        kind = value.get("kind", "wasm")
+        return kind if isinstance(kind, str) else None
+    return getattr(value, "kind", None)
+
+
+Runtime = Annotated[
+    Annotated[WasmRuntime, Tag("wasm")] | Annotated[ContainerRuntime, Tag("container")],
+    Discriminator(_runtime_kind),
+]
+
+
 class ManifestLimits(BaseModel):
     """`security.limits`; a missing limit takes the policy's default."""
 
@@ -295,7 +358,7 @@ class Manifest(BaseModel):
     )
     license: Spdx | None = None
     description: str | None = Field(default=None, max_length=4096)
-    runtime: WasmRuntime
+    runtime: Runtime
     security: Security = Security()
     health: HealthCheck = HealthCheck()
     signature: Signature | None = None
@@ -319,8 +382,11 @@ class ModulePackage(BaseModel):
 
     @property
     def entry_path(self) -> Path:
-        """The absolute path of the runtime's entry file."""
-        return self.root / self.manifest.runtime.entry
+        """The absolute path of the runtime's entry file (the build folder for containers)."""
+        runtime = self.manifest.runtime
+        if isinstance(runtime, ContainerRuntime):
+            return self.root / (runtime.build or ".")
+        return self.root / runtime.entry
 
     @property
     def signature_ok(self) -> bool | None:

@@ -143,6 +143,9 @@ class WasmBackend(Closing):
         """See `SandboxBackend.load`."""
         if self._closed:
             raise SandboxError("the WASM backend is closed")
+        runtime = package.manifest.runtime
+        if runtime.kind != "wasm":
+            raise SandboxError(f"{package.root}: runtime.kind is {runtime.kind}, not wasm")
         started = time.perf_counter()
         try:
             key, module, compile_ms, hit = self._module(package.entry_path, fresh)
@@ -150,7 +153,7 @@ class WasmBackend(Closing):
             return _load_failure(ViolationKind.INVALID_MODULE, first_line(exc), started)
         shape = self._shape(key, module)
         dependencies = {ns: ns in (WASI, NAMESPACE) for ns in shape.namespaces}
-        problem = _abi_problem(shape.exports, package.manifest.runtime.abi)
+        problem = _abi_problem(shape.exports, runtime.abi)
         if problem:
             return _load_failure(ViolationKind.INVALID_MODULE, problem, started, dependencies)
         try:
@@ -171,7 +174,7 @@ class WasmBackend(Closing):
             host=_host_api(package, limits, grants),
         )
         instance: CommandInstance | ReactorInstance
-        if package.manifest.runtime.abi == "command":
+        if runtime.abi == "command":
             instance = CommandInstance(spec)
         else:
             instance = ReactorInstance(spec)
