@@ -29,7 +29,7 @@ from sandbench.runtime import (
     permission_use,
     suggest,
 )
-from sandbench.sandbox import LoadResult, SandboxBackend, open_backend
+from sandbench.sandbox import BackendKind, LoadResult, SandboxBackend, open_backend
 from sandbench.scanners import (
     Finding,
     Scanner,
@@ -51,6 +51,7 @@ class Options:
     calls: int = 5
     warm_runs: int = 5
     storage: Path | None = None
+    cache_dir: Path | None = None
     skipped: tuple[Skipped, ...] = field(default=())
 
 
@@ -68,13 +69,22 @@ def check(
     storage: Path | None = None,
     calls: int = 5,
     warm_runs: int = 5,
+    cache_dir: Path | None = None,
 ) -> HealthReport:
     """Validate, load (cold, then warm) and health-check the module folder at `path`.
 
-    Raises `ManifestError` for an invalid module and `SandboxError` for host faults;
-    anything the module itself does wrong is in the report.
+    Without `backend`, the one `runtime.kind` names is opened (and closed) here.
+    Raises `ManifestError` for an invalid module and `SandboxError` for host faults
+    (`BackendUnavailable` when that backend cannot run here); anything the module itself
+    does wrong is in the report.
     """
-    options = Options(calls=calls, warm_runs=warm_runs, storage=storage, skipped=_NOT_IN_CHECK)
+    options = Options(
+        calls=calls,
+        warm_runs=warm_runs,
+        storage=storage,
+        cache_dir=cache_dir,
+        skipped=_NOT_IN_CHECK,
+    )
     return _run(load(path), policy or Policy(), backend, options, scans=())
 
 
@@ -86,6 +96,7 @@ def gate(
     scanners: Sequence[Scanner] | None = None,
     osv_url: str | None = None,
     advisory_store: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> HealthReport:
     """The registry's pre-publish gate for a module folder or `.tar.gz`/`.zip` archive.
 
@@ -103,7 +114,7 @@ def gate(
             scanners = default_scanners(policy.scan, osv_url=osv_url, advisory_store=store)
         scans = scan_all(package, scanners, policy.scan).results
         skipped = (Skipped(check_id="load-test", reason="no HTTP load-test driver in this build"),)
-        options = Options(calls=3, warm_runs=3, skipped=skipped)
+        options = Options(calls=3, warm_runs=3, cache_dir=cache_dir, skipped=skipped)
         return _run(package, policy, backend, options, scans=scans)
 
 
@@ -214,7 +225,7 @@ def _measure(
     """Load cold then warm and send the health calls; the backend is closed if we opened it."""
     with ExitStack() as stack:
         if backend is None:
-            backend = open_backend()
+            backend = open_backend(BackendKind(package.manifest.runtime.kind), options.cache_dir)
             stack.callback(backend.close)
         manifest = package.manifest
         applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())

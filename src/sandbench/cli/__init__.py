@@ -22,6 +22,7 @@ from sandbench.errors import InvalidInput, SandbenchError
 from .advisories import advisories_group
 from .check import check_command
 from .gate import gate_command
+from .images import images_group
 from .manifest import manifest_group
 from .report import report_group
 from .scan import scan_command
@@ -66,6 +67,7 @@ def cli() -> None:
 
 cli.add_command(check_command)
 cli.add_command(gate_command)
+cli.add_command(images_group)
 cli.add_command(manifest_group)
 cli.add_command(report_group)
 cli.add_command(scan_command)

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from sandbench.pipeline import check
-from sandbench.sandbox import BackendKind, open_backend
 
 from .output import cache_option, emit, policy_from, report_options
 
@@ -40,15 +39,11 @@ def check_command(
     storage: Path | None,
     cache_dir: Path | None,
 ) -> None:
-    """Validate MODULE, load it in the WASM sandbox and send its health request.
+    """Validate MODULE, load it in its sandbox (WASM or container) and send its health request.
 
     Exits 0 when healthy, 1 when degraded or critical, 2 for an invalid module or options
     and 3 when the sandbox cannot run here.
     """
     policy = policy_from(policy_file)
-    backend = open_backend(BackendKind.WASM, cache_dir)
-    try:
-        report = check(module, policy=policy, backend=backend, storage=storage, calls=calls)
-    finally:
-        backend.close()
+    report = check(module, policy=policy, storage=storage, calls=calls, cache_dir=cache_dir)
     emit(report, formats, output_dir)

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from sandbench.pipeline import gate
-from sandbench.sandbox import BackendKind, open_backend
 
 from .output import cache_option, emit, policy_from, report_options
 
@@ -30,10 +29,5 @@ def gate_command(
     Validates, verifies digest and signature, scans, smoke-tests in the sandbox and assesses
     under the policy. Exits 0 pass (healthy), 1 fail, 2 bad input, 3 environment problem.
     """
-    policy = policy_from(policy_file)
-    backend = open_backend(BackendKind.WASM, cache_dir)
-    try:
-        report = gate(module, policy=policy, backend=backend)
-    finally:
-        backend.close()
+    report = gate(module, policy=policy_from(policy_file), cache_dir=cache_dir)
     emit(report, formats, output_dir)

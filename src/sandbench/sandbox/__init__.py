@@ -1,4 +1,4 @@
-"""Isolation backends behind one contract: WASM (wasmtime, the embedded default), later containers."""
+"""Isolation backends behind one contract: WASM (wasmtime, the embedded default) and containers."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ class BackendKind(StrEnum):
     """The built-in backends."""
 
     WASM = "wasm"
+    CONTAINER = "container"
 
 
 def open_backend(
@@ -67,5 +68,13 @@ def open_backend(
                     "wasm", f"wasmtime cannot be imported ({exc})", "pip install 'wasmtime>=50,<51'"
                 ) from None
             return WasmBackend(cache_dir)
+        case BackendKind.CONTAINER:
+            try:
+                from .container import ContainerBackend
+            except ImportError as exc:  # pragma: no cover - docker is a hard dependency
+                raise BackendUnavailable(
+                    "container", f"the docker SDK cannot be imported ({exc})", "pip install docker"
+                ) from None
+            return ContainerBackend()
         case _:  # pragma: no cover
             assert_never(kind)

@@ -80,6 +80,8 @@ class ViolationKind(StrEnum):
     UNKNOWN_IMPORT = "unknown-import"
     INVALID_MODULE = "invalid-module"
     PROTOCOL = "protocol"
+    PIDS = "pids"
+    NETWORK_DENIED = "network-denied"
 
 
 class Violation(BaseModel):

@@ -1,0 +1,385 @@
+"""The container backend: a real Docker Engine through the `docker` SDK. See docs/containers.md.
+
+Every container gets, from the manifest's limits: `mem_limit` with swap equal (no swap),
+`nano_cpus` from millicores, a pids limit, a read-only root with a `/tmp` tmpfs sized
+from `storage`, `cap_drop=ALL`, `no-new-privileges`, a non-root user, `network_mode=none`,
+a size-capped log, and bind mounts for granted buckets (`:read` read-only). Containers
+carry `org.sandbench.*` labels; the backend removes its own on `close()` and, when it
+opens, sweeps those left by a sandbench process that no longer runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import psutil
+from docker.types import LogConfig
+
+from sandbench.errors import BackendUnavailable, SandboxError
+from sandbench.manifests import ContainerRuntime, ModulePackage, Resource
+from sandbench.sandbox.interface import (
+    Closing,
+    Grants,
+    LoadResult,
+    SandboxLimits,
+    Violation,
+    ViolationKind,
+)
+
+from .cgroups import CgroupReader
+from .egress import PROXY_PORT, AllowList, EgressProxy
+from .instance import ContainerInstance, LogTail, Started
+from .netns import NetnsDialer
+
+__all__ = ["LABEL", "PIDS_LIMIT", "SANDBOX_USER", "ContainerBackend", "connect", "sweep"]
+
+LABEL = "org.sandbench"
+OWNER = f"{LABEL}.owner"
+PIDS_LIMIT = 64
+SANDBOX_USER = (65534, 65534)  # nobody:nogroup
+START_TIMEOUT_S = 15.0
+ENGINE_HINT = (
+    "start a Docker Engine: `sudo dockerd &` or `sudo systemctl start docker`, "
+    "or point DOCKER_HOST at one"
+)
+
+
+def connect() -> docker.DockerClient:
+    """A client for the Docker Engine the environment names. Raises `BackendUnavailable`."""
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise BackendUnavailable(
+            "container", f"no Docker Engine answers ({reason})", ENGINE_HINT
+        ) from None
+    return client
+
+
+def _owner(pid: int) -> str:
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.Error:
+        started = 0.0
+    return f"{socket.gethostname()}:{pid}:{started:.2f}"
+
+
+def _alive(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text, _, _ = rest.partition(":")
+    if host != socket.gethostname():
+        return True  # another machine's engine user; not ours to judge
+    return pid_text.isdigit() and _owner(int(pid_text)) == owner
+
+
+def sweep(client: docker.DockerClient) -> int:
+    """Remove sandbench containers and networks whose owner process is gone; return how many."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": OWNER}):
+        if not _alive(container.labels.get(OWNER, "")):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+                removed += 1
+    for network in client.networks.list(filters={"label": OWNER}):
+        if not _alive((network.attrs.get("Labels") or {}).get(OWNER, "")):
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
+                removed += 1
+    return removed
+
+
+class ContainerBackend(Closing):
+    """`SandboxBackend` on a Docker Engine. See `SandboxBackend` for the contract.
+
+    Raises `BackendUnavailable` when no engine answers.
+    """
+
+    name = "container"
+
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        self._client = client or connect()
+        self._owner = _owner(os.getpid())
+        self._built: dict[str, str] = {}
+        self._instances: list[ContainerInstance] = []
+        self._closed = False
+        self.swept = sweep(self._client)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine client (for image helpers and tests)."""
+        return self._client
+
+    def describe(self) -> str:
+        """See `SandboxBackend.describe`."""
+        version = self._client.version().get("Version", "?")
+        return f"docker {version}"
+
+    def load(
+        self, package: ModulePackage, limits: SandboxLimits, grants: Grants, *, fresh: bool = False
+    ) -> LoadResult:
+        """See `SandboxBackend.load`. `fresh` rebuilds a `build` image (layer cache kept)."""
+        if self._closed:
+            raise SandboxError("the container backend is closed")
+        runtime = package.manifest.runtime
+        if not isinstance(runtime, ContainerRuntime):
+            raise SandboxError(f"{package.root}: runtime.kind is {runtime.kind}, not container")
+        begin = time.perf_counter()
+        image, violation, hit = self._image(package, runtime, fresh)
+        compile_ms = (time.perf_counter() - begin) * 1000
+        if violation is not None:
+            return LoadResult(violation=violation, compile_ms=compile_ms)
+        result = self._start(package, runtime, image, limits, grants)
+        load_ms = (time.perf_counter() - begin) * 1000
+        if isinstance(result, Violation):
+            return LoadResult(violation=result, compile_ms=compile_ms, load_ms=load_ms)
+        self._instances.append(result)
+        return LoadResult(
+            instance=result,
+            compile_ms=compile_ms,
+            load_ms=load_ms,
+            cache_hit=hit,
+            dependencies={"http": True},
+        )
+
+    def _image(
+        self, package: ModulePackage, runtime: ContainerRuntime, fresh: bool
+    ) -> tuple[str, Violation | None, bool]:
+        if runtime.image is not None:
+            try:
+                self._client.images.get(runtime.image)
+            except docker.errors.ImageNotFound:
+                return runtime.image, _invalid(_missing_image(runtime.image)), False
+            return runtime.image, None, True
+        if not fresh and package.digest in self._built:
+            return self._built[package.digest], None, True
+        return self._build(package, runtime)
+
+    def _build(
+        self, package: ModulePackage, runtime: ContainerRuntime
+    ) -> tuple[str, Violation | None, bool]:
+        slug = re.sub(r"[^a-z0-9._-]+", "-", package.manifest.name.lower()).strip("-.")
+        tag = f"sandbench-build/{slug}:{package.digest[:16]}"
+        try:
+            image, _ = self._client.images.build(
+                path=str(package.root / (runtime.build or ".")),
+                tag=tag,
+                labels={LABEL: "1", f"{LABEL}.digest": package.digest},
+                rm=True,
+                forcerm=True,
+                pull=False,
+                network_mode="none",
+            )
+        except docker.errors.BuildError as exc:
+            return tag, _invalid(f"the image build failed: {str(exc.msg)[:300]}"), False
+        except docker.errors.APIError as exc:
+            return tag, _invalid(f"the image build failed: {exc.explanation}"), False
+        image_id = str(image.id)
+        self._built[package.digest] = image_id
+        return image_id, None, False
+
+    def _start(
+        self,
+        package: ModulePackage,
+        runtime: ContainerRuntime,
+        image: str,
+        limits: SandboxLimits,
+        grants: Grants,
+    ) -> ContainerInstance | Violation:
+        allow = AllowList(
+            p.target for p in package.manifest.security.permissions if p.resource is Resource.API
+        )
+        restore = _chown_buckets(grants)
+        try:
+            container = self._client.containers.run(
+                image, **_run_options(package, runtime, limits, grants, allow, self._owner)
+            )
+        except docker.errors.DockerException as exc:
+            _run_all(restore)
+            text = getattr(exc, "explanation", None) or str(exc)
+            return _invalid(f"the container did not start: {str(text)[:300]}")
+        return self._attach(container, runtime, limits, allow, restore)
+
+    def _attach(
+        self,
+        container: Any,
+        runtime: ContainerRuntime,
+        limits: SandboxLimits,
+        allow: AllowList,
+        restore: list[Callable[[], None]],
+    ) -> ContainerInstance | Violation:
+        container.reload()
+        pid = int(container.attrs["State"]["Pid"])
+        logs = LogTail(
+            container.logs(stream=True, follow=True), limits.output_bytes, container.kill
+        )
+        if pid == 0:
+            return self._failed_start(container, logs, restore)
+        started = Started(
+            container=container,
+            pid=pid,
+            port=runtime.port,
+            logs=logs,
+            limits=limits,
+            on_close=restore,
+        )
+        instance = ContainerInstance(started)
+        try:
+            started.dialer = NetnsDialer(pid)
+            started.cgroup = CgroupReader.for_pid(pid)
+            if allow:
+                listener = started.dialer.listen(PROXY_PORT)
+                started.proxy = EgressProxy(listener, allow, limits.network)
+            started.first = _wait_listening(started, START_TIMEOUT_S)
+        except BaseException:
+            instance.close()
+            raise
+        if started.first is None:
+            violation = instance.start_failure(START_TIMEOUT_S)
+            instance.close()
+            return violation
+        return instance
+
+    def _failed_start(
+        self, container: Any, logs: LogTail, restore: list[Callable[[], None]]
+    ) -> Violation:
+        container.reload()
+        state = container.attrs["State"]
+        logs.join(timeout=1.0)
+        _quiet(lambda: container.remove(force=True))
+        _run_all(restore)
+        if state.get("OOMKilled"):
+            return Violation(
+                kind=ViolationKind.MEMORY,
+                phase="instantiate",
+                message="out of memory while starting; use less memory or raise limits.memory",
+            )
+        code = int(state.get("ExitCode", -1))
+        tail = logs.text().strip().splitlines()[-1:] or ["(no output)"]
+        return Violation(
+            kind=ViolationKind.EXIT,
+            phase="instantiate",
+            exit_code=code,
+            message=f"the module exited with status {code} while starting: {tail[0][:200]}",
+        )
+
+    def close(self) -> None:
+        """Remove every container this backend started; closing twice is harmless."""
+        self._closed = True
+        while self._instances:
+            self._instances.pop().close()
+        with contextlib.suppress(docker.errors.DockerException):
+            self._client.close()
+
+
+def _wait_listening(started: Started, limit_s: float) -> socket.socket | None:
+    """Connect to the module's port until it answers, the process dies or `limit_s` passes."""
+    deadline = time.monotonic() + limit_s
+    assert started.dialer is not None  # noqa: S101 - set before the wait
+    while time.monotonic() < deadline:
+        try:
+            return started.dialer.connect(started.port, timeout=1.0)
+        except OSError:
+            if not os.path.exists(f"/proc/{started.pid}"):
+                return None
+            time.sleep(0.005)
+    return None
+
+
+def _run_options(
+    package: ModulePackage,
+    runtime: ContainerRuntime,
+    limits: SandboxLimits,
+    grants: Grants,
+    allow: AllowList,
+    owner: str,
+) -> dict[str, Any]:
+    environment = {"PORT": str(runtime.port), "HOME": "/tmp"}  # noqa: S108 - in the container
+    if allow:
+        proxy = f"http://127.0.0.1:{PROXY_PORT}"
+        environment |= {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy}
+        environment |= {"http_proxy": proxy, "https_proxy": proxy}
+    # The module's own tree, read-only, so that a generic base image can run its code.
+    volumes = {str(package.root): {"bind": "/module", "mode": "ro"}}
+    volumes |= {
+        str(path): {"bind": f"/storage/{name}", "mode": "ro"}
+        for name, path in grants.storage_read.items()
+    }
+    volumes |= {
+        str(path): {"bind": f"/storage/{name}", "mode": "rw"}
+        for name, path in grants.storage_write.items()
+    }
+    return {
+        "command": list(runtime.command) if runtime.command else None,
+        "detach": True,
+        "user": f"{SANDBOX_USER[0]}:{SANDBOX_USER[1]}",
+        "mem_limit": limits.memory_bytes,
+        "memswap_limit": limits.memory_bytes,
+        "nano_cpus": limits.cpu_millicores * 1_000_000,
+        "pids_limit": PIDS_LIMIT,
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.storage_bytes},mode=1777"},  # noqa: S108
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "network_mode": "none",
+        "ipc_mode": "private",
+        "environment": environment,
+        "volumes": volumes,
+        "working_dir": "/tmp",  # noqa: S108 - in the container
+        "labels": {
+            LABEL: "1",
+            OWNER: owner,
+            f"{LABEL}.module": package.manifest.name,
+            f"{LABEL}.digest": package.digest,
+        },
+        "log_config": LogConfig(
+            type=LogConfig.types.JSON,
+            config={"max-size": str(max(limits.output_bytes, 65536)), "max-file": "1"},
+        ),
+    }
+
+
+def _chown_buckets(grants: Grants) -> list[Callable[[], None]]:
+    """Give bucket folders to the sandbox user (root only); return how to give them back."""
+    restore: list[Callable[[], None]] = []
+    if os.geteuid() != 0:
+        return restore
+    for path in [*grants.storage_read.values(), *grants.storage_write.values()]:
+        info = path.stat()
+        os.chown(path, *SANDBOX_USER)
+        restore.append(_chowner(path, info.st_uid, info.st_gid))
+    return restore
+
+
+def _chowner(path: Path, uid: int, gid: int) -> Callable[[], None]:
+    return lambda: _quiet(lambda: os.chown(path, uid, gid))
+
+
+def _run_all(callbacks: list[Callable[[], None]]) -> None:
+    for callback in reversed(callbacks):
+        callback()
+
+
+def _quiet(action: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        action()
+
+
+def _invalid(message: str) -> Violation:
+    return Violation(kind=ViolationKind.INVALID_MODULE, phase="load", message=message)
+
+
+def _missing_image(image: str) -> str:
+    return (
+        f"runtime.image {image} is not in the Docker Engine; build it "
+        "(`sandbench images build python` for sandbench/python:bookworm) or `docker pull` it"
+    )

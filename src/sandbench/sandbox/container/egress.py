@@ -1,0 +1,211 @@
+"""The egress proxy: the only way out of a container, for hosts its permissions name.
+
+A module granted `api:external:HOST` gets `HTTP_PROXY` / `HTTPS_PROXY` pointing at
+`127.0.0.1:PROXY_PORT` inside its own network namespace, where sandbench listens (see
+`netns`). The proxy speaks plain HTTP forwarding (`GET http://host/...`) and `CONNECT
+host:port` tunnels (for HTTPS; it never sees the plaintext). For each request it checks:
+
+1. the host against the allow-list: `crm.example.com` allows ports 80 and 443,
+   `crm.example.com:8443` that port only, `*.example.com` any subdomain (not the apex);
+2. the manifest's `network` rate (`100req/min`), as a sliding window over the last period.
+
+A refused request gets `403` (host) or `429` (rate) and is recorded as a `Denial` with the
+host and the time: evidence for the report. Host names are resolved only for allowed
+hosts, so a denied name never reaches DNS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sandbench.manifests import Rate
+from sandbench.sandbox.interface import Closing
+
+__all__ = ["PROXY_PORT", "AllowList", "Denial", "EgressProxy"]
+
+PROXY_PORT = 3128
+_HEAD_LIMIT = 16 * 1024
+_IDLE_S = 30.0
+
+
+@dataclass(frozen=True)
+class Denial:
+    """One refused attempt to reach `host:port`; `at` is the Unix time; `reason` is host|rate."""
+
+    host: str
+    port: int
+    at: float
+    reason: str
+
+
+class AllowList:
+    """The hosts `api:external:TARGET` permissions name."""
+
+    def __init__(self, targets: Iterable[str]) -> None:
+        self._rules: list[tuple[str, int | None]] = []
+        for target in targets:
+            host, _, port = target.lower().partition(":")
+            self._rules.append((host, int(port) if port else None))
+
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
+    def allows(self, host: str, port: int) -> bool:
+        """True when some rule names `host` (case-insensitive) and permits `port`."""
+        host = host.lower().rstrip(".")
+        for pattern, allowed_port in self._rules:
+            ports = (80, 443) if allowed_port is None else (allowed_port,)
+            if port not in ports:
+                continue
+            if pattern == "*" or pattern == host:
+                return True
+            if pattern.startswith("*.") and host.endswith(pattern[1:]):
+                return True
+        return False
+
+
+class _Window:
+    """At most `rate.requests` requests in any `rate.period_s` window."""
+
+    def __init__(self, rate: Rate | None) -> None:
+        self._rate = rate
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        if self._rate is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            while self._times and now - self._times[0] >= self._rate.period_s:
+                self._times.popleft()
+            if len(self._times) >= self._rate.requests:
+                return False
+            self._times.append(now)
+            return True
+
+
+def _split_host(authority: str, default_port: int) -> tuple[str, int]:
+    host, sep, port = authority.rpartition(":")
+    if not sep or "]" in port:
+        return authority.strip("[]"), default_port
+    return host.strip("[]"), int(port)
+
+
+class EgressProxy(Closing):
+    """Serves the proxy protocol on `listener` (a socket inside the container's namespace)."""
+
+    def __init__(self, listener: socket.socket, allow: AllowList, rate: Rate | None) -> None:
+        self._listener = listener
+        self._allow = allow
+        self._window = _Window(rate)
+        self._denials: list[Denial] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="sandbench-egress", daemon=True)
+        self._thread.start()
+
+    @property
+    def denials(self) -> list[Denial]:
+        """Every refused attempt so far, oldest first."""
+        with self._lock:
+            return list(self._denials)
+
+    def _serve(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client: socket.socket) -> None:
+        with contextlib.closing(client):
+            client.settimeout(_IDLE_S)
+            try:
+                head, rest = self._read_head(client)
+                self._route(client, head, rest)
+            except (OSError, ValueError):
+                return
+
+    @staticmethod
+    def _read_head(client: socket.socket) -> tuple[bytes, bytes]:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = client.recv(4096)
+            if not chunk or len(data) > _HEAD_LIMIT:
+                raise ValueError("no complete request head")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        return head, rest
+
+    def _route(self, client: socket.socket, head: bytes, rest: bytes) -> None:
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, version = lines[0].split(" ", 2)
+        if method == "CONNECT":
+            host, port = _split_host(target, 443)
+        elif target.startswith("http://"):
+            authority = target[len("http://") :].split("/", 1)[0]
+            host, port = _split_host(authority, 80)
+        else:
+            client.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            return
+        if not self._admit(client, host, port):
+            return
+        upstream = socket.create_connection((host, port), timeout=_IDLE_S)
+        with contextlib.closing(upstream):
+            if method == "CONNECT":
+                client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            else:
+                path = "/" + target[len("http://") :].partition("/")[2]
+                kept = [h for h in lines[1:] if not h.lower().startswith(("proxy-", "connection"))]
+                head_out = "\r\n".join([f"{method} {path} {version}", *kept, "Connection: close"])
+                upstream.sendall(head_out.encode("latin-1") + b"\r\n\r\n")
+            if rest:
+                upstream.sendall(rest)
+            _splice(client, upstream)
+
+    def _admit(self, client: socket.socket, host: str, port: int) -> bool:
+        if not self._allow.allows(host, port):
+            reason, answer = "host", b"403 Forbidden"
+        elif not self._window.take():
+            reason, answer = "rate", b"429 Too Many Requests"
+        else:
+            return True
+        with self._lock:
+            self._denials.append(Denial(host=host, port=port, at=time.time(), reason=reason))
+        message = f"sandbench egress: {host}:{port} denied ({reason})\n".encode()
+        client.sendall(
+            b"HTTP/1.1 " + answer + b"\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+            b"Content-Length: " + str(len(message)).encode() + b"\r\n\r\n" + message
+        )
+        return False
+
+    def close(self) -> None:
+        """Stop accepting; closing twice is harmless. Open tunnels end with their sockets."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+
+def _splice(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways until either side closes or both idle past `_IDLE_S`."""
+    peers = {a: b, b: a}
+    while True:
+        ready, _, _ = select.select(list(peers), [], [], _IDLE_S)
+        if not ready:
+            return
+        for sock in ready:
+            data = sock.recv(65536)
+            if not data:
+                return
+            peers[sock].sendall(data)
