@@ -240,6 +240,11 @@ class ContainerBackend(Closing):
                 listener = started.dialer.listen(PROXY_PORT)
                 started.proxy = EgressProxy(listener, allow, limits.network)
             started.first = _wait_listening(started, START_TIMEOUT_S)
+        except (OSError, SandboxError):
+            if os.path.exists(f"/proc/{pid}"):
+                instance.close()
+                raise
+            started.first = None  # it exited before we could join it: a failed start
         except BaseException:
             instance.close()
             raise
@@ -274,10 +279,19 @@ class ContainerBackend(Closing):
 
     def close(self) -> None:
         """Remove every container this backend started; closing twice is harmless."""
+        if self._closed:
+            return
         self._closed = True
         while self._instances:
             self._instances.pop().close()
+        # A Ctrl-C can land between the engine creating a container and an instance owning
+        # it: remove whatever still carries this process's owner label.
         with contextlib.suppress(docker.errors.DockerException):
+            for container in self._client.containers.list(
+                all=True, filters={"label": f"{OWNER}={self._owner}"}
+            ):
+                with contextlib.suppress(docker.errors.DockerException):
+                    container.remove(force=True)
             self._client.close()
 
 

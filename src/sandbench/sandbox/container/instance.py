@@ -261,9 +261,10 @@ class ContainerInstance(Closing):
             )
         self._s.logs.join(timeout=1.0)
         code = int(state.get("ExitCode", -1))
+        tail = self._s.logs.text().strip().splitlines()[-1:] or ["(no output)"]
         return Violation(
             kind=ViolationKind.EXIT,
-            message=f"the module exited with status {code} instead of answering",
+            message=f"the module exited with status {code} instead of answering: {tail[0][:200]}",
             exit_code=code,
         )
 
@@ -293,6 +294,8 @@ class ContainerInstance(Closing):
             return
         self._closed = True
         self._conn.close()
+        if self._s.first is not None:
+            self._s.first.close()
         if self._s.proxy is not None:
             self._s.proxy.close()
         with contextlib.suppress(Exception):

@@ -1,0 +1,430 @@
+"""The container backend on a real Docker Engine: hardening, limits, hostile modules, cleanup."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from sandbench.errors import BackendUnavailable
+from sandbench.manifests import load
+from sandbench.runtime import Workspace, limits_for
+from sandbench.sandbox import Grants, LoadResult, Request, SandboxLimits, ViolationKind
+from sandbench.sandbox.cache import default_cache_dir
+from sandbench.sandbox.container import (
+    LABEL,
+    PIDS_LIMIT,
+    ContainerBackend,
+    ContainerInstance,
+    build_python_image,
+)
+from tests.conftest import EXAMPLES
+from tests.sandbox.containers import write_module
+
+pytestmark = pytest.mark.docker
+
+MB = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[ContainerBackend]:
+    try:
+        backend = ContainerBackend()
+    except BackendUnavailable as exc:
+        pytest.skip(f"no Docker Engine: {exc}")
+    build_python_image(backend.client, default_cache_dir() / "images")
+    with backend:
+        yield backend
+    leftovers = backend_leftovers()
+    assert leftovers == [], f"sandbench containers left behind: {leftovers}"
+
+
+def backend_leftovers() -> list[str]:
+    out = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={LABEL}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()
+
+
+def sandbench_temp_dirs() -> set[str]:
+    return {p.name for p in Path("/tmp").iterdir() if p.name.startswith("sandbench-")}  # noqa: S108
+
+
+def start(engine: ContainerBackend, root: Path, grants: Grants | None = None) -> LoadResult:
+    package = load(root)
+    limits = limits_for(package.manifest, SandboxLimits(), SandboxLimits(cpu_millicores=2000))
+    return engine.load(package, limits.limits, grants or Grants())
+
+
+def get(instance: ContainerInstance, path: str = "/"):
+    return instance.invoke(Request(method="GET", path=path))
+
+
+def answer(result: LoadResult) -> dict:
+    assert result.violation is None, result.violation
+    assert result.instance is not None
+    with result.instance as instance:
+        outcome = get(instance)
+    assert outcome.ok, outcome
+    return json.loads(outcome.response.body)
+
+
+def test_example_answers_with_usage_from_the_cgroup(engine):
+    result = start(engine, EXAMPLES / "python-http")
+    assert result.instance is not None, result.violation
+    with result.instance as instance:
+        outcomes = [get(instance) for _ in range(3)]
+        counters = instance.counters
+    assert all(o.ok and o.response.status == 200 for o in outcomes)
+    assert json.loads(outcomes[0].response.body) == {"status": "ok", "module": "python-http"}
+    assert 1 * MB < outcomes[-1].usage.memory_bytes < 64 * MB
+    assert counters.cpu_ns > 0
+    assert result.load_ms > 0
+
+
+def test_container_carries_every_hardening_option(engine):
+    result = start(engine, EXAMPLES / "python-http")
+    assert result.instance is not None
+    with result.instance as instance:
+        attrs = instance._s.container.attrs
+    host = attrs["HostConfig"]
+    assert host["Memory"] == host["MemorySwap"] == 64 * MB
+    assert host["NanoCpus"] == 500 * 1_000_000
+    assert host["PidsLimit"] == PIDS_LIMIT
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["NetworkMode"] == "none"
+    assert "size=16000000" in host["Tmpfs"]["/tmp"]  # noqa: S108 - inside the container
+    assert attrs["Config"]["User"] == "65534:65534"
+    assert attrs["Config"]["Labels"][LABEL] == "1"
+    assert host["LogConfig"]["Config"]["max-file"] == "1"
+
+
+INSIDE = r"""
+import errno
+report = {"uid": os.getuid()}
+status = open("/proc/self/status").read()
+report["no_new_privs"] = "NoNewPrivs:\t1" in status
+report["cap_eff"] = [l.split()[1] for l in status.splitlines() if l.startswith("CapEff")][0]
+report["interfaces"] = sorted(l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:])
+def attempt(fn):
+    try:
+        fn()
+        return "ok"
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+report["write_root"] = attempt(lambda: open("/escape", "w").write("x"))
+report["write_tmp"] = attempt(lambda: open("/tmp/scratch", "w").write("x"))
+report["setuid"] = attempt(lambda: os.setuid(0))
+def connect(host):
+    return attempt(lambda: socket.create_connection((host, int(handler.headers.get("x-port", "9"))), timeout=1))
+report["loopback"] = connect("127.0.0.1")
+report["gateway"] = connect(handler.headers.get("x-gateway", "172.17.0.1"))
+report["read_bucket"] = sorted(os.listdir("/storage/docs"))
+report["write_read_bucket"] = attempt(lambda: open("/storage/docs/new", "w").write("x"))
+report["write_write_bucket"] = attempt(lambda: open("/storage/out/new", "w").write("x"))
+return report
+"""
+
+
+class _Listener:
+    """A TCP listener on the host that counts the connections it accepts."""
+
+    def __init__(self, host: str) -> None:
+        self.sock = socket.create_server((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.2)
+        self.accepted = 0
+
+    def drain(self) -> int:
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                conn.close()
+                self.accepted += 1
+        except TimeoutError:
+            return self.accepted
+
+
+def _gateway(engine: ContainerBackend) -> str:
+    config = engine.client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    subnet = ipaddress.ip_network(config["Subnet"])
+    return config.get("Gateway") or str(next(subnet.hosts()))
+
+
+def test_hostile_escapes_fail_inside(engine, tmp_path):
+    root = write_module(
+        tmp_path / "inside",
+        INSIDE,
+        permissions=["storage:read:docs", "storage:write:out"],
+        limits={"memory": "64MB", "cpu": "500m", "timeout": "5s", "storage": "8MB"},
+    )
+    gateway = _gateway(engine)
+    loopback, bridge = _Listener("127.0.0.1"), _Listener(gateway)
+    package = load(root)
+    with Workspace(package.manifest, tmp_path / "buckets") as workspace:
+        (tmp_path / "buckets" / "docs" / "a.txt").write_text("hello")
+        (tmp_path / "buckets" / "docs" / "a.txt").chmod(0o644)
+        result = start(engine, root, workspace.grants)
+        assert result.instance is not None, result.violation
+        with result.instance as instance:
+            headers = (("x-port", str(loopback.port)), ("x-gateway", gateway))
+            outcome = instance.invoke(Request(path="/", headers=headers))
+        written = (tmp_path / "buckets" / "out" / "new").read_text()
+    report = json.loads(outcome.response.body)
+    assert report["uid"] == 65534
+    assert report["no_new_privs"] is True
+    assert int(report["cap_eff"], 16) == 0
+    assert report["interfaces"] == ["lo"]
+    assert report["write_root"] == "EROFS"
+    assert report["write_tmp"] == "ok"
+    assert report["setuid"] == "EPERM"
+    assert report["loopback"] == "ECONNREFUSED"  # the container's own lo, not the host's
+    assert report["gateway"] == "ENETUNREACH"
+    assert report["read_bucket"] == ["a.txt"]
+    assert report["write_read_bucket"] == "EROFS"
+    assert report["write_write_bucket"] == "ok"
+    assert written == "x"
+    assert loopback.drain() == 0
+    assert bridge.drain() == 0
+    loopback.sock.close()
+    bridge.sock.close()
+
+
+HOSTILE = {
+    "fork-bomb": (
+        """
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        children += 1
+except OSError:
+    return {"children": children}
+""",
+        ViolationKind.PIDS,
+    ),
+    "memory-hog": (
+        """
+hog = []
+while True:
+    hog.append(bytearray(8 * 1024 * 1024))
+""",
+        ViolationKind.MEMORY,
+    ),
+    "cpu-spin": (
+        """
+while True:
+    pass
+""",
+        ViolationKind.CPU,
+    ),
+    "sleeper": (
+        """
+time.sleep(30)
+""",
+        ViolationKind.TIMEOUT,
+    ),
+    "log-flood": (
+        """
+line = "x" * 1023 + "\\n"
+for _ in range(8 * 1024):
+    sys.stderr.write(line)
+sys.stderr.flush()
+time.sleep(5)
+return {}
+""",
+        ViolationKind.OUTPUT,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_module_is_contained(engine, tmp_path, name):
+    body, kind = HOSTILE[name]
+    limits = {
+        "memory": "64MB",
+        "cpu": "100m" if name == "cpu-spin" else "500m",
+        "timeout": "1500ms",
+    }
+    before = sandbench_temp_dirs()
+    result = start(engine, write_module(tmp_path / name, body, limits=limits))
+    assert result.instance is not None, result.violation
+    with result.instance as instance:
+        outcome = get(instance)
+        again = get(instance)
+        container = instance._s.container
+    assert outcome.violation is not None, outcome
+    assert outcome.violation.kind is kind, outcome.violation
+    assert again.violation == outcome.violation  # a spent instance stays spent
+    if kind is ViolationKind.CPU:
+        assert outcome.usage.throttled_ms > 0
+    if kind is ViolationKind.MEMORY:
+        assert outcome.usage.memory_bytes >= 60 * MB
+    assert container.id not in backend_leftovers()
+    assert sandbench_temp_dirs() <= before
+
+
+class _Upstream(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        _Upstream.hits.append(self.path)
+        body = b"upstream says hi"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def upstream() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Upstream.hits = []
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+EGRESS = """
+import urllib.request, urllib.error
+url = handler.path.split("?u=", 1)[1]
+try:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return {"status": answer.status, "body": answer.read().decode()}
+except urllib.error.HTTPError as exc:
+    return {"status": exc.code}
+"""
+
+
+def test_egress_goes_only_through_the_allow_list_and_rate(engine, tmp_path, upstream):
+    root = write_module(
+        tmp_path / "egress",
+        EGRESS,
+        permissions=[f"api:external:127.0.0.1:{upstream}"],
+        limits={"memory": "64MB", "cpu": "500m", "timeout": "5s", "network": "2req/min"},
+    )
+    result = start(engine, root)
+    assert result.instance is not None, result.violation
+    allowed = f"http://127.0.0.1:{upstream}/data"
+    with result.instance as instance:
+        first = get(instance, f"/?u={allowed}")
+        denied = get(instance, "/?u=http://crm.example.com/leak")
+        second = get(instance, f"/?u={allowed}")
+        limited = get(instance, f"/?u={allowed}")
+        denials = instance.denials
+    assert first.ok
+    assert json.loads(first.response.body) == {"status": 200, "body": "upstream says hi"}
+    assert json.loads(denied.response.body) == {"status": 403}
+    assert denied.violation.kind is ViolationKind.NETWORK_DENIED
+    assert "crm.example.com:80 (host)" in denied.violation.message
+    assert second.ok
+    assert json.loads(limited.response.body) == {"status": 429}
+    assert limited.violation.kind is ViolationKind.NETWORK_DENIED
+    assert [(d.host, d.reason) for d in denials] == [
+        ("crm.example.com", "host"),
+        ("127.0.0.1", "rate"),
+    ]
+    assert all(d.at > time.time() - 60 for d in denials)
+    assert _Upstream.hits == ["/data", "/data"]
+
+
+def test_module_built_from_a_dockerfile(engine, tmp_path):
+    root = write_module(
+        tmp_path / "built",
+        'return {"built": open("/srv/marker").read()}',
+        runtime={"kind": "container", "build": ".", "port": 9000},
+    )
+    (root / "Dockerfile").write_text(
+        "FROM sandbench/python:bookworm\nRUN echo from-dockerfile > /srv/marker\n"
+        'COPY server.py /srv/server.py\nCMD ["python3", "/srv/server.py"]\n'
+    )
+    assert answer(start(engine, root)) == {"built": "from-dockerfile\n"}
+
+
+def test_missing_image_and_early_exit_are_violations(engine, tmp_path):
+    missing = write_module(
+        tmp_path / "missing",
+        "return {}",
+        runtime={"kind": "container", "image": "sandbench/absent:none"},
+    )
+    result = start(engine, missing)
+    assert result.violation.kind is ViolationKind.INVALID_MODULE
+    assert "sandbench images build python" in result.violation.message
+    crash = write_module(
+        tmp_path / "crash",
+        "return {}",
+        runtime={
+            "kind": "container",
+            "image": "sandbench/python:bookworm",
+            "command": ["python3", "-c", "import sys; print('boom'); sys.exit(7)"],
+        },
+    )
+    result = start(engine, crash)
+    assert result.violation.kind is ViolationKind.EXIT
+    assert result.violation.exit_code == 7
+    assert "boom" in result.violation.message
+
+
+def test_leftovers_of_a_killed_run_are_swept(engine, tmp_path):
+    script = (
+        "import os, sys, time\n"
+        "from sandbench.manifests import load\n"
+        "from sandbench.sandbox import Grants, SandboxLimits\n"
+        "from sandbench.sandbox.container import ContainerBackend\n"
+        "backend = ContainerBackend()\n"
+        f"result = backend.load(load({str(EXAMPLES / 'python-http')!r}), SandboxLimits(), Grants())\n"
+        "print(result.instance._s.container.id, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    container_id = child.stdout.readline().strip()
+    child.kill()
+    child.wait()
+    child.stdout.close()
+    assert any(container_id.startswith(c) for c in backend_leftovers())
+    with ContainerBackend() as fresh:
+        assert fresh.swept >= 1
+    assert not any(container_id.startswith(c) for c in backend_leftovers())
+
+
+def test_ctrl_c_during_check_removes_the_container(engine, tmp_path):
+    root = write_module(tmp_path / "slow", "time.sleep(20)\nreturn {}", limits={"timeout": "20s"})
+    env = {**os.environ, "SANDBENCH_DEBUG": ""}
+    child = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sandbench"), "check", str(root), "--calls", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    deadline = time.monotonic() + 20
+    while not backend_leftovers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert backend_leftovers(), "the check never started a container"
+    time.sleep(1.5)  # into the health call
+    child.send_signal(2)
+    child.communicate(timeout=30)
+    assert backend_leftovers() == []
