@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -60,8 +61,13 @@ def backend_leftovers() -> list[str]:
     return out.stdout.split()
 
 
-def sandbench_temp_dirs() -> set[str]:
-    return {p.name for p in Path("/tmp").iterdir() if p.name.startswith("sandbench-")}  # noqa: S108
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Path:
+    """Temp files of this test only (other sandbench runs may share /tmp)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 def start(engine: ContainerBackend, root: Path, grants: Grants | None = None) -> LoadResult:
@@ -112,7 +118,7 @@ def test_container_carries_every_hardening_option(engine):
     assert "size=16000000" in host["Tmpfs"]["/tmp"]  # noqa: S108 - inside the container
     assert attrs["Config"]["User"] == "65534:65534"
     assert attrs["Config"]["Labels"][LABEL] == "1"
-    assert host["LogConfig"]["Config"]["max-file"] == "1"
+    assert host["LogConfig"]["Config"]["max-file"] == "2"
 
 
 INSIDE = r"""
@@ -257,20 +263,21 @@ return {}
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_module_is_contained(engine, tmp_path, name):
+def test_hostile_module_is_contained(engine, tmp_path, private_tmp, name):
     body, kind = HOSTILE[name]
     limits = {
         "memory": "64MB",
         "cpu": "100m" if name == "cpu-spin" else "500m",
         "timeout": "1500ms",
     }
-    before = sandbench_temp_dirs()
-    result = start(engine, write_module(tmp_path / name, body, limits=limits))
-    assert result.instance is not None, result.violation
-    with result.instance as instance:
-        outcome = get(instance)
-        again = get(instance)
-        container = instance._s.container
+    root = write_module(tmp_path / name, body, limits=limits, permissions=["storage:write:out"])
+    with Workspace(load(root).manifest) as workspace:
+        result = start(engine, root, workspace.grants)
+        assert result.instance is not None, result.violation
+        with result.instance as instance:
+            outcome = get(instance)
+            again = get(instance)
+            container = instance._s.container
     assert outcome.violation is not None, outcome
     assert outcome.violation.kind is kind, outcome.violation
     assert again.violation == outcome.violation  # a spent instance stays spent
@@ -279,7 +286,7 @@ def test_hostile_module_is_contained(engine, tmp_path, name):
     if kind is ViolationKind.MEMORY:
         assert outcome.usage.memory_bytes >= 60 * MB
     assert container.id not in backend_leftovers()
-    assert sandbench_temp_dirs() <= before
+    assert list(private_tmp.iterdir()) == []
 
 
 class _Upstream(BaseHTTPRequestHandler):

@@ -11,10 +11,12 @@ opens, sweeps those left by a sandbench process that no longer runs.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import socket
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,10 +57,23 @@ ENGINE_HINT = (
 
 def connect() -> docker.DockerClient:
     """A client for the Docker Engine the environment names. Raises `BackendUnavailable`."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
+        raise BackendUnavailable(
+            "container", f"no Docker Engine answers (no socket at {host})", ENGINE_HINT
+        )
+    client: docker.DockerClient | None = None
     try:
         client = docker.from_env(timeout=60)
         client.ping()
     except docker.errors.DockerException as exc:
+        if client is not None:
+            client.close()
+        # The SDK leaves the socket of a refused connection open; collect it quietly here
+        # rather than at some later, unrelated point.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
         reason = str(exc).splitlines()[0][:200]
         raise BackendUnavailable(
             "container", f"no Docker Engine answers ({reason})", ENGINE_HINT
@@ -357,7 +372,7 @@ def _run_options(
         },
         "log_config": LogConfig(
             type=LogConfig.types.JSON,
-            config={"max-size": str(max(limits.output_bytes, 65536)), "max-file": "1"},
+            config={"max-size": str(max(limits.output_bytes, 65536)), "max-file": "2"},
         ),
     }
 

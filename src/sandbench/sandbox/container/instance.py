@@ -72,6 +72,14 @@ class LogTail:
         """Wait for the stream to end (after the container stopped)."""
         self._thread.join(timeout)
 
+    def close(self) -> None:
+        """Close the stream's connection to the engine."""
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
+        self._thread.join(timeout=2.0)
+
 
 @dataclass
 class Started:
@@ -226,7 +234,11 @@ class ContainerInstance(Closing):
         self._kill()
         limits = self._s.limits
         throttled_ms = (after.throttled_ns - before.throttled_ns) / 1e6
-        if after.throttled_periods > before.throttled_periods:
+        cpu_ms = (after.cpu_ns - before.cpu_ns) / 1e6
+        # CPU-bound: throttled, and used at least half its share over the whole wait (a
+        # sleeper that was throttled once while starting is a plain timeout).
+        share_ms = limits.cpu_millicores / 1000 * limits.timeout_ms
+        if after.throttled_periods > before.throttled_periods and cpu_ms >= share_ms / 2:
             return Violation(
                 kind=ViolationKind.CPU,
                 message=f"no answer within limits.timeout ({limits.timeout_ms} ms) while held "
@@ -302,7 +314,7 @@ class ContainerInstance(Closing):
             self._s.container.remove(force=True)
         if self._s.dialer is not None:
             self._s.dialer.close()
-        self._s.logs.join(timeout=2.0)
+        self._s.logs.close()
         for callback in reversed(self._s.on_close):
             callback()
 

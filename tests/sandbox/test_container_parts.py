@@ -1,0 +1,213 @@
+"""Parts of the container backend that need no engine: cgroup files, apt sources, the proxy,
+the CLI's answer when no engine runs; and `sandbench images build` on a real one."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sandbench.cli import cli
+from sandbench.errors import SandboxError
+from sandbench.manifests import Rate
+from sandbench.sandbox.container import (
+    PYTHON_IMAGE,
+    AllowList,
+    CgroupCounters,
+    CgroupReader,
+    EgressProxy,
+    apt_source,
+)
+from tests.conftest import EXAMPLES
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_cgroup_v1_counters(tmp_path):
+    membership = "12:memory:/docker/abc\n11:cpu:/docker/abc\n10:cpuacct:/docker/abc\n9:pids:/docker/abc\n0::/\n"
+    write(tmp_path / "memory/docker/abc/memory.max_usage_in_bytes", "5242880\n")
+    write(tmp_path / "memory/docker/abc/memory.oom_control", "oom_kill_disable 0\noom_kill 2\n")
+    write(tmp_path / "cpuacct/docker/abc/cpuacct.usage", "123456789\n")
+    write(
+        tmp_path / "cpu/docker/abc/cpu.stat",
+        "nr_periods 10\nnr_throttled 4\nthrottled_time 90000000\n",
+    )
+    write(tmp_path / "pids/docker/abc/pids.events", "max 3\n")
+    reader = CgroupReader(membership, tmp_path)
+    assert reader.version == 1
+    assert reader.read() == CgroupCounters(
+        memory_peak=5242880,
+        cpu_ns=123456789,
+        throttled_periods=4,
+        throttled_ns=90_000_000,
+        pids_max_events=3,
+        oom_kills=2,
+    )
+
+
+def test_cgroup_v2_counters_and_last_value_when_gone(tmp_path):
+    base = tmp_path / "system.slice/docker-abc.scope"
+    write(base / "memory.peak", "7340032\n")
+    write(base / "memory.events", "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n")
+    write(
+        base / "cpu.stat",
+        "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\nnr_periods 7\n"
+        "nr_throttled 2\nthrottled_usec 1500\n",
+    )
+    write(base / "pids.events", "max 0\n")
+    reader = CgroupReader("0::/system.slice/docker-abc.scope\n", tmp_path)
+    assert reader.version == 2
+    first = reader.read()
+    assert first == CgroupCounters(
+        memory_peak=7340032,
+        cpu_ns=2_500_000,
+        throttled_periods=2,
+        throttled_ns=1_500_000,
+        pids_max_events=0,
+        oom_kills=1,
+    )
+    (base / "memory.peak").unlink()
+    write(base / "memory.current", "1024\n")
+    assert reader.read().memory_peak == 1024  # kernels before 5.19 have no memory.peak
+    for path in base.iterdir():
+        path.unlink()
+    assert reader.read() == CgroupCounters(**{**first.__dict__, "memory_peak": 1024})
+
+
+def test_cgroup_v2_under_a_hybrid_unified_mount(tmp_path):
+    write(tmp_path / "unified/docker/abc/cpu.stat", "usage_usec 10\n")
+    reader = CgroupReader("0::/docker/abc\n", tmp_path)
+    assert reader.read().cpu_ns == 10_000
+
+
+def test_apt_source_from_deb822_and_one_line_files(tmp_path):
+    write(
+        tmp_path / "sources.list.d/debian.sources",
+        "Types: deb\nURIs: http://mirror.test/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\nTypes: deb\nURIs: http://security.test/debian-security\n"
+        "Suites: bookworm-security\n",
+    )
+    assert apt_source(tmp_path) == "http://mirror.test/debian"
+    other = tmp_path / "other"
+    write(
+        other / "sources.list", "# comment\ndeb [arch=amd64] http://old.test/debian bookworm main\n"
+    )
+    (other / "sources.list.d").mkdir()
+    assert apt_source(other) == "http://old.test/debian"
+    empty = tmp_path / "empty"
+    (empty / "sources.list.d").mkdir(parents=True)
+    with pytest.raises(SandboxError, match="--mirror"):
+        apt_source(empty)
+
+
+@pytest.mark.parametrize(
+    ("target", "host", "port", "allowed"),
+    [
+        ("crm.example.com", "crm.example.com", 443, True),
+        ("crm.example.com", "CRM.Example.com.", 80, True),
+        ("crm.example.com", "crm.example.com", 8443, False),
+        ("crm.example.com:8443", "crm.example.com", 8443, True),
+        ("crm.example.com:8443", "crm.example.com", 443, False),
+        ("*.example.com", "api.example.com", 443, True),
+        ("*.example.com", "example.com", 443, False),
+        ("*.example.com", "evil-example.com", 443, False),
+        ("crm.example.com", "crm.example.com.evil.test", 443, False),
+    ],
+)
+def test_allow_list(target, host, port, allowed):
+    assert AllowList([target]).allows(host, port) is allowed
+
+
+class _Hello(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = f"hello {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def hello() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def through(proxy_port: int, head: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+        return data
+
+
+def test_proxy_forwards_allowed_denies_others_and_counts_the_rate(hello):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    allow = AllowList([f"127.0.0.1:{hello}"])
+    with EgressProxy(listener, allow, Rate(requests=2, period_s=60)) as proxy:
+        ok = through(port, f"GET http://127.0.0.1:{hello}/a HTTP/1.1\r\nHost: x\r\n\r\n")
+        host = through(port, "GET http://other.test/ HTTP/1.1\r\nHost: other.test\r\n\r\n")
+        tunnel = through(
+            port,
+            f"CONNECT 127.0.0.1:{hello} HTTP/1.1\r\n\r\n"
+            "GET /t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        rate = through(port, f"GET http://127.0.0.1:{hello}/b HTTP/1.1\r\n\r\n")
+        bad = through(port, "GET /relative HTTP/1.1\r\n\r\n")
+        denials = proxy.denials
+    assert ok.startswith(b"HTTP/1.1 200")
+    assert ok.endswith(b"hello /a")
+    assert host.startswith(b"HTTP/1.1 403")
+    assert tunnel.startswith(b"HTTP/1.1 200 Connection Established")
+    assert tunnel.endswith(b"hello /t")
+    assert rate.startswith(b"HTTP/1.1 429")
+    assert bad.startswith(b"HTTP/1.1 400")
+    assert [(d.host, d.port, d.reason) for d in denials] == [
+        ("other.test", 80, "host"),
+        ("127.0.0.1", hello, "rate"),
+    ]
+
+
+def test_check_without_an_engine_exits_3_with_one_line(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "python-http")])
+    assert result.exit_code == 3
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("sandbench: error: container backend unavailable: no Docker Engine")
+    assert "start a Docker Engine" in lines[0]
+
+
+@pytest.mark.docker
+def test_images_build_is_idempotent():
+    from sandbench.errors import BackendUnavailable
+    from sandbench.sandbox.container import connect
+
+    try:
+        connect().close()
+    except BackendUnavailable as exc:
+        pytest.skip(f"no Docker Engine: {exc}")
+    runner = CliRunner()
+    first = runner.invoke(cli, ["images", "build", "python"])
+    again = runner.invoke(cli, ["images", "build", "python"])
+    assert first.exit_code == again.exit_code == 0, first.output
+    assert again.output.splitlines()[-1] == PYTHON_IMAGE
+    assert "is up to date" in again.output
