@@ -39,7 +39,7 @@ from sandbench.sandbox.interface import (
 
 from .cgroups import CgroupReader
 from .egress import PROXY_PORT, AllowList, EgressProxy
-from .instance import ContainerInstance, LogTail, Started
+from .instance import ContainerInstance, LogTail, Started, process_alive
 from .netns import NetnsDialer
 
 __all__ = ["LABEL", "PIDS_LIMIT", "SANDBOX_USER", "ContainerBackend", "connect", "sweep"]
@@ -256,7 +256,7 @@ class ContainerBackend(Closing):
                 started.proxy = EgressProxy(listener, allow, limits.network)
             started.first = _wait_listening(started, START_TIMEOUT_S)
         except (OSError, SandboxError):
-            if os.path.exists(f"/proc/{pid}"):
+            if not _exits_soon(container):
                 instance.close()
                 raise
             started.first = None  # it exited before we could join it: a failed start
@@ -310,6 +310,15 @@ class ContainerBackend(Closing):
             self._client.close()
 
 
+def _exits_soon(container: Any) -> bool:
+    """True when the container stops within 2 s (it was exiting while we attached)."""
+    try:
+        container.wait(timeout=2)
+    except Exception:  # the SDK raises requests' ReadTimeout / ConnectionError
+        return False
+    return True
+
+
 def _wait_listening(started: Started, limit_s: float) -> socket.socket | None:
     """Connect to the module's port until it answers, the process dies or `limit_s` passes."""
     deadline = time.monotonic() + limit_s
@@ -318,7 +327,7 @@ def _wait_listening(started: Started, limit_s: float) -> socket.socket | None:
         try:
             return started.dialer.connect(started.port, timeout=1.0)
         except OSError:
-            if not os.path.exists(f"/proc/{started.pid}"):
+            if not process_alive(started.pid):
                 return None
             time.sleep(0.005)
     return None

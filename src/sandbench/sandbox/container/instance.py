@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sandbench.sandbox.interface import (
@@ -33,7 +34,7 @@ from .cgroups import CgroupCounters, CgroupReader
 from .egress import Denial, EgressProxy
 from .netns import NetnsDialer
 
-__all__ = ["ContainerInstance", "LogTail", "Started"]
+__all__ = ["ContainerInstance", "LogTail", "Started", "process_alive"]
 
 _TAIL_BYTES = 16 * 1024
 
@@ -158,6 +159,10 @@ class ContainerInstance(Closing):
         after = self._s.cgroup.read()
         usage = _usage(before, after, wall_ms, response)
         violation = self._violation(before, after, failure, response, denied)
+        if violation is not None and violation.kind is ViolationKind.MEMORY:
+            # An OOM kill happens at the limit; the cgroup may be gone before it is read.
+            peak = max(usage.memory_bytes, limits.memory_bytes)
+            usage = usage.model_copy(update={"memory_bytes": peak})
         if violation is not None and violation.kind is not ViolationKind.NETWORK_DENIED:
             self._spend(violation)
         return Outcome(
@@ -281,11 +286,16 @@ class ContainerInstance(Closing):
         )
 
     def _state(self) -> dict[str, Any]:
+        """The engine's view of the container, once it has caught up with a dead process."""
+        container = self._s.container
         try:
-            self._s.container.reload()
+            if not process_alive(self._s.pid):
+                # The engine reports the exit a moment after the kernel: wait for it.
+                container.wait(timeout=5)
+            container.reload()
         except Exception:
             return {}
-        state: dict[str, Any] = self._s.container.attrs.get("State", {})
+        state: dict[str, Any] = container.attrs.get("State", {})
         return state
 
     def _oom_killed(self) -> bool:
@@ -317,6 +327,15 @@ class ContainerInstance(Closing):
         self._s.logs.close()
         for callback in reversed(self._s.on_close):
             callback()
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie has finished)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
 
 
 def _usage(
