@@ -3,6 +3,7 @@ the CLI's answer when no engine runs; and `sandbench images build` on a real one
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from sandbench.cli import cli
-from sandbench.errors import SandboxError
-from sandbench.manifests import Rate
+from sandbench.errors import ManifestError, SandboxError
+from sandbench.manifests import ContainerRuntime, Rate, json_schema, load, parse_manifest
 from sandbench.sandbox.container import (
     PYTHON_IMAGE,
     AllowList,
@@ -211,3 +212,85 @@ def test_images_build_is_idempotent():
     assert first.exit_code == again.exit_code == 0, first.output
     assert again.output.splitlines()[-1] == PYTHON_IMAGE
     assert "is up to date" in again.output
+
+
+def container_manifest(**runtime: object) -> dict:
+    return {
+        "name": "@tests/container",
+        "version": "1.0.0",
+        "runtime": {"kind": "container", **runtime},
+    }
+
+
+def manifest_problems(raw: dict) -> list[str]:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(json.dumps(raw))
+    return info.value.problems
+
+
+def test_container_runtime_defaults():
+    runtime = parse_manifest(json.dumps(container_manifest(image="sandbench/python:bookworm")))
+    assert runtime.runtime == ContainerRuntime(kind="container", image="sandbench/python:bookworm")
+    assert runtime.runtime.port == 8080
+    assert runtime.runtime.command is None
+
+
+@pytest.mark.parametrize(
+    ("runtime", "line"),
+    [
+        (
+            {},
+            'runtime: {"kind": "container"} is invalid: expected exactly one of image '
+            "(a reference) and build (a folder)",
+        ),
+        (
+            {"image": "a:b", "build": "."},
+            'runtime: {"kind": "container", "image": "a:b", "build": "."} is invalid: '
+            "expected exactly one of image (a reference) and build (a folder)",
+        ),
+        (
+            {"image": "Bad Image"},
+            'runtime.image: "Bad Image" is invalid: expected an image reference such as '
+            "sandbench/python:bookworm or python:3.12-slim",
+        ),
+        (
+            {"image": "a", "port": 0},
+            "runtime.port: 0 is invalid: expected greater than or equal to 1",
+        ),
+        (
+            {"build": "../elsewhere"},
+            'runtime.build: "../elsewhere" is invalid: expected a folder inside the module '
+            "holding a Dockerfile, e.g. . or image",
+        ),
+        (
+            {"image": "a", "command": []},
+            "runtime.command: [] is invalid: expected 1 to 256 strings, "
+            'e.g. ["python3", "/module/server.py"]',
+        ),
+        (
+            {"image": "a", "entry": "x.wasm"},
+            "runtime.entry: unexpected field; remove it or check its spelling",
+        ),
+    ],
+)
+def test_container_runtime_problems_name_the_field(runtime, line):
+    assert manifest_problems(container_manifest(**runtime)) == [line]
+
+
+def test_build_needs_a_dockerfile_inside_the_module(tmp_path):
+    root = tmp_path / "module"
+    root.mkdir()
+    (root / "module.json").write_text(json.dumps(container_manifest(build="image")))
+    with pytest.raises(ManifestError) as info:
+        load(root)
+    assert info.value.problems == [f'runtime.build: "image" has no Dockerfile in {root}; add one']
+    (root / "image").mkdir()
+    (root / "image" / "Dockerfile").write_text("FROM sandbench/python:bookworm\n")
+    assert load(root).entry_path == root / "image"
+
+
+def test_schema_offers_both_runtimes():
+    schema = json_schema()
+    text = json.dumps(schema)
+    assert '"container"' in text
+    assert '"wasm"' in text

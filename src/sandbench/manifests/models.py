@@ -219,6 +219,12 @@ def _module_dir(value: str) -> str:
     return path.as_posix()
 
 
+def _command(value: tuple[str, ...]) -> tuple[str, ...]:
+    if not value or len(value) > 256 or any(len(part) > 4096 for part in value):
+        raise ValueError('expected 1 to 256 strings, e.g. ["python3", "/module/server.py"]')
+    return value
+
+
 ImageRef = Annotated[
     str,
     Matching(
@@ -242,9 +248,7 @@ class ContainerRuntime(BaseModel):
     image: ImageRef | None = None
     build: Annotated[str, AfterValidator(_module_dir)] | None = None
     port: int = Field(default=8080, ge=1, le=65535)
-    command: tuple[Annotated[str, Field(max_length=4096)], ...] | None = Field(
-        default=None, min_length=1, max_length=256
-    )
+    command: Annotated[tuple[str, ...], AfterValidator(_command)] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ContainerRuntime:
