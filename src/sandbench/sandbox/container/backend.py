@@ -24,7 +24,6 @@ from typing import Any
 import docker
 import docker.errors
 import psutil
-from docker.types import LogConfig
 
 from sandbench.errors import BackendUnavailable, SandboxError
 from sandbench.manifests import ContainerRuntime, ModulePackage, Resource
@@ -39,15 +38,21 @@ from sandbench.sandbox.interface import (
 
 from .cgroups import CgroupReader
 from .egress import PROXY_PORT, AllowList, EgressProxy
+from .hardening import (
+    LABEL,
+    OWNER,
+    PIDS_LIMIT,
+    SANDBOX_USER,
+    chown_buckets,
+    quiet,
+    run_all,
+    run_options,
+)
 from .instance import ContainerInstance, LogTail, Started, process_alive
 from .netns import NetnsDialer
 
 __all__ = ["LABEL", "PIDS_LIMIT", "SANDBOX_USER", "ContainerBackend", "connect", "sweep"]
 
-LABEL = "org.sandbench"
-OWNER = f"{LABEL}.owner"
-PIDS_LIMIT = 64
-SANDBOX_USER = (65534, 65534)  # nobody:nogroup
 START_TIMEOUT_S = 15.0
 ENGINE_HINT = (
     "start a Docker Engine: `sudo dockerd &` or `sudo systemctl start docker`, "
@@ -213,13 +218,13 @@ class ContainerBackend(Closing):
         allow = AllowList(
             p.target for p in package.manifest.security.permissions if p.resource is Resource.API
         )
-        restore = _chown_buckets(grants)
+        restore = chown_buckets(grants)
         try:
             container = self._client.containers.run(
-                image, **_run_options(package, runtime, limits, grants, allow, self._owner)
+                image, **run_options(package, runtime, limits, grants, allow, self._owner)
             )
         except docker.errors.DockerException as exc:
-            _run_all(restore)
+            run_all(restore)
             text = getattr(exc, "explanation", None) or str(exc)
             return _invalid(f"the container did not start: {str(text)[:300]}")
         return self._attach(container, runtime, limits, allow, restore)
@@ -275,8 +280,8 @@ class ContainerBackend(Closing):
         container.reload()
         state = container.attrs["State"]
         logs.join(timeout=1.0)
-        _quiet(lambda: container.remove(force=True))
-        _run_all(restore)
+        quiet(lambda: container.remove(force=True))
+        run_all(restore)
         if state.get("OOMKilled"):
             return Violation(
                 kind=ViolationKind.MEMORY,
@@ -331,85 +336,6 @@ def _wait_listening(started: Started, limit_s: float) -> socket.socket | None:
                 return None
             time.sleep(0.005)
     return None
-
-
-def _run_options(
-    package: ModulePackage,
-    runtime: ContainerRuntime,
-    limits: SandboxLimits,
-    grants: Grants,
-    allow: AllowList,
-    owner: str,
-) -> dict[str, Any]:
-    environment = {"PORT": str(runtime.port), "HOME": "/tmp"}  # noqa: S108 - in the container
-    if allow:
-        proxy = f"http://127.0.0.1:{PROXY_PORT}"
-        environment |= {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy}
-        environment |= {"http_proxy": proxy, "https_proxy": proxy}
-    # The module's own tree, read-only, so that a generic base image can run its code.
-    volumes = {str(package.root): {"bind": "/module", "mode": "ro"}}
-    volumes |= {
-        str(path): {"bind": f"/storage/{name}", "mode": "ro"}
-        for name, path in grants.storage_read.items()
-    }
-    volumes |= {
-        str(path): {"bind": f"/storage/{name}", "mode": "rw"}
-        for name, path in grants.storage_write.items()
-    }
-    return {
-        "command": list(runtime.command) if runtime.command else None,
-        "detach": True,
-        "user": f"{SANDBOX_USER[0]}:{SANDBOX_USER[1]}",
-        "mem_limit": limits.memory_bytes,
-        "memswap_limit": limits.memory_bytes,
-        "nano_cpus": limits.cpu_millicores * 1_000_000,
-        "pids_limit": PIDS_LIMIT,
-        "read_only": True,
-        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.storage_bytes},mode=1777"},  # noqa: S108
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "network_mode": "none",
-        "ipc_mode": "private",
-        "environment": environment,
-        "volumes": volumes,
-        "working_dir": "/tmp",  # noqa: S108 - in the container
-        "labels": {
-            LABEL: "1",
-            OWNER: owner,
-            f"{LABEL}.module": package.manifest.name,
-            f"{LABEL}.digest": package.digest,
-        },
-        "log_config": LogConfig(
-            type=LogConfig.types.JSON,
-            config={"max-size": str(max(limits.output_bytes, 65536)), "max-file": "2"},
-        ),
-    }
-
-
-def _chown_buckets(grants: Grants) -> list[Callable[[], None]]:
-    """Give bucket folders to the sandbox user (root only); return how to give them back."""
-    restore: list[Callable[[], None]] = []
-    if os.geteuid() != 0:
-        return restore
-    for path in [*grants.storage_read.values(), *grants.storage_write.values()]:
-        info = path.stat()
-        os.chown(path, *SANDBOX_USER)
-        restore.append(_chowner(path, info.st_uid, info.st_gid))
-    return restore
-
-
-def _chowner(path: Path, uid: int, gid: int) -> Callable[[], None]:
-    return lambda: _quiet(lambda: os.chown(path, uid, gid))
-
-
-def _run_all(callbacks: list[Callable[[], None]]) -> None:
-    for callback in reversed(callbacks):
-        callback()
-
-
-def _quiet(action: Callable[[], object]) -> None:
-    with contextlib.suppress(Exception):
-        action()
 
 
 def _invalid(message: str) -> Violation:

@@ -1,0 +1,114 @@
+"""What every sandbench container gets: limits, hardening and labels, all as `run` options.
+
+See docs/containers.md for the table of manifest limits and Docker options.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from docker.types import LogConfig
+
+from sandbench.manifests import ContainerRuntime, ModulePackage
+from sandbench.sandbox.interface import Grants, SandboxLimits
+
+from .egress import PROXY_PORT, AllowList
+
+__all__ = [
+    "LABEL",
+    "OWNER",
+    "PIDS_LIMIT",
+    "SANDBOX_USER",
+    "chown_buckets",
+    "quiet",
+    "run_all",
+    "run_options",
+]
+
+LABEL = "org.sandbench"
+OWNER = f"{LABEL}.owner"
+PIDS_LIMIT = 64
+SANDBOX_USER = (65534, 65534)  # nobody:nogroup
+
+
+def run_options(
+    package: ModulePackage,
+    runtime: ContainerRuntime,
+    limits: SandboxLimits,
+    grants: Grants,
+    allow: AllowList,
+    owner: str,
+) -> dict[str, Any]:
+    environment = {"PORT": str(runtime.port), "HOME": "/tmp"}  # noqa: S108 - in the container
+    if allow:
+        proxy = f"http://127.0.0.1:{PROXY_PORT}"
+        environment |= {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy}
+        environment |= {"http_proxy": proxy, "https_proxy": proxy}
+    # The module's own tree, read-only, so that a generic base image can run its code.
+    volumes = {str(package.root): {"bind": "/module", "mode": "ro"}}
+    volumes |= {
+        str(path): {"bind": f"/storage/{name}", "mode": "ro"}
+        for name, path in grants.storage_read.items()
+    }
+    volumes |= {
+        str(path): {"bind": f"/storage/{name}", "mode": "rw"}
+        for name, path in grants.storage_write.items()
+    }
+    return {
+        "command": list(runtime.command) if runtime.command else None,
+        "detach": True,
+        "user": f"{SANDBOX_USER[0]}:{SANDBOX_USER[1]}",
+        "mem_limit": limits.memory_bytes,
+        "memswap_limit": limits.memory_bytes,
+        "nano_cpus": limits.cpu_millicores * 1_000_000,
+        "pids_limit": PIDS_LIMIT,
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.storage_bytes},mode=1777"},  # noqa: S108
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "network_mode": "none",
+        "ipc_mode": "private",
+        "environment": environment,
+        "volumes": volumes,
+        "working_dir": "/tmp",  # noqa: S108 - in the container
+        "labels": {
+            LABEL: "1",
+            OWNER: owner,
+            f"{LABEL}.module": package.manifest.name,
+            f"{LABEL}.digest": package.digest,
+        },
+        "log_config": LogConfig(
+            type=LogConfig.types.JSON,
+            config={"max-size": str(max(limits.output_bytes, 65536)), "max-file": "2"},
+        ),
+    }
+
+
+def chown_buckets(grants: Grants) -> list[Callable[[], None]]:
+    """Give bucket folders to the sandbox user (root only); return how to give them back."""
+    restore: list[Callable[[], None]] = []
+    if os.geteuid() != 0:
+        return restore
+    for path in [*grants.storage_read.values(), *grants.storage_write.values()]:
+        info = path.stat()
+        os.chown(path, *SANDBOX_USER)
+        restore.append(_chowner(path, info.st_uid, info.st_gid))
+    return restore
+
+
+def _chowner(path: Path, uid: int, gid: int) -> Callable[[], None]:
+    return lambda: quiet(lambda: os.chown(path, uid, gid))
+
+
+def run_all(callbacks: list[Callable[[], None]]) -> None:
+    for callback in reversed(callbacks):
+        callback()
+
+
+def quiet(action: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        action()
