@@ -3,8 +3,9 @@
 Both start the same image with the same command and module tree and time until the first
 HTTP answer. The baseline (`raw`) is `containers.run` with no limits and the default bridge
 network, polled over the container's bridge address; sandbench adds its hardening, the
-namespace dialer, the cgroup reader and the log follower. The summary prints the ratio of
-the medians from this same run. Each round's container is removed in the next round's
+namespace dialer, the cgroup reader and the log follower. A third variant takes a container
+that `prewarm` started before the timed part (a warm pool of one). The summary prints the
+ratio of the medians from this same run. Each round's container is removed in the next round's
 setup, outside the timed part.
 """
 
@@ -38,12 +39,18 @@ def engine() -> Iterator[ContainerBackend]:
         yield backend
 
 
-def _rounds(benchmark: Any, start: Callable[[], Any], stop: Callable[[Any], None]) -> Any:
+def _rounds(
+    benchmark: Any,
+    start: Callable[[], Any],
+    stop: Callable[[Any], None],
+    prepare: Callable[[], None] = lambda: None,
+) -> Any:
     live: list[Any] = []
 
     def setup() -> None:
         while live:
             stop(live.pop())
+        prepare()
 
     def run() -> Any:
         live.append(start())
@@ -52,7 +59,8 @@ def _rounds(benchmark: Any, start: Callable[[], Any], stop: Callable[[Any], None
     try:
         return benchmark.pedantic(run, setup=setup, rounds=ROUNDS, iterations=1)
     finally:
-        setup()
+        while live:
+            stop(live.pop())
 
 
 def test_container_start_raw_docker_run(benchmark, engine):
@@ -88,10 +96,13 @@ def test_container_start_raw_docker_run(benchmark, engine):
     assert container is not None
 
 
+LIMITS = SandboxLimits(memory_bytes=64_000_000, cpu_millicores=500)
+
+
 def test_container_start_sandbench(benchmark, engine):
     benchmark.group = "container-start"
     package = load(MODULE)
-    limits = SandboxLimits(memory_bytes=64_000_000, cpu_millicores=500)
+    limits = LIMITS
 
     def start() -> Any:
         result = engine.load(package, limits, Grants())
@@ -101,4 +112,22 @@ def test_container_start_sandbench(benchmark, engine):
         return result.instance
 
     instance = _rounds(benchmark, start, lambda i: i.close())
+    assert instance is not None
+
+
+def test_container_start_sandbench_warm_pool(benchmark, engine):
+    """The same, with one container started ahead by `prewarm` (outside the timed part)."""
+    benchmark.group = "container-start"
+    package = load(MODULE)
+
+    def start() -> Any:
+        result = engine.load(package, LIMITS, Grants())
+        assert result.cache_hit, "not from the warm pool"
+        assert result.instance is not None, result.violation
+        assert result.instance.invoke(Request()).ok
+        return result.instance
+
+    instance = _rounds(
+        benchmark, start, lambda i: i.close(), lambda: engine.prewarm(package, LIMITS, Grants())
+    )
     assert instance is not None

@@ -435,3 +435,21 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path):
     child.send_signal(2)
     child.communicate(timeout=30)
     assert backend_leftovers() == []
+
+
+def test_warm_pool_hands_out_started_containers(engine):
+    package = load(EXAMPLES / "python-http")
+    limits = SandboxLimits(memory_bytes=64 * MB, cpu_millicores=500)
+    assert engine.prewarm(package, limits, Grants(), count=2) == 2
+    pooled = [engine.load(package, limits, Grants()) for _ in range(2)]
+    other = engine.load(package, limits.model_copy(update={"timeout_ms": 999}), Grants())
+    fresh = engine.load(package, limits, Grants())
+    try:
+        assert all(r.cache_hit and r.load_ms < 5 for r in pooled)
+        assert other.load_ms > 5  # other limits: not from the pool
+        assert fresh.load_ms > 5  # the pool is empty again
+        for result in (*pooled, other, fresh):
+            assert get(result.instance).ok
+    finally:
+        for result in (*pooled, other, fresh):
+            result.instance.close()

@@ -131,6 +131,7 @@ class ContainerBackend(Closing):
         self._owner = _owner(os.getpid())
         self._built: dict[str, str] = {}
         self._instances: list[ContainerInstance] = []
+        self._pool: dict[str, list[LoadResult]] = {}
         self._closed = False
         self.swept = sweep(self._client)
 
@@ -144,12 +145,41 @@ class ContainerBackend(Closing):
         version = self._client.version().get("Version", "?")
         return f"docker {version}"
 
+    def prewarm(
+        self, package: ModulePackage, limits: SandboxLimits, grants: Grants, count: int = 1
+    ) -> int:
+        """Start up to `count` containers now, for later `load`s of the same module, limits
+        and grants to take (a warm pool). Returns how many are waiting. A start that fails is
+        not pooled: the next `load` meets the failure itself.
+        """
+        waiting = self._pool.setdefault(_pool_key(package, limits, grants), [])
+        for _ in range(count):
+            result = self._load_new(package, limits, grants, fresh=False)
+            if result.instance is None:
+                break
+            waiting.append(result)
+        return len(waiting)
+
     def load(
         self, package: ModulePackage, limits: SandboxLimits, grants: Grants, *, fresh: bool = False
     ) -> LoadResult:
-        """See `SandboxBackend.load`. `fresh` rebuilds a `build` image (layer cache kept)."""
+        """See `SandboxBackend.load`. `fresh` rebuilds a `build` image (layer cache kept) and
+        bypasses the warm pool; otherwise a container `prewarm` started is taken first.
+        """
         if self._closed:
             raise SandboxError("the container backend is closed")
+        waiting = self._pool.get(_pool_key(package, limits, grants))
+        if waiting and not fresh:
+            begin = time.perf_counter()
+            pooled = waiting.pop(0)
+            return pooled.model_copy(
+                update={"load_ms": (time.perf_counter() - begin) * 1000, "cache_hit": True}
+            )
+        return self._load_new(package, limits, grants, fresh=fresh)
+
+    def _load_new(
+        self, package: ModulePackage, limits: SandboxLimits, grants: Grants, *, fresh: bool
+    ) -> LoadResult:
         runtime = package.manifest.runtime
         if not isinstance(runtime, ContainerRuntime):
             raise SandboxError(f"{package.root}: runtime.kind is {runtime.kind}, not container")
@@ -302,6 +332,7 @@ class ContainerBackend(Closing):
         if self._closed:
             return
         self._closed = True
+        self._pool.clear()
         while self._instances:
             self._instances.pop().close()
         # A Ctrl-C can land between the engine creating a container and an instance owning
@@ -313,6 +344,10 @@ class ContainerBackend(Closing):
                 with contextlib.suppress(docker.errors.DockerException):
                     container.remove(force=True)
             self._client.close()
+
+
+def _pool_key(package: ModulePackage, limits: SandboxLimits, grants: Grants) -> str:
+    return f"{package.digest}|{limits.model_dump_json()}|{grants.model_dump_json()}"
 
 
 def _exits_soon(container: Any) -> bool:
