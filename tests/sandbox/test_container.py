@@ -418,9 +418,14 @@ def test_leftovers_of_a_killed_run_are_swept(engine, tmp_path):
     assert not any(container_id.startswith(c) for c in backend_leftovers())
 
 
-def test_ctrl_c_during_check_removes_the_container(engine, tmp_path):
-    root = write_module(tmp_path / "slow", "time.sleep(20)\nreturn {}", limits={"timeout": "20s"})
-    env = {**os.environ, "SANDBENCH_DEBUG": ""}
+def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp):
+    root = write_module(
+        tmp_path / "slow",
+        "time.sleep(20)\nreturn {}",
+        limits={"timeout": "20s"},
+        permissions=["storage:write:out"],
+    )
+    env = {**os.environ, "SANDBENCH_DEBUG": "", "TMPDIR": str(private_tmp)}
     child = subprocess.Popen(
         [str(Path(sys.executable).parent / "sandbench"), "check", str(root), "--calls", "1"],
         stdout=subprocess.PIPE,
@@ -432,9 +437,11 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path):
         time.sleep(0.1)
     assert backend_leftovers(), "the check never started a container"
     time.sleep(1.5)  # into the health call
+    assert [p.name[:18] for p in private_tmp.iterdir()] == ["sandbench-storage-"]
     child.send_signal(2)
     child.communicate(timeout=30)
     assert backend_leftovers() == []
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_warm_pool_hands_out_started_containers(engine):
