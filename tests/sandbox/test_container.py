@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -26,14 +26,79 @@ from sandbench.sandbox.cache import default_cache_dir
 from sandbench.sandbox.container import (
     LABEL,
     PIDS_LIMIT,
+    PYTHON_IMAGE,
     ContainerBackend,
     ContainerInstance,
     build_python_image,
 )
 from tests.conftest import EXAMPLES
-from tests.sandbox.containers import write_module
 
 pytestmark = pytest.mark.docker
+
+# A container module for the tests: a stdlib HTTP server whose GET / runs one snippet.
+SERVER = """
+import json, os, socket, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+def action(handler):
+{body}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def do_GET(self):
+        result = action(self)
+        data = json.dumps(result).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format, *args):
+        pass
+
+
+HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def write_module(
+    root: Path,
+    body: str,
+    *,
+    limits: dict[str, Any] | None = None,
+    permissions: list[str] | None = None,
+    runtime: dict[str, Any] | None = None,
+) -> Path:
+    """A container module at `root` whose GET / returns `action(handler)` as JSON."""
+    root.mkdir(parents=True)
+    indented = "\n".join("    " + line for line in body.strip("\n").splitlines())
+    (root / "server.py").write_text(SERVER.format(body=indented))
+    manifest = {
+        "name": "@tests/container",
+        "version": "1.0.0",
+        "runtime": runtime
+        or {
+            "kind": "container",
+            "image": PYTHON_IMAGE,
+            "port": 8080,
+            "command": ["python3", "/module/server.py"],
+        },
+        "security": {
+            "permissions": permissions or [],
+            "limits": limits or {"memory": "64MB", "cpu": "500m", "timeout": "2s"},
+        },
+    }
+    (root / "module.json").write_text(json.dumps(manifest, indent=2))
+    # The container runs as nobody: the module tree must be readable by others.
+    for path in (root, *root.iterdir()):
+        path.chmod(0o755)
+    return root
+
 
 MB = 1_000_000
 
@@ -106,7 +171,7 @@ def test_container_carries_every_hardening_option(engine):
     result = start(engine, EXAMPLES / "python-http")
     assert result.instance is not None
     with result.instance as instance:
-        attrs = instance._s.container.attrs
+        attrs = instance.container.attrs
     host = attrs["HostConfig"]
     assert host["Memory"] == host["MemorySwap"] == 64 * MB
     assert host["NanoCpus"] == 500 * 1_000_000
@@ -277,7 +342,7 @@ def test_hostile_module_is_contained(engine, tmp_path, private_tmp, name):
         with result.instance as instance:
             outcome = get(instance)
             again = get(instance)
-            container = instance._s.container
+            container = instance.container
     assert outcome.violation is not None, outcome
     assert outcome.violation.kind is kind, outcome.violation
     assert again.violation == outcome.violation  # a spent instance stays spent
@@ -404,7 +469,7 @@ def test_leftovers_of_a_killed_run_are_swept(engine, tmp_path):
         "from sandbench.sandbox.container import ContainerBackend\n"
         "backend = ContainerBackend()\n"
         f"result = backend.load(load({str(EXAMPLES / 'python-http')!r}), SandboxLimits(), Grants())\n"
-        "print(result.instance._s.container.id, flush=True)\n"
+        "print(result.instance.container.id, flush=True)\n"
         "time.sleep(60)\n"
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -439,9 +504,9 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp
     time.sleep(1.5)  # into the health call
     assert [p.name[:18] for p in private_tmp.iterdir()] == ["sandbench-storage-"]
     child.send_signal(2)
-    child.communicate(timeout=30)
+    _, err = child.communicate(timeout=30)
     assert backend_leftovers() == []
-    assert list(private_tmp.iterdir()) == []
+    assert list(private_tmp.iterdir()) == [], err.decode()[-2000:]
 
 
 def test_warm_pool_hands_out_started_containers(engine):

@@ -14,10 +14,11 @@ import contextlib
 import gc
 import os
 import re
+import signal
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -250,13 +251,17 @@ class ContainerBackend(Closing):
         )
         restore = chown_buckets(grants)
         try:
-            container = self._client.containers.run(
-                image, **run_options(package, runtime, limits, grants, allow, self._owner)
-            )
+            with _signals_deferred():
+                container = self._client.containers.run(
+                    image, **run_options(package, runtime, limits, grants, allow, self._owner)
+                )
         except docker.errors.DockerException as exc:
             run_all(restore)
             text = getattr(exc, "explanation", None) or str(exc)
             return _invalid(f"the container did not start: {str(text)[:300]}")
+        except BaseException:  # Ctrl-C while the engine creates: give the buckets back
+            run_all(restore)
+            raise
         return self._attach(container, runtime, limits, allow, restore)
 
     def _attach(
@@ -337,13 +342,33 @@ class ContainerBackend(Closing):
             self._instances.pop().close()
         # A Ctrl-C can land between the engine creating a container and an instance owning
         # it: remove whatever still carries this process's owner label.
+        self._remove_owned()
+        with contextlib.suppress(docker.errors.DockerException):
+            self._client.close()
+
+    def _remove_owned(self) -> None:
         with contextlib.suppress(docker.errors.DockerException):
             for container in self._client.containers.list(
                 all=True, filters={"label": f"{OWNER}={self._owner}"}
             ):
                 with contextlib.suppress(docker.errors.DockerException):
                     container.remove(force=True)
-            self._client.close()
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while the engine creates a container.
+
+    Interrupted mid-request, the client would never learn the container's id while the
+    engine goes on to create it, after any cleanup has looked. Held, the signal arrives
+    as soon as the request returns, and `close()` finds the container by its owner label.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _pool_key(package: ModulePackage, limits: SandboxLimits, grants: Grants) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from docker.types import LogConfig
+from docker.types import LogConfig, Mount
 
 from sandbench.manifests import ContainerRuntime, ModulePackage
 from sandbench.sandbox.interface import Grants, SandboxLimits
@@ -49,15 +49,11 @@ def run_options(
         environment |= {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy}
         environment |= {"http_proxy": proxy, "https_proxy": proxy}
     # The module's own tree, read-only, so that a generic base image can run its code.
-    volumes = {str(package.root): {"bind": "/module", "mode": "ro"}}
-    volumes |= {
-        str(path): {"bind": f"/storage/{name}", "mode": "ro"}
-        for name, path in grants.storage_read.items()
-    }
-    volumes |= {
-        str(path): {"bind": f"/storage/{name}", "mode": "rw"}
-        for name, path in grants.storage_write.items()
-    }
+    # `mounts` rather than `volumes`: the engine refuses a missing source instead of
+    # creating it (as root), so a bucket removed by a Ctrl-C is never brought back.
+    mounts = [_bind(package.root, "/module", read_only=True)]
+    mounts += [_bind(p, f"/storage/{n}", read_only=True) for n, p in grants.storage_read.items()]
+    mounts += [_bind(p, f"/storage/{n}", read_only=False) for n, p in grants.storage_write.items()]
     return {
         "command": list(runtime.command) if runtime.command else None,
         "detach": True,
@@ -73,7 +69,7 @@ def run_options(
         "network_mode": "none",
         "ipc_mode": "private",
         "environment": environment,
-        "volumes": volumes,
+        "mounts": mounts,
         "working_dir": "/tmp",  # noqa: S108 - in the container
         "labels": {
             LABEL: "1",
@@ -86,6 +82,10 @@ def run_options(
             config={"max-size": str(max(limits.output_bytes, 65536)), "max-file": "2"},
         ),
     }
+
+
+def _bind(source: Path, target: str, *, read_only: bool) -> Mount:
+    return Mount(target=target, source=str(source), type="bind", read_only=read_only)
 
 
 def chown_buckets(grants: Grants) -> list[Callable[[], None]]:

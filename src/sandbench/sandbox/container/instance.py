@@ -124,6 +124,11 @@ class ContainerInstance(Closing):
         self._lock = threading.Lock()
 
     @property
+    def container(self) -> Any:
+        """The engine's container object (`docker.models.containers.Container`)."""
+        return self._s.container
+
+    @property
     def denials(self) -> list[Denial]:
         """Every egress attempt the proxy refused, oldest first."""
         return self._s.proxy.denials if self._s.proxy else []
