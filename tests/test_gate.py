@@ -166,11 +166,13 @@ def test_gate_with_a_policy_file(tmp_path, cache_dir):
     assert result.output.startswith(f"sandbench: {bad}: max_load_ms: ")
 
 
-def test_gate_archive_leaves_nothing_behind(tmp_path, backend):
+def test_gate_archive_leaves_nothing_behind(tmp_path, backend, monkeypatch):
     archive = pack(EXAMPLES / "hello", tmp_path / "hello.tgz")
-    before = set(Path(tempfile.gettempdir()).glob("sandbench-*"))
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # not shared with other runs
     sandbench.gate(archive, backend=backend, scanners=())
-    assert set(Path(tempfile.gettempdir()).glob("sandbench-*")) == before
+    assert list(private.iterdir()) == []
 
 
 def test_the_package_digest_ignores_where_the_archive_was_extracted(tmp_path):

@@ -65,17 +65,20 @@ def test_check_on_the_real_backend_opens_and_closes_its_own(make_module):
     assert report.tool.backend.startswith("wasmtime")
 
 
-def test_check_leaves_no_temporary_folder_or_thread_behind(make_module):
+def test_check_leaves_no_temporary_folder_or_thread_behind(make_module, tmp_path, monkeypatch):
     import tempfile
     import threading
-    from pathlib import Path
 
-    def leftovers():
-        folders = {p.name for p in Path(tempfile.gettempdir()).glob("sandbench-*")}
-        threads = [t.name for t in threading.enumerate() if t.name == "sandbench-epoch"]
-        return folders, len(threads)
+    # A private temp root: other runs on a shared machine use the system one at the same time.
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
 
-    before = leftovers()
+    def threads():
+        return [t.name for t in threading.enumerate() if t.name == "sandbench-epoch"]
+
+    before = threads()
     check(make_module(wat.OK, permissions=["storage:read:docs", "storage:write:out"]))
     check(make_module(wat.SPIN, limits={"cpu": "10m", "timeout": "1s"}))
-    assert leftovers() == before
+    assert list(private.iterdir()) == []
+    assert threads() == before

@@ -137,10 +137,12 @@ def _least_privilege(
     """Unused permissions, judged by the imports the sandbox linked and the host calls the
     health calls made, as findings.
 
-    Nothing when the module did not load, or when the capabilities scanner already judged
-    the imports statically (the gate), so a permission is not reported twice.
+    Nothing when the module did not load, for a container (its file and network use is not
+    observed yet), or when the capabilities scanner already judged the imports statically
+    (the gate), so a permission is not reported twice.
     """
-    if loaded.violation is not None or any(s.scanner == "capabilities" for s in scans):
+    judged = any(s.scanner == "capabilities" for s in scans)
+    if loaded.violation is not None or judged or package.manifest.runtime.kind != "wasm":
         return ()
     outcomes = probed.outcomes if probed is not None else ()
     calls = [call for outcome in outcomes for call in outcome.host.calls]

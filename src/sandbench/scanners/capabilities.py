@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from sandbench.manifests import ModulePackage, Permission, Resource
+from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
 
 from .files import read_capped
 from .interface import Finding, ScanResult, Severity, fingerprint
@@ -85,7 +85,10 @@ class CapabilityScanner:
 
     def scan(self, package: ModulePackage) -> ScanResult:
         """See `Scanner.scan`."""
-        entry = package.manifest.runtime.entry
+        runtime = package.manifest.runtime
+        if not isinstance(runtime, WasmRuntime):
+            return ScanResult(scanner=NAME, summary="not a WASM module: no imports to judge")
+        entry = runtime.entry
         try:
             shape = read_shape(package)
         except (ValueError, OSError) as exc:
@@ -193,7 +196,8 @@ def _host(
 
 
 def _exports(shape: WasmShape, package: ModulePackage, entry: str) -> Iterator[Finding]:
-    abi = package.manifest.runtime.abi
+    runtime = package.manifest.runtime
+    abi = runtime.abi if isinstance(runtime, WasmRuntime) else "command"
     have = {e.name: e for e in shape.exports}
     for name, sig in _REQUIRED[abi].items():
         export = have.get(name)
