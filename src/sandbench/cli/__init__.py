@@ -26,6 +26,7 @@ from .images import images_group
 from .manifest import manifest_group
 from .report import report_group
 from .scan import scan_command
+from .serve import serve_command
 
 __all__ = ["cli", "main"]
 
@@ -72,6 +73,7 @@ cli.add_command(manifest_group)
 cli.add_command(report_group)
 cli.add_command(scan_command)
 cli.add_command(advisories_group)
+cli.add_command(serve_command)
 
 
 def main() -> None:

@@ -1,0 +1,293 @@
+"""The HTTP gateway behind `sandbench serve`: an ASGI app that routes `/{module}/...` to
+sandboxed instances.
+
+    GET /healthz            200 while the gateway runs; each module's state in the JSON body
+    GET /metrics            Prometheus text format (see `sandbench.runtime.metrics`)
+    ANY /{module}/{path}    the module answers `/{path}`
+
+Each module has a pool of slots, each holding a live instance or nothing yet (a WASM
+instance serves one call at a time, so concurrency comes from the pool). A request waits
+(in the event loop, never in a worker thread) for a free slot of *its* module, so a module
+that stalls or spins only queues its own requests. The call runs in a worker thread (the
+GIL is released while wasm runs). What a module does wrong becomes that request's 5xx:
+
+    timeout violation                  504
+    any other violation                502  (trap, cpu, memory, output, protocol, exit, ...)
+    no slot free within the timeout    503
+    the module cannot be loaded        503  (reloaded at most once per `retry_s`)
+    a host fault in the call           500  (the instance is dropped and reloaded)
+
+Nothing a module does raises out of the app: the gateway and the other modules keep serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sandbench.manifests import ModulePackage
+from sandbench.sandbox import (
+    Closing,
+    Grants,
+    Instance,
+    Outcome,
+    Request,
+    SandboxBackend,
+    SandboxLimits,
+    ViolationKind,
+)
+
+from .metrics import CONTENT_TYPE, GatewayMetrics
+
+__all__ = ["Gateway", "ModuleSpec"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_HOP_BY_HOP = frozenset(
+    {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade"}
+)
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """A module to serve: its route name, package, limits and grants."""
+
+    route: str
+    package: ModulePackage
+    limits: SandboxLimits
+    grants: Grants
+
+
+class _Down(Exception):
+    """The module has no instance and could not get one (the message says why)."""
+
+
+class _Pool:
+    """The slots of one module. Slots are taken and returned in the event loop only."""
+
+    def __init__(self, spec: ModuleSpec, backend: SandboxBackend, size: int) -> None:
+        self.spec = spec
+        self.backend = backend
+        self.slots: asyncio.Queue[Instance | None] = asyncio.Queue()
+        self.live: list[Instance] = []
+        self.error = ""
+        self.failed_at = -1e9
+        for _ in range(size):
+            self.slots.put_nowait(None)
+
+    def fill(self) -> Instance:
+        """Load one instance (in a worker thread); raise `_Down` when the module cannot load."""
+        result = self.backend.load(self.spec.package, self.spec.limits, self.spec.grants)
+        if result.instance is None:
+            reason = result.violation.message if result.violation else "no instance"
+            raise _Down(f"module {self.spec.route} cannot be loaded: {reason}")
+        self.live.append(result.instance)
+        return result.instance
+
+    def drop(self, instance: Instance) -> None:
+        """Close an instance that failed on the host side; its slot gets a new one."""
+        if instance in self.live:
+            self.live.remove(instance)
+        instance.close()
+
+
+class Gateway(Closing):
+    """An ASGI application serving `modules`, `instances` live instances each.
+
+    The caller owns `backend`; `close()` closes the instances and the worker threads.
+    `max_body` caps request bodies (413 above it). Loading happens on `start()` (or on
+    the first request of a module), never in the constructor.
+    """
+
+    def __init__(
+        self,
+        modules: Sequence[ModuleSpec],
+        backend: SandboxBackend,
+        *,
+        instances: int = 4,
+        max_body: int = 1 << 20,
+        retry_s: float = 1.0,
+    ) -> None:
+        routes = [m.route for m in modules]
+        if len(set(routes)) != len(routes) or not routes:
+            raise ValueError(f"module routes must be unique and non-empty: {routes}")
+        self.metrics = GatewayMetrics()
+        self._pools = {m.route: _Pool(m, backend, instances) for m in modules}
+        self._executor = ThreadPoolExecutor(
+            max_workers=instances * len(modules) + 1, thread_name_prefix="sandbench-gw"
+        )
+        self._max_body = max_body
+        self._retry_s = retry_s
+        self._closed = False
+
+    def start(self) -> dict[str, str]:
+        """Load one instance of each module now; return each module's state ("ready" or why not)."""
+        for pool in self._pools.values():
+            slot = pool.slots.get_nowait()
+            try:
+                slot = pool.fill()
+            except _Down as exc:
+                self._failed(pool, str(exc))
+            finally:
+                pool.slots.put_nowait(slot)
+        return self.states()
+
+    def states(self) -> dict[str, str]:
+        """Each module's state: "ready", or the reason it is down."""
+        return {r: p.error or "ready" for r, p in self._pools.items()}
+
+    def close(self) -> None:
+        """Close every instance and stop the worker threads. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        self._executor.shutdown(wait=True)
+        for pool in self._pools.values():
+            for instance in pool.live:
+                instance.close()
+            pool.live.clear()
+
+    def _failed(self, pool: _Pool, reason: str) -> None:
+        pool.error = reason
+        pool.failed_at = time.monotonic()
+        self.metrics.load_failures.labels(module=pool.spec.route).inc()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        path: str = scope["path"]
+        if path == "/healthz":
+            await _answer(send, 200, _json({"status": "ok", "modules": self.states()}))
+            return
+        if path == "/metrics":
+            body = self.metrics.exposition()
+            await _answer(send, 200, body, CONTENT_TYPE)
+            return
+        route, _, rest = path.lstrip("/").partition("/")
+        pool = self._pools.get(route)
+        if pool is None:
+            await _answer(send, 404, _json({"error": f"no module is served at /{route}"}))
+            self.metrics.observe("", 404, time.perf_counter() - started)
+            return
+        status, headers, body = await self._module(pool, scope, receive, "/" + rest)
+        await _answer(send, status, body, headers=headers)
+        self.metrics.observe(route, status, time.perf_counter() - started)
+
+    async def _module(
+        self, pool: _Pool, scope: Scope, receive: Receive, path: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        body = await _read_body(receive, self._max_body)
+        if body is None:
+            return 413, [], _json({"error": f"request body above {self._max_body} bytes"})
+        request = Request(
+            method=scope["method"],
+            path=path,
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
+            body=body,
+        )  # fmt: skip
+        wait_s = pool.spec.limits.timeout_ms / 1000
+        try:
+            slot = await asyncio.wait_for(pool.slots.get(), wait_s)
+        except TimeoutError:
+            return 503, [], _json({"error": f"module {pool.spec.route} busy: no instance free"})
+        status, headers, payload, slot = await self._call(pool, slot, request)
+        pool.slots.put_nowait(slot)
+        return status, headers, payload
+
+    async def _call(
+        self, pool: _Pool, slot: Instance | None, request: Request
+    ) -> tuple[int, list[tuple[str, str]], bytes, Instance | None]:
+        """Run `request` on `slot` (loading it first if empty); return the answer and the
+        slot to put back. Never raises for what the module did or for a host fault."""
+        loop = asyncio.get_running_loop()
+        if slot is None:
+            if time.monotonic() - pool.failed_at < self._retry_s:
+                return 503, [], _json({"error": pool.error}), None
+            try:
+                slot = await loop.run_in_executor(self._executor, pool.fill)
+            except _Down as exc:
+                self._failed(pool, str(exc))
+                return 503, [], _json({"error": str(exc)}), None
+            except Exception as exc:  # a host fault while loading
+                self._failed(pool, f"module {pool.spec.route} cannot be loaded: {exc}")
+                return 503, [], _json({"error": pool.error}), None
+            pool.error = ""
+        try:
+            outcome = await loop.run_in_executor(self._executor, slot.invoke, request)
+        except Exception as exc:  # a host fault: drop this instance, keep serving
+            pool.drop(slot)
+            message = f"host fault in module {pool.spec.route}: {exc}"
+            return 500, [], _json({"error": message}), None
+        self.metrics.record(pool.spec.route, outcome)
+        return (*_response(outcome), slot)
+
+
+def _response(outcome: Outcome) -> tuple[int, list[tuple[str, str]], bytes]:
+    if outcome.violation is not None or outcome.response is None:
+        kind = outcome.violation.kind if outcome.violation else ViolationKind.PROTOCOL
+        message = outcome.violation.message if outcome.violation else "no response"
+        status = 504 if kind is ViolationKind.TIMEOUT else 502
+        headers = [("x-sandbench-violation", kind.value)]
+        return status, headers, _json({"error": kind.value, "message": message})
+    response = outcome.response
+    headers = [(k, v) for k, v in response.headers if k.lower() not in _HOP_BY_HOP]
+    return response.status, headers, response.body
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value).encode() + b"\n"
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _answer(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str = "application/json",
+    headers: Sequence[tuple[str, str]] | None = None,
+) -> None:
+    pairs = list(headers) if headers is not None else [("content-type", content_type)]
+    pairs.append(("content-length", str(len(body))))
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,112 @@
+"""Running the gateway on uvicorn: in the foreground (`sandbench serve`) or on a background
+thread (`sandbench bench`, tests, benchmarks), always on a socket we bind ourselves so
+that port 0 works and the bound port is known before the first request.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from sandbench.errors import SandboxError
+from sandbench.manifests import load
+from sandbench.sandbox import Closing, SandboxLimits
+
+from .gateway import ModuleSpec
+from .loader import Workspace, limits_for
+
+__all__ = ["BackgroundServer", "bind", "module_specs", "uvicorn_config"]
+
+
+def module_specs(
+    paths: list[Path], defaults: SandboxLimits, ceilings: SandboxLimits, stack: ExitStack
+) -> list[ModuleSpec]:
+    """Validate each module and give it a route (its folder name), limits and storage.
+
+    Raises `ManifestError` for an invalid module and `ValueError` for two modules with one
+    route. Each module's storage workspace is closed by `stack`.
+    """
+    specs: list[ModuleSpec] = []
+    for path in paths:
+        package = load(path)
+        route = package.root.name
+        if any(spec.route == route for spec in specs):
+            raise ValueError(f"{path}: another module is already served at /{route}")
+        workspace = stack.enter_context(Workspace(package.manifest))
+        applied = limits_for(package.manifest, defaults, ceilings).limits
+        specs.append(ModuleSpec(route, package, applied, workspace.grants))
+    return specs
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host:port` (port 0: any free port).
+
+    Raises `SandboxError` naming the address when it cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only when it does,
+    # and without it Nagle plus delayed ACKs add 40 ms to every response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SandboxError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: Any) -> uvicorn.Config:
+    """uvicorn settings for the gateway: h11, no access log, lifespan handled by the app."""
+    return uvicorn.Config(
+        app,
+        http="h11",
+        loop="asyncio",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=30,
+        backlog=2048,
+    )
+
+
+class BackgroundServer(Closing):
+    """Serve `app` on a background thread until closed; `url` is where it listens.
+
+    Raises `SandboxError` when the server has not started within `start_timeout_s`.
+    """
+
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout_s: float = 10.0
+    ) -> None:
+        self._sock = bind(host, port)
+        bound = self._sock.getsockname()
+        shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        self.url = f"http://{shown}:{bound[1]}"
+        self._server = uvicorn.Server(uvicorn_config(app))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
+            name="sandbench-server",
+        )  # fmt: skip
+        self._thread.start()
+        deadline = time.monotonic() + start_timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.close()
+                raise SandboxError(f"the gateway did not start on {self.url}")
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        """Stop serving and wait for the thread. Closing twice is harmless."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self._sock.close()

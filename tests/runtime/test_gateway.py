@@ -1,0 +1,175 @@
+"""The gateway on real uvicorn and real wasmtime: routing, pools, isolation of failures,
+and the Prometheus metrics the platform's alert rules read."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from contextlib import ExitStack
+from urllib.parse import urlsplit
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sandbench.manifests import load
+from sandbench.reports import Policy
+from sandbench.runtime.gateway import Gateway, ModuleSpec
+from sandbench.runtime.server import BackgroundServer, module_specs
+from sandbench.sandbox import FakeBackend, Grants, Outcome, Response, SandboxLimits
+from tests.conftest import EXAMPLES
+
+MODULES = ["hello", "hello-reactor", "hostile/trap", "hostile/unknown-import",
+           "hostile/infinite-loop"]  # fmt: skip
+
+
+def fetch(url: str, path: str, method: str = "GET", body: bytes | None = None):
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request(method, path, body=body)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    _, _, text = fetch(url, "/metrics")
+    found = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    from sandbench.sandbox.wasm import WasmBackend
+
+    policy = Policy()
+    with ExitStack() as stack:
+        backend = stack.enter_context(WasmBackend(tmp_path_factory.mktemp("gw-cache")))
+        paths = [EXAMPLES / name for name in MODULES]
+        specs = module_specs(paths, policy.defaults, policy.ceilings, stack)
+        gateway = stack.enter_context(Gateway(specs, backend, instances=2))
+        states = gateway.start()
+        server = stack.enter_context(BackgroundServer(gateway))
+        yield server.url, states
+
+
+def test_start_reports_each_module_state(served):
+    _, states = served
+    assert states["hello"] == "ready"
+    assert "launch_missiles" in states["unknown-import"]
+
+
+def test_routes_requests_to_the_module_with_the_rest_of_the_path(served):
+    url, _ = served
+    status, headers, body = fetch(url, "/hello/any/path?x=1")
+    assert (status, body) == (200, b"hello from sandbench\n")
+    assert headers["content-type"] == "text/plain"
+    assert fetch(url, "/hello-reactor/")[2] == b"hello from a reactor\n"
+
+
+def test_unknown_route_is_404_and_healthz_lists_modules(served):
+    url, _ = served
+    assert fetch(url, "/nope/")[0] == 404
+    status, _, body = fetch(url, "/healthz")
+    health = json.loads(body)
+    assert status == 200
+    assert health["modules"]["hello"] == "ready"
+    assert health["modules"]["unknown-import"].startswith("module unknown-import cannot be loaded")
+
+
+def test_a_trap_is_a_502_and_the_gateway_keeps_serving(served):
+    url, _ = served
+    status, headers, body = fetch(url, "/trap/")
+    assert status == 502
+    assert headers["x-sandbench-violation"] == "trap"
+    assert json.loads(body)["error"] == "trap"
+    assert fetch(url, "/trap/")[0] == 502
+    assert fetch(url, "/hello/")[0] == 200
+
+
+def test_a_module_that_cannot_load_is_503_and_counted(served):
+    url, _ = served
+    before = samples(url).get(("module_load_failures_total", (("module", "unknown-import"),)), 0)
+    time.sleep(1.1)  # past the reload back-off, so this request tries to load again
+    status, _, body = fetch(url, "/unknown-import/")
+    assert status == 503
+    assert "launch_missiles" in json.loads(body)["error"]
+    after = samples(url)[("module_load_failures_total", (("module", "unknown-import"),))]
+    assert after == before + 1
+
+
+def test_a_spinning_module_does_not_hold_up_the_others(served):
+    url, _ = served
+    results: list[int] = []
+    spinner = threading.Thread(target=lambda: results.append(fetch(url, "/infinite-loop/")[0]))
+    spinner.start()
+    time.sleep(0.1)
+    started = time.perf_counter()
+    assert fetch(url, "/hello/")[0] == 200
+    assert time.perf_counter() - started < 0.5
+    spinner.join()
+    assert results[0] in (502, 504)  # cpu (fuel) or timeout, whichever stops it first
+
+
+def test_concurrent_requests_share_the_pool(served):
+    url, _ = served
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: statuses.append(fetch(url, "/hello-reactor/")[0]))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 8
+
+
+def test_metrics_carry_the_names_the_alert_rules_use(served):
+    url, _ = served
+    fetch(url, "/hello/")
+    fetch(url, "/trap/")
+    found = samples(url)
+    assert found[("http_requests_total", (("module", "hello"), ("status", "200")))] >= 1
+    assert found[("http_requests_total", (("module", "trap"), ("status", "502")))] >= 1
+    bucket = ("http_request_duration_seconds_bucket", (("le", "+Inf"), ("module", "hello")))
+    assert found[bucket] >= 1
+    assert found[("module_violations_total", (("kind", "trap"), ("module", "trap")))] >= 1
+    assert ("module_memory_bytes", (("module", "hello"),)) in found
+    assert ("module_cpu_seconds_total", (("module", "hello"),)) in found
+    assert found[("process_resident_memory_bytes", ())] > 0
+
+
+def test_a_body_above_the_cap_is_413(tmp_path):
+    package = load(EXAMPLES / "hello")
+    backend = FakeBackend([Outcome(response=Response(status=200, body=b"ok"))])
+    spec = ModuleSpec("hello", package, SandboxLimits(), Grants())
+    with Gateway([spec], backend, max_body=10) as gateway, BackgroundServer(gateway) as server:
+        assert fetch(server.url, "/hello/", "POST", b"x" * 11)[0] == 413
+        assert fetch(server.url, "/hello/", "POST", b"x" * 10)[0] == 200
+        assert backend.instances[0].requests[-1].body == b"x" * 10
+
+
+def test_a_host_fault_drops_the_instance_and_the_next_call_gets_a_new_one():
+    package = load(EXAMPLES / "hello")
+    backend = FakeBackend([Outcome(response=Response(status=200, body=b"ok"))])
+    spec = ModuleSpec("hello", package, SandboxLimits(), Grants())
+    with Gateway([spec], backend, instances=1) as gateway, BackgroundServer(gateway) as server:
+        gateway.start()
+        backend.instances[0].close()  # a closed fake raises SandboxError: a host fault
+        assert fetch(server.url, "/hello/")[0] == 500
+        assert fetch(server.url, "/hello/")[:3:2] == (200, b"ok")
+        assert len(backend.instances) == 2
+
+
+def test_routes_must_be_unique():
+    package = load(EXAMPLES / "hello")
+    spec = ModuleSpec("hello", package, SandboxLimits(), Grants())
+    with pytest.raises(ValueError, match="unique"):
+        Gateway([spec, spec], FakeBackend())
