@@ -1,0 +1,107 @@
+"""Resource sampling over time: CPU and memory of processes, read with psutil on a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import psutil
+from pydantic import BaseModel, ConfigDict
+
+from sandbench.sandbox import Closing
+
+__all__ = ["ResourceSample", "Sampler"]
+
+
+class ResourceSample(BaseModel):
+    """One reading: seconds since start, CPU (% of one core, summed and of the busiest
+    process), RSS bytes, and the whole machine's CPU (% of all cores)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    t: float
+    cpu_percent: float
+    rss_bytes: int
+    machine_cpu_percent: float
+    busiest_percent: float = 0.0
+
+
+class Sampler(Closing):
+    """Samples the processes `pids` (and their children, unless `children=False`) every `interval_s` until closed.
+
+    CPU is summed over the processes, in percent of one core (200 = two cores busy);
+    `machine_cpu_percent` is the whole machine's, in percent of all its cores. A process
+    that exits is dropped from later samples. Samples stop after `max_samples`.
+    """
+
+    def __init__(
+        self,
+        pids: Sequence[int],
+        interval_s: float = 0.25,
+        max_samples: int = 14_400,
+        *,
+        children: bool = True,
+    ) -> None:
+        self._children = children
+        self.samples: list[ResourceSample] = []
+        self._roots = [psutil.Process(pid) for pid in pids]
+        self._known: dict[int, psutil.Process] = {}
+        self._interval = interval_s
+        self._max = max_samples
+        self._stop = threading.Event()
+        self._start = time.monotonic()
+        psutil.cpu_percent(None)
+        self._processes()
+        self._thread = threading.Thread(target=self._run, name="sandbench-sampler", daemon=True)
+        self._thread.start()
+
+    def _processes(self) -> list[psutil.Process]:
+        found: list[psutil.Process] = []
+        for root in self._roots:
+            try:
+                found += [root, *(root.children(recursive=True) if self._children else [])]
+            except psutil.Error:
+                continue
+        for process in found:
+            if process.pid not in self._known:
+                self._known[process.pid] = process
+                try:
+                    process.cpu_percent(None)  # the first reading only starts the clock
+                except psutil.Error:
+                    continue
+        return [self._known[p.pid] for p in found]
+
+    def _read(self) -> ResourceSample:
+        cpu = busiest = 0.0
+        rss = 0
+        for process in self._processes():
+            try:
+                with process.oneshot():
+                    used = process.cpu_percent(None)
+                    rss += process.memory_info().rss
+            except psutil.Error:
+                continue
+            cpu += used
+            busiest = max(busiest, used)
+        elapsed = time.monotonic() - self._start
+        return ResourceSample(
+            t=elapsed,
+            cpu_percent=cpu,
+            rss_bytes=rss,
+            machine_cpu_percent=psutil.cpu_percent(None),
+            busiest_percent=busiest,
+        )
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval) and len(self.samples) < self._max:
+            self.samples.append(self._read())
+
+    def close(self) -> None:
+        """Stop sampling, with one last reading the first time. Closing twice is harmless."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join()
+        if len(self.samples) < self._max:
+            self.samples.append(self._read())
