@@ -9,14 +9,18 @@ The CLI and the Python API both call these; nothing here owns logic of its own.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from sandbench._version import __version__
 from sandbench.bench import LoadTimes, ProbeResult, measure_load, probe
+from sandbench.bench.loadtest import LoadTestConfig
+from sandbench.bench.result import BenchResult
 from sandbench.manifests import ModulePackage, load
 from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
@@ -41,7 +45,7 @@ from sandbench.scanners import (
     scan_all,
 )
 
-__all__ = ["Options", "check", "gate", "suggest_security"]
+__all__ = ["BenchRun", "Options", "bench", "check", "gate", "suggest_security"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ class Options:
     storage: Path | None = None
     cache_dir: Path | None = None
     skipped: tuple[Skipped, ...] = field(default=())
+
+
+if TYPE_CHECKING:
+    from sandbench.bench.thresholds import Threshold
 
 
 _NOT_IN_CHECK = (
@@ -218,6 +226,53 @@ class _Measured:
     backend: str
 
 
+class BenchRun(NamedTuple):
+    """What `bench()` returns: the health report of the module and the measurements."""
+
+    health: HealthReport
+    bench: BenchResult
+
+
+def bench(
+    path: Path | str,
+    *,
+    load_test: LoadTestConfig | None = None,
+    thresholds: Sequence[str] | None = None,
+    policy: Policy | None = None,
+    backend: SandboxBackend | None = None,
+    reps: int = 10,
+    invokes: int = 200,
+    instances: int = 4,
+) -> BenchRun:
+    """Check the module at `path`, then measure it: load times over `reps` repetitions,
+    `invokes` in-process calls, and an HTTP load test through the gateway (`load_test`
+    gives users, rate and duration; its `url` is ignored). `thresholds` default to the
+    policy's (`p95 < 100ms`, `error_rate < 0.5%`).
+
+    Raises `ManifestError` for an invalid module, `BenchError` for a bad threshold or when
+    locust cannot run, `SandboxError` for host faults.
+    """
+    from sandbench.bench.thresholds import parse_threshold
+
+    policy = policy or Policy()
+    wanted = thresholds if thresholds is not None else _policy_thresholds(policy)
+    parsed = [parse_threshold(text) for text in wanted]
+    with ExitStack() as stack:
+        if backend is None:
+            backend = open_backend()
+            stack.callback(backend.close)
+        health = check(path, policy=policy, backend=backend, warm_runs=min(reps, 5))
+        config = load_test or LoadTestConfig(url="http://127.0.0.1")
+        result = _bench_measure(
+            load(path), policy, backend, config, parsed, reps, invokes, instances
+        )
+    return BenchRun(health=health, bench=result)
+
+
+def _policy_thresholds(policy: Policy) -> list[str]:
+    return [f"p95 < {policy.p95_degraded_ms:g}ms", f"error_rate < {policy.max_error_rate * 100:g}%"]
+
+
 def _measure(
     package: ModulePackage,
     policy: Policy,
@@ -240,3 +295,47 @@ def _measure(
             with loaded.instance as instance:
                 result = probe(instance, health_request(manifest), count=options.calls)
         return _Measured(times, loaded, result, applied, backend.describe())
+
+
+def _bench_measure(
+    package: ModulePackage,
+    policy: Policy,
+    backend: SandboxBackend,
+    config: LoadTestConfig,
+    thresholds: Sequence[Threshold],
+    reps: int,
+    invokes: int,
+    instances: int,
+) -> BenchResult:
+    from sandbench.bench.loadtest import run_load_test
+    from sandbench.bench.measure import measure_invoke, measure_loads
+    from sandbench.bench.sampler import Sampler
+    from sandbench.runtime.gateway import Gateway
+    from sandbench.runtime.server import BackgroundServer, module_specs
+
+    with ExitStack() as stack:
+        spec = module_specs([package.root], policy.defaults, policy.ceilings, stack)[0]
+        loads = measure_loads(backend, package, spec.limits, spec.grants, reps=reps)
+        common = {"module_id": package.manifest.module_id, "version": package.manifest.version,
+                  "backend": backend.describe(), "instances": instances, "loads": loads}  # fmt: skip
+        if loads.violation is not None:
+            reason = "the module does not load"
+            return BenchResult(**common, skipped={"invoke": reason, "load-test": reason})
+        request = health_request(package.manifest)
+        loaded = backend.load(package, spec.limits, spec.grants)
+        assert loaded.instance is not None  # it loaded a moment ago  # noqa: S101
+        with loaded.instance as instance:
+            invoke = measure_invoke(instance, request, count=invokes)
+        gateway = stack.enter_context(Gateway([spec], backend, instances=instances))
+        gateway.start()
+        server = stack.enter_context(BackgroundServer(gateway))
+        query = f"?{request.query}" if request.query else ""
+        target = config.model_copy(update={
+            "url": server.url, "path": f"/{spec.route}{request.path}{query}",
+            "method": request.method, "body": request.body,
+        })  # fmt: skip
+        with Sampler([os.getpid()], children=False) as sampler:
+            test = run_load_test(target, thresholds)
+        return BenchResult(**common, invoke=invoke, load_test=test, server=sampler.samples,
+                           skipped={"cgroups": "the WASM backend runs in this process; cgroup "
+                                    "counters (sandbench.bench.cgroups) are for container modules"})  # fmt: skip

@@ -20,6 +20,7 @@ from sandbench._version import __version__
 from sandbench.errors import InvalidInput, SandbenchError
 
 from .advisories import advisories_group
+from .bench import bench_command
 from .check import check_command
 from .gate import gate_command
 from .images import images_group
@@ -66,6 +67,7 @@ def cli() -> None:
     """Run platform modules in sandboxes with their manifest's limits and report their health."""
 
 
+cli.add_command(bench_command)
 cli.add_command(check_command)
 cli.add_command(gate_command)
 cli.add_command(images_group)

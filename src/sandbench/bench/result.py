@@ -1,0 +1,35 @@
+"""Everything `sandbench bench` measured about one module, before any rendering."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .loadtest import LoadTestResult
+from .measure import InvokeLatency, LoadDistribution
+from .sampler import ResourceSample
+
+__all__ = ["BenchResult"]
+
+
+class BenchResult(BaseModel):
+    """Load-time distributions, invoke latency, the HTTP load test and the serving process's
+    resource use over time. A measurement that could not be taken is in `skipped`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module_id: str
+    version: str
+    backend: str
+    instances: int = Field(description="live instances the gateway kept for the module")
+    loads: LoadDistribution
+    invoke: InvokeLatency | None = None
+    load_test: LoadTestResult | None = None
+    server: list[ResourceSample] = Field(
+        default_factory=list, description="the serving process during the load test"
+    )
+    skipped: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """True when the load test ran and every threshold held."""
+        return self.load_test is not None and self.load_test.passed
