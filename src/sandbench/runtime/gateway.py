@@ -199,11 +199,14 @@ class Gateway(Closing):
             headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
             body=body,
         )  # fmt: skip
-        wait_s = pool.spec.limits.timeout_ms / 1000
         try:
-            slot = await asyncio.wait_for(pool.slots.get(), wait_s)
-        except TimeoutError:
-            return 503, [], _json({"error": f"module {pool.spec.route} busy: no instance free"})
+            slot = pool.slots.get_nowait()  # the common case, without wait_for's task
+        except asyncio.QueueEmpty:
+            try:
+                slot = await asyncio.wait_for(pool.slots.get(), pool.spec.limits.timeout_ms / 1000)
+            except TimeoutError:
+                message = f"module {pool.spec.route} busy: no instance free"
+                return 503, [], _json({"error": message})
         status, headers, payload, slot = await self._call(pool, slot, request)
         pool.slots.put_nowait(slot)
         return status, headers, payload
