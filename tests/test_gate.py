@@ -43,8 +43,8 @@ def pack(folder: Path, archive: Path) -> Path:
 
 def test_gate_on_a_folder_and_on_its_archive_agree(backend, tmp_path):
     archive = pack(EXAMPLES / "vendas", tmp_path / "vendas.tar.gz")
-    from_folder = sandbench.gate(EXAMPLES / "vendas", backend=backend, scanners=())
-    from_archive = sandbench.gate(archive, backend=backend, scanners=())
+    from_folder = sandbench.gate(EXAMPLES / "vendas", backend=backend, scanners=(), load_test=None)
+    from_archive = sandbench.gate(archive, backend=backend, scanners=(), load_test=None)
     assert from_folder.status is from_archive.status is Status.HEALTHY
     assert from_folder.signature == from_archive.signature
     assert from_archive.signature.status == "valid"
@@ -55,8 +55,8 @@ def test_two_runs_give_the_same_verdict_and_findings(backend):
         scanner="lint", rule_id="L1", severity=Severity.HIGH, message="m", fingerprint="f1"
     )
     scanners = [FixedScanner("lint", [finding])]
-    first = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners)
-    second = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners)
+    first = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners, load_test=None)
+    second = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners, load_test=None)
     assert first.status is second.status is Status.CRITICAL
     assert first.reasons == second.reasons == ["findings"]
     assert first.findings == second.findings
@@ -67,7 +67,7 @@ def test_two_runs_give_the_same_verdict_and_findings(backend):
 
 def test_a_scanner_that_crashes_is_reported_not_raised(backend):
     scanners = [FixedScanner("pip-audit", error=RuntimeError("database locked"))]
-    report = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners)
+    report = sandbench.gate(EXAMPLES / "hello", backend=backend, scanners=scanners, load_test=None)
     assert report.status is Status.CRITICAL  # the dependency scan is required by the policy
     assert report.scans[0].skipped_reason == "RuntimeError: database locked"
     assert "scans-complete" in report.reasons
@@ -171,7 +171,7 @@ def test_gate_archive_leaves_nothing_behind(tmp_path, backend, monkeypatch):
     private = tmp_path / "tmp"
     private.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private))  # not shared with other runs
-    sandbench.gate(archive, backend=backend, scanners=())
+    sandbench.gate(archive, backend=backend, scanners=(), load_test=None)
     assert list(private.iterdir()) == []
 
 
@@ -179,3 +179,16 @@ def test_the_package_digest_ignores_where_the_archive_was_extracted(tmp_path):
     archive = pack(EXAMPLES / "vendas", tmp_path / "v.tgz")
     with opened(archive) as root:
         assert load(root).digest == load(EXAMPLES / "vendas").digest
+
+
+def test_gate_load_tests_the_health_request_through_the_gateway(backend):
+    report = sandbench.gate(EXAMPLES / "hello-reactor", backend=backend, scanners=())
+    test = report.load_test
+    assert test is not None
+    assert test.requests == 100  # 50/s for 2 s, open model
+    assert test.errors == 0
+    assert test.latency_ms.n == test.requests
+    rule = next(r for r in report.rules if r.rule == "load-test")
+    assert rule.status is Status.HEALTHY
+    assert "from intended send times" in rule.message
+    assert not any(s.check_id == "load-test" for s in report.skipped)

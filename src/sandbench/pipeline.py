@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from sandbench._version import __version__
 from sandbench.bench import LoadTimes, ProbeResult, measure_load, probe
-from sandbench.bench.loadtest import LoadTestConfig
+from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult
 from sandbench.bench.result import BenchResult
+from sandbench.bench.thresholds import parse_threshold
 from sandbench.manifests import ModulePackage, load
 from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
@@ -57,10 +58,12 @@ class Options:
     storage: Path | None = None
     cache_dir: Path | None = None
     skipped: tuple[Skipped, ...] = field(default=())
+    load_test: LoadTestConfig | None = None
 
 
 if TYPE_CHECKING:
     from sandbench.bench.thresholds import Threshold
+    from sandbench.runtime.gateway import ModuleSpec
 
 
 _NOT_IN_CHECK = (
@@ -96,6 +99,11 @@ def check(
     return _run(load(path), policy or Policy(), backend, options, scans=())
 
 
+GATE_LOAD_TEST = LoadTestConfig(
+    url="http://127.0.0.1", users=4, rate=50.0, duration_s=2.0, max_requests=200
+)
+
+
 def gate(
     path: Path | str,
     *,
@@ -105,14 +113,16 @@ def gate(
     osv_url: str | None = None,
     advisory_store: Path | None = None,
     cache_dir: Path | None = None,
+    load_test: LoadTestConfig | None = GATE_LOAD_TEST,
 ) -> HealthReport:
     """The registry's pre-publish gate for a module folder or `.tar.gz`/`.zip` archive.
 
     Validates, verifies the digest and signature, runs every scanner concurrently (the
     built-in ones unless `scanners` is given; pip-audit asks `osv_url`, else the local
-    advisory store served on loopback), smoke tests the module in the sandbox and assesses
-    it all under `policy`. Archives are extracted safely to a private folder that is
-    removed afterwards.
+    advisory store served on loopback), smoke tests the module in the sandbox, load-tests
+    its health request through the gateway on loopback (`load_test`; None skips it) and
+    assesses it all under `policy`. Archives are extracted safely to a private folder that
+    is removed afterwards.
     """
     policy = policy or Policy()
     with opened(path) as root:
@@ -121,8 +131,12 @@ def gate(
             store = advisory_store or default_store_path()
             scanners = default_scanners(policy.scan, osv_url=osv_url, advisory_store=store)
         scans = scan_all(package, scanners, policy.scan).results
-        skipped = (Skipped(check_id="load-test", reason="no HTTP load-test driver in this build"),)
-        options = Options(calls=3, warm_runs=3, cache_dir=cache_dir, skipped=skipped)
+        skipped: tuple[Skipped, ...] = ()
+        if load_test is None:
+            skipped = (Skipped(check_id="load-test", reason="turned off by the caller"),)
+        options = Options(
+            calls=3, warm_runs=3, cache_dir=cache_dir, skipped=skipped, load_test=load_test
+        )
         return _run(package, policy, backend, options, scans=scans)
 
 
@@ -195,6 +209,7 @@ def _run(
         request=health_request(manifest),
         expect=manifest.health.expect,
         probe=seen.probe,
+        load_test=seen.load_test,
         scans=scans + _least_privilege(package, seen.loaded, scans, seen.probe),
         components=_components(scanned=bool(scans)),
         skipped=options.skipped,
@@ -224,6 +239,7 @@ class _Measured:
     probe: ProbeResult | None
     applied: AppliedLimits
     backend: str
+    load_test: LoadTestResult | None = None
 
 
 class BenchRun(NamedTuple):
@@ -252,14 +268,12 @@ def bench(
     Raises `ManifestError` for an invalid module, `BenchError` for a bad threshold or when
     locust cannot run, `SandboxError` for host faults.
     """
-    from sandbench.bench.thresholds import parse_threshold
-
     policy = policy or Policy()
     wanted = thresholds if thresholds is not None else _policy_thresholds(policy)
     parsed = [parse_threshold(text) for text in wanted]
     with ExitStack() as stack:
         if backend is None:
-            backend = open_backend()
+            backend = open_backend(BackendKind(load(path).manifest.runtime.kind))
             stack.callback(backend.close)
         health = check(path, policy=policy, backend=backend, warm_runs=min(reps, 5))
         config = load_test or LoadTestConfig(url="http://127.0.0.1")
@@ -294,7 +308,14 @@ def _measure(
         if loaded.instance is not None:
             with loaded.instance as instance:
                 result = probe(instance, health_request(manifest), count=options.calls)
-        return _Measured(times, loaded, result, applied, backend.describe())
+        test = None
+        if options.load_test is not None and loaded.instance is not None:
+            from sandbench.runtime.gateway import ModuleSpec as Spec
+
+            spec = Spec(package.root.name, package, applied.limits, workspace.grants)
+            thresholds = [parse_threshold(t) for t in _policy_thresholds(policy)]
+            test = _load_test(spec, backend, options.load_test, thresholds, 2, stack)
+        return _Measured(times, loaded, result, applied, backend.describe(), test)
 
 
 def _bench_measure(
@@ -307,14 +328,14 @@ def _bench_measure(
     invokes: int,
     instances: int,
 ) -> BenchResult:
-    from sandbench.bench.loadtest import run_load_test
     from sandbench.bench.measure import measure_invoke, measure_loads
     from sandbench.bench.sampler import Sampler
-    from sandbench.runtime.gateway import Gateway
-    from sandbench.runtime.server import BackgroundServer, module_specs
+    from sandbench.runtime.server import module_specs
 
     with ExitStack() as stack:
-        spec = module_specs([package.root], policy.defaults, policy.ceilings, stack)[0]
+        spec = module_specs(
+            [package.root], policy.defaults.sandbox(), policy.ceilings.sandbox(), stack
+        )[0]
         loads = measure_loads(backend, package, spec.limits, spec.grants, reps=reps)
         common = {"module_id": package.manifest.module_id, "version": package.manifest.version,
                   "backend": backend.describe(), "instances": instances, "loads": loads}  # fmt: skip
@@ -326,16 +347,34 @@ def _bench_measure(
         assert loaded.instance is not None  # it loaded a moment ago  # noqa: S101
         with loaded.instance as instance:
             invoke = measure_invoke(instance, request, count=invokes)
-        gateway = stack.enter_context(Gateway([spec], backend, instances=instances))
-        gateway.start()
-        server = stack.enter_context(BackgroundServer(gateway))
-        query = f"?{request.query}" if request.query else ""
-        target = config.model_copy(update={
-            "url": server.url, "path": f"/{spec.route}{request.path}{query}",
-            "method": request.method, "body": request.body,
-        })  # fmt: skip
         with Sampler([os.getpid()], children=False) as sampler:
-            test = run_load_test(target, thresholds)
+            test = _load_test(spec, backend, config, thresholds, instances, stack)
         return BenchResult(**common, invoke=invoke, load_test=test, server=sampler.samples,
                            skipped={"cgroups": "the WASM backend runs in this process; cgroup "
                                     "counters (sandbench.bench.cgroups) are for container modules"})  # fmt: skip
+
+
+def _load_test(
+    spec: ModuleSpec,
+    backend: SandboxBackend,
+    config: LoadTestConfig,
+    thresholds: Sequence[Threshold],
+    instances: int,
+    stack: ExitStack,
+) -> LoadTestResult:
+    """Serve the module through an in-process gateway on loopback and load-test its health
+    request with locust (in its own process) at `config`'s users, rate and duration."""
+    from sandbench.bench.loadtest import run_load_test
+    from sandbench.runtime.gateway import Gateway
+    from sandbench.runtime.server import BackgroundServer
+
+    request = health_request(spec.package.manifest)
+    gateway = stack.enter_context(Gateway([spec], backend, instances=instances))
+    gateway.start()
+    server = stack.enter_context(BackgroundServer(gateway))
+    query = f"?{request.query}" if request.query else ""
+    target = config.model_copy(update={
+        "url": server.url, "path": f"/{spec.route}{request.path}{query}",
+        "method": request.method, "body": request.body,
+    })  # fmt: skip
+    return run_load_test(target, thresholds)

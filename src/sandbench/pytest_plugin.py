@@ -52,7 +52,7 @@ class SandboxedModule(Closing):
         self.package = package
         policy = Policy()
         self.limits: SandboxLimits = limits_for(
-            package.manifest, policy.defaults, policy.ceilings
+            package.manifest, policy.defaults.sandbox(), policy.ceilings.sandbox()
         ).limits
         self.health_request = health_request(package.manifest)
         self._stack = ExitStack()

@@ -48,7 +48,9 @@ def serve_command(
     policy = Policy()
     with ExitStack() as stack:
         try:
-            specs = module_specs(list(modules), policy.defaults, policy.ceilings, stack)
+            specs = module_specs(
+                list(modules), policy.defaults.sandbox(), policy.ceilings.sandbox(), stack
+            )
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
         backend = open_backend(BackendKind.WASM, cache_dir)

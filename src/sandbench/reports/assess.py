@@ -35,6 +35,7 @@ from .model import (
     HostLogReport,
     LimitsApplied,
     LoadReport,
+    LoadTestReport,
     Metrics,
     RuleResult,
     ScanReport,
@@ -168,6 +169,27 @@ def _signature(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
         )
 
 
+def _load_test(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
+    test = ev.load_test
+    if test is None:
+        return
+    p95, rate = test.latency_ms.p95, test.error_rate
+    status = (
+        Status.CRITICAL
+        if rate > policy.max_error_rate or p95 > policy.p95_critical_ms
+        else Status.DEGRADED
+        if p95 > policy.p95_degraded_ms
+        else None
+    )
+    yield _result(
+        "load-test",
+        status,
+        f"{test.requests} requests at {test.achieved_rps:.0f}/s (target "
+        f"{test.config.rate:g}/s): p95 {p95:.2f} ms from intended send times, "
+        f"error rate {rate:.2%}",
+    )
+
+
 def _findings(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
     if not ev.scans:
         return
@@ -233,6 +255,7 @@ RULES: tuple[Rule, ...] = (
     _health_answers,
     _error_rate,
     _latency,
+    _load_test,
     _load_time,
     _signature,
     _clamped,
@@ -347,6 +370,27 @@ def _health(ev: Evidence) -> HealthProbe | None:
     )
 
 
+def _load_test_report(ev: Evidence) -> LoadTestReport | None:
+    test = ev.load_test
+    if test is None:
+        return None
+    return LoadTestReport(
+        target_rps=test.config.rate,
+        duration_s=test.config.duration_s,
+        requests=test.requests,
+        errors=test.errors,
+        error_rate=round(test.error_rate, 6),
+        achieved_rps=round(test.achieved_rps, 1),
+        latency_ms=test.latency_ms,
+        service_ms=test.service_ms,
+        thresholds=[
+            f"{t.threshold}: {'pass' if t.passed else 'FAIL'} ({t.observed:g})"
+            for t in test.thresholds
+        ],
+        warnings=list(test.warnings),
+    )
+
+
 def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
     """Apply `policy` (the built-in one if None) to the evidence and build the report."""
     policy = policy or Policy()
@@ -381,6 +425,7 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
             cache_hit=ev.load.cache_hit,
         ),
         health=_health(ev),
+        load_test=_load_test_report(ev),
         findings=[
             FindingReport(
                 scanner=f.scanner,

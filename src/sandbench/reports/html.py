@@ -61,6 +61,23 @@ def _table(head: tuple[str, ...], rows: Sequence[Sequence[object]]) -> str:
     return f"<table><tr>{header}</tr>{body}</table>"
 
 
+def _load_test(report: HealthReport) -> list[str]:
+    test = report.load_test
+    if test is None:
+        return []
+    rows = [
+        (name, f"{stats.median:.2f}", f"{stats.p95:.2f}", f"{stats.p99:.2f}", f"{stats.max:.2f}",
+         stats.n)
+        for name, stats in (("from intended send", test.latency_ms), ("service", test.service_ms))
+    ]  # fmt: skip
+    head = ("latency (ms)", "p50", "p95", "p99", "max", "n")
+    summary = (
+        f"<p>{test.requests} requests at {test.achieved_rps:.0f}/s (target "
+        f"{test.target_rps:g}/s), errors {test.error_rate:.2%}</p>"
+    )
+    return ["<h2>Load test</h2>", summary, _table(head, rows)]
+
+
 def render_html(report: HealthReport) -> str:
     """The report as a standalone HTML page."""
     m, lim = report.metrics, report.limits
@@ -85,6 +102,7 @@ def render_html(report: HealthReport) -> str:
         ),
         "<h2>Latency of the health calls</h2>",
         _bars(report.health.samples_ms if report.health else []),
+        *_load_test(report),
         "<h2>Memory</h2>",
         _gauge(m.memory_usage, lim.memory_bytes),
         "<h2>Rules</h2>",

@@ -40,6 +40,13 @@ def render_markdown(report: HealthReport) -> str:
             f"| health `{_cell(h.method)} {_cell(h.path)}` | {h.ok}/{h.calls} answered "
             f"{h.expect_status}; p50 {lat.median:.2f} ms, p95 {lat.p95:.2f} ms (n={lat.n}) |"
         )
+    if report.load_test is not None:
+        t = report.load_test
+        out.append(
+            f"| load test | {t.requests} requests at {t.achieved_rps:.0f}/s; p95 "
+            f"{t.latency_ms.p95:.2f} ms, p99 {t.latency_ms.p99:.2f} ms from intended send "
+            f"times; errors {t.error_rate:.2%} |"
+        )
     out.append(f"| signature | {report.signature.status.value} |")
     out += ["", "| rule | status | detail |", "|---|---|---|"]
     out += [

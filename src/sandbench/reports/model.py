@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from sandbench.bench import LoadTimes, ProbeResult, Stats
+from sandbench.bench.loadtest import LoadTestResult
 from sandbench.manifests import HealthExpect
 from sandbench.runtime import AppliedLimits
 from sandbench.sandbox import Request, Violation
@@ -34,6 +35,7 @@ __all__ = [
     "HostLogReport",
     "LimitsApplied",
     "LoadReport",
+    "LoadTestReport",
     "Metrics",
     "RuleResult",
     "ScanReport",
@@ -181,6 +183,23 @@ class ScanReport(_Camel):
     elapsed_ms: float = 0.0
 
 
+class LoadTestReport(_Camel):
+    """The gate's short HTTP load test through the gateway (open model, loopback)."""
+
+    target_rps: float
+    duration_s: float
+    requests: int
+    errors: int
+    error_rate: float
+    achieved_rps: float
+    latency_ms: Stats = Field(
+        description="from intended send times (coordinated omission corrected)"
+    )
+    service_ms: Stats = Field(description="from actual send times")
+    thresholds: list[str] = Field(default_factory=list, description="each with what was measured")
+    warnings: list[str] = Field(default_factory=list)
+
+
 class Skipped(_Camel):
     """A check that could not run, and why. Never silently dropped."""
 
@@ -248,6 +267,7 @@ class HealthReport(_Camel):
     signature: SignatureReport
     load: LoadReport
     health: HealthProbe | None = None
+    load_test: LoadTestReport | None = None
     findings: list[FindingReport] = Field(default_factory=list)
     scans: list[ScanReport] = Field(default_factory=list)
     skipped: list[Skipped] = Field(default_factory=list)
@@ -277,6 +297,7 @@ class Evidence(BaseModel):
     request: Request
     expect: HealthExpect
     probe: ProbeResult | None = None
+    load_test: LoadTestResult | None = None
     scans: tuple[ScanResult, ...] = ()
     components: dict[str, str] = Field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()

@@ -87,6 +87,13 @@ def render_text(report: HealthReport) -> str:
         lines.append(
             f"  health     {h.method} {h.path}: {h.ok}/{h.calls} answered {h.expect_status}{timing}"
         )
+    if report.load_test is not None:
+        t = report.load_test
+        lines.append(
+            f"  load test  {t.requests} requests at {t.achieved_rps:.0f}/s of {t.target_rps:g}/s: "
+            f"p50 {t.latency_ms.median:.2f} ms, p95 {t.latency_ms.p95:.2f} ms, "
+            f"p99 {t.latency_ms.p99:.2f} ms (n={t.latency_ms.n}), errors {t.error_rate:.1%}"
+        )
     m = report.metrics
     lines.append(
         f"  usage      memory {format_bytes(m.memory_usage)}, cpu {m.cpu_usage:.0f}m, "
