@@ -25,7 +25,7 @@ def url(tmp_path_factory):
     with ExitStack() as stack:
         backend = stack.enter_context(WasmBackend(tmp_path_factory.mktemp("lt-cache")))
         paths = [EXAMPLES / "hello", EXAMPLES / "stall", EXAMPLES / "hostile" / "trap"]
-        specs = module_specs(paths, policy.defaults, policy.ceilings, stack)
+        specs = module_specs(paths, policy.defaults.sandbox(), policy.ceilings.sandbox(), stack)
         # One stall instance: the module pauses the way a single-threaded server would.
         gateway = stack.enter_context(Gateway(specs, backend, instances=1))
         gateway.start()

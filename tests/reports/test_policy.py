@@ -69,6 +69,16 @@ def test_latency_thresholds():
     }
 
 
+def test_a_few_calls_are_judged_by_their_median_not_one_slow_call():
+    calls = (answer(wall_ms=1.0),) * 4 + (answer(wall_ms=300.0),)
+    report = assess(make_evidence(outcomes=calls))
+    rule = next(r for r in report.rules if r.rule == "latency-p95")
+    assert rule.status == "healthy"
+    assert rule.message.startswith("median 1.00 ms over 5 calls (a p95 needs 20 calls)")
+    many = (answer(wall_ms=1.0),) * 18 + (answer(wall_ms=300.0),) * 2
+    assert fired(assess(make_evidence(outcomes=many))) == {"latency-p95": "degraded"}
+
+
 def test_slow_cold_load_is_degraded():
     ev = make_evidence(load=LoadTimes(cold_ms=800, compile_ms=790))
     assert fired(assess(ev)) == {"load-time": "degraded"}

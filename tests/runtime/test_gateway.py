@@ -52,7 +52,7 @@ def served(tmp_path_factory):
     with ExitStack() as stack:
         backend = stack.enter_context(WasmBackend(tmp_path_factory.mktemp("gw-cache")))
         paths = [EXAMPLES / name for name in MODULES]
-        specs = module_specs(paths, policy.defaults, policy.ceilings, stack)
+        specs = module_specs(paths, policy.defaults.sandbox(), policy.ceilings.sandbox(), stack)
         gateway = stack.enter_context(Gateway(specs, backend, instances=2))
         states = gateway.start()
         server = stack.enter_context(BackgroundServer(gateway))
