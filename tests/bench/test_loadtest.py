@@ -56,8 +56,11 @@ def test_a_stall_shows_in_our_p99_but_not_in_locusts(url):
     assert result.latency_ms.p99 > 500
     assert result.latency_ms.max > 800
     assert result.locust is not None
-    assert result.locust.p99 < result.latency_ms.p99 / 3
-    assert result.service_ms.p99 < result.latency_ms.p99 / 3
+    # Only the few requests in flight when a stall starts wait in locust's closed loop, about
+    # 1 % of them: locust's p95 stays low (its p99 may or may not catch that 1 %), while the
+    # open model counts every request that was due during the stall.
+    assert result.locust.p95 < result.latency_ms.p95 / 3
+    assert result.service_ms.p95 < result.latency_ms.p95 / 3
     assert not result.thresholds[0].passed
     assert not result.passed
 
