@@ -62,6 +62,7 @@ class Options:
 
 
 if TYPE_CHECKING:
+    from sandbench.bench.sampler import ResourceSample
     from sandbench.bench.thresholds import Threshold
     from sandbench.runtime.gateway import ModuleSpec
 
@@ -314,7 +315,7 @@ def _measure(
 
             spec = Spec(package.root.name, package, applied.limits, workspace.grants)
             thresholds = [parse_threshold(t) for t in _policy_thresholds(policy)]
-            test = _load_test(spec, backend, options.load_test, thresholds, 2, stack)
+            test, _ = _load_test(spec, backend, options.load_test, thresholds, 2, stack)
         return _Measured(times, loaded, result, applied, backend.describe(), test)
 
 
@@ -348,10 +349,12 @@ def _bench_measure(
         with loaded.instance as instance:
             invoke = measure_invoke(instance, request, count=invokes)
         with Sampler([os.getpid()], children=False) as sampler:
-            test = _load_test(spec, backend, config, thresholds, instances, stack)
+            test, containers = _load_test(spec, backend, config, thresholds, instances, stack)
+        skipped = {} if containers else {
+            "cgroups": "the WASM backend runs in this process: its use is in `server`"
+        }  # fmt: skip
         return BenchResult(**common, invoke=invoke, load_test=test, server=sampler.samples,
-                           skipped={"cgroups": "the WASM backend runs in this process; cgroup "
-                                    "counters (sandbench.bench.cgroups) are for container modules"})  # fmt: skip
+                           containers=containers, skipped=skipped)  # fmt: skip
 
 
 def _load_test(
@@ -361,10 +364,15 @@ def _load_test(
     thresholds: Sequence[Threshold],
     instances: int,
     stack: ExitStack,
-) -> LoadTestResult:
+) -> tuple[LoadTestResult, list[ResourceSample]]:
     """Serve the module through an in-process gateway on loopback and load-test its health
-    request with locust (in its own process) at `config`'s users, rate and duration."""
+    request with locust (in its own process) at `config`'s users, rate and duration.
+
+    For a container module the containers' cgroup counters are sampled meanwhile (the
+    second item); a WASM module runs in this process, which the caller samples.
+    """
     from sandbench.bench.loadtest import run_load_test
+    from sandbench.bench.sampler import CgroupSampler
     from sandbench.runtime.gateway import Gateway
     from sandbench.runtime.server import BackgroundServer
 
@@ -377,4 +385,8 @@ def _load_test(
         "url": server.url, "path": f"/{spec.route}{request.path}{query}",
         "method": request.method, "body": request.body,
     })  # fmt: skip
-    return run_load_test(target, thresholds)
+    if spec.package.manifest.runtime.kind != "container":
+        return run_load_test(target, thresholds), []
+    with CgroupSampler(gateway.live_instances) as containers:
+        test = run_load_test(target, thresholds)
+    return test, containers.samples

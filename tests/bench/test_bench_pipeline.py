@@ -152,3 +152,23 @@ def test_cli_bench_bad_options_exit_2(args, message):
     result = CliRunner().invoke(cli, ["bench", str(EXAMPLES / "hello"), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.docker
+def test_a_container_module_is_sampled_through_its_cgroups():
+    from sandbench.errors import BackendUnavailable
+    from sandbench.pipeline import bench
+    from sandbench.sandbox.container import ContainerBackend
+    from tests.conftest import EXAMPLES
+
+    try:
+        ContainerBackend().close()
+    except BackendUnavailable as exc:
+        pytest.skip(f"no Docker Engine: {exc}")
+    config = LoadTestConfig(url="http://127.0.0.1", users=2, rate=20, duration_s=2)
+    run = bench(EXAMPLES / "python-http", load_test=config, reps=2, invokes=5, instances=1)
+    samples = run.bench.containers
+    assert len(samples) >= 4  # every 0.25 s for 2 s, and one at the end
+    assert all(s.rss_bytes > 1024 * 1024 for s in samples)  # the container's memory in use
+    assert max(s.cpu_percent for s in samples) > 0
+    assert "cgroups" not in run.bench.skipped

@@ -35,6 +35,7 @@ def write(path: Path, text: str) -> None:
 def test_cgroup_v1_counters(tmp_path):
     membership = "12:memory:/docker/abc\n11:cpu:/docker/abc\n10:cpuacct:/docker/abc\n9:pids:/docker/abc\n0::/\n"
     write(tmp_path / "memory/docker/abc/memory.max_usage_in_bytes", "5242880\n")
+    write(tmp_path / "memory/docker/abc/memory.usage_in_bytes", "4194304\n")
     write(tmp_path / "memory/docker/abc/memory.oom_control", "oom_kill_disable 0\noom_kill 2\n")
     write(tmp_path / "cpuacct/docker/abc/cpuacct.usage", "123456789\n")
     write(
@@ -51,12 +52,14 @@ def test_cgroup_v1_counters(tmp_path):
         throttled_ns=90_000_000,
         pids_max_events=3,
         oom_kills=2,
+        memory_current=4194304,
     )
 
 
 def test_cgroup_v2_counters_and_last_value_when_gone(tmp_path):
     base = tmp_path / "system.slice/docker-abc.scope"
     write(base / "memory.peak", "7340032\n")
+    write(base / "memory.current", "6291456\n")
     write(base / "memory.events", "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n")
     write(
         base / "cpu.stat",
@@ -74,13 +77,15 @@ def test_cgroup_v2_counters_and_last_value_when_gone(tmp_path):
         throttled_ns=1_500_000,
         pids_max_events=0,
         oom_kills=1,
+        memory_current=6291456,
     )
     (base / "memory.peak").unlink()
     write(base / "memory.current", "1024\n")
     assert reader.read().memory_peak == 1024  # kernels before 5.19 have no memory.peak
     for path in base.iterdir():
         path.unlink()
-    assert reader.read() == CgroupCounters(**{**first.__dict__, "memory_peak": 1024})
+    last = {**first.__dict__, "memory_peak": 1024, "memory_current": 1024}
+    assert reader.read() == CgroupCounters(**last)
 
 
 def test_cgroup_v2_under_a_hybrid_unified_mount(tmp_path):

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from .result import BenchResult
-from .stats import Stats
+from .stats import Stats, summarize
 
 __all__ = ["render_html", "render_text"]
 
@@ -60,6 +60,14 @@ def render_text(result: BenchResult, status: str) -> str:
                 f"  threshold    {check.threshold}: {verdict} (observed {check.observed:.4g})"
             )
         lines += [f"  warning      {note}" for note in test.warnings]
+    for name, samples in (("server", result.server), ("containers", result.containers)):
+        if samples:
+            cpu = summarize([s.cpu_percent for s in samples])
+            peak = max(s.rss_bytes for s in samples)
+            lines.append(
+                f"  {name:<12} CPU % of a core: median {cpu.median:.0f}, max {cpu.max:.0f} "
+                f"(n={cpu.n}); memory peak {peak / 2**20:.1f} MiB"
+            )
     lines += [f"  skipped      {key}: {reason}" for key, reason in result.skipped.items()]
     return "\n".join(lines) + "\n"
 
@@ -162,18 +170,22 @@ def _plots(result: BenchResult) -> list[str]:
                 "req/s, ms",
             )
         )
-    if result.server:
-        plots.append(
-            _chart(
-                "Serving process: CPU and memory",
-                [
-                    ("CPU % of a core", [(s.t, s.cpu_percent) for s in result.server]),
-                    ("RSS MiB", [(s.t, s.rss_bytes / 2**20) for s in result.server]),
-                ],
-                "seconds",
-                "%, MiB",
+    for title, samples in (
+        ("Serving process: CPU and memory", result.server),
+        ("Containers (cgroup counters): CPU and memory", result.containers),
+    ):
+        if samples:
+            plots.append(
+                _chart(
+                    title,
+                    [
+                        ("CPU % of a core", [(s.t, s.cpu_percent) for s in samples]),
+                        ("memory MiB", [(s.t, s.rss_bytes / 2**20) for s in samples]),
+                    ],
+                    "seconds",
+                    "%, MiB",
+                )
             )
-        )
     if test is not None and test.generator:
         plots.append(
             _chart(

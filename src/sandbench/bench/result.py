@@ -27,6 +27,11 @@ class BenchResult(BaseModel):
     server: list[ResourceSample] = Field(
         default_factory=list, description="the serving process during the load test"
     )
+    containers: list[ResourceSample] = Field(
+        default_factory=list,
+        description="a container module's containers during the load test (cgroup counters; "
+        "rss_bytes is their memory in use)",
+    )
     skipped: dict[str, str] = Field(default_factory=dict)
 
     @property

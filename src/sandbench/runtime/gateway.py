@@ -128,6 +128,10 @@ class Gateway(Closing):
         self._retry_s = retry_s
         self._closed = False
 
+    def live_instances(self) -> list[Instance]:
+        """Every instance the gateway holds now (to sample their resources)."""
+        return [instance for pool in self._pools.values() for instance in pool.live]
+
     def start(self) -> dict[str, str]:
         """Load one instance of each module now; return each module's state ("ready" or why not)."""
         for pool in self._pools.values():

@@ -7,6 +7,7 @@
 | throttling | `cpu/cpu.stat` `nr_throttled`, `throttled_time` (ns) | `cpu.stat` `nr_throttled`, `throttled_usec` |
 | pids limit hit | `pids/pids.events` `max` | `pids.events` `max` |
 | OOM kills | `memory/memory.oom_control` `oom_kill` | `memory.events` `oom_kill` |
+| memory now | `memory/memory.usage_in_bytes` | `memory.current` |
 
 The paths come from `/proc/PID/cgroup` of the container's first process, so they hold for
 any cgroup driver. A counter that cannot be read (the cgroup is gone once the container
@@ -31,6 +32,7 @@ class CgroupCounters:
     throttled_ns: int = 0
     pids_max_events: int = 0
     oom_kills: int = 0
+    memory_current: int = 0
 
 
 def _read_int(path: Path) -> int | None:
@@ -104,12 +106,13 @@ class CgroupReader:
             stat.get("throttled_time"),
             events.get("max"),
             _read_keyed(memory / "memory.oom_control").get("oom_kill") if memory else None,
+            _read_int(memory / "memory.usage_in_bytes") if memory else None,
         )
 
     def _read_v2(self) -> tuple[int | None, ...]:
         base = self._v2
         if base is None:
-            return (None,) * 6
+            return (None,) * 7
         peak = _read_int(base / "memory.peak")
         if peak is None:
             peak = _read_int(base / "memory.current")
@@ -124,6 +127,7 @@ class CgroupReader:
             None if throttled is None else throttled * 1000,
             events.get("max"),
             _read_keyed(base / "memory.events").get("oom_kill"),
+            _read_int(base / "memory.current"),
         )
 
 
@@ -135,4 +139,5 @@ def _as_tuple(counters: CgroupCounters) -> tuple[int, ...]:
         counters.throttled_ns,
         counters.pids_max_events,
         counters.oom_kills,
+        counters.memory_current,
     )
