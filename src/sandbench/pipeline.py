@@ -193,7 +193,9 @@ def _run(
     backend: SandboxBackend | None,
     options: Options,
     scans: tuple[ScanResult, ...],
+    load_test: LoadTestResult | None = None,
 ) -> HealthReport:
+    """Measure, then assess; `load_test` is one the caller already ran (bench)."""
     seen = _measure(package, policy, backend, options)
     manifest = package.manifest
     evidence = Evidence(
@@ -210,7 +212,7 @@ def _run(
         request=health_request(manifest),
         expect=manifest.health.expect,
         probe=seen.probe,
-        load_test=seen.load_test,
+        load_test=load_test or seen.load_test,
         scans=scans + _least_privilege(package, seen.loaded, scans, seen.probe),
         components=_components(scanned=bool(scans)),
         skipped=options.skipped,
@@ -276,11 +278,14 @@ def bench(
         if backend is None:
             backend = open_backend(BackendKind(load(path).manifest.runtime.kind))
             stack.callback(backend.close)
-        health = check(path, policy=policy, backend=backend, warm_runs=min(reps, 5))
+        package = load(path)
         config = load_test or LoadTestConfig(url="http://127.0.0.1")
-        result = _bench_measure(
-            load(path), policy, backend, config, parsed, reps, invokes, instances
+        result = _bench_measure(package, policy, backend, config, parsed, reps, invokes, instances)
+        skipped = (_NOT_IN_CHECK[0],) + (
+            () if result.load_test else (Skipped(check_id="load-test", reason="did not run"),)
         )
+        options = Options(warm_runs=min(reps, 5), skipped=skipped)
+        health = _run(package, policy, backend, options, scans=(), load_test=result.load_test)
     return BenchRun(health=health, bench=result)
 
 

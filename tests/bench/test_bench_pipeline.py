@@ -172,3 +172,15 @@ def test_a_container_module_is_sampled_through_its_cgroups():
     assert all(s.rss_bytes > 1024 * 1024 for s in samples)  # the container's memory in use
     assert max(s.cpu_percent for s in samples) > 0
     assert "cgroups" not in run.bench.skipped
+
+
+def test_the_load_test_goes_into_the_health_report():
+    from sandbench.pipeline import bench
+    from tests.conftest import EXAMPLES
+
+    config = LoadTestConfig(url="http://127.0.0.1", users=2, rate=40, duration_s=1)
+    run = bench(EXAMPLES / "hello-reactor", load_test=config, reps=2, invokes=5, instances=1)
+    assert run.health.load_test is not None
+    assert run.health.load_test.requests == run.bench.load_test.requests
+    assert "load-test" in [r.rule for r in run.health.rules]
+    assert [s.check_id for s in run.health.skipped] == ["scanners"]
