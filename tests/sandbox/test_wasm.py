@@ -110,6 +110,15 @@ def test_a_write_bucket_can_be_written(backend, make_module, bucket):
     assert (bucket / "out.txt").read_bytes() == b"written"
 
 
+def test_files_written_past_the_storage_limit_are_a_violation(backend, make_module, bucket):
+    grants = Grants(storage_write={"out": bucket})
+    small = SandboxLimits(memory_bytes=16 * MiB, storage_bytes=5)  # the module writes 7 bytes
+    _, outcome = run(backend, make_module, wat.WRITE_BUCKET_FILE, grants=grants, limits=small)
+    assert outcome.violation.kind is ViolationKind.STORAGE
+    assert outcome.violation.message.startswith("the writable buckets hold 7 bytes")
+    assert outcome.response is None
+
+
 def test_there_is_no_socket_to_use(backend, make_module):
     _, outcome = run(backend, make_module, wat.SOCKET_ACCEPT)
     assert outcome.violation.exit_code == 8  # WASI EBADF: no socket was preopened

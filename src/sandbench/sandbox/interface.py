@@ -82,6 +82,7 @@ class ViolationKind(StrEnum):
     PROTOCOL = "protocol"
     PIDS = "pids"
     NETWORK_DENIED = "network-denied"
+    STORAGE = "storage"
 
 
 class Violation(BaseModel):

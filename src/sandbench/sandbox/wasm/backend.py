@@ -174,6 +174,7 @@ class WasmBackend(Closing):
             # Only a module that imports the host namespace can call it: skip the per-call
             # binding and recording (about 14 us a call) for all the others.
             host=_host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
+            writes_files=f"{WASI}::path_open" in shape.imports,
         )
         instance: CommandInstance | ReactorInstance
         if runtime.abi == "command":

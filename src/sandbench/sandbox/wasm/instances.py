@@ -18,6 +18,7 @@ import wasmtime
 
 from sandbench.errors import SandboxError
 from sandbench.hostapi import HostApi
+from sandbench.hostapi.storage import bucket_bytes
 from sandbench.sandbox.budget import (
     FUEL_PER_CPU_SECOND,
     CappedOutput,
@@ -77,6 +78,7 @@ class Spec:
     share: CpuShare
     scratch: Path
     host: HostApi | None = None
+    writes_files: bool = False
 
 
 @dataclass
@@ -152,14 +154,34 @@ class _BaseInstance(Closing):
                 return Outcome(violation=self._share_exhausted())
             host = self._spec.host
             if host is None:
-                return self._invoke(request, waited)
+                return self._storage_checked(self._invoke(request, waited))
             host.begin()
             with bound(host):
                 outcome = self._invoke(request, waited)
             activity = host.recorder.drain()
             if activity.calls or activity.logs or activity.dropped_log_bytes:
                 outcome = outcome.model_copy(update={"host": activity})
+            return self._storage_checked(outcome)
+
+    def _storage_checked(self, outcome: Outcome) -> Outcome:
+        """A call that left the writable buckets over `limits.storage` is a violation.
+
+        WASI writes go straight to the preopened folders and cannot be cut off mid-call, so
+        the quota is checked after each call of a module that can open files.
+        """
+        buckets = self._spec.grants.storage_write
+        if not buckets or not self._spec.writes_files or outcome.violation is not None:
             return outcome
+        limit = self._spec.limits.storage_bytes
+        used = sum(bucket_bytes(path) for path in buckets.values())
+        if used <= limit:
+            return outcome
+        violation = Violation(
+            kind=ViolationKind.STORAGE,
+            message=f"the writable buckets hold {used:,} bytes after the call, above "
+            f"limits.storage ({limit:,}); delete what is not needed or raise the limit",
+        )
+        return outcome.model_copy(update={"violation": violation, "response": None})
 
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
         raise NotImplementedError  # pragma: no cover
