@@ -22,6 +22,7 @@ from sandbench.bench import LoadTimes, ProbeResult, measure_load, probe
 from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult
 from sandbench.bench.result import BenchResult
 from sandbench.bench.thresholds import parse_threshold
+from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, load
 from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
@@ -59,6 +60,7 @@ class Options:
     cache_dir: Path | None = None
     skipped: tuple[Skipped, ...] = field(default=())
     load_test: LoadTestConfig | None = None
+    host: HostSettings | None = None
 
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ def check(
     calls: int = 5,
     warm_runs: int = 5,
     cache_dir: Path | None = None,
+    host: HostSettings | None = None,
 ) -> HealthReport:
     """Validate, load (cold, then warm) and health-check the module folder at `path`.
 
@@ -96,6 +99,7 @@ def check(
         storage=storage,
         cache_dir=cache_dir,
         skipped=_NOT_IN_CHECK,
+        host=host,
     )
     return _run(load(path), policy or Policy(), backend, options, scans=())
 
@@ -115,6 +119,7 @@ def gate(
     advisory_store: Path | None = None,
     cache_dir: Path | None = None,
     load_test: LoadTestConfig | None = GATE_LOAD_TEST,
+    host: HostSettings | None = None,
 ) -> HealthReport:
     """The registry's pre-publish gate for a module folder or `.tar.gz`/`.zip` archive.
 
@@ -136,7 +141,12 @@ def gate(
         if load_test is None:
             skipped = (Skipped(check_id="load-test", reason="turned off by the caller"),)
         options = Options(
-            calls=3, warm_runs=3, cache_dir=cache_dir, skipped=skipped, load_test=load_test
+            calls=3,
+            warm_runs=3,
+            cache_dir=cache_dir,
+            skipped=skipped,
+            load_test=load_test,
+            host=host,
         )
         return _run(package, policy, backend, options, scans=scans)
 
@@ -306,7 +316,7 @@ def _measure(
             stack.callback(backend.close)
         manifest = package.manifest
         applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
-        workspace = stack.enter_context(Workspace(manifest, options.storage))
+        workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
         loaded, times = measure_load(
             backend, package, applied.limits, workspace.grants, warm_runs=options.warm_runs
         )

@@ -121,3 +121,25 @@ def test_internal_errors_are_one_line(monkeypatch, make_module):
     result = invoke("check", str(make_module(wat.OK)))
     assert result.exit_code == 3
     assert result.output.startswith("sandbench: internal error: RuntimeError: surprise")
+
+
+def test_check_resolve_points_the_http_capability_at_a_test_server(cache_dir):
+    from tests.hostapi.server import serve
+
+    module = str(EXAMPLES / "host-http")
+    with serve() as address:
+        pinned = invoke("check", module, "--resolve", f"crm.example.com={address}",
+                        "--cache-dir", str(cache_dir), "--format", "json")  # fmt: skip
+    assert pinned.exit_code == 0, pinned.output
+    calls = json.loads(pinned.output)["hostApi"]["calls"]
+    assert [(c["target"], c["code"]) for c in calls] == [("crm.example.com", "ok")]
+    bad = invoke("check", module, "--resolve", "crm.example.com")
+    assert bad.exit_code == 2
+    assert bad.output == "sandbench: error: --resolve 'crm.example.com': expected HOST=ADDR:PORT\n"
+
+
+def test_check_database_keeps_the_sqlite_schemas_in_a_folder(tmp_path, cache_dir):
+    args = ["check", str(EXAMPLES / "host-db"), "--database", str(tmp_path),
+            "--cache-dir", str(cache_dir), "--calls", "2"]  # fmt: skip
+    assert invoke(*args).exit_code == 0
+    assert [p.suffix for p in tmp_path.iterdir()] == [".sqlite3"]

@@ -8,7 +8,7 @@ import click
 
 from sandbench.pipeline import check
 
-from .output import cache_option, emit, policy_from, report_options
+from .output import cache_option, emit, host_from, host_options, policy_from, report_options
 
 __all__ = ["check_command"]
 
@@ -30,6 +30,7 @@ __all__ = ["check_command"]
     help="Folder whose sub-folders are the storage buckets (default: empty, temporary).",
 )
 @cache_option
+@host_options
 def check_command(
     module: Path,
     formats: tuple[str, ...],
@@ -38,6 +39,8 @@ def check_command(
     calls: int,
     storage: Path | None,
     cache_dir: Path | None,
+    database: str | None,
+    resolve: tuple[str, ...],
 ) -> None:
     """Validate MODULE, load it in its sandbox (WASM or container) and send its health request.
 
@@ -45,5 +48,8 @@ def check_command(
     and 3 when the sandbox cannot run here.
     """
     policy = policy_from(policy_file)
-    report = check(module, policy=policy, storage=storage, calls=calls, cache_dir=cache_dir)
+    host = host_from(database, resolve)
+    report = check(
+        module, policy=policy, storage=storage, calls=calls, cache_dir=cache_dir, host=host
+    )
     emit(report, formats, output_dir)

@@ -8,7 +8,7 @@ import click
 
 from sandbench.pipeline import gate
 
-from .output import cache_option, emit, policy_from, report_options
+from .output import cache_option, emit, host_from, host_options, policy_from, report_options
 
 __all__ = ["gate_command"]
 
@@ -17,17 +17,21 @@ __all__ = ["gate_command"]
 @click.argument("module", type=click.Path(path_type=Path))
 @report_options
 @cache_option
+@host_options
 def gate_command(
     module: Path,
     formats: tuple[str, ...],
     output_dir: Path | None,
     policy_file: Path | None,
     cache_dir: Path | None,
+    database: str | None,
+    resolve: tuple[str, ...],
 ) -> None:
     """Pass or fail MODULE (a folder, .tar.gz or .zip) before it is published.
 
     Validates, verifies digest and signature, scans, smoke-tests in the sandbox and assesses
     under the policy. Exits 0 pass (healthy), 1 fail, 2 bad input, 3 environment problem.
     """
-    report = gate(module, policy=policy_from(policy_file), cache_dir=cache_dir)
+    host = host_from(database, resolve)
+    report = gate(module, policy=policy_from(policy_file), cache_dir=cache_dir, host=host)
     emit(report, formats, output_dir)

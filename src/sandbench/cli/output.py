@@ -9,9 +9,18 @@ from typing import Any, TypeVar
 import click
 
 from sandbench.errors import SandbenchError
+from sandbench.hostapi import HostSettings
+from sandbench.hostapi.http import HttpSettings
 from sandbench.reports import Format, HealthReport, Policy, Status, load_policy, render
 
-__all__ = ["cache_option", "emit", "policy_option", "report_options"]
+__all__ = [
+    "cache_option",
+    "emit",
+    "host_from",
+    "host_options",
+    "policy_option",
+    "report_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +53,40 @@ def cache_option(func: F) -> F:
         default=None,
         help="Where compiled modules are cached (default: ~/.cache/sandbench).",
     )(func)
+
+
+def host_options(func: F) -> F:
+    """`--database` and `--resolve`: where the host API's database and HTTP reach."""
+    func = click.option(
+        "--database",
+        envvar="SANDBENCH_DATABASE",
+        default=None,
+        help="Folder for the SQLite schemas, or a postgresql:// URL (default: private, temporary).",
+    )(func)
+    return click.option(
+        "--resolve",
+        multiple=True,
+        metavar="HOST=ADDR:PORT",
+        help="Send the http capability's requests for HOST to ADDR:PORT (e.g. a test server).",
+    )(func)
+
+
+def host_from(database: str | None, resolve: tuple[str, ...]) -> HostSettings | None:
+    """The host API settings the options give, or None for the defaults."""
+    if database is None and not resolve:
+        return None
+    pins: dict[str, str] = {}
+    for item in resolve:
+        name, sep, target = item.partition("=")
+        if not sep or not name or ":" not in target:
+            raise UsageProblem(f"--resolve {item!r}: expected HOST=ADDR:PORT")
+        pins[name.lower()] = target
+    settings = HostSettings(http=HttpSettings(resolve=pins))
+    if database is None:
+        return settings
+    if database.startswith(("postgresql://", "postgres://")):
+        return settings.model_copy(update={"postgres_url": database})
+    return settings.model_copy(update={"database_dir": Path(database)})
 
 
 def policy_option(func: F) -> F:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from sandbench.errors import SandboxError
+from sandbench.hostapi import HostSettings
 from sandbench.manifests import Manifest, Resource
 from sandbench.sandbox import Closing, Grants, Request, SandboxLimits
 
@@ -62,10 +63,13 @@ class Workspace(Closing):
     """Host folders for a module's storage buckets, under `root` (a private temp dir if None).
 
     Buckets that already exist under `root` are used as they are (so a developer can give
-    test data); folders the workspace created are removed on `close()`.
+    test data); folders the workspace created are removed on `close()`. `host` says where
+    the host API's database and outbound HTTP reach (default: private SQLite files, DNS).
     """
 
-    def __init__(self, manifest: Manifest, root: Path | None = None) -> None:
+    def __init__(
+        self, manifest: Manifest, root: Path | None = None, host: HostSettings | None = None
+    ) -> None:
         self._owned = root is None
         self.root = Path(tempfile.mkdtemp(prefix="sandbench-storage-")) if root is None else root
         self._created: list[Path] = []
@@ -82,7 +86,7 @@ class Workspace(Closing):
             raise SandboxError(f"storage folder under {self.root}: {exc.strerror}") from None
         for bucket in write:
             read.pop(bucket, None)  # write implies read; one preopen per bucket
-        self.grants = Grants(storage_read=read, storage_write=write)
+        self.grants = Grants(storage_read=read, storage_write=write, host=host or HostSettings())
 
     def _bucket(self, name: str) -> Path:
         path = self.root / name
