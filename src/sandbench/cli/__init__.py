@@ -25,6 +25,7 @@ from .check import check_command
 from .gate import gate_command
 from .images import images_group
 from .manifest import manifest_group
+from .nightly import nightly_group
 from .report import report_group
 from .scan import scan_command
 from .serve import serve_command
@@ -76,6 +77,7 @@ cli.add_command(report_group)
 cli.add_command(scan_command)
 cli.add_command(advisories_group)
 cli.add_command(serve_command)
+cli.add_command(nightly_group)
 
 
 def main() -> None:

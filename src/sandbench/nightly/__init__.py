@@ -1,0 +1,38 @@
+"""Nightly compatibility runs: config, matrix, worker-per-cell runner, history, regressions, dashboard, shards."""
+
+from __future__ import annotations
+
+from .config import ConfigError, ModuleRef, NightlyConfig, load_config
+from .matrix import Cell, Shard, ShardError, cells, parse_shard
+from .models import CellResult, CellStatus, Finding
+from .regress import Judgement, Regression, Thresholds, compare, detect
+from .runner import RunSummary, Worker, plan, run
+from .store import HistoryStore, SqlStore, StoreError, open_store
+
+__all__ = [
+    "Cell",
+    "CellResult",
+    "CellStatus",
+    "ConfigError",
+    "Finding",
+    "HistoryStore",
+    "Judgement",
+    "ModuleRef",
+    "NightlyConfig",
+    "Regression",
+    "RunSummary",
+    "Shard",
+    "ShardError",
+    "SqlStore",
+    "StoreError",
+    "Thresholds",
+    "Worker",
+    "cells",
+    "compare",
+    "detect",
+    "load_config",
+    "open_store",
+    "parse_shard",
+    "plan",
+    "run",
+]

@@ -1,0 +1,112 @@
+"""One cell, run inside a worker process: the pipeline on one module under one cell's axes.
+
+This module owns no single-module logic: it picks the pipeline function, the policy and the
+backend the cell names, and turns the report (or the error) into a `CellResult`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from sandbench.errors import InvalidInput, SandbenchError
+from sandbench.manifests.archive import opened
+from sandbench.pipeline import check, gate
+from sandbench.reports import HealthReport
+from sandbench.sandbox import open_backend
+
+from .config import NightlyConfig
+from .matrix import Cell, backend_for, policy_for
+from .models import CellResult, CellStatus, Finding
+
+__all__ = ["Task", "execute", "failed_result", "result_from_report"]
+
+
+class Task(BaseModel):
+    """What a worker needs to run one cell; plain data, sent between processes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    module: str
+    path: Path
+    digest: str
+    cell: Cell
+    config: NightlyConfig
+
+
+def execute(task: Task) -> CellResult:
+    """Run `task` and return its result. Never raises for a bad module or a bad input."""
+    started = time.perf_counter()
+    try:
+        report = _pipeline(task)
+    except InvalidInput as exc:
+        return _failed(task, CellStatus.ERROR, f"{exc.path.name}: {exc.problems[0]}", started)
+    except SandbenchError as exc:
+        return _failed(task, CellStatus.ERROR, str(exc).splitlines()[0], started)
+    return result_from_report(task, report, (time.perf_counter() - started) * 1000)
+
+
+def _pipeline(task: Task) -> HealthReport:
+    config = task.config
+    policy = policy_for(task.cell, config)
+    backend = open_backend(backend_for(task.cell), config.cache_dir)
+    try:
+        if config.mode == "gate":
+            return gate(task.path, policy=policy, backend=backend)
+        with opened(task.path) as root:
+            return check(root, policy=policy, backend=backend, calls=config.calls, warm_runs=3)
+    finally:
+        backend.close()
+
+
+def result_from_report(task: Task, report: HealthReport, elapsed_ms: float) -> CellResult:
+    """The stored form of a report: status, latency samples, findings and the JSON itself."""
+    samples: dict[str, list[float]] = {"load.cold_ms": [report.load.cold_ms]}
+    if report.health is not None and report.health.samples_ms:
+        samples["health.latency_ms"] = list(report.health.samples_ms)
+    findings = [
+        Finding(
+            fingerprint=f.fingerprint,
+            rule=f"{f.scanner}/{f.rule_id}",
+            severity=f.severity,
+            message=f.message,
+        )
+        for f in report.findings
+    ]
+    return CellResult(
+        run_id=task.run_id,
+        module=task.module,
+        digest=task.digest,
+        cell=task.cell.key,
+        module_id=report.module_id,
+        version=report.version,
+        status=CellStatus(report.status.value),
+        message="; ".join(report.reasons),
+        elapsed_ms=elapsed_ms,
+        samples=samples,
+        findings=findings,
+        report=report.model_dump_json(by_alias=True),
+        recorded_at=datetime.now(UTC),
+    )
+
+
+def _failed(task: Task, status: CellStatus, message: str, started: float) -> CellResult:
+    return failed_result(task, status, message, (time.perf_counter() - started) * 1000)
+
+
+def failed_result(task: Task, status: CellStatus, message: str, elapsed_ms: float) -> CellResult:
+    """A result without a report: an error, a timeout or a crash, with what happened."""
+    return CellResult(
+        run_id=task.run_id,
+        module=task.module,
+        digest=task.digest,
+        cell=task.cell.key,
+        status=status,
+        message=message,
+        elapsed_ms=elapsed_ms,
+        recorded_at=datetime.now(UTC),
+    )

@@ -1,0 +1,195 @@
+"""The nightly CONFIG.toml: which modules, which matrix, how each cell runs.
+
+```toml
+[nightly]
+mode = "check"          # or "gate" (adds the scanners)
+calls = 30              # health calls per cell: the latency samples regressions are judged on
+cell_timeout = 120      # seconds of wall clock per cell; the worker is killed past it
+store = "nightly.db"    # SQLite file, or a postgresql:// URL
+
+[modules]
+paths = ["modules/*", "index.txt"]   # folders, globs, archives, index files (*.txt)
+
+[matrix]                # axis -> values; every combination is one cell
+backend = ["wasm"]
+profile = ["default", "small"]
+
+[profiles.small]        # a limit profile overrides the policy's defaults and ceilings
+defaults = { memory = "16MiB", cpu = "250m" }
+ceilings = { memory = "32MiB", cpu = "500m", timeout = "2s" }
+```
+"""
+
+from __future__ import annotations
+
+import glob
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sandbench.errors import InvalidInput
+
+__all__ = ["KNOWN_AXES", "ConfigError", "ModuleRef", "NightlyConfig", "load_config"]
+
+KNOWN_AXES = ("backend", "policy", "profile")
+INDEX_SUFFIXES = (".txt", ".list")
+_GLOB_CHARS = frozenset("*?[")
+
+
+class ConfigError(InvalidInput):
+    """A nightly CONFIG.toml (or an index file it names) is invalid."""
+
+
+class ModuleRef(BaseModel):
+    """One module of the run: a stable id (its path as written, relative) and where it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    path: Path
+
+
+class _Nightly(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["check", "gate"] = "check"
+    calls: int = Field(default=30, ge=1, le=10_000)
+    cell_timeout: float = Field(default=120.0, gt=0)
+    store: str = "nightly.db"
+    cache_dir: str | None = None
+
+
+class _Modules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    paths: list[str] = Field(min_length=1)
+
+
+class _Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    defaults: dict[str, str] = Field(default_factory=dict)
+    ceilings: dict[str, str] = Field(default_factory=dict)
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    nightly: _Nightly = Field(default_factory=_Nightly)
+    modules: _Modules
+    matrix: dict[str, list[str]] = Field(default_factory=lambda: {"backend": ["wasm"]})
+    profiles: dict[str, _Profile] = Field(default_factory=dict)
+
+
+class NightlyConfig(BaseModel):
+    """A validated CONFIG.toml with its module list resolved to paths."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Path
+    mode: Literal["check", "gate"]
+    calls: int
+    cell_timeout: float
+    store: str
+    cache_dir: Path | None
+    modules: tuple[ModuleRef, ...]
+    matrix: tuple[tuple[str, tuple[str, ...]], ...]
+    profiles: dict[str, dict[str, dict[str, str]]]
+
+
+def load_config(path: Path | str) -> NightlyConfig:
+    """Read and validate CONFIG.toml. Raises `ConfigError`, one line per problem."""
+    source = Path(path)
+    try:
+        raw: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(source, [f"cannot be read: {exc.strerror}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"is not valid TOML: {exc}"]) from None
+    try:
+        parsed = _File.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, [_line(e) for e in exc.errors()]) from None
+    problems = _matrix_problems(parsed)
+    if problems:
+        raise ConfigError(source, problems)
+    base = source.parent
+    store = parsed.nightly.store
+    if "://" not in store:
+        store = str(base / store)
+    cache = parsed.nightly.cache_dir
+    return NightlyConfig(
+        source=source,
+        mode=parsed.nightly.mode,
+        calls=parsed.nightly.calls,
+        cell_timeout=parsed.nightly.cell_timeout,
+        store=store,
+        cache_dir=None if cache is None else base / cache,
+        modules=resolve_modules(source, parsed.modules.paths),
+        matrix=tuple((axis, tuple(values)) for axis, values in parsed.matrix.items()),
+        profiles={name: p.model_dump() for name, p in parsed.profiles.items()},
+    )
+
+
+def _line(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    return f"{where}: {error['msg']}"
+
+
+def _matrix_problems(parsed: _File) -> list[str]:
+    problems = []
+    for axis, values in parsed.matrix.items():
+        if axis not in KNOWN_AXES:
+            problems.append(
+                f"matrix.{axis}: unknown axis; this build applies {', '.join(KNOWN_AXES)}"
+            )
+        elif not values:
+            problems.append(f"matrix.{axis}: empty; give at least one value")
+        elif len(set(values)) != len(values):
+            problems.append(f"matrix.{axis}: a value is listed twice")
+    problems.extend(
+        f"matrix.profile: {name!r} has no [profiles.{name}] table"
+        for name in dict(parsed.matrix).get("profile", [])
+        if name != "default" and name not in parsed.profiles
+    )
+    return problems
+
+
+def resolve_modules(source: Path, entries: list[str]) -> tuple[ModuleRef, ...]:
+    """Expand folders, globs, archives and index files (one path a line, `#` comments)."""
+    base = source.parent
+    found: dict[str, ModuleRef] = {}
+    for i, entry in enumerate(entries):
+        where = f"modules.paths[{i}]"
+        for ref in _expand(source, base, entry, where):
+            found.setdefault(ref.id, ref)
+    return tuple(found.values())
+
+
+def _expand(source: Path, base: Path, entry: str, where: str) -> list[ModuleRef]:
+    if _GLOB_CHARS & set(entry):
+        matches = sorted(glob.glob(entry, root_dir=base))
+        if not matches:
+            raise ConfigError(source, [f"{where}: {entry!r} matches nothing under {base}"])
+        return [ModuleRef(id=m, path=base / m) for m in matches]
+    path = base / entry
+    if not path.exists():
+        raise ConfigError(source, [f"{where}: {entry!r} does not exist (relative to {base})"])
+    if path.is_file() and path.suffix in INDEX_SUFFIXES:
+        return _index(path, base)
+    return [ModuleRef(id=entry, path=path)]
+
+
+def _index(index: Path, base: Path) -> list[ModuleRef]:
+    refs = []
+    for number, raw in enumerate(index.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        path = index.parent / line
+        if not path.exists():
+            raise ConfigError(index, [f"line {number}: {line!r} does not exist"])
+        refs.append(ModuleRef(id=path.relative_to(base).as_posix(), path=path))
+    return refs

@@ -1,0 +1,178 @@
+"""`sandbench nightly publish`: a static site over the history. No scripts, no fetches.
+
+    index.html          the compatibility grid of the latest run (module x cell) and links
+    regressions.html    what got worse in the latest run, against the nights before it
+    modules/<slug>.html per module: status per night and per cell, trend charts of every
+                        metric (median per night, the interquartile band, the samples' range)
+
+Pages are pure functions of the results (`render_*`); `publish` does the writing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+
+from .models import CellResult, CellStatus
+from .regress import Regression
+
+__all__ = ["publish", "render_grid", "render_module", "render_regressions", "slug", "trend_svg"]
+
+_COLOURS = {
+    CellStatus.HEALTHY: "#1a7f37",
+    CellStatus.DEGRADED: "#bf8700",
+    CellStatus.CRITICAL: "#cf222e",
+    CellStatus.ERROR: "#6e7781",
+    CellStatus.TIMEOUT: "#8250df",
+    CellStatus.CRASHED: "#24292f",
+}
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1f2328}
+table{border-collapse:collapse;margin:12px 0}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
+th{background:#f6f8fa}.s{color:#fff;font-weight:600;border-radius:4px;padding:1px 6px}
+nav a{margin-right:16px}svg{background:#fff;border:1px solid #d0d7de;margin:4px 0}
+.muted{color:#656d76}
+"""
+
+
+def slug(module: str) -> str:
+    """A file name for a module id: readable, and unique by a short hash."""
+    readable = re.sub(r"[^a-zA-Z0-9]+", "-", module).strip("-")[-48:] or "module"
+    return f"{readable}-{hashlib.sha256(module.encode()).hexdigest()[:8]}"
+
+
+def _page(title: str, body: str, depth: int = 0) -> str:
+    up = "../" * depth
+    nav = f'<nav><a href="{up}index.html">Grid</a><a href="{up}regressions.html">Regressions</a></nav>'
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<style>{_CSS}</style></head><body>{nav}<h1>{escape(title)}</h1>{body}</body></html>\n"
+    )
+
+
+def _badge(status: CellStatus) -> str:
+    return f'<span class="s" style="background:{_COLOURS[status]}">{status.value}</span>'
+
+
+def render_grid(run_id: str, results: Sequence[CellResult]) -> str:
+    """The compatibility grid of one run: a row per module, a column per cell."""
+    cells = sorted({r.cell for r in results})
+    rows: dict[str, dict[str, CellResult]] = {}
+    for r in results:
+        rows.setdefault(r.module, {})[r.cell] = r
+    head = "".join(f"<th>{escape(c)}</th>" for c in cells)
+    body = []
+    for module in sorted(rows):
+        tds = []
+        for cell in cells:
+            got = rows[module].get(cell)
+            tds.append(
+                "<td>-</td>"
+                if got is None
+                else f'<td title="{escape(got.message)}">{_badge(got.status)}</td>'
+            )
+        link = f'<a href="modules/{slug(module)}.html">{escape(module)}</a>'
+        body.append(f"<tr><th>{link}</th>{''.join(tds)}</tr>")
+    counts = {s: sum(r.status is s for r in results) for s in CellStatus}
+    summary = " ".join(f"{_badge(s)} {n}" for s, n in counts.items() if n)
+    table = f"<table><tr><th>module</th>{head}</tr>{''.join(body)}</table>"
+    return _page(f"Nightly {run_id}: compatibility", f"<p>{summary}</p>{table}")
+
+
+def render_regressions(run_id: str, regressions: Sequence[Regression]) -> str:
+    """Every regression of one run, or a line saying there is none."""
+    if not regressions:
+        return _page(f"Regressions in {run_id}", '<p id="none">No regressions.</p>')
+    rows = "".join(
+        f'<tr><td><a href="modules/{slug(r.module)}.html">{escape(r.module)}</a></td>'
+        f"<td>{escape(r.cell)}</td><td>{r.kind}</td><td>{escape(r.message)}</td></tr>"
+        for r in regressions
+    )
+    table = f"<table><tr><th>module</th><th>cell</th><th>kind</th><th>what</th></tr>{rows}</table>"
+    return _page(f"Regressions in {run_id}: {len(regressions)}", table)
+
+
+def trend_svg(metric: str, nights: Sequence[tuple[str, Sequence[float]]]) -> str:
+    """A trend chart: per night the samples' range (thin), interquartile band, median line."""
+    width, height, pad = 640, 200, 40
+    points = [(run, sorted(v)) for run, v in nights if v]
+    if not points:
+        return ""
+    top = max(v[-1] for _, v in points) or 1.0
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+
+    def y(value: float) -> float:
+        return height - pad - (height - 2 * pad) * value / top
+
+    parts, line = [], []
+    for i, (run, values) in enumerate(points):
+        x = pad + i * step
+        q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y(values[0]):.1f}" y2="{y(values[-1]):.1f}" stroke="#afb8c1"/>'
+        )
+        parts.append(
+            f'<rect x="{x - 5:.1f}" y="{y(q[2]):.1f}" width="10" height="{max(y(q[0]) - y(q[2]), 1):.1f}" fill="#54aeff" opacity="0.6"><title>{escape(run)}: median {q[1]:.3f}, IQR {q[0]:.3f}-{q[2]:.3f}, n={len(values)}</title></rect>'
+        )
+        line.append(f"{x:.1f},{y(q[1]):.1f}")
+        parts.append(
+            f'<text x="{x:.1f}" y="{height - pad + 14}" font-size="10" text-anchor="middle">{escape(run[-10:])}</text>'
+        )
+    parts.append(
+        f'<polyline points="{" ".join(line)}" fill="none" stroke="#0969da" stroke-width="2"/>'
+    )
+    axis = f'<text x="4" y="{pad - 8}" font-size="11">{escape(metric)} (max {top:.3g})</text>'
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(metric)} trend">{axis}{"".join(parts)}</svg>'
+    )
+
+
+def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult]) -> str:
+    """One module's page: a status timeline per cell and a trend chart per metric and cell."""
+    by_cell: dict[str, dict[str, CellResult]] = {}
+    for r in results:
+        by_cell.setdefault(r.cell, {})[r.run_id] = r
+    ran = [run for run in runs if any(run in c for c in by_cell.values())]
+    head = "".join(f"<th>{escape(run)}</th>" for run in ran)
+    rows, charts = [], []
+    for cell in sorted(by_cell):
+        seen = by_cell[cell]
+        tds = "".join(
+            f'<td title="{escape(seen[run].message)}">{_badge(seen[run].status)}</td>'
+            if run in seen
+            else "<td>-</td>"
+            for run in ran
+        )
+        rows.append(f"<tr><th>{escape(cell)}</th>{tds}</tr>")
+        metrics = sorted({m for r in seen.values() for m in r.samples})
+        for metric in metrics:
+            svg = trend_svg(
+                metric, [(run, seen[run].samples.get(metric, [])) for run in ran if run in seen]
+            )
+            charts.append(f"<h3>{escape(cell)}: {escape(metric)}</h3>{svg}")
+    table = f"<h2>Status per night</h2><table><tr><th>cell</th>{head}</tr>{''.join(rows)}</table>"
+    return _page(module, table + "<h2>Trends</h2>" + "".join(charts), depth=1)
+
+
+def publish(
+    out: Path, runs: Sequence[str], results: Sequence[CellResult], regressions: Sequence[Regression]
+) -> list[Path]:
+    """Write the site for `results` (all nights) into `out`; returns the files written."""
+    latest = runs[-1] if runs else "(no runs)"
+    (out / "modules").mkdir(parents=True, exist_ok=True)
+    pages = {
+        out / "index.html": render_grid(latest, [r for r in results if r.run_id == latest]),
+        out / "regressions.html": render_regressions(latest, regressions),
+    }
+    for module in sorted({r.module for r in results}):
+        mine = [r for r in results if r.module == module]
+        pages[out / "modules" / f"{slug(module)}.html"] = render_module(module, runs, mine)
+    for path, html in pages.items():
+        path.write_text(html, encoding="utf-8")
+    return list(pages)

@@ -1,0 +1,238 @@
+"""The nightly loop: every (module, cell) of this shard, each in a worker process.
+
+A cell runs in a long-lived worker process (a fresh interpreter: no wasmtime threads forked).
+A cell past `cell_timeout` gets its worker killed and is recorded as `timeout`; a worker
+that dies is recorded as `crashed`; the next cell gets a fresh worker. Results are stored
+as each cell finishes, so an interrupted run resumes by skipping what the store has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import IO, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbench.errors import SandbenchError
+
+from .cell import Task, failed_result
+from .config import NightlyConfig
+from .matrix import Shard, cells, source_digest
+from .models import CellResult, CellStatus
+from .store import HistoryStore
+
+__all__ = [
+    "DEFAULT_EXECUTOR",
+    "CellLine",
+    "NightlyError",
+    "Progress",
+    "RunSummary",
+    "Worker",
+    "plan",
+    "run",
+]
+
+DEFAULT_EXECUTOR = "sandbench.nightly.cell:execute"
+_STARTUP_TIMEOUT = 120.0
+
+# (done so far, total, the task, its result or None when it was skipped as already done)
+Progress = Callable[[int, int, Task, CellResult | None], None]
+
+
+class NightlyError(SandbenchError):
+    """The nightly machinery itself failed (e.g. a worker process cannot start)."""
+
+    exit_code = 3
+
+
+class CellLine(BaseModel):
+    """One cell in the run summary."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: str
+    cell: str
+    status: CellStatus
+    message: str = ""
+    elapsed_ms: float = 0.0
+
+
+class RunSummary(BaseModel):
+    """What `sandbench nightly` writes at the end (JSON)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    shard: str
+    store: str
+    cells: int
+    ran: int
+    resumed: int = Field(description="cells already stored for this run, not run again")
+    by_status: dict[str, int]
+    elapsed_s: float
+    results: list[CellLine]
+    regressions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def plan(config: NightlyConfig, run_id: str, shard: Shard) -> list[Task]:
+    """Every (module, cell) this shard owns, in a stable order."""
+    matrix = cells(config)
+    tasks: list[Task] = []
+    for ref in config.modules:
+        digest = source_digest(ref.path)
+        tasks.extend(
+            Task(run_id=run_id, module=ref.id, path=ref.path, digest=digest, cell=c, config=config)
+            for c in matrix
+            if shard.owns(ref.id, c)
+        )
+    return tasks
+
+
+def run(
+    config: NightlyConfig,
+    store: HistoryStore,
+    run_id: str,
+    *,
+    shard: Shard | None = None,
+    progress: Progress | None = None,
+    executor: str = DEFAULT_EXECUTOR,
+) -> RunSummary:
+    """Run this shard's cells that `store` does not have yet for `run_id`, storing each."""
+    shard = shard or Shard()
+    started = time.perf_counter()
+    tasks = plan(config, run_id, shard)
+    done = store.done(run_id)
+    lines, resumed = [], 0
+    with Worker(executor) as worker:
+        for number, task in enumerate(tasks, start=1):
+            if (task.module, task.digest, task.cell.key) in done:
+                resumed += 1
+                if progress:
+                    progress(number, len(tasks), task, None)
+                continue
+            result = worker.run(task, config.cell_timeout)
+            store.record(result)
+            lines.append(
+                CellLine(
+                    module=task.module,
+                    cell=task.cell.key,
+                    status=result.status,
+                    message=result.message,
+                    elapsed_ms=round(result.elapsed_ms, 1),
+                )
+            )
+            if progress:
+                progress(number, len(tasks), task, result)
+    counts = Counter(line.status.value for line in lines)
+    return RunSummary(
+        run_id=run_id,
+        shard=str(shard),
+        store=getattr(store, "where", "?"),
+        cells=len(tasks),
+        ran=len(lines),
+        resumed=resumed,
+        by_status=dict(sorted(counts.items())),
+        elapsed_s=round(time.perf_counter() - started, 2),
+        results=lines,
+    )
+
+
+class Worker:
+    """A process (`python -m sandbench.nightly.worker`) that runs cells one at a time.
+
+    It talks JSON lines over its stdin/stdout and is killed and replaced on a timeout or a
+    crash. `executor` is `module:function` taking a `Task` and returning a `CellResult`.
+    Close it (or use `with`) to stop the process; closing twice is harmless.
+    """
+
+    def __init__(self, executor: str = DEFAULT_EXECUTOR) -> None:
+        self.executor = executor
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def pid(self) -> int | None:
+        """The current worker's process id, if one is running."""
+        return None if self._proc is None else self._proc.pid
+
+    def run(self, task: Task, timeout: float) -> CellResult:
+        """Run one cell with a wall-clock `timeout` in seconds. Never raises for the cell."""
+        proc = self._ensure()
+        started = time.perf_counter()
+        try:
+            _pipe(proc.stdin).write(task.model_dump_json().encode() + b"\n")
+            _pipe(proc.stdin).flush()
+            line = self._readline(timeout)
+        except OSError:
+            line = b""
+        ms = (time.perf_counter() - started) * 1000
+        if line is None:
+            self._kill()
+            message = f"no result within cell_timeout ({timeout:g} s); the worker was killed"
+            return failed_result(task, CellStatus.TIMEOUT, message, ms)
+        if not line:
+            code = self._kill()
+            return failed_result(task, CellStatus.CRASHED, f"the worker died (exit {code})", ms)
+        return CellResult.model_validate_json(line)
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        if self._proc is not None and self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5)
+        self._kill()
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None:
+            return self._proc
+        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "sandbench.nightly.worker", self.executor],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        if self._readline(_STARTUP_TIMEOUT) != b"ready\n":
+            code = self._kill()
+            raise NightlyError(f"the nightly worker did not start (exit {code})")
+        return self._proc
+
+    def _readline(self, timeout: float) -> bytes | None:
+        """A line from the worker, b"" when it died, None on timeout."""
+        if self._proc is None:
+            return b""
+        stdout = _pipe(self._proc.stdout)
+        ready, _, _ = select.select([stdout], [], [], timeout)
+        if not ready:
+            return None
+        return stdout.readline()
+
+    def _kill(self) -> int | None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.kill()
+        code = proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        return code
+
+
+def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+    if stream is None:  # pragma: no cover - Popen was given PIPE
+        raise NightlyError("the worker has no pipe")
+    return stream
