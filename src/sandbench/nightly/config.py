@@ -3,7 +3,9 @@
 ```toml
 [nightly]
 mode = "check"          # or "gate" (adds the scanners)
-calls = 30              # health calls per cell: the latency samples regressions are judged on
+calls = 10              # health calls per round: the latency samples regressions are judged on
+rounds = 3              # each cell runs this many times, interleaved with its neighbours
+interleave = 8          # cells per interleaving window (a window finishes before the next)
 cell_timeout = 120      # seconds of wall clock per cell; the worker is killed past it
 store = "nightly.db"    # SQLite file, or a postgresql:// URL
 
@@ -30,8 +32,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbench.errors import InvalidInput
+from sandbench.reports import Policy, PolicyLimits
 
-__all__ = ["KNOWN_AXES", "ConfigError", "ModuleRef", "NightlyConfig", "load_config"]
+__all__ = [
+    "KNOWN_AXES",
+    "ConfigError",
+    "ModuleRef",
+    "NightlyConfig",
+    "limits_text",
+    "load_config",
+]
 
 KNOWN_AXES = ("backend", "policy", "profile")
 INDEX_SUFFIXES = (".txt", ".list")
@@ -56,6 +66,8 @@ class _Nightly(BaseModel):
 
     mode: Literal["check", "gate"] = "check"
     calls: int = Field(default=30, ge=1, le=10_000)
+    rounds: int = Field(default=3, ge=1, le=100)
+    interleave: int = Field(default=8, ge=1, le=10_000)
     cell_timeout: float = Field(default=120.0, gt=0)
     store: str = "nightly.db"
     cache_dir: str | None = None
@@ -91,6 +103,8 @@ class NightlyConfig(BaseModel):
     source: Path
     mode: Literal["check", "gate"]
     calls: int
+    rounds: int
+    interleave: int
     cell_timeout: float
     store: str
     cache_dir: Path | None
@@ -124,6 +138,8 @@ def load_config(path: Path | str) -> NightlyConfig:
         source=source,
         mode=parsed.nightly.mode,
         calls=parsed.nightly.calls,
+        rounds=parsed.nightly.rounds,
+        interleave=parsed.nightly.interleave,
         cell_timeout=parsed.nightly.cell_timeout,
         store=store,
         cache_dir=None if cache is None else base / cache,
@@ -135,7 +151,7 @@ def load_config(path: Path | str) -> NightlyConfig:
 
 def _line(error: Any) -> str:
     where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    return f"{where}: {error['msg']}"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def _matrix_problems(parsed: _File) -> list[str]:
@@ -149,12 +165,44 @@ def _matrix_problems(parsed: _File) -> list[str]:
             problems.append(f"matrix.{axis}: empty; give at least one value")
         elif len(set(values)) != len(values):
             problems.append(f"matrix.{axis}: a value is listed twice")
+    for name, profile in parsed.profiles.items():
+        for part, limits in (("defaults", profile.defaults), ("ceilings", profile.ceilings)):
+            problems.extend(_limit_problems(f"profiles.{name}.{part}", limits))
     problems.extend(
         f"matrix.profile: {name!r} has no [profiles.{name}] table"
         for name in dict(parsed.matrix).get("profile", [])
         if name != "default" and name not in parsed.profiles
     )
     return problems
+
+
+def _limit_problems(where: str, values: dict[str, str]) -> list[str]:
+    """Each limit in a profile must parse as its unit; unknown names are refused."""
+    fields = PolicyLimits.model_fields
+    problems = [
+        f"{where}.{key}: unknown limit; expected one of {', '.join(fields)}"
+        for key in values
+        if key not in fields
+    ]
+    known = {k: v for k, v in values.items() if k in fields}
+    try:
+        PolicyLimits.model_validate({**limits_text(Policy().defaults), **known})
+    except ValidationError as exc:
+        problems.extend(
+            f"{where}.{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
+    return problems
+
+
+def limits_text(limits: PolicyLimits) -> dict[str, str]:
+    """`limits` written with units again, so that overrides can be merged and re-validated."""
+    return {
+        "memory": str(limits.memory),
+        "cpu": f"{limits.cpu}m",
+        "timeout": f"{limits.timeout}ms",
+        "output": str(limits.output),
+        "storage": str(limits.storage),
+    }
 
 
 def resolve_modules(source: Path, entries: list[str]) -> tuple[ModuleRef, ...]:

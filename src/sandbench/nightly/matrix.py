@@ -12,7 +12,7 @@ from sandbench.errors import PolicyError, SandbenchError
 from sandbench.reports import Policy, PolicyLimits, load_policy
 from sandbench.sandbox import BackendKind
 
-from .config import KNOWN_AXES, NightlyConfig
+from .config import KNOWN_AXES, NightlyConfig, limits_text
 
 __all__ = [
     "Cell",
@@ -71,11 +71,14 @@ def policy_for(cell: Cell, config: NightlyConfig) -> Policy:
         return base
     update = {}
     for part, overrides in config.profiles[profile].items():
-        current = getattr(base, part).model_dump()
+        current = limits_text(getattr(base, part))
         try:
             update[part] = PolicyLimits.model_validate({**current, **overrides})
         except ValidationError as exc:
-            lines = [f"profiles.{profile}.{part}.{e['loc'][0]}: {e['msg']}" for e in exc.errors()]
+            lines = [
+                f"profiles.{profile}.{part}.{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            ]
             raise PolicyError(config.source, lines) from None
     return base.model_copy(update=update)
 

@@ -34,6 +34,7 @@ __all__ = [
     "Progress",
     "RunSummary",
     "Worker",
+    "merge_rounds",
     "plan",
     "run",
 ]
@@ -108,27 +109,24 @@ def run(
     started = time.perf_counter()
     tasks = plan(config, run_id, shard)
     done = store.done(run_id)
-    lines, resumed = [], 0
+    lines: list[CellLine] = []
+    resumed = 0
+    numbered = list(enumerate(tasks, start=1))
     with Worker(executor) as worker:
-        for number, task in enumerate(tasks, start=1):
-            if (task.module, task.digest, task.cell.key) in done:
-                resumed += 1
+        for start in range(0, len(numbered), config.interleave):
+            todo = []
+            for number, task in numbered[start : start + config.interleave]:
+                if (task.module, task.digest, task.cell.key) in done:
+                    resumed += 1
+                    if progress:
+                        progress(number, len(tasks), task, None)
+                else:
+                    todo.append((number, task))
+            for number, task, result in _rounds(worker, todo, config):
+                store.record(result)
+                lines.append(_line(result))
                 if progress:
-                    progress(number, len(tasks), task, None)
-                continue
-            result = worker.run(task, config.cell_timeout)
-            store.record(result)
-            lines.append(
-                CellLine(
-                    module=task.module,
-                    cell=task.cell.key,
-                    status=result.status,
-                    message=result.message,
-                    elapsed_ms=round(result.elapsed_ms, 1),
-                )
-            )
-            if progress:
-                progress(number, len(tasks), task, result)
+                    progress(number, len(tasks), task, result)
     counts = Counter(line.status.value for line in lines)
     return RunSummary(
         run_id=run_id,
@@ -140,6 +138,59 @@ def run(
         by_status=dict(sorted(counts.items())),
         elapsed_s=round(time.perf_counter() - started, 2),
         results=lines,
+    )
+
+
+def _rounds(
+    worker: Worker, todo: list[tuple[int, Task]], config: NightlyConfig
+) -> list[tuple[int, Task, CellResult]]:
+    """Run a window of cells `config.rounds` times, round-major, and merge each cell's rounds.
+
+    Interleaving spreads a cell's samples over the window's duration, so a burst of load
+    from a neighbour on a shared machine lands on several cells a little instead of on one
+    cell entirely: the nightly medians are steadier and regressions raise fewer false
+    alarms (docs/nightly.md has the measurements). A cell that times out, crashes or
+    errors is not retried in later rounds.
+    """
+    seen: dict[int, list[CellResult]] = {number: [] for number, _ in todo}
+    for _ in range(config.rounds):
+        for number, task in todo:
+            earlier = seen[number]
+            if earlier and earlier[-1].status.rank == _NO_REPORT:
+                continue
+            seen[number].append(worker.run(task, config.cell_timeout))
+    return [(number, task, merge_rounds(seen[number])) for number, task in todo]
+
+
+_NO_REPORT = 3
+
+
+def merge_rounds(rounds: list[CellResult]) -> CellResult:
+    """One result from a cell's rounds: samples pooled, the worst status with its report."""
+    worst = max(rounds, key=lambda r: r.status.rank)
+    if worst.status.rank == _NO_REPORT or len(rounds) == 1:
+        return worst
+    samples: dict[str, list[float]] = {}
+    for r in rounds:
+        for metric, values in r.samples.items():
+            samples.setdefault(metric, []).extend(values)
+    findings = {f.fingerprint: f for r in rounds for f in r.findings}
+    return worst.model_copy(
+        update={
+            "samples": samples,
+            "findings": list(findings.values()),
+            "elapsed_ms": sum(r.elapsed_ms for r in rounds),
+        }
+    )
+
+
+def _line(result: CellResult) -> CellLine:
+    return CellLine(
+        module=result.module,
+        cell=result.cell,
+        status=result.status,
+        message=result.message,
+        elapsed_ms=round(result.elapsed_ms, 1),
     )
 
 

@@ -1,0 +1,99 @@
+"""The static dashboard: pages from results, and a real render in headless Chromium."""
+# ruff: noqa: S311 - seeded pseudo-random samples, not secrets
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from sandbench.nightly import CellStatus, Regression
+from sandbench.nightly.dashboard import publish, render_grid, slug, trend_svg
+from tests.reports.test_html_browser import CHROMIUM, chromium, png_pixels
+
+from .conftest import result
+
+
+def history():
+    rng = random.Random(5)
+    runs = [f"2026-01-0{i}" for i in range(1, 5)]
+    results = []
+    for night, run in enumerate(runs):
+        slow = 1.5 if night == 3 else 1.0
+        results.append(
+            result(
+                run,
+                "mods/<b>evil</b>",
+                "backend=wasm",
+                samples=[slow * rng.uniform(1, 2) for _ in range(20)],
+                night=night,
+            )
+        )
+        results.append(
+            result(
+                run,
+                "mods/ok",
+                "backend=wasm",
+                status=CellStatus.CRITICAL if night == 3 else CellStatus.HEALTHY,
+                samples=[rng.uniform(1, 2) for _ in range(20)],
+                night=night,
+            )
+        )
+    regressions = [
+        Regression(
+            run_id=runs[-1],
+            module="mods/ok",
+            cell="backend=wasm",
+            kind="status",
+            message="healthy -> critical: why",
+        )
+    ]
+    return runs, results, regressions
+
+
+@pytest.fixture
+def site(tmp_path):
+    runs, results, regressions = history()
+    publish(tmp_path / "site", runs, results, regressions)
+    return tmp_path / "site"
+
+
+def test_the_grid_has_a_row_per_module_and_escapes_names():
+    runs, results, _ = history()
+    html = render_grid(runs[-1], [r for r in results if r.run_id == runs[-1]])
+    assert "&lt;b&gt;evil&lt;/b&gt;" in html
+    assert "<b>evil" not in html
+    assert html.count("<tr>") == 3
+    assert "<script" not in html
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_a_trend_chart_has_a_point_per_night_and_nothing_without_samples():
+    svg = trend_svg("health.latency_ms", [("n1", [1.0, 2.0, 3.0]), ("n2", [2.0, 3.0]), ("n3", [])])
+    assert svg.count("<rect") == 2
+    assert svg.count("<polyline") == 1
+    assert trend_svg("m", [("n1", [])]) == ""
+
+
+def test_module_page_names_are_unique_and_safe():
+    assert slug("a/b") != slug("a-b")
+    assert slug("../../etc/passwd").startswith("etc-passwd-")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+def test_chromium_renders_grid_regressions_and_trends(tmp_path, site):
+    grid = chromium(tmp_path, "--dump-dom", (site / "index.html").as_uri()).stdout
+    assert "Nightly 2026-01-04: compatibility" in grid
+    assert ">critical</span>" in grid
+    regressions = chromium(tmp_path, "--dump-dom", (site / "regressions.html").as_uri()).stdout
+    assert "healthy -&gt; critical: why" in regressions
+    page = site / "modules" / f"{slug('mods/ok')}.html"
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert dom.count("<rect") == 4  # one interquartile box per night
+    assert "<polyline" in dom
+    shot = tmp_path / "shot.png"
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=800,900", page.as_uri())
+    width, height, pixels = png_pixels(shot)
+    assert (width, height) == (800, 900)
+    assert len(set(pixels)) > 20

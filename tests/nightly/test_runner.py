@@ -1,0 +1,139 @@
+"""The runner on real wasmtime: isolation of cells, timeouts, crashes, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from sandbench.nightly import CellStatus, Worker, load_config, run
+from sandbench.nightly.cell import Task
+from sandbench.nightly.matrix import Cell, source_digest
+
+PROFILES = '[profiles.small]\ndefaults = { memory = "16MiB" }\nceilings = { memory = "16MiB" }\n'
+
+
+def test_every_cell_gets_a_result_and_bad_modules_do_not_stop_the_run(
+    write_config, modules, sqlite_store
+):
+    (modules / "broken").mkdir()
+    (modules / "broken" / "module.json").write_text('{"name": "x", "version": "1"}')
+    config = load_config(
+        write_config(
+            ["modules/broken", "modules/hello", "modules/spin"],
+            matrix='backend = ["wasm"]\nprofile = ["default", "small"]',
+            extra=PROFILES,
+        )
+    )
+    summary = run(config, sqlite_store, "n1")
+    assert (summary.cells, summary.ran, summary.resumed) == (6, 6, 0)
+    statuses = {(r.module, r.cell.split(",")[1]): r.status for r in summary.results}
+    assert statuses == {
+        ("modules/broken", "profile=default"): CellStatus.ERROR,
+        ("modules/broken", "profile=small"): CellStatus.ERROR,
+        ("modules/hello", "profile=default"): CellStatus.HEALTHY,
+        ("modules/hello", "profile=small"): CellStatus.HEALTHY,
+        ("modules/spin", "profile=default"): CellStatus.CRITICAL,
+        ("modules/spin", "profile=small"): CellStatus.CRITICAL,
+    }
+    broken = next(r for r in summary.results if r.module == "modules/broken")
+    assert broken.message.startswith("module.json: ")
+    assert "\n" not in broken.message
+    stored = {r.module: r for r in sqlite_store.results("n1")}
+    hello = stored["modules/hello"]
+    assert len(hello.samples["health.latency_ms"]) == 3 * 8  # every call of every round
+    assert json.loads(hello.report)["status"] == "healthy"
+    assert hello.digest == source_digest(modules / "hello")
+
+
+def test_an_interrupted_run_resumes_without_redoing_finished_cells(
+    write_config, modules, sqlite_store
+):
+    config = load_config(write_config(["modules/hello", "modules/hello-reactor", "modules/spin"]))
+    seen = []
+
+    def stop_after_two(number, total, task, result):
+        seen.append((task.module, result is None))
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(config, sqlite_store, "n1", progress=stop_after_two)
+    assert len(sqlite_store.done("n1")) == 2
+    summary = run(config, sqlite_store, "n1")
+    assert (summary.ran, summary.resumed) == (1, 2)
+    assert [r.module for r in summary.results] == ["modules/spin"]
+    assert len(sqlite_store.results("n1")) == 3
+
+
+def test_a_changed_module_is_run_again_in_the_same_run(write_config, modules, sqlite_store):
+    config = load_config(write_config(["modules/hello"]))
+    run(config, sqlite_store, "n1")
+    (modules / "hello" / "README").write_text("a new file: a new digest")
+    assert run(config, sqlite_store, "n1").ran == 1
+    assert len(sqlite_store.results("n1")) == 2
+
+
+def test_a_cell_past_its_wall_clock_is_killed_and_the_next_cell_runs(
+    write_config, modules, sqlite_store
+):
+    # spin's own deadline is 1 s; the cell's wall clock (0.4 s) runs out first
+    config = load_config(write_config(["modules/spin", "modules/hello"], cell_timeout=0.4, calls=1))
+    summary = run(config, sqlite_store, "n1")
+    assert [(r.module, r.status) for r in summary.results] == [
+        ("modules/spin", CellStatus.TIMEOUT),
+        ("modules/hello", CellStatus.HEALTHY),
+    ]
+    assert "cell_timeout (0.4 s)" in summary.results[0].message
+
+
+def test_a_worker_that_dies_or_raises_is_one_cell_result(write_config, modules, sqlite_store):
+    for name in ("crash", "raise"):
+        (modules / name).mkdir()
+    config = load_config(write_config(["modules/crash", "modules/raise", "modules/hello"]))
+    summary = run(config, sqlite_store, "n1", executor="tests.nightly.crashing:execute")
+    assert [r.status for r in summary.results] == [
+        CellStatus.CRASHED,
+        CellStatus.ERROR,
+        CellStatus.HEALTHY,
+    ]
+    assert summary.results[0].message == "the worker died (exit 9)"
+    assert summary.results[1].message == "internal error: RuntimeError('host bug')"
+
+
+def test_closing_a_worker_ends_its_process(write_config, modules):
+    config = load_config(write_config(["modules/hello"]))
+    task = Task(
+        run_id="r",
+        module="m",
+        path=modules / "hello",
+        digest="d",
+        cell=Cell(axes=()),
+        config=config,
+    )
+    worker = Worker()
+    assert worker.run(task, 60).status is CellStatus.HEALTHY
+    pid = worker.pid
+    worker.close()
+    worker.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_rounds_pool_samples_and_keep_the_worst_status():
+    from sandbench.nightly.runner import merge_rounds
+
+    from .conftest import result
+
+    rounds = [
+        result("n", samples=[1.0, 2.0], findings=("a",)),
+        result("n", samples=[3.0], status=CellStatus.DEGRADED, findings=("a", "b")),
+    ]
+    merged = merge_rounds(rounds)
+    assert merged.status is CellStatus.DEGRADED
+    assert merged.samples["health.latency_ms"] == [1.0, 2.0, 3.0]
+    assert [f.fingerprint for f in merged.findings] == ["a", "b"]
+    assert merged.elapsed_ms == 2.0
+    timeout = result("n", status=CellStatus.TIMEOUT)
+    assert merge_rounds([rounds[0], timeout]) == timeout
