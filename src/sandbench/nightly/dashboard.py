@@ -103,11 +103,13 @@ def trend_svg(metric: str, nights: Sequence[tuple[str, Sequence[float]]]) -> str
     points = [(run, sorted(v)) for run, v in nights if v]
     if not points:
         return ""
-    top = max(v[-1] for _, v in points) or 1.0
+    # scale to the nights' 95th percentiles, so one outlier does not flatten the trend;
+    # whiskers past the top are clipped
+    top = 1.2 * max(v[int(0.95 * (len(v) - 1))] for _, v in points) or 1.0
     step = (width - 2 * pad) / max(len(points) - 1, 1)
 
     def y(value: float) -> float:
-        return height - pad - (height - 2 * pad) * value / top
+        return height - pad - (height - 2 * pad) * min(value, top) / top
 
     parts, line = [], []
     for i, (run, values) in enumerate(points):
@@ -126,7 +128,12 @@ def trend_svg(metric: str, nights: Sequence[tuple[str, Sequence[float]]]) -> str
     parts.append(
         f'<polyline points="{" ".join(line)}" fill="none" stroke="#0969da" stroke-width="2"/>'
     )
-    axis = f'<text x="4" y="{pad - 8}" font-size="11">{escape(metric)} (max {top:.3g})</text>'
+    axis = (
+        f'<text x="4" y="{pad - 8}" font-size="11">{escape(metric)}</text>'
+        f'<line x1="{pad - 4}" x2="{width - pad}" y1="{y(top):.1f}" y2="{y(top):.1f}" stroke="#eaeef2"/>'
+        f'<text x="{pad - 6}" y="{y(top) + 4:.1f}" font-size="10" text-anchor="end">{top:.3g}</text>'
+        f'<text x="{pad - 6}" y="{y(0) + 4:.1f}" font-size="10" text-anchor="end">0</text>'
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(metric)} trend">{axis}{"".join(parts)}</svg>'
