@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 
 import pytest
 
@@ -76,8 +77,12 @@ def test_a_changed_module_is_run_again_in_the_same_run(write_config, modules, sq
 
 
 def test_a_cell_past_its_wall_clock_is_killed_and_the_next_cell_runs(
-    write_config, modules, sqlite_store
+    write_config, modules, sqlite_store, tmp_path, monkeypatch
 ):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # what a worker would inherit
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where worker folders are made
     # spin's own deadline is 1 s; the cell's wall clock (0.4 s) runs out first
     config = load_config(write_config(["modules/spin", "modules/hello"], cell_timeout=0.4, calls=1))
     summary = run(config, sqlite_store, "n1")
@@ -86,6 +91,7 @@ def test_a_cell_past_its_wall_clock_is_killed_and_the_next_cell_runs(
         ("modules/hello", CellStatus.HEALTHY),
     ]
     assert "cell_timeout (0.4 s)" in summary.results[0].message
+    assert list(scratch.iterdir()) == []  # the killed worker's temporary files are gone
 
 
 def test_a_worker_that_dies_or_raises_is_one_cell_result(write_config, modules, sqlite_store):
@@ -137,3 +143,18 @@ def test_rounds_pool_samples_and_keep_the_worst_status():
     assert merged.elapsed_ms == 2.0
     timeout = result("n", status=CellStatus.TIMEOUT)
     assert merge_rounds([rounds[0], timeout]) == timeout
+
+
+@pytest.mark.parametrize("mode", ["check", "gate"])
+def test_archives_run_in_both_modes(write_config, modules, sqlite_store, tmp_path, mode):
+    import tarfile
+
+    with tarfile.open(tmp_path / "hello.tar.gz", "w:gz") as tar:
+        tar.add(modules / "hello", arcname="hello")
+    config = load_config(write_config(["hello.tar.gz"], extra="", calls=2))
+    config = config.model_copy(update={"mode": mode, "rounds": 1})
+    summary = run(config, sqlite_store, "n1")
+    assert [(r.module, r.status) for r in summary.results] == [("hello.tar.gz", CellStatus.HEALTHY)]
+    report = json.loads(sqlite_store.results("n1")[0].report)
+    scanned = {s["scanner"] for s in report["scans"]}
+    assert ("bandit" in scanned) is (mode == "gate")

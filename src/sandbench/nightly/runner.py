@@ -9,12 +9,16 @@ as each cell finishes, so an interrupted run resumes by skipping what the store 
 from __future__ import annotations
 
 import contextlib
+import os
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -205,6 +209,7 @@ class Worker:
     def __init__(self, executor: str = DEFAULT_EXECUTOR) -> None:
         self.executor = executor
         self._proc: subprocess.Popen[bytes] | None = None
+        self._scratch: Path | None = None
 
     def __enter__(self) -> Worker:
         return self
@@ -249,10 +254,14 @@ class Worker:
     def _ensure(self) -> subprocess.Popen[bytes]:
         if self._proc is not None:
             return self._proc
+        # The worker's temporary files (extracted archives, scratch, storage) go to a folder
+        # of its own, removed when it ends: a worker killed mid-cell cannot clean up itself.
+        self._scratch = Path(tempfile.mkdtemp(prefix="sandbench-worker-"))
         self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "sandbench.nightly.worker", self.executor],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            env={**os.environ, "TMPDIR": str(self._scratch)},
         )
         if self._readline(_STARTUP_TIMEOUT) != b"ready\n":
             code = self._kill()
@@ -280,6 +289,9 @@ class Worker:
             if stream is not None:
                 with contextlib.suppress(OSError):
                     stream.close()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
         return code
 
 
