@@ -33,7 +33,7 @@ def test_a_night_writes_history_and_summary_then_a_worse_night_exits_1(
         str(config), "--run-id", "n2", "--summary", str(tmp_path / "s2.json"), "--quiet"
     )
     assert second.exit_code == 1
-    assert "1 regression(s)" in second.output
+    assert "1 regression(s)" in second.output  # one baseline night: no performance verdicts yet
     regressions = json.loads((tmp_path / "s2.json").read_text())["regressions"]
     assert [(r["module"], r["kind"]) for r in regressions] == [("modules/hello", "status")]
     listed = invoke("regressions", "--db", str(tmp_path / "history.db"))
@@ -110,3 +110,20 @@ def test_publish_writes_grid_regressions_and_module_pages(write_config, modules,
     assert ">critical</span>" in grid
     assert ">healthy</span>" in grid
     assert len(list((tmp_path / "site" / "modules").glob("*.html"))) == 2
+
+
+def test_publish_shows_only_the_latest_nights_asked_for(write_config, modules, tmp_path):
+    config = write_config(["modules/hello"])
+    for night in ("n1", "n2", "n3"):
+        invoke(
+            str(config), "--run-id", night, "--quiet", "--summary", str(tmp_path / f"{night}.json")
+        )
+    site = tmp_path / "site"
+    result = invoke(
+        "publish", "--db", str(tmp_path / "history.db"), "--out", str(site), "--nights", "2"
+    )
+    assert "wrote 3 pages" in result.output
+    assert "(2 nights, " in result.output
+    page = next((site / "modules").glob("*.html")).read_text()
+    assert "<th>n2</th><th>n3</th>" in page
+    assert "n1" not in page

@@ -88,4 +88,19 @@ def test_a_better_night_or_a_first_night_raises_nothing(sqlite_store):
 
 @pytest.mark.parametrize("n", [2, 4])
 def test_too_few_samples_are_never_judged(n):
-    assert not compare([[1.0] * n], [100.0] * n, Thresholds()).regressed
+    assert not compare([[1.0] * n, [1.0] * n], [100.0] * n, Thresholds()).regressed
+
+
+def test_one_baseline_night_is_not_enough_to_judge_a_metric():
+    nights = [[1.0 + i / 100 for i in range(30)]]
+    assert not compare(nights, [2.0] * 30).regressed
+    assert compare(nights * 2, [2.0] * 30).regressed
+
+
+def test_only_the_lookback_window_of_earlier_runs_is_searched(sqlite_store):
+    sqlite_store.record(result("old", "a", night=0))
+    for night in range(1, 4):
+        sqlite_store.record(result(f"n{night}", "other", night=night))
+    sqlite_store.record(result("new", "a", status=CellStatus.CRITICAL, night=5))
+    assert [r.kind for r in detect(sqlite_store, "new", Thresholds(lookback=4))] == ["status"]
+    assert detect(sqlite_store, "new", Thresholds(lookback=3)) == []

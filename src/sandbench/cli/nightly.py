@@ -126,11 +126,18 @@ def regressions_command(db: str, run_id: str | None, alpha: float, min_effect: f
     default=Path("site"),
     show_default=True,
 )
-def publish_command(db: str, out: Path) -> None:
+@click.option(
+    "--nights",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    help="How many of the latest nights the trends show.",
+)
+def publish_command(db: str, out: Path, nights: int) -> None:
     """Write the static dashboard: grid, regressions, per-module trends."""
     with open_store(db) as store:
-        runs = store.runs()
-        results = store.results()
+        runs = store.runs()[-nights:]
+        results = [r for run_id in runs for r in store.results(run_id)]
         regressions = detect(store, runs[-1]) if runs else []
     written = publish(out, runs, results, regressions)
     click.echo(

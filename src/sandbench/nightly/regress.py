@@ -12,7 +12,8 @@ both hold:
    adds time; the fast end tracks the module's own cost, and clearing every baseline
    night's envelope means the change exceeds the night-to-night variation seen so far.
 
-The ratio of medians and a bootstrap 95 % interval are reported alongside. The false-alarm
+A metric is judged once `min_nights` baseline nights exist: one night's envelope says
+nothing about night-to-night variation. The ratio of medians and a bootstrap 95 % interval are reported alongside. The false-alarm
 and detection rates of this rule, measured on real runs, are in docs/nightly.md.
 """
 
@@ -24,7 +25,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .models import CellResult
 from .store import HistoryStore
@@ -48,7 +49,9 @@ class Thresholds(BaseModel):
     alpha: float = 0.01
     min_effect: float = 0.10
     baseline_runs: int = 3
+    lookback: int = Field(default=10, description="how many earlier runs to search for them")
     min_samples: int = 5
+    min_nights: int = Field(default=2, description="baseline nights needed to judge a metric")
 
 
 class Judgement(BaseModel):
@@ -140,7 +143,7 @@ def compare(
     floor_ratio = low_quantile(new) / envelope if envelope > 0 else math.inf
     p = mann_whitney_greater(base, new)
     low, high = _median_ratio_ci(base, new)
-    enough = min(len(base), len(new)) >= t.min_samples
+    enough = min(len(base), len(new)) >= t.min_samples and len(nights) >= t.min_nights
     regressed = enough and p < t.alpha and floor_ratio >= 1 + t.min_effect
     return Judgement(
         ratio=ratio,
@@ -160,7 +163,7 @@ def detect(
     runs = store.runs()
     if run_id not in runs:
         return []
-    earlier = runs[: runs.index(run_id)][::-1]  # newest first
+    earlier = runs[: runs.index(run_id)][::-1][: t.lookback]  # newest first
     history: dict[tuple[str, str], list[CellResult]] = {}
     for past in earlier:
         for r in store.results(past):
@@ -195,7 +198,7 @@ def _against(new: CellResult, before: list[CellResult], t: Thresholds) -> list[R
     )
     for metric, samples in sorted(new.samples.items()):
         nights = [r.samples[metric] for r in before if r.samples.get(metric)]
-        if len(samples) < t.min_samples or sum(map(len, nights)) < t.min_samples:
+        if len(samples) < t.min_samples or len(nights) < t.min_nights:
             continue
         judgement = compare(nights, samples, t)
         if judgement.regressed:
