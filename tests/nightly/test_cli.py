@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from sandbench.cli import cli
@@ -127,3 +132,40 @@ def test_publish_shows_only_the_latest_nights_asked_for(write_config, modules, t
     page = next((site / "modules").glob("*.html")).read_text()
     assert "<th>n2</th><th>n3</th>" in page
     assert "n1" not in page
+
+
+@pytest.mark.postgres
+def test_shards_running_at_once_share_one_postgresql(write_config, modules, tmp_path, pg_url):
+    for i in range(6):
+        shutil.copytree(modules / "hello", modules / f"copy-{i}")
+    config = write_config(["modules/*"])
+    sandbench = Path(sys.executable).parent / "sandbench"
+    shards = [
+        subprocess.Popen(
+            [
+                sandbench,
+                "nightly",
+                str(config),
+                "--run-id",
+                "n1",
+                "--shard",
+                f"{i}/3",
+                "--db",
+                pg_url,
+                "--summary",
+                str(tmp_path / f"sum{i}.json"),
+                "--quiet",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for i in range(3)
+    ]
+    assert [p.wait(timeout=300) for p in shards] == [0, 0, 0]
+    with open_store(pg_url) as store:
+        stored = store.results("n1")
+    assert sorted(r.module for r in stored) == sorted(
+        ["modules/hello", "modules/hello-reactor", "modules/spin"]
+        + [f"modules/copy-{i}" for i in range(6)]
+    )
+    ran = sum(json.loads((tmp_path / f"sum{i}.json").read_text())["ran"] for i in range(3))
+    assert ran == 9
