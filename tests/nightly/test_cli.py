@@ -71,7 +71,7 @@ def test_shards_into_files_then_merge_equal_one_run(write_config, modules, tmp_p
     merged = invoke(
         "merge", str(tmp_path / "all.db"), *(str(tmp_path / f"s{i}.db") for i in range(3))
     )
-    assert json.loads(merged.output) == {"added": 6, "alreadyPresent": 0}
+    assert json.loads(merged.output) == {"added": 6, "already_present": 0}
     with open_store(tmp_path / "all.db") as store:
         cells = {(r.module, r.cell) for r in store.results("n1")}
     assert len(cells) == 6

@@ -8,6 +8,7 @@ written with `ON CONFLICT DO NOTHING`: concurrent writers never overwrite or los
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -222,14 +223,10 @@ _COLUMNS = (
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, separators=(",", ":"))
 
 
 def _result(row: Sequence[Any]) -> CellResult:
-    import json
-
     data = dict(zip(_COLUMNS, row, strict=True))
     data["samples"] = json.loads(data["samples"])
     data["findings"] = json.loads(data["findings"])
