@@ -23,10 +23,10 @@ from pathlib import Path
 import wasmtime
 
 from sandbench.errors import SandboxError
-from sandbench.hostapi import HostApi
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.budget import CpuShare
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
+from sandbench.sandbox.host import host_api
 from sandbench.sandbox.interface import (
     Closing,
     Grants,
@@ -173,7 +173,7 @@ class WasmBackend(Closing):
             scratch=self._scratch,
             # Only a module that imports the host namespace can call it: skip the per-call
             # binding and recording (about 14 us a call) for all the others.
-            host=_host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
+            host=host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
             writes_files=f"{WASI}::path_open" in shape.imports,
         )
         instance: CommandInstance | ReactorInstance
@@ -235,23 +235,6 @@ def _import_message(exc: wasmtime.WasmtimeError) -> str:
     return (
         f"{text}; the platform provides only {WASI} and {NAMESPACE} functions "
         "(docs/abi.md lists what a module may import)"
-    )
-
-
-def _host_api(package: ModulePackage, limits: SandboxLimits, grants: Grants) -> HostApi:
-    """The module's capabilities; no host call may outlast the module's own timeout."""
-    http = grants.host.http
-    timeout_s = min(http.timeout_s, limits.timeout_ms / 1000)
-    settings = grants.host.model_copy(
-        update={"http": http.model_copy(update={"timeout_s": timeout_s})}
-    )
-    return HostApi(
-        package.manifest.security.permissions,
-        storage_read=grants.storage_read,
-        storage_write=grants.storage_write,
-        storage_bytes=limits.storage_bytes,
-        network=limits.network,
-        settings=settings,
     )
 
 

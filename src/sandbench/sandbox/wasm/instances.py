@@ -32,6 +32,7 @@ from sandbench.sandbox.cgi import (
     parse_cgi_response,
     request_envelope,
 )
+from sandbench.sandbox.host import with_activity
 from sandbench.sandbox.interface import (
     Closing,
     Grants,
@@ -158,10 +159,7 @@ class _BaseInstance(Closing):
             host.begin()
             with bound(host):
                 outcome = self._invoke(request, waited)
-            activity = host.recorder.drain()
-            if activity.calls or activity.logs or activity.dropped_log_bytes:
-                outcome = outcome.model_copy(update={"host": activity})
-            return self._storage_checked(outcome)
+            return self._storage_checked(with_activity(outcome, host))
 
     def _storage_checked(self, outcome: Outcome) -> Outcome:
         """A call that left the writable buckets over `limits.storage` is a violation.
