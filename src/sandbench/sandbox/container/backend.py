@@ -3,7 +3,8 @@
 Every container gets, from the manifest's limits: `mem_limit` with swap equal (no swap),
 `nano_cpus` from millicores, a pids limit, a read-only root with a `/tmp` tmpfs sized
 from `storage`, `cap_drop=ALL`, `no-new-privileges`, a non-root user, `network_mode=none`,
-a size-capped log, and bind mounts for granted buckets (`:read` read-only). Containers
+a size-capped log, bind mounts for granted buckets (`:read` read-only) and the folder of
+its host API socket (`hostsock.py`). Containers
 carry `org.sandbench.*` labels; the backend removes its own on `close()` and, when it
 opens, sweeps those left by a sandbench process that no longer runs.
 """
@@ -27,6 +28,7 @@ import docker.errors
 import psutil
 
 from sandbench.errors import BackendUnavailable, SandboxError
+from sandbench.hostapi import HostApi
 from sandbench.manifests import ContainerRuntime, ModulePackage, Resource
 from sandbench.sandbox.interface import (
     Closing,
@@ -49,6 +51,7 @@ from .hardening import (
     run_all,
     run_options,
 )
+from .hostsock import HostSocket
 from .instance import ContainerInstance, LogTail, Started, process_alive
 from .netns import NetnsDialer
 
@@ -249,12 +252,14 @@ class ContainerBackend(Closing):
         allow = AllowList(
             p.target for p in package.manifest.security.permissions if p.resource is Resource.API
         )
-        restore = chown_buckets(grants)
+        host = HostSocket(package, limits, grants)
+        # Every way out of a start runs these; a started instance runs them when it closes.
+        restore: list[Callable[[], None]] = [host.close]
         try:
+            restore += chown_buckets(grants)
+            options = run_options(package, runtime, limits, grants, allow, self._owner, host.folder)
             with _signals_deferred():
-                container = self._client.containers.run(
-                    image, **run_options(package, runtime, limits, grants, allow, self._owner)
-                )
+                container = self._client.containers.run(image, **options)
         except docker.errors.DockerException as exc:
             run_all(restore)
             text = getattr(exc, "explanation", None) or str(exc)
@@ -262,7 +267,14 @@ class ContainerBackend(Closing):
         except BaseException:  # Ctrl-C while the engine creates: give the buckets back
             run_all(restore)
             raise
-        return self._attach(container, runtime, limits, allow, restore)
+        try:
+            return self._attach(container, runtime, limits, allow, restore, host.host)
+        except BaseException:
+            # Interrupted before an instance owned the container (or while it closed):
+            # the callbacks are harmless twice, and the host folder must not stay.
+            quiet(lambda: container.remove(force=True))
+            run_all(restore)
+            raise
 
     def _attach(
         self,
@@ -271,6 +283,7 @@ class ContainerBackend(Closing):
         limits: SandboxLimits,
         allow: AllowList,
         restore: list[Callable[[], None]],
+        host: HostApi | None,
     ) -> ContainerInstance | Violation:
         container.reload()
         pid = int(container.attrs["State"]["Pid"])
@@ -285,6 +298,7 @@ class ContainerBackend(Closing):
             port=runtime.port,
             logs=logs,
             limits=limits,
+            host=host,
             on_close=restore,
         )
         instance = ContainerInstance(started)

@@ -19,6 +19,8 @@ from sandbench.sandbox.interface import Grants, SandboxLimits
 from .egress import PROXY_PORT, AllowList
 
 __all__ = [
+    "HOST_API_MOUNT",
+    "HOST_API_SOCKET",
     "LABEL",
     "OWNER",
     "PIDS_LIMIT",
@@ -33,6 +35,8 @@ LABEL = "org.sandbench"
 OWNER = f"{LABEL}.owner"
 PIDS_LIMIT = 64
 SANDBOX_USER = (65534, 65534)  # nobody:nogroup
+HOST_API_MOUNT = "/run/sandbench"  # the host API's socket folder, inside the container
+HOST_API_SOCKET = "host.sock"
 
 
 def run_options(
@@ -42,8 +46,14 @@ def run_options(
     grants: Grants,
     allow: AllowList,
     owner: str,
+    host_folder: Path,
 ) -> dict[str, Any]:
-    environment = {"PORT": str(runtime.port), "HOME": "/tmp"}  # noqa: S108 - in the container
+    """Every `containers.run` option; `host_folder` holds the host API's socket."""
+    environment = {
+        "PORT": str(runtime.port),
+        "HOME": "/tmp",  # noqa: S108 - in the container
+        "SANDBENCH_HOST_API": f"unix://{HOST_API_MOUNT}/{HOST_API_SOCKET}",
+    }
     if allow:
         proxy = f"http://127.0.0.1:{PROXY_PORT}"
         environment |= {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy}
@@ -52,6 +62,8 @@ def run_options(
     # `mounts` rather than `volumes`: the engine refuses a missing source instead of
     # creating it (as root), so a bucket removed by a Ctrl-C is never brought back.
     mounts = [_bind(package.root, "/module", read_only=True)]
+    # Read-only is enough: connecting to a unix socket writes nothing to the mount.
+    mounts.append(_bind(host_folder, HOST_API_MOUNT, read_only=True))
     mounts += [_bind(p, f"/storage/{n}", read_only=True) for n, p in grants.storage_read.items()]
     mounts += [_bind(p, f"/storage/{n}", read_only=False) for n, p in grants.storage_write.items()]
     return {

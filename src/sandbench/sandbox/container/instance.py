@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbench.hostapi import HostApi
+from sandbench.sandbox.host import with_activity
 from sandbench.sandbox.interface import (
     Closing,
     Outcome,
@@ -94,6 +96,7 @@ class Started:
     dialer: NetnsDialer | None = None
     cgroup: CgroupReader = field(default_factory=lambda: CgroupReader(""))
     proxy: EgressProxy | None = None
+    host: HostApi | None = None  # served on the instance's socket; closed by `on_close`
     first: socket.socket | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
 
@@ -143,7 +146,12 @@ class ContainerInstance(Closing):
         with self._lock:
             if self._spent is not None:
                 return Outcome(violation=self._spent, stderr=self._s.logs.text())
-            return self._invoke(request)
+            host = self._s.host
+            if host is None:
+                return self._invoke(request)
+            host.begin()
+            # The module's host calls were recorded before it answered: all are in.
+            return with_activity(self._invoke(request), host)
 
     def _invoke(self, request: Request) -> Outcome:
         limits = self._s.limits
@@ -316,22 +324,25 @@ class ContainerInstance(Closing):
         self._kill()
 
     def close(self) -> None:
-        """Remove the container and stop the proxy; closing twice is harmless."""
+        """Remove the container, stop the proxy and the host API; closing twice is harmless."""
         if self._closed:
             return
         self._closed = True
-        self._conn.close()
-        if self._s.first is not None:
-            self._s.first.close()
-        if self._s.proxy is not None:
-            self._s.proxy.close()
-        with contextlib.suppress(Exception):
-            self._s.container.remove(force=True)
-        if self._s.dialer is not None:
-            self._s.dialer.close()
-        self._s.logs.close()
-        for callback in reversed(self._s.on_close):
-            callback()
+        # A Ctrl-C can land in here (removing takes a while): the host folders still go.
+        try:
+            self._conn.close()
+            if self._s.first is not None:
+                self._s.first.close()
+            if self._s.proxy is not None:
+                self._s.proxy.close()
+            with contextlib.suppress(Exception):
+                self._s.container.remove(force=True)
+            if self._s.dialer is not None:
+                self._s.dialer.close()
+            self._s.logs.close()
+        finally:
+            for callback in reversed(self._s.on_close):
+                callback()
 
 
 def process_alive(pid: int) -> bool:

@@ -1,0 +1,64 @@
+"""The host API for one container: `HostServer` on a unix socket in a private folder.
+
+The folder (0700) is made on the host, holds only `host.sock`, and is bind-mounted
+read-only at `/run/sandbench`; connecting to a socket needs no write access to the mount.
+Run as root (which the container backend already needs for `setns`), the folder and the
+socket are given to the sandbox user, so only that uid (and root) can reach them; the
+socket is never world-writable. See docs/hostapi.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from sandbench.hostapi import HostApi, HostServer
+from sandbench.manifests import ModulePackage
+from sandbench.sandbox.host import host_api
+from sandbench.sandbox.interface import Grants, SandboxLimits
+
+from .hardening import HOST_API_SOCKET, SANDBOX_USER
+
+__all__ = ["HostSocket"]
+
+
+class HostSocket:
+    """One instance's `HostApi`, served at `folder/host.sock` until closed.
+
+    Closing stops the server (joining its threads), closes the `HostApi` and removes the
+    folder; closing twice is harmless. Raises `OSError` when the folder or socket cannot
+    be made (nothing is left behind then).
+    """
+
+    def __init__(self, package: ModulePackage, limits: SandboxLimits, grants: Grants) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="sandbench-host-"))  # mode 0700
+        self.host: HostApi | None = None
+        self._server: HostServer | None = None
+        try:
+            self.host = host_api(package, limits, grants)
+            self._server = HostServer(self.host, self.folder / HOST_API_SOCKET)
+            _give_to_sandbox_user(self.folder, self.folder / HOST_API_SOCKET)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop serving, release the capabilities, remove the folder (even when interrupted)."""
+        server, host, self._server, self.host = self._server, self.host, None, None
+        try:
+            if server is not None:
+                server.close()
+            if host is not None:
+                host.close()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _give_to_sandbox_user(folder: Path, socket_path: Path) -> None:
+    """Folder and socket to uid 65534 (root only; elsewhere the engine's user is ours)."""
+    if os.geteuid() != 0:
+        return
+    os.chown(socket_path, *SANDBOX_USER)
+    os.chown(folder, *SANDBOX_USER)

@@ -1,0 +1,152 @@
+"""The host API in containers, on a real Docker Engine: the socket, its records, cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbench.errors import BackendUnavailable
+from sandbench.sandbox.cache import default_cache_dir
+from sandbench.sandbox.container import LABEL, SANDBOX_USER, ContainerBackend, build_python_image
+from tests.conftest import EXAMPLES
+from tests.sandbox.test_container import get, start, write_module
+
+pytestmark = pytest.mark.docker
+OWNER = f"{LABEL}.owner"
+
+# What the container sees of its host API: the variable, the mount, and one log call.
+PROBE = """
+folder, path = "/run/sandbench", "/run/sandbench/host.sock"
+client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+client.connect(path)
+client.sendall(b"POST /v1/log?level=info HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 5\\r\\n\\r\\nhello")
+reply = client.recv(200).decode().split("\\r\\n")[0]
+client.close()
+return {
+    "env": os.environ.get("SANDBENCH_HOST_API"),
+    "names": os.listdir(folder),
+    "writable": os.access(folder, os.W_OK),
+    "socket": [os.stat(path).st_uid, oct(os.stat(path).st_mode & 0o777)],
+    "reply": reply,
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[ContainerBackend]:
+    try:
+        backend = ContainerBackend()
+    except BackendUnavailable as exc:
+        pytest.skip(f"no Docker Engine: {exc}")
+    build_python_image(backend.client, default_cache_dir() / "images")
+    with backend:
+        yield backend
+    assert own_containers() == []
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Iterator[Path]:
+    """Temp files of this test only; afterwards none is left, nor a host API thread."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    assert list(folder.iterdir()) == []
+    assert host_api_threads() == []
+
+
+def own_containers() -> list[str]:
+    """sandbench containers this process owns (other runs may share the engine)."""
+    out = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-a",
+            "--filter",
+            f"label={OWNER}",
+            "--format",
+            f'{{{{.Label "{OWNER}"}}}}',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [
+        o
+        for o in out.stdout.split()
+        if o.split(":")[:2] == [socket.gethostname(), str(os.getpid())]
+    ]
+
+
+def host_api_threads() -> list[str]:
+    names = [t.name for t in threading.enumerate()]
+    return [n for n in names if n == "sandbench-host-api" or "process_request_thread" in n]
+
+
+def host_folders(root: Path) -> list[Path]:
+    return [p for p in root.iterdir() if p.name.startswith("sandbench-host-")]
+
+
+def test_each_instance_gets_a_private_socket_only_the_sandbox_user_reaches(
+    engine, tmp_path, private_tmp
+):
+    result = start(engine, write_module(tmp_path / "probe", PROBE))
+    assert result.instance is not None, result.violation
+    with result.instance as instance:
+        (folder,) = host_folders(private_tmp)
+        assert len(own_containers()) == 1
+        outcome = get(instance)
+        mounts = {m["Destination"]: m for m in instance.container.attrs["Mounts"]}
+        folder_mode, socket_mode = folder.stat(), (folder / "host.sock").stat()
+    assert outcome.ok, outcome
+    seen = json.loads(outcome.response.body)
+    assert seen == {
+        "env": "unix:///run/sandbench/host.sock",
+        "names": ["host.sock"],
+        "writable": False,
+        "socket": [SANDBOX_USER[0], "0o600"],
+        "reply": "HTTP/1.1 204 No Content",
+    }
+    assert mounts["/run/sandbench"]["Source"] == str(folder)
+    assert mounts["/run/sandbench"]["RW"] is False
+    assert stat.S_IMODE(folder_mode.st_mode) == 0o700
+    assert stat.S_ISSOCK(socket_mode.st_mode)
+    assert stat.S_IMODE(socket_mode.st_mode) == 0o600  # never world-writable on the host
+    if os.geteuid() == 0:
+        assert (folder_mode.st_uid, socket_mode.st_uid) == (SANDBOX_USER[0], SANDBOX_USER[0])
+    assert [(line.level, line.message) for line in outcome.host.logs] == [("info", "hello")]
+    assert not folder.exists()
+
+
+def test_a_failed_start_leaves_no_socket_folder_or_thread(engine, tmp_path, private_tmp):
+    root = write_module(tmp_path / "exits", "return {}")
+    (root / "server.py").write_text("raise SystemExit(3)\n")
+    result = start(engine, root)
+    assert result.violation is not None
+    assert result.violation.exit_code == 3
+    assert own_containers() == []
+
+
+def test_a_ctrl_c_while_closing_still_removes_the_socket_folder(engine, private_tmp):
+    result = start(engine, EXAMPLES / "python-http")
+    assert result.instance is not None, result.violation
+    container = result.instance.container
+    remove = container.remove
+
+    def interrupted(**_):
+        raise KeyboardInterrupt
+
+    container.remove = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        result.instance.close()
+    assert host_folders(private_tmp) == []
+    remove(force=True)
