@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from sandbench import check
 from sandbench.errors import BackendUnavailable
+from sandbench.reports import Status
 from sandbench.sandbox.cache import default_cache_dir
 from sandbench.sandbox.container import LABEL, SANDBOX_USER, ContainerBackend, build_python_image
 from tests.conftest import EXAMPLES
@@ -125,6 +127,38 @@ def test_each_instance_gets_a_private_socket_only_the_sandbox_user_reaches(
         assert (folder_mode.st_uid, socket_mode.st_uid) == (SANDBOX_USER[0], SANDBOX_USER[0])
     assert [(line.level, line.message) for line in outcome.host.logs] == [("info", "hello")]
     assert not folder.exists()
+
+
+def test_host_container_example_is_healthy_and_its_calls_are_recorded(engine, private_tmp):
+    report = check(EXAMPLES / "host-container", backend=engine, calls=3)
+    assert report.status is Status.HEALTHY, [r for r in report.rules if r.status != "healthy"]
+    assert report.host_api is not None
+    assert report.host_api.denied == []
+    calls = [(c.capability, c.action, c.target, c.code, c.count) for c in report.host_api.calls]
+    assert calls == [
+        ("storage", "write", "notes/visits.txt", "ok", 3),
+        ("storage", "read", "notes/visits.txt", "ok", 3),
+    ]
+    assert [line.message for line in report.host_api.logs] == ["health check served"] * 3
+    assert own_containers() == []
+
+
+def test_hostile_host_container_is_refused_listed_and_critical(engine, private_tmp):
+    report = check(EXAMPLES / "hostile" / "host-container", backend=engine, calls=2)
+    assert report.status is Status.CRITICAL
+    assert "host-denials" in report.reasons
+    assert report.violations == []  # every answer was 200: every attempt was refused
+    assert report.metrics.error_rate == 0
+    denied = [(d.capability, d.action, d.target, d.code, d.count) for d in report.host_api.denied]
+    assert denied == [
+        ("storage", "read", "other/secret.txt", "denied", 2),
+        ("storage", "write", "docs/planted.txt", "denied", 2),
+        ("storage", "read", "docs/../other/secret.txt", "denied", 4),  # plain and encoded
+        ("database", "query", "rh", "denied", 2),
+        ("database", "execute", "vendas", "denied", 2),
+    ]
+    assert report.host_api.calls == report.host_api.denied
+    assert own_containers() == []
 
 
 def test_a_failed_start_leaves_no_socket_folder_or_thread(engine, tmp_path, private_tmp):
