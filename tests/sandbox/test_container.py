@@ -101,6 +101,7 @@ def write_module(
 
 
 MB = 1_000_000
+OWNER_FORMAT = f'{{{{.ID}}}} {{{{.Label "{LABEL}.owner"}}}}'
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +117,17 @@ def engine() -> Iterator[ContainerBackend]:
     assert leftovers == [], f"sandbench containers left behind: {leftovers}"
 
 
-def backend_leftovers() -> list[str]:
+def backend_leftovers(pid: int | None = None) -> list[str]:
+    """sandbench containers on the engine; with `pid`, only those that process owns."""
     out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={LABEL}"],
+        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", OWNER_FORMAT],
         capture_output=True,
         text=True,
         check=True,
     )
-    return out.stdout.split()
+    rows = [line.split() for line in out.stdout.splitlines() if line.strip()]
+    mine = f"{socket.gethostname()}:{pid}:"
+    return [row[0] for row in rows if pid is None or row[-1].startswith(mine)]
 
 
 @pytest.fixture
@@ -498,16 +502,17 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp
         env=env,
     )
     deadline = time.monotonic() + 20
-    while not backend_leftovers() and time.monotonic() < deadline:
+    # Only the child's containers: other runs may share the engine.
+    while not backend_leftovers(child.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert backend_leftovers(), "the check never started a container"
+    assert backend_leftovers(child.pid), "the check never started a container"
     time.sleep(1.5)  # into the health call
     # The check's buckets and its instance's host API socket folder, and nothing else.
     names = sorted(p.name.rpartition("-")[0] for p in private_tmp.iterdir())
     assert names == ["sandbench-host", "sandbench-storage"]
     child.send_signal(2)
     _, err = child.communicate(timeout=30)
-    assert backend_leftovers() == []
+    assert backend_leftovers(child.pid) == []
     assert list(private_tmp.iterdir()) == [], err.decode()[-2000:]
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from sandbench import check
 from sandbench.errors import BackendUnavailable
-from sandbench.reports import Status
+from sandbench.reports import Policy, Status
 from sandbench.sandbox.cache import default_cache_dir
 from sandbench.sandbox.container import LABEL, SANDBOX_USER, ContainerBackend, build_python_image
 from tests.conftest import EXAMPLES
@@ -24,6 +24,8 @@ from tests.sandbox.test_container import get, start, write_module
 
 pytestmark = pytest.mark.docker
 OWNER = f"{LABEL}.owner"
+# The engine is shared with other runs: judge the host API here, not start-up speed.
+PATIENT = Policy(max_load_ms=10_000, p95_degraded_ms=2_000, p95_critical_ms=4_000)
 
 # What the container sees of its host API: the variable, the mount, and one log call.
 PROBE = """
@@ -130,7 +132,7 @@ def test_each_instance_gets_a_private_socket_only_the_sandbox_user_reaches(
 
 
 def test_host_container_example_is_healthy_and_its_calls_are_recorded(engine, private_tmp):
-    report = check(EXAMPLES / "host-container", backend=engine, calls=3)
+    report = check(EXAMPLES / "host-container", backend=engine, calls=3, policy=PATIENT)
     assert report.status is Status.HEALTHY, [r for r in report.rules if r.status != "healthy"]
     assert report.host_api is not None
     assert report.host_api.denied == []
@@ -144,7 +146,7 @@ def test_host_container_example_is_healthy_and_its_calls_are_recorded(engine, pr
 
 
 def test_hostile_host_container_is_refused_listed_and_critical(engine, private_tmp):
-    report = check(EXAMPLES / "hostile" / "host-container", backend=engine, calls=2)
+    report = check(EXAMPLES / "hostile" / "host-container", backend=engine, calls=2, policy=PATIENT)
     assert report.status is Status.CRITICAL
     assert "host-denials" in report.reasons
     assert report.violations == []  # every answer was 200: every attempt was refused
