@@ -465,7 +465,7 @@ def test_missing_image_and_early_exit_are_violations(engine, tmp_path):
     assert "boom" in result.violation.message
 
 
-def test_leftovers_of_a_killed_run_are_swept(engine, tmp_path):
+def test_leftovers_of_a_killed_run_are_swept(engine, tmp_path, private_tmp):
     script = (
         "import os, sys, time\n"
         "from sandbench.manifests import load\n"
@@ -476,15 +476,20 @@ def test_leftovers_of_a_killed_run_are_swept(engine, tmp_path):
         "print(result.instance.container.id, flush=True)\n"
         "time.sleep(60)\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, "TMPDIR": str(private_tmp)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env
+    )
     container_id = child.stdout.readline().strip()
     child.kill()
     child.wait()
     child.stdout.close()
     assert any(container_id.startswith(c) for c in backend_leftovers())
+    assert [p.name[:15] for p in private_tmp.iterdir()] == ["sandbench-host-"]
     with ContainerBackend() as fresh:
-        assert fresh.swept >= 1
+        assert fresh.swept >= 2  # the container and its host API socket folder
     assert not any(container_id.startswith(c) for c in backend_leftovers())
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp):
@@ -508,8 +513,8 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp
     assert backend_leftovers(child.pid), "the check never started a container"
     time.sleep(1.5)  # into the health call
     # The check's buckets and its instance's host API socket folder, and nothing else.
-    names = sorted(p.name.rpartition("-")[0] for p in private_tmp.iterdir())
-    assert names == ["sandbench-host", "sandbench-storage"]
+    names = sorted(p.name.split("-")[1] for p in private_tmp.iterdir())
+    assert names == ["host", "storage"]
     child.send_signal(2)
     _, err = child.communicate(timeout=30)
     assert backend_leftovers(child.pid) == []

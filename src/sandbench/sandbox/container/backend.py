@@ -51,7 +51,7 @@ from .hardening import (
     run_all,
     run_options,
 )
-from .hostsock import HostSocket
+from .hostsock import HostSocket, sweep_host_folders
 from .instance import ContainerInstance, LogTail, Started, process_alive
 from .netns import NetnsDialer
 
@@ -107,8 +107,9 @@ def _alive(owner: str) -> bool:
 
 
 def sweep(client: docker.DockerClient) -> int:
-    """Remove sandbench containers and networks whose owner process is gone; return how many."""
-    removed = 0
+    """Remove sandbench containers, networks and host API socket folders whose owner process
+    is gone; return how many."""
+    removed = sweep_host_folders()
     for container in client.containers.list(all=True, filters={"label": OWNER}):
         if not _alive(container.labels.get(OWNER, "")):
             with contextlib.suppress(docker.errors.NotFound):

@@ -14,6 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import psutil
+
 from sandbench.hostapi import HostApi, HostServer
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.host import host_api
@@ -21,7 +23,9 @@ from sandbench.sandbox.interface import Grants, SandboxLimits
 
 from .hardening import HOST_API_SOCKET, SANDBOX_USER
 
-__all__ = ["HostSocket"]
+__all__ = ["HostSocket", "sweep_host_folders"]
+
+_PREFIX = "sandbench-host-"
 
 
 class HostSocket:
@@ -29,11 +33,12 @@ class HostSocket:
 
     Closing stops the server (joining its threads), closes the `HostApi` and removes the
     folder; closing twice is harmless. Raises `OSError` when the folder or socket cannot
-    be made (nothing is left behind then).
+    be made, or what building the `HostApi` raises (nothing is left behind then).
     """
 
     def __init__(self, package: ModulePackage, limits: SandboxLimits, grants: Grants) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="sandbench-host-"))  # mode 0700
+        # The owner's pid in the name lets a later run sweep what a killed one left.
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))  # mode 0700
         self.host: HostApi | None = None
         self._server: HostServer | None = None
         try:
@@ -62,3 +67,17 @@ def _give_to_sandbox_user(folder: Path, socket_path: Path) -> None:
         return
     os.chown(socket_path, *SANDBOX_USER)
     os.chown(folder, *SANDBOX_USER)
+
+
+def sweep_host_folders() -> int:
+    """Remove socket folders in the temp folder whose owner process is gone; return how many.
+
+    A folder whose pid runs (even if reused by another process) is kept: never too eager.
+    """
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid = folder.name.removeprefix(_PREFIX).partition("-")[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
