@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import re
 import signal
 import socket
 import time
@@ -52,6 +51,7 @@ from .hardening import (
     run_options,
 )
 from .hostsock import HostSocket, sweep_host_folders
+from .images import build_module_image, module_image_tag
 from .instance import ContainerInstance, LogTail, Started, process_alive
 from .netns import NetnsDialer
 
@@ -222,23 +222,10 @@ class ContainerBackend(Closing):
     def _build(
         self, package: ModulePackage, runtime: ContainerRuntime
     ) -> tuple[str, Violation | None, bool]:
-        slug = re.sub(r"[^a-z0-9._-]+", "-", package.manifest.name.lower()).strip("-.")
-        tag = f"sandbench-build/{slug}:{package.digest[:16]}"
         try:
-            image, _ = self._client.images.build(
-                path=str(package.root / (runtime.build or ".")),
-                tag=tag,
-                labels={LABEL: "1", f"{LABEL}.digest": package.digest},
-                rm=True,
-                forcerm=True,
-                pull=False,
-                network_mode="none",
-            )
-        except docker.errors.BuildError as exc:
-            return tag, _invalid(f"the image build failed: {str(exc.msg)[:300]}"), False
-        except docker.errors.APIError as exc:
-            return tag, _invalid(f"the image build failed: {exc.explanation}"), False
-        image_id = str(image.id)
+            image_id = build_module_image(self._client, package, runtime)
+        except SandboxError as exc:
+            return module_image_tag(package), _invalid(str(exc)), False
         self._built[package.digest] = image_id
         return image_id, None, False
 

@@ -1,4 +1,6 @@
-"""Base images without a registry: a minimal Debian + python3 root, built with debootstrap.
+"""Images: the base image without a registry, and the images modules build from a Dockerfile.
+
+The base image is a minimal Debian + python3 root, built with debootstrap.
 
 `build_python_image` runs `debootstrap --variant=minbase --include=python3` (the interpreter and its standard library) from
 the machine's configured apt source into a temporary folder, packs the root into a tar
@@ -20,13 +22,18 @@ import docker
 import docker.errors
 
 from sandbench.errors import SandboxError
+from sandbench.manifests import ContainerRuntime, ModulePackage
+
+from .hardening import LABEL
 
 __all__ = [
     "PYTHON_IMAGE",
     "PYTHON_RECIPE",
     "apt_source",
+    "build_module_image",
     "build_python_image",
     "image_present",
+    "module_image_tag",
 ]
 
 PYTHON_IMAGE = "sandbench/python:bookworm"
@@ -157,3 +164,34 @@ def _import(client: docker.DockerClient, tarball: Path) -> None:
         # An image of an older recipe, now untagged: drop it (containers may still use it).
         with contextlib.suppress(docker.errors.APIError):
             client.images.remove(previous)
+
+
+def module_image_tag(package: ModulePackage) -> str:
+    """The tag the image of a `runtime.build` module gets: its name and digest."""
+    slug = re.sub(r"[^a-z0-9._-]+", "-", package.manifest.name.lower()).strip("-.")
+    return f"sandbench-build/{slug}:{package.digest[:16]}"
+
+
+def build_module_image(
+    client: docker.DockerClient, package: ModulePackage, runtime: ContainerRuntime
+) -> str:
+    """Build the module's Dockerfile folder (`runtime.build`) with no network and no pull,
+    tag it `module_image_tag(package)` and return the image id.
+
+    Raises `SandboxError` with the engine's reason when the build fails.
+    """
+    try:
+        image, _ = client.images.build(
+            path=str(package.root / (runtime.build or ".")),
+            tag=module_image_tag(package),
+            labels={LABEL: "1", f"{LABEL}.digest": package.digest},
+            rm=True,
+            forcerm=True,
+            pull=False,
+            network_mode="none",
+        )
+    except docker.errors.BuildError as exc:
+        raise SandboxError(f"the image build failed: {str(exc.msg)[:300]}") from None
+    except docker.errors.APIError as exc:
+        raise SandboxError(f"the image build failed: {exc.explanation}") from None
+    return str(image.id)
