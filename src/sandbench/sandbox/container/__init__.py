@@ -13,6 +13,7 @@ from .cgroups import CgroupCounters, CgroupReader
 from .egress import PROXY_PORT, AllowList, Denial, EgressProxy
 from .images import PYTHON_IMAGE, apt_source, build_python_image
 from .instance import ContainerInstance
+from .inventory import Distribution, image_distributions, module_image_distributions
 from .netns import NetnsDialer
 
 __all__ = [
@@ -27,11 +28,14 @@ __all__ = [
     "ContainerBackend",
     "ContainerInstance",
     "Denial",
+    "Distribution",
     "EgressProxy",
     "NetnsDialer",
     "apt_source",
     "build_base_image",
     "connect",
+    "image_distributions",
+    "module_image_distributions",
     "sweep",
 ]
 
