@@ -22,6 +22,7 @@ from sandbench.bench import LoadTimes, ProbeResult, measure_load, probe
 from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult
 from sandbench.bench.result import BenchResult
 from sandbench.bench.thresholds import parse_threshold
+from sandbench.errors import SandboxError
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, load
 from sandbench.manifests.archive import opened
@@ -38,6 +39,7 @@ from sandbench.runtime import (
 from sandbench.sandbox import BackendKind, LoadResult, SandboxBackend, open_backend
 from sandbench.scanners import (
     Finding,
+    ImagePackages,
     Scanner,
     ScanResult,
     Severity,
@@ -135,7 +137,12 @@ def gate(
         package = load(root)
         if scanners is None:
             store = advisory_store or default_store_path()
-            scanners = default_scanners(policy.scan, osv_url=osv_url, advisory_store=store)
+            scanners = default_scanners(
+                policy.scan,
+                osv_url=osv_url,
+                advisory_store=store,
+                image_packages=_image_packages(package),
+            )
         scans = scan_all(package, scanners, policy.scan).results
         skipped: tuple[Skipped, ...] = ()
         if load_test is None:
@@ -149,6 +156,22 @@ def gate(
             host=host,
         )
         return _run(package, policy, backend, options, scans=scans)
+
+
+def _image_packages(package: ModulePackage) -> ImagePackages | None:
+    """For a container module, the distributions installed in its image (building a
+    `runtime.build` image when the engine lacks it), or why they cannot be listed."""
+    runtime = package.manifest.runtime
+    if runtime.kind != "container":
+        return None
+    from sandbench.sandbox.container import module_image_distributions
+
+    try:
+        image, found = module_image_distributions(package)
+    except SandboxError as exc:
+        named = runtime.image or f"built from {runtime.build}"
+        return ImagePackages(image=named, unreadable=str(exc))
+    return ImagePackages(image=image, packages=tuple(found))
 
 
 def suggest_security(

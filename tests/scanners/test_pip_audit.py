@@ -6,7 +6,13 @@ import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
 
-from sandbench.scanners import AdvisoryStore, PipAuditScanner, Severity, osv_server
+from sandbench.scanners import (
+    AdvisoryStore,
+    ImagePackages,
+    PipAuditScanner,
+    Severity,
+    osv_server,
+)
 from sandbench.scanners.pip_audit import pinned_dependencies
 
 
@@ -146,3 +152,61 @@ def test_a_corrupt_store_is_not_done(pyapp, tmp_path):
     result = PipAuditScanner(store=bad).scan(pyapp)
     assert result.skipped_reason is not None
     assert "not an advisory store" in result.skipped_reason
+
+
+IMAGE_REQUESTS = "/usr/local/lib/python3.11/site-packages/requests-2.19.0.dist-info"
+
+
+def test_image_packages_are_audited_with_the_requirements_in_one_run(pyapp, advisory_store):
+    image = ImagePackages(
+        image="example/app:1",
+        packages=(
+            ("Requests", "2.19.0", IMAGE_REQUESTS),
+            ("urllib3", "1.26.18", "/usr/lib/python3/dist-packages/urllib3-1.26.18.egg-info"),
+        ),
+    )
+    result = PipAuditScanner(store=advisory_store, image_packages=image).scan(pyapp)
+    assert result.skipped_reason is None
+    found = sorted(
+        (str(f.path), f.message, f.remediation)
+        for f in result.findings
+        if f.rule_id == "PYSEC-2018-28"
+    )
+    assert found == [
+        (
+            IMAGE_REQUESTS,
+            f"requests 2.19.0 installed in image example/app:1 ({IMAGE_REQUESTS}) is affected "
+            "by PYSEC-2018-28 (CVE-2018-18074, GHSA-x84v-xcm2-53pg)",
+            "upgrade requests to 2.20.0 or later in the image",
+        ),
+        (
+            "requirements.txt",
+            "requests 2.19.0 is affected by PYSEC-2018-28 (CVE-2018-18074, GHSA-x84v-xcm2-53pg)",
+            "upgrade requests to 2.20.0 or later",
+        ),
+    ]
+    assert result.summary == (
+        "2 pinned dependencies audited, with 2 distributions installed in example/app:1"
+    )
+
+
+def test_an_image_alone_is_audited_and_fingerprints_ignore_the_image_name(
+    make_package, advisory_store
+):
+    def scan(name: str):
+        image = ImagePackages(image=name, packages=(("requests", "2.19.0", IMAGE_REQUESTS),))
+        return PipAuditScanner(store=advisory_store, image_packages=image).scan(make_package())
+
+    first, rebuilt = scan("sandbench-build/m:aaaa"), scan("sandbench-build/m:bbbb")
+    assert [(f.rule_id, str(f.path)) for f in first.findings] == [("PYSEC-2018-28", IMAGE_REQUESTS)]
+    assert [f.fingerprint for f in first.findings] == [f.fingerprint for f in rebuilt.findings]
+
+
+def test_an_image_that_could_not_be_read_makes_the_scan_not_done(pyapp, advisory_store):
+    image = ImagePackages(image="example/absent:1", unreadable="image example/absent:1 is gone")
+    result = PipAuditScanner(store=advisory_store, image_packages=image).scan(pyapp)
+    assert result.skipped_reason == (
+        "the packages installed in image example/absent:1 could not be listed: "
+        "image example/absent:1 is gone"
+    )
+    assert [f.rule_id for f in result.findings] == ["dependency-unpinned"]

@@ -18,7 +18,7 @@ from .interface import (
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
-from .pip_audit import PipAuditScanner
+from .pip_audit import ImagePackages, PipAuditScanner
 from .policy import (
     SCAN_KEYS,
     Ceilings,
@@ -43,6 +43,7 @@ __all__ = [
     "Confidence",
     "Finding",
     "Ignore",
+    "ImagePackages",
     "LicensePolicy",
     "LicenseScanner",
     "MalwareScanner",

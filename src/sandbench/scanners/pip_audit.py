@@ -1,7 +1,9 @@
 """Dependency vulnerabilities: pip-audit, against an OSV API, failing closed.
 
 The module's pinned dependencies come from `requirements*.txt`, `pyproject.toml`
-(`[project].dependencies`) and `pylock.toml` (`[[packages]]`). They are audited with
+(`[project].dependencies`) and `pylock.toml` (`[[packages]]`); for a container module,
+the pipeline also passes the distributions installed in its image (`ImagePackages`: the
+scanner never opens an image itself). They are audited together, in one run, with
 `pip-audit --no-deps --disable-pip -s osv --osv-url URL`, so nothing is resolved or
 installed. The URL is a configured OSV API, or else a loopback server over the local
 store that `sandbench advisories import` fills.
@@ -9,11 +11,12 @@ store that `sandbench advisories import` fills.
 Fail closed: pip-audit's default service prints "No known vulnerabilities found" and exits
 0 when it cannot reach its database. Here, no database, an unreachable one, a pip-audit
 that exits with an error or skips a dependency, or a local server that did not get one
-query per dependency all make the result `skipped`, with the reason.
+query per dependency all make the result `skipped`, with the reason. So does an image
+whose packages could not be listed (no engine, no image, an unreadable image).
 
 | rule | severity | when |
 |---|---|---|
-| advisory id (`PYSEC-…`, `GHSA-…`) | from the record, else high | a pinned dependency is affected |
+| advisory id (`PYSEC-…`, `GHSA-…`) | from the record, else high | a pinned dependency, or a distribution in the image (the finding's path is its `.dist-info`), is affected |
 | `dependency-unpinned` | low | a requirement is not `name==version`, so it cannot be audited |
 | `advisory-database-stale` | medium | the local store is older than the policy's `max_advisory_age_days` |
 """
@@ -49,7 +52,7 @@ from .interface import (
     fingerprint,
 )
 
-__all__ = ["Dependency", "PipAuditScanner", "pinned_dependencies"]
+__all__ = ["Dependency", "ImagePackages", "PipAuditScanner", "pinned_dependencies"]
 
 NAME = "pip-audit"
 MAX_DEPENDENCY_FILE_BYTES = 4 * 1024 * 1024
@@ -72,6 +75,23 @@ class Dependency:
     spec: str
     path: str
     line: int | None
+
+
+@dataclass(frozen=True)
+class ImagePackages:
+    """The distributions installed in a container module's image, or why they are unknown.
+
+    `packages` holds `(name, version, path)` records, `path` being the `.dist-info` folder
+    in the image; `unreadable` is set, and `packages` empty, when the image could not be
+    read: the dependency scan is then not done.
+    """
+
+    image: str
+    packages: tuple[tuple[str, str, str], ...] = ()
+    unreadable: str | None = None
+
+
+Key = tuple[str, str]
 
 
 def _text(file: Path) -> str:
@@ -147,10 +167,12 @@ class PipAuditScanner:
         osv_url: str | None = None,
         store: Path | None = None,
         max_age_days: float | None = None,
+        image_packages: ImagePackages | None = None,
     ) -> None:
         self.osv_url = osv_url
         self.store_path = store
         self.max_age_days = max_age_days
+        self.image = image_packages
 
     def scan(self, package: ModulePackage) -> ScanResult:
         """See `Scanner.scan`."""
@@ -159,10 +181,18 @@ class PipAuditScanner:
         except ValueError as exc:
             return ScanResult(scanner=NAME, skipped_reason=str(exc))
         unpinned = [_unpinned(d) for d in deps if d.version is None]
-        pinned: dict[tuple[str, str | None], Dependency] = {
+        pinned: dict[Key, Dependency] = {
             (d.name, d.version): d for d in deps if d.version is not None
         }
-        if not pinned:
+        image = self.image
+        if image is not None and image.unreadable is not None:
+            reason = f"the packages installed in image {image.image} could not be listed: "
+            return ScanResult(
+                scanner=NAME, findings=tuple(unpinned), skipped_reason=reason + image.unreadable
+            )
+        installed = _installed(image)
+        wanted = sorted(set(pinned) | set(installed))
+        if not wanted:
             return ScanResult(
                 scanner=NAME, findings=tuple(unpinned), summary="no pinned dependencies to audit"
             )
@@ -171,17 +201,21 @@ class PipAuditScanner:
                 url, database, server, store = self._endpoint(stack)
             except (_NoDatabase, ScanInputError) as exc:
                 return ScanResult(scanner=NAME, findings=tuple(unpinned), skipped_reason=str(exc))
-            result = _audit(list(pinned.values()), url, server)
+            result = _audit(wanted, url, server)
             if isinstance(result, str):
                 return ScanResult(
                     scanner=NAME, findings=tuple(unpinned), skipped_reason=result, database=database
                 )
-            vulns = list(_findings(result, pinned, lambda i: _severity(store, i)))
+            places = _Places(pinned, installed, image.image if image else "")
+            vulns = list(_findings(result, places, lambda i: _severity(store, i)))
         stale = self._stale(database)
+        summary = f"{len(pinned)} pinned dependencies audited"
+        if image is not None:
+            summary += f", with {len(image.packages)} distributions installed in {image.image}"
         return ScanResult(
             scanner=NAME,
             findings=(*vulns, *stale, *unpinned),
-            summary=f"{len(pinned)} pinned dependencies audited",
+            summary=summary,
             database=database,
         )
 
@@ -244,11 +278,19 @@ def _unpinned(dep: Dependency) -> Finding:
     )
 
 
-def _audit(deps: list[Dependency], url: str, server: OsvServer | None) -> dict[str, Any] | str:
+def _installed(image: ImagePackages | None) -> dict[Key, list[str]]:
+    """(name, version) -> the `.dist-info` paths in the image that hold it."""
+    found: dict[Key, list[str]] = {}
+    for name, version, path in image.packages if image is not None else ():
+        found.setdefault((canonical_name(name), version), []).append(path)
+    return found
+
+
+def _audit(deps: list[Key], url: str, server: OsvServer | None) -> dict[str, Any] | str:
     """pip-audit's JSON report, or why there is none."""
     with tempfile.TemporaryDirectory(prefix="sandbench-pip-audit-") as tmp:
         reqs = Path(tmp) / "requirements.txt"
-        reqs.write_text("".join(f"{d.name}=={d.version}\n" for d in deps))
+        reqs.write_text("".join(f"{name}=={version}\n" for name, version in deps))
         out = Path(tmp) / "report.json"
         command = [
             sys.executable, "-m", "pip_audit", "-r", str(reqs), "--no-deps", "--disable-pip",
@@ -268,7 +310,7 @@ def _audit(deps: list[Dependency], url: str, server: OsvServer | None) -> dict[s
 def _read_report(
     done: subprocess.CompletedProcess[str],
     out: Path,
-    deps: list[Dependency],
+    deps: list[Key],
     server: OsvServer | None,
 ) -> dict[str, Any] | str:
     last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -291,26 +333,47 @@ def _read_report(
     return report
 
 
+@dataclass(frozen=True)
+class _Places:
+    """Where each audited (name, version) came from: a module file, the image, or both."""
+
+    pinned: dict[Key, Dependency]
+    installed: dict[Key, list[str]]
+    image: str
+
+    def of(self, key: Key) -> Iterator[tuple[str | None, int | None, str]]:
+        """(path, line, where) for each place; `where` is empty for a module file."""
+        dep = self.pinned.get(key)
+        if dep is not None or key not in self.installed:
+            yield (dep.path, dep.line, "") if dep else (None, None, "")
+        for path in self.installed.get(key, []):
+            yield path, None, f" installed in image {self.image} ({path})"
+
+
 def _findings(
-    report: dict[str, Any],
-    pinned: dict[tuple[str, str | None], Dependency],
-    severity: Callable[[str], Severity],
+    report: dict[str, Any], places: _Places, severity: Callable[[str], Severity]
 ) -> Iterator[Finding]:
     for entry in report.get("dependencies", []):
-        name, version = canonical_name(entry["name"]), entry.get("version")
-        dep = pinned.get((name, version))
+        name, version = canonical_name(entry["name"]), str(entry.get("version"))
         for vuln in entry.get("vulns", []):
             fixes = vuln.get("fix_versions") or []
             aliases = ", ".join(vuln.get("aliases") or [])
-            yield Finding(
-                scanner=NAME,
-                rule_id=vuln["id"],
-                severity=severity(vuln["id"]),
-                confidence=Confidence.HIGH,
-                message=f"{name} {version} is affected by {vuln['id']}"
-                + (f" ({aliases})" if aliases else ""),
-                path=Path(dep.path) if dep else None,
-                line=dep.line if dep else None,
-                fingerprint=fingerprint(NAME, vuln["id"], dep.path if dep else None, name),
-                remediation=f"upgrade {name} to {fixes[0]} or later" if fixes else "no fix yet",
-            )
+            for path, line, where in places.of((name, version)):
+                yield Finding(
+                    scanner=NAME,
+                    rule_id=vuln["id"],
+                    severity=severity(vuln["id"]),
+                    confidence=Confidence.HIGH,
+                    message=f"{name} {version}{where} is affected by {vuln['id']}"
+                    + (f" ({aliases})" if aliases else ""),
+                    path=Path(path) if path else None,
+                    line=line,
+                    fingerprint=fingerprint(NAME, vuln["id"], path, name),
+                    remediation=_remedy(name, fixes, in_image=bool(where)),
+                )
+
+
+def _remedy(name: str, fixes: list[str], *, in_image: bool) -> str:
+    if not fixes:
+        return "no fix yet"
+    return f"upgrade {name} to {fixes[0]} or later" + (" in the image" if in_image else "")

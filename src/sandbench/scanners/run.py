@@ -23,7 +23,7 @@ from .interface import Finding, Scanner, ScanResult, Severity
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
-from .pip_audit import PipAuditScanner
+from .pip_audit import ImagePackages, PipAuditScanner
 from .policy import Ignore, ScanPolicy, Suppressed, apply_suppressions
 
 __all__ = ["ScanReport", "default_scanners", "scan_all"]
@@ -61,13 +61,22 @@ class ScanReport(BaseModel):
 
 
 def default_scanners(
-    policy: ScanPolicy, *, osv_url: str | None = None, advisory_store: Path | None = None
+    policy: ScanPolicy,
+    *,
+    osv_url: str | None = None,
+    advisory_store: Path | None = None,
+    image_packages: ImagePackages | None = None,
 ) -> list[Scanner]:
-    """The built-in scanners, configured from the policy."""
+    """The built-in scanners, configured from the policy. `image_packages` (a container
+    module's image, listed by the caller) is audited along with the module's requirements.
+    """
     return [
         BanditScanner(skips=policy.bandit_skips),
         PipAuditScanner(
-            osv_url=osv_url, store=advisory_store, max_age_days=policy.max_advisory_age_days
+            osv_url=osv_url,
+            store=advisory_store,
+            max_age_days=policy.max_advisory_age_days,
+            image_packages=image_packages,
         ),
         LicenseScanner(policy.licenses),
         CapabilityScanner(),
