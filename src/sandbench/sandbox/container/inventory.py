@@ -5,7 +5,8 @@ container starts), reads each layer tar in turn and collects the metadata files 
 distributions installed under a `site-packages` or `dist-packages` folder:
 `*.dist-info/METADATA`, `*.egg-info/PKG-INFO` and single-file `*.egg-info` (Debian's
 packages use both forms). Their `Name` and `Version` headers make a `Distribution`; one
-whose name or version does not parse is left out (pip-audit could not look it up either).
+whose name or version does not parse is left out (pip-audit could not look it up either),
+and only regular files count: a metadata path that is a symlink or hard link is not followed.
 The layers are then applied bottom up, as the overlay file system does when the image
 runs: a later layer's whiteout `.wh.NAME` hides `NAME` and all below it, and an opaque
 folder (`.wh..wh..opq`) hides what the lower layers had in it.
