@@ -357,7 +357,7 @@ def _findings(
         name, version = canonical_name(entry["name"]), str(entry.get("version"))
         for vuln in entry.get("vulns", []):
             fixes = vuln.get("fix_versions") or []
-            aliases = ", ".join(vuln.get("aliases") or [])
+            aliases = ", ".join(sorted(vuln.get("aliases") or []))  # pip-audit: set order
             for path, line, where in places.of((name, version)):
                 yield Finding(
                     scanner=NAME,
