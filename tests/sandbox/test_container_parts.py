@@ -192,6 +192,16 @@ def test_proxy_forwards_allowed_denies_others_and_counts_the_rate(hello):
     ]
 
 
+def test_proxy_without_a_network_rate_lets_nothing_out(hello):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    with EgressProxy(listener, AllowList([f"127.0.0.1:{hello}"]), None) as proxy:
+        refused = through(port, f"GET http://127.0.0.1:{hello}/a HTTP/1.1\r\n\r\n")
+        denials = proxy.denials
+    assert refused.startswith(b"HTTP/1.1 429")  # `network: none`, as for the WASM host API
+    assert [(d.host, d.reason) for d in denials] == [("127.0.0.1", "rate")]
+
+
 def test_check_without_an_engine_exits_3_with_one_line(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "python-http")])

@@ -18,12 +18,10 @@ The request and response formats are in docs/abi.md ("http_fetch").
 
 from __future__ import annotations
 
-import collections
 import http.client
 import ipaddress
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -33,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sandbench.manifests import Rate
 
 from .codes import Code, HostResult
+from .rate import SlidingWindow
 from .record import Recorder
 
 __all__ = ["FetchRequest", "Http", "HttpSettings", "parse_fetch_request"]
@@ -85,27 +84,6 @@ def parse_fetch_request(raw: bytes) -> FetchRequest | None:
     return FetchRequest(method=first[0], url=first[1], headers=tuple(headers), body=body)
 
 
-class _Window:
-    """A sliding-window rate limit: at most `rate.requests` in any `rate.period_s` seconds."""
-
-    def __init__(self, rate: Rate | None) -> None:
-        self._rate = rate
-        self._times: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        if self._rate is None:
-            return False
-        now = time.monotonic()
-        with self._lock:
-            while self._times and now - self._times[0] >= self._rate.period_s:
-                self._times.popleft()
-            if len(self._times) >= self._rate.requests:
-                return False
-            self._times.append(now)
-            return True
-
-
 class Http:
     """See the module docstring. `hosts` are the `api:external:` targets."""
 
@@ -118,7 +96,7 @@ class Http:
     ) -> None:
         self._hosts = tuple(hosts)
         self._rate = rate
-        self._window = _Window(rate)
+        self._window = SlidingWindow(rate)
         self._settings = settings
         self._recorder = recorder
 

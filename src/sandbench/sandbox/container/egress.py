@@ -7,7 +7,8 @@ host:port` tunnels (for HTTPS; it never sees the plaintext). For each request it
 
 1. the host against the allow-list: `crm.example.com` allows ports 80 and 443,
    `crm.example.com:8443` that port only, `*.example.com` any subdomain (not the apex);
-2. the manifest's `network` rate (`100req/min`), as a sliding window over the last period.
+2. the manifest's `network` rate (`100req/min`), as a sliding window over the last period
+   (`network: none` or none at all: no request, as for the WASM host API).
 
 A refused request gets `403` (host) or `429` (rate) and is recorded as a `Denial` with the
 host and the time: evidence for the report. Host names are resolved only for allowed
@@ -21,10 +22,10 @@ import select
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sandbench.hostapi.rate import SlidingWindow
 from sandbench.manifests import Rate
 from sandbench.sandbox.interface import Closing
 
@@ -71,27 +72,6 @@ class AllowList:
         return False
 
 
-class _Window:
-    """At most `rate.requests` requests in any `rate.period_s` window."""
-
-    def __init__(self, rate: Rate | None) -> None:
-        self._rate = rate
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        if self._rate is None:
-            return True
-        now = time.monotonic()
-        with self._lock:
-            while self._times and now - self._times[0] >= self._rate.period_s:
-                self._times.popleft()
-            if len(self._times) >= self._rate.requests:
-                return False
-            self._times.append(now)
-            return True
-
-
 def _split_host(authority: str, default_port: int) -> tuple[str, int]:
     host, sep, port = authority.rpartition(":")
     if not sep or "]" in port:
@@ -105,7 +85,7 @@ class EgressProxy(Closing):
     def __init__(self, listener: socket.socket, allow: AllowList, rate: Rate | None) -> None:
         self._listener = listener
         self._allow = allow
-        self._window = _Window(rate)
+        self._window = SlidingWindow(rate)
         self._denials: list[Denial] = []
         self._lock = threading.Lock()
         self._closed = False
