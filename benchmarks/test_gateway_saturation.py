@@ -9,59 +9,28 @@ and this process share the machine's cores, so read the warnings printed beside 
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-
-import pytest
 
 from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult, run_load_test
 
 from .conftest import EXAMPLES
-from .test_gateway_throughput import BARE_APP
+from .servers import bare_command, free_port, running, serve_command
 
 BODY = b"hello from a reactor\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _load(command: list[str], port: int, path: str, cwd: Path, seconds: float) -> LoadTestResult:
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,  # noqa: S603
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"server did not start: {command}")
-                time.sleep(0.05)
+    with running(command, port, cwd):
         config = LoadTestConfig(url=f"http://127.0.0.1:{port}", path=path, users=40,
                                 rate=6000, duration_s=seconds)  # fmt: skip
         return run_load_test(config)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _both(tmp_path: Path, seconds: float) -> tuple[LoadTestResult, LoadTestResult]:
-    (tmp_path / "bare.py").write_text(BARE_APP.format(body=BODY))
-    bare_port, ours_port = _free_port(), _free_port()
-    bare = _load([sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port),
-                  "--http", "h11", "--no-access-log", "--log-level", "warning",
-                  "--lifespan", "off"], bare_port, "/", tmp_path, seconds)  # fmt: skip
-    ours = _load([str(Path(sys.executable).parent / "sandbench"), "serve",
-                  str(EXAMPLES / "hello-reactor"), "--port", str(ours_port), "--instances", "2",
-                  "--cache-dir", str(tmp_path)], ours_port, "/hello-reactor/", tmp_path,
-                 seconds)  # fmt: skip
+    bare_port, ours_port = free_port(), free_port()
+    bare = _load(bare_command(tmp_path, BODY, bare_port), bare_port, "/", tmp_path, seconds)
+    ours_command = serve_command(EXAMPLES / "hello-reactor", ours_port, tmp_path)
+    ours = _load(ours_command, ours_port, "/hello-reactor/", tmp_path, seconds)
     return bare, ours
 
 
