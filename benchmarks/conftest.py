@@ -1,7 +1,8 @@
 """Benchmark fixtures and the ratio report.
 
 Each benchmark group holds one baseline (a name containing `raw`: wasmtime-py used
-directly, default `Config`, no limits) and the sandbench path doing the same work. At the end
+directly with its default `Config` and no limits, a bare uvicorn app, a bare `docker run`, a
+bare wasmtime host function) and the sandbench path doing the same work. At the end
 of a timed run the summary prints, per group, sandbench's median over the baseline's median
 from this same run, never an absolute time to compare across machines.
 """
@@ -37,7 +38,7 @@ def pytest_terminal_summary(
     groups: dict[str, list[object]] = {}
     for bench in session.benchmarks:
         groups.setdefault(bench.group or bench.name, []).append(bench)
-    terminalreporter.section("sandbench overhead against raw wasmtime-py (same run)")
+    terminalreporter.section("sandbench over its baseline (same run)")
     for group, benches in sorted(groups.items()):
         raw = [b for b in benches if "raw" in b.name]
         ours = [b for b in benches if "raw" not in b.name]
@@ -47,7 +48,7 @@ def pytest_terminal_summary(
         for bench in ours:
             stats = bench.stats
             terminalreporter.write_line(
-                f"{group:<22} {stats.median * 1e6:9.1f} us / {base.median * 1e6:9.1f} us raw "
+                f"{group:<22} {stats.median * 1e6:9.1f} us / {base.median * 1e6:9.1f} us baseline "
                 f"= {stats.median / base.median:5.2f}x  (medians; IQR {stats.iqr * 1e6:.1f} / "
                 f"{base.iqr * 1e6:.1f} us; rounds {stats.rounds} / {base.rounds})"
             )
