@@ -18,20 +18,18 @@ from typing import Any, ClassVar
 
 import pytest
 
-from sandbench.errors import BackendUnavailable
 from sandbench.manifests import load
 from sandbench.runtime import Workspace, limits_for
 from sandbench.sandbox import Grants, LoadResult, Request, SandboxLimits, ViolationKind
-from sandbench.sandbox.cache import default_cache_dir
 from sandbench.sandbox.container import (
     LABEL,
     PIDS_LIMIT,
     PYTHON_IMAGE,
     ContainerBackend,
     ContainerInstance,
-    build_python_image,
 )
 from tests.conftest import EXAMPLES
+from tests.sandbox.conftest import backend_leftovers
 
 pytestmark = pytest.mark.docker
 
@@ -101,33 +99,6 @@ def write_module(
 
 
 MB = 1_000_000
-OWNER_FORMAT = f'{{{{.ID}}}} {{{{.Label "{LABEL}.owner"}}}}'
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[ContainerBackend]:
-    try:
-        backend = ContainerBackend()
-    except BackendUnavailable as exc:
-        pytest.skip(f"no Docker Engine: {exc}")
-    build_python_image(backend.client, default_cache_dir() / "images")
-    with backend:
-        yield backend
-    leftovers = backend_leftovers()
-    assert leftovers == [], f"sandbench containers left behind: {leftovers}"
-
-
-def backend_leftovers(pid: int | None = None) -> list[str]:
-    """sandbench containers on the engine; with `pid`, only those that process owns."""
-    out = subprocess.run(
-        ["docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", OWNER_FORMAT],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = [line.split() for line in out.stdout.splitlines() if line.strip()]
-    mine = f"{socket.gethostname()}:{pid}:"
-    return [row[0] for row in rows if pid is None or row[-1].startswith(mine)]
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -15,11 +13,10 @@ from pathlib import Path
 import pytest
 
 from sandbench import check
-from sandbench.errors import BackendUnavailable
 from sandbench.reports import Policy, Status
-from sandbench.sandbox.cache import default_cache_dir
-from sandbench.sandbox.container import LABEL, SANDBOX_USER, ContainerBackend, build_python_image
+from sandbench.sandbox.container import LABEL, SANDBOX_USER
 from tests.conftest import EXAMPLES
+from tests.sandbox.conftest import backend_leftovers
 from tests.sandbox.test_container import get, start, write_module
 
 pytestmark = pytest.mark.docker
@@ -45,18 +42,6 @@ return {
 """
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[ContainerBackend]:
-    try:
-        backend = ContainerBackend()
-    except BackendUnavailable as exc:
-        pytest.skip(f"no Docker Engine: {exc}")
-    build_python_image(backend.client, default_cache_dir() / "images")
-    with backend:
-        yield backend
-    assert own_containers() == []
-
-
 @pytest.fixture
 def private_tmp(tmp_path, monkeypatch) -> Iterator[Path]:
     """Temp files of this test only; afterwards none is left, nor a host API thread."""
@@ -70,25 +55,7 @@ def private_tmp(tmp_path, monkeypatch) -> Iterator[Path]:
 
 def own_containers() -> list[str]:
     """sandbench containers this process owns (other runs may share the engine)."""
-    out = subprocess.run(
-        [
-            "docker",
-            "ps",
-            "-a",
-            "--filter",
-            f"label={OWNER}",
-            "--format",
-            f'{{{{.Label "{OWNER}"}}}}',
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [
-        o
-        for o in out.stdout.split()
-        if o.split(":")[:2] == [socket.gethostname(), str(os.getpid())]
-    ]
+    return backend_leftovers(os.getpid())
 
 
 def host_api_threads() -> list[str]:
