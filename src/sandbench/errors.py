@@ -7,7 +7,8 @@ does wrong while it runs (a trap, an exhausted budget, a flood of output) is dat
     SandbenchError                  exit code 2 unless a subclass says otherwise
     ├── InvalidInput                a file the user gave is unusable; one line per problem
     │   ├── ManifestError           a module.json, module tree or module archive
-    │   └── PolicyError             a policy file
+    │   ├── PolicyError             a policy file
+    │   └── BuildError              a module's source that `sandbench build` cannot build
     ├── SandboxError                the sandbox host itself failed
     │   └── BackendUnavailable      no backend can run here (exit code 3)
     ├── ScannerError                a scanner could not run
@@ -22,6 +23,7 @@ from pathlib import Path
 __all__ = [
     "BackendUnavailable",
     "BenchError",
+    "BuildError",
     "InvalidInput",
     "ManifestError",
     "PolicyError",
@@ -60,6 +62,10 @@ class ManifestError(InvalidInput):
 
 class PolicyError(InvalidInput):
     """A policy file is invalid."""
+
+
+class BuildError(InvalidInput):
+    """`sandbench build` could not make a component of a module's source."""
 
 
 class SandboxError(SandbenchError):

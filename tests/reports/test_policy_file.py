@@ -24,7 +24,7 @@ def test_a_file_overrides_only_what_it_names(tmp_path):
 
 def test_the_file_changes_the_verdict(tmp_path):
     path = tmp_path / "strict.toml"
-    path.write_text("max_load_ms = 1\n")
+    path.write_text("max_load_ms = 0.1\n")
     report = assess(make_evidence(), load_policy(path))
     assert report.status is Status.DEGRADED
     assert report.reasons == ["load-time"]

@@ -21,6 +21,7 @@ from sandbench.errors import InvalidInput, SandbenchError
 
 from .advisories import advisories_group
 from .bench import bench_command
+from .build import build_command
 from .check import check_command
 from .gate import gate_command
 from .images import images_group
@@ -69,6 +70,7 @@ def cli() -> None:
 
 
 cli.add_command(bench_command)
+cli.add_command(build_command)
 cli.add_command(check_command)
 cli.add_command(gate_command)
 cli.add_command(images_group)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sandbench.errors import ManifestError
-from sandbench.manifests import MANIFEST_NAME, json_schema_text, load
+from sandbench.manifests import MANIFEST_NAME, json_schema_text, load, write_signature
 from sandbench.pipeline import suggest_security
 
 __all__ = ["manifest_group"]
@@ -68,10 +68,4 @@ def schema() -> None:
 def digest(module: Path, write: bool) -> None:
     """Print MODULE's digest as SHA256:<hex> (docs/digest.md says what it covers)."""
     package = load(module)
-    value = f"SHA256:{package.digest}"
-    if write:
-        path = package.root / MANIFEST_NAME
-        raw = dict(package.raw)
-        raw["signature"] = value
-        path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    click.echo(value)
+    click.echo(write_signature(package) if write else f"SHA256:{package.digest}")

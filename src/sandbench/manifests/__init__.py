@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .digest import MANIFEST_NAME, canonical_manifest, compute_digest
-from .load import load, parse_manifest
+from .load import load, parse_manifest, write_signature
 from .models import (
     Author,
     ContainerRuntime,
@@ -50,6 +50,7 @@ __all__ = [
     "parse_permission",
     "parse_rate",
     "parse_size",
+    "write_signature",
 ]
 
 SCHEMA_ID = "https://sandbench.dev/schemas/module-manifest-1.json"

@@ -18,7 +18,7 @@ from sandbench.errors import ManifestError
 from .digest import MANIFEST_NAME, DigestError, compute_digest
 from .models import ContainerRuntime, Manifest, ModulePackage
 
-__all__ = ["load", "parse_manifest"]
+__all__ = ["load", "parse_manifest", "write_signature"]
 
 MAX_MANIFEST_BYTES = 1024 * 1024
 
@@ -177,8 +177,9 @@ def _check_entry(root: Path, manifest: Manifest, manifest_path: Path) -> None:
     if entry.is_symlink() or not inside:
         raise ManifestError(manifest_path, [f"runtime.entry: {shown} must not be a link"])
     if not entry.is_file():
+        how = f"run `sandbench build {root}`" if runtime.source else "build it first"
         raise ManifestError(
-            manifest_path, [f"runtime.entry: {shown} does not exist in {root}; build it first"]
+            manifest_path, [f"runtime.entry: {shown} does not exist in {root}; {how}"]
         )
 
 
@@ -195,3 +196,13 @@ def _check_build(root: Path, build: str, manifest_path: Path) -> None:
         raise ManifestError(
             manifest_path, [f"runtime.build: {shown} has no Dockerfile in {root}; add one"]
         )
+
+
+def write_signature(package: ModulePackage) -> str:
+    """Store the package's digest as the `signature` of its module.json; returns it."""
+    value = f"SHA256:{package.digest}"
+    raw = dict(package.raw)
+    raw["signature"] = value
+    path = package.root / MANIFEST_NAME
+    path.write_text(json.dumps(raw, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return value

@@ -200,14 +200,36 @@ def _entry_path(value: str) -> str:
     return path.as_posix()
 
 
+def _python_source(value: str) -> str:
+    path = PurePosixPath(value)
+    if value.startswith("/") or "\\" in value or ".." in path.parts or len(path.parts) != 1:
+        raise ValueError("expected a Python file at the module's top level, e.g. app.py")
+    if path.suffix != ".py" or not path.stem.isidentifier():
+        raise ValueError("expected a .py file whose name is a Python identifier, e.g. app.py")
+    return path.as_posix()
+
+
 class WasmRuntime(BaseModel):
-    """`runtime` for WebAssembly modules (see docs/abi.md)."""
+    """`runtime` for WebAssembly modules (see docs/abi.md).
+
+    `abi: component` is a WebAssembly component of the world `sandbench:platform/module`;
+    `source` names the Python file `sandbench build` makes it from (docs/components.md).
+    """
 
     model_config = _STRICT
 
     kind: Literal["wasm"]
     entry: Annotated[str, AfterValidator(_entry_path)]
-    abi: Literal["command", "reactor"] = "command"
+    abi: Literal["command", "reactor", "component"] = "command"
+    source: Annotated[str, AfterValidator(_python_source)] | None = None
+
+    @model_validator(mode="after")
+    def _source_for_components(self) -> WasmRuntime:
+        if self.source is not None and self.abi != "component":
+            raise ValueError("source (a Python file to build from) needs abi component")
+        if self.abi == "component" and not self.entry.endswith(".wasm"):
+            raise ValueError("a component's entry is the built .wasm file, e.g. module.wasm")
+        return self
 
 
 def _module_dir(value: str) -> str:

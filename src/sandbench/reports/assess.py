@@ -11,7 +11,7 @@ report's status is the worst rule's, and `reasons` lists the rules that set it.
 | `health-body` | a health answer lacks `health.expect.contains` | critical |
 | `error-rate` | failed health calls above `max_error_rate` (0.5 %, the canary rollback threshold) | critical |
 | `latency-p95` | p95 of the health calls above 100 ms (degraded) or 500 ms (critical) | degraded / critical |
-| `load-time` | the cold load took longer than 500 ms | degraded |
+| `load-time` | the load from the compile cache (the cold load when none was measured) took longer than 500 ms | degraded |
 | `signature` | the signature does not match the digest (critical) or there is none (degraded) | critical / degraded |
 | `limits-clamped` | a declared limit was above the policy's ceiling and was cut down | degraded |
 | `host-denials` | a host API call was refused: no permission (critical), or the rate or storage quota (degraded) | critical / degraded |
@@ -150,12 +150,22 @@ def _latency(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
 def _load_time(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
     if ev.load_violation is not None:
         return
-    slow = ev.load.cold_ms > policy.max_load_ms
+    # Compiling is paid once per artifact and cached (a 7 s compile of a Python component
+    # would make every one degraded): judge the load from the cache when it was measured.
+    load, warm = ev.load, ev.load.warm
+    if warm is not None and load.cache_hit:
+        value = warm.median
+        what = (
+            f"load from the compile cache {value:.1f} ms (median of {warm.n}; cold load "
+            f"with compiling {load.cold_ms:.1f} ms)"
+        )
+    else:
+        value, what = load.cold_ms, f"cold load {load.cold_ms:.1f} ms"
+    slow = value > policy.max_load_ms
     yield _result(
         "load-time",
         Status.DEGRADED if slow else None,
-        f"cold load {ev.load.cold_ms:.1f} ms ({'above' if slow else 'within'} "
-        f"{policy.max_load_ms:g} ms)",
+        f"{what} ({'above' if slow else 'within'} {policy.max_load_ms:g} ms)",
     )
 
 

@@ -5,7 +5,7 @@ overrides any part of it; what it leaves out keeps the built-in value:
 
 ```toml
 version = 1
-max_load_ms = 500          # cold load above this: degraded
+max_load_ms = 500          # load (from the compile cache) above this: degraded
 p95_degraded_ms = 100      # health/load-test p95 above this: degraded
 p95_critical_ms = 500      # ... above this: critical
 max_error_rate = 0.005     # above this: critical (the canary rollback threshold)

@@ -114,9 +114,14 @@ def suggest(
     ok = [o for o in outcomes if o.ok]
     if ok:
         peak = max(o.usage.memory_bytes for o in ok)
-        memory = _round_up(peak * HEADROOM, MiB)
-        new_limits["memory"] = f"{memory // MiB}MiB"
-        notes["memory"] = f"peak linear memory {peak:,} bytes x{HEADROOM} headroom"
+        if peak > 0:
+            memory = _round_up(peak * HEADROOM, MiB)
+            new_limits["memory"] = f"{memory // MiB}MiB"
+            notes["memory"] = f"peak linear memory {peak:,} bytes x{HEADROOM} headroom"
+        else:  # components: wasmtime-py does not expose their memories
+            if declared.limits.memory is not None:
+                new_limits["memory"] = f"{declared.limits.memory}B"
+            notes["memory"] = "kept as declared: the module's memory use could not be measured"
         fuel = max(o.usage.fuel for o in ok)
         seconds = limits.timeout_ms / 1000
         millicores = _round_up(fuel * HEADROOM / FUEL_PER_CPU_SECOND / seconds * 1000, 10)

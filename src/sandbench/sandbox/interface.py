@@ -83,6 +83,7 @@ class ViolationKind(StrEnum):
     PIDS = "pids"
     NETWORK_DENIED = "network-denied"
     STORAGE = "storage"
+    PROCESS = "process"
 
 
 class Violation(BaseModel):

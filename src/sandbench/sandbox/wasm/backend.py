@@ -3,8 +3,9 @@
 One engine per backend with fuel metering and epoch interruption on. A ticker thread
 advances the epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
 `_start` included) has a wall-clock deadline; fuel gives it a deterministic CPU budget.
-Compiled modules are cached on disk, keyed by the wasm's SHA-256, the wasmtime version and
-the engine settings.
+Compiled modules and components are cached on disk, keyed by the wasm's SHA-256, the
+wasmtime version and the engine settings. Components (`abi: component`) share the engine,
+the ticker and the cache; their instances live in `component.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import wasmtime
+from wasmtime import component as wc
 
 from sandbench.errors import SandboxError
 from sandbench.manifests import ModulePackage
@@ -36,6 +38,13 @@ from sandbench.sandbox.interface import (
     ViolationKind,
 )
 
+from .component import (
+    EXPORT,
+    HOST_INTERFACE,
+    ComponentInstance,
+    ComponentSpec,
+    define_component_host,
+)
 from .host import NAMESPACE, define_host
 from .instances import (
     REACTOR_EXPORTS,
@@ -113,6 +122,7 @@ class WasmBackend(Closing):
         self._scratch = Path(tempfile.mkdtemp(prefix="sandbench-wasm-"))
         self._ticker = _Ticker(self._engine)
         self._shapes: dict[str, _Shape] = {}
+        self._component_linker: wc.Linker | None = None
         self._closed = False
 
     def describe(self) -> str:
@@ -127,9 +137,10 @@ class WasmBackend(Closing):
         self._ticker.stop()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
-    def cache_key(self, wasm: bytes) -> str:
-        """The artifact cache key of `wasm` under this engine."""
+    def cache_key(self, wasm: bytes, kind: str = "module") -> str:
+        """The artifact cache key of `wasm` (a core module or a component) under this engine."""
         text = f"{hashlib.sha256(wasm).hexdigest()}|{self._version}|{_ENGINE_SETTINGS}"
+        text += "" if kind == "module" else f"|{kind}"
         return hashlib.sha256(f"{text}|{platform.machine()}".encode()).hexdigest()
 
     def load(
@@ -147,10 +158,13 @@ class WasmBackend(Closing):
         if runtime.kind != "wasm":
             raise SandboxError(f"{package.root}: runtime.kind is {runtime.kind}, not wasm")
         started = time.perf_counter()
+        if runtime.abi == "component":
+            return self._load_component(package, limits, grants, fresh, started)
         try:
             key, module, compile_ms, hit = self._module(package.entry_path, fresh)
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
-            return _load_failure(ViolationKind.INVALID_MODULE, first_line(exc), started)
+            message = _not_a_module(exc, package.entry_path)
+            return _load_failure(ViolationKind.INVALID_MODULE, message, started)
         shape = self._shape(key, module)
         dependencies = {ns: ns in (WASI, NAMESPACE) for ns in shape.namespaces}
         problem = _abi_problem(shape.exports, runtime.abi)
@@ -196,6 +210,100 @@ class WasmBackend(Closing):
             imports=shape.imports,
         )
 
+    def _load_component(
+        self,
+        package: ModulePackage,
+        limits: SandboxLimits,
+        grants: Grants,
+        fresh: bool,
+        started: float,
+    ) -> LoadResult:
+        """`load` for `abi: component` (docs/abi.md, "Components")."""
+        try:
+            key, component, compile_ms, hit = self._component(package.entry_path, fresh)
+        except wasmtime.WasmtimeError as exc:
+            message = first_line(exc)
+            if not _is_component(package.entry_path):
+                message = "it is a core WebAssembly module, not a component: set runtime.abi "
+                message += "to command or reactor, or build it with `sandbench build`"
+            return _load_failure(ViolationKind.INVALID_MODULE, message, started)
+        shape = self._shapes.get(key) or self._component_shape(key, component)
+        dependencies = {name: _provided(name) for name in shape.namespaces}
+        missing = [name for name, ok in dependencies.items() if not ok]
+        if missing:
+            message = (
+                f"imports {', '.join(missing)}; a component may import only WASI 0.2 and "
+                f"{HOST_INTERFACE} (docs/abi.md, Components)"
+            )
+            return _load_failure(ViolationKind.UNKNOWN_IMPORT, message, started, dependencies)
+        if EXPORT not in shape.exports:
+            message = (
+                f"the component exports no `{EXPORT}`; the component ABI is the world "
+                "sandbench:platform/module (docs/abi.md, Components)"
+            )
+            return _load_failure(ViolationKind.INVALID_MODULE, message, started, dependencies)
+        if self._component_linker is None:
+            self._component_linker = wc.Linker(self._engine)
+            define_component_host(self._component_linker)
+        spec = ComponentSpec(
+            engine=self._engine,
+            linker=self._component_linker,
+            component=component,
+            name=package.manifest.name,
+            limits=limits,
+            grants=grants,
+            share=CpuShare(limits.cpu_millicores),
+            scratch=self._scratch,
+            host=host_api(package, limits, grants),
+            writes_files=bool(grants.storage_write),
+        )
+        instance = ComponentInstance(spec)
+        violation = instance.warm_up()
+        if violation is not None:
+            instance.close()
+            return _load_failure(
+                violation.kind, violation.message, started, dependencies, "instantiate"
+            )
+        return LoadResult(
+            instance=instance,
+            compile_ms=compile_ms,
+            load_ms=(time.perf_counter() - started) * 1000,
+            cache_hit=hit,
+            dependencies=dependencies,
+            imports=shape.imports,
+        )
+
+    def _component_shape(self, key: str, component: wc.Component) -> _Shape:
+        kind = component.type
+        imports = tuple(kind.imports(self._engine))
+        self._shapes[key] = _Shape(
+            imports=imports,
+            namespaces=imports,
+            exports=frozenset(kind.exports(self._engine)),
+        )
+        return self._shapes[key]
+
+    def _component(self, entry: Path, fresh: bool) -> tuple[str, wc.Component, float, bool]:
+        """Compile the component at `entry` or take it from the cache, like `_module`."""
+        try:
+            wasm = entry.read_bytes()
+        except OSError as exc:
+            raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
+        started = time.perf_counter()
+        key = self.cache_key(wasm, kind="component")
+        cached = None if fresh or self._cache is None else self._cache.get(key)
+        if self._cache is not None and cached is not None:
+            try:
+                component = wc.Component.deserialize_file(self._engine, str(cached))
+                return key, component, (time.perf_counter() - started) * 1000, True
+            except wasmtime.WasmtimeError:
+                self._cache.discard(key)
+        component = wc.Component(self._engine, wasm)
+        compile_ms = (time.perf_counter() - started) * 1000
+        if self._cache is not None:
+            self._cache.put(key, component.serialize())
+        return key, component, compile_ms, False
+
     def _shape(self, key: str, module: wasmtime.Module) -> _Shape:
         """The module's imports and exports, memoized per compiled artifact."""
         if key not in self._shapes:
@@ -228,6 +336,31 @@ class WasmBackend(Closing):
         if self._cache is not None:
             self._cache.put(key, module.serialize())
         return key, module, compile_ms, False
+
+
+def _is_component(entry: Path) -> bool:
+    """Does the file start like a component (the binary's layer field is 1)?"""
+    try:
+        with entry.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    return head[:4] == b"\0asm" and head[6:8] == b"\x01\x00"
+
+
+def _not_a_module(exc: Exception, entry: Path) -> str:
+    if _is_component(entry):
+        return "it is a WebAssembly component: set runtime.abi to component"
+    return first_line(exc)
+
+
+def _provided(name: str) -> bool:
+    """Does the component linker provide the interface `name`?"""
+    return (
+        name == HOST_INTERFACE
+        or name == "sandbench:platform/types@1.0.0"
+        or (name.startswith("wasi:") and "@0.2." in name)
+    )
 
 
 def _import_message(exc: wasmtime.WasmtimeError) -> str:

@@ -21,7 +21,7 @@ import wasmtime
 
 from sandbench.hostapi import Code, HostApi, HostResult
 
-__all__ = ["FUNCTIONS", "NAMESPACE", "bound", "define_host"]
+__all__ = ["FUNCTIONS", "NAMESPACE", "bound", "current_host", "define_host"]
 
 NAMESPACE = "sandbench:host/v1"
 _current: ContextVar[HostApi | None] = ContextVar("sandbench_host", default=None)
@@ -35,6 +35,11 @@ def bound(host: HostApi | None) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+def current_host() -> HostApi | None:
+    """The `HostApi` bound to this call, or None (deny everything)."""
+    return _current.get()
 
 
 class _Memory:

@@ -1,4 +1,4 @@
-"""Instances of the two WASM ABIs (docs/abi.md) and the mapping of traps to violations.
+"""Instances of the core WASM ABIs (docs/abi.md) and the mapping of traps to violations.
 
 An instance serves one call at a time (a lock serializes concurrent callers). Every call
 runs under its fuel budget and epoch deadline; whatever the module does ends in an
@@ -67,12 +67,12 @@ _WHAT = {
 _serial = itertools.count()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Spec:
-    """Everything an instance needs to make stores."""
+    """Everything an instance needs to make stores (`pre`: core modules only)."""
 
     engine: wasmtime.Engine
-    pre: wasmtime.InstancePre
+    pre: wasmtime.InstancePre | None = None
     name: str
     limits: SandboxLimits
     grants: Grants
@@ -191,18 +191,30 @@ class _BaseInstance(Closing):
             "for longer than the timeout; it is called more often than its CPU limit allows",
         )
 
-    def _new_call(self, env: list[tuple[str, str]], stdin: str | None) -> _Call:
+    def _new_call(
+        self, env: list[tuple[str, str]], stdin: str | None, *, component: bool = False
+    ) -> _Call:
+        """A store with the limits, WASI config and fuel for one call (or one live instance).
+
+        A component is several core instances, tables and memories; `memory_size` caps each
+        memory. Its stdout and stderr are WASI's sink: the guest's entry sends Python's
+        `print` to the host log (and a Python callback as WASI stdout is unsafe at exit).
+        """
         limits = self._spec.limits
         store = wasmtime.Store(self._spec.engine)
-        store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
+        if component:
+            store.set_limits(memory_size=limits.memory_bytes, instances=64, tables=64, memories=8)
+        else:
+            store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
         stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP)
         wasi = wasmtime.WasiConfig()
         wasi.argv = [self._spec.name]
         wasi.env = env
         if stdin is not None:
             wasi.stdin_file = stdin
-        wasi.stdout_custom = stdout
-        wasi.stderr_custom = stderr
+        if not component:
+            wasi.stdout_custom = stdout
+            wasi.stderr_custom = stderr
         for bucket, path in self._spec.grants.storage_read.items():
             wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=False)
         for bucket, path in self._spec.grants.storage_write.items():
@@ -221,7 +233,7 @@ class _BaseInstance(Closing):
                 message=f"output exceeded the {limits.output_bytes}-byte cap; "
                 "send less or raise the policy's output limit",
             )
-        code = exc.trap_code if isinstance(exc, wasmtime.Trap) else None
+        code = exc.trap_code if isinstance(exc, wasmtime.Trap) else _trap_code(exc)
         if code == wasmtime.TrapCode.OUT_OF_FUEL:
             return Violation(
                 kind=ViolationKind.CPU,
@@ -321,7 +333,7 @@ class CommandInstance(_BaseInstance):
         violation: Violation | None = None
         try:
             call.arm(self._spec.limits.timeout_ms)
-            instance = self._spec.pre.instantiate(call.store)
+            instance = _pre(self._spec).instantiate(call.store)
             instantiate_ms = (time.perf_counter() - call.started) * 1000
             _run_start(instance, call.store)
             memory = _memory_size(instance, call.store)
@@ -379,7 +391,7 @@ class ReactorInstance(_BaseInstance):
         call = self._new_call(env, None)
         try:
             call.arm(self._spec.limits.timeout_ms)
-            instance = self._spec.pre.instantiate(call.store)
+            instance = _pre(self._spec).instantiate(call.store)
             exports = instance.exports(call.store)
             init = exports.get("_initialize")
             if isinstance(init, wasmtime.Func):
@@ -448,6 +460,20 @@ class ReactorInstance(_BaseInstance):
         return bytes(live.memory.read(store, out_ptr, out_ptr + out_len))
 
 
+# What a component call's `WasmtimeError` says when it wraps a trap (wasmtime-py raises
+# no `Trap` for components).
+_TRAP_TEXTS = {
+    "all fuel consumed": wasmtime.TrapCode.OUT_OF_FUEL,
+    "wasm trap: interrupt": wasmtime.TrapCode.INTERRUPT,
+    "call stack exhausted": wasmtime.TrapCode.STACK_OVERFLOW,
+}
+
+
+def _trap_code(exc: Exception) -> wasmtime.TrapCode | None:
+    text = str(exc)
+    return next((code for needle, code in _TRAP_TEXTS.items() if needle in text), None)
+
+
 def _run_start(instance: wasmtime.Instance, store: wasmtime.Store) -> None:
     start = instance.exports(store)["_start"]
     if not isinstance(start, wasmtime.Func):
@@ -457,6 +483,12 @@ def _run_start(instance: wasmtime.Instance, store: wasmtime.Store) -> None:
     except wasmtime.ExitTrap as exit_trap:
         if exit_trap.code != 0:
             raise
+
+
+def _pre(spec: Spec) -> wasmtime.InstancePre:
+    if spec.pre is None:  # pragma: no cover - the backend always sets it for core modules
+        raise SandboxError("a core module instance needs its InstancePre")
+    return spec.pre
 
 
 def _memory_size(instance: wasmtime.Instance, store: wasmtime.Store) -> int:

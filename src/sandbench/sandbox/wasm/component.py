@@ -1,0 +1,297 @@
+"""The `component` ABI: WebAssembly components of the world `sandbench:platform/module`.
+
+A component (usually Python built by `sandbench build`, docs/components.md) exports
+`handle: func(request) -> result<response, failure>` and may import WASI 0.2 and the
+platform's host API (`sandbench:platform/host`). Like a reactor it keeps one live instance
+between calls, under the same fuel budget, epoch deadline and memory limit, and is
+re-instantiated after any violation: a trapped instance is never re-entered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import wasmtime
+from wasmtime import component as wc
+
+from sandbench.hostapi import HostResult
+from sandbench.sandbox.budget import FUEL_PER_CPU_SECOND
+from sandbench.sandbox.interface import (
+    Outcome,
+    Request,
+    Response,
+    Usage,
+    Violation,
+    ViolationKind,
+)
+
+from .host import bound, current_host
+from .instances import Spec, _BaseInstance, _Call
+
+__all__ = [
+    "EXPORT",
+    "HOST_INTERFACE",
+    "HOST_RESULT_CAP",
+    "TYPES_INTERFACE",
+    "ComponentInstance",
+    "ComponentSpec",
+    "define_component_host",
+]
+
+HOST_INTERFACE = "sandbench:platform/host@1.0.0"
+TYPES_INTERFACE = "sandbench:platform/types@1.0.0"
+EXPORT = "handle"
+# A component's host calls have no out buffer: results are capped here instead (docs/abi.md).
+HOST_RESULT_CAP = 1024 * 1024
+
+_FAILURES = {
+    "exception": ViolationKind.TRAP,
+    "memory": ViolationKind.MEMORY,
+    "recursion": ViolationKind.STACK,
+    "file-denied": ViolationKind.STORAGE,
+    "network-denied": ViolationKind.NETWORK_DENIED,
+    "process-denied": ViolationKind.PROCESS,
+}
+
+
+@dataclass(kw_only=True)
+class ComponentSpec(Spec):
+    """A `Spec` with the compiled component and the linker that instantiates it."""
+
+    linker: wc.Linker
+    component: wc.Component
+    exports: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass
+class _Live:
+    call: _Call
+    handle: wc.Func
+
+
+class ComponentInstance(_BaseInstance):
+    """`component` ABI: one live instance, re-created after any violation."""
+
+    def __init__(self, spec: ComponentSpec) -> None:
+        super().__init__(spec)
+        self._cspec = spec
+        self._live: _Live | None = None
+
+    def close(self) -> None:
+        """See `Instance.close`."""
+        with self._lock:
+            self._discard()
+            super().close()
+
+    def _discard(self) -> None:
+        if self._live is not None:
+            self._live.call.store.close()
+            self._live = None
+
+    def warm_up(self) -> Violation | None:
+        """Instantiate now, so that failures of the module's top level show at load."""
+        with self._lock, bound(self._spec.host):
+            return self._ensure()[1]
+
+    def _ensure(self) -> tuple[float, Violation | None]:
+        if self._live is not None:
+            return 0.0, None
+        call = self._new_call([], None, component=True)
+        try:
+            call.arm(self._spec.limits.timeout_ms)
+            instance = self._cspec.linker.instantiate(call.store, self._cspec.component)
+            handle = instance.get_func(call.store, EXPORT)
+            if handle is None:
+                raise wasmtime.WasmtimeError(f"the component exports no `{EXPORT}` function")
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            violation = self._classify(call, exc, 0, "instantiate")
+            self._spec.share.charge(call.fuel_used())
+            call.store.close()
+            return 0.0, violation
+        self._spec.share.charge(call.fuel_used())
+        self._live = _Live(call=call, handle=handle)
+        return (time.perf_counter() - call.started) * 1000, None
+
+    def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
+        instantiate_ms, violation = self._ensure()
+        if violation is not None or self._live is None:
+            return Outcome(violation=violation, usage=Usage(instantiate_ms=instantiate_ms))
+        live = self._live
+        call = live.call
+        response: Response | None = None
+        output = 0
+        try:
+            call.arm(self._spec.limits.timeout_ms)
+            result = live.handle(call.store, _request(request))
+            response, violation, output = self._answer(result)
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            violation = self._classify(call, exc, 0, "invoke")
+        outcome = self._outcome(call, response, violation, output, instantiate_ms, throttled_ms)
+        if violation is not None:
+            self._discard()  # a trapped or failed instance is never re-entered
+        return outcome
+
+    def _answer(self, result: Any) -> tuple[Response | None, Violation | None, int]:
+        """The response (or violation) in what `handle` returned, and its body size."""
+        if getattr(result, "tag", None) == "err":
+            failure = result.payload
+            kind = _FAILURES.get(str(failure.kind), ViolationKind.TRAP)
+            return None, Violation(kind=kind, message=_failure_message(kind, failure.message)), 0
+        payload = result.payload
+        body = str(payload.body).encode("latin-1", "replace")
+        cap = self._spec.limits.output_bytes
+        if len(body) > cap:
+            return None, _output_violation(len(body), cap), len(body)
+        status = int(payload.status)
+        if not 100 <= status <= 599:
+            return None, Violation(kind=ViolationKind.PROTOCOL, message=f"status {status}"), 0
+        headers = tuple((str(k).lower(), str(v)) for k, v in payload.headers)
+        return Response(status=status, headers=headers, body=body), None, len(body)
+
+    def _outcome(
+        self,
+        call: _Call,
+        response: Response | None,
+        violation: Violation | None,
+        output: int,
+        instantiate_ms: float,
+        throttled_ms: float,
+    ) -> Outcome:
+        wall_ms = (time.perf_counter() - call.started) * 1000
+        host_cpu_ms = (time.thread_time() - call.cpu_started) * 1000
+        fuel = call.fuel_used()
+        self._spec.share.charge(fuel)
+        return Outcome.model_construct(
+            response=response,
+            violation=violation,
+            stderr="",
+            usage=Usage.model_construct(
+                wall_ms=wall_ms,
+                cpu_ms=fuel * 1000 / FUEL_PER_CPU_SECOND,
+                host_cpu_ms=host_cpu_ms,
+                fuel=fuel,
+                memory_bytes=0,  # wasmtime-py does not expose a component's memories
+                output_bytes=output,
+                instantiate_ms=instantiate_ms,
+                throttled_ms=throttled_ms,
+            ),
+        )
+
+
+def _request(request: Request) -> wc.Record:
+    record = wc.Record()
+    record.__dict__.update(
+        method=request.method,
+        path=request.path,
+        query=request.query,
+        headers=list(request.headers),
+        body=request.body.decode("latin-1"),
+    )
+    return record
+
+
+def _failure_message(kind: ViolationKind, message: str) -> str:
+    text = " ".join(message.split())[:600]
+    hints = {
+        ViolationKind.TRAP: "the handler raised: ",
+        ViolationKind.MEMORY: "an allocation passed limits.memory (MemoryError): ",
+        ViolationKind.STACK: "recursion too deep (RecursionError): ",
+        ViolationKind.STORAGE: "file access outside the storage grants: ",
+        ViolationKind.NETWORK_DENIED: "tried to use the network directly: ",
+        ViolationKind.PROCESS: "tried to start a process: ",
+    }
+    return hints.get(kind, "") + text
+
+
+def _output_violation(size: int, cap: int) -> Violation:
+    return Violation(
+        kind=ViolationKind.OUTPUT,
+        message=f"the response body has {size:,} bytes, over the {cap:,}-byte output cap; "
+        "send less or raise the policy's output limit",
+    )
+
+
+# The host API as the world's imports. A function answers `result<T, error-code>`:
+# wasmtime-py wants a tagged `Variant` where ok and err are both strings, a bare value else.
+
+
+def _bytes(result: HostResult) -> wc.Variant:
+    if not result.ok:
+        return wc.Variant("err", result.code.label)
+    return wc.Variant("ok", result.data.decode("latin-1"))
+
+
+def _text(result: HostResult) -> wc.Variant:
+    if not result.ok:
+        return wc.Variant("err", result.code.label)
+    return wc.Variant("ok", result.data.decode("utf-8", "replace"))
+
+
+def _denied() -> wc.Variant:
+    return wc.Variant("err", "denied")
+
+
+def _log(_store: Any, level: int, message: str) -> str | None:
+    host = current_host()
+    if host is None:
+        return "denied"
+    result = host.log.write(level, message.encode("utf-8", "replace"))
+    return None if result.ok else result.code.label
+
+
+def _http_fetch(_store: Any, request: str) -> wc.Variant:
+    host = current_host()
+    if host is None:
+        return _denied()
+    return _bytes(host.http.fetch(request.encode("latin-1", "replace"), HOST_RESULT_CAP))
+
+
+def _storage_read(_store: Any, bucket: str, key: str) -> wc.Variant:
+    host = current_host()
+    return _denied() if host is None else _bytes(host.storage.read(bucket, key, HOST_RESULT_CAP))
+
+
+def _storage_write(_store: Any, bucket: str, key: str, data: str) -> int | str:
+    host = current_host()
+    if host is None:
+        return "denied"
+    result = host.storage.write(bucket, key, data.encode("latin-1", "replace"))
+    return result.value if result.ok else result.code.label
+
+
+def _storage_list(_store: Any, bucket: str, prefix: str) -> wc.Variant:
+    host = current_host()
+    return _denied() if host is None else _text(host.storage.list(bucket, prefix, HOST_RESULT_CAP))
+
+
+def _db(action: str) -> Callable[..., wc.Variant]:
+    def call(_store: Any, schema: str, sql: str, params: str) -> wc.Variant:
+        host = current_host()
+        if host is None:
+            return _denied()
+        run = host.database.query if action == "query" else host.database.execute
+        return _text(run(schema, sql.encode(), params.encode(), HOST_RESULT_CAP))
+
+    return call
+
+
+def _functions() -> Iterator[tuple[str, Callable[..., Any]]]:
+    yield "log", _log
+    yield "http-fetch", _http_fetch
+    yield "storage-read", _storage_read
+    yield "storage-write", _storage_write
+    yield "storage-list", _storage_list
+    yield "db-query", _db("query")
+    yield "db-execute", _db("execute")
+
+
+def define_component_host(linker: wc.Linker) -> None:
+    """WASI 0.2 (no preopens, env or network unless the store's WasiConfig grants them)
+    and the platform's host interface on `linker`."""
+    linker.add_wasip2()
+    with linker.root() as root, root.add_instance(HOST_INTERFACE) as host:
+        for name, func in _functions():
+            host.add_func(name, func)
