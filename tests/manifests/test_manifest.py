@@ -226,7 +226,10 @@ SIGNED = "expected SHA256:<64 hex digits> (`sandbench manifest digest DIR` print
             {"runtime.kind": "docker"},
             "runtime.kind: \"docker\" is invalid: expected 'wasm' or 'container'",
         ),
-        ({"runtime.abi": "x"}, "runtime.abi: \"x\" is invalid: expected 'command' or 'reactor'"),
+        (
+            {"runtime.abi": "x"},
+            "runtime.abi: \"x\" is invalid: expected 'command', 'reactor' or 'component'",
+        ),
         ({"runtime.entry": 5}, "runtime.entry: 5 is invalid: expected a string"),
         ({"security": []}, "security: [] is invalid: expected an object"),
         (
