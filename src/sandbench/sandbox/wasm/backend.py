@@ -18,8 +18,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import wasmtime
 from wasmtime import component as wc
@@ -51,6 +53,7 @@ from .instances import (
     TICK_MS,
     WASI,
     CommandInstance,
+    Persistent,
     ReactorInstance,
     Spec,
     first_line,
@@ -60,6 +63,9 @@ __all__ = ["WasmBackend", "wasmtime_version"]
 
 ENOTSUP = 58  # WASI errno
 _ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=enotsup;v1"
+
+
+_Artifact = TypeVar("_Artifact", wasmtime.Module, wc.Component)
 
 
 def wasmtime_version() -> str:
@@ -190,25 +196,8 @@ class WasmBackend(Closing):
             host=host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
             writes_files=f"{WASI}::path_open" in shape.imports,
         )
-        instance: CommandInstance | ReactorInstance
-        if runtime.abi == "command":
-            instance = CommandInstance(spec)
-        else:
-            instance = ReactorInstance(spec)
-            violation = instance.warm_up()
-            if violation is not None:
-                instance.close()
-                return _load_failure(
-                    violation.kind, violation.message, started, dependencies, "instantiate"
-                )
-        return LoadResult(
-            instance=instance,
-            compile_ms=compile_ms,
-            load_ms=(time.perf_counter() - started) * 1000,
-            cache_hit=hit,
-            dependencies=dependencies,
-            imports=shape.imports,
-        )
+        instance = CommandInstance(spec) if runtime.abi == "command" else ReactorInstance(spec)
+        return _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
 
     def _load_component(
         self,
@@ -258,20 +247,7 @@ class WasmBackend(Closing):
             writes_files=bool(grants.storage_write),
         )
         instance = ComponentInstance(spec)
-        violation = instance.warm_up()
-        if violation is not None:
-            instance.close()
-            return _load_failure(
-                violation.kind, violation.message, started, dependencies, "instantiate"
-            )
-        return LoadResult(
-            instance=instance,
-            compile_ms=compile_ms,
-            load_ms=(time.perf_counter() - started) * 1000,
-            cache_hit=hit,
-            dependencies=dependencies,
-            imports=shape.imports,
-        )
+        return _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
 
     def _component_shape(self, key: str, component: wc.Component) -> _Shape:
         kind = component.type
@@ -285,24 +261,35 @@ class WasmBackend(Closing):
 
     def _component(self, entry: Path, fresh: bool) -> tuple[str, wc.Component, float, bool]:
         """Compile the component at `entry` or take it from the cache, like `_module`."""
-        try:
-            wasm = entry.read_bytes()
-        except OSError as exc:
-            raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
-        started = time.perf_counter()
+        wasm = _read(entry)
         key = self.cache_key(wasm, kind="component")
+        return self._compiled(
+            key,
+            fresh,
+            lambda path: wc.Component.deserialize_file(self._engine, path),
+            lambda: wc.Component(self._engine, wasm),
+        )
+
+    def _compiled(
+        self,
+        key: str,
+        fresh: bool,
+        deserialize: Callable[[str], _Artifact],
+        compile_: Callable[[], _Artifact],
+    ) -> tuple[str, _Artifact, float, bool]:
+        """From the cache, or compiled and stored: (key, artifact, ms, cache hit)."""
+        started = time.perf_counter()
         cached = None if fresh or self._cache is None else self._cache.get(key)
         if self._cache is not None and cached is not None:
             try:
-                component = wc.Component.deserialize_file(self._engine, str(cached))
-                return key, component, (time.perf_counter() - started) * 1000, True
+                return key, deserialize(str(cached)), (time.perf_counter() - started) * 1000, True
             except wasmtime.WasmtimeError:
-                self._cache.discard(key)
-        component = wc.Component(self._engine, wasm)
+                self._cache.discard(key)  # stale or corrupt: compile afresh
+        artifact = compile_()
         compile_ms = (time.perf_counter() - started) * 1000
         if self._cache is not None:
-            self._cache.put(key, component.serialize())
-        return key, component, compile_ms, False
+            self._cache.put(key, artifact.serialize())
+        return key, artifact, compile_ms, False
 
     def _shape(self, key: str, module: wasmtime.Module) -> _Shape:
         """The module's imports and exports, memoized per compiled artifact."""
@@ -317,25 +304,52 @@ class WasmBackend(Closing):
 
     def _module(self, entry: Path, fresh: bool) -> tuple[str, wasmtime.Module, float, bool]:
         """Compile `entry` or take it from the cache: (key, module, compile ms, cache hit)."""
-        try:
-            source = entry.read_bytes()
-        except OSError as exc:
-            raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
+        source = _read(entry)
         started = time.perf_counter()
-        wasm = wasmtime.wat2wasm(source.decode("utf-8")) if entry.suffix == ".wat" else source
-        key = self.cache_key(bytes(wasm))
-        cached = None if fresh or self._cache is None else self._cache.get(key)
-        if self._cache is not None and cached is not None:
-            try:
-                module = wasmtime.Module.deserialize_file(self._engine, str(cached))
-                return key, module, (time.perf_counter() - started) * 1000, True
-            except wasmtime.WasmtimeError:
-                self._cache.discard(key)  # stale or corrupt: compile afresh
-        module = wasmtime.Module(self._engine, bytes(wasm))
-        compile_ms = (time.perf_counter() - started) * 1000
-        if self._cache is not None:
-            self._cache.put(key, module.serialize())
-        return key, module, compile_ms, False
+        wasm = (
+            bytes(wasmtime.wat2wasm(source.decode("utf-8"))) if entry.suffix == ".wat" else source
+        )
+        key = self.cache_key(wasm)
+        key, module, _, hit = self._compiled(
+            key,
+            fresh,
+            lambda path: wasmtime.Module.deserialize_file(self._engine, path),
+            lambda: wasmtime.Module(self._engine, wasm),
+        )
+        return key, module, (time.perf_counter() - started) * 1000, hit
+
+
+def _read(entry: Path) -> bytes:
+    try:
+        return entry.read_bytes()
+    except OSError as exc:
+        raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
+
+
+def _loaded(
+    instance: CommandInstance | Persistent,
+    started: float,
+    compile_ms: float,
+    hit: bool,
+    dependencies: dict[str, bool],
+    imports: tuple[str, ...],
+) -> LoadResult:
+    """The `LoadResult` of a linked instance; a persistent one is instantiated first."""
+    if isinstance(instance, Persistent):
+        violation = instance.warm_up()
+        if violation is not None:
+            instance.close()
+            return _load_failure(
+                violation.kind, violation.message, started, dependencies, "instantiate"
+            )
+    return LoadResult(
+        instance=instance,
+        compile_ms=compile_ms,
+        load_ms=(time.perf_counter() - started) * 1000,
+        cache_hit=hit,
+        dependencies=dependencies,
+        imports=imports,
+    )
 
 
 def _is_component(entry: Path) -> bool:

@@ -28,8 +28,8 @@ from sandbench.sandbox.interface import (
     ViolationKind,
 )
 
-from .host import bound, current_host
-from .instances import Spec, _BaseInstance, _Call
+from .host import current_host
+from .instances import Persistent, Spec, _Call
 
 __all__ = [
     "EXPORT",
@@ -72,54 +72,28 @@ class _Live:
     handle: wc.Func
 
 
-class ComponentInstance(_BaseInstance):
+class ComponentInstance(Persistent):
     """`component` ABI: one live instance, re-created after any violation."""
 
     def __init__(self, spec: ComponentSpec) -> None:
         super().__init__(spec)
         self._cspec = spec
-        self._live: _Live | None = None
 
-    def close(self) -> None:
-        """See `Instance.close`."""
-        with self._lock:
-            self._discard()
-            super().close()
+    def _new_store(self) -> _Call:
+        return self._new_call([], None, component=True)
 
-    def _discard(self) -> None:
-        if self._live is not None:
-            self._live.call.store.close()
-            self._live = None
-
-    def warm_up(self) -> Violation | None:
-        """Instantiate now, so that failures of the module's top level show at load."""
-        with self._lock, bound(self._spec.host):
-            return self._ensure()[1]
-
-    def _ensure(self) -> tuple[float, Violation | None]:
-        if self._live is not None:
-            return 0.0, None
-        call = self._new_call([], None, component=True)
-        try:
-            call.arm(self._spec.limits.timeout_ms)
-            instance = self._cspec.linker.instantiate(call.store, self._cspec.component)
-            handle = instance.get_func(call.store, EXPORT)
-            if handle is None:
-                raise wasmtime.WasmtimeError(f"the component exports no `{EXPORT}` function")
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            violation = self._classify(call, exc, 0, "instantiate")
-            self._spec.share.charge(call.fuel_used())
-            call.store.close()
-            return 0.0, violation
-        self._spec.share.charge(call.fuel_used())
-        self._live = _Live(call=call, handle=handle)
-        return (time.perf_counter() - call.started) * 1000, None
+    def _instantiate(self, call: _Call) -> _Live:
+        instance = self._cspec.linker.instantiate(call.store, self._cspec.component)
+        handle = instance.get_func(call.store, EXPORT)
+        if handle is None:
+            raise wasmtime.WasmtimeError(f"the component exports no `{EXPORT}` function")
+        return _Live(call=call, handle=handle)
 
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
         instantiate_ms, violation = self._ensure()
         if violation is not None or self._live is None:
             return Outcome(violation=violation, usage=Usage(instantiate_ms=instantiate_ms))
-        live = self._live
+        live: _Live = self._live
         call = live.call
         response: Response | None = None
         output = 0

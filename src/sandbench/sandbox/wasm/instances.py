@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 
@@ -51,6 +52,7 @@ __all__ = [
     "TICK_MS",
     "WASI",
     "CommandInstance",
+    "Persistent",
     "ReactorInstance",
     "Spec",
     "first_line",
@@ -350,22 +352,14 @@ class CommandInstance(_BaseInstance):
             call.store.close()
 
 
-@dataclass
-class _Live:
-    """A reactor's live instance and its export handles, looked up once."""
-
-    call: _Call
-    memory: wasmtime.Memory
-    alloc: wasmtime.Func
-    handle: wasmtime.Func
-
-
-class ReactorInstance(_BaseInstance):
-    """`reactor` ABI: one live instance, re-created after any violation."""
+class Persistent(_BaseInstance):
+    """An ABI that keeps one live instance between calls and re-creates it after any
+    violation (a trapped instance is never re-entered). Subclasses make the live instance
+    in `_instantiate`; it must carry the `_Call` of its store as `.call`."""
 
     def __init__(self, spec: Spec) -> None:
         super().__init__(spec)
-        self._live: _Live | None = None
+        self._live: Any = None
 
     def close(self) -> None:
         """See `Instance.close`."""
@@ -379,44 +373,70 @@ class ReactorInstance(_BaseInstance):
             self._live = None
 
     def warm_up(self) -> Violation | None:
-        """Instantiate now (running `start` and `_initialize`), so load failures show at load."""
+        """Instantiate now (running the module's initialisation), so failures show at load."""
         with self._lock, bound(self._spec.host):
             return self._ensure()[1]
+
+    def _new_store(self) -> _Call:
+        raise NotImplementedError  # pragma: no cover
+
+    def _instantiate(self, call: _Call) -> Any:
+        """Instantiate in `call.store` and return the live instance (raises on a trap)."""
+        raise NotImplementedError  # pragma: no cover
 
     def _ensure(self) -> tuple[float, Violation | None]:
         """Make sure a live instance exists; returns (instantiate ms, violation)."""
         if self._live is not None:
             return 0.0, None
-        env = [("SANDBENCH_ABI", "1"), ("SANDBENCH_MODULE", self._spec.name)]
-        call = self._new_call(env, None)
+        call = self._new_store()
         try:
             call.arm(self._spec.limits.timeout_ms)
-            instance = _pre(self._spec).instantiate(call.store)
-            exports = instance.exports(call.store)
-            init = exports.get("_initialize")
-            if isinstance(init, wasmtime.Func):
-                init(call.store)
-            memory, alloc, handle = (exports[name] for name in REACTOR_EXPORTS)
-            if not isinstance(memory, wasmtime.Memory):
-                raise wasmtime.WasmtimeError("the export `memory` is not a memory")
-            if not isinstance(alloc, wasmtime.Func) or not isinstance(handle, wasmtime.Func):
-                raise wasmtime.WasmtimeError(
-                    "sandbench_alloc and sandbench_handle must be functions"
-                )
+            live = self._instantiate(call)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             violation = self._classify(call, exc, 0, "instantiate")
             self._spec.share.charge(call.fuel_used())
             call.store.close()
             return 0.0, violation
         self._spec.share.charge(call.fuel_used())
-        self._live = _Live(call=call, memory=memory, alloc=alloc, handle=handle)
+        self._live = live
         return (time.perf_counter() - call.started) * 1000, None
+
+
+@dataclass
+class _Live:
+    """A reactor's live instance and its export handles, looked up once."""
+
+    call: _Call
+    memory: wasmtime.Memory
+    alloc: wasmtime.Func
+    handle: wasmtime.Func
+
+
+class ReactorInstance(Persistent):
+    """`reactor` ABI: one live instance, re-created after any violation."""
+
+    def _new_store(self) -> _Call:
+        env = [("SANDBENCH_ABI", "1"), ("SANDBENCH_MODULE", self._spec.name)]
+        return self._new_call(env, None)
+
+    def _instantiate(self, call: _Call) -> _Live:
+        instance = _pre(self._spec).instantiate(call.store)
+        exports = instance.exports(call.store)
+        init = exports.get("_initialize")
+        if isinstance(init, wasmtime.Func):
+            init(call.store)
+        memory, alloc, handle = (exports[name] for name in REACTOR_EXPORTS)
+        if not isinstance(memory, wasmtime.Memory):
+            raise wasmtime.WasmtimeError("the export `memory` is not a memory")
+        if not isinstance(alloc, wasmtime.Func) or not isinstance(handle, wasmtime.Func):
+            raise wasmtime.WasmtimeError("sandbench_alloc and sandbench_handle must be functions")
+        return _Live(call=call, memory=memory, alloc=alloc, handle=handle)
 
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
         instantiate_ms, violation = self._ensure()
         if violation is not None or self._live is None:
             return Outcome(violation=violation, usage=Usage(instantiate_ms=instantiate_ms))
-        live = self._live
+        live: _Live = self._live
         call = live.call
         call.stdout.reset()
         call.stderr.reset()
