@@ -95,7 +95,7 @@ def render_html(report: HealthReport) -> str:
             [
                 ("load time (cold)", f"{m.load_time:.1f} ms"),
                 ("error rate", f"{m.error_rate:.2%}"),
-                ("memory (peak)", format_bytes(m.memory_usage)),
+                ("memory (peak)", m.memory_shown),
                 ("CPU", f"{m.cpu_usage:.0f}m of {lim.cpu_millicores}m"),
                 ("signature", report.signature.status.value),
             ],

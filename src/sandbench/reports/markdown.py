@@ -31,7 +31,7 @@ def render_markdown(report: HealthReport) -> str:
         "|---|---|",
         f"| load time (cold) | {m.load_time:.1f} ms |",
         f"| error rate | {m.error_rate:.2%} |",
-        f"| memory (peak) | {format_bytes(m.memory_usage)} of {format_bytes(lim.memory_bytes)} |",
+        f"| memory (peak) | {m.memory_shown} of {format_bytes(lim.memory_bytes)} |",
         f"| CPU | {m.cpu_usage:.0f}m (limit {lim.cpu_millicores}m) |",
     ]
     if report.health is not None and report.health.latency_ms is not None:

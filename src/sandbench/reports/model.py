@@ -2,7 +2,8 @@
 
 JSON keys are camelCase, as the platform's are. Units: `loadTime` and every `...Ms` in
 milliseconds, `errorRate` a fraction (0.005 = 0.5 %), `memoryUsage` bytes of peak linear
-memory, `cpuUsage` millicores: the module's CPU time (for WASM, fuel at 2e9 per CPU-second,
+memory (0: not measured, as for WASM components, whose memories wasmtime-py does not
+expose), `cpuUsage` millicores: the module's CPU time (for WASM, fuel at 2e9 per CPU-second,
 the unit `limits.cpu` is enforced in) over the wall time of the health calls.
 
 `Evidence` is what the pipeline hands to `assess`; `HealthReport` is what comes out.
@@ -18,7 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from sandbench.bench import LoadTimes, ProbeResult, Stats
 from sandbench.bench.loadtest import LoadTestResult
-from sandbench.manifests import HealthExpect
+from sandbench.manifests import HealthExpect, format_bytes
 from sandbench.runtime import AppliedLimits
 from sandbench.sandbox import Request, Violation
 from sandbench.scanners import ScanResult
@@ -93,6 +94,11 @@ class Metrics(_Camel):
     memory_usage: int
     cpu_usage: float
     dependencies: dict[str, DependencyStatus] = Field(default_factory=dict)
+
+    @property
+    def memory_shown(self) -> str:
+        """`memory_usage` for people: `not measured` when it is 0."""
+        return format_bytes(self.memory_usage) if self.memory_usage else "not measured"
 
 
 class RuleResult(_Camel):

@@ -96,7 +96,7 @@ def render_text(report: HealthReport) -> str:
         )
     m = report.metrics
     lines.append(
-        f"  usage      memory {format_bytes(m.memory_usage)}, cpu {m.cpu_usage:.0f}m, "
+        f"  usage      memory {m.memory_shown}, cpu {m.cpu_usage:.0f}m, "
         f"error rate {m.error_rate:.1%}"
     )
     lim = report.limits
