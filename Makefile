@@ -4,11 +4,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 EXAMPLE ?= examples/modules/vendas
 
-.PHONY: demo test lint typecheck unit bench examples clean
+.PHONY: demo demo-python test lint typecheck unit bench examples clean
 
 # Set up and run the main job: check an example module in the WASM sandbox.
 demo: $(VENV)/.installed
 	$(BIN)/sandbench check $(EXAMPLE)
+
+# The same for a module written in Python: build it into a WebAssembly component, check it.
+demo-python: $(VENV)/.installed
+	$(BIN)/sandbench build examples/modules/pricing-py
+	$(BIN)/sandbench check examples/modules/pricing-py
 
 # Set up and run everything CI runs: lint, types, the whole test suite, benchmark smoke run.
 test: lint typecheck unit
