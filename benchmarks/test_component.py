@@ -8,7 +8,7 @@ three contenders measured in this same run:
 
 - `py-load`: from the compile cache to the first response. Component: `WasmBackend.load`
   with a cache hit (read and hash the 18 MB file, deserialize the compiled artifact,
-  instantiate, run the module's top level) plus `GET /`. Container: `ContainerBackend.load`
+  instantiate; the module's top level ran at build time, in the snapshot) plus `GET /`. Container: `ContainerBackend.load`
   (start the hardened container, wait until it listens) plus `GET /`; both through
   sandbench's backends, not bare `docker run`.
 - `py-instantiate`: a new instance. Component: a new instance (store, limits, WASI config,
@@ -17,9 +17,11 @@ three contenders measured in this same run:
 - `py-call`: one `POST /quote` on a live instance through `Instance.invoke`.
 
 Each group's `raw` baseline is wasmtime-py used directly on the same component (default
-`Config`, no fuel, no deadline, no limits, a no-op host `log`): the summary prints each
-contender over it (sandbench's overhead), and a second section prints container over
-component. Containers are closed in the next round's setup, outside the timed part.
+`Config`, no fuel, no deadline, no limits, a no-op host `log`; its load is
+`Component.deserialize_file` of an artifact it serialized itself, with no hashing). The
+summary prints every ratio by name: the component and the container over this baseline,
+and the container over the component. Instances and containers are closed in the next
+round's setup, outside the timed part.
 """
 
 from __future__ import annotations
