@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sandbench.components.build import build
 from sandbench.manifests import ModulePackage, load
 from sandbench.scanners import import_export
 
@@ -76,3 +78,23 @@ def make_package(tmp_path: Path) -> MakePackage:
         return load(root)
 
     return make
+
+
+@dataclass(frozen=True)
+class BuiltComponent:
+    """A copy of examples/modules/pricing-py built with `sandbench build`, and its bytes."""
+
+    root: Path
+    data: bytes
+
+
+@pytest.fixture(scope="session")
+def built_pricing(tmp_path_factory: pytest.TempPathFactory) -> BuiltComponent:
+    """pricing-py built once per session (about 7 s) in a private copy with a private cache."""
+    base = tmp_path_factory.mktemp("component")
+    root = base / "pricing-py"
+    shutil.copytree(EXAMPLES / "pricing-py", root, ignore=shutil.ignore_patterns("module.wasm"))
+    cache = base / "cache"
+    cache.mkdir(mode=0o700)
+    result = build(root, cache_dir=cache)
+    return BuiltComponent(root=root, data=result.component.read_bytes())

@@ -1,0 +1,191 @@
+"""A small reader for a WebAssembly component's top-level imports and exports.
+
+Like `wasm_binary` it never loads or runs anything, and its input is hostile: every count
+and length is checked against the bytes that remain before anything is allocated, the
+number of sections and of entries is capped, and any inconsistency raises
+`WasmFormatError` naming the section and offset.
+
+The component binary format (WebAssembly/component-model, design/mvp/Binary.md):
+
+- preamble `\\0asm`, version `0x0d 0x00`, layer `0x01 0x00` (a core module has layer 0);
+- sections: an id byte, a u32 LEB128 size, the body; only the top level is read, nested
+  core modules (1) and components (4) are skipped by length like every other section;
+- import section (10): `vec(importname' externdesc)`;
+- export section (11): `vec(exportname' sortidx externdesc?)`;
+- a name is `0x00 len bytes`. wasm-tools encoders before September 2024 wrote `0x01` for
+  interface names (`wasi:io/poll@0.2.9`); wasmtime 50 still reads `0x01` as a plain name
+  (measured) and refuses the later draft's `0x01 name versionsuffix`, so this reader does
+  the same: it judges what the sandbox will load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from .wasm_binary import MAGIC, MAX_BYTES, WasmFormatError, _Reader
+
+__all__ = [
+    "ComponentExport",
+    "ComponentImport",
+    "ComponentShape",
+    "is_component",
+    "read_component",
+]
+
+VERSION = b"\x0d\x00"
+LAYER = b"\x01\x00"
+MAX_SECTIONS = 100_000
+MAX_ENTRIES = 10_000
+_IMPORT_SECTION = 10
+_EXPORT_SECTION = 11
+_SORTS = {0x01: "func", 0x02: "value", 0x03: "type", 0x04: "component", 0x05: "instance"}
+_CORE_MODULE_SORT = 0x11
+# Primitive value types are single bytes 0x73 (string) to 0x7f (bool); anything else
+# in a valtype is a type index.
+_PRIMITIVES = range(0x73, 0x80)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class ComponentImport:
+    """One top-level import: its name and kind (module, func, value, type, component,
+    instance). `bound` is True for a type import bound to an existing type (`(eq i)`),
+    which nothing needs to provide."""
+
+    name: str
+    kind: str
+    bound: bool = False
+
+
+@dataclass(frozen=True)
+class ComponentExport:
+    """One top-level export: its name and kind (module, func, value, type, component, instance)."""
+
+    name: str
+    kind: str
+
+
+@dataclass
+class ComponentShape:
+    """What the reader found at the component's top level."""
+
+    imports: list[ComponentImport] = field(default_factory=list)
+    exports: list[ComponentExport] = field(default_factory=list)
+
+
+def is_component(data: bytes) -> bool:
+    """True when `data` starts like a component (magic, then the component layer)."""
+    return data[:4] == MAGIC and data[6:8] == LAYER
+
+
+def read_component(data: bytes) -> ComponentShape:
+    """Read the top-level imports and exports of a component.
+
+    Raises `WasmFormatError` for anything but a well-formed component preamble and
+    well-formed import and export sections.
+    """
+    if len(data) > MAX_BYTES:
+        raise WasmFormatError(f"component larger than {MAX_BYTES} bytes")
+    if not is_component(data):
+        raise WasmFormatError("not a WebAssembly component (bad magic or layer)")
+    if data[4:6] != VERSION:
+        raise WasmFormatError(
+            f"unsupported component binary version {data[4:6].hex()} (expected 0d00)"
+        )
+    shape = ComponentShape()
+    pos, sections = 8, 0
+    while pos < len(data):
+        sections += 1
+        if sections > MAX_SECTIONS:
+            raise WasmFormatError(f"more than {MAX_SECTIONS} sections")
+        head = _Reader(data, pos, len(data), "header")
+        section_id = head.byte()
+        size = head.uleb()
+        if size > len(data) - head.pos:
+            raise head.fail(f"section {section_id} size {size} runs past the end")
+        body = _Reader(data, head.pos, head.pos + size, f"section {section_id}")
+        if section_id == _IMPORT_SECTION:
+            _entries(body, shape.imports, _import, len(shape.imports) + len(shape.exports))
+        elif section_id == _EXPORT_SECTION:
+            _entries(body, shape.exports, _export, len(shape.imports) + len(shape.exports))
+        pos = body.end
+    return shape
+
+
+def _entries(r: _Reader, into: list[_T], read: Callable[[_Reader], _T], seen: int) -> None:
+    # An import takes at least 4 bytes (name tag, length, kind, index); an export 4 too.
+    count = r.count(4)
+    if seen + count > MAX_ENTRIES:
+        raise r.fail(f"more than {MAX_ENTRIES} imports and exports")
+    into.extend(read(r) for _ in range(count))
+    if r.pos != r.end:
+        raise r.fail(f"{r.end - r.pos} bytes left over after {count} entries")
+
+
+def _name(r: _Reader) -> str:
+    tag = r.byte()
+    if tag not in (0x00, 0x01):
+        raise r.fail(f"bad name tag {tag:#x} (expected 0x00)")
+    name = r.name()
+    if not name:
+        raise r.fail("empty import or export name")
+    return name
+
+
+def _import(r: _Reader) -> ComponentImport:
+    name = _name(r)
+    kind, bound = _externdesc(r)
+    return ComponentImport(name, kind, bound)
+
+
+def _export(r: _Reader) -> ComponentExport:
+    name = _name(r)
+    kind = _sort(r)
+    r.uleb()  # the index of what is exported
+    ascribed = r.byte()
+    if ascribed == 0x01:
+        _externdesc(r)
+    elif ascribed != 0x00:
+        raise r.fail(f"bad optional type tag {ascribed:#x}")
+    return ComponentExport(name, kind)
+
+
+def _sort(r: _Reader) -> str:
+    code = r.byte()
+    if code == 0x00:
+        core = r.byte()
+        if core != _CORE_MODULE_SORT:
+            raise r.fail(f"core sort {core:#x} cannot be imported or exported by a component")
+        return "module"
+    kind = _SORTS.get(code)
+    if kind is None:
+        raise r.fail(f"unknown sort {code:#x}")
+    return kind
+
+
+def _externdesc(r: _Reader) -> tuple[str, bool]:
+    """The kind, and whether a type import is bound to an existing type."""
+    kind = _sort(r)
+    if kind == "type":
+        bound = r.byte()
+        if bound == 0x00:
+            r.uleb()
+            return kind, True
+        if bound != 0x01:  # 0x01: (sub resource), a fresh abstract type
+            raise r.fail(f"bad type bound {bound:#x}")
+        return kind, False
+    if kind == "value":
+        bound = r.byte()
+        if bound == 0x00:
+            r.uleb()
+        elif bound == 0x01:
+            if r.byte() not in _PRIMITIVES:
+                r.pos -= 1
+                r.uleb()
+        else:
+            raise r.fail(f"bad value bound {bound:#x}")
+        return kind, False
+    r.uleb()  # the type index of a module, func, component or instance
+    return kind, False
