@@ -12,37 +12,28 @@ The entry file is read by `wasm_binary` (`.wasm`) or `wat` (`.wat`); nothing is 
 | `unused-permission` | low | a permission that no import can use (least privilege) |
 | `missing-export` | critical | an export the ABI requires is absent (`_start`, `memory`; `sandbench_alloc`, `sandbench_handle`) |
 | `export-signature` | critical | a required export has the wrong type |
-| `malformed-module` | critical | the entry file is not a readable module |
+| `malformed-module` | critical | the entry file is not a readable module, or not of its `runtime.abi` (a component declared `command`, a core module declared `component`) |
+
+Components (`runtime.abi: component`) are judged by `component_caps`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
 
+from .capability_rules import HOST_FUNCTIONS, HOST_NAMESPACE, NAME, finding, granted, unused
+from .component_binary import ComponentShape, is_component, read_component
+from .component_caps import scan_component
 from .files import read_capped
-from .interface import Finding, ScanResult, Severity, fingerprint
+from .interface import Finding, ScanResult, Severity
 from .wasm_binary import MAX_BYTES, FuncType, WasmShape, read_wasm
 from .wat import read_wat
 
-__all__ = ["HOST_FUNCTIONS", "HOST_NAMESPACE", "CapabilityScanner"]
+__all__ = ["HOST_FUNCTIONS", "HOST_NAMESPACE", "CapabilityScanner", "read_shape"]
 
-NAME = "capabilities"
 WASI = "wasi_snapshot_preview1"
-HOST_NAMESPACE = "sandbench:host/v1"
-# Host function -> the (resource, actions) any one of which grants it; () needs nothing.
-HOST_FUNCTIONS: dict[str, tuple[Resource, tuple[str, ...]] | None] = {
-    "http_fetch": (Resource.API, ("external",)),
-    "storage_read": (Resource.STORAGE, ("read", "write")),
-    "storage_list": (Resource.STORAGE, ("read", "write")),
-    "storage_write": (Resource.STORAGE, ("write",)),
-    "storage_delete": (Resource.STORAGE, ("write",)),
-    "db_query": (Resource.DATABASE, ("read", "write")),
-    "db_execute": (Resource.DATABASE, ("write",)),
-    "log": None,
-}
 _I32 = "i32"
 _REQUIRED: dict[str, dict[str, FuncType | None]] = {
     "command": {"memory": None, "_start": FuncType((), ())},
@@ -54,28 +45,29 @@ _REQUIRED: dict[str, dict[str, FuncType | None]] = {
 }
 
 
-def _finding(rule: str, severity: Severity, message: str, path: str, subject: str) -> Finding:
-    return Finding(
-        scanner=NAME,
-        rule_id=rule,
-        severity=severity,
-        message=message,
-        path=Path(path) if path else None,
-        fingerprint=fingerprint(NAME, rule, path, subject),
-    )
-
-
-def read_shape(package: ModulePackage) -> WasmShape:
-    """The entry file's imports and exports.
+def read_shape(package: ModulePackage) -> WasmShape | ComponentShape:
+    """The entry file's imports and exports: a `ComponentShape` for `abi: component`.
 
     Raises `ValueError` (`WasmFormatError` among them) for a link, an oversized or a
-    malformed entry, `OSError` when it cannot be read.
+    malformed entry or one that does not match `runtime.abi`, `OSError` when it cannot
+    be read.
     """
     entry = package.entry_path
     data = read_capped(entry, MAX_BYTES)
+    runtime = package.manifest.runtime
+    component = isinstance(runtime, WasmRuntime) and runtime.abi == "component"
     if entry.suffix == ".wat":
         return read_wat(data.decode("utf-8"))
-    return read_wasm(data)
+    if component and not is_component(data) and data[4:8] == b"\x01\x00\x00\x00":
+        raise ValueError(
+            "it is a core WebAssembly module, not a component: set runtime.abi to command "
+            "or reactor, or build it with `sandbench build`"
+        )
+    if not component and is_component(data):
+        raise ValueError(
+            "it is a WebAssembly component: set runtime.abi to component (docs/abi.md)"
+        )
+    return read_component(data) if component else read_wasm(data)
 
 
 class CapabilityScanner:
@@ -92,10 +84,12 @@ class CapabilityScanner:
         try:
             shape = read_shape(package)
         except (ValueError, OSError) as exc:
-            bad = _finding(
+            bad = finding(
                 "malformed-module", Severity.CRITICAL, f"cannot read {entry}: {exc}", entry, entry
             )
             return ScanResult(scanner=NAME, findings=(bad,))
+        if isinstance(shape, ComponentShape):
+            return scan_component(shape, package, entry)
         perms = package.manifest.security.permissions
         findings = (*_imports(shape, perms, entry), *_exports(shape, package, entry))
         return ScanResult(
@@ -103,10 +97,6 @@ class CapabilityScanner:
             findings=tuple(findings),
             summary=f"{len(shape.imports)} imports, {len(shape.exports)} exports",
         )
-
-
-def _granted(perms: tuple[Permission, ...], resource: Resource, actions: tuple[str, ...]) -> bool:
-    return any(p.resource is resource and p.action in actions for p in perms)
 
 
 def _imports(shape: WasmShape, perms: tuple[Permission, ...], entry: str) -> Iterator[Finding]:
@@ -118,7 +108,7 @@ def _imports(shape: WasmShape, perms: tuple[Permission, ...], entry: str) -> Ite
         elif imp.module == HOST_NAMESPACE:
             yield from _host(imp.name, where, perms, entry, used)
         else:
-            yield _finding(
+            yield finding(
                 "unknown-import",
                 Severity.HIGH,
                 f"imports {where}: only {WASI} and {HOST_NAMESPACE} exist, the module will not link",
@@ -127,13 +117,7 @@ def _imports(shape: WasmShape, perms: tuple[Permission, ...], entry: str) -> Ite
             )
     for perm in perms:
         if perm.resource not in used:
-            yield _finding(
-                "unused-permission",
-                Severity.LOW,
-                f"permission {perm} is declared but no import can use it",
-                "module.json",
-                str(perm),
-            )
+            yield unused(perm, "no import can use it")
 
 
 def _wasi(
@@ -141,8 +125,8 @@ def _wasi(
 ) -> Iterator[Finding]:
     if name.startswith("path_") or name == "fd_readdir":
         used.add(Resource.STORAGE)
-        if not _granted(perms, Resource.STORAGE, ("read", "write")):
-            yield _finding(
+        if not granted(perms, Resource.STORAGE, ("read", "write")):
+            yield finding(
                 "undeclared-filesystem",
                 Severity.HIGH,
                 f"imports {where} (filesystem) but declares no storage: permission",
@@ -151,14 +135,14 @@ def _wasi(
             )
     elif name.startswith("sock_"):
         used.add(Resource.API)
-        granted = _granted(perms, Resource.API, ("external",))
-        yield _finding(
+        allowed = granted(perms, Resource.API, ("external",))
+        yield finding(
             "undeclared-socket",
-            Severity.LOW if granted else Severity.HIGH,
+            Severity.LOW if allowed else Severity.HIGH,
             f"imports {where} (raw sockets)"
             + (
                 ": sockets bypass the egress allow-list, use http_fetch"
-                if granted
+                if allowed
                 else " but declares no api:external: permission"
             ),
             entry,
@@ -171,7 +155,7 @@ def _host(
 ) -> Iterator[Finding]:
     if name not in HOST_FUNCTIONS:
         known = ", ".join(sorted(HOST_FUNCTIONS))
-        yield _finding(
+        yield finding(
             "unknown-host-function",
             Severity.HIGH,
             f"imports {where}, which the platform does not provide (known: {known})",
@@ -184,9 +168,9 @@ def _host(
         return
     resource, actions = need
     used.add(resource)
-    if not _granted(perms, resource, actions):
+    if not granted(perms, resource, actions):
         wanted = " or ".join(f"{resource.value}:{a}:..." for a in actions)
-        yield _finding(
+        yield finding(
             "undeclared-host-capability",
             Severity.HIGH,
             f"imports {where} but declares no {wanted} permission",
@@ -203,7 +187,7 @@ def _exports(shape: WasmShape, package: ModulePackage, entry: str) -> Iterator[F
         export = have.get(name)
         kind = "memory" if sig is None else "func"
         if export is None or export.kind != kind:
-            yield _finding(
+            yield finding(
                 "missing-export",
                 Severity.CRITICAL,
                 f"the {abi} ABI needs an exported {kind} {name!r} (docs/abi.md)",
@@ -211,7 +195,7 @@ def _exports(shape: WasmShape, package: ModulePackage, entry: str) -> Iterator[F
                 name,
             )
         elif sig is not None and export.type is not None and export.type != sig:
-            yield _finding(
+            yield finding(
                 "export-signature",
                 Severity.CRITICAL,
                 f"export {name!r} has type {export.type}, the {abi} ABI needs {sig}",

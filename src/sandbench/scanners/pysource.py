@@ -1,0 +1,245 @@
+"""What a Python module's sources ask of the platform, read statically with `ast`.
+
+A Python component always imports WASI's filesystem and sockets interfaces (the Python
+runtime links them), so its binary says nothing about what the module uses. Its sources
+do: the calls to the guest library's host API (`sandbench_guest.http_fetch`,
+`storage_read/write/list`, `db_query/db_execute`, however imported) with their bucket,
+schema or URL when it is a literal, and the `open()` calls of literal paths.
+
+Nothing is imported or run. What cannot be resolved statically (a target held in a
+variable, a function reached through `getattr`) is reported without a target or not at
+all: the sandbox still enforces the permissions at run time.
+"""
+
+from __future__ import annotations
+
+import ast
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .files import module_files, read_capped
+
+__all__ = ["GUEST_MODULE", "FileOpen", "HostCall", "PythonUse", "python_use"]
+
+GUEST_MODULE = "sandbench_guest"
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+# Host function -> (positional index, keyword) of the argument that names its target.
+TARGET_ARGUMENT: dict[str, tuple[int, str]] = {
+    "http_fetch": (1, "url"),
+    "storage_read": (0, "bucket"),
+    "storage_write": (0, "bucket"),
+    "storage_list": (0, "bucket"),
+    "db_query": (0, "schema"),
+    "db_execute": (0, "schema"),
+    "log": (-1, ""),
+}
+_WRITE_MODES = frozenset("wax+")
+_PATH_READS = frozenset({"read_text", "read_bytes"})
+_PATH_WRITES = frozenset({"write_text", "write_bytes"})
+
+
+@dataclass(frozen=True)
+class HostCall:
+    """A call of a host API function. `target` is the bucket, the schema or the URL's
+    `host:port`, or None when it is not a literal."""
+
+    function: str
+    target: str | None
+    file: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class FileOpen:
+    """An `open()` (or `Path(...).open/read_*/write_*`) of a literal path, made absolute
+    the way the sandbox sees it (relative to `/`)."""
+
+    path: str
+    write: bool
+    file: str
+    line: int
+    text: str
+
+
+@dataclass
+class PythonUse:
+    """What the sources use, and the files that could not be read (`problems`)."""
+
+    calls: list[HostCall] = field(default_factory=list)
+    opens: list[FileOpen] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    files: int = 0
+
+
+def python_use(root: Path) -> PythonUse:
+    """Analyse every `.py` file under `root` (links and environment folders skipped)."""
+    use = PythonUse()
+    for path in module_files(root):
+        if path.suffix != ".py":
+            continue
+        shown = path.relative_to(root).as_posix()
+        use.files += 1
+        try:
+            text = read_capped(path, MAX_SOURCE_BYTES).decode("utf-8")
+            tree = ast.parse(text, filename=shown)
+        except SyntaxError as exc:
+            use.problems.append(f"{shown}: line {exc.lineno}: {exc.msg}")
+            continue
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+            use.problems.append(f"{shown}: cannot be read: {exc}")
+            continue
+        _Visitor(shown, text.splitlines(), use).visit(tree)
+    return use
+
+
+class _Visitor(ast.NodeVisitor):
+    def __init__(self, shown: str, lines: list[str], use: PythonUse) -> None:
+        self._shown, self._lines, self._use = shown, lines, use
+        self._modules: set[str] = set()  # names bound to sandbench_guest
+        self._functions: dict[str, str] = {}  # local name -> host function
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name == GUEST_MODULE:
+                self._modules.add(alias.asname or alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module != GUEST_MODULE or node.level:
+            return
+        for alias in node.names:
+            if alias.name == "*":
+                self._functions.update({name: name for name in TARGET_ARGUMENT})
+            elif alias.name in TARGET_ARGUMENT:
+                self._functions[alias.asname or alias.name] = alias.name
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.generic_visit(node)
+        function = self._host_function(node.func)
+        if function is not None:
+            self._use.calls.append(
+                HostCall(
+                    function, _target(function, node), self._shown, node.lineno, self._at(node)
+                )
+            )
+            return
+        opened = _opened(node)
+        if opened is not None:
+            path, write = opened
+            full = posixpath.normpath(posixpath.join("/", path))
+            self._use.opens.append(FileOpen(full, write, self._shown, node.lineno, self._at(node)))
+
+    def _host_function(self, func: ast.expr) -> str | None:
+        if isinstance(func, ast.Name):
+            return self._functions.get(func.id)
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self._modules
+            and func.attr in TARGET_ARGUMENT
+        ):
+            return func.attr
+        return None
+
+    def _at(self, node: ast.expr) -> str:
+        index = node.lineno - 1
+        return self._lines[index].strip() if 0 <= index < len(self._lines) else ""
+
+
+def _argument(node: ast.Call, position: int, keyword: str) -> ast.expr | None:
+    for item in node.keywords:
+        if item.arg == keyword:
+            return item.value
+    if 0 <= position < len(node.args) and not any(
+        isinstance(a, ast.Starred) for a in node.args[: position + 1]
+    ):
+        return node.args[position]
+    return None
+
+
+def _literal_prefix(node: ast.expr | None) -> tuple[str, bool] | None:
+    """The literal text of a string, or the literal start of an f-string (and False)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value, True
+    if isinstance(node, ast.JoinedStr):
+        prefix = ""
+        for part in node.values:
+            if not (isinstance(part, ast.Constant) and isinstance(part.value, str)):
+                return prefix, False
+            prefix += part.value
+        return prefix, True
+    return None
+
+
+def _target(function: str, node: ast.Call) -> str | None:
+    position, keyword = TARGET_ARGUMENT[function]
+    literal = _literal_prefix(_argument(node, position, keyword))
+    if literal is None:
+        return None
+    text, complete = literal
+    if function != "http_fetch":
+        return text if complete and text else None
+    return _url_host(text, complete)
+
+
+def _url_host(url: str, complete: bool) -> str | None:
+    """`host:port` of an absolute http(s) URL whose host part is literal."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    if not complete and not any(c in rest for c in "/?#"):
+        return None  # f"https://{host}" or f"https://api.example.com{path}": host unknown
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    return f"{host}:{port or (443 if scheme.lower() == 'https' else 80)}"
+
+
+def _opened(node: ast.Call) -> tuple[str, bool] | None:
+    """(literal path, opened for writing) of `open("...")`, `io.open("...")` and
+    `Path("...").open/read_text/read_bytes/write_text/write_bytes(...)`."""
+    func = node.func
+    if _is_name(func, "open") or _is_attr(func, "io", "open"):
+        return _path_and_mode(node.args[:1], node, 1)
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+        maker = func.value.func
+        if _is_name(maker, "Path") or _is_attr(maker, "pathlib", "Path"):
+            if func.attr == "open":
+                return _path_and_mode(func.value.args[:1], node, 0)
+            if func.attr in _PATH_READS | _PATH_WRITES:
+                opened = _path_and_mode(func.value.args[:1], None, 0)
+                return (opened[0], func.attr in _PATH_WRITES) if opened else None
+    return None
+
+
+def _path_and_mode(
+    path_args: list[ast.expr], call: ast.Call | None, mode_position: int
+) -> tuple[str, bool] | None:
+    if not path_args:
+        return None
+    path = path_args[0]
+    if not (isinstance(path, ast.Constant) and isinstance(path.value, str) and path.value):
+        return None
+    mode = _argument(call, mode_position, "mode") if call is not None else None
+    if isinstance(mode, ast.Constant) and isinstance(mode.value, str):
+        return path.value, bool(_WRITE_MODES & set(mode.value))
+    return path.value, mode is not None  # a mode we cannot read: assume it may write
+
+
+def _is_name(node: ast.expr, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+def _is_attr(node: ast.expr, owner: str, name: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == name
+        and isinstance(node.value, ast.Name)
+        and node.value.id == owner
+    )
