@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+import sandbench
 from sandbench.manifests import load
+from sandbench.reports import Status
 from sandbench.sandbox.wasm.backend import _provided
 from sandbench.scanners import CapabilityScanner, Severity
 from sandbench.scanners.component_caps import provided_interface
@@ -310,3 +312,53 @@ def test_a_component_without_python_source(make_component, imports, unused):
     assert result.summary.endswith("no Python source")
     assert sorted(f.message.split()[1] for f in result.findings) == unused
     assert {f.rule_id for f in result.findings} <= {"unused-permission"}
+
+
+def test_gate_on_a_built_python_component(built_pricing: BuiltComponent, backend, advisory_store):
+    report = sandbench.gate(
+        built_pricing.root, backend=backend, advisory_store=advisory_store, load_test=None
+    )
+    scans = {scan.scanner: scan for scan in report.scans}
+    assert set(scans) == {
+        "bandit",
+        "pip-audit",
+        "licenses",
+        "capabilities",
+        "manifest-lint",
+        "malware",
+    }
+    assert [s.skipped_reason for s in scans.values()] == [None] * len(scans)
+    assert report.findings == []
+    assert scans["capabilities"].summary.startswith("30 imports, 2 exports; 1 Python files")
+    assert report.status is Status.HEALTHY
+
+
+@pytest.mark.parametrize(
+    ("source", "what", "why"),
+    [
+        ("import socket", "socket", "no sockets"),
+        ("import importlib\nimportlib.import_module('subprocess')", "subprocess", "no processes"),
+        ("x = __import__('ssl')", "ssl", "no sockets"),
+        ("from multiprocessing import Pool", "multiprocessing", "no processes"),
+        ("from urllib.request import urlopen", "urllib.request", "http_fetch"),
+        ("import os\nos.system('ls')", "os.system", "no processes"),
+        ("import os\nos.execv('/bin/sh', [])", "os.execv", "no processes"),
+        ("try:\n    import socket\nexcept ImportError:\n    socket = None", "socket", "sockets"),
+    ],
+)
+def test_what_the_sandbox_has_none_of(make_component, source, what, why):
+    [finding] = _findings(make_component(source + "\n"))
+    assert (finding.rule_id, finding.severity) == ("unavailable-in-sandbox", Severity.HIGH)
+    assert finding.message.startswith(f"uses {what}: ")
+    assert why in finding.message
+    flagged = next(
+        i for i, line in enumerate(source.splitlines(), 1) if what.split(".")[-1] in line
+    )
+    assert finding.line == flagged
+
+
+@pytest.mark.parametrize(
+    "source", ["import os\nos.getcwd()", "import json, re, decimal", "import socketserver_like"]
+)
+def test_ordinary_modules_are_not_flagged(make_component, source):
+    assert _rules(make_component(source + "\n")) == []

@@ -12,6 +12,7 @@ Python runtime links them, the sandbox grants neither. For a Python module
 | `undeclared-host-capability` | high | a `sandbench_guest` host call with no permission of its kind, or a literal bucket, schema or URL host that no permission grants |
 | `undeclared-filesystem` | high | `open()` of a literal `/storage/BUCKET/...` path that no `storage:` permission grants (for writing: `storage:write:BUCKET`) |
 | `file-outside-storage` | high | `open()` of a literal path outside `/storage`: the sandbox has no such file, the call fails with a `storage` violation |
+| `unavailable-in-sandbox` | high | an import of a socket or process module (`import socket`, `importlib.import_module("subprocess")`, `__import__(...)`) or a call of `os.system`, `os.fork`, `os.exec*`, `os.spawn*`, `os.popen`: the sandbox has none, the call fails with a `network-denied` or `process` violation |
 | `unreadable-source` | medium | a `.py` file that cannot be parsed (the build fails on it too); `unused-permission` is then not judged |
 | `unused-permission` | low | a permission that no call or open in the sources can use |
 """
@@ -122,6 +123,15 @@ def _python(use: PythonUse, perms: tuple[Permission, ...]) -> Iterator[Finding]:
         yield from _host_call(call, perms, used)
     for opened in use.opens:
         yield from _file_open(opened, perms, used)
+    for item in use.unavailable:
+        yield finding(
+            "unavailable-in-sandbox",
+            Severity.HIGH,
+            f"uses {item.what}: {item.why}",
+            item.file,
+            item.text,
+            item.line,
+        )
     if not use.problems:
         for perm in perms:
             if perm not in used:

@@ -4,7 +4,8 @@ A Python component always imports WASI's filesystem and sockets interfaces (the 
 runtime links them), so its binary says nothing about what the module uses. Its sources
 do: the calls to the guest library's host API (`sandbench_guest.http_fetch`,
 `storage_read/write/list`, `db_query/db_execute`, however imported) with their bucket,
-schema or URL when it is a literal, and the `open()` calls of literal paths.
+schema or URL when it is a literal, the `open()` calls of literal paths, and what the
+sandbox cannot have at all (sockets, processes), however it is imported or called.
 
 Nothing is imported or run. What cannot be resolved statically (a target held in a
 variable, a function reached through `getattr`) is reported without a target or not at
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 from .files import module_files, read_capped
 
-__all__ = ["GUEST_MODULE", "FileOpen", "HostCall", "PythonUse", "python_use"]
+__all__ = ["GUEST_MODULE", "FileOpen", "HostCall", "PythonUse", "Unavailable", "python_use"]
 
 GUEST_MODULE = "sandbench_guest"
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
@@ -35,6 +36,15 @@ TARGET_ARGUMENT: dict[str, tuple[int, str]] = {
     "db_execute": (0, "schema"),
     "log": (-1, ""),
 }
+_NO_SOCKETS = "there are no sockets in the sandbox: use sandbench_guest.http_fetch"
+_NO_PROCESSES = "there are no processes in the sandbox"
+# What the sandbox has none of (the guest's import guard refuses them at run time).
+UNAVAILABLE_MODULES = {
+    **dict.fromkeys(("socket", "_socket", "ssl", "_ssl", "select", "selectors"), _NO_SOCKETS),
+    **dict.fromkeys(("urllib.request", "http.client", "asyncio"), _NO_SOCKETS),
+    **dict.fromkeys(("subprocess", "_posixsubprocess", "multiprocessing", "pty"), _NO_PROCESSES),
+}
+_PROCESS_CALLS = ("system", "popen", "fork", "forkpty", "posix_spawn", "exec", "spawn")
 _WRITE_MODES = frozenset("wax+")
 _PATH_READS = frozenset({"read_text", "read_bytes"})
 _PATH_WRITES = frozenset({"write_text", "write_bytes"})
@@ -64,12 +74,25 @@ class FileOpen:
     text: str
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """An import (`import x`, `importlib.import_module("x")`, `__import__("x")`) or a call
+    (`os.system`, `os.fork`, ...) of what the sandbox has none of; `why` says what to use."""
+
+    what: str
+    why: str
+    file: str
+    line: int
+    text: str
+
+
 @dataclass
 class PythonUse:
     """What the sources use, and the files that could not be read (`problems`)."""
 
     calls: list[HostCall] = field(default_factory=list)
     opens: list[FileOpen] = field(default_factory=list)
+    unavailable: list[Unavailable] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     files: int = 0
 
@@ -103,10 +126,13 @@ class _Visitor(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
+            self._imported(alias.name, node)
             if alias.name == GUEST_MODULE:
                 self._modules.add(alias.asname or alias.name)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module and not node.level:
+            self._imported(node.module, node)
         if node.module != GUEST_MODULE or node.level:
             return
         for alias in node.names:
@@ -125,11 +151,25 @@ class _Visitor(ast.NodeVisitor):
                 )
             )
             return
+        imported = _dynamic_import(node)
+        if imported is not None:
+            self._imported(imported, node)
+        started = _process_call(node.func)
+        if started is not None:
+            found = Unavailable(started, _NO_PROCESSES, self._shown, node.lineno, self._at(node))
+            self._use.unavailable.append(found)
         opened = _opened(node)
         if opened is not None:
             path, write = opened
             full = posixpath.normpath(posixpath.join("/", path))
             self._use.opens.append(FileOpen(full, write, self._shown, node.lineno, self._at(node)))
+
+    def _imported(self, module: str, node: ast.stmt | ast.expr) -> None:
+        for name, why in UNAVAILABLE_MODULES.items():
+            if module == name or module.startswith(name + "."):
+                found = Unavailable(module, why, self._shown, node.lineno, self._at(node))
+                self._use.unavailable.append(found)
+                return
 
     def _host_function(self, func: ast.expr) -> str | None:
         if isinstance(func, ast.Name):
@@ -143,9 +183,29 @@ class _Visitor(ast.NodeVisitor):
             return func.attr
         return None
 
-    def _at(self, node: ast.expr) -> str:
+    def _at(self, node: ast.stmt | ast.expr) -> str:
         index = node.lineno - 1
         return self._lines[index].strip() if 0 <= index < len(self._lines) else ""
+
+
+def _dynamic_import(node: ast.Call) -> str | None:
+    """The literal module of `importlib.import_module("x")` or `__import__("x")`."""
+    if not (_is_attr(node.func, "importlib", "import_module") or _is_name(node.func, "__import__")):
+        return None
+    literal = _literal_prefix(_argument(node, 0, "name"))
+    return literal[0] if literal is not None and literal[1] else None
+
+
+def _process_call(func: ast.expr) -> str | None:
+    """`os.system`, `os.execv`, ... when `func` starts a process."""
+    if (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "os"
+        and func.attr.startswith(_PROCESS_CALLS)
+    ):
+        return f"os.{func.attr}"
+    return None
 
 
 def _argument(node: ast.Call, position: int, keyword: str) -> ast.expr | None:
