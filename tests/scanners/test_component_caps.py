@@ -230,6 +230,7 @@ def test_calls_in_other_module_files_count(make_component):
     [
         ("open('/etc/passwd')", [], "file-outside-storage", "/etc/passwd for reading"),
         ("open('data.json')", [], "file-outside-storage", "/data.json for reading"),
+        ("open('/storage')", [], "file-outside-storage", "/storage for reading"),
         ("open('/storage/../etc/x')", ["storage:read:x"], "file-outside-storage", "/etc/x"),
         (
             "io.open('/storage/docs/a', 'wb')",
@@ -268,6 +269,7 @@ def test_file_opens(make_component, call, permissions, rule, shown):
     ("call", "permissions"),
     [
         ("open('/storage/docs/a.txt')", ["storage:read:docs"]),
+        ("open('/storage/docs')", ["storage:read:docs"]),
         ("open('/storage/docs/a.txt', mode='a')", ["storage:write:docs"]),
         ("Path('/storage/out/r.txt').open('w')", ["storage:write:out"]),
         ("open(name)", []),  # not a literal: the sandbox decides at run time

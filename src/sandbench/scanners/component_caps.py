@@ -170,7 +170,7 @@ def _file_open(
 ) -> Iterator[Finding]:
     how = "for writing" if opened.write else "for reading"
     parts = opened.path.split("/")
-    if len(parts) < 4 or parts[1] != "storage" or not parts[2]:
+    if len(parts) < 3 or parts[1] != "storage":
         yield finding(
             "file-outside-storage",
             Severity.HIGH,
