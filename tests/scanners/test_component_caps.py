@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 import sandbench
+from sandbench.cli import cli
 from sandbench.manifests import load
 from sandbench.reports import Status
 from sandbench.sandbox.wasm.backend import _provided
@@ -364,3 +366,32 @@ def test_what_the_sandbox_has_none_of(make_component, source, what, why):
 )
 def test_ordinary_modules_are_not_flagged(make_component, source):
     assert _rules(make_component(source + "\n")) == []
+
+
+HOSTILE = """\
+import importlib
+from sandbench_guest import Response, storage_write
+
+def handle(request):
+    importlib.import_module("socket")
+    storage_write("reports", "out.csv", request.body)
+    return Response.text(open("/etc/passwd").read())
+"""
+
+
+def test_scan_command_on_a_hostile_python_component(make_component, advisory_store):
+    package = make_component(HOSTILE, permissions=["storage:read:reports"])
+    result = CliRunner().invoke(
+        cli,
+        ["scan", str(package.root), "--format", "json", "--advisory-db", str(advisory_store)],
+        env={"SANDBENCH_OSV_URL": ""},
+    )
+    assert result.exit_code == 1, result.output
+    [caps] = [r for r in json.loads(result.output)["results"] if r["scanner"] == "capabilities"]
+    found = sorted((f["rule_id"], f["line"]) for f in caps["findings"])
+    assert found == [
+        ("file-outside-storage", 7),
+        ("unavailable-in-sandbox", 5),
+        ("undeclared-host-capability", 6),
+        ("unused-permission", None),
+    ]
