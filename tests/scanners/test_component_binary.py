@@ -4,6 +4,7 @@ hand-made ones, and hostile input (truncations, flipped bytes, lying counts)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import time
 
@@ -15,13 +16,15 @@ from hypothesis import strategies as st
 
 from sandbench.scanners.component_binary import (
     MAX_ENTRIES,
+    MAX_SECTION_BYTES,
     MAX_SECTIONS,
     ComponentExport,
     ComponentImport,
     is_component,
     read_component,
+    read_component_file,
 )
-from sandbench.scanners.wasm_binary import WasmFormatError, read_wasm
+from sandbench.scanners.wasm_binary import MAX_BYTES, WasmFormatError, read_wasm
 from tests.scanners.conftest import EXAMPLES, BuiltComponent
 
 PREAMBLE = b"\x00asm\x0d\x00\x01\x00"
@@ -140,9 +143,13 @@ def test_core_modules_and_components_are_told_apart():
         (PREAMBLE + section(10, vec(name("x") + b"\x05")), "section 10, offset 15: unexpected end"),
     ],
 )
-def test_malformed_input_is_one_clear_error(data, message):
-    with pytest.raises(WasmFormatError, match=message):
+def test_malformed_input_is_one_clear_error(data, message, tmp_path):
+    with pytest.raises(WasmFormatError, match=message) as in_memory:
         read_component(data)
+    (tmp_path / "c.wasm").write_bytes(data)
+    with pytest.raises(WasmFormatError) as from_file:
+        read_component_file(tmp_path / "c.wasm")
+    assert str(from_file.value) == str(in_memory.value)  # offsets are file offsets
 
 
 def test_section_and_entry_counts_are_capped():
@@ -217,3 +224,29 @@ def test_flipped_bytes_of_a_real_component_fail_cleanly(built_pricing: BuiltComp
         except WasmFormatError:
             errors += 1
     assert errors > 0
+
+
+def test_file_reader_agrees_and_reads_only_what_it_needs(built_pricing: BuiltComponent):
+    path = built_pricing.root / "module.wasm"
+    assert read_component_file(path) == read_component(built_pricing.data)
+
+
+def test_file_reader_refuses_links_devices_and_oversized_files(tmp_path):
+    (tmp_path / "small.wasm").write_bytes(SMALL)
+    (tmp_path / "link.wasm").symlink_to(tmp_path / "small.wasm")
+    os.mkfifo(tmp_path / "fifo.wasm")  # opening it would block: it is never opened
+    for name_ in ("link.wasm", "fifo.wasm"):
+        with pytest.raises(ValueError, match="not a regular file"):
+            read_component_file(tmp_path / name_)
+    sparse = tmp_path / "huge.wasm"
+    with sparse.open("wb") as handle:  # sparse: no disk, and the reader allocates nothing
+        handle.write(SMALL)
+        handle.truncate(MAX_BYTES + 1)
+    with pytest.raises(WasmFormatError, match=f"component larger than {MAX_BYTES} bytes"):
+        read_component_file(sparse)
+    big_section = tmp_path / "big-section.wasm"
+    with big_section.open("wb") as handle:
+        handle.write(PREAMBLE + b"\x0a" + uleb(MAX_SECTION_BYTES + 1))
+        handle.truncate(8 + 1 + 4 + MAX_SECTION_BYTES + 1)
+    with pytest.raises(WasmFormatError, match=f"more than {MAX_SECTION_BYTES}"):
+        read_component_file(big_section)

@@ -24,11 +24,11 @@ from collections.abc import Iterator
 from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
 
 from .capability_rules import HOST_FUNCTIONS, HOST_NAMESPACE, NAME, finding, granted, unused
-from .component_binary import ComponentShape, is_component, read_component
+from .component_binary import ComponentShape, is_component, read_component_file
 from .component_caps import scan_component
 from .files import read_capped
 from .interface import Finding, ScanResult, Severity
-from .wasm_binary import MAX_BYTES, FuncType, WasmShape, read_wasm
+from .wasm_binary import CORE_VERSION, MAX_BYTES, FuncType, WasmFormatError, WasmShape, read_wasm
 from .wat import read_wat
 
 __all__ = ["HOST_FUNCTIONS", "HOST_NAMESPACE", "CapabilityScanner", "read_shape"]
@@ -53,21 +53,26 @@ def read_shape(package: ModulePackage) -> WasmShape | ComponentShape:
     be read.
     """
     entry = package.entry_path
-    data = read_capped(entry, MAX_BYTES)
     runtime = package.manifest.runtime
-    component = isinstance(runtime, WasmRuntime) and runtime.abi == "component"
+    if isinstance(runtime, WasmRuntime) and runtime.abi == "component":
+        try:
+            return read_component_file(entry)  # checks that it is a regular file first
+        except WasmFormatError:
+            with entry.open("rb") as handle:
+                if handle.read(8)[4:] != CORE_VERSION:
+                    raise
+            raise ValueError(
+                "it is a core WebAssembly module, not a component: set runtime.abi to "
+                "command or reactor, or build it with `sandbench build`"
+            ) from None
+    data = read_capped(entry, MAX_BYTES)
     if entry.suffix == ".wat":
         return read_wat(data.decode("utf-8"))
-    if component and not is_component(data) and data[4:8] == b"\x01\x00\x00\x00":
-        raise ValueError(
-            "it is a core WebAssembly module, not a component: set runtime.abi to command "
-            "or reactor, or build it with `sandbench build`"
-        )
-    if not component and is_component(data):
+    if is_component(data):
         raise ValueError(
             "it is a WebAssembly component: set runtime.abi to component (docs/abi.md)"
         )
-    return read_component(data) if component else read_wasm(data)
+    return read_wasm(data)
 
 
 class CapabilityScanner:

@@ -2,8 +2,9 @@
 
 Like `wasm_binary` it never loads or runs anything, and its input is hostile: every count
 and length is checked against the bytes that remain before anything is allocated, the
-number of sections and of entries is capped, and any inconsistency raises
-`WasmFormatError` naming the section and offset.
+number of sections and of entries and the size of an import or export section are capped,
+and any inconsistency raises `WasmFormatError` naming the section and the file offset.
+From a file only the section headers and the import and export sections are read.
 
 The component binary format (WebAssembly/component-model, design/mvp/Binary.md):
 
@@ -20,8 +21,11 @@ The component binary format (WebAssembly/component-model, design/mvp/Binary.md):
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from .wasm_binary import MAGIC, MAX_BYTES, WasmFormatError, _Reader
@@ -32,12 +36,15 @@ __all__ = [
     "ComponentShape",
     "is_component",
     "read_component",
+    "read_component_file",
 ]
 
 VERSION = b"\x0d\x00"
 LAYER = b"\x01\x00"
 MAX_SECTIONS = 100_000
 MAX_ENTRIES = 10_000
+MAX_SECTION_BYTES = 16 * 1024 * 1024  # an import or export section; pricing-py's are < 100 B
+_MAX_HEADER = 6  # the id byte and a u32 LEB128 of at most 5 bytes
 _IMPORT_SECTION = 10
 _EXPORT_SECTION = 11
 _SORTS = {0x01: "func", 0x02: "value", 0x03: "type", 0x04: "component", 0x05: "instance"}
@@ -81,37 +88,79 @@ def is_component(data: bytes) -> bool:
 
 
 def read_component(data: bytes) -> ComponentShape:
-    """Read the top-level imports and exports of a component.
+    """Read the top-level imports and exports of a component held in memory.
 
     Raises `WasmFormatError` for anything but a well-formed component preamble and
     well-formed import and export sections.
     """
     if len(data) > MAX_BYTES:
         raise WasmFormatError(f"component larger than {MAX_BYTES} bytes")
-    if not is_component(data):
+    return _read(lambda offset, size: data[offset : offset + size], len(data))
+
+
+def read_component_file(path: Path) -> ComponentShape:
+    """Like `read_component`, reading from `path` only the preamble, the section headers
+    and the import and export sections (a Python component is ~18 MB, nearly all of it
+    core modules). Raises `ValueError` (`WasmFormatError`) for a link, a device or bad
+    content, `OSError` when it cannot be read."""
+    if not stat.S_ISREG(path.lstat().st_mode):
+        raise ValueError(f"{path.name} is not a regular file")
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_BYTES:
+            raise WasmFormatError(f"component larger than {MAX_BYTES} bytes")
+
+        def read_at(offset: int, length: int) -> bytes:
+            handle.seek(offset)
+            return handle.read(length)
+
+        return _read(read_at, size)
+
+
+def _read(read_at: Callable[[int, int], bytes], size: int) -> ComponentShape:
+    preamble = read_at(0, 8)
+    if not is_component(preamble):
         raise WasmFormatError("not a WebAssembly component (bad magic or layer)")
-    if data[4:6] != VERSION:
+    if preamble[4:6] != VERSION:
         raise WasmFormatError(
-            f"unsupported component binary version {data[4:6].hex()} (expected 0d00)"
+            f"unsupported component binary version {preamble[4:6].hex()} (expected 0d00)"
         )
     shape = ComponentShape()
     pos, sections = 8, 0
-    while pos < len(data):
+    while pos < size:
         sections += 1
         if sections > MAX_SECTIONS:
             raise WasmFormatError(f"more than {MAX_SECTIONS} sections")
-        head = _Reader(data, pos, len(data), "header")
+        header = read_at(pos, _MAX_HEADER)
+        head = _Reader(header, 0, len(header), "header", base=pos)
         section_id = head.byte()
-        size = head.uleb()
-        if size > len(data) - head.pos:
-            raise head.fail(f"section {section_id} size {size} runs past the end")
-        body = _Reader(data, head.pos, head.pos + size, f"section {section_id}")
-        if section_id == _IMPORT_SECTION:
-            _entries(body, shape.imports, _import, len(shape.imports) + len(shape.exports))
-        elif section_id == _EXPORT_SECTION:
-            _entries(body, shape.exports, _export, len(shape.imports) + len(shape.exports))
-        pos = body.end
+        length = head.uleb()
+        start = pos + head.pos
+        if length > size - start:
+            raise head.fail(f"section {section_id} size {length} runs past the end")
+        if section_id in (_IMPORT_SECTION, _EXPORT_SECTION):
+            _section(read_at, start, length, section_id, shape)
+        pos = start + length
     return shape
+
+
+def _section(
+    read_at: Callable[[int, int], bytes],
+    start: int,
+    length: int,
+    section_id: int,
+    shape: ComponentShape,
+) -> None:
+    if length > MAX_SECTION_BYTES:
+        raise WasmFormatError(
+            f"section {section_id}, offset {start}: {length} bytes, more than {MAX_SECTION_BYTES}"
+        )
+    body = _Reader(read_at(start, length), 0, length, f"section {section_id}", base=start)
+    seen = len(shape.imports) + len(shape.exports)
+    if section_id == _IMPORT_SECTION:
+        _entries(body, shape.imports, _import, seen)
+    else:
+        _entries(body, shape.exports, _export, seen)
 
 
 def _entries(r: _Reader, into: list[_T], read: Callable[[_Reader], _T], seen: int) -> None:

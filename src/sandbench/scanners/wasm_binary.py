@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 __all__ = ["Export", "FuncType", "Import", "WasmFormatError", "WasmShape", "read_wasm"]
 
 MAGIC = b"\x00asm"
+CORE_VERSION = b"\x01\x00\x00\x00"
 MAX_BYTES = 256 * 1024 * 1024
 _KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
 _VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128"}
@@ -62,11 +63,13 @@ class WasmShape:
 
 
 class _Reader:
-    def __init__(self, data: bytes, start: int, end: int, section: str) -> None:
+    # `base`: where `data` starts in the file, so that offsets in errors are file offsets.
+    def __init__(self, data: bytes, start: int, end: int, section: str, base: int = 0) -> None:
         self.data, self.pos, self.end, self.section = data, start, end, section
+        self.base = base
 
     def fail(self, what: str) -> WasmFormatError:
-        return WasmFormatError(f"{self.section}, offset {self.pos}: {what}")
+        return WasmFormatError(f"{self.section}, offset {self.base + self.pos}: {what}")
 
     def byte(self) -> int:
         if self.pos >= self.end:
@@ -178,7 +181,7 @@ def read_wasm(data: bytes) -> WasmShape:
         raise WasmFormatError(f"module larger than {MAX_BYTES} bytes")
     if data[:4] != MAGIC:
         raise WasmFormatError("not a WebAssembly binary (bad magic; a component or .wat?)")
-    if data[4:8] != b"\x01\x00\x00\x00":
+    if data[4:8] != CORE_VERSION:
         raise WasmFormatError(f"unsupported binary version {data[4:8].hex()} (a component?)")
     state = _State()
     pos = 8
