@@ -94,6 +94,7 @@ def test_every_extern_kind():
         name("f") + b"\x01\x01",  # func
         name("v") + b"\x02\x01\x73",  # value of type string
         name("w") + b"\x02\x01\x05",  # value of type index 5
+        name("u") + b"\x02\x00\x03",  # value (eq value 3)
         name("t") + b"\x03\x00\x04",  # type (eq 4)
         name("c") + b"\x04\x02",  # component
         name("i") + b"\x05\x00",  # instance
@@ -105,6 +106,7 @@ def test_every_extern_kind():
         ("f", "func", False),
         ("v", "value", False),
         ("w", "value", False),
+        ("u", "value", False),
         ("t", "type", True),
         ("c", "component", False),
         ("i", "instance", False),

@@ -181,6 +181,10 @@ GUEST_FROM = "from sandbench_guest import storage_read, storage_write, http_fetc
             [("undeclared-host-capability", "high"), ("unused-permission", "low")],
         ),
         # targets that are not literal: any permission of the kind may serve them
+        ('http_fetch("GET", "ftp://files.example.com/x")', ["api:external:a.example.com"], []),
+        ('http_fetch("GET", "https://a.example.com:99999/")', ["api:external:b.example.com"], []),
+        ('http_fetch("GET", f"https://{HOST}/v1")', [], [("undeclared-host-capability", "high")]),
+        ('http_fetch("GET", "/relative")', ["api:external:a.example.com"], []),
         ("http_fetch('GET', URL)", ["api:external:api.example.com"], []),
         ("storage_read(BUCKET, 'k')", [], [("undeclared-host-capability", "high")]),
         ("db_query(SCHEMA, 'select 1')", ["database:read:sales"], []),
@@ -233,6 +237,7 @@ def test_calls_in_other_module_files_count(make_component):
         ("open('/etc/passwd')", [], "file-outside-storage", "/etc/passwd for reading"),
         ("open('data.json')", [], "file-outside-storage", "/data.json for reading"),
         ("open('/storage')", [], "file-outside-storage", "/storage for reading"),
+        ("open('/storage/docs/a', how)", ["storage:read:docs"], "undeclared-filesystem", "writing"),
         ("open('/storage/../etc/x')", ["storage:read:x"], "file-outside-storage", "/etc/x"),
         (
             "io.open('/storage/docs/a', 'wb')",
@@ -275,19 +280,12 @@ def test_file_opens(make_component, call, permissions, rule, shown):
         ("open('/storage/docs/a.txt', mode='a')", ["storage:write:docs"]),
         ("Path('/storage/out/r.txt').open('w')", ["storage:write:out"]),
         ("open(name)", []),  # not a literal: the sandbox decides at run time
+        ("open()", []),
     ],
 )
 def test_granted_file_opens(make_component, call, permissions):
     source = f"from pathlib import Path\nname = 'x'\n{call}\n"
     assert _rules(make_component(source, permissions=permissions)) == []
-
-
-def test_a_source_that_does_not_parse(make_component):
-    package = make_component("def handle(:\n", permissions=["storage:read:docs"])
-    [finding] = _findings(package)
-    assert (finding.rule_id, finding.severity) == ("unreadable-source", Severity.MEDIUM)
-    assert finding.message.startswith("cannot analyse app.py: line 1:")
-    assert str(finding.path) == "app.py"
 
 
 def test_fingerprints_survive_moving_code(make_component):
@@ -395,3 +393,23 @@ def test_scan_command_on_a_hostile_python_component(make_component, advisory_sto
         ("undeclared-host-capability", 6),
         ("unused-permission", None),
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("def handle(:\n", "line 1: "),
+        ("x = " + "+".join(["1"] * 200_000) + "\n", "nested too deeply to parse"),
+        ("-" * 200_000 + "1\n", "nested too deeply to parse"),
+        (b"x = '\xff'\n", "cannot be read"),
+    ],
+)
+def test_a_source_that_cannot_be_analysed(make_component, source, problem):
+    package = make_component("x = 1\n", permissions=["storage:read:docs"])
+    path = package.root / "app.py"
+    path.write_bytes(source if isinstance(source, bytes) else source.encode())
+    [finding] = _findings(package)
+    assert (finding.rule_id, finding.severity) == ("unreadable-source", Severity.MEDIUM)
+    assert finding.message.startswith("cannot analyse app.py: ")
+    assert problem in finding.message
+    assert str(finding.path) == "app.py"

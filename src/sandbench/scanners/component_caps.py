@@ -28,10 +28,17 @@ from .component_binary import ComponentShape
 from .interface import Finding, ScanResult, Severity
 from .pysource import GUEST_MODULE, FileOpen, HostCall, PythonUse, python_use
 
-__all__ = ["COMPONENT_EXPORT", "PLATFORM_INTERFACES", "provided_interface", "scan_component"]
+__all__ = [
+    "COMPONENT_EXPORT",
+    "HOST_INTERFACE",
+    "PLATFORM_INTERFACES",
+    "provided_interface",
+    "scan_component",
+]
 
 # What the component linker provides besides WASI 0.2 (sandbench.sandbox.wasm.backend).
-PLATFORM_INTERFACES = frozenset({"sandbench:platform/host@1.0.0", "sandbench:platform/types@1.0.0"})
+HOST_INTERFACE = "sandbench:platform/host@1.0.0"
+PLATFORM_INTERFACES = frozenset({HOST_INTERFACE, "sandbench:platform/types@1.0.0"})
 COMPONENT_EXPORT = "handle"
 
 
@@ -66,7 +73,7 @@ def _component_imports(shape: ComponentShape, entry: str) -> Iterator[Finding]:
             "unknown-import",
             Severity.HIGH,
             f"imports {imp.name} ({imp.kind}): a component may import only WASI 0.2 "
-            f"(wasi:*@0.2.*) and {min(PLATFORM_INTERFACES)}, the module will not link",
+            f"(wasi:*@0.2.*) and {HOST_INTERFACE}, the module will not link",
             entry,
             imp.name,
         )
@@ -88,7 +95,7 @@ def _component_unused(shape: ComponentShape, perms: tuple[Permission, ...]) -> I
     """Without sources: a permission is usable when the binary imports what reaches it."""
     names = {imp.name.partition("@")[0] for imp in shape.imports}
     usable = set()
-    if "sandbench:platform/host" in names:
+    if HOST_INTERFACE.partition("@")[0] in names:
         usable = {Resource.API, Resource.DATABASE, Resource.STORAGE}
     elif "wasi:filesystem/preopens" in names:
         usable = {Resource.STORAGE}

@@ -108,13 +108,13 @@ def python_use(root: Path) -> PythonUse:
         try:
             text = read_capped(path, MAX_SOURCE_BYTES).decode("utf-8")
             tree = ast.parse(text, filename=shown)
+            _Visitor(shown, text.splitlines(), use).visit(tree)
         except SyntaxError as exc:
             use.problems.append(f"{shown}: line {exc.lineno}: {exc.msg}")
-            continue
         except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
             use.problems.append(f"{shown}: cannot be read: {exc}")
-            continue
-        _Visitor(shown, text.splitlines(), use).visit(tree)
+        except (RecursionError, MemoryError):  # a hostile file: nesting deeper than CPython's
+            use.problems.append(f"{shown}: nested too deeply to parse")
     return use
 
 
