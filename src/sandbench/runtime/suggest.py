@@ -24,6 +24,7 @@ __all__ = ["HEADROOM", "PermissionUse", "Suggestion", "permission_use", "suggest
 HEADROOM = 1.5
 MiB = 1024 * 1024
 _FILE_FUNCTIONS = ("path_open",)
+_WASI_FILES = "wasi:filesystem/"
 
 
 class PermissionUse(BaseModel):
@@ -52,7 +53,11 @@ def permission_use(
     manifest: Manifest, imports: Sequence[str], calls: Sequence[HostCall] = ()
 ) -> list[PermissionUse]:
     """Judge each declared permission by the host calls made and the imports (`module::name`)."""
-    opens_files = [i for i in imports if i.split("::")[-1] in _FILE_FUNCTIONS]
+    # A component imports WASI 0.2's file interfaces whole (every Python component does):
+    # that is the most the imports can tell; the capability scanner reads its sources.
+    opens_files = [
+        i for i in imports if i.split("::")[-1] in _FILE_FUNCTIONS or i.startswith(_WASI_FILES)
+    ]
     return [_use(permission, opens_files, calls) for permission in manifest.security.permissions]
 
 
