@@ -170,3 +170,10 @@ def test_binary_reader_on_random_sections(body):
 def test_text_reader_raises_only_its_own_error(text):
     with contextlib.suppress(WasmFormatError):
         _well_formed(read_wat(text), len(text))
+
+
+def test_a_file_of_empty_sections_is_refused_at_the_section_cap():
+    # 2 bytes per empty custom section: 150,001 of them would otherwise be read one by one.
+    data = b"\x00asm\x01\x00\x00\x00" + b"\x00\x00" * 150_001
+    with pytest.raises(WasmFormatError, match="more than 100000 sections"):
+        read_wasm(data)

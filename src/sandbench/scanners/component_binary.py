@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from .wasm_binary import MAGIC, MAX_BYTES, WasmFormatError, _Reader
+from .wasm_binary import MAGIC, MAX_BYTES, MAX_SECTIONS, WasmFormatError, _Reader
 
 __all__ = [
     "ComponentExport",
@@ -41,7 +41,6 @@ __all__ = [
 
 VERSION = b"\x0d\x00"
 LAYER = b"\x01\x00"
-MAX_SECTIONS = 100_000
 MAX_ENTRIES = 10_000
 MAX_SECTION_BYTES = 16 * 1024 * 1024  # an import or export section; pricing-py's are < 100 B
 _MAX_HEADER = 6  # the id byte and a u32 LEB128 of at most 5 bytes

@@ -15,6 +15,7 @@ __all__ = ["Export", "FuncType", "Import", "WasmFormatError", "WasmShape", "read
 MAGIC = b"\x00asm"
 CORE_VERSION = b"\x01\x00\x00\x00"
 MAX_BYTES = 256 * 1024 * 1024
+MAX_SECTIONS = 100_000  # a real module has a few dozen (custom sections included)
 _KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
 _VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128"}
 _REFTYPES = {0x70: "funcref", 0x6F: "externref"}
@@ -184,8 +185,11 @@ def read_wasm(data: bytes) -> WasmShape:
     if data[4:8] != CORE_VERSION:
         raise WasmFormatError(f"unsupported binary version {data[4:8].hex()} (a component?)")
     state = _State()
-    pos = 8
+    pos, sections = 8, 0
     while pos < len(data):
+        sections += 1
+        if sections > MAX_SECTIONS:  # a file of empty sections must not loop for minutes
+            raise WasmFormatError(f"more than {MAX_SECTIONS} sections")
         head = _Reader(data, pos, len(data), "header")
         section_id = head.byte()
         size = head.uleb()
