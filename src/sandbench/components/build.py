@@ -232,9 +232,11 @@ def _componentize(root: Path, work: Path, out: Path, source: Path) -> None:
         "-o",
         str(out),
     ]
-    # No VIRTUAL_ENV: componentize-py would bundle packages of sandbench's own environment.
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RUST_BACKTRACE": "0"}
-    env["HOME"] = str(work)
+    # No VIRTUAL_ENV, and no python3 on PATH: componentize-py adds the site-packages of
+    # both to its search path, so the build would bundle whatever the build machine has
+    # installed instead of failing on an import that is not in the module folder.
+    (work / "bin").mkdir(exist_ok=True)
+    env = {"PATH": str(work / "bin"), "RUST_BACKTRACE": "0", "HOME": str(work)}
     try:
         done = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
             command,

@@ -74,11 +74,15 @@ class _ImportGuard:
         return None
 
 
-guest._install_streams()
+os.environ.clear()  # nothing of the build's environment stays in the component
 sys.addaudithook(_audit)
 sys.meta_path.insert(0, _ImportGuard)  # type: ignore[arg-type]
 
-import sandbench_app  # noqa: E402  (the module, after the streams and the hook)
+# The module's top level runs while the component is built, where the host API is a stub
+# that traps: what it prints, and the traceback of what it raises, go to the build's output.
+import sandbench_app  # noqa: E402  (the module, after the hook)
+
+guest._install_streams()
 
 
 def _failure(kind: types.FailureKind, message: str) -> Err[types.Failure]:
