@@ -216,6 +216,17 @@ def _executable() -> str:
     return found
 
 
+def _sources(root: Path, work: Path, entry: Path) -> Path:
+    """A copy of the module folder to build from: componentize-py writes `__pycache__`
+    folders into the folders it imports from, and a build leaves the module's own untouched."""
+    skipped = {entry.name, *_SKIP_DIRS}
+    copy = work / "module"
+    shutil.copytree(
+        root, copy, symlinks=True, ignore=lambda _dir, names: [n for n in names if n in skipped]
+    )
+    return copy
+
+
 def _componentize(root: Path, work: Path, out: Path, source: Path) -> None:
     command = [
         _executable(),
@@ -332,7 +343,7 @@ def build(
                 destination = work / ("wit" if path.suffix == ".wit" else "") / path.name
                 shutil.copyfile(path, destination)
             (work / f"{APP_MODULE}.py").write_text(app_text, encoding="utf-8")
-            _componentize(root, work, out, source_path)
+            _componentize(_sources(root, work, target), work, out, source_path)
             cache.put(key, out.read_bytes())
         _install(out, target)
     signature = write_signature(load(root))
