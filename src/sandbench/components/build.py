@@ -268,6 +268,7 @@ def _componentize(root: Path, work: Path, out: Path, source: Path) -> None:
 
 _ERROR_RE = re.compile(r"^(\w+(?:Error|Exception|Exit)): (.*)$")
 _FILE_RE = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+_MODULE_MOUNT = "/1/"
 
 
 def _failure(output: str, root: Path) -> str:
@@ -278,11 +279,28 @@ def _failure(output: str, root: Path) -> str:
         tail = next((line for line in reversed(lines) if line), "no output")
         return f"componentize-py failed: {tail[:300]}"
     kind, text = error.group(1), error.group(2)[:300]
-    where = ""
+    return _explain(kind, text, _where(output))
+
+
+def _where(output: str) -> str:
+    """The innermost traceback frame in the module's own files (componentize-py shows the
+    module folder, its second `-p`, as /1/), else the innermost outside sandbench's."""
+    ours, other = "", ""
     for match in _FILE_RE.finditer(output):
-        name = Path(match.group("file")).name
-        if name not in (f"{ENTRY_MODULE}.py", f"{APP_MODULE}.py", "sandbench_guest.py"):
-            where = f" ({name}, line {match.group('line')})"
+        file, line = match.group("file"), match.group("line")
+        if file.startswith(_MODULE_MOUNT):
+            ours = f" ({file.removeprefix(_MODULE_MOUNT)}, line {line})"
+        elif Path(file).name not in (
+            f"{ENTRY_MODULE}.py",
+            f"{APP_MODULE}.py",
+            "sandbench_guest.py",
+        ):
+            other = f" ({Path(file).name}, line {line})"
+    return ours or other
+
+
+def _explain(kind: str, text: str, where: str) -> str:
+    """The one line for a Python error raised while the module was imported."""
     if kind == "ModuleNotFoundError":
         missing = text.removeprefix("No module named ").strip("'\"")
         return (
