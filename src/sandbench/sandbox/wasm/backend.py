@@ -212,8 +212,10 @@ class WasmBackend(Closing):
         try:
             key, component, compile_ms, hit = self._component(package.entry_path, fresh)
         except wasmtime.WasmtimeError as exc:
-            message = first_line(exc)
-            if not _is_component(package.entry_path):
+            message = (
+                f"not a valid component ({first_line(exc)}); rebuild it with `sandbench build`"
+            )
+            if _is_core_module(package.entry_path):
                 message = "it is a core WebAssembly module, not a component: set runtime.abi "
                 message += "to command or reactor, or build it with `sandbench build`"
             return _load_failure(ViolationKind.INVALID_MODULE, message, started)
@@ -376,6 +378,16 @@ def _is_component(entry: Path) -> bool:
     except OSError:
         return False
     return head[:4] == b"\0asm" and head[6:8] == b"\x01\x00"
+
+
+def _is_core_module(entry: Path) -> bool:
+    """Does the file start like a core module (layer field 0)?"""
+    try:
+        with entry.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    return head[:4] == b"\0asm" and head[6:8] == b"\x00\x00"
 
 
 def _not_a_module(exc: Exception, entry: Path) -> str:
