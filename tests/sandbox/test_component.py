@@ -152,6 +152,29 @@ def test_hostile_module_gets_its_violation_and_the_next_call_a_new_instance(
     assert again.usage.instantiate_ms == 0
 
 
+def test_the_wall_clock_deadline_stops_a_component_that_has_fuel_left(backend, components):
+    # 8 cores' worth of fuel for 200 ms is more than the loop burns in 200 ms: the epoch
+    # deadline, not the fuel, has to stop it (limits given directly, past the ceilings).
+    package = load(components["py-infinite-loop"])
+    limits = SandboxLimits(cpu_millicores=8000, timeout_ms=200, memory_bytes=64_000_000)
+    with backend.load(package, limits, Grants()).instance as instance:
+        stopped = instance.invoke(get("/"))
+        after = instance.invoke(get("/ok"))
+    assert stopped.violation.kind is ViolationKind.TIMEOUT
+    assert "still running after limits.timeout (200 ms)" in stopped.violation.message
+    assert after.ok
+
+
+def test_a_memory_limit_below_the_component_s_own_memory_fails_instantiation(backend, components):
+    # A Python component starts with about 13 MiB of linear memory (16 MiB instantiates).
+    result = backend.load(
+        load(components["pricing-py"]), SandboxLimits(memory_bytes=8 * 1024 * 1024), Grants()
+    )
+    assert result.instance is None
+    assert (result.violation.kind, result.violation.phase) == (ViolationKind.MEMORY, "instantiate")
+    assert "exceeds memory limits" in result.violation.message
+
+
 def test_read_outside_is_denied_every_way_although_the_module_catches_the_errors(
     backend, components, tmp_path
 ):
