@@ -53,7 +53,7 @@ def componentize_children() -> list[str]:
     return found
 
 
-# name -> (app.py, runtime, the fragments the one line must hold). The first three are
+# name -> (app.py, runtime, the fragments the one line must hold). The first five are
 # refused before componentize-py runs; the last two are componentize-py's own failures.
 NOT_BUNDLED = "which is neither in the component's Python standard library nor in the module folder"
 FAILURES = {
