@@ -79,8 +79,11 @@ def make_module(tmp_path: Path) -> MakeModule:
 
 
 @pytest.fixture(scope="session")
-def components(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Any:
-    """The example Python components, built once per session (tests/components/builds.py)."""
+def components(
+    tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, backend: WasmBackend
+) -> Any:
+    """The example Python components, built and compiled once per session
+    (tests/components/builds.py)."""
     from tests.components.builds import Components
 
-    return Components(tmp_path_factory.mktemp("components"), cache_dir)
+    return Components(tmp_path_factory.mktemp("components"), cache_dir, backend)
