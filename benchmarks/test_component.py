@@ -51,6 +51,8 @@ from .conftest import EXAMPLES
 COMPONENT = EXAMPLES / "pricing-py"
 CONTAINER = EXAMPLES / "pricing-container"
 CONTAINER_ROUNDS = 5  # a container start takes about half a second
+# The tests' build cache (tests/components/builds.py): `make test` builds pricing-py once.
+BUILD_CACHE = Path(__file__).resolve().parent.parent / ".sandbench-test-cache"
 WASM_ROUNDS = 40  # a component instance takes about a millisecond, a cached load about 20
 LIMITS = SandboxLimits(memory_bytes=64 * 1024 * 1024, cpu_millicores=500, timeout_ms=2000)
 ORDER = {
@@ -83,7 +85,7 @@ def component(tmp_path_factory: pytest.TempPathFactory) -> ModulePackage:
     )
     root = tmp_path_factory.mktemp("pricing-py") / "module"
     shutil.copytree(COMPONENT, root, ignore=shutil.ignore_patterns("module.wasm", "__pycache__"))
-    build(root, cache_dir=tmp_path_factory.mktemp("build-cache"))
+    build(root, cache_dir=BUILD_CACHE)
     return load(root)
 
 

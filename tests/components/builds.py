@@ -27,6 +27,10 @@ SOURCES = {
 }
 HOSTILE = sorted(name for name in SOURCES if name.startswith("py-"))
 PARALLEL_BUILDS = 2  # the CI machine's cores; componentize-py is single-threaded
+# Builds are keyed by their sources (sandbench.components.build), so one build cache serves
+# every pytest session of a checkout (the tests, then the benchmarks) and stays out of the
+# user's own cache. Compiled artifacts stay per session (tests count cache hits).
+BUILD_CACHE = HERE.parent.parent / ".sandbench-test-cache"
 
 
 class Components:
@@ -43,8 +47,10 @@ class Components:
 
     def _build(self, name: str) -> BuildResult:
         folder = self.root / name
-        shutil.copytree(SOURCES[name], folder, ignore=shutil.ignore_patterns("module.wasm"))
-        result = build(folder, cache_dir=self.cache_dir)
+        shutil.copytree(
+            SOURCES[name], folder, ignore=shutil.ignore_patterns("module.wasm", "__pycache__")
+        )
+        result = build(folder, cache_dir=BUILD_CACHE)
         loaded = self._backend.load(load(folder), SandboxLimits(), Grants())  # compiles
         assert loaded.instance is not None, loaded.violation
         loaded.instance.close()

@@ -14,6 +14,7 @@ import pytest
 from sandbench.components.build import build
 from sandbench.manifests import ModulePackage, load
 from sandbench.scanners import import_export
+from tests.components.builds import BUILD_CACHE
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "tests" / "assets"
@@ -90,11 +91,9 @@ class BuiltComponent:
 
 @pytest.fixture(scope="session")
 def built_pricing(tmp_path_factory: pytest.TempPathFactory) -> BuiltComponent:
-    """pricing-py built once per session (about 7 s) in a private copy with a private cache."""
+    """pricing-py built once per session in a private copy (from the tests' build cache)."""
     base = tmp_path_factory.mktemp("component")
     root = base / "pricing-py"
     shutil.copytree(EXAMPLES / "pricing-py", root, ignore=shutil.ignore_patterns("module.wasm"))
-    cache = base / "cache"
-    cache.mkdir(mode=0o700)
-    result = build(root, cache_dir=cache)
+    result = build(root, cache_dir=BUILD_CACHE)
     return BuiltComponent(root=root, data=result.component.read_bytes())

@@ -50,8 +50,29 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             full = os.path.normpath(os.path.join("/", path))
             if not (full + "/").startswith(_ALLOWED_ROOTS):
                 _deny(types.FailureKind.FILE_DENIED, f"opened {full}, outside /storage")
+            if full.startswith("/storage/") and _writes(args[1], args[2]):
+                bucket = "/".join(full.split("/")[:3])
+                # A read-only preopen answers W_OK false; WASI would refuse the write anyway.
+                if os.path.isdir(bucket) and not os.access(bucket, os.W_OK):
+                    _deny(
+                        types.FailureKind.FILE_DENIED,
+                        f"opened {full} for writing; {bucket} is read-only "
+                        f"(storage:read:{bucket.rsplit('/', 1)[1]})",
+                    )
     elif event.startswith(_PROCESS_EVENTS) or event == "subprocess.Popen":
         _deny(types.FailureKind.PROCESS_DENIED, f"{event}: there are no processes")
+
+
+def _writes(mode: object, flags: object) -> bool:
+    """Does an `open` audit event's mode or flags ask for writing?"""
+    if isinstance(mode, str) and any(c in mode for c in "wax+"):
+        return True
+    if not isinstance(flags, int) or flags < 0:
+        return False
+    # WASI's O_RDONLY is a bit of its own (and O_RDWR = O_RDONLY | O_WRONLY): compare the
+    # access mode, not single bits.
+    access = flags & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+    return access != os.O_RDONLY or bool(flags & (os.O_CREAT | os.O_TRUNC | os.O_APPEND))
 
 
 class _ImportGuard:
