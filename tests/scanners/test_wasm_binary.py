@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from pathlib import Path
 
@@ -15,7 +16,13 @@ from sandbench.scanners.wasm_binary import WasmFormatError, read_wasm
 from sandbench.scanners.wat import read_wat
 from tests.scanners.conftest import EXAMPLES
 
-ENTRIES = sorted(EXAMPLES.rglob("module.wa[st]"))
+# Core modules only: a Python example's module.wasm, when built here, is a component
+# (tests/scanners/test_component_binary.py reads those).
+ENTRIES = sorted(
+    path
+    for path in EXAMPLES.rglob("module.wa[st]")
+    if json.loads((path.parent / "module.json").read_text())["runtime"].get("abi") != "component"
+)
 VENDAS = (EXAMPLES / "vendas" / "module.wasm").read_bytes()
 
 
