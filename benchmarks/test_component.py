@@ -1,13 +1,13 @@
 """A Python module as a WebAssembly component against the same handler in a container.
 
 The component is examples/modules/pricing-py built once per session with `sandbench build`
-(into a temporary copy, with temporary caches); the container is
+(into a temporary copy, from the tests' build cache, with a temporary compile cache); the container is
 examples/modules/pricing-container, which serves the same `app.py` (a byte-for-byte copy,
 checked below) over HTTP on the sandbench/python:bookworm image. Three groups, each with
 three contenders measured in this same run:
 
 - `py-load`: from the compile cache to the first response. Component: `WasmBackend.load`
-  with a cache hit (read and hash the 18 MB file, deserialize the compiled artifact,
+  with a cache hit (the cache key remembered for the file, deserialize the compiled artifact,
   instantiate; the module's top level ran at build time, in the snapshot) plus `GET /`. Container: `ContainerBackend.load`
   (start the hardened container, wait until it listens) plus `GET /`; both through
   sandbench's backends, not bare `docker run`.
