@@ -157,3 +157,30 @@ def test_the_cli_reports_a_cached_build(components):
     assert code == 0, output
     assert output.startswith(f"built {folder / 'module.wasm'} (")
     assert "from the build cache); signature SHA256:" in output
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["x = 1" + " + 1" * 100_000 + "\n", "x = " + "-" * 100_000 + "1\n"],
+    ids=["recursion", "memory"],
+)
+def test_a_source_nested_too_deeply_is_one_line(tmp_path, source):
+    folder = module(tmp_path / "deep", source, None)
+    code, output = run("build", str(folder))
+    assert code == 2, output
+    assert output.count("\n") == 1, output
+    assert output.strip().endswith("nested too deeply for Python's parser; simplify the file")
+
+
+def test_an_entry_folder_that_links_out_of_the_module_is_refused(tmp_path):
+    folder = module(tmp_path / "linked", "def handle(request):\n    return 'ok'\n", None)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (folder / "dist").symlink_to(outside)
+    manifest = json.loads((folder / "module.json").read_text())
+    manifest["runtime"]["entry"] = "dist/module.wasm"
+    (folder / "module.json").write_text(json.dumps(manifest))
+    code, output = run("build", str(folder))
+    assert code == 2, output
+    assert "runtime.entry: dist/module.wasm leads out of the module folder" in output
+    assert list(outside.iterdir()) == []

@@ -118,6 +118,10 @@ def _imports(root: Path, files: list[Path]) -> list[_Import]:
             ) from None
         except (OSError, ValueError) as exc:
             raise BuildError(root / shown, [f"cannot be read: {exc}"]) from None
+        except (RecursionError, MemoryError):
+            raise BuildError(
+                root / shown, ["nested too deeply for Python's parser; simplify the file"]
+            ) from None
         found += _Imports(shown).collect(tree)
     return found
 
@@ -349,6 +353,10 @@ def build(
     cache = ArtifactCache((cache_dir or default_cache_dir()) / "builds", ".wasm")
     key = _cache_key(root, files, app_text, version)
     target = root / runtime.entry
+    if not target.parent.resolve().is_relative_to(root) or target.is_symlink():
+        raise BuildError(
+            root / MANIFEST_NAME, [f"runtime.entry: {runtime.entry} leads out of the module folder"]
+        )
     cached = cache.get(key) if use_cache else None
     with tempfile.TemporaryDirectory(prefix="sandbench-build-") as tmp:
         work = Path(tmp)
