@@ -20,6 +20,7 @@ from sandbench.manifests import ModulePackage, load
 from sandbench.scanners import CapabilityScanner
 from sandbench.scanners.files import read_capped
 from sandbench.scanners.wasm_binary import MAX_BYTES
+from tests.scanners.test_component_binary import name, section, uleb
 
 from .conftest import EXAMPLES
 
@@ -58,31 +59,14 @@ WASI = [
 PLATFORM = ["sandbench:platform/types@1.0.0", "sandbench:platform/host@1.0.0"]
 
 
-def _uleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _section(section_id: int, body: bytes) -> bytes:
-    return bytes([section_id]) + _uleb(len(body)) + body
-
-
-def _name(text: str) -> bytes:
-    return b"\x00" + _uleb(len(text)) + text.encode()
-
-
 def _component() -> bytes:
-    imports = [_name(n) + b"\x05\x00" for n in WASI + PLATFORM]
+    imports = [name(n) + b"\x05\x00" for n in WASI + PLATFORM]
     return (
         b"\x00asm\x0d\x00\x01\x00"
-        + _section(7, b"\x01\x42\x00")
-        + _section(10, _uleb(len(imports)) + b"".join(imports))
-        + _section(1, bytes(CORE_BYTES))
-        + _section(11, b"\x01" + _name("handle") + b"\x01\x00\x00")
+        + section(7, b"\x01\x42\x00")
+        + section(10, uleb(len(imports)) + b"".join(imports))
+        + section(1, bytes(CORE_BYTES))
+        + section(11, b"\x01" + name("handle") + b"\x01\x00\x00")
     )
 
 

@@ -215,7 +215,7 @@ class WasmBackend(Closing):
             message = (
                 f"not a valid component ({first_line(exc)}); rebuild it with `sandbench build`"
             )
-            if _is_core_module(package.entry_path):
+            if _layer(package.entry_path) == 0:
                 message = "it is a core WebAssembly module, not a component: set runtime.abi "
                 message += "to command or reactor, or build it with `sandbench build`"
             return _load_failure(ViolationKind.INVALID_MODULE, message, started)
@@ -370,28 +370,20 @@ def _loaded(
     )
 
 
-def _is_component(entry: Path) -> bool:
-    """Does the file start like a component (the binary's layer field is 1)?"""
+def _layer(entry: Path) -> int | None:
+    """The binary's layer field: 0 for a core module, 1 for a component, None if not wasm."""
     try:
         with entry.open("rb") as handle:
             head = handle.read(8)
     except OSError:
-        return False
-    return head[:4] == b"\0asm" and head[6:8] == b"\x01\x00"
-
-
-def _is_core_module(entry: Path) -> bool:
-    """Does the file start like a core module (layer field 0)?"""
-    try:
-        with entry.open("rb") as handle:
-            head = handle.read(8)
-    except OSError:
-        return False
-    return head[:4] == b"\0asm" and head[6:8] == b"\x00\x00"
+        return None
+    if len(head) < 8 or head[:4] != b"\0asm":
+        return None
+    return int.from_bytes(head[6:8], "little")
 
 
 def _not_a_module(exc: Exception, entry: Path) -> str:
-    if _is_component(entry):
+    if _layer(entry) == 1:
         return "it is a WebAssembly component: set runtime.abi to component"
     return first_line(exc)
 

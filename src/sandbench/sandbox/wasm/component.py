@@ -9,7 +9,6 @@ re-instantiated after any violation: a trapped instance is never re-entered.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,6 @@ import wasmtime
 from wasmtime import component as wc
 
 from sandbench.hostapi import HostResult
-from sandbench.sandbox.budget import FUEL_PER_CPU_SECOND
 from sandbench.sandbox.interface import (
     Outcome,
     Request,
@@ -103,7 +101,9 @@ class ComponentInstance(Persistent):
             response, violation, output = self._answer(result)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             violation = self._classify(call, exc, 0, "invoke")
-        outcome = self._outcome(call, response, violation, output, instantiate_ms, throttled_ms)
+        # Memory 0: wasmtime-py exposes no component's memories (reports say "not measured").
+        usage = (0, output, instantiate_ms, throttled_ms)
+        outcome = self._outcome(call, response, violation, usage)
         if violation is not None:
             self._discard()  # a trapped or failed instance is never re-entered
         return outcome
@@ -124,35 +124,6 @@ class ComponentInstance(Persistent):
             return None, Violation(kind=ViolationKind.PROTOCOL, message=f"status {status}"), 0
         headers = tuple((str(k).lower(), str(v)) for k, v in payload.headers)
         return Response(status=status, headers=headers, body=body), None, len(body)
-
-    def _outcome(
-        self,
-        call: _Call,
-        response: Response | None,
-        violation: Violation | None,
-        output: int,
-        instantiate_ms: float,
-        throttled_ms: float,
-    ) -> Outcome:
-        wall_ms = (time.perf_counter() - call.started) * 1000
-        host_cpu_ms = (time.thread_time() - call.cpu_started) * 1000
-        fuel = call.fuel_used()
-        self._spec.share.charge(fuel)
-        return Outcome.model_construct(
-            response=response,
-            violation=violation,
-            stderr="",
-            usage=Usage.model_construct(
-                wall_ms=wall_ms,
-                cpu_ms=fuel * 1000 / FUEL_PER_CPU_SECOND,
-                host_cpu_ms=host_cpu_ms,
-                fuel=fuel,
-                memory_bytes=0,  # wasmtime-py does not expose a component's memories
-                output_bytes=output,
-                instantiate_ms=instantiate_ms,
-                throttled_ms=throttled_ms,
-            ),
-        )
 
 
 def _request(request: Request) -> wc.Record:

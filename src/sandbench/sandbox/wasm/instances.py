@@ -39,6 +39,7 @@ from sandbench.sandbox.interface import (
     Grants,
     Outcome,
     Request,
+    Response,
     SandboxLimits,
     Usage,
     Violation,
@@ -284,28 +285,45 @@ class _BaseInstance(Closing):
         instantiate_ms: float,
         throttled_ms: float,
     ) -> Outcome:
-        wall_ms = (time.perf_counter() - call.started) * 1000
-        host_cpu_ms = (time.thread_time() - call.cpu_started) * 1000
-        fuel = call.fuel_used()
-        self._spec.share.charge(fuel)
         response = None
         if violation is None and output is not None:
             try:
                 response = parse_cgi_response(output)
             except ProtocolError as exc:
                 violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
+        stderr = call.stderr.getvalue().decode("utf-8", "replace")
+        usage = (memory, len(output or b""), instantiate_ms, throttled_ms)
+        return self._outcome(call, response, violation, usage, stderr)
+
+    def _outcome(
+        self,
+        call: _Call,
+        response: Response | None,
+        violation: Violation | None,
+        usage: tuple[int, int, float, float],
+        stderr: str = "",
+    ) -> Outcome:
+        """The call's outcome; `usage` is (memory, output bytes, instantiate ms, throttled ms).
+
+        Charges the fuel used to the module's CPU share.
+        """
+        memory, output_bytes, instantiate_ms, throttled_ms = usage
+        wall_ms = (time.perf_counter() - call.started) * 1000
+        host_cpu_ms = (time.thread_time() - call.cpu_started) * 1000
+        fuel = call.fuel_used()
+        self._spec.share.charge(fuel)
         # Built from values this module computed: skip re-validation on the hot path.
         return Outcome.model_construct(
             response=response,
             violation=violation,
-            stderr=call.stderr.getvalue().decode("utf-8", "replace"),
+            stderr=stderr,
             usage=Usage.model_construct(
                 wall_ms=wall_ms,
                 cpu_ms=fuel * 1000 / FUEL_PER_CPU_SECOND,
                 host_cpu_ms=host_cpu_ms,
                 fuel=fuel,
                 memory_bytes=memory,
-                output_bytes=len(output or b""),
+                output_bytes=output_bytes,
                 instantiate_ms=instantiate_ms,
                 throttled_ms=throttled_ms,
             ),
