@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sandbench.scanners.wasm_binary import WasmFormatError, read_wasm
 from sandbench.scanners.wat import read_wat
 from tests.scanners.conftest import EXAMPLES
+from tests.scanners.test_component_binary import uleb
 
 # Core modules only: a Python example's module.wasm, when built here, is a component
 # (tests/scanners/test_component_binary.py reads those).
@@ -111,15 +112,6 @@ def test_text_reader_rejects_broken_text(text, message):
         read_wat(text)
 
 
-def _leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 HEADER = b"\x00asm\x01\x00\x00\x00"
 
 
@@ -130,7 +122,7 @@ HEADER = b"\x00asm\x01\x00\x00\x00"
         (b"(module)", "bad magic"),
         (b"\x00asm\x0d\x00\x01\x00", "unsupported binary version"),
         (HEADER + b"\x02\x05\xff\xff\xff\xff\x0f", "count 4294967295 exceeds"),
-        (HEADER + b"\x02" + _leb(2**31), "runs past the end"),
+        (HEADER + b"\x02" + uleb(2**31), "runs past the end"),
         (HEADER + b"\x01\x80\x80\x80\x80\x80\x01", "LEB128 longer than 5 bytes"),
         (HEADER + b"\x01\x05\x80\x80\x80\x80\x10", "wider than 32 bits"),
         (HEADER + b"\x01\x04\x01\x61\x00\x00", "not a function type"),
