@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import wasmtime
 
 from sandbench.components import build
 from sandbench.errors import BuildError, ManifestError
@@ -410,3 +411,28 @@ def test_a_top_level_that_raises_fails_the_build_not_the_load(tmp_path, cache_di
     assert "(rates.py, line 3)" in problem
     with pytest.raises(ManifestError, match="run `sandbench build"):
         load(folder)  # nothing was written: there is nothing to load
+
+
+def test_a_handle_of_another_type_is_a_protocol_violation_not_an_exception(backend, tmp_path):
+    # A hand-written component whose `handle` takes nothing and returns a u32.
+    wat = """
+    (component
+      (core module $m (func (export "f") (result i32) i32.const 7))
+      (core instance $i (instantiate $m))
+      (func $h (result u32) (canon lift (core func $i "f")))
+      (export "handle" (func $h)))
+    """
+    (tmp_path / "module.wasm").write_bytes(bytes(wasmtime.wat2wasm(wat)))
+    manifest = {
+        "name": "@tests/other-shape",
+        "version": "1.0.0",
+        "runtime": {"kind": "wasm", "abi": "component", "entry": "module.wasm"},
+        "security": {"permissions": []},
+    }
+    (tmp_path / "module.json").write_text(json.dumps(manifest))
+    with backend.load(load(tmp_path), SandboxLimits(), Grants()).instance as instance:
+        outcome = instance.invoke(get("/"))
+    assert outcome.violation.kind is ViolationKind.PROTOCOL
+    assert "does not have the type of the world sandbench:platform/module" in (
+        outcome.violation.message
+    )

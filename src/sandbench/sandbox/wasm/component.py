@@ -10,7 +10,7 @@ re-instantiated after any violation: a trapped instance is never re-entered.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
@@ -27,7 +27,7 @@ from sandbench.sandbox.interface import (
 )
 
 from .host import current_host
-from .instances import Persistent, Spec, _Call
+from .instances import Persistent, Spec, _Call, first_line
 
 __all__ = [
     "EXPORT",
@@ -61,7 +61,6 @@ class ComponentSpec(Spec):
 
     linker: wc.Linker
     component: wc.Component
-    exports: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass
@@ -101,6 +100,14 @@ class ComponentInstance(Persistent):
             response, violation, output = self._answer(result)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             violation = self._classify(call, exc, 0, "invoke")
+        except (TypeError, ValueError, AttributeError) as exc:
+            # A `handle` of another shape than the world's: wasmtime-py's conversions fail.
+            violation = Violation(
+                kind=ViolationKind.PROTOCOL,
+                message=f"`{EXPORT}` does not have the type of the world "
+                f"sandbench:platform/module ({type(exc).__name__}: {first_line(exc)}); "
+                "build the module with `sandbench build`",
+            )
         # Memory 0: wasmtime-py exposes no component's memories (reports say "not measured").
         usage = (0, output, instantiate_ms, throttled_ms)
         outcome = self._outcome(call, response, violation, usage)
