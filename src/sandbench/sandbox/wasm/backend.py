@@ -129,7 +129,7 @@ class WasmBackend(Closing):
         self._ticker = _Ticker(self._engine)
         self._shapes: dict[str, _Shape] = {}
         self._component_linker: wc.Linker | None = None
-        self._keys: dict[tuple[str, int, int, int, int], str] = {}
+        self._keys: dict[tuple[str, int, int, int, int, str], str] = {}
         self._closed = False
 
     def describe(self) -> str:
@@ -219,7 +219,7 @@ class WasmBackend(Closing):
                 message = "it is a core WebAssembly module, not a component: set runtime.abi "
                 message += "to command or reactor, or build it with `sandbench build`"
             return _load_failure(ViolationKind.INVALID_MODULE, message, started)
-        shape = self._shapes.get(key) or self._component_shape(key, component)
+        shape = self._component_shape(key, component)
         dependencies = {name: _provided(name) for name in shape.namespaces}
         missing = [name for name, ok in dependencies.items() if not ok]
         if missing:
@@ -253,40 +253,48 @@ class WasmBackend(Closing):
         return _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
 
     def _component_shape(self, key: str, component: wc.Component) -> _Shape:
-        kind = component.type
-        imports = tuple(kind.imports(self._engine))
-        self._shapes[key] = _Shape(
-            imports=imports,
-            namespaces=imports,
-            exports=frozenset(kind.exports(self._engine)),
-        )
+        """A component's imports (whole interfaces) and exports, memoized like `_shape`."""
+        if key not in self._shapes:
+            kind = component.type
+            imports = tuple(kind.imports(self._engine))
+            self._shapes[key] = _Shape(
+                imports=imports,
+                namespaces=imports,
+                exports=frozenset(kind.exports(self._engine)),
+            )
         return self._shapes[key]
 
     def _component(self, entry: Path, fresh: bool) -> tuple[str, wc.Component, float, bool]:
         """Compile the component at `entry` or take it from the cache, like `_module`."""
-        # A component is tens of MB: hashing it for the key took most of a cached load
-        # (about 16 ms for 18 MB). The key is remembered per file identity (device, inode,
-        # size, modification time), and the bytes are read only to compile.
+        started = time.perf_counter()
+        key, wasm = self._entry_key(entry, "component", fresh)
+        component, hit = self._compiled(
+            key,
+            fresh,
+            lambda path: wc.Component.deserialize_file(self._engine, path),
+            lambda: wc.Component(self._engine, wasm if wasm is not None else _wasm(entry)),
+        )
+        return key, component, (time.perf_counter() - started) * 1000, hit
+
+    def _entry_key(self, entry: Path, kind: str, fresh: bool) -> tuple[str, bytes | None]:
+        """The cache key of the wasm in `entry` (a .wat converted first), and its bytes when
+        they had to be read.
+
+        Hashing a component (18 MB: about 16 ms) was most of a cached load, so the key is
+        remembered per file identity (path, device, inode, size, modification time) and the
+        bytes are read only to compute it or to compile.
+        """
         try:
             info = entry.stat()
         except OSError as exc:
             raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
-        identity = (str(entry), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        identity = (str(entry), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, kind)
         key = None if fresh else self._keys.get(identity)
-        wasm: bytes | None = None
-        if key is None:
-            wasm = _read(entry)
-            key = self._keys[identity] = self.cache_key(wasm, kind="component")
-
-        def compile_component() -> wc.Component:
-            return wc.Component(self._engine, wasm if wasm is not None else _read(entry))
-
-        return self._compiled(
-            key,
-            fresh,
-            lambda path: wc.Component.deserialize_file(self._engine, path),
-            compile_component,
-        )
+        if key is not None:
+            return key, None
+        wasm = _wasm(entry)
+        key = self._keys[identity] = self.cache_key(wasm, kind=kind)
+        return key, wasm
 
     def _compiled(
         self,
@@ -294,20 +302,18 @@ class WasmBackend(Closing):
         fresh: bool,
         deserialize: Callable[[str], _Artifact],
         compile_: Callable[[], _Artifact],
-    ) -> tuple[str, _Artifact, float, bool]:
-        """From the cache, or compiled and stored: (key, artifact, ms, cache hit)."""
-        started = time.perf_counter()
+    ) -> tuple[_Artifact, bool]:
+        """From the cache, or compiled and stored: (artifact, cache hit)."""
         cached = None if fresh or self._cache is None else self._cache.get(key)
         if self._cache is not None and cached is not None:
             try:
-                return key, deserialize(str(cached)), (time.perf_counter() - started) * 1000, True
+                return deserialize(str(cached)), True
             except wasmtime.WasmtimeError:
                 self._cache.discard(key)  # stale or corrupt: compile afresh
         artifact = compile_()
-        compile_ms = (time.perf_counter() - started) * 1000
         if self._cache is not None:
             self._cache.put(key, artifact.serialize())
-        return key, artifact, compile_ms, False
+        return artifact, False
 
     def _shape(self, key: str, module: wasmtime.Module) -> _Shape:
         """The module's imports and exports, memoized per compiled artifact."""
@@ -322,26 +328,24 @@ class WasmBackend(Closing):
 
     def _module(self, entry: Path, fresh: bool) -> tuple[str, wasmtime.Module, float, bool]:
         """Compile `entry` or take it from the cache: (key, module, compile ms, cache hit)."""
-        source = _read(entry)
         started = time.perf_counter()
-        wasm = (
-            bytes(wasmtime.wat2wasm(source.decode("utf-8"))) if entry.suffix == ".wat" else source
-        )
-        key = self.cache_key(wasm)
-        key, module, _, hit = self._compiled(
+        key, wasm = self._entry_key(entry, "module", fresh)
+        module, hit = self._compiled(
             key,
             fresh,
             lambda path: wasmtime.Module.deserialize_file(self._engine, path),
-            lambda: wasmtime.Module(self._engine, wasm),
+            lambda: wasmtime.Module(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, module, (time.perf_counter() - started) * 1000, hit
 
 
-def _read(entry: Path) -> bytes:
+def _wasm(entry: Path) -> bytes:
+    """The binary in `entry`; a `.wat` text is converted."""
     try:
-        return entry.read_bytes()
+        source = entry.read_bytes()
     except OSError as exc:
         raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
+    return bytes(wasmtime.wat2wasm(source.decode("utf-8"))) if entry.suffix == ".wat" else source
 
 
 def _loaded(

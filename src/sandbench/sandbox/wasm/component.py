@@ -21,7 +21,6 @@ from sandbench.sandbox.interface import (
     Outcome,
     Request,
     Response,
-    Usage,
     Violation,
     ViolationKind,
 )
@@ -86,13 +85,12 @@ class ComponentInstance(Persistent):
             raise wasmtime.WasmtimeError(f"the component exports no `{EXPORT}` function")
         return _Live(call=call, handle=handle)
 
-    def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
-        instantiate_ms, violation = self._ensure()
-        if violation is not None or self._live is None:
-            return Outcome(violation=violation, usage=Usage(instantiate_ms=instantiate_ms))
-        live: _Live = self._live
+    def _call(
+        self, live: _Live, request: Request, instantiate_ms: float, throttled_ms: float
+    ) -> Outcome:
         call = live.call
         response: Response | None = None
+        violation: Violation | None = None
         output = 0
         try:
             call.arm(self._spec.limits.timeout_ms)
@@ -110,10 +108,7 @@ class ComponentInstance(Persistent):
             )
         # Memory 0: wasmtime-py exposes no component's memories (reports say "not measured").
         usage = (0, output, instantiate_ms, throttled_ms)
-        outcome = self._outcome(call, response, violation, usage)
-        if violation is not None:
-            self._discard()  # a trapped or failed instance is never re-entered
-        return outcome
+        return self._outcome(call, response, violation, usage)
 
     def _answer(self, result: Any) -> tuple[Response | None, Violation | None, int]:
         """The response (or violation) in what `handle` returned, and its body size."""

@@ -419,6 +419,21 @@ class Persistent(_BaseInstance):
         self._live = live
         return (time.perf_counter() - call.started) * 1000, None
 
+    def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
+        instantiate_ms, violation = self._ensure()
+        if violation is not None or self._live is None:
+            return Outcome(violation=violation, usage=Usage(instantiate_ms=instantiate_ms))
+        outcome = self._call(self._live, request, instantiate_ms, throttled_ms)
+        if outcome.violation is not None:
+            self._discard()  # a trapped instance is never re-entered
+        return outcome
+
+    def _call(
+        self, live: Any, request: Request, instantiate_ms: float, throttled_ms: float
+    ) -> Outcome:
+        """One request on the live instance `live` (any violation discards it afterwards)."""
+        raise NotImplementedError  # pragma: no cover
+
 
 @dataclass
 class _Live:
@@ -450,15 +465,13 @@ class ReactorInstance(Persistent):
             raise wasmtime.WasmtimeError("sandbench_alloc and sandbench_handle must be functions")
         return _Live(call=call, memory=memory, alloc=alloc, handle=handle)
 
-    def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
-        instantiate_ms, violation = self._ensure()
-        if violation is not None or self._live is None:
-            return Outcome(violation=violation, usage=Usage(instantiate_ms=instantiate_ms))
-        live: _Live = self._live
+    def _call(
+        self, live: _Live, request: Request, instantiate_ms: float, throttled_ms: float
+    ) -> Outcome:
         call = live.call
         call.stdout.reset()
         call.stderr.reset()
-        output = None
+        output, violation = None, None
         try:
             call.arm(self._spec.limits.timeout_ms)
             output = self._handle(live, request_envelope(request))
@@ -469,10 +482,7 @@ class ReactorInstance(Persistent):
         except ProtocolError as exc:
             violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
         memory = live.memory.data_len(call.store)
-        outcome = self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
-        if outcome.violation is not None:
-            self._discard()  # a trapped instance is never re-entered
-        return outcome
+        return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
 
     def _handle(self, live: _Live, envelope: bytes) -> bytes:
         store = live.call.store
