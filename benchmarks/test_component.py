@@ -39,12 +39,13 @@ from wasmtime import component as wc
 
 from sandbench.components import build
 from sandbench.errors import BackendUnavailable
+from sandbench.hostapi.abi import HOST_INTERFACE
 from sandbench.manifests import ModulePackage, load
 from sandbench.sandbox import Grants, Request, SandboxLimits
 from sandbench.sandbox.cache import default_cache_dir
 from sandbench.sandbox.container import ContainerBackend, build_python_image
 from sandbench.sandbox.wasm import WasmBackend
-from sandbench.sandbox.wasm.component import EXPORT, HOST_INTERFACE, ComponentInstance
+from sandbench.sandbox.wasm.component import EXPORT, ComponentInstance
 
 from .conftest import EXAMPLES
 

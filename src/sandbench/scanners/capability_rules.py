@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sandbench.hostapi.abi import CORE_NAMESPACE
 from sandbench.manifests import Permission, Resource
 
 from .interface import Finding, Severity, fingerprint
@@ -11,7 +12,7 @@ from .interface import Finding, Severity, fingerprint
 __all__ = ["HOST_FUNCTIONS", "HOST_NAMESPACE", "NAME", "finding", "granted", "unused"]
 
 NAME = "capabilities"
-HOST_NAMESPACE = "sandbench:host/v1"
+HOST_NAMESPACE = CORE_NAMESPACE
 # Host function -> the (resource, actions) any one of which grants it; None needs nothing.
 HOST_FUNCTIONS: dict[str, tuple[Resource, tuple[str, ...]] | None] = {
     "http_fetch": (Resource.API, ("external",)),

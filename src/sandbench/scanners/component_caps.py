@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
 from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
 
 from .capability_rules import HOST_FUNCTIONS, NAME, finding, unused
@@ -30,15 +31,9 @@ from .pysource import GUEST_MODULE, FileOpen, HostCall, PythonUse, python_use
 
 __all__ = [
     "COMPONENT_EXPORT",
-    "HOST_INTERFACE",
-    "PLATFORM_INTERFACES",
-    "provided_interface",
     "scan_component",
 ]
 
-# What the component linker provides besides WASI 0.2 (sandbench.sandbox.wasm.backend).
-HOST_INTERFACE = "sandbench:platform/host@1.0.0"
-PLATFORM_INTERFACES = frozenset({HOST_INTERFACE, "sandbench:platform/types@1.0.0"})
 COMPONENT_EXPORT = "handle"
 
 
@@ -60,14 +55,9 @@ def scan_component(shape: ComponentShape, package: ModulePackage, entry: str) ->
     return ScanResult(scanner=NAME, findings=tuple(findings), summary=summary)
 
 
-def provided_interface(name: str) -> bool:
-    """Does the component linker provide the import `name`? WASI 0.2 and the platform's."""
-    return name in PLATFORM_INTERFACES or (name.startswith("wasi:") and "@0.2." in name)
-
-
 def _component_imports(shape: ComponentShape, entry: str) -> Iterator[Finding]:
     for imp in shape.imports:
-        if (imp.kind == "type" and imp.bound) or provided_interface(imp.name):
+        if (imp.kind == "type" and imp.bound) or component_import_provided(imp.name):
             continue
         yield finding(
             "unknown-import",

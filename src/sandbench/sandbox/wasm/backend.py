@@ -27,6 +27,7 @@ import wasmtime
 from wasmtime import component as wc
 
 from sandbench.errors import SandboxError
+from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.budget import CpuShare
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
@@ -42,7 +43,6 @@ from sandbench.sandbox.interface import (
 
 from .component import (
     EXPORT,
-    HOST_INTERFACE,
     ComponentInstance,
     ComponentSpec,
     define_component_host,
@@ -220,7 +220,7 @@ class WasmBackend(Closing):
                 message += "to command or reactor, or build it with `sandbench build`"
             return _load_failure(ViolationKind.INVALID_MODULE, message, started)
         shape = self._component_shape(key, component)
-        dependencies = {name: _provided(name) for name in shape.namespaces}
+        dependencies = {name: component_import_provided(name) for name in shape.namespaces}
         missing = [name for name, ok in dependencies.items() if not ok]
         if missing:
             message = (
@@ -390,15 +390,6 @@ def _not_a_module(exc: Exception, entry: Path) -> str:
     if _layer(entry) == 1:
         return "it is a WebAssembly component: set runtime.abi to component"
     return first_line(exc)
-
-
-def _provided(name: str) -> bool:
-    """Does the component linker provide the interface `name`?"""
-    return (
-        name == HOST_INTERFACE
-        or name == "sandbench:platform/types@1.0.0"
-        or (name.startswith("wasi:") and "@0.2." in name)
-    )
 
 
 def _import_message(exc: wasmtime.WasmtimeError) -> str:

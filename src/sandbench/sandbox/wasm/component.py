@@ -17,6 +17,7 @@ import wasmtime
 from wasmtime import component as wc
 
 from sandbench.hostapi import HostResult
+from sandbench.hostapi.abi import HOST_INTERFACE
 from sandbench.sandbox.interface import (
     Outcome,
     Request,
@@ -30,16 +31,12 @@ from .instances import Persistent, Spec, _Call, first_line
 
 __all__ = [
     "EXPORT",
-    "HOST_INTERFACE",
     "HOST_RESULT_CAP",
-    "TYPES_INTERFACE",
     "ComponentInstance",
     "ComponentSpec",
     "define_component_host",
 ]
 
-HOST_INTERFACE = "sandbench:platform/host@1.0.0"
-TYPES_INTERFACE = "sandbench:platform/types@1.0.0"
 EXPORT = "handle"
 # A component's host calls have no out buffer: results are capped here instead (docs/abi.md).
 HOST_RESULT_CAP = 1024 * 1024

@@ -20,10 +20,11 @@ from contextvars import ContextVar
 import wasmtime
 
 from sandbench.hostapi import Code, HostApi, HostResult
+from sandbench.hostapi.abi import CORE_NAMESPACE
 
 __all__ = ["FUNCTIONS", "NAMESPACE", "bound", "current_host", "define_host"]
 
-NAMESPACE = "sandbench:host/v1"
+NAMESPACE = CORE_NAMESPACE
 _current: ContextVar[HostApi | None] = ContextVar("sandbench_host", default=None)
 
 
