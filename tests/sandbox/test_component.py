@@ -413,23 +413,47 @@ def test_a_top_level_that_raises_fails_the_build_not_the_load(tmp_path, cache_di
         load(folder)  # nothing was written: there is nothing to load
 
 
-def test_a_handle_of_another_type_is_a_protocol_violation_not_an_exception(backend, tmp_path):
-    # A hand-written component whose `handle` takes nothing and returns a u32.
-    wat = """
-    (component
-      (core module $m (func (export "f") (result i32) i32.const 7))
-      (core instance $i (instantiate $m))
-      (func $h (result u32) (canon lift (core func $i "f")))
-      (export "handle" (func $h)))
-    """
-    (tmp_path / "module.wasm").write_bytes(bytes(wasmtime.wat2wasm(wat)))
+def wat_component(folder: Path, wat: str) -> Path:
+    """A module folder holding a hand-written component (text format) as its entry."""
+    (folder / "module.wasm").write_bytes(bytes(wasmtime.wat2wasm(wat)))
     manifest = {
-        "name": "@tests/other-shape",
+        "name": "@tests/hand-written",
         "version": "1.0.0",
         "runtime": {"kind": "wasm", "abi": "component", "entry": "module.wasm"},
         "security": {"permissions": []},
     }
-    (tmp_path / "module.json").write_text(json.dumps(manifest))
+    (folder / "module.json").write_text(json.dumps(manifest))
+    return folder
+
+
+HANDLE_U32 = """
+  (core module $m (func (export "f") (result i32) i32.const 7))
+  (core instance $i (instantiate $m))
+  (func $h (result u32) (canon lift (core func $i "f")))
+  (export "handle" (func $h))
+"""
+
+
+@pytest.mark.parametrize(
+    ("interface", "phase"),
+    [("wasi:http/outgoing-handler@0.2.0", "load"), ("wasi:io/poll@0.2.0", "instantiate")],
+)
+def test_an_import_the_linker_lacks_is_an_unknown_import(backend, tmp_path, interface, phase):
+    # wasi:http is not part of the WASI 0.2 the linker provides; a provided interface
+    # without the function asked for fails when linked.
+    wat = f'(component (import "{interface}" (instance (export "nope" (func)))) {HANDLE_U32})'
+    result = backend.load(load(wat_component(tmp_path, wat)), SandboxLimits(), Grants())
+    assert result.instance is None
+    assert (result.violation.kind, result.violation.phase) == (
+        ViolationKind.UNKNOWN_IMPORT,
+        phase,
+    )
+    assert interface in result.violation.message
+
+
+def test_a_handle_of_another_type_is_a_protocol_violation_not_an_exception(backend, tmp_path):
+    # A hand-written component whose `handle` takes nothing and returns a u32.
+    wat_component(tmp_path, f"(component {HANDLE_U32})")
     with backend.load(load(tmp_path), SandboxLimits(), Grants()).instance as instance:
         outcome = instance.invoke(get("/"))
     assert outcome.violation.kind is ViolationKind.PROTOCOL

@@ -94,7 +94,7 @@ def test_wasi_interfaces_the_python_runtime_links_are_not_findings(make_componen
         ("sandbench:platform/types@1.0.0", True),
         ("sandbench:platform/host@2.0.0", False),
         ("sandbench:platform/secrets@1.0.0", False),
-        ("wasi:http/outgoing-handler@0.2.9", True),
+        ("wasi:http/outgoing-handler@0.2.9", False),  # add_wasip2 has no wasi:http
         ("wasi:io/poll@0.3.0", False),
         ("wasi:io/poll", False),
         ("acme:evil/launcher@1.0.0", False),

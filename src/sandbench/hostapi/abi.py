@@ -21,7 +21,8 @@ TYPES_INTERFACE = "sandbench:platform/types@1.0.0"
 
 
 def component_import_provided(name: str) -> bool:
-    """Does the component linker provide the import `name`? WASI 0.2 and the platform's."""
+    """Does the component linker provide the import `name`? WASI 0.2 (wasmtime's
+    `add_wasip2`, which has no `wasi:http`) and the platform's interfaces."""
     return name in (HOST_INTERFACE, TYPES_INTERFACE) or (
-        name.startswith("wasi:") and "@0.2." in name
+        name.startswith("wasi:") and "@0.2." in name and not name.startswith("wasi:http/")
     )

@@ -236,6 +236,9 @@ class _BaseInstance(Closing):
                 message=f"output exceeded the {limits.output_bytes}-byte cap; "
                 "send less or raise the policy's output limit",
             )
+        text = first_line(exc)
+        if "matching implementation was not found" in text:  # a component's unlinked import
+            return Violation(kind=ViolationKind.UNKNOWN_IMPORT, phase=phase, message=text)
         code = exc.trap_code if isinstance(exc, wasmtime.Trap) else _trap_code(exc)
         if code == wasmtime.TrapCode.OUT_OF_FUEL:
             return Violation(
@@ -252,7 +255,6 @@ class _BaseInstance(Closing):
                 message=f"{_WHAT[phase]} still running after limits.timeout "
                 f"({limits.timeout_ms} ms)",
             )
-        text = first_line(exc)
         if "exceeds memory limits" in text or _near_limit(memory, limits.memory_bytes):
             return Violation(
                 kind=ViolationKind.MEMORY,
