@@ -245,7 +245,10 @@ class ContainerBackend(Closing):
         restore: list[Callable[[], None]] = [host.close]
         try:
             restore += chown_buckets(grants)
-            options = run_options(package, runtime, limits, grants, allow, self._owner, host.folder)
+            volumes = self._volumes(image)
+            options = run_options(
+                package, runtime, limits, grants, allow, self._owner, host.folder, volumes
+            )
             with _signals_deferred():
                 container = self._client.containers.run(image, **options)
         except docker.errors.DockerException as exc:
@@ -263,6 +266,11 @@ class ContainerBackend(Closing):
             quiet(lambda: container.remove(force=True))
             run_all(restore)
             raise
+
+    def _volumes(self, image: str) -> list[str]:
+        """The paths `image` declares as `VOLUME`. Raises what the SDK raises."""
+        config = self._client.images.get(image).attrs.get("Config") or {}
+        return list(config.get("Volumes") or {})
 
     def _attach(
         self,

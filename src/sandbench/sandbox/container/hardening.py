@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from docker.types import LogConfig, Mount
+from docker.types import LogConfig, Mount, Ulimit
 
 from sandbench.manifests import ContainerRuntime, ModulePackage
 from sandbench.sandbox.interface import Grants, SandboxLimits
@@ -37,6 +37,8 @@ PIDS_LIMIT = 64
 SANDBOX_USER = (65534, 65534)  # nobody:nogroup
 HOST_API_MOUNT = "/run/sandbench"  # the host API's socket folder, inside the container
 HOST_API_SOCKET = "host.sock"
+# The container's own IPC namespace allows no SysV segment, message queue or semaphore.
+IPC_SYSCTLS = {"kernel.shmmax": "0", "kernel.msgmni": "0", "kernel.sem": "0 0 0 0"}
 
 
 def run_options(
@@ -47,8 +49,11 @@ def run_options(
     allow: AllowList,
     owner: str,
     host_folder: Path,
+    volumes: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Every `containers.run` option; `host_folder` holds the host API's socket."""
+    """Every `containers.run` option; `host_folder` holds the host API's socket, `volumes`
+    are the paths the image declares as `VOLUME` (each gets an empty read-only tmpfs).
+    """
     environment = {
         "PORT": str(runtime.port),
         "HOME": "/tmp",  # noqa: S108 - in the container
@@ -66,6 +71,10 @@ def run_options(
     mounts.append(_bind(host_folder, HOST_API_MOUNT, read_only=True))
     mounts += [_bind(p, f"/storage/{n}", read_only=True) for n, p in grants.storage_read.items()]
     mounts += [_bind(p, f"/storage/{n}", read_only=False) for n, p in grants.storage_write.items()]
+    # An image's VOLUME would become a writable anonymous volume on the engine's disk,
+    # outside limits.storage: cover each with an empty read-only tmpfs instead.
+    taken = {m["Target"] for m in mounts} | {"/tmp"}  # noqa: S108 - in the container
+    mounts += [_empty(v) for v in sorted(set(volumes) - taken)]
     return {
         "command": list(runtime.command) if runtime.command else None,
         "detach": True,
@@ -79,7 +88,11 @@ def run_options(
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "network_mode": "none",
-        "ipc_mode": "private",
+        # No /dev/shm (a second writable tmpfs beside /tmp), no SysV shared memory or
+        # message queues, no POSIX message queues: /tmp is the only writable place.
+        "ipc_mode": "none",
+        "sysctls": IPC_SYSCTLS,
+        "ulimits": [Ulimit(name="msgqueue", soft=0, hard=0)],
         "environment": environment,
         "mounts": mounts,
         "working_dir": "/tmp",  # noqa: S108 - in the container
@@ -94,6 +107,10 @@ def run_options(
             config={"max-size": str(max(limits.output_bytes, 65536)), "max-file": "2"},
         ),
     }
+
+
+def _empty(target: str) -> Mount:
+    return Mount(target=target, source=None, type="tmpfs", read_only=True, tmpfs_size=4096)
 
 
 def _bind(source: Path, target: str, *, read_only: bool) -> Mount:

@@ -33,6 +33,7 @@ from sandbench.sandbox.interface import (
 )
 
 from .cgroups import CgroupCounters, CgroupReader
+from .deadline import DeadlineSocket
 from .egress import Denial, EgressProxy
 from .netns import NetnsDialer
 
@@ -107,13 +108,26 @@ class _Connection(http.client.HTTPConnection):
     def __init__(self, started: Started) -> None:
         super().__init__("127.0.0.1", started.port)
         self._started = started
+        self.bounded: DeadlineSocket | None = None
 
     def connect(self) -> None:
         first, self._started.first = self._started.first, None
         dialer = self._started.dialer
         if first is None and dialer is None:
             raise ConnectionRefusedError("the container has no network namespace")
-        self.sock = first or dialer.connect(self._started.port, timeout=5.0)  # type: ignore[union-attr]
+        timeout = min(5.0, self.timeout or 5.0)
+        sock = first or dialer.connect(self._started.port, timeout=timeout)  # type: ignore[union-attr]
+        self.bounded = DeadlineSocket(sock)
+        # http.client needs only what DeadlineSocket provides (sendall, makefile, close).
+        self.sock = self.bounded
+
+    def start(self, deadline: float) -> None:
+        """Bound everything until the next `start` by `deadline` (connect included)."""
+        self.timeout = max(0.001, deadline - time.monotonic())
+        if self.sock is None or self.bounded is None:
+            self.connect()
+        assert self.bounded is not None  # noqa: S101 - connect() set it
+        self.bounded.deadline = deadline
 
 
 class ContainerInstance(Closing):
@@ -188,15 +202,10 @@ class ContainerInstance(Closing):
     def _send(self, request: Request, timeout: float) -> Response:
         path = request.path + (f"?{request.query}" if request.query else "")
         headers = dict(request.headers)
-        deadline = time.monotonic() + timeout
-        self._conn.timeout = timeout
-        if self._conn.sock is None:
-            self._conn.connect()
-        assert self._conn.sock is not None  # noqa: S101 - connect() set it
-        self._conn.sock.settimeout(timeout)
+        # One deadline over the whole exchange: connect, send, status line, headers, body.
+        self._conn.start(time.monotonic() + timeout)
         self._conn.request(request.method, path, body=request.body or None, headers=headers)
         answer = self._conn.getresponse()
-        self._conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
         body = answer.read(self._s.limits.output_bytes + 1)
         if len(body) > self._s.limits.output_bytes or answer.will_close:
             self._conn.close()

@@ -1,0 +1,135 @@
+"""The container sandbox against hostile modules, one test per class of attack (issue 13).
+
+Each test runs a real module in a real container on the Docker Engine; docs/containers.md
+("Security") lists which test proves which protection.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbench import check
+from sandbench.reports import Status
+from sandbench.sandbox import ViolationKind
+from tests.conftest import EXAMPLES
+from tests.sandbox.test_container import get, start, write_module
+
+pytestmark = pytest.mark.docker
+
+# A raw-socket module: every connection gets `reply(conn)`; what it sends is the attack.
+RAW = """
+import os, socket, threading, time
+
+def reply(conn):
+{body}
+
+server = socket.create_server(("127.0.0.1", int(os.environ["PORT"])))
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=reply, args=(conn,), daemon=True).start()
+"""
+
+STALLS = {
+    # The headers, then one byte of the promised body every half second.
+    "drip-body": (
+        'conn.recv(65536)\nconn.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 100000\\r\\n\\r\\n")\n'
+        'for _ in range(100000):\n    conn.sendall(b"."); time.sleep(0.5)'
+    ),
+    # The status line, then one header byte every half second: the head never ends.
+    "drip-headers": (
+        'conn.recv(65536)\nconn.sendall(b"HTTP/1.1 200 OK\\r\\nX-Slow: ")\n'
+        'for _ in range(100000):\n    conn.sendall(b"a"); time.sleep(0.5)'
+    ),
+    # A chunked body whose chunks never stop coming.
+    "endless-chunks": (
+        'conn.recv(65536)\nconn.sendall(b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")\n'
+        'for _ in range(100000):\n    conn.sendall(b"1\\r\\nx\\r\\n"); time.sleep(0.5)'
+    ),
+    # Reads the request and keeps the connection open, answering nothing.
+    "silent": "conn.recv(65536)\ntime.sleep(3600)",
+}
+
+
+def raw_module(root: Path, body: str, timeout: str = "2s") -> Path:
+    write_module(root, "return {}", limits={"memory": "64MB", "cpu": "500m", "timeout": timeout})
+    indented = "\n".join("    " + line for line in body.splitlines())
+    (root / "server.py").write_text(RAW.format(body=indented))
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(STALLS))
+def test_the_timeout_bounds_the_whole_response(engine, tmp_path, name):
+    result = start(engine, raw_module(tmp_path / name, STALLS[name]))
+    assert result.instance is not None, result.violation
+    with result.instance as instance:
+        outcome = get(instance)
+    assert outcome.violation is not None
+    assert outcome.violation.kind is ViolationKind.TIMEOUT, outcome.violation
+    assert outcome.response is None
+    # Bounded by the 2 s limit, not by the 50,000 s the module would take: a bound far
+    # above the limit keeps this independent of how busy the machine is.
+    assert outcome.usage.wall_ms < 30_000
+
+
+def test_slow_drip_example_is_critical_by_timeout(engine):
+    report = check(EXAMPLES / "hostile" / "container-slow-drip", backend=engine)
+    assert report.status is Status.CRITICAL
+    assert [(v.kind, v.phase) for v in report.violations] == [("timeout", "invoke")]
+
+
+WRITABLE = r"""
+import ctypes, errno, os
+found = []
+for top, dirs, files in os.walk("/"):
+    if top.startswith(("/proc", "/sys")):
+        dirs[:] = []
+        continue
+    probe = os.path.join(top, ".probe")
+    try:
+        with open(probe, "w") as f:
+            f.write("x")
+        os.unlink(probe)
+        found.append(top)
+    except OSError:
+        pass
+libc = ctypes.CDLL(None, use_errno=True)
+ipc = {
+    "shmget": libc.shmget(0, 4096, 0o1600),
+    "msgget": libc.msgget(0, 0o1600),
+    "semget": libc.semget(0, 1, 0o1600),
+    "mq_open": ctypes.CDLL("librt.so.1", use_errno=True).mq_open(b"/q", os.O_CREAT | os.O_RDWR, 0o600, None),
+}
+limits = [l for l in open("/proc/self/limits") if l.startswith("Max msgqueue")]
+return {"writable": found, "ipc": ipc, "shm": os.path.exists("/dev/shm"), "limits": limits}
+"""
+
+
+def test_tmp_is_the_only_writable_place(engine, tmp_path):
+    root = write_module(
+        tmp_path / "writable",
+        WRITABLE,
+        runtime={"kind": "container", "build": ".", "port": 8080},
+    )
+    # An image that declares VOLUMEs owned by the sandbox user: the engine would give
+    # each a writable anonymous volume on its own disk, outside limits.storage.
+    (root / "Dockerfile").write_text(
+        "FROM sandbench/python:bookworm\n"
+        "RUN mkdir -p /data /home/nobody /var/cache/mod && chown 65534:65534 /data /home/nobody /var/cache/mod\n"
+        'VOLUME ["/data", "/var/cache/mod"]\n'
+        'COPY server.py /srv/server.py\nCMD ["python3", "/srv/server.py"]\n'
+    )
+    result = start(engine, root)
+    assert result.instance is not None, result.violation
+    with result.instance as instance:
+        outcome = get(instance)
+        volumes = [m for m in instance.container.attrs["Mounts"] if m["Type"] == "volume"]
+    assert outcome.ok, outcome
+    seen = json.loads(outcome.response.body)
+    assert seen["writable"] == ["/tmp"]
+    assert seen["shm"] is False
+    assert all(result == -1 for result in seen["ipc"].values()), seen["ipc"]
+    assert seen["limits"][0].split()[3:5] == ["0", "0"]
+    assert volumes == []  # no anonymous volume was created
