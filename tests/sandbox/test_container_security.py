@@ -7,13 +7,17 @@ Each test runs a real module in a real container on the Docker Engine; docs/cont
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from sandbench import check
+from sandbench.hostapi.serve import MAX_CONNECTIONS
+from sandbench.manifests import load
 from sandbench.reports import Status
-from sandbench.sandbox import ViolationKind
+from sandbench.runtime import limits_for
+from sandbench.sandbox import Grants, Request, SandboxLimits, ViolationKind
 from tests.conftest import EXAMPLES
 from tests.sandbox.test_container import get, start, write_module
 
@@ -133,3 +137,79 @@ def test_tmp_is_the_only_writable_place(engine, tmp_path):
     assert all(result == -1 for result in seen["ipc"].values()), seen["ipc"]
     assert seen["limits"][0].split()[3:5] == ["0", "0"]
     assert volumes == []  # no anonymous volume was created
+
+
+FLOOD = r"""
+import select, socket
+global held
+held = []
+count = int(handler.headers["x-count"])
+def hold(address, family):
+    opened = refused = 0
+    for _ in range(count):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(5)
+        try:
+            sock.connect(address)
+            opened += 1
+        except OSError:
+            refused += 1
+            sock.close()
+            continue
+        held.append(sock)
+    return opened, refused
+unix = hold(os.environ["SANDBENCH_HOST_API"].removeprefix("unix://"), socket.AF_UNIX)
+tcp = hold(("127.0.0.1", 3128), socket.AF_INET)
+# A refused connection is closed by sandbench at once: it reads as end-of-file.
+time.sleep(0.2)
+readable, _, _ = select.select(held, [], [], 0.3)
+closed = 0
+for sock in readable:
+    try:
+        closed += sock.recv(1) == b""
+    except OSError:
+        closed += 1
+return {"unix": unix, "tcp": tcp, "closed": closed}
+"""
+
+
+def test_a_connection_flood_is_capped_refused_and_a_violation(engine, tmp_path):
+    root = write_module(
+        tmp_path / "flood",
+        FLOOD,
+        permissions=["api:external:example.com"],
+        limits={"memory": "128MB", "cpu": "500m", "timeout": "20s", "network": "10req/min"},
+    )
+    package = load(root)
+    ceilings = SandboxLimits(cpu_millicores=2000, timeout_ms=20_000)
+    limits = limits_for(package.manifest, SandboxLimits(), ceilings).limits
+    result = engine.load(package, limits, Grants())
+    assert result.instance is not None, result.violation
+    before = threading.active_count()
+    with result.instance as instance:
+        outcome = instance.invoke(Request(method="GET", path="/", headers=(("x-count", "500"),)))
+        # The module still holds every connection it could open: count our threads now.
+        during = threading.active_count()
+    assert outcome.response is not None, outcome
+    seen = json.loads(outcome.response.body)
+    # Past the cap a connection is closed at once, or (a unix socket's backlog full)
+    # never accepted: the module holds at most the cap on each server.
+    not_held = seen["closed"] + seen["unix"][1] + seen["tcp"][1]
+    assert not_held >= 2 * (500 - MAX_CONNECTIONS), seen
+    assert during - before <= 2 * MAX_CONNECTIONS + 4
+    assert outcome.violation is not None
+    assert outcome.violation.kind is ViolationKind.NETWORK_DENIED
+    assert "connections open at once" in outcome.violation.message
+    assert "refused" in outcome.violation.message
+
+
+def test_a_flooding_module_is_not_healthy(engine, tmp_path):
+    root = write_module(
+        tmp_path / "flood",
+        FLOOD.replace('int(handler.headers["x-count"])', "100"),
+        permissions=["api:external:example.com"],
+        limits={"memory": "128MB", "cpu": "500m", "timeout": "20s", "network": "10req/min"},
+    )
+    report = check(root, backend=engine)
+    assert report.status is not Status.HEALTHY
+    assert any("connections open at once" in v.message for v in report.violations)

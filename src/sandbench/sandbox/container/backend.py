@@ -27,7 +27,6 @@ import docker.errors
 import psutil
 
 from sandbench.errors import BackendUnavailable, SandboxError
-from sandbench.hostapi import HostApi
 from sandbench.manifests import ContainerRuntime, ModulePackage, Resource
 from sandbench.sandbox.interface import (
     Closing,
@@ -259,7 +258,7 @@ class ContainerBackend(Closing):
             run_all(restore)
             raise
         try:
-            return self._attach(container, runtime, limits, allow, restore, host.host)
+            return self._attach(container, runtime, limits, allow, restore, host, grants)
         except BaseException:
             # Interrupted before an instance owned the container (or while it closed):
             # the callbacks are harmless twice, and the host folder must not stay.
@@ -279,7 +278,8 @@ class ContainerBackend(Closing):
         limits: SandboxLimits,
         allow: AllowList,
         restore: list[Callable[[], None]],
-        host: HostApi | None,
+        host: HostSocket,
+        grants: Grants,
     ) -> ContainerInstance | Violation:
         container.reload()
         pid = int(container.attrs["State"]["Pid"])
@@ -294,8 +294,9 @@ class ContainerBackend(Closing):
             port=runtime.port,
             logs=logs,
             limits=limits,
-            host=host,
+            host=host.host,
             on_close=restore,
+            caps=[host.cap],
         )
         instance = ContainerInstance(started)
         try:
@@ -303,7 +304,9 @@ class ContainerBackend(Closing):
             started.cgroup = CgroupReader.for_pid(pid)
             if allow:
                 listener = started.dialer.listen(PROXY_PORT)
-                started.proxy = EgressProxy(listener, allow, limits.network)
+                pins = grants.host.http.resolve
+                started.proxy = EgressProxy(listener, allow, limits.network, pins)
+                started.caps.append(started.proxy.cap)
             started.first = _wait_listening(started, START_TIMEOUT_S)
         except (OSError, SandboxError):
             if not _exits_soon(container):

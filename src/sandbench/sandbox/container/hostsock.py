@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from sandbench.hostapi import HostApi, HostServer
+from sandbench.hostapi.serve import ConnectionCap
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.host import host_api
 from sandbench.sandbox.interface import Grants, SandboxLimits
@@ -44,6 +45,7 @@ class HostSocket:
         try:
             self.host = host_api(package, limits, grants)
             self._server = HostServer(self.host, self.folder / HOST_API_SOCKET)
+            self.cap: ConnectionCap = self._server.cap
             _give_to_sandbox_user(self.folder, self.folder / HOST_API_SOCKET)
         except BaseException:
             self.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbench.hostapi import HostApi
+from sandbench.hostapi.serve import ConnectionCap
 from sandbench.sandbox.host import with_activity
 from sandbench.sandbox.interface import (
     Closing,
@@ -100,6 +101,7 @@ class Started:
     host: HostApi | None = None  # served on the instance's socket; closed by `on_close`
     first: socket.socket | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    caps: list[ConnectionCap] = field(default_factory=list)  # host API, egress proxy
 
 
 class _Connection(http.client.HTTPConnection):
@@ -139,6 +141,7 @@ class ContainerInstance(Closing):
         self._spent: Violation | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._refused: dict[str, int] = {}  # refusals already reported, per cap
 
     @property
     def container(self) -> Any:
@@ -247,6 +250,9 @@ class ContainerInstance(Closing):
                 kind=ViolationKind.OUTPUT,
                 message=f"the response body is larger than {limits.output_bytes:,} bytes",
             )
+        flooded = self._flooded()
+        if flooded is not None:
+            return flooded
         fresh = self.denials[denied:]
         if fresh:
             hosts = ", ".join(sorted({f"{d.host}:{d.port} ({d.reason})" for d in fresh}))
@@ -256,6 +262,23 @@ class ContainerInstance(Closing):
                 "or stay within limits.network",
             )
         return None
+
+    def _flooded(self) -> Violation | None:
+        """A connection cap refused some since the last call (or the start): say which."""
+        parts = []
+        for cap in self._s.caps:
+            refused = cap.refused - self._refused.get(cap.name, 0)
+            self._refused[cap.name] = cap.refused
+            if refused > 0:
+                parts.append(f"{refused} connection(s) to {cap.name} refused")
+        if not parts:
+            return None
+        limit = self._s.caps[0].limit
+        return Violation(
+            kind=ViolationKind.NETWORK_DENIED,
+            message=f"more than {limit} connections open at once: {'; '.join(parts)}; "
+            "close connections you no longer use",
+        )
 
     def _timed_out(self, before: CgroupCounters, after: CgroupCounters) -> Violation:
         self._kill()
