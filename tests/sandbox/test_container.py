@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from sandbench.hostapi import HostSettings, HttpSettings
 from sandbench.manifests import load
 from sandbench.runtime import Workspace, limits_for
 from sandbench.sandbox import Grants, LoadResult, Request, SandboxLimits, ViolationKind
@@ -371,12 +372,14 @@ def test_egress_goes_only_through_the_allow_list_and_rate(engine, tmp_path, upst
     root = write_module(
         tmp_path / "egress",
         EGRESS,
-        permissions=[f"api:external:127.0.0.1:{upstream}"],
+        permissions=[f"api:external:upstream.example:{upstream}"],
         limits={"memory": "64MB", "cpu": "500m", "timeout": "5s", "network": "2req/min"},
     )
-    result = start(engine, root)
+    # The upstream is on the host's loopback: only a name the operator pinned reaches it.
+    pins = {"upstream.example": f"127.0.0.1:{upstream}"}
+    result = start(engine, root, Grants(host=HostSettings(http=HttpSettings(resolve=pins))))
     assert result.instance is not None, result.violation
-    allowed = f"http://127.0.0.1:{upstream}/data"
+    allowed = f"http://upstream.example:{upstream}/data"
     with result.instance as instance:
         first = get(instance, f"/?u={allowed}")
         denied = get(instance, "/?u=http://crm.example.com/leak")
@@ -393,7 +396,7 @@ def test_egress_goes_only_through_the_allow_list_and_rate(engine, tmp_path, upst
     assert limited.violation.kind is ViolationKind.NETWORK_DENIED
     assert [(d.host, d.reason) for d in denials] == [
         ("crm.example.com", "host"),
-        ("127.0.0.1", "rate"),
+        ("upstream.example", "rate"),
     ]
     assert all(d.at > time.time() - 60 for d in denials)
     assert _Upstream.hits == ["/data", "/data"]
