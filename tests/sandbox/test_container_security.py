@@ -7,6 +7,7 @@ Each test runs a real module in a real container on the Docker Engine; docs/cont
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -213,3 +214,77 @@ def test_a_flooding_module_is_not_healthy(engine, tmp_path):
     report = check(root, backend=engine)
     assert report.status is not Status.HEALTHY
     assert any("connections open at once" in v.message for v in report.violations)
+
+
+# Each URL names the test's listener on the host's loopback, spelled another way.
+LOOPBACK_SPELLINGS = [
+    "localhost",
+    "localhost.",
+    "127.0.0.1",
+    "127.1",
+    "2130706433",
+    "0x7f.0.0.1",
+    "0177.0.0.1",
+    "0.0.0.0",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "[::ffff:7f00:1]",
+]
+
+EGRESS_ALL = r"""
+import urllib.request, urllib.error
+results = {}
+for url in json.loads(handler.headers["x-urls"]):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            results[url] = answer.status
+    except urllib.error.HTTPError as exc:
+        results[url] = exc.code
+    except OSError as exc:
+        results[url] = type(exc).__name__
+return results
+"""
+
+
+def test_egress_never_reaches_the_gate_machine(engine, tmp_path):
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    # The grant covers any host on that port: only the address check stands in the way.
+    root = write_module(
+        tmp_path / "egress",
+        EGRESS_ALL,
+        permissions=[f"api:external:*:{port}", f"api:external:localhost:{port}"],
+        limits={"memory": "64MB", "cpu": "500m", "timeout": "2s", "network": "100req/s"},
+    )
+    urls = [f"http://{host}:{port}/secret" for host in LOOPBACK_SPELLINGS]
+    urls.append(f"https://localhost:{port}/")  # a CONNECT tunnel
+    result = start(engine, root)
+    assert result.instance is not None, result.violation
+    with result.instance as instance, listener:
+        outcome = instance.invoke(
+            Request(method="GET", path="/", headers=(("x-urls", json.dumps(urls)),))
+        )
+        denials = instance.denials
+        accepted = _drain(listener)
+    assert outcome.response is not None, outcome
+    seen = json.loads(outcome.response.body)
+    assert accepted == 0
+    plain = {u: s for u, s in seen.items() if u.startswith("http:")}
+    assert plain == dict.fromkeys(urls[:-1], 403)
+    assert seen[urls[-1]] != 200  # the tunnel was refused before it opened
+    assert {d.reason for d in denials} == {"address"}
+    assert len(denials) == len(urls)
+    assert outcome.violation is not None
+    assert outcome.violation.kind is ViolationKind.NETWORK_DENIED
+
+
+def _drain(listener: socket.socket) -> int:
+    accepted = 0
+    try:
+        while True:
+            conn, _ = listener.accept()
+            conn.close()
+            accepted += 1
+    except TimeoutError:
+        return accepted
