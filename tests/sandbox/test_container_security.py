@@ -225,7 +225,7 @@ LOOPBACK_SPELLINGS = [
     "2130706433",
     "0x7f.0.0.1",
     "0177.0.0.1",
-    "0.0.0.0",
+    "0.0.0.0",  # noqa: S104 - a URL the module tries, not a bind
     "[::1]",
     "[::ffff:127.0.0.1]",
     "[::ffff:7f00:1]",

@@ -101,7 +101,7 @@ def test_limits_above_ceilings(make_package):
         ("2130706433", "loopback"),
         ("0x7f.0.0.1", "loopback"),
         ("0177.0.0.1:80", "loopback"),
-        ("0.0.0.0", "unspecified"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - a grant, not a bind
         ("169.254.169.254", "link-local (cloud metadata)"),
         ("metadata.google.internal", "cloud metadata service"),
         ("10.0.0.5:6379", "private"),
