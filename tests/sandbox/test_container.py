@@ -459,7 +459,11 @@ def test_leftovers_of_a_killed_run_are_swept(engine, tmp_path, private_tmp):
     child.wait()
     child.stdout.close()
     assert any(container_id.startswith(c) for c in backend_leftovers())
-    assert [p.name[:15] for p in private_tmp.iterdir()] == ["sandbench-host-"]
+    assert sorted(p.name for p in private_tmp.glob("sandbench-run/*/*")) == [
+        "host",
+        "module",
+        "owner",
+    ]
     with ContainerBackend() as fresh:
         assert fresh.swept >= 2  # the container and its host API socket folder
     assert not any(container_id.startswith(c) for c in backend_leftovers())
@@ -486,9 +490,9 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp
         time.sleep(0.1)
     assert backend_leftovers(child.pid), "the check never started a container"
     time.sleep(1.5)  # into the health call
-    # The check's buckets and its instance's host API socket folder, and nothing else.
+    # The check's buckets and its instance's run folder (host API socket, module copy), only.
     names = sorted(p.name.split("-")[1] for p in private_tmp.iterdir())
-    assert names == ["host", "storage"]
+    assert names == ["run", "storage"]
     child.send_signal(2)
     _, err = child.communicate(timeout=30)
     assert backend_leftovers(child.pid) == []

@@ -7,6 +7,7 @@ Each test runs a real module in a real container on the Docker Engine; docs/cont
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from sandbench.manifests import load
 from sandbench.reports import Status
 from sandbench.runtime import limits_for
 from sandbench.sandbox import Grants, Request, SandboxLimits, ViolationKind
+from sandbench.sandbox.container.runfolder import run_root
 from tests.conftest import EXAMPLES
 from tests.sandbox.test_container import get, start, write_module
 
@@ -288,3 +290,31 @@ def _drain(listener: socket.socket) -> int:
             accepted += 1
     except TimeoutError:
         return accepted
+
+
+MOUNTINFO = """
+return {"mountinfo": open("/proc/self/mountinfo").read(), "module": sorted(os.listdir("/module"))}
+"""
+
+
+def test_mountinfo_inside_shows_no_host_path_of_ours(engine, tmp_path):
+    root = write_module(tmp_path / "mountinfo-probe-7f3a", MOUNTINFO)
+    result = start(engine, root)
+    assert result.instance is not None, result.violation
+    with result.instance as instance:
+        outcome = get(instance)
+        sources = {m["Destination"]: m["Source"] for m in instance.container.attrs["Mounts"]}
+    assert outcome.ok, outcome
+    seen = json.loads(outcome.response.body)
+    mountinfo = seen["mountinfo"]
+    assert seen["module"] == ["module.json", "server.py"]  # the module's tree, as before
+    for ours in (str(root), str(tmp_path), "mountinfo-probe", "pytest-of", os.getcwd()):
+        assert ours not in mountinfo
+    assert f"-{os.getpid()}-" not in mountinfo
+    assert f"/{os.getpid()}/" not in mountinfo
+    # Both come from a random folder under the neutral root, nothing else in their path.
+    for target in ("/module", "/run/sandbench"):
+        source = Path(sources[target])
+        assert source.parent.parent == run_root()
+        assert len(source.parent.name) == 16
+        assert source.name in ("module", "host")

@@ -44,6 +44,7 @@ from .hardening import (
     OWNER,
     PIDS_LIMIT,
     SANDBOX_USER,
+    Mounted,
     chown_buckets,
     quiet,
     run_all,
@@ -53,6 +54,7 @@ from .hostsock import HostSocket, sweep_host_folders
 from .images import build_module_image, module_image_tag
 from .instance import ContainerInstance, LogTail, Started, process_alive
 from .netns import NetnsDialer
+from .runfolder import RunFolder, sweep_run_folders
 
 __all__ = ["LABEL", "PIDS_LIMIT", "SANDBOX_USER", "ContainerBackend", "connect", "sweep"]
 
@@ -108,7 +110,7 @@ def _alive(owner: str) -> bool:
 def sweep(client: docker.DockerClient) -> int:
     """Remove sandbench containers, networks and host API socket folders whose owner process
     is gone; return how many."""
-    removed = sweep_host_folders()
+    removed = sweep_host_folders() + sweep_run_folders()
     for container in client.containers.list(all=True, filters={"label": OWNER}):
         if not _alive(container.labels.get(OWNER, "")):
             with contextlib.suppress(docker.errors.NotFound):
@@ -239,15 +241,21 @@ class ContainerBackend(Closing):
         allow = AllowList(
             p.target for p in package.manifest.security.permissions if p.resource is Resource.API
         )
-        host = HostSocket(package, limits, grants)
+        # Mounted from a neutral per-run folder: mountinfo inside shows no path of ours.
+        run = RunFolder()
+        try:
+            module = run.module_copy(package.root)
+            host = HostSocket(package, limits, grants, run.folder("host"))
+        except BaseException:
+            run.remove()
+            raise
         # Every way out of a start runs these; a started instance runs them when it closes.
-        restore: list[Callable[[], None]] = [host.close]
+        restore: list[Callable[[], None]] = [run.remove, host.close]
         try:
             restore += chown_buckets(grants)
             volumes = self._volumes(image)
-            options = run_options(
-                package, runtime, limits, grants, allow, self._owner, host.folder, volumes
-            )
+            mounted = Mounted(module=module, host=host.folder, volumes=volumes)
+            options = run_options(package, runtime, limits, grants, allow, self._owner, mounted)
             with _signals_deferred():
                 container = self._client.containers.run(image, **options)
         except docker.errors.DockerException as exc:
