@@ -206,6 +206,30 @@ def test_a_connection_flood_is_capped_refused_and_a_violation(engine, tmp_path):
     assert "refused" in outcome.violation.message
 
 
+def test_the_instances_of_a_module_share_its_caps(engine, tmp_path):
+    root = write_module(
+        tmp_path / "flood-twice",
+        FLOOD,
+        permissions=["api:external:example.com"],
+        limits={"memory": "128MB", "cpu": "500m", "timeout": "20s", "network": "10req/min"},
+    )
+    package = load(root)
+    ceilings = SandboxLimits(cpu_millicores=2000, timeout_ms=20_000)
+    limits = limits_for(package.manifest, SandboxLimits(), ceilings).limits
+    first, second = (engine.load(package, limits, Grants()) for _ in range(2))
+    assert first.instance is not None, first.violation
+    assert second.instance is not None, second.violation
+    before = threading.active_count()
+    flood = Request(method="GET", path="/", headers=(("x-count", "100"),))
+    with first.instance as one, second.instance as two:
+        outcomes = [one.invoke(flood), two.invoke(flood)]
+        during = threading.active_count()  # both still hold what they could open
+    # One bound per module, not per instance: two floods get no more threads than one.
+    assert during - before <= 2 * MAX_CONNECTIONS + 4
+    assert all(o.violation is not None for o in outcomes), outcomes
+    assert all(o.violation.kind is ViolationKind.NETWORK_DENIED for o in outcomes)
+
+
 def test_a_flooding_module_is_not_healthy(engine, tmp_path):
     root = write_module(
         tmp_path / "flood",

@@ -235,13 +235,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HostServer:
-    """Serve `host` on the unix socket `path` (mode 0600) until closed; closing twice is harmless."""
+    """Serve `host` on the unix socket `path` (mode 0600) until closed; closing twice is harmless.
 
-    def __init__(self, host: HostApi, path: Path) -> None:
+    `cap` bounds its connections (a new `ConnectionCap` when None; servers that share one
+    share the bound, e.g. all the instances of one module).
+    """
+
+    def __init__(self, host: HostApi, path: Path, cap: ConnectionCap | None = None) -> None:
         self.path = path
         self._server = _Server(str(path), _Handler)
         self._server.host = host
-        self._server.cap = self.cap = ConnectionCap("the host API")
+        self._server.cap = self.cap = cap or ConnectionCap("the host API")
         os.chmod(path, 0o600)
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -95,7 +95,11 @@ def _split_host(authority: str, default_port: int) -> tuple[str, int]:
 
 
 class EgressProxy(Closing):
-    """Serves the proxy protocol on `listener` (a socket inside the container's namespace)."""
+    """Serves the proxy protocol on `listener` (a socket inside the container's namespace).
+
+    `pins` maps host names to the `ADDR:PORT` the operator pinned them to; `cap` bounds
+    the connections (a new `ConnectionCap` when None; proxies that share one share it).
+    """
 
     def __init__(
         self,
@@ -103,11 +107,12 @@ class EgressProxy(Closing):
         allow: AllowList,
         rate: Rate | None,
         pins: dict[str, str] | None = None,
+        cap: ConnectionCap | None = None,
     ) -> None:
         self._listener = listener
         self._allow = allow
         self._pins = pins or {}
-        self.cap = ConnectionCap("the egress proxy", MAX_CONNECTIONS)
+        self.cap = cap or ConnectionCap("the egress proxy", MAX_CONNECTIONS)
         self._window = SlidingWindow(rate)
         self._denials: list[Denial] = []
         self._lock = threading.Lock()

@@ -38,7 +38,12 @@ class HostSocket:
     """
 
     def __init__(
-        self, package: ModulePackage, limits: SandboxLimits, grants: Grants, folder: Path
+        self,
+        package: ModulePackage,
+        limits: SandboxLimits,
+        grants: Grants,
+        folder: Path,
+        cap: ConnectionCap | None = None,
     ) -> None:
         self.folder = folder  # an empty folder of mode 0700, removed by `close`
         self.host: HostApi | None = None
@@ -49,7 +54,7 @@ class HostSocket:
         try:
             self.host = host_api(package, limits, grants)
             short = Path(f"/proc/self/fd/{self._fd}/{HOST_API_SOCKET}")
-            self._server = HostServer(self.host, short)
+            self._server = HostServer(self.host, short, cap)
             self.cap: ConnectionCap = self._server.cap
             _give_to_sandbox_user(self.folder, self.folder / HOST_API_SOCKET)
         except BaseException:

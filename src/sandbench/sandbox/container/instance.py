@@ -141,7 +141,8 @@ class ContainerInstance(Closing):
         self._spent: Violation | None = None
         self._closed = False
         self._lock = threading.Lock()
-        self._refused: dict[str, int] = {}  # refusals already reported, per cap
+        # Refusals already reported, per cap (a module's instances share its caps).
+        self._refused = {cap.name: cap.refused for cap in started.caps}
 
     @property
     def container(self) -> Any:
