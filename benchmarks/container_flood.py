@@ -93,6 +93,30 @@ def _now() -> str:
     return f"threads {threading.active_count()}, RSS {rss:.1f} MiB"
 
 
+class _Peak:
+    """The most threads and RSS seen while the flood runs (sampled every 50 ms)."""
+
+    def __init__(self) -> None:
+        self.threads = 0
+        self.rss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        process = psutil.Process()
+        while not self._stop.wait(0.05):
+            self.threads = max(self.threads, process.num_threads())
+            self.rss = max(self.rss, process.memory_info().rss)
+
+    def __enter__(self) -> _Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def main(count: int) -> None:
     with tempfile.TemporaryDirectory() as folder, ContainerBackend() as backend:
         package = load(_module(Path(folder)))
@@ -102,10 +126,12 @@ def main(count: int) -> None:
         assert result.instance is not None, result.violation
         with result.instance as instance:
             print(f"before: {_now()}")
-            outcome = instance.invoke(
-                Request(method="GET", path="/", headers=(("x-count", str(count)),))
-            )
-            print(f"during ({count} + {count} connections held): {_now()}")
+            with _Peak() as peak:
+                outcome = instance.invoke(
+                    Request(method="GET", path="/", headers=(("x-count", str(count)),))
+                )
+            print(f"peak while flooding: threads {peak.threads}, RSS {peak.rss / 2**20:.1f} MiB")
+            print(f"after ({count} + {count} connections held): {_now()}")
             body = outcome.response.body.decode() if outcome.response else "-"
             print(f"module saw (opened, failed): {body}")
             print(f"violation: {outcome.violation.message if outcome.violation else 'none'}")
