@@ -183,6 +183,10 @@ class ContainerBackend(Closing):
         run = RunFolder()
         try:
             module = run.module_copy(package.root)
+        except OSError as exc:  # a special file, an unreadable one: the module's doing
+            run.remove()
+            return _invalid(f"the module's files cannot be mounted: {str(exc)[:300]}")
+        try:
             caps = self._caps(package)
             host = HostSocket(package, limits, grants, run.folder("host"), caps[0])
         except BaseException:
