@@ -342,4 +342,3 @@ def test_mountinfo_inside_shows_no_host_path_of_ours(engine, tmp_path):
         assert source.parent.parent == run_root()
         assert len(source.parent.name) == 16
         assert source.name in ("module", "host")
-
