@@ -4,6 +4,7 @@ the CLI's answer when no engine runs; and `sandbench images build` on a real one
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -373,3 +374,22 @@ def test_schema_offers_both_runtimes():
     text = json.dumps(schema)
     assert '"container"' in text
     assert '"wasm"' in text
+
+
+def test_every_test_the_security_section_names_exists():
+    """docs/containers.md "Security" names its proofs as `file::test` (later `::test` in
+    the same cell means the same file); each must be a test function in that file."""
+    root = EXAMPLES.parent.parent
+    text = (root / "docs" / "containers.md").read_text()
+    section = text.split("## Security", 1)[1].split("\n## ", 1)[0]
+    named = []
+    for row in section.splitlines():
+        current = None
+        for file, name in re.findall(r"`(tests/[\w/]+\.py)?::(\w+)(?:\[[^\]]*\])?`", row):
+            current = file or current
+            assert current is not None, f"`::{name}` without a file before it: {row[:80]}"
+            named.append((current, name))
+    assert len(named) >= 10
+    for file, name in named:
+        source = (root / file).read_text()
+        assert re.search(rf"^def {name}\(", source, re.MULTILINE), f"{file}::{name} is gone"
