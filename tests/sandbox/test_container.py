@@ -156,6 +156,10 @@ def test_container_carries_every_hardening_option(engine):
     assert host["CapDrop"] == ["ALL"]
     assert host["SecurityOpt"] == ["no-new-privileges"]
     assert host["NetworkMode"] == "none"
+    # No /dev/shm and no IPC object that could hold data beside /tmp.
+    assert host["IpcMode"] == "none"
+    assert host["Sysctls"] == {"kernel.shmmax": "0", "kernel.msgmni": "0", "kernel.sem": "0 0 0 0"}
+    assert host["Ulimits"] == [{"Name": "msgqueue", "Soft": 0, "Hard": 0}]
     assert "size=16000000" in host["Tmpfs"]["/tmp"]  # noqa: S108 - inside the container
     assert attrs["Config"]["User"] == "65534:65534"
     assert attrs["Config"]["Labels"][LABEL] == "1"
