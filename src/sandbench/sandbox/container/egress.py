@@ -8,8 +8,7 @@ host:port` tunnels (for HTTPS; it never sees the plaintext). For each request it
 1. the host against the allow-list: `crm.example.com` allows ports 80 and 443,
    `crm.example.com:8443` that port only, `*.example.com` any subdomain (not the apex);
 2. the manifest's `network` rate (`100req/min`), as a sliding window over the last period
-   (`network: none` or none at all: no request, as for the WASM host API).
-
+   (`network: none` or none at all: no request, as for the WASM host API);
 3. the address: an allowed name is resolved once, and the proxy connects to a public
    address it resolved to (`sandbench.hostapi.addresses`: no loopback, private,
    link-local / metadata, unique-local, multicast or unspecified address, in any
@@ -21,9 +20,9 @@ with the host and the time: evidence for the report. Host names are resolved onl
 allowed hosts, so a denied name never reaches DNS.
 
 At most `MAX_CONNECTIONS` client connections are served at once (one thread each); a
-connection past that is closed at once and recorded as a `connections` denial. A request
-head must arrive within `_HEAD_S`; a tunnel idle for `_IDLE_S` is closed.
-Refusals at the cap are counted (`cap.refused`), not recorded one by one.
+connection past that is closed at once and counted in `cap.refused` (a count, not a
+`Denial` each: a flood must not grow a list). A request head must arrive within
+`_HEAD_S`; a tunnel idle for `_IDLE_S` is closed.
 """
 
 from __future__ import annotations
