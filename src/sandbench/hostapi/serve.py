@@ -132,6 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.rfile.close()  # the plain reader: replaced by one bounded in time
         self._reader = _Reader(self.connection)
         self.rfile = io.BufferedReader(self._reader)
 
