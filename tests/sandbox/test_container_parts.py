@@ -393,3 +393,33 @@ def test_every_test_the_security_section_names_exists():
     for file, name in named:
         source = (root / file).read_text()
         assert re.search(rf"^def {name}\(", source, re.MULTILINE), f"{file}::{name} is gone"
+
+
+def test_proxy_asks_the_resolver_once_and_keeps_its_answer(hello, monkeypatch):
+    """A name whose DNS answer is private is refused on that answer: the proxy never asks
+    again, so a later, different answer (rebinding) has nothing to act on."""
+    answers = [
+        [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", hello))],
+        [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", hello))],
+    ]
+    asked = []
+    real = socket.getaddrinfo
+
+    def resolver(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        return answers[min(len(asked), len(answers)) - 1]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    _Hello.hits = []
+    allow = AllowList([f"rebind.test:{hello}"])
+    with EgressProxy(listener, allow, Rate(requests=10, period_s=1)) as proxy:
+        answer = through(port, f"GET http://rebind.test:{hello}/leak HTTP/1.1\r\n\r\n")
+        denials = proxy.denials
+    assert answer.startswith(b"HTTP/1.1 403")
+    assert [(d.host, d.reason) for d in denials] == [("rebind.test", "address")]
+    assert asked == ["rebind.test"]
+    assert _Hello.hits == []
