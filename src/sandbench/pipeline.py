@@ -295,11 +295,12 @@ def bench(
     reps: int = 10,
     invokes: int = 200,
     instances: int = 4,
+    host: HostSettings | None = None,
 ) -> BenchRun:
     """Check the module at `path`, then measure it: load times over `reps` repetitions,
     `invokes` in-process calls, and an HTTP load test through the gateway (`load_test`
     gives users, rate and duration; its `url` is ignored). `thresholds` default to the
-    policy's (`p95 < 100ms`, `error_rate < 0.5%`).
+    policy's (`p95 < 100ms`, `error_rate < 0.5%`). `host` as for `check`.
 
     Raises `ManifestError` for an invalid module, `BenchError` for a bad threshold or when
     locust cannot run, `SandboxError` for host faults.
@@ -313,11 +314,12 @@ def bench(
             stack.callback(backend.close)
         package = load(path)
         config = load_test or LoadTestConfig(url="http://127.0.0.1")
-        result = _bench_measure(package, policy, backend, config, parsed, reps, invokes, instances)
+        counts = (reps, invokes, instances)
+        result = _bench_measure(package, policy, backend, config, parsed, counts, host)
         skipped = (_NOT_IN_CHECK[0],) + (
             () if result.load_test else (Skipped(check_id="load-test", reason="did not run"),)
         )
-        options = Options(warm_runs=min(reps, 5), skipped=skipped)
+        options = Options(warm_runs=min(reps, 5), skipped=skipped, host=host)
         health = _run(package, policy, backend, options, scans=(), load_test=result.load_test)
     return BenchRun(health=health, bench=result)
 
@@ -363,17 +365,17 @@ def _bench_measure(
     backend: SandboxBackend,
     config: LoadTestConfig,
     thresholds: Sequence[Threshold],
-    reps: int,
-    invokes: int,
-    instances: int,
+    counts: tuple[int, int, int],
+    host: HostSettings | None,
 ) -> BenchResult:
     from sandbench.bench.measure import measure_invoke, measure_loads
     from sandbench.bench.sampler import Sampler
     from sandbench.runtime.server import module_specs
 
+    reps, invokes, instances = counts
     with ExitStack() as stack:
         spec = module_specs(
-            [package.root], policy.defaults.sandbox(), policy.ceilings.sandbox(), stack
+            [package.root], policy.defaults.sandbox(), policy.ceilings.sandbox(), stack, host
         )[0]
         loads = measure_loads(backend, package, spec.limits, spec.grants, reps=reps)
         common = {"module_id": package.manifest.module_id, "version": package.manifest.version,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import jsonschema
+import pytest
 from click.testing import CliRunner
 
 from sandbench.cli import cli
+from sandbench.cli.output import UsageProblem, pins_from
 from tests.conftest import EXAMPLES
 from tests.sandbox import wat
 
@@ -135,7 +137,26 @@ def test_check_resolve_points_the_http_capability_at_a_test_server(cache_dir):
     assert [(c["target"], c["code"]) for c in calls] == [("crm.example.com", "ok")]
     bad = invoke("check", module, "--resolve", "crm.example.com")
     assert bad.exit_code == 2
-    assert bad.output == "sandbench: error: --resolve 'crm.example.com': expected HOST=ADDR:PORT\n"
+    expected = "expected HOST:PORT:ADDR or HOST=ADDR:PORT"
+    assert bad.output == f"sandbench: error: --resolve 'crm.example.com': {expected}\n"
+
+
+@pytest.mark.parametrize(
+    ("given", "pins"),
+    [
+        (("crm.example.com:443:127.0.0.1",), {"crm.example.com": "127.0.0.1:443"}),
+        (("CRM.example.com.:8080:[::1]",), {"crm.example.com": "[::1]:8080"}),
+        (("crm.example.com=127.0.0.1:9000",), {"crm.example.com": "127.0.0.1:9000"}),
+    ],
+)
+def test_resolve_takes_curls_syntax_and_the_older_one(given, pins):
+    assert pins_from(given) == pins
+
+
+@pytest.mark.parametrize("bad", ["crm.example.com", "crm:x:127.0.0.1", "crm:80:", ":80:1.2.3.4"])
+def test_a_malformed_resolve_is_a_usage_problem(bad):
+    with pytest.raises(UsageProblem, match="expected HOST:PORT:ADDR"):
+        pins_from((bad,))
 
 
 def test_check_database_keeps_the_sqlite_schemas_in_a_folder(tmp_path, cache_dir):
@@ -143,3 +164,26 @@ def test_check_database_keeps_the_sqlite_schemas_in_a_folder(tmp_path, cache_dir
             "--cache-dir", str(cache_dir), "--calls", "2"]  # fmt: skip
     assert invoke(*args).exit_code == 0
     assert [p.suffix for p in tmp_path.iterdir()] == [".sqlite3"]
+
+
+@pytest.mark.parametrize("command", ["bench", "serve", "gate"])
+def test_bench_serve_and_gate_take_resolve_too(command):
+    bad = invoke(command, str(EXAMPLES / "host-http"), "--resolve", "crm.example.com:80:")
+    assert bad.exit_code == 2
+    assert "--resolve 'crm.example.com:80:': expected HOST:PORT:ADDR" in bad.output
+
+
+def test_served_and_benched_modules_get_the_pins():
+    from contextlib import ExitStack
+
+    from sandbench.hostapi import HostSettings, HttpSettings
+    from sandbench.runtime.server import module_specs
+    from sandbench.sandbox import SandboxLimits
+
+    pins = {"crm.example.com": "127.0.0.1:9"}
+    host = HostSettings(http=HttpSettings(resolve=pins))
+    with ExitStack() as stack:
+        (spec,) = module_specs(
+            [EXAMPLES / "host-http"], SandboxLimits(), SandboxLimits(), stack, host
+        )
+    assert spec.grants.host.http.resolve == pins

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
 import stat
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from sandbench.hostapi import HostApi, HostServer, HostSettings, HttpSettings
+from sandbench.hostapi.serve import MAX_CONNECTIONS
 from sandbench.manifests import Rate, parse_permission
 
 
@@ -132,3 +136,70 @@ def test_close_removes_the_socket_and_is_idempotent(served):
     server.close()
     server.close()
     assert not server.path.exists()
+
+
+def _hold(path: Path, count: int) -> list[socket.socket]:
+    held = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(str(path))  # blocking: returns once the server has accepted or queued it
+        held.append(sock)
+    return held
+
+
+def _closed_by_server(socks: list[socket.socket]) -> int:
+    closed = 0
+    for sock in socks:
+        sock.settimeout(5)
+        with contextlib.suppress(TimeoutError):
+            closed += sock.recv(1) == b""
+    return closed
+
+
+def test_connections_past_the_cap_get_no_thread_and_are_counted(served):
+    server, _ = served
+    before = threading.active_count()
+    held = _hold(server.path, MAX_CONNECTIONS)
+    # The cap's own connections are served (a thread each) ...
+    deadline = time.monotonic() + 10
+    while server.cap.open < MAX_CONNECTIONS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.cap.open == MAX_CONNECTIONS
+    extra = _hold(server.path, 200)
+    try:
+        # ... and every one past it is closed at once, without a thread.
+        assert _closed_by_server(extra) == 200
+        assert server.cap.refused == 200
+        assert threading.active_count() - before <= MAX_CONNECTIONS
+        # The capped connections still work.
+        held[0].sendall(b"GET /v1/storage/docs/a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        held[0].settimeout(5)
+        assert held[0].recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in held + extra:
+            sock.close()
+
+
+def test_a_trickled_request_is_cut_off(served, monkeypatch):
+    from sandbench.hostapi import serve
+
+    monkeypatch.setattr(serve, "REQUEST_S", 1.0)
+    server, _ = served
+    (sock,) = _hold(server.path, 1)
+    with sock:
+        sock.settimeout(0.2)
+        ended = None
+        start = time.monotonic()
+        # One byte every 0.1 s: each read is quick, the request never completes.
+        for byte in b"GET /v1/storage/docs/a.txt HTTP/1.1\r\nX-Slow: " + b"a" * 400:
+            try:
+                sock.sendall(bytes([byte]))
+                if sock.recv(1) == b"":
+                    ended = time.monotonic() - start
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                ended = time.monotonic() - start
+                break
+        assert ended is not None, "the server kept reading the trickle"

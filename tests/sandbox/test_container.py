@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from sandbench.hostapi import HostSettings, HttpSettings
 from sandbench.manifests import load
 from sandbench.runtime import Workspace, limits_for
 from sandbench.sandbox import Grants, LoadResult, Request, SandboxLimits, ViolationKind
@@ -155,6 +156,10 @@ def test_container_carries_every_hardening_option(engine):
     assert host["CapDrop"] == ["ALL"]
     assert host["SecurityOpt"] == ["no-new-privileges"]
     assert host["NetworkMode"] == "none"
+    # No /dev/shm and no IPC object that could hold data beside /tmp.
+    assert host["IpcMode"] == "none"
+    assert host["Sysctls"] == {"kernel.shmmax": "0", "kernel.msgmni": "0", "kernel.sem": "0 0 0 0"}
+    assert host["Ulimits"] == [{"Name": "msgqueue", "Soft": 0, "Hard": 0}]
     assert "size=16000000" in host["Tmpfs"]["/tmp"]  # noqa: S108 - inside the container
     assert attrs["Config"]["User"] == "65534:65534"
     assert attrs["Config"]["Labels"][LABEL] == "1"
@@ -371,12 +376,14 @@ def test_egress_goes_only_through_the_allow_list_and_rate(engine, tmp_path, upst
     root = write_module(
         tmp_path / "egress",
         EGRESS,
-        permissions=[f"api:external:127.0.0.1:{upstream}"],
+        permissions=[f"api:external:upstream.example:{upstream}"],
         limits={"memory": "64MB", "cpu": "500m", "timeout": "5s", "network": "2req/min"},
     )
-    result = start(engine, root)
+    # The upstream is on the host's loopback: only a name the operator pinned reaches it.
+    pins = {"upstream.example": f"127.0.0.1:{upstream}"}
+    result = start(engine, root, Grants(host=HostSettings(http=HttpSettings(resolve=pins))))
     assert result.instance is not None, result.violation
-    allowed = f"http://127.0.0.1:{upstream}/data"
+    allowed = f"http://upstream.example:{upstream}/data"
     with result.instance as instance:
         first = get(instance, f"/?u={allowed}")
         denied = get(instance, "/?u=http://crm.example.com/leak")
@@ -393,7 +400,7 @@ def test_egress_goes_only_through_the_allow_list_and_rate(engine, tmp_path, upst
     assert limited.violation.kind is ViolationKind.NETWORK_DENIED
     assert [(d.host, d.reason) for d in denials] == [
         ("crm.example.com", "host"),
-        ("127.0.0.1", "rate"),
+        ("upstream.example", "rate"),
     ]
     assert all(d.at > time.time() - 60 for d in denials)
     assert _Upstream.hits == ["/data", "/data"]
@@ -456,7 +463,11 @@ def test_leftovers_of_a_killed_run_are_swept(engine, tmp_path, private_tmp):
     child.wait()
     child.stdout.close()
     assert any(container_id.startswith(c) for c in backend_leftovers())
-    assert [p.name[:15] for p in private_tmp.iterdir()] == ["sandbench-host-"]
+    assert sorted(p.name for p in private_tmp.glob("sandbench-run/*/*")) == [
+        "host",
+        "module",
+        "owner",
+    ]
     with ContainerBackend() as fresh:
         assert fresh.swept >= 2  # the container and its host API socket folder
     assert not any(container_id.startswith(c) for c in backend_leftovers())
@@ -483,9 +494,9 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp
         time.sleep(0.1)
     assert backend_leftovers(child.pid), "the check never started a container"
     time.sleep(1.5)  # into the health call
-    # The check's buckets and its instance's host API socket folder, and nothing else.
+    # The check's buckets and its instance's run folder (host API socket, module copy), only.
     names = sorted(p.name.split("-")[1] for p in private_tmp.iterdir())
-    assert names == ["host", "storage"]
+    assert names == ["run", "storage"]
     child.send_signal(2)
     _, err = child.communicate(timeout=30)
     assert backend_leftovers(child.pid) == []

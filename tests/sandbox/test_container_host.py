@@ -64,7 +64,8 @@ def host_api_threads() -> list[str]:
 
 
 def host_folders(root: Path) -> list[Path]:
-    return [p for p in root.iterdir() if p.name.startswith("sandbench-host-")]
+    """The host API socket folders under the temp folder `root` (one per container)."""
+    return sorted(root.glob("sandbench-run/*/host"))
 
 
 def test_each_instance_gets_a_private_socket_only_the_sandbox_user_reaches(

@@ -4,17 +4,20 @@ the CLI's answer when no engine runs; and `sandbench images build` on a real one
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
 
 from sandbench.cli import cli
 from sandbench.errors import ManifestError, SandboxError
+from sandbench.hostapi.serve import MAX_CONNECTIONS
 from sandbench.manifests import ContainerRuntime, Rate, json_schema, load, parse_manifest
 from sandbench.sandbox.container import (
     PYTHON_IMAGE,
@@ -23,6 +26,7 @@ from sandbench.sandbox.container import (
     CgroupReader,
     EgressProxy,
     apt_source,
+    egress,
 )
 from tests.conftest import EXAMPLES
 
@@ -134,8 +138,10 @@ def test_allow_list(target, host, port, allowed):
 
 class _Hello(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self):
+        _Hello.hits.append(self.path)
         body = f"hello {self.path}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -167,16 +173,18 @@ def through(proxy_port: int, head: str) -> bytes:
 def test_proxy_forwards_allowed_denies_others_and_counts_the_rate(hello):
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    allow = AllowList([f"127.0.0.1:{hello}"])
-    with EgressProxy(listener, allow, Rate(requests=2, period_s=60)) as proxy:
-        ok = through(port, f"GET http://127.0.0.1:{hello}/a HTTP/1.1\r\nHost: x\r\n\r\n")
+    allow = AllowList([f"hello.test:{hello}"])
+    # hello listens on loopback: only a pinned name reaches it (as `--resolve` pins it).
+    pins = {"hello.test": f"127.0.0.1:{hello}"}
+    with EgressProxy(listener, allow, Rate(requests=2, period_s=60), pins) as proxy:
+        ok = through(port, f"GET http://hello.test:{hello}/a HTTP/1.1\r\nHost: x\r\n\r\n")
         host = through(port, "GET http://other.test/ HTTP/1.1\r\nHost: other.test\r\n\r\n")
         tunnel = through(
             port,
-            f"CONNECT 127.0.0.1:{hello} HTTP/1.1\r\n\r\n"
+            f"CONNECT hello.test:{hello} HTTP/1.1\r\n\r\n"
             "GET /t HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
-        rate = through(port, f"GET http://127.0.0.1:{hello}/b HTTP/1.1\r\n\r\n")
+        rate = through(port, f"GET http://hello.test:{hello}/b HTTP/1.1\r\n\r\n")
         bad = through(port, "GET /relative HTTP/1.1\r\n\r\n")
         denials = proxy.denials
     assert ok.startswith(b"HTTP/1.1 200")
@@ -188,8 +196,65 @@ def test_proxy_forwards_allowed_denies_others_and_counts_the_rate(hello):
     assert bad.startswith(b"HTTP/1.1 400")
     assert [(d.host, d.port, d.reason) for d in denials] == [
         ("other.test", 80, "host"),
-        ("127.0.0.1", hello, "rate"),
+        ("hello.test", hello, "rate"),
     ]
+
+
+def test_proxy_refuses_the_host_machine_unless_pinned(hello):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    hosts = ["127.0.0.1", "localhost", "127.1", "2130706433", "0x7f000001", "[::ffff:127.0.0.1]"]
+    allow = AllowList([f"*:{hello}"])
+    _Hello.hits = []
+    with EgressProxy(listener, allow, Rate(requests=100, period_s=1)) as proxy:
+        answers = [through(port, f"GET http://{h}:{hello}/leak HTTP/1.1\r\n\r\n") for h in hosts]
+        tunnel = through(port, f"CONNECT localhost:{hello} HTTP/1.1\r\n\r\n")
+        denials = proxy.denials
+    assert all(a.startswith(b"HTTP/1.1 403") for a in answers), answers
+    assert tunnel.startswith(b"HTTP/1.1 403")
+    assert [d.reason for d in denials] == ["address"] * (len(hosts) + 1)
+    assert _Hello.hits == []  # the loopback server was never reached
+
+
+def test_proxy_caps_its_connections(hello):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    before = threading.active_count()
+    with EgressProxy(listener, AllowList(["example.com"]), None) as proxy:
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(MAX_CONNECTIONS)]
+        extra = [socket.create_connection(("127.0.0.1", port)) for _ in range(100)]
+        try:
+            for sock in extra:
+                sock.settimeout(5)
+                assert sock.recv(1) == b""  # closed at once
+            assert proxy.cap.refused == 100
+            assert threading.active_count() - before <= MAX_CONNECTIONS + 1
+        finally:
+            for sock in held + extra:
+                sock.close()
+
+
+def test_proxy_drops_a_head_that_trickles(monkeypatch):
+    monkeypatch.setattr(egress, "_HEAD_S", 0.5)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    with (
+        EgressProxy(listener, AllowList(["example.com"]), None),
+        socket.create_connection(("127.0.0.1", port)) as sock,
+    ):
+        sock.settimeout(0.1)
+        ended = False
+        for byte in b"GET http://example.com/ HTTP/1.1\r\nX-Slow: " + b"a" * 200:
+            try:
+                sock.sendall(bytes([byte]))
+                ended = sock.recv(1) == b""
+            except TimeoutError:
+                continue
+            except OSError:
+                ended = True
+            if ended:
+                break
+        assert ended, "the proxy kept reading the trickle"
 
 
 def test_proxy_without_a_network_rate_lets_nothing_out(hello):
@@ -309,3 +374,52 @@ def test_schema_offers_both_runtimes():
     text = json.dumps(schema)
     assert '"container"' in text
     assert '"wasm"' in text
+
+
+def test_every_test_the_security_section_names_exists():
+    """docs/containers.md "Security" names its proofs as `file::test` (later `::test` in
+    the same cell means the same file); each must be a test function in that file."""
+    root = EXAMPLES.parent.parent
+    text = (root / "docs" / "containers.md").read_text()
+    section = text.split("## Security", 1)[1].split("\n## ", 1)[0]
+    named = []
+    for row in section.splitlines():
+        current = None
+        for file, name in re.findall(r"`(tests/[\w/]+\.py)?::(\w+)(?:\[[^\]]*\])?`", row):
+            current = file or current
+            assert current is not None, f"`::{name}` without a file before it: {row[:80]}"
+            named.append((current, name))
+    assert len(named) >= 10
+    for file, name in named:
+        source = (root / file).read_text()
+        assert re.search(rf"^def {name}\(", source, re.MULTILINE), f"{file}::{name} is gone"
+
+
+def test_proxy_asks_the_resolver_once_and_keeps_its_answer(hello, monkeypatch):
+    """A name whose DNS answer is private is refused on that answer: the proxy never asks
+    again, so a later, different answer (rebinding) has nothing to act on."""
+    answers = [
+        [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", hello))],
+        [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("8.8.8.8", hello))],
+    ]
+    asked = []
+    real = socket.getaddrinfo
+
+    def resolver(host, port, *args, **kwargs):
+        if host != "rebind.test":
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        return answers[min(len(asked), len(answers)) - 1]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    _Hello.hits = []
+    allow = AllowList([f"rebind.test:{hello}"])
+    with EgressProxy(listener, allow, Rate(requests=10, period_s=1)) as proxy:
+        answer = through(port, f"GET http://rebind.test:{hello}/leak HTTP/1.1\r\n\r\n")
+        denials = proxy.denials
+    assert answer.startswith(b"HTTP/1.1 403")
+    assert [(d.host, d.reason) for d in denials] == [("rebind.test", "address")]
+    assert asked == ["rebind.test"]
+    assert _Hello.hits == []

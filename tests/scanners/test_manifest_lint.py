@@ -88,3 +88,35 @@ def test_limits_above_ceilings(make_package):
     assert "is 2.0 GiB, above the ceiling of 1.0 GiB" in found[1][2]
     assert _rules(package, Ceilings(memory_bytes=4 << 30, cpu_millicores=4000,
                                     timeout_ms=60_000, network_per_minute=12_000)) == []  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("localhost", "loopback"),
+        ("localhost:8080", "loopback"),
+        ("admin.localhost", "loopback"),
+        ("127.0.0.1:5432", "loopback"),
+        ("127.1", "loopback"),
+        ("2130706433", "loopback"),
+        ("0x7f.0.0.1", "loopback"),
+        ("0177.0.0.1:80", "loopback"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - a grant, not a bind
+        ("169.254.169.254", "link-local (cloud metadata)"),
+        ("metadata.google.internal", "cloud metadata service"),
+        ("10.0.0.5:6379", "private"),
+        ("192.168.1.1", "private"),
+        ("172.17.0.1", "private"),
+        ("100.64.0.1", "private"),
+        ("224.0.0.1", "multicast"),
+    ],
+)
+def test_grants_of_private_addresses_are_high(make_package, target, reason):
+    found = _rules(make_package(permissions=[f"api:external:{target}"]))
+    assert [(r[0], r[1]) for r in found] == [("private-address-permission", "high")]
+    assert f"names a {reason} address" in found[0][2]
+
+
+@pytest.mark.parametrize("target", ["crm.example.com", "8.8.8.8:53", "api.example.com:8443"])
+def test_grants_of_public_hosts_are_not_flagged(make_package, target):
+    assert _rules(make_package(permissions=[f"api:external:{target}"])) == []

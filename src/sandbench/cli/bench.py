@@ -15,6 +15,8 @@ from sandbench.pipeline import bench
 from sandbench.reports import Status
 from sandbench.sandbox import BackendKind, open_backend
 
+from .output import host_from, resolve_option
+
 __all__ = ["bench_command"]
 
 
@@ -115,10 +117,11 @@ def _thresholds(
     envvar="SANDBENCH_CACHE_DIR",
     default=None,
 )
+@resolve_option
 def bench_command(module: Path, users: int, rate: float, duration: float,
                   max_requests: int | None, workers: int, reps: int, invokes: int,
                   instances: int, thresholds: tuple[str, ...], fmt: str, html: Path | None,
-                  cache_dir: Path | None) -> None:  # fmt: skip
+                  cache_dir: Path | None, resolve: tuple[str, ...]) -> None:  # fmt: skip
     """Check MODULE, then measure it: load times, in-process latency and an HTTP load test.
 
     Exits 0 when healthy and every threshold holds, 1 otherwise, 2 for bad input and 3
@@ -129,7 +132,8 @@ def bench_command(module: Path, users: int, rate: float, duration: float,
     backend = open_backend(BackendKind.WASM, cache_dir)
     try:
         run = bench(module, load_test=config, thresholds=thresholds or None, backend=backend,
-                    reps=reps, invokes=invokes, instances=instances)  # fmt: skip
+                    reps=reps, invokes=invokes, instances=instances,
+                    host=host_from(None, resolve))  # fmt: skip
     finally:
         backend.close()
     status = run.health.status.value

@@ -18,8 +18,10 @@ __all__ = [
     "emit",
     "host_from",
     "host_options",
+    "pins_from",
     "policy_option",
     "report_options",
+    "resolve_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,11 +65,17 @@ def host_options(func: F) -> F:
         default=None,
         help="Folder for the SQLite schemas, or a postgresql:// URL (default: private, temporary).",
     )(func)
+    return resolve_option(func)
+
+
+def resolve_option(func: F) -> F:
+    """`--resolve HOST:PORT:ADDR` (curl's) or `HOST=ADDR:PORT`, repeatable."""
     return click.option(
         "--resolve",
         multiple=True,
-        metavar="HOST=ADDR:PORT",
-        help="Send the http capability's requests for HOST to ADDR:PORT (e.g. a test server).",
+        metavar="HOST:PORT:ADDR",
+        help="Pin HOST to ADDR (curl's syntax; HOST=ADDR:PORT also works): the http capability "
+        "and the container egress proxy connect there, even to a private address.",
     )(func)
 
 
@@ -75,18 +83,29 @@ def host_from(database: str | None, resolve: tuple[str, ...]) -> HostSettings | 
     """The host API settings the options give, or None for the defaults."""
     if database is None and not resolve:
         return None
-    pins: dict[str, str] = {}
-    for item in resolve:
-        name, sep, target = item.partition("=")
-        if not sep or not name or ":" not in target:
-            raise UsageProblem(f"--resolve {item!r}: expected HOST=ADDR:PORT")
-        pins[name.lower()] = target
-    settings = HostSettings(http=HttpSettings(resolve=pins))
+    settings = HostSettings(http=HttpSettings(resolve=pins_from(resolve)))
     if database is None:
         return settings
     if database.startswith(("postgresql://", "postgres://")):
         return settings.model_copy(update={"postgres_url": database})
     return settings.model_copy(update={"database_dir": Path(database)})
+
+
+def pins_from(resolve: tuple[str, ...]) -> dict[str, str]:
+    """`--resolve` values as HOST -> "ADDR:PORT". Raises `UsageProblem` naming a bad one."""
+    pins: dict[str, str] = {}
+    for item in resolve:
+        name, sep, target = item.partition("=")
+        if not sep:  # curl's HOST:PORT:ADDR (ADDR may be [v6])
+            name, _, rest = item.partition(":")
+            port, _, address = rest.partition(":")
+            address = address.strip("[]")
+            target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+            sep = ":" if port.isdigit() and address else ""
+        if not sep or not name or ":" not in target:
+            raise UsageProblem(f"--resolve {item!r}: expected HOST:PORT:ADDR or HOST=ADDR:PORT")
+        pins[name.lower().rstrip(".")] = target
+    return pins
 
 
 def policy_option(func: F) -> F:

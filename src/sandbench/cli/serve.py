@@ -16,6 +16,8 @@ from sandbench.runtime.gateway import Gateway
 from sandbench.runtime.server import bind, module_specs, uvicorn_config
 from sandbench.sandbox import BackendKind, open_backend
 
+from .output import host_from, resolve_option
+
 __all__ = ["serve_command"]
 
 
@@ -37,8 +39,14 @@ __all__ = ["serve_command"]
     default=None,
     help="Where compiled modules are cached (default: ~/.cache/sandbench).",
 )
+@resolve_option
 def serve_command(
-    modules: tuple[Path, ...], host: str, port: int, instances: int, cache_dir: Path | None
+    modules: tuple[Path, ...],
+    host: str,
+    port: int,
+    instances: int,
+    cache_dir: Path | None,
+    resolve: tuple[str, ...],
 ) -> None:
     """Serve MODULES over HTTP at /{folder name}/..., with /healthz and /metrics.
 
@@ -49,7 +57,11 @@ def serve_command(
     with ExitStack() as stack:
         try:
             specs = module_specs(
-                list(modules), policy.defaults.sandbox(), policy.ceilings.sandbox(), stack
+                list(modules),
+                policy.defaults.sandbox(),
+                policy.ceilings.sandbox(),
+                stack,
+                host_from(None, resolve),
             )
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None

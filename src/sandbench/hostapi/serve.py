@@ -5,26 +5,47 @@ container backend bind-mounts into the container; the container needs no network
 request maps to one capability call and answers with the result, or with the status for
 its error code and a `Sandbench-Error` header naming it. Requests are bounded: a body over
 `MAX_BODY` is refused before it is read.
+
+Connections are bounded too, since the module on the other side may be hostile: at most
+`MAX_CONNECTIONS` at once (one thread each); past that a connection is closed as soon as
+it is accepted, and counted in `HostServer.cap.refused` (the container instance turns a
+rise into a violation). A connection idle for `IDLE_S` is closed, and so is one whose
+request (head and body) takes longer than `REQUEST_S` to arrive, however it trickles.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import socket
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .api import HostApi
 from .codes import Code, HostResult
 from .log import LEVELS
 
-__all__ = ["MAX_BODY", "STATUS", "HostServer"]
+__all__ = [
+    "IDLE_S",
+    "MAX_BODY",
+    "MAX_CONNECTIONS",
+    "REQUEST_S",
+    "STATUS",
+    "ConnectionCap",
+    "HostServer",
+]
 
 MAX_BODY = 2 * 1024 * 1024
+MAX_CONNECTIONS = 32
+IDLE_S = 10.0
+REQUEST_S = 30.0
 RESULT_CAP = 1024 * 1024
 STATUS = {
     Code.DENIED: 403,
@@ -39,14 +60,86 @@ STATUS = {
 }
 
 
+class ConnectionCap:
+    """At most `limit` connections at once; counts those refused past it. Thread-safe."""
+
+    def __init__(self, name: str, limit: int = MAX_CONNECTIONS) -> None:
+        self.name = name
+        self.limit = limit
+        self.open = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Count one more open connection; False (and one more refusal) at the limit."""
+        with self._lock:
+            if self.open >= self.limit:
+                self.refused += 1
+                return False
+            self.open += 1
+            return True
+
+    def give(self) -> None:
+        """One connection fewer."""
+        with self._lock:
+            self.open -= 1
+
+
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     host: HostApi
+    cap: ConnectionCap
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.cap.take():
+            self.shutdown_request(request)  # no thread for a connection past the cap
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.cap.give()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.cap.give()
+
+
+class _Reader(io.RawIOBase):
+    """Reads from `sock`, each read bounded by `IDLE_S` and all by `deadline`."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.deadline = time.monotonic() + REQUEST_S
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request took too long to arrive")
+        self._sock.settimeout(min(IDLE_S, left))
+        return self._sock.recv_into(buffer)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_S
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the plain reader: replaced by one bounded in time
+        self._reader = _Reader(self.connection)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        # Each request (waiting for it included) gets REQUEST_S; a trickle cannot hold on.
+        self._reader.deadline = time.monotonic() + REQUEST_S
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         parts = self._parts()
@@ -143,12 +236,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HostServer:
-    """Serve `host` on the unix socket `path` (mode 0600) until closed; closing twice is harmless."""
+    """Serve `host` on the unix socket `path` (mode 0600) until closed; closing twice is harmless.
 
-    def __init__(self, host: HostApi, path: Path) -> None:
+    `cap` bounds its connections (a new `ConnectionCap` when None; servers that share one
+    share the bound, e.g. all the instances of one module).
+    """
+
+    def __init__(self, host: HostApi, path: Path, cap: ConnectionCap | None = None) -> None:
         self.path = path
         self._server = _Server(str(path), _Handler)
         self._server.host = host
+        self._server.cap = self.cap = cap or ConnectionCap("the host API")
         os.chmod(path, 0o600)
         self._thread = threading.Thread(
             target=self._server.serve_forever,

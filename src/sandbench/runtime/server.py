@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from sandbench.errors import SandboxError
+from sandbench.hostapi import HostSettings
 from sandbench.manifests import load
 from sandbench.sandbox import Closing, SandboxLimits
 
@@ -25,9 +26,14 @@ __all__ = ["BackgroundServer", "bind", "module_specs", "uvicorn_config"]
 
 
 def module_specs(
-    paths: list[Path], defaults: SandboxLimits, ceilings: SandboxLimits, stack: ExitStack
+    paths: list[Path],
+    defaults: SandboxLimits,
+    ceilings: SandboxLimits,
+    stack: ExitStack,
+    host: HostSettings | None = None,
 ) -> list[ModuleSpec]:
-    """Validate each module and give it a route (its folder name), limits and storage.
+    """Validate each module and give it a route (its folder name), limits and storage;
+    `host` says where the host API and the egress proxy reach (`--resolve` pins).
 
     Raises `ManifestError` for an invalid module and `ValueError` for two modules with one
     route. Each module's storage workspace is closed by `stack`.
@@ -38,7 +44,7 @@ def module_specs(
         route = package.root.name
         if any(spec.route == route for spec in specs):
             raise ValueError(f"{path}: another module is already served at /{route}")
-        workspace = stack.enter_context(Workspace(package.manifest))
+        workspace = stack.enter_context(Workspace(package.manifest, host=host))
         applied = limits_for(package.manifest, defaults, ceilings).limits
         specs.append(ModuleSpec(route, package, applied, workspace.grants))
     return specs

@@ -9,6 +9,7 @@
 | `csp-host-not-permitted` | medium | a `connect-src` host that no `api:external:` permission covers |
 | `permission-not-in-csp` | low | an `api:external:` host missing from a declared `connect-src` |
 | `wildcard-permission` | high / medium | a permission with target `*` (high) or `*.host` (medium) |
+| `private-address-permission` | high | an `api:external:` host that names the gate machine or its network: `localhost` (and `*.localhost`), a cloud metadata name (`metadata.google.internal`, ...), or a loopback, private, link-local, multicast or unspecified address in any spelling (`127.1`, `2130706433`, `0x7f.0.0.1`); no DNS is asked |
 | `limit-above-ceiling` | medium | a declared limit above the policy's ceiling (it will be cut down) |
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sandbench.hostapi.addresses import private_reason
 from sandbench.manifests import MANIFEST_NAME, Manifest, ModulePackage, Resource, format_bytes
 
 from .interface import Finding, ScanResult, Severity, fingerprint
@@ -133,6 +135,17 @@ def _permissions(manifest: Manifest) -> Iterator[Finding]:
                 "wildcard-permission",
                 severity,
                 f"permission {perm} grants more than one named {perm.resource.value} target",
+                str(perm),
+            )
+        host = perm.target.rpartition(":")[0] if perm.target.count(":") == 1 else perm.target
+        reason = private_reason(host) if perm.resource is Resource.API else None
+        if reason is not None:
+            yield _finding(
+                "private-address-permission",
+                Severity.HIGH,
+                f"permission {perm} names a {reason} address: a module must not reach the "
+                "machine it is checked on; sandbench refuses it unless the operator pins the "
+                "name with --resolve",
                 str(perm),
             )
 

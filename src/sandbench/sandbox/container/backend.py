@@ -2,32 +2,30 @@
 
 Every container gets, from the manifest's limits: `mem_limit` with swap equal (no swap),
 `nano_cpus` from millicores, a pids limit, a read-only root with a `/tmp` tmpfs sized
-from `storage`, `cap_drop=ALL`, `no-new-privileges`, a non-root user, `network_mode=none`,
-a size-capped log, bind mounts for granted buckets (`:read` read-only) and the folder of
-its host API socket (`hostsock.py`). Containers
-carry `org.sandbench.*` labels; the backend removes its own on `close()` and, when it
-opens, sweeps those left by a sandbench process that no longer runs.
+from `storage` (the only writable place), `cap_drop=ALL`, `no-new-privileges`, a non-root
+user, `network_mode=none`, a size-capped log, bind mounts for granted buckets (`:read`
+read-only), and, from a neutral run folder (`runfolder.py`), its module tree and the
+folder of its host API socket (`hostsock.py`). The host API and the egress proxy of all
+the instances of one module share one connection cap per server. Containers carry
+`org.sandbench.*` labels; the backend removes its own on `close()` and, when it opens,
+sweeps those left by a sandbench process that no longer runs (`engine.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import signal
 import socket
 import time
-import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
-import psutil
 
-from sandbench.errors import BackendUnavailable, SandboxError
-from sandbench.hostapi import HostApi
+from sandbench.errors import SandboxError
+from sandbench.hostapi.serve import ConnectionCap
 from sandbench.manifests import ContainerRuntime, ModulePackage, Resource
 from sandbench.sandbox.interface import (
     Closing,
@@ -40,87 +38,27 @@ from sandbench.sandbox.interface import (
 
 from .cgroups import CgroupReader
 from .egress import PROXY_PORT, AllowList, EgressProxy
+from .engine import connect, owner_of, sweep
 from .hardening import (
     LABEL,
     OWNER,
     PIDS_LIMIT,
     SANDBOX_USER,
+    Mounted,
     chown_buckets,
     quiet,
     run_all,
     run_options,
 )
-from .hostsock import HostSocket, sweep_host_folders
+from .hostsock import HostSocket
 from .images import build_module_image, module_image_tag
 from .instance import ContainerInstance, LogTail, Started, process_alive
 from .netns import NetnsDialer
+from .runfolder import RunFolder
 
 __all__ = ["LABEL", "PIDS_LIMIT", "SANDBOX_USER", "ContainerBackend", "connect", "sweep"]
 
 START_TIMEOUT_S = 15.0
-ENGINE_HINT = (
-    "start a Docker Engine: `sudo dockerd &` or `sudo systemctl start docker`, "
-    "or point DOCKER_HOST at one"
-)
-
-
-def connect() -> docker.DockerClient:
-    """A client for the Docker Engine the environment names. Raises `BackendUnavailable`."""
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
-        raise BackendUnavailable(
-            "container", f"no Docker Engine answers (no socket at {host})", ENGINE_HINT
-        )
-    client: docker.DockerClient | None = None
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        if client is not None:
-            client.close()
-        # The SDK leaves the socket of a refused connection open; collect it quietly here
-        # rather than at some later, unrelated point.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            gc.collect()
-        reason = str(exc).splitlines()[0][:200]
-        raise BackendUnavailable(
-            "container", f"no Docker Engine answers ({reason})", ENGINE_HINT
-        ) from None
-    return client
-
-
-def _owner(pid: int) -> str:
-    try:
-        started = psutil.Process(pid).create_time()
-    except psutil.Error:
-        started = 0.0
-    return f"{socket.gethostname()}:{pid}:{started:.2f}"
-
-
-def _alive(owner: str) -> bool:
-    host, _, rest = owner.partition(":")
-    pid_text, _, _ = rest.partition(":")
-    if host != socket.gethostname():
-        return True  # another machine's engine user; not ours to judge
-    return pid_text.isdigit() and _owner(int(pid_text)) == owner
-
-
-def sweep(client: docker.DockerClient) -> int:
-    """Remove sandbench containers, networks and host API socket folders whose owner process
-    is gone; return how many."""
-    removed = sweep_host_folders()
-    for container in client.containers.list(all=True, filters={"label": OWNER}):
-        if not _alive(container.labels.get(OWNER, "")):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
-                removed += 1
-    for network in client.networks.list(filters={"label": OWNER}):
-        if not _alive((network.attrs.get("Labels") or {}).get(OWNER, "")):
-            with contextlib.suppress(docker.errors.NotFound):
-                network.remove()
-                removed += 1
-    return removed
 
 
 class ContainerBackend(Closing):
@@ -133,10 +71,11 @@ class ContainerBackend(Closing):
 
     def __init__(self, client: docker.DockerClient | None = None) -> None:
         self._client = client or connect()
-        self._owner = _owner(os.getpid())
+        self._owner = owner_of(os.getpid())
         self._built: dict[str, str] = {}
         self._instances: list[ContainerInstance] = []
         self._pool: dict[str, list[LoadResult]] = {}
+        self._module_caps: dict[str, tuple[ConnectionCap, ConnectionCap]] = {}
         self._closed = False
         self.swept = sweep(self._client)
 
@@ -240,12 +179,26 @@ class ContainerBackend(Closing):
         allow = AllowList(
             p.target for p in package.manifest.security.permissions if p.resource is Resource.API
         )
-        host = HostSocket(package, limits, grants)
+        # Mounted from a neutral per-run folder: mountinfo inside shows no path of ours.
+        run = RunFolder()
+        try:
+            module = run.module_copy(package.root)
+        except OSError as exc:  # a special file, an unreadable one: the module's doing
+            run.remove()
+            return _invalid(f"the module's files cannot be mounted: {str(exc)[:300]}")
+        try:
+            caps = self._caps(package)
+            host = HostSocket(package, limits, grants, run.folder("host"), caps[0])
+        except BaseException:
+            run.remove()
+            raise
         # Every way out of a start runs these; a started instance runs them when it closes.
-        restore: list[Callable[[], None]] = [host.close]
+        restore: list[Callable[[], None]] = [run.remove, host.close]
         try:
             restore += chown_buckets(grants)
-            options = run_options(package, runtime, limits, grants, allow, self._owner, host.folder)
+            volumes = self._volumes(image)
+            mounted = Mounted(module=module, host=host.folder, volumes=volumes)
+            options = run_options(package, runtime, limits, grants, allow, self._owner, mounted)
             with _signals_deferred():
                 container = self._client.containers.run(image, **options)
         except docker.errors.DockerException as exc:
@@ -256,13 +209,26 @@ class ContainerBackend(Closing):
             run_all(restore)
             raise
         try:
-            return self._attach(container, runtime, limits, allow, restore, host.host)
+            return self._attach(container, runtime, limits, allow, restore, host, grants, caps[1])
         except BaseException:
             # Interrupted before an instance owned the container (or while it closed):
             # the callbacks are harmless twice, and the host folder must not stay.
             quiet(lambda: container.remove(force=True))
             run_all(restore)
             raise
+
+    def _caps(self, package: ModulePackage) -> tuple[ConnectionCap, ConnectionCap]:
+        """The host API's and the egress proxy's connection caps, one pair per module: its
+        instances share the bound, however many `--instances` run."""
+        if package.digest not in self._module_caps:
+            pair = (ConnectionCap("the host API"), ConnectionCap("the egress proxy"))
+            self._module_caps[package.digest] = pair
+        return self._module_caps[package.digest]
+
+    def _volumes(self, image: str) -> list[str]:
+        """The paths `image` declares as `VOLUME`. Raises what the SDK raises."""
+        config = self._client.images.get(image).attrs.get("Config") or {}
+        return list(config.get("Volumes") or {})
 
     def _attach(
         self,
@@ -271,7 +237,9 @@ class ContainerBackend(Closing):
         limits: SandboxLimits,
         allow: AllowList,
         restore: list[Callable[[], None]],
-        host: HostApi | None,
+        host: HostSocket,
+        grants: Grants,
+        egress_cap: ConnectionCap,
     ) -> ContainerInstance | Violation:
         container.reload()
         pid = int(container.attrs["State"]["Pid"])
@@ -286,8 +254,9 @@ class ContainerBackend(Closing):
             port=runtime.port,
             logs=logs,
             limits=limits,
-            host=host,
+            host=host.host,
             on_close=restore,
+            caps=[host.cap, egress_cap],
         )
         instance = ContainerInstance(started)
         try:
@@ -295,7 +264,8 @@ class ContainerBackend(Closing):
             started.cgroup = CgroupReader.for_pid(pid)
             if allow:
                 listener = started.dialer.listen(PROXY_PORT)
-                started.proxy = EgressProxy(listener, allow, limits.network)
+                pins = grants.host.http.resolve
+                started.proxy = EgressProxy(listener, allow, limits.network, pins, egress_cap)
             started.first = _wait_listening(started, START_TIMEOUT_S)
         except (OSError, SandboxError):
             if not _exits_soon(container):

@@ -8,10 +8,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from docker.types import LogConfig, Mount
+from docker.types import LogConfig, Mount, Ulimit
 
 from sandbench.manifests import ContainerRuntime, ModulePackage
 from sandbench.sandbox.interface import Grants, SandboxLimits
@@ -25,6 +26,7 @@ __all__ = [
     "OWNER",
     "PIDS_LIMIT",
     "SANDBOX_USER",
+    "Mounted",
     "chown_buckets",
     "quiet",
     "run_all",
@@ -37,6 +39,19 @@ PIDS_LIMIT = 64
 SANDBOX_USER = (65534, 65534)  # nobody:nogroup
 HOST_API_MOUNT = "/run/sandbench"  # the host API's socket folder, inside the container
 HOST_API_SOCKET = "host.sock"
+# The container's own IPC namespace allows no SysV segment, message queue or semaphore.
+IPC_SYSCTLS = {"kernel.shmmax": "0", "kernel.msgmni": "0", "kernel.sem": "0 0 0 0"}
+
+
+@dataclass(frozen=True)
+class Mounted:
+    """What the host mounts into a container: `module` (its tree, read-only) and `host`
+    (the host API's socket folder), both in a neutral `RunFolder`, and the paths the image
+    declares as `VOLUME` (each gets an empty read-only tmpfs)."""
+
+    module: Path
+    host: Path
+    volumes: tuple[str, ...] | list[str] = ()
 
 
 def run_options(
@@ -46,9 +61,9 @@ def run_options(
     grants: Grants,
     allow: AllowList,
     owner: str,
-    host_folder: Path,
+    mounted: Mounted,
 ) -> dict[str, Any]:
-    """Every `containers.run` option; `host_folder` holds the host API's socket."""
+    """Every `containers.run` option, with the host folders and image volumes in `mounted`."""
     environment = {
         "PORT": str(runtime.port),
         "HOME": "/tmp",  # noqa: S108 - in the container
@@ -61,11 +76,15 @@ def run_options(
     # The module's own tree, read-only, so that a generic base image can run its code.
     # `mounts` rather than `volumes`: the engine refuses a missing source instead of
     # creating it (as root), so a bucket removed by a Ctrl-C is never brought back.
-    mounts = [_bind(package.root, "/module", read_only=True)]
+    mounts = [_bind(mounted.module, "/module", read_only=True)]
     # Read-only is enough: connecting to a unix socket writes nothing to the mount.
-    mounts.append(_bind(host_folder, HOST_API_MOUNT, read_only=True))
+    mounts.append(_bind(mounted.host, HOST_API_MOUNT, read_only=True))
     mounts += [_bind(p, f"/storage/{n}", read_only=True) for n, p in grants.storage_read.items()]
     mounts += [_bind(p, f"/storage/{n}", read_only=False) for n, p in grants.storage_write.items()]
+    # An image's VOLUME would become a writable anonymous volume on the engine's disk,
+    # outside limits.storage: cover each with an empty read-only tmpfs instead.
+    taken = {m["Target"] for m in mounts} | {"/tmp"}  # noqa: S108 - in the container
+    mounts += [_empty(v) for v in sorted(set(mounted.volumes) - taken)]
     return {
         "command": list(runtime.command) if runtime.command else None,
         "detach": True,
@@ -79,7 +98,11 @@ def run_options(
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "network_mode": "none",
-        "ipc_mode": "private",
+        # No /dev/shm (a second writable tmpfs beside /tmp), no SysV shared memory or
+        # message queues, no POSIX message queues: /tmp is the only writable place.
+        "ipc_mode": "none",
+        "sysctls": IPC_SYSCTLS,
+        "ulimits": [Ulimit(name="msgqueue", soft=0, hard=0)],
         "environment": environment,
         "mounts": mounts,
         "working_dir": "/tmp",  # noqa: S108 - in the container
@@ -94,6 +117,10 @@ def run_options(
             config={"max-size": str(max(limits.output_bytes, 65536)), "max-file": "2"},
         ),
     }
+
+
+def _empty(target: str) -> Mount:
+    return Mount(target=target, source=None, type="tmpfs", read_only=True, tmpfs_size=4096)
 
 
 def _bind(source: Path, target: str, *, read_only: bool) -> Mount:

@@ -1,7 +1,7 @@
 """The host API for one container: `HostServer` on a unix socket in a private folder.
 
-The folder (0700) is made on the host, holds only `host.sock`, and is bind-mounted
-read-only at `/run/sandbench`; connecting to a socket needs no write access to the mount.
+The folder (0700, `host/` in the container's `RunFolder`) holds only `host.sock`, and is
+bind-mounted read-only at `/run/sandbench`; connecting to a socket needs no write access to the mount.
 Run as root (which the container backend already needs for `setns`), the folder and the
 socket are given to the sandbox user, so only that uid (and root) can reach them; the
 socket is never world-writable. See docs/hostapi.md.
@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from sandbench.hostapi import HostApi, HostServer
+from sandbench.hostapi.serve import ConnectionCap
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.host import host_api
 from sandbench.sandbox.interface import Grants, SandboxLimits
@@ -36,14 +37,25 @@ class HostSocket:
     be made, or what building the `HostApi` raises (nothing is left behind then).
     """
 
-    def __init__(self, package: ModulePackage, limits: SandboxLimits, grants: Grants) -> None:
-        # The owner's pid in the name lets a later run sweep what a killed one left.
-        self.folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))  # mode 0700
+    def __init__(
+        self,
+        package: ModulePackage,
+        limits: SandboxLimits,
+        grants: Grants,
+        folder: Path,
+        cap: ConnectionCap | None = None,
+    ) -> None:
+        self.folder = folder  # an empty folder of mode 0700, removed by `close`
         self.host: HostApi | None = None
         self._server: HostServer | None = None
+        # A unix socket's path must fit in 108 bytes; a deep temp folder's may not.
+        # The folder's descriptor names it in a few: /proc/self/fd/N/host.sock.
+        self._fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             self.host = host_api(package, limits, grants)
-            self._server = HostServer(self.host, self.folder / HOST_API_SOCKET)
+            short = Path(f"/proc/self/fd/{self._fd}/{HOST_API_SOCKET}")
+            self._server = HostServer(self.host, short, cap)
+            self.cap: ConnectionCap = self._server.cap
             _give_to_sandbox_user(self.folder, self.folder / HOST_API_SOCKET)
         except BaseException:
             self.close()
@@ -58,6 +70,9 @@ class HostSocket:
             if host is not None:
                 host.close()
         finally:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -70,7 +85,8 @@ def _give_to_sandbox_user(folder: Path, socket_path: Path) -> None:
 
 
 def sweep_host_folders() -> int:
-    """Remove socket folders in the temp folder whose owner process is gone; return how many.
+    """Remove socket folders an older sandbench left in the temp folder (`sandbench-host-
+    PID-*`, before run folders) whose owner process is gone; return how many.
 
     A folder whose pid runs (even if reused by another process) is kept: never too eager.
     """

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbench.hostapi import HostApi
+from sandbench.hostapi.serve import ConnectionCap
 from sandbench.sandbox.host import with_activity
 from sandbench.sandbox.interface import (
     Closing,
@@ -33,6 +34,7 @@ from sandbench.sandbox.interface import (
 )
 
 from .cgroups import CgroupCounters, CgroupReader
+from .deadline import DeadlineSocket
 from .egress import Denial, EgressProxy
 from .netns import NetnsDialer
 
@@ -99,6 +101,7 @@ class Started:
     host: HostApi | None = None  # served on the instance's socket; closed by `on_close`
     first: socket.socket | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    caps: list[ConnectionCap] = field(default_factory=list)  # host API, egress proxy
 
 
 class _Connection(http.client.HTTPConnection):
@@ -107,13 +110,26 @@ class _Connection(http.client.HTTPConnection):
     def __init__(self, started: Started) -> None:
         super().__init__("127.0.0.1", started.port)
         self._started = started
+        self.bounded: DeadlineSocket | None = None
 
     def connect(self) -> None:
         first, self._started.first = self._started.first, None
         dialer = self._started.dialer
         if first is None and dialer is None:
             raise ConnectionRefusedError("the container has no network namespace")
-        self.sock = first or dialer.connect(self._started.port, timeout=5.0)  # type: ignore[union-attr]
+        timeout = min(5.0, self.timeout or 5.0)
+        sock = first or dialer.connect(self._started.port, timeout=timeout)  # type: ignore[union-attr]
+        self.bounded = DeadlineSocket(sock)
+        # http.client needs only what DeadlineSocket provides (sendall, makefile, close).
+        self.sock = self.bounded
+
+    def start(self, deadline: float) -> None:
+        """Bound everything until the next `start` by `deadline` (connect included)."""
+        self.timeout = max(0.001, deadline - time.monotonic())
+        if self.sock is None or self.bounded is None:
+            self.connect()
+        assert self.bounded is not None  # noqa: S101 - connect() set it
+        self.bounded.deadline = deadline
 
 
 class ContainerInstance(Closing):
@@ -125,6 +141,8 @@ class ContainerInstance(Closing):
         self._spent: Violation | None = None
         self._closed = False
         self._lock = threading.Lock()
+        # Refusals already reported, per cap (a module's instances share its caps).
+        self._refused = {cap.name: cap.refused for cap in started.caps}
 
     @property
     def container(self) -> Any:
@@ -188,15 +206,10 @@ class ContainerInstance(Closing):
     def _send(self, request: Request, timeout: float) -> Response:
         path = request.path + (f"?{request.query}" if request.query else "")
         headers = dict(request.headers)
-        deadline = time.monotonic() + timeout
-        self._conn.timeout = timeout
-        if self._conn.sock is None:
-            self._conn.connect()
-        assert self._conn.sock is not None  # noqa: S101 - connect() set it
-        self._conn.sock.settimeout(timeout)
+        # One deadline over the whole exchange: connect, send, status line, headers, body.
+        self._conn.start(time.monotonic() + timeout)
         self._conn.request(request.method, path, body=request.body or None, headers=headers)
         answer = self._conn.getresponse()
-        self._conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
         body = answer.read(self._s.limits.output_bytes + 1)
         if len(body) > self._s.limits.output_bytes or answer.will_close:
             self._conn.close()
@@ -238,6 +251,9 @@ class ContainerInstance(Closing):
                 kind=ViolationKind.OUTPUT,
                 message=f"the response body is larger than {limits.output_bytes:,} bytes",
             )
+        flooded = self._flooded()
+        if flooded is not None:
+            return flooded
         fresh = self.denials[denied:]
         if fresh:
             hosts = ", ".join(sorted({f"{d.host}:{d.port} ({d.reason})" for d in fresh}))
@@ -247,6 +263,23 @@ class ContainerInstance(Closing):
                 "or stay within limits.network",
             )
         return None
+
+    def _flooded(self) -> Violation | None:
+        """A connection cap refused some since the last call (or the start): say which."""
+        parts = []
+        for cap in self._s.caps:
+            refused = cap.refused - self._refused.get(cap.name, 0)
+            self._refused[cap.name] = cap.refused
+            if refused > 0:
+                parts.append(f"{refused} connection(s) to {cap.name} refused")
+        if not parts:
+            return None
+        limit = self._s.caps[0].limit
+        return Violation(
+            kind=ViolationKind.NETWORK_DENIED,
+            message=f"more than {limit} connections open at once: {'; '.join(parts)}; "
+            "close connections you no longer use",
+        )
 
     def _timed_out(self, before: CgroupCounters, after: CgroupCounters) -> Violation:
         self._kill()
