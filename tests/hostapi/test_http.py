@@ -98,6 +98,28 @@ def test_granted_name_resolving_to_loopback_is_refused(recorder):
     assert "non-public" in recorder.drain().calls[0].detail
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.1",  # the C resolver's short and numeric spellings of loopback
+        "2130706433",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "[::1]",
+        "[::ffff:127.0.0.1]",  # IPv6 forms that carry a non-public IPv4 address
+        "[::ffff:169.254.169.254]",
+        "224.0.0.1",  # multicast is not unicast, whatever `is_global` says
+        "0.0.0.0",  # noqa: S104 - an address refused, not bound
+    ],
+)
+def test_granted_non_public_addresses_are_refused_in_any_spelling(recorder, host):
+    # `api:external:*` grants every host; the address rule (hostapi/addresses.py, as for
+    # the containers' egress proxy) still keeps the module off the host's own services.
+    http = Http(("*",), PLENTY, HttpSettings(), recorder)
+    assert http.fetch(f"GET http://{host}:1/\n\n".encode(), 4096).code is Code.DENIED
+    assert "non-public" in recorder.drain().calls[0].detail
+
+
 def test_refused_connection_is_failed(recorder):
     http = Http(
         ("crm.example.com",),

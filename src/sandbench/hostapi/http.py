@@ -19,7 +19,6 @@ The request and response formats are in docs/abi.md ("http_fetch").
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
@@ -30,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench.manifests import Rate
 
+from .addresses import is_public
 from .codes import Code, HostResult
 from .rate import SlidingWindow
 from .record import Recorder
@@ -140,7 +140,9 @@ class Http:
         except OSError:
             return Code.NOT_FOUND
         for *_, sockaddr in infos:
-            if ipaddress.ip_address(sockaddr[0]).is_global:
+            # One rule for every way out (addresses.py): `is_global` alone lets multicast and
+            # IPv6 forms that carry a private IPv4 address through.
+            if is_public(str(sockaddr[0])):
                 return str(sockaddr[0]), port
         return Code.DENIED
 
