@@ -488,17 +488,25 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp
         stderr=subprocess.PIPE,
         env=env,
     )
-    deadline = time.monotonic() + 20
-    # Only the child's containers: other runs may share the engine.
-    while not backend_leftovers(child.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert backend_leftovers(child.pid), "the check never started a container"
-    time.sleep(1.5)  # into the health call
-    # The check's buckets and its instance's run folder (host API socket, module copy), only.
-    names = sorted(p.name.split("-")[1] for p in private_tmp.iterdir())
-    assert names == ["run", "storage"]
-    child.send_signal(2)
-    _, err = child.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        # Only the child's containers: other runs may share the engine.
+        while not backend_leftovers(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert backend_leftovers(child.pid), "the check never started a container"
+        # The check's buckets and its instance's run folder (host API socket, module copy),
+        # only; waited for, not slept for: a busy machine takes longer to get there.
+        names: list[str] = []
+        while names != ["run", "storage"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            names = sorted(p.name.split("-")[1] for p in private_tmp.iterdir())
+        assert names == ["run", "storage"]
+        child.send_signal(2)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:  # a failed assertion must not leave the check running
+            child.kill()
+            child.communicate()
     assert backend_leftovers(child.pid) == []
     assert list(private_tmp.iterdir()) == [], err.decode()[-2000:]
 
@@ -506,14 +514,18 @@ def test_ctrl_c_during_check_removes_the_container(engine, tmp_path, private_tmp
 def test_warm_pool_hands_out_started_containers(engine):
     package = load(EXAMPLES / "python-http")
     limits = SandboxLimits(memory_bytes=64 * MB, cpu_millicores=500)
+    before = set(backend_leftovers(os.getpid()))
     assert engine.prewarm(package, limits, Grants(), count=2) == 2
+    warmed = set(backend_leftovers(os.getpid())) - before
     pooled = [engine.load(package, limits, Grants()) for _ in range(2)]
     other = engine.load(package, limits.model_copy(update={"timeout_ms": 999}), Grants())
     fresh = engine.load(package, limits, Grants())
     try:
-        assert all(r.cache_hit and r.load_ms < 5 for r in pooled)
-        assert other.load_ms > 5  # other limits: not from the pool
-        assert fresh.load_ms > 5  # the pool is empty again
+        # Told apart by which containers they run in, not by how fast they came.
+        ids = [r.instance.container.id[:12] for r in (*pooled, other, fresh)]
+        assert set(ids[:2]) == warmed
+        assert ids[2] not in warmed  # other limits: not from the pool
+        assert ids[3] not in warmed  # the pool is empty again
         for result in (*pooled, other, fresh):
             assert get(result.instance).ok
     finally:
