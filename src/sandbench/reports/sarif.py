@@ -43,6 +43,19 @@ def _finding_result(report: HealthReport, f: FindingReport) -> dict[str, Any]:
     }
 
 
+def _publisher(report: HealthReport) -> dict[str, Any]:
+    """The publisher signature's status, key fingerprint and principal, as run properties."""
+    found = report.publisher
+    if found is None:
+        return {}
+    return {
+        "publisher": found.status,
+        "publisherKeyFingerprint": found.key_fingerprint,
+        "publisherPrincipal": found.principal,
+        "authorVerified": report.author.verified if report.author else False,
+    }
+
+
 def render_sarif(report: HealthReport) -> str:
     """The report as a SARIF 2.1.0 log with one run."""
     rules: dict[str, dict[str, Any]] = {}
@@ -112,6 +125,7 @@ def render_sarif(report: HealthReport) -> str:
                     "version": report.version,
                     "status": report.status.value,
                     "digest": report.signature.digest,
+                    **_publisher(report),
                 },
             }
         ],
