@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sandbench.errors import ManifestError, TrustError
 from sandbench.manifests import (
@@ -21,6 +24,7 @@ from sandbench.manifests import (
     sshsig,
     verify_publisher,
 )
+from sandbench.manifests.trust import match_pattern_list
 from tests.manifests.conftest import WriteModule
 from tests.manifests.samples import EXAMPLE
 from tests.sshkeys import Key, make_keys, ssh_keygen
@@ -422,3 +426,35 @@ def test_quoted_principals_and_options_with_commas(keys, tmp_path):
     (signer,) = trust.signers
     assert signer.principals == "@a/*,@b/*"
     assert signer.namespaces == "git,sandbench"
+
+
+# -- pattern lists and hostile names ------------------------------------------------------------
+
+
+@given(
+    pattern=st.text(alphabet="ab*?", max_size=8),
+    text=st.text(alphabet="ab*?", max_size=8),
+)
+def test_glob_matches_like_a_regular_expression_would(pattern, text):
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    assert match_pattern_list(pattern, text) is bool(re.fullmatch(regex, text, re.S))
+
+
+def test_many_stars_against_a_long_name_do_not_backtrack_forever():
+    # With a regular expression this pattern takes exponential time against this name.
+    assert not match_pattern_list("*a" * 30 + "b", "a" * 200)
+
+
+def _s(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def test_a_key_type_with_control_characters_is_refused(module):
+    evil = _s(b"ssh-ed\x1b[2J") + _s(bytes(32))
+    blob = b"SSHSIG" + (1).to_bytes(4, "big") + _s(evil) + _s(b"sandbench") + _s(b"")
+    blob += _s(b"sha512") + _s(_s(b"ssh-ed25519") + _s(bytes(64)))
+    (module / "module.sig").write_text(sshsig.armour(blob))
+    check = verify_publisher(load(module), None)
+    assert check.status is PublisherStatus.BAD_SIGNATURE
+    assert "\x1b" not in check.detail
+    assert check.detail == "module.sig: a name field is not printable ASCII"

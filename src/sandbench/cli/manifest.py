@@ -69,7 +69,7 @@ def _publisher(package: ModulePackage, trust: TrustStore | None) -> str:
     check = verify_publisher(package, trust)
     if check.status in _REFUSED:
         raise ManifestError(
-            package.root / SIGNATURE_NAME, [check.detail.removeprefix("module.sig ")]
+            package.root / SIGNATURE_NAME, [check.detail.removeprefix("module.sig: ")]
         )
     if check.status is PublisherStatus.UNSIGNED:
         return "no module.sig"

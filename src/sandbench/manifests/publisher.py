@@ -128,7 +128,7 @@ def verify_publisher(
                 f"does not verify over SHA256:{package.digest}: the module changed after it "
                 "was signed, or another key or digest was signed"
             )
-        return _with(base, PublisherStatus.BAD_SIGNATURE, f"module.sig {shown}")
+        return _with(base, PublisherStatus.BAD_SIGNATURE, f"module.sig: {shown}")
     base = base.model_copy(update={"key_type": key.key_type, "fingerprint": key.fingerprint})
     if trust is not None and key.blob in trust.revoked:
         detail = f"key {key.fingerprint} is revoked in {trust.revoked_file}"

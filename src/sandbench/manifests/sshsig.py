@@ -104,10 +104,11 @@ class _Reader:
         return self.take(self.uint32())
 
     def text(self) -> str:
-        try:
-            return self.string().decode("ascii")
-        except UnicodeDecodeError:
-            raise SignatureError("a name field is not ASCII") from None
+        """A name (key type, hash algorithm): printable ASCII, since messages show it."""
+        data = self.string()
+        if not all(0x21 <= byte <= 0x7E for byte in data):
+            raise SignatureError("a name field is not printable ASCII")
+        return data.decode("ascii")
 
     def end(self) -> None:
         if self.at != len(self.data):

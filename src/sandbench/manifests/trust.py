@@ -54,9 +54,22 @@ class TrustStore:
     revoked_file: Path | None = None
 
 
-def _glob(pattern: str) -> re.Pattern[str]:
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.S)
+def _glob_match(pattern: str, text: str) -> bool:
+    """`*` any run of characters, `?` one, the rest literal; in O(len(pattern) * len(text))
+    (the usual last-star backtracking; a regular expression could take exponential time)."""
+    p = t = 0
+    star, resume = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] in ("?", text[t]) and pattern[p] != "*":
+            p, t = p + 1, t + 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, resume, p = p, t, p + 1
+        elif star >= 0:
+            resume += 1
+            p, t = star + 1, resume
+        else:
+            return False
+    return all(c == "*" for c in pattern[p:])
 
 
 def match_pattern_list(patterns: str, text: str) -> bool:
@@ -64,7 +77,7 @@ def match_pattern_list(patterns: str, text: str) -> bool:
     found = False
     for pattern in patterns.split(","):
         negated = pattern.startswith("!")
-        if _glob(pattern[1:] if negated else pattern).fullmatch(text):
+        if _glob_match(pattern[1:] if negated else pattern, text):
             if negated:
                 return False
             found = True
