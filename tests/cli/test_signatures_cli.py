@@ -202,3 +202,17 @@ def test_the_documented_hand_commands(module, keys, signers):
     code = invoke("manifest", "validate", module, "--allowed-signers", signers)
     assert code.exit_code == 0
     assert "module.sig verified for @examples/*" in code.output
+
+
+def test_sign_notes_a_stale_checksum_and_order_does_not_matter(module, keys, signers):
+    (module / "notes.txt").write_text("added before signing\n")
+    signed = invoke("sign", module, "--key", keys["alice"].path)
+    assert signed.exit_code == 0
+    assert signed.output.splitlines()[1].startswith(
+        "note: module.json's signature does not match the digest; "
+        "`sandbench manifest digest --write"
+    )
+    assert invoke("manifest", "digest", "--write", module).exit_code == 0
+    after = invoke("manifest", "validate", module, "--allowed-signers", signers)
+    assert after.exit_code == 0
+    assert "signature valid, module.sig verified for @examples/*" in after.output

@@ -33,3 +33,8 @@ def sign_command(module: Path, key_file: Path) -> None:
         f"signed {package.manifest.name} {package.manifest.version}: wrote {written} "
         f"(SHA256:{package.digest} by {key.key_type} key {key.fingerprint})"
     )
+    if package.signature_ok is False:  # module.sig is right; the checksum beside it is stale
+        click.echo(
+            "note: module.json's signature does not match the digest; "
+            f"`sandbench manifest digest --write {module}` updates it (module.sig stays valid)"
+        )

@@ -19,7 +19,13 @@ from pydantic.alias_generators import to_camel
 
 from sandbench.bench import LoadTimes, ProbeResult, Stats
 from sandbench.bench.loadtest import LoadTestResult
-from sandbench.manifests import Author, HealthExpect, PublisherCheck, format_bytes
+from sandbench.manifests import (
+    Author,
+    HealthExpect,
+    PublisherCheck,
+    PublisherStatus,
+    format_bytes,
+)
 from sandbench.runtime import AppliedLimits
 from sandbench.sandbox import Request, Violation
 from sandbench.scanners import ScanResult
@@ -144,9 +150,7 @@ class SignatureReport(_Camel):
 class PublisherReport(_Camel):
     """The publisher signature (`module.sig`) and what the trust store says of its key."""
 
-    status: str = Field(
-        description="verified, unsigned, unknown-signer, not-allowed, revoked or bad-signature"
-    )
+    status: PublisherStatus
     message: str
     judged: bool = Field(description="false when no allowed-signers file was given")
     key_type: str | None = None
@@ -165,7 +169,7 @@ class PublisherReport(_Camel):
         signer = f" ({self.signer})" if self.signer else ""
         key = f", key {self.key_type} {self.key_fingerprint}" if self.key_fingerprint else ""
         judged = "" if self.judged else " (signer not judged: no allowed-signers file)"
-        return f"{self.status}{who}{signer}{key}{judged}"
+        return f"{self.status.value}{who}{signer}{key}{judged}"
 
 
 class AuthorReport(_Camel):

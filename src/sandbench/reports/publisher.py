@@ -58,7 +58,7 @@ def publisher_report(ev: Evidence) -> PublisherReport | None:
     if check is None:
         return None
     return PublisherReport(
-        status=check.status.value,
+        status=check.status,
         message=check.detail,
         judged=check.judged,
         key_type=check.key_type,

@@ -49,7 +49,7 @@ def _publisher(report: HealthReport) -> dict[str, Any]:
     if found is None:
         return {}
     return {
-        "publisher": found.status,
+        "publisher": found.status.value,
         "publisherKeyFingerprint": found.key_fingerprint,
         "publisherPrincipal": found.principal,
         "authorVerified": report.author.verified if report.author else False,
