@@ -92,6 +92,8 @@ def check(
     """Validate, load (cold, then warm) and health-check the module folder at `path`.
 
     Without `backend`, the one `runtime.kind` names is opened (and closed) here.
+    `module.sig` is judged against `policy.signatures` (its allowed signers and revoked
+    keys, read first: `TrustError` for a bad file).
     Raises `ManifestError` for an invalid module and `SandboxError` for host faults
     (`BackendUnavailable` when that backend cannot run here); anything the module itself
     does wrong is in the report.

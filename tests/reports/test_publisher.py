@@ -142,6 +142,7 @@ def test_sarif_properties_and_a_failing_rule_result():
     assert run["properties"]["authorVerified"] is False
     (result,) = [r for r in run["results"] if r["ruleId"] == "policy/publisher-signature"]
     assert result["level"] == "error"
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "module.sig"
     jsonschema.validate(log, SARIF_SCHEMA)
 
 

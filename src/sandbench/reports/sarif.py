@@ -16,6 +16,9 @@ __all__ = ["render_sarif"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+_RULE_FILE = {
+    "publisher-signature": "module.sig"
+}  # where a failing rule points, if not module.json
 _STATUS_LEVEL = {Status.CRITICAL: "error", Status.DEGRADED: "warning", Status.HEALTHY: "none"}
 
 
@@ -69,7 +72,7 @@ def render_sarif(report: HealthReport) -> str:
                     "ruleId": rule_id,
                     "level": _STATUS_LEVEL[rule.status],
                     "message": {"text": rule.message},
-                    "locations": [_location("module.json")],
+                    "locations": [_location(_RULE_FILE.get(rule.rule, "module.json"))],
                     "partialFingerprints": {
                         "sandbench/v1": _fingerprint(report.module_id, rule_id)
                     },
