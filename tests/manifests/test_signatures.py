@@ -390,6 +390,8 @@ def test_unusable_signing_keys_are_one_line_errors(module, keys, tmp_path, key, 
         ('* valid-before="tomorrow" {key}', "line 3: 'tomorrow' is not a time"),
         ("* ssh-ed25519 !!!notbase64", "line 3: the key of type ssh-ed25519 is not valid base64"),
         ("*", "line 3: expected a public key"),
+        ('"@a/* {key}', "line 3: a quoted field is not closed"),
+        ("* namespaces=sandbench {key}", "line 3: cannot read the options"),
         ("* ssh-rsa {blob}", "line 3: the key is named ssh-rsa but its data says ssh-ed25519"),
     ],
 )
@@ -458,3 +460,33 @@ def test_a_key_type_with_control_characters_is_refused(module):
     assert check.status is PublisherStatus.BAD_SIGNATURE
     assert "\x1b" not in check.detail
     assert check.detail == "module.sig: a name field is not printable ASCII"
+
+
+def test_keys_and_r_values_off_the_curve_never_verify():
+    seed = bytes(range(32))
+    public, message = ed25519.public_key(seed), b"m"
+    signature = ed25519.sign(seed, message)
+    p = 2**255 - 19
+    not_canonical = p.to_bytes(32, "little")  # y = p: not reduced
+    off_curve = (2).to_bytes(32, "little")  # y = 2 has no x on the curve
+    for bad in (not_canonical, off_curve):
+        assert not ed25519.verify(bad, message, signature)
+        assert not ed25519.verify(public, message, bad + signature[32:])
+    assert not ed25519.verify(public[:31], message, signature)
+    with pytest.raises(ValueError, match="32 bytes"):
+        ed25519.public_key(seed[:31])
+
+
+def test_a_bad_revocation_line_is_named_by_number(keys, tmp_path):
+    revoked = tmp_path / "revoked_keys"
+    revoked.write_text(f"# revoked\n{keys['bob'].public}\nssh-ed25519\n")
+    with pytest.raises(TrustError) as info:
+        load_trust_store(None, revoked)
+    assert info.value.problems == ["line 3: expected a public key as `TYPE BASE64 [COMMENT]`"]
+
+
+def test_a_trust_file_that_is_not_text_is_refused(tmp_path):
+    path = tmp_path / "allowed_signers"
+    path.write_bytes(b"\xff\xfe* ssh-ed25519 AAAA\n")
+    with pytest.raises(TrustError, match="is not UTF-8 text"):
+        load_trust_store(path, None)
