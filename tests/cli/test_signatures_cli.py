@@ -8,12 +8,15 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import sandbench
 from sandbench.cli import cli
+from sandbench.reports import Policy, SignaturePolicy
 from tests.conftest import EXAMPLES, ROOT
 from tests.sshkeys import make_keys, ssh_keygen
 
@@ -216,3 +219,20 @@ def test_sign_notes_a_stale_checksum_and_order_does_not_matter(module, keys, sig
     after = invoke("manifest", "validate", module, "--allowed-signers", signers)
     assert after.exit_code == 0
     assert "signature valid, module.sig verified for @examples/*" in after.output
+
+
+def test_gate_on_a_signed_archive(module, keys, signers, tmp_path, backend):
+    invoke("sign", module, "--key", keys["alice"].path)
+    archive = tmp_path / "hello-1.0.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(module, arcname="hello")
+    policy = Policy(signatures=SignaturePolicy(allowed_signers=signers))
+    report = sandbench.gate(archive, policy=policy, backend=backend, scanners=(), load_test=None)
+    assert report.status == "healthy"
+    assert report.publisher is not None
+    assert (report.publisher.status, report.publisher.key_fingerprint) == (
+        "verified",
+        keys["alice"].fingerprint,
+    )
+    assert report.author is not None
+    assert report.author.verified
