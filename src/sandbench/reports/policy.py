@@ -17,8 +17,8 @@ required_scans = ["pip-audit"]      # a scanner that could not run here is criti
 # sit at this level too: see sandbench.scanners.policy
 
 [signatures]               # publisher signatures (module.sig); paths relative to this file
-allowed_signers = "allowed_signers"   # who may publish what (git's allowed-signers format)
-revoked = "revoked_keys"              # revoked public keys, one a line
+# allowed_signers = "allowed_signers" # none built in: who may publish what (git's format)
+# revoked = "revoked_keys"            # none built in: revoked public keys, one a line
 unsigned = "degraded"                 # no module.sig, or a key the file lacks (when judged)
 
 [defaults]                 # limits a manifest does not declare
