@@ -40,21 +40,26 @@ def ssh_keygen(*args: str, stdin: bytes | None = None) -> subprocess.CompletedPr
     )
 
 
-def make_key(folder: Path, name: str, *, kind: str = "ed25519", passphrase: str = "") -> Key:
+def make_key(
+    folder: Path, name: str, *, kind: str = "ed25519", bits: int = 0, passphrase: str = ""
+) -> Key:
     path = folder / name
+    size = ["-b", str(bits)] if bits else []
     done = ssh_keygen(
-        "-q", "-t", kind, "-N", passphrase, "-C", f"{name}@example.com", "-f", str(path)
+        "-q", "-t", kind, *size, "-N", passphrase, "-C", f"{name}@example.com", "-f", str(path)
     )
     assert done.returncode == 0, done.stderr
     return Key(path=path, public=Path(f"{path}.pub").read_text().strip())
 
 
 def make_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Key]:
-    """alice and bob (Ed25519), carol (Ed25519 behind a passphrase), dave (ECDSA)."""
+    """alice and bob (Ed25519), carol (Ed25519 behind a passphrase), dave (ECDSA P-256),
+    weak (RSA 1024 bits, too short)."""
     folder = tmp_path_factory.mktemp("keys")
     return {
         "alice": make_key(folder, "alice"),
         "bob": make_key(folder, "bob"),
         "carol": make_key(folder, "carol", passphrase="correct horse"),  # noqa: S106
         "dave": make_key(folder, "dave", kind="ecdsa"),
+        "weak": make_key(folder, "weak", kind="rsa", bits=1024),
     }

@@ -131,19 +131,19 @@ def test_check_without_a_trust_store_does_not_degrade(module, keys, cache_dir):
     ("signer", "revoke", "edit", "status", "expected"),
     [
         (None, False, False, "unsigned", "degraded"),
-        ("dave", False, False, "bad-signature", "critical"),
+        ("weak", False, False, "bad-signature", "critical"),
         ("bob", False, False, "not-allowed", "critical"),
         ("alice", True, False, "revoked", "critical"),
         ("alice", False, True, "bad-signature", "critical"),
     ],
-    ids=["unsigned", "ecdsa", "other-scope", "revoked", "changed"],
+    ids=["unsigned", "rsa-1024", "other-scope", "revoked", "changed"],
 )
 def test_check_exit_1_with_the_rule_in_json(
     module, keys, signers, tmp_path, cache_dir, signer, revoke, edit, status, expected
 ):
-    if signer == "dave":  # made by hand with ssh-keygen, a key type sandbench does not verify
+    if signer == "weak":  # made by hand with ssh-keygen: a 1024-bit RSA key, refused
         digest = invoke("manifest", "digest", module).output
-        signed = ssh_keygen("-Y", "sign", "-n", "sandbench", "-f", str(keys["dave"].path),
+        signed = ssh_keygen("-Y", "sign", "-n", "sandbench", "-f", str(keys["weak"].path),
                             stdin=digest.encode())  # fmt: skip
         (module / "module.sig").write_text(signed.stdout)
     elif signer is not None:

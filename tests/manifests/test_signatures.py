@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from sandbench.errors import ManifestError, TrustError
 from sandbench.manifests import (
     PublisherStatus,
-    ed25519,
     load,
     load_trust_store,
     sign_module,
@@ -24,6 +23,7 @@ from sandbench.manifests import (
     sshsig,
     verify_publisher,
 )
+from sandbench.manifests.sshwire import Reader
 from sandbench.manifests.trust import match_pattern_list
 from tests.manifests.conftest import WriteModule
 from tests.manifests.samples import EXAMPLE
@@ -105,21 +105,6 @@ def test_sandbench_and_ssh_keygen_write_the_same_bytes(module, keys, tmp_path):
 def test_fingerprint_is_what_ssh_keygen_prints(keys):
     key = sshsig.parse_public_key(keys["bob"].public)
     assert key.fingerprint == keys["bob"].fingerprint
-
-
-def test_ed25519_rfc8032_vector():
-    seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-    public = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
-    signature = bytes.fromhex(
-        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
-    )
-    assert ed25519.public_key(seed) == public
-    assert ed25519.sign(seed, b"") == signature
-    assert ed25519.verify(public, b"", signature)
-    assert not ed25519.verify(public, b"x", signature)
-    # S + L verifies the same equation but is not canonical: refused, as RFC 8032 asks.
-    s = int.from_bytes(signature[32:], "little") + 2**252 + 27742317777372353535851937790883648493
-    assert not ed25519.verify(public, b"", signature[:32] + s.to_bytes(32, "little"))
 
 
 # -- every verdict -------------------------------------------------------------------------
@@ -319,11 +304,11 @@ def test_a_signature_over_another_digest_is_bad(module, keys, write_module):
     assert verdict(module, None) is PublisherStatus.BAD_SIGNATURE
 
 
-def test_an_ecdsa_signature_is_refused_as_unsupported(module, keys):
+def test_an_ecdsa_key_signs_as_well(module, keys, tmp_path):
+    # Until ECDSA was verified through `cryptography`, this was a refused key type.
     hand_sign(module, keys["dave"])
-    check = verify_publisher(load(module), None)
-    assert check.status is PublisherStatus.BAD_SIGNATURE
-    assert "ecdsa-sha2-nistp256 is not supported (only ssh-ed25519)" in check.detail
+    check = verify_publisher(load(module), trust_for(tmp_path, f"* {keys['dave'].public}"))
+    assert (check.status, check.key_type) == (PublisherStatus.VERIFIED, "ecdsa-sha2-nistp256")
 
 
 # -- the digest and module.sig ---------------------------------------------------------------
@@ -365,7 +350,7 @@ def test_an_encrypted_key_is_refused_in_one_line(module, keys):
     ("key", "why"),
     [
         ("alice.pub", "is a public key; give the private key"),
-        ("dave", "is a ecdsa-sha2-nistp256 key; sandbench signs with ssh-ed25519 keys only"),
+        ("weak", "is a 1024-bit RSA key; sandbench needs at least 2048 bits"),
         ("missing", "cannot be read: No such file or directory"),
         ("garbage", "not armoured"),
     ],
@@ -462,19 +447,49 @@ def test_a_key_type_with_control_characters_is_refused(module):
     assert check.detail == "module.sig: a name field is not printable ASCII"
 
 
-def test_keys_and_r_values_off_the_curve_never_verify():
-    seed = bytes(range(32))
-    public, message = ed25519.public_key(seed), b"m"
-    signature = ed25519.sign(seed, message)
+def _replace_key_or_signature(sig: str, key_blob: bytes | None, raw: bytes | None) -> str:
+    """The armoured Ed25519 module.sig with its key blob and/or raw signature replaced."""
+    reader = Reader(base64.b64decode("".join(sig.strip().splitlines()[1:-1])))
+    head = reader.take(10)  # "SSHSIG" and the version
+    key, namespace, reserved, hash_algorithm = (reader.string() for _ in range(4))
+    algorithm_and_raw = Reader(reader.string())
+    algorithm, old_raw = algorithm_and_raw.string(), algorithm_and_raw.string()
+    fields = (key_blob or key, namespace, reserved, hash_algorithm)
+    signature = _s(algorithm) + _s(raw or old_raw)
+    return sshsig.armour(head + b"".join(_s(f) for f in fields) + _s(signature))
+
+
+def test_ed25519_keys_and_r_values_off_the_curve_never_verify(module, keys):
+    sign_module(load(module), keys["alice"].path)
+    sig = (module / "module.sig").read_text()
+    raw = base64.b64decode("".join(sig.strip().splitlines()[1:-1]))[-64:]
     p = 2**255 - 19
     not_canonical = p.to_bytes(32, "little")  # y = p: not reduced
     off_curve = (2).to_bytes(32, "little")  # y = 2 has no x on the curve
     for bad in (not_canonical, off_curve):
-        assert not ed25519.verify(bad, message, signature)
-        assert not ed25519.verify(public, message, bad + signature[32:])
-    assert not ed25519.verify(public[:31], message, signature)
-    with pytest.raises(ValueError, match="32 bytes"):
-        ed25519.public_key(seed[:31])
+        for edited in (
+            _replace_key_or_signature(sig, _s(b"ssh-ed25519") + _s(bad), None),
+            _replace_key_or_signature(sig, None, bad + raw[32:]),
+        ):
+            (module / "module.sig").write_text(edited)
+            check = verify_publisher(load(module), None)
+            assert check.status is PublisherStatus.BAD_SIGNATURE, check.detail
+
+
+def test_a_non_canonical_ed25519_s_is_refused(module, keys):
+    # S + L satisfies the same equation but is not canonical: refused, as RFC 8032 asks.
+    sign_module(load(module), keys["alice"].path)
+    sig = (module / "module.sig").read_text()
+    raw = base64.b64decode("".join(sig.strip().splitlines()[1:-1]))[-64:]
+    s = int.from_bytes(raw[32:], "little") + 2**252 + 27742317777372353535851937790883648493
+    edited = _replace_key_or_signature(sig, None, raw[:32] + s.to_bytes(32, "little"))
+    (module / "module.sig").write_text(edited)
+    check = verify_publisher(load(module), None)
+    assert (check.status, check.detail) == (
+        PublisherStatus.BAD_SIGNATURE,
+        f"module.sig: does not verify over SHA256:{load(module).digest}: the module changed "
+        "after it was signed, or another key or digest was signed",
+    )
 
 
 def test_a_bad_revocation_line_is_named_by_number(keys, tmp_path):

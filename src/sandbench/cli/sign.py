@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from sandbench.manifests import load, sign_module
 
-__all__ = ["sign_command"]
+__all__ = ["PASSPHRASE_ENV", "sign_command"]
+
+# An environment variable rather than a prompt: registries sign in CI, where there is no TTY.
+PASSPHRASE_ENV = "SANDBENCH_KEY_PASSPHRASE"  # noqa: S105 - the variable's name
 
 
 @click.command("sign")
@@ -18,17 +22,22 @@ __all__ = ["sign_command"]
     "key_file",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="An unencrypted OpenSSH Ed25519 private key (ssh-keygen -t ed25519).",
+    help="An OpenSSH private key (ssh-keygen -t ed25519, ecdsa or rsa); if it is encrypted, "
+    f"its passphrase comes from ${PASSPHRASE_ENV}.",
 )
 def sign_command(module: Path, key_file: Path) -> None:
     """Sign MODULE's digest with an SSH key into MODULE/module.sig (namespace `sandbench`).
 
     The same file as `sandbench manifest digest MODULE | ssh-keygen -Y sign -n sandbench
-    -f KEY > MODULE/module.sig` (docs/digest.md). Exits 2 for an invalid module or a key
-    it cannot use (an encrypted one: use ssh-keygen then).
+    -f KEY > MODULE/module.sig` (docs/digest.md). An encrypted key is decrypted with the
+    passphrase in $SANDBENCH_KEY_PASSPHRASE. Exits 2 for an invalid module or a key it
+    cannot use (encrypted without or with the wrong passphrase, DSA, RSA under 2048 bits).
     """
     package = load(module)
-    written, key = sign_module(package, key_file)
+    passphrase = os.environ.get(PASSPHRASE_ENV) or None  # an empty one encrypts nothing
+    written, key = sign_module(
+        package, key_file, passphrase.encode() if passphrase is not None else None
+    )
     click.echo(
         f"signed {package.manifest.name} {package.manifest.version}: wrote {written} "
         f"(SHA256:{package.digest} by {key.key_type} key {key.fingerprint})"

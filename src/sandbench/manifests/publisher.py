@@ -69,11 +69,16 @@ def signed_message(digest: str) -> bytes:
     return f"SHA256:{digest.lower()}\n".encode()
 
 
-def sign_module(package: ModulePackage, key_file: Path) -> tuple[Path, sshsig.PublicKey]:
-    """Write `module.sig` for `package` with the OpenSSH Ed25519 private key in `key_file`.
+def sign_module(
+    package: ModulePackage, key_file: Path, passphrase: bytes | None = None
+) -> tuple[Path, sshsig.PublicKey]:
+    """Write `module.sig` for `package` with the OpenSSH private key in `key_file`
+    (Ed25519, ECDSA P-256/384/521 or RSA >= 2048 bits), decrypted with `passphrase` if the
+    key is encrypted (`sandbench sign` takes it from SANDBENCH_KEY_PASSPHRASE).
 
-    Raises `TrustError` naming the key file when it cannot be read, is encrypted, is not
-    an unencrypted Ed25519 OpenSSH key, or when module.sig cannot be written.
+    Raises `TrustError` naming the key file when it cannot be read, is encrypted and no or
+    the wrong passphrase was given, is of another type or too short, or when module.sig
+    cannot be written.
     """
     try:
         text = key_file.read_text(encoding="utf-8")
@@ -81,7 +86,7 @@ def sign_module(package: ModulePackage, key_file: Path) -> tuple[Path, sshsig.Pu
         why = exc.strerror if isinstance(exc, OSError) else "not a text key file"
         raise TrustError(key_file, [f"cannot be read: {why}"]) from None
     try:
-        key = sshsig.parse_private_key(text)
+        key = sshsig.parse_private_key(text, passphrase)
     except sshsig.SignatureError as exc:
         raise TrustError(key_file, [str(exc)]) from None
     target = package.root / SIGNATURE_NAME
