@@ -90,11 +90,31 @@ def test_validate_refuses_a_bad_signature_in_one_line(module, keys):
 
 
 def test_sign_with_an_encrypted_key_is_one_line_exit_2(module, keys):
-    result = invoke("sign", module, "--key", keys["carol"].path)
-    assert result.exit_code == 2
-    assert len(result.output.splitlines()) == 1
-    assert result.output.startswith(f"sandbench: {keys['carol'].path}: is encrypted")
-    assert not (module / "module.sig").exists()
+    for passphrase in (None, "", "wrong horse"):
+        result = CliRunner().invoke(
+            cli, ["sign", str(module), "--key", str(keys["carol"].path)],
+            env={"SANDBENCH_KEY_PASSPHRASE": passphrase},
+        )  # fmt: skip
+        assert result.exit_code == 2
+        assert len(result.output.splitlines()) == 1
+        why = "cannot be decrypted" if passphrase else "is encrypted with a passphrase"
+        assert result.output.startswith(f"sandbench: {keys['carol'].path}: {why}")
+        assert "SANDBENCH_KEY_PASSPHRASE" in result.output
+        assert not (module / "module.sig").exists()
+
+
+def test_sign_decrypts_a_key_with_the_passphrase_from_the_environment(module, keys, signers):
+    result = CliRunner().invoke(
+        cli, ["sign", str(module), "--key", str(keys["carol"].path)],
+        env={"SANDBENCH_KEY_PASSPHRASE": "correct horse"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith(f"by ssh-ed25519 key {keys['carol'].fingerprint})")
+    signers.write_text(f"@examples/* {keys['carol'].public}\n")
+    done = invoke("manifest", "validate", module, "--allowed-signers", signers)
+    assert done.output.endswith(
+        f"module.sig verified for @examples/* by {keys['carol'].fingerprint})\n"
+    )
 
 
 def test_a_bad_allowed_signers_file_is_exit_2_before_anything_runs(module, tmp_path):
