@@ -1,12 +1,13 @@
-"""Verifying a publisher signature: sandbench's pure-Python Ed25519 against OpenSSH.
+"""Verifying a publisher signature: sandbench (through `cryptography`) against OpenSSH.
 
-The module is a copy of examples/modules/vendas signed once with an Ed25519 key ssh-keygen
-made; the trust store allows that key for `@examples/*`. The baseline (`raw`) is what a
+For each key type (Ed25519, ECDSA P-256, RSA 3072), the module is a copy of
+examples/modules/vendas signed once with a key ssh-keygen made; the trust store allows that
+key for `@examples/*`; each key type is its own benchmark group. The baseline (`raw`) is what a
 registry could run instead: `ssh-keygen -Y verify` as a process on the same `module.sig`,
 the same allowed-signers file and the same 72-byte message. sandbench's side is
 `verify_publisher` on the loaded package (the digest is computed beforehand in both: the
 message is the digest's text), which parses the armour, checks the key against the trust
-store and runs the Ed25519 equation in Python.
+store and verifies the signature with `cryptography` (OpenSSL).
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ from sandbench.manifests import (
 
 from .conftest import EXAMPLES
 
-GROUP = "publisher-verify"
+KINDS = {"ed25519": ["-t", "ed25519"], "ecdsa-p256": ["-t", "ecdsa", "-b", "256"],
+         "rsa-3072": ["-t", "rsa", "-b", "3072"]}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def signed(tmp_path_factory):
+@pytest.fixture(scope="module", params=list(KINDS))
+def signed(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("signed")
     key = folder / "publisher"
     subprocess.run(  # noqa: S603 - a fixed command line
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", str(key)],  # noqa: S607
+        ["ssh-keygen", "-q", *KINDS[request.param], "-N", "", "-C", "bench", "-f", str(key)],  # noqa: S607
         check=True,
         timeout=60,
     )
@@ -43,12 +45,11 @@ def signed(tmp_path_factory):
     sign_module(load(module), key)
     signers = folder / "allowed_signers"
     signers.write_text(f"@examples/* {(folder / 'publisher.pub').read_text()}")
-    return load(module), signers
+    return load(module), signers, f"publisher-verify-{request.param}"
 
 
 def test_verify_raw_ssh_keygen(benchmark, signed):
-    benchmark.group = GROUP
-    package, signers = signed
+    package, signers, benchmark.group = signed
     command = [
         "ssh-keygen", "-Y", "verify", "-f", str(signers), "-I", package.manifest.name,
         "-n", "sandbench", "-s", str(package.root / "module.sig"),
@@ -63,8 +64,7 @@ def test_verify_raw_ssh_keygen(benchmark, signed):
 
 
 def test_verify_sandbench(benchmark, signed):
-    benchmark.group = GROUP
-    package, signers = signed
+    package, signers, benchmark.group = signed
     trust = load_trust_store(signers, None)
     check = benchmark.pedantic(verify_publisher, args=(package, trust), rounds=30, warmup_rounds=2)
     assert check.status is PublisherStatus.VERIFIED
