@@ -135,7 +135,7 @@ def _load_public(key: PublicKey) -> _Public:
         )
     try:
         public = load_ssh_public_key(key.openssh.encode())
-    except (ValueError, UnsupportedAlgorithm):
+    except (ValueError, UnsupportedAlgorithm, NotImplementedError):  # the last: compressed EC
         raise SignatureError(f"the {key.key_type} key is malformed") from None
     if not isinstance(public, _Public) or _openssh(public) != key.openssh:
         # Only the one encoding of a key: another one could slip past a revocation list,
@@ -233,7 +233,7 @@ def parse_private_key(text: str, passphrase: bytes | None) -> SigningKey:
         )
     try:
         private = load_ssh_private_key(text.encode(), passphrase if encrypted else None)
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm, NotImplementedError) as exc:
         if encrypted:
             raise SignatureError(
                 "cannot be decrypted: the passphrase in SANDBENCH_KEY_PASSPHRASE is wrong, "
