@@ -5,17 +5,30 @@ keys; and the pairing of key type and signature algorithm (no algorithm confusio
 from __future__ import annotations
 
 import base64
+import hashlib
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_ssh_private_key,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbench.errors import TrustError
-from sandbench.manifests import PublisherStatus, load, sign_module, signed_message, sshsig
+from sandbench.manifests import (
+    PublisherStatus,
+    load,
+    load_trust_store,
+    sign_module,
+    signed_message,
+    sshsig,
+)
 from sandbench.manifests import verify_publisher as verify
 from sandbench.manifests.sshwire import Reader, mpint, string
 from tests.manifests.conftest import WriteModule
@@ -51,8 +64,6 @@ def module(write_module: WriteModule) -> Path:
 
 
 def trust(tmp_path: Path, key: Key):
-    from sandbench.manifests import load_trust_store
-
     path = tmp_path / "allowed_signers"
     path.write_text(f"@plataforma/* {key.public}\n")
     return load_trust_store(path, None)
@@ -180,16 +191,12 @@ def _sshsig(key_blob: bytes, signature: bytes, hash_algorithm: bytes = b"sha512"
 
 def _to_be_signed(root: Path, hash_algorithm: str = "sha512") -> bytes:
     """What the key signs (PROTOCOL.sshsig), built here independently of sshsig.py."""
-    import hashlib
-
     digest = hashlib.new(hash_algorithm, signed_message(load(root).digest)).digest()
     fields = (b"sandbench", b"", hash_algorithm.encode(), digest)
     return b"SSHSIG" + b"".join(string(f) for f in fields)
 
 
 def _private(key: Key):
-    from cryptography.hazmat.primitives.serialization import load_ssh_private_key
-
     return load_ssh_private_key(key.path.read_bytes(), None)
 
 
@@ -284,8 +291,6 @@ def _reencoded_rsa(key: Key) -> bytes:
 
 
 def _compressed_ecdsa(key: Key) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     point = _private(key).public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
     return string(b"ecdsa-sha2-nistp256") + string(b"nistp256") + string(point)
 
@@ -296,8 +301,6 @@ def _compressed_ecdsa(key: Key) -> bytes:
     ids=["rsa-padded-exponent", "ecdsa-compressed-point"],
 )
 def test_a_re_encoded_revoked_key_is_refused(module, keys, tmp_path, kind, reencode):
-    from sandbench.manifests import load_trust_store
-
     key = keys[kind]
     sign_module(load(module), key.path)
     sig = (module / "module.sig").read_text()
@@ -332,7 +335,9 @@ def real_signatures(keys, tmp_path_factory) -> list[tuple[str, bytes]]:
     return [(message.decode(), blob) for blob in made]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_mutated_signatures_of_every_type_only_raise_signature_error(real_signatures, data):
     message, blob = data.draw(st.sampled_from(real_signatures))
