@@ -198,7 +198,10 @@ def test_gate_with_the_policy_section(module, keys, signers, tmp_path, cache_dir
     assert (code, data["status"], data["publisher"]["status"]) == (1, "critical", "unsigned")
     invoke("sign", module, "--key", keys["alice"].path)
     code, data = report("gate", module, "--policy", policy, "--cache-dir", cache_dir)
-    assert (code, data["status"], data["author"]["verified"]) == (0, "healthy", True)
+    # Not the overall status: the gate's load test may be degraded on a saturated machine.
+    assert (publisher_rule(data)["status"], data["author"]["verified"]) == ("healthy", True)
+    assert "publisher-signature" not in data["reasons"]
+    assert code == (0 if data["status"] == "healthy" else 1)
 
 
 def test_the_documented_hand_commands(module, keys, signers):
