@@ -8,6 +8,7 @@ does wrong while it runs (a trap, an exhausted budget, a flood of output) is dat
     ├── InvalidInput                a file the user gave is unusable; one line per problem
     │   ├── ManifestError           a module.json, module tree or module archive
     │   ├── PolicyError             a policy file
+    │   ├── TrustError              a signing key, allowed-signers file or revocation list
     │   └── BuildError              a module's source that `sandbench build` cannot build
     ├── SandboxError                the sandbox host itself failed
     │   └── BackendUnavailable      no backend can run here (exit code 3)
@@ -30,6 +31,7 @@ __all__ = [
     "SandbenchError",
     "SandboxError",
     "ScannerError",
+    "TrustError",
 ]
 
 
@@ -62,6 +64,10 @@ class ManifestError(InvalidInput):
 
 class PolicyError(InvalidInput):
     """A policy file is invalid."""
+
+
+class TrustError(InvalidInput):
+    """A signing key, an allowed-signers file or a revocation list is unusable."""
 
 
 class BuildError(InvalidInput):

@@ -24,7 +24,7 @@ from sandbench.bench.result import BenchResult
 from sandbench.bench.thresholds import parse_threshold
 from sandbench.errors import SandboxError
 from sandbench.hostapi import HostSettings
-from sandbench.manifests import ModulePackage, load
+from sandbench.manifests import ModulePackage, TrustStore, load, load_trust_store, verify_publisher
 from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
 from sandbench.runtime import (
@@ -63,6 +63,7 @@ class Options:
     skipped: tuple[Skipped, ...] = field(default=())
     load_test: LoadTestConfig | None = None
     host: HostSettings | None = None
+    trust: TrustStore | None = None
 
 
 if TYPE_CHECKING:
@@ -91,10 +92,13 @@ def check(
     """Validate, load (cold, then warm) and health-check the module folder at `path`.
 
     Without `backend`, the one `runtime.kind` names is opened (and closed) here.
+    `module.sig` is judged against `policy.signatures` (its allowed signers and revoked
+    keys, read first: `TrustError` for a bad file).
     Raises `ManifestError` for an invalid module and `SandboxError` for host faults
     (`BackendUnavailable` when that backend cannot run here); anything the module itself
     does wrong is in the report.
     """
+    policy = policy or Policy()
     options = Options(
         calls=calls,
         warm_runs=warm_runs,
@@ -102,8 +106,14 @@ def check(
         cache_dir=cache_dir,
         skipped=_NOT_IN_CHECK,
         host=host,
+        trust=_trust(policy),
     )
-    return _run(load(path), policy or Policy(), backend, options, scans=())
+    return _run(load(path), policy, backend, options, scans=())
+
+
+def _trust(policy: Policy) -> TrustStore | None:
+    """The policy's trust store, read before anything runs so a bad file fails fast."""
+    return load_trust_store(policy.signatures.allowed_signers, policy.signatures.revoked)
 
 
 GATE_LOAD_TEST = LoadTestConfig(
@@ -133,6 +143,7 @@ def gate(
     is removed afterwards.
     """
     policy = policy or Policy()
+    trust = _trust(policy)
     with opened(path) as root:
         package = load(root)
         if scanners is None:
@@ -154,6 +165,7 @@ def gate(
             skipped=skipped,
             load_test=load_test,
             host=host,
+            trust=trust,
         )
         return _run(package, policy, backend, options, scans=scans)
 
@@ -236,6 +248,8 @@ def _run(
         version=manifest.version,
         digest=package.digest,
         declared_signature=manifest.signature,
+        publisher=verify_publisher(package, options.trust),
+        author=manifest.author,
         applied=seen.applied,
         backend=seen.backend,
         tool_version=__version__,

@@ -87,7 +87,8 @@ def test_manifest_validate_good_and_bad(make_module):
     good = invoke("manifest", "validate", str(EXAMPLES / "vendas"))
     assert good.exit_code == 0
     assert good.output == (
-        "@examples/vendas 1.0.0: valid (wasm/command, 0 permissions, signature valid)\n"
+        "@examples/vendas 1.0.0: valid (wasm/command, 0 permissions, signature valid, "
+        "no module.sig)\n"
     )
     bad = invoke("manifest", "validate", str(make_module(wat.OK, runtime={"kind": "docker"})))
     assert bad.exit_code == 2

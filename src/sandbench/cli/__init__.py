@@ -30,6 +30,7 @@ from .nightly import nightly_group
 from .report import report_group
 from .scan import scan_command
 from .serve import serve_command
+from .sign import sign_command
 
 __all__ = ["cli", "main"]
 
@@ -79,6 +80,7 @@ cli.add_command(report_group)
 cli.add_command(scan_command)
 cli.add_command(advisories_group)
 cli.add_command(serve_command)
+cli.add_command(sign_command)
 cli.add_command(nightly_group)
 
 

@@ -8,7 +8,16 @@ import click
 
 from sandbench.pipeline import check
 
-from .output import cache_option, emit, host_from, host_options, policy_from, report_options
+from .output import (
+    cache_option,
+    emit,
+    host_from,
+    host_options,
+    policy_from,
+    report_options,
+    signer_options,
+    with_signers,
+)
 
 __all__ = ["check_command"]
 
@@ -31,6 +40,7 @@ __all__ = ["check_command"]
 )
 @cache_option
 @host_options
+@signer_options
 def check_command(
     module: Path,
     formats: tuple[str, ...],
@@ -41,13 +51,15 @@ def check_command(
     cache_dir: Path | None,
     database: str | None,
     resolve: tuple[str, ...],
+    allowed_signers: Path | None,
+    revoked_keys: Path | None,
 ) -> None:
     """Validate MODULE, load it in its sandbox (WASM or container) and send its health request.
 
     Exits 0 when healthy, 1 when degraded or critical, 2 for an invalid module or options
     and 3 when the sandbox cannot run here.
     """
-    policy = policy_from(policy_file)
+    policy = with_signers(policy_from(policy_file), allowed_signers, revoked_keys)
     host = host_from(database, resolve)
     report = check(
         module, policy=policy, storage=storage, calls=calls, cache_dir=cache_dir, host=host

@@ -8,8 +8,21 @@ from pathlib import Path
 import click
 
 from sandbench.errors import ManifestError
-from sandbench.manifests import MANIFEST_NAME, json_schema_text, load, write_signature
+from sandbench.manifests import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    ModulePackage,
+    PublisherStatus,
+    TrustStore,
+    json_schema_text,
+    load,
+    load_trust_store,
+    verify_publisher,
+    write_signature,
+)
 from sandbench.pipeline import suggest_security
+
+from .output import signer_options
 
 __all__ = ["manifest_group"]
 
@@ -23,8 +36,11 @@ def manifest_group() -> None:
 
 @manifest_group.command("validate")
 @_MODULE
-def validate(module: Path) -> None:
-    """Check MODULE's module.json; print one line per problem (exit 2) or a summary."""
+@signer_options
+def validate(module: Path, allowed_signers: Path | None, revoked_keys: Path | None) -> None:
+    """Check MODULE's module.json and module.sig; print one line per problem (exit 2) or a
+    summary. With --allowed-signers, module.sig's key must be allowed for MODULE's name."""
+    trust = load_trust_store(allowed_signers, revoked_keys)
     package = load(module)
     if package.signature_ok is False:
         raise ManifestError(
@@ -40,8 +56,27 @@ def validate(module: Path) -> None:
     how = runtime.abi if runtime.kind == "wasm" else (runtime.image or f"build {runtime.build}")
     click.echo(
         f"{manifest.name} {manifest.version}: valid ({runtime.kind}/"
-        f"{how}, {len(manifest.security.permissions)} permissions, {signed})"
+        f"{how}, {len(manifest.security.permissions)} permissions, {signed}, "
+        f"{_publisher(package, trust)})"
     )
+
+
+_REFUSED = (PublisherStatus.BAD_SIGNATURE, PublisherStatus.REVOKED, PublisherStatus.NOT_ALLOWED)
+
+
+def _publisher(package: ModulePackage, trust: TrustStore | None) -> str:
+    """module.sig in a few words; a bad, revoked or not-allowed one is a `ManifestError`."""
+    check = verify_publisher(package, trust)
+    if check.status in _REFUSED:
+        raise ManifestError(
+            package.root / SIGNATURE_NAME, [check.detail.removeprefix("module.sig: ")]
+        )
+    if check.status is PublisherStatus.UNSIGNED:
+        return "no module.sig"
+    if check.status is PublisherStatus.VERIFIED:
+        return f"module.sig verified for {check.principal} by {check.fingerprint}"
+    judged = "" if check.judged else ", signer not judged"
+    return f"module.sig good signature by unknown key {check.fingerprint}{judged}"
 
 
 @manifest_group.command("suggest")

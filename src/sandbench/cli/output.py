@@ -22,6 +22,8 @@ __all__ = [
     "policy_option",
     "report_options",
     "resolve_option",
+    "signer_options",
+    "with_signers",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -118,6 +120,34 @@ def policy_option(func: F) -> F:
         default=None,
         help="Policy TOML over the built-in defaults.",
     )(func)
+
+
+def signer_options(func: F) -> F:
+    """`--allowed-signers FILE` and `--revoked-keys FILE` (over the policy's `[signatures]`)."""
+    func = click.option(
+        "--allowed-signers",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="SANDBENCH_ALLOWED_SIGNERS",
+        default=None,
+        help="Who may publish what: an allowed-signers file (git's format), principals "
+        "matched against module names such as @scope/*.",
+    )(func)
+    return click.option(
+        "--revoked-keys",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Revoked public keys, one per line: a signature by one is critical.",
+    )(func)
+
+
+def with_signers(policy: Policy, allowed_signers: Path | None, revoked: Path | None) -> Policy:
+    """`policy` with the trust-store files the options name put over its `[signatures]`."""
+    given = {"allowed_signers": allowed_signers, "revoked": revoked}
+    update = {k: v for k, v in given.items() if v is not None}
+    if not update:
+        return policy
+    signatures = policy.signatures.model_copy(update=update)
+    return policy.model_copy(update={"signatures": signatures})
 
 
 def policy_from(path: Path | None) -> Policy:

@@ -1,11 +1,11 @@
-"""The module manifest: its model, unit and permission parsing, JSON Schema, digest and loading."""
+"""The module manifest: its model, units, permissions, JSON Schema, digest, signatures, loading."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from .digest import MANIFEST_NAME, canonical_manifest, compute_digest
+from .digest import MANIFEST_NAME, SIGNATURE_NAME, canonical_manifest, compute_digest
 from .load import load, parse_manifest, write_signature
 from .models import (
     Author,
@@ -20,11 +20,20 @@ from .models import (
     WasmRuntime,
 )
 from .permissions import Permission, Resource, parse_permission
+from .publisher import (
+    PublisherCheck,
+    PublisherStatus,
+    sign_module,
+    signed_message,
+    verify_publisher,
+)
+from .trust import TrustStore, load_trust_store
 from .units import Rate, format_bytes, parse_cpu, parse_duration, parse_rate, parse_size
 
 __all__ = [
     "MANIFEST_NAME",
     "SCHEMA_ID",
+    "SIGNATURE_NAME",
     "Author",
     "ContainerRuntime",
     "HealthCheck",
@@ -34,9 +43,12 @@ __all__ = [
     "ManifestLimits",
     "ModulePackage",
     "Permission",
+    "PublisherCheck",
+    "PublisherStatus",
     "Rate",
     "Resource",
     "Security",
+    "TrustStore",
     "WasmRuntime",
     "canonical_manifest",
     "compute_digest",
@@ -44,12 +56,16 @@ __all__ = [
     "json_schema",
     "json_schema_text",
     "load",
+    "load_trust_store",
     "parse_cpu",
     "parse_duration",
     "parse_manifest",
     "parse_permission",
     "parse_rate",
     "parse_size",
+    "sign_module",
+    "signed_message",
+    "verify_publisher",
     "write_signature",
 ]
 

@@ -5,6 +5,8 @@ The algorithm (version 1) is specified in docs/digest.md; in short:
 1. Take every regular file and symbolic link under the module root, skipping the folders
    `.git`, `.hg`, `.svn`, `__pycache__` and `.sandbench` and files ending in `.pyc`.
    Links are not followed: a link contributes its target text.
+   `module.sig` at the root (the publisher signature, see `publisher`) is left out; it
+   must be a regular file there.
 2. Replace `module.json` at the root with its canonical JSON without `signature`
    (keys sorted, no spaces, UTF-8), so the signature can live inside the file it signs.
 3. Sort by relative path (`/`-separated, compared as UTF-8 bytes) and hash
@@ -22,9 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MANIFEST_NAME", "canonical_manifest", "compute_digest"]
+__all__ = ["MANIFEST_NAME", "SIGNATURE_NAME", "canonical_manifest", "compute_digest"]
 
 MANIFEST_NAME = "module.json"
+SIGNATURE_NAME = "module.sig"
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".sandbench"})
 _HEADER = b"sandbench-digest-v1\n"
 MAX_FILES = 20_000
@@ -47,6 +50,19 @@ def _unreadable(exc: OSError) -> None:
     raise DigestError(f"{exc.filename}: cannot be read ({exc.strerror})")
 
 
+def _is_signature(rel: str, mode: int) -> bool:
+    """True for `module.sig` at the root, which the digest leaves out: it cannot cover itself.
+
+    Only a regular file is left out: a link by that name is an error, since whatever is
+    not digested must not be able to stand for content.
+    """
+    if rel != SIGNATURE_NAME:
+        return False
+    if not stat.S_ISREG(mode):
+        raise DigestError(f"{rel}: must be a regular file (the publisher signature)")
+    return True
+
+
 def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable, followlinks=False):
         here = Path(dirpath)
@@ -63,6 +79,8 @@ def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
             path = here / name
             rel = path.relative_to(root).as_posix()
             mode = path.lstat().st_mode
+            if _is_signature(rel, mode):
+                continue
             if stat.S_ISLNK(mode):
                 yield os.fsencode(rel), "l", path
             elif stat.S_ISREG(mode):

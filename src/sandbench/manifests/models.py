@@ -362,7 +362,8 @@ class HealthCheck(BaseModel):
 
 
 class Author(BaseModel):
-    """`author`. `verified` is what the manifest claims, not something sandbench checked."""
+    """`author`. `verified` is what the manifest claims, not something sandbench checked
+    (the report's `author.verified` is computed from `module.sig`, see `publisher`)."""
 
     model_config = _STRICT
 

@@ -17,7 +17,7 @@ from .model import (
     Status,
     ViolationReport,
 )
-from .policy import Policy, PolicyLimits, load_policy
+from .policy import Policy, PolicyLimits, SignaturePolicy, load_policy
 from .render import Format, render, render_json, render_text
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "Policy",
     "PolicyLimits",
     "RuleResult",
+    "SignaturePolicy",
     "SignatureStatus",
     "Skipped",
     "Status",

@@ -13,6 +13,7 @@ report's status is the worst rule's, and `reasons` lists the rules that set it.
 | `latency-p95` | p95 of the health calls above 100 ms (degraded) or 500 ms (critical) | degraded / critical |
 | `load-time` | the load from the compile cache (the cold load when none was measured) took longer than 500 ms | degraded |
 | `signature` | the signature does not match the digest (critical) or there is none (degraded) | critical / degraded |
+| `publisher-signature` | `module.sig` is bad, revoked or by a key not allowed for the name (critical); unsigned or an unknown key, when an allowed-signers file is given (`[signatures] unsigned`, degraded); see `reports.publisher` | critical / degraded |
 | `limits-clamped` | a declared limit was above the policy's ceiling and was cut down | degraded |
 | `host-denials` | a host API call was refused: no permission (critical), or the rate or storage quota (degraded) | critical / degraded |
 """
@@ -46,6 +47,7 @@ from .model import (
     ViolationReport,
 )
 from .policy import Policy
+from .publisher import author_report, publisher_report, publisher_signature
 
 __all__ = ["RULES", "assess"]
 
@@ -276,6 +278,7 @@ RULES: tuple[Rule, ...] = (
     _load_test,
     _load_time,
     _signature,
+    publisher_signature,
     _clamped,
     _findings,
     _scans_ran,
@@ -436,6 +439,8 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
         signature=SignatureReport(
             status=signature_status(ev), digest=ev.digest, declared=ev.declared_signature
         ),
+        author=author_report(ev),
+        publisher=publisher_report(ev),
         load=LoadReport(
             cold_ms=round(ev.load.cold_ms, 3),
             compile_ms=round(ev.load.compile_ms, 3),

@@ -98,6 +98,7 @@ def render_html(report: HealthReport) -> str:
                 ("memory (peak)", m.memory_shown),
                 ("CPU", f"{m.cpu_usage:.0f}m of {lim.cpu_millicores}m"),
                 ("signature", report.signature.status.value),
+                *([("publisher", report.publisher.shown)] if report.publisher else []),
             ],
         ),
         "<h2>Latency of the health calls</h2>",

@@ -48,6 +48,8 @@ def render_markdown(report: HealthReport) -> str:
             f"times; errors {t.error_rate:.2%} |"
         )
     out.append(f"| signature | {report.signature.status.value} |")
+    if report.publisher is not None:
+        out.append(f"| publisher | {_cell(report.publisher.shown)} |")
     out += ["", "| rule | status | detail |", "|---|---|---|"]
     out += [
         f"| `{r.rule}` | {_ICON[r.status]} {r.status.value} | {_cell(r.message)} |"

@@ -19,13 +19,20 @@ from pydantic.alias_generators import to_camel
 
 from sandbench.bench import LoadTimes, ProbeResult, Stats
 from sandbench.bench.loadtest import LoadTestResult
-from sandbench.manifests import HealthExpect, format_bytes
+from sandbench.manifests import (
+    Author,
+    HealthExpect,
+    PublisherCheck,
+    PublisherStatus,
+    format_bytes,
+)
 from sandbench.runtime import AppliedLimits
 from sandbench.sandbox import Request, Violation
 from sandbench.scanners import ScanResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
+    "AuthorReport",
     "DependencyStatus",
     "Evidence",
     "FindingReport",
@@ -38,6 +45,7 @@ __all__ = [
     "LoadReport",
     "LoadTestReport",
     "Metrics",
+    "PublisherReport",
     "RuleResult",
     "ScanReport",
     "SignatureReport",
@@ -137,6 +145,42 @@ class SignatureReport(_Camel):
     status: SignatureStatus
     digest: str
     declared: str | None = None
+
+
+class PublisherReport(_Camel):
+    """The publisher signature (`module.sig`) and what the trust store says of its key."""
+
+    status: PublisherStatus
+    message: str
+    judged: bool = Field(description="false when no allowed-signers file was given")
+    key_type: str | None = None
+    key_fingerprint: str | None = Field(default=None, description="as `ssh-keygen -l` prints it")
+    principal: str | None = Field(
+        default=None, description="the allowed-signers principals that vouch for the module"
+    )
+    signer: str | None = Field(default=None, description="the allowed-signers line's comment")
+    allowed_signers: str | None = None
+    revoked_keys: str | None = None
+
+    @property
+    def shown(self) -> str:
+        """One line for people: the status, who vouches and the key's fingerprint."""
+        who = f" by {self.principal}" if self.principal else ""
+        signer = f" ({self.signer})" if self.signer else ""
+        key = f", key {self.key_type} {self.key_fingerprint}" if self.key_fingerprint else ""
+        judged = "" if self.judged else " (signer not judged: no allowed-signers file)"
+        return f"{self.status.value}{who}{signer}{key}{judged}"
+
+
+class AuthorReport(_Camel):
+    """`author` from the manifest; `verified` is computed, whatever the manifest claims."""
+
+    name: str | None = None
+    email: str | None = None
+    url: str | None = None
+    verified: bool = Field(description="true only for a good signature by an allowed signer")
+    claimed_verified: bool = Field(default=False, description="what module.json says")
+    principal: str | None = None
 
 
 class LoadReport(_Camel):
@@ -271,6 +315,8 @@ class HealthReport(_Camel):
     violations: list[ViolationReport] = Field(default_factory=list)
     limits: LimitsApplied
     signature: SignatureReport
+    author: AuthorReport | None = None
+    publisher: PublisherReport | None = None
     load: LoadReport
     health: HealthProbe | None = None
     load_test: LoadTestReport | None = None
@@ -292,6 +338,8 @@ class Evidence(BaseModel):
     version: str
     digest: str
     declared_signature: str | None
+    publisher: PublisherCheck | None = None
+    author: Author | None = None
     applied: AppliedLimits
     backend: str
     tool_version: str

@@ -16,6 +16,11 @@ required_scans = ["pip-audit"]      # a scanner that could not run here is criti
 # the scanners' keys (fail_on, max_advisory_age_days, bandit_skips, [licenses], [[ignore]])
 # sit at this level too: see sandbench.scanners.policy
 
+[signatures]               # publisher signatures (module.sig); paths relative to this file
+# allowed_signers = "allowed_signers" # none built in: who may publish what (git's format)
+# revoked = "revoked_keys"            # none built in: revoked public keys, one a line
+unsigned = "degraded"                 # no module.sig, or a key the file lacks (when judged)
+
 [defaults]                 # limits a manifest does not declare
 memory = "128MiB"
 cpu = "1"
@@ -47,7 +52,7 @@ from sandbench.scanners import SCAN_KEYS, Ceilings, ScanPolicy, scan_policy
 
 from .model import Status
 
-__all__ = ["Policy", "PolicyLimits", "load_policy"]
+__all__ = ["Policy", "PolicyLimits", "SignaturePolicy", "load_policy"]
 
 _BUILT_IN = {
     "defaults": {
@@ -94,6 +99,20 @@ class PolicyLimits(BaseModel):
         )
 
 
+class SignaturePolicy(BaseModel):
+    """`[signatures]`: the trust store for publisher signatures and how unsigned modules fare.
+
+    Without `allowed_signers` the `publisher-signature` rule judges no signer: it still
+    fails a bad or revoked signature, but `unsigned` does not apply.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowed_signers: Path | None = None
+    revoked: Path | None = None
+    unsigned: Status = Status.DEGRADED
+
+
 class Policy(BaseModel):
     """Defaults, ceilings and thresholds. The built-in values follow the platform's targets."""
 
@@ -110,6 +129,7 @@ class Policy(BaseModel):
     critical_severities: tuple[_Severity, ...] = ("critical", "high")
     degraded_severities: tuple[_Severity, ...] = ("medium",)
     required_scans: tuple[str, ...] = ("pip-audit",)
+    signatures: SignaturePolicy = SignaturePolicy()
     scan: ScanPolicy = Field(default_factory=ScanPolicy, exclude=True)
     source: str = Field(default="built-in", exclude=True)
 
@@ -156,4 +176,15 @@ def load_policy(path: Path | str) -> Policy:
         scan = scan_policy(scan_data, policy.scan_ceilings())
     except ValueError as exc:
         raise PolicyError(source, str(exc).splitlines()) from None
-    return policy.model_copy(update={"scan": scan})
+    return policy.model_copy(update={"scan": scan, "signatures": _relative_to(policy, source)})
+
+
+def _relative_to(policy: Policy, source: Path) -> SignaturePolicy:
+    """`[signatures]` with its file paths taken relative to the policy file's folder."""
+    found = policy.signatures
+    update = {
+        name: source.parent / path
+        for name, path in (("allowed_signers", found.allowed_signers), ("revoked", found.revoked))
+        if path is not None and not path.is_absolute()
+    }
+    return found.model_copy(update=update)

@@ -113,6 +113,8 @@ def render_text(report: HealthReport) -> str:
     lines.append(
         f"  signature  {report.signature.status.value} (SHA256:{report.signature.digest[:16]}...)"
     )
+    if report.publisher is not None:
+        lines.append(f"  publisher  {report.publisher.shown}")
     for v in report.violations:
         times = f" (x{v.count})" if v.count > 1 else ""
         lines.append(f"  violation  {v.kind} during {v.phase}{times}: {v.message}")

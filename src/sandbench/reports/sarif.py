@@ -16,6 +16,9 @@ __all__ = ["render_sarif"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+_RULE_FILE = {
+    "publisher-signature": "module.sig"
+}  # where a failing rule points, if not module.json
 _STATUS_LEVEL = {Status.CRITICAL: "error", Status.DEGRADED: "warning", Status.HEALTHY: "none"}
 
 
@@ -43,6 +46,19 @@ def _finding_result(report: HealthReport, f: FindingReport) -> dict[str, Any]:
     }
 
 
+def _publisher(report: HealthReport) -> dict[str, Any]:
+    """The publisher signature's status, key fingerprint and principal, as run properties."""
+    found = report.publisher
+    if found is None:
+        return {}
+    return {
+        "publisher": found.status.value,
+        "publisherKeyFingerprint": found.key_fingerprint,
+        "publisherPrincipal": found.principal,
+        "authorVerified": report.author.verified if report.author else False,
+    }
+
+
 def render_sarif(report: HealthReport) -> str:
     """The report as a SARIF 2.1.0 log with one run."""
     rules: dict[str, dict[str, Any]] = {}
@@ -56,7 +72,7 @@ def render_sarif(report: HealthReport) -> str:
                     "ruleId": rule_id,
                     "level": _STATUS_LEVEL[rule.status],
                     "message": {"text": rule.message},
-                    "locations": [_location("module.json")],
+                    "locations": [_location(_RULE_FILE.get(rule.rule, "module.json"))],
                     "partialFingerprints": {
                         "sandbench/v1": _fingerprint(report.module_id, rule_id)
                     },
@@ -112,6 +128,7 @@ def render_sarif(report: HealthReport) -> str:
                     "version": report.version,
                     "status": report.status.value,
                     "digest": report.signature.digest,
+                    **_publisher(report),
                 },
             }
         ],
