@@ -8,7 +8,15 @@ import click
 
 from sandbench.pipeline import gate
 
-from .output import cache_option, emit, host_from, host_options, policy_from, report_options
+from .output import (
+    cache_option,
+    emit,
+    host_from,
+    host_options,
+    osv_options,
+    policy_from,
+    report_options,
+)
 
 __all__ = ["gate_command"]
 
@@ -18,6 +26,7 @@ __all__ = ["gate_command"]
 @report_options
 @cache_option
 @host_options
+@osv_options
 def gate_command(
     module: Path,
     formats: tuple[str, ...],
@@ -26,6 +35,8 @@ def gate_command(
     cache_dir: Path | None,
     database: str | None,
     resolve: tuple[str, ...],
+    osv_url: str | None,
+    advisory_db: Path | None,
 ) -> None:
     """Pass or fail MODULE (a folder, .tar.gz or .zip) before it is published.
 
@@ -33,5 +44,12 @@ def gate_command(
     under the policy. Exits 0 pass (healthy), 1 fail, 2 bad input, 3 environment problem.
     """
     host = host_from(database, resolve)
-    report = gate(module, policy=policy_from(policy_file), cache_dir=cache_dir, host=host)
+    report = gate(
+        module,
+        policy=policy_from(policy_file),
+        cache_dir=cache_dir,
+        host=host,
+        osv_url=osv_url,
+        advisory_store=advisory_db,
+    )
     emit(report, formats, output_dir)

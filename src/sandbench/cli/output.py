@@ -18,6 +18,7 @@ __all__ = [
     "emit",
     "host_from",
     "host_options",
+    "osv_options",
     "policy_option",
     "report_options",
 ]
@@ -87,6 +88,24 @@ def host_from(database: str | None, resolve: tuple[str, ...]) -> HostSettings | 
     if database.startswith(("postgresql://", "postgres://")):
         return settings.model_copy(update={"postgres_url": database})
     return settings.model_copy(update={"database_dir": Path(database)})
+
+
+def osv_options(func: F) -> F:
+    """`--osv-url` and `--advisory-db`: the advisory database (the rule of
+    `sandbench.scanners.advisory_source`: flag, then $SANDBENCH_OSV_URL, then the policy's
+    `osv_url`, else the local store)."""
+    func = click.option(
+        "--osv-url",
+        default=None,
+        help="An OSV API query URL (else $SANDBENCH_OSV_URL, else the policy's osv_url, "
+        "else the local advisory store).",
+    )(func)
+    return click.option(
+        "--advisory-db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="The local advisory store (default: $SANDBENCH_ADVISORY_DB or ~/.local/share).",
+    )(func)
 
 
 def policy_option(func: F) -> F:

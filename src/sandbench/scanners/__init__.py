@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from .advisories import AdvisoryStore, default_store_path, import_export, osv_server
+from .advisories import (
+    AdvisorySource,
+    AdvisoryStore,
+    advisory_source,
+    default_store_path,
+    import_export,
+    osv_server,
+)
 from .bandit import BanditScanner
 from .capabilities import HOST_NAMESPACE, CapabilityScanner
 from .interface import (
@@ -36,6 +43,7 @@ __all__ = [
     "HOST_NAMESPACE",
     "SCAN_KEYS",
     "AdvisoryDatabase",
+    "AdvisorySource",
     "AdvisoryStore",
     "BanditScanner",
     "CapabilityScanner",
@@ -56,6 +64,7 @@ __all__ = [
     "Scanner",
     "Severity",
     "Suppressed",
+    "advisory_source",
     "default_scanners",
     "default_store_path",
     "fingerprint",

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from sandbench.manifests import MANIFEST_NAME, ModulePackage
 
+from .dependencies import declared_dependencies
 from .files import module_files, read_capped
 from .interface import Finding, ScanResult, Severity, fingerprint
-from .pip_audit import pinned_dependencies
 from .policy import LicensePolicy
 
 __all__ = ["LicenseScanner", "Verdict", "judge"]
@@ -171,10 +171,8 @@ class LicenseScanner:
         bundled = _bundled(root)
         for name, (text, where) in bundled.items():
             findings += self._judged(f"dependency {name}", text, where, name)
-        try:
-            declared = {d.name: d for d in pinned_dependencies(root)}
-        except ValueError as exc:
-            return ScanResult(scanner=NAME, findings=tuple(findings), skipped_reason=str(exc))
+        # What cannot be read is pip-audit's finding (dependency-unreadable), not repeated here.
+        declared = {d.name: d for d in declared_dependencies(root).deps if not d.direct}
         for name, dep in declared.items():
             if name not in bundled:
                 findings.append(
