@@ -199,7 +199,7 @@ def _line_of(text: str, needle: str) -> int | None:
     tests = (
         lambda line: f'"{needle}"' in line or f"'{needle}'" in line,
         lambda line: line.strip() == needle,
-        lambda line: needle in line,
+        lambda line: needle in line and not line.lstrip().startswith("#"),
     )
     for test in tests:
         for number, line in enumerate(lines, 1):
@@ -242,7 +242,10 @@ def _requirement_item(
 ) -> None:
     rel = reader.rel(file)
     if isinstance(item, InvalidRequirementLine):
-        reader.bad(rel, item.line_number, item.line, item.error_message.splitlines()[0])
+        reason = item.error_message.splitlines()[0]
+        if "${" in item.line:  # pip expands ${VAR} from the installing shell: unknown here
+            reason = "an environment variable decides it: its value at install time is unknown"
+        reader.bad(rel, item.line_number, item.line, reason)
     elif isinstance(item, OptionLine):
         for key, nested_constraint in (("requirements", constraint), ("constraints", True)):
             for target in item.options.get(key) or ():

@@ -265,8 +265,35 @@ def _installed(image: ImagePackages | None) -> dict[Key, list[str]]:
     return found
 
 
+def _layers(deps: list[Key]) -> list[list[Key]]:
+    """`deps` split so that no name repeats in one list: pip-audit refuses a requirements
+    file that pins one package twice ("duplicate requirements"), while a module may pin two
+    versions (in two files, extras or markers). Usually one list."""
+    layers: list[list[Key]] = []
+    for key in deps:
+        free = next((layer for layer in layers if all(k[0] != key[0] for k in layer)), None)
+        if free is None:
+            free = []
+            layers.append(free)
+        free.append(key)
+    return layers
+
+
 def _audit(deps: list[Key], url: str, server: OsvServer | None) -> dict[str, Any] | str:
-    """pip-audit's JSON report, or why there is none."""
+    """pip-audit's JSON report over every layer of `deps`, or why there is none."""
+    merged: list[dict[str, Any]] = []
+    for layer in _layers(deps):
+        report = _audit_once(layer, url)
+        if isinstance(report, str):
+            return report
+        merged += report.get("dependencies", [])
+    if server is not None and len(server.queries) < len(deps):
+        return f"the advisory server got {len(server.queries)} queries for {len(deps)} dependencies"
+    return {"dependencies": merged}
+
+
+def _audit_once(deps: list[Key], url: str) -> dict[str, Any] | str:
+    """pip-audit's JSON report for `deps` (no name twice), or why there is none."""
     with tempfile.TemporaryDirectory(prefix="sandbench-pip-audit-") as tmp:
         reqs = Path(tmp) / "requirements.txt"
         reqs.write_text("".join(f"{name}=={version}\n" for name, version in deps))
@@ -283,14 +310,11 @@ def _audit(deps: list[Key], url: str, server: OsvServer | None) -> dict[str, Any
             )
         except subprocess.TimeoutExpired:
             return f"pip-audit did not finish in {TIMEOUT_S} s"
-        return _read_report(done, out, deps, server)
+        return _read_report(done, out, deps)
 
 
 def _read_report(
-    done: subprocess.CompletedProcess[str],
-    out: Path,
-    deps: list[Key],
-    server: OsvServer | None,
+    done: subprocess.CompletedProcess[str], out: Path, deps: list[Key]
 ) -> dict[str, Any] | str:
     last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
     if done.returncode not in (0, 1) or not out.exists():
@@ -307,8 +331,6 @@ def _read_report(
         return (
             f"pip-audit reported {len(report.get('dependencies', []))} of {len(deps)} dependencies"
         )
-    if server is not None and len(server.queries) < len(deps):
-        return f"the advisory server got {len(server.queries)} queries for {len(deps)} dependencies"
     return report
 
 
