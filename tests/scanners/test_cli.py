@@ -29,6 +29,7 @@ def test_scan_json_carries_every_scanner_and_the_database(pyapp, advisory_store)
         "capabilities",
         "manifest-lint",
         "malware",
+        "coverage",
     ]
     assert all(r["skipped_reason"] is None for r in data["results"])
     audit = data["results"][1]

@@ -12,6 +12,7 @@ from .advisories import (
 )
 from .bandit import BanditScanner
 from .capabilities import HOST_NAMESPACE, CapabilityScanner
+from .coverage import CoverageScanner
 from .interface import (
     AdvisoryDatabase,
     Confidence,
@@ -49,6 +50,7 @@ __all__ = [
     "CapabilityScanner",
     "Ceilings",
     "Confidence",
+    "CoverageScanner",
     "Finding",
     "Ignore",
     "ImagePackages",

@@ -20,6 +20,7 @@ from sandbench.manifests import ModulePackage
 from .advisories import advisory_source
 from .bandit import BanditScanner
 from .capabilities import CapabilityScanner
+from .coverage import CoverageScanner
 from .interface import Finding, Scanner, ScanResult, Severity
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
@@ -85,6 +86,7 @@ def default_scanners(
         CapabilityScanner(),
         ManifestLintScanner(policy.ceilings),
         MalwareScanner(),
+        CoverageScanner(),
     ]
 
 
