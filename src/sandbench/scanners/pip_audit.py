@@ -1,8 +1,8 @@
 """Dependency vulnerabilities: pip-audit, against an OSV API, failing closed.
 
 The module's declared dependencies are read by `sandbench.scanners.dependencies` (pip's own
-requirements grammar, `-r` / `-c` followed inside the module, `pyproject.toml`,
-`pylock.toml`, `setup.cfg`); for a container module, the pipeline also passes the
+requirements grammar, `-r` / `-c` followed inside the module, `pyproject.toml`, PEP 751 and
+uv / Poetry / PDM / Pipenv locks, `setup.cfg`, literal `setup.py`); for a container module, the pipeline also passes the
 distributions installed in its image (`ImagePackages`: the scanner never opens an image
 itself). The pinned ones are audited together, in one run, with
 `pip-audit --no-deps --disable-pip -s osv --osv-url URL`, so nothing is resolved or
