@@ -100,3 +100,16 @@ def test_a_pin_no_version_satisfies_and_a_non_pep440_pin_are_unreadable(tmp_path
         "requirements.txt:1: no version satisfies this specifier",
         "requirements.txt:2: 'not-a-version' is not a PEP 440 version: it cannot be audited",
     ]
+
+
+def test_local_paths_the_module_itself_a_folder_in_it_and_one_out_of_it(tmp_path):
+    (tmp_path / "vendor" / "lib").mkdir(parents=True)
+    (tmp_path / "requirements.txt").write_text(
+        "-e .\n./vendor/lib\n../../elsewhere\nfile:../outside#egg=x\n"
+    )
+    declared = declared_dependencies(tmp_path)
+    assert [(d.spec, d.direct) for d in declared.deps] == [("./vendor/lib", True)]
+    assert _reasons(tmp_path) == [
+        "requirements.txt:3: ../../elsewhere leads out of the module folder",
+        "requirements.txt:4: ../outside leads out of the module folder",
+    ]

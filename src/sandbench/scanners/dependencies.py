@@ -100,9 +100,28 @@ def _requirement_item(
             for target in item.options.get(key) or ():
                 _nested(reader, str(target), item, file, chain, nested_constraint)
     elif isinstance(item, InstallRequirement):
-        _install_requirement(reader, item, rel, constraint=constraint)
+        if not _local_path(reader, item, file):
+            _install_requirement(reader, item, rel, constraint=constraint)
     elif not isinstance(item, CommentRequirementLine):  # pragma: no cover - parser contract
         reader.bad(rel, None, repr(item), "an unknown kind of line")
+
+
+def _local_path(reader: Reader, item: InstallRequirement, file: Path) -> bool:
+    """True when `item` is a local path that needs no record: the module itself (`-e .`,
+    whose own declarations are read anyway), or, recorded as unreadable, a path that leads
+    out of the module. A path to a folder inside the module is a direct reference."""
+    link = str(item.link) if item.link is not None else ""
+    if not link or ("://" in link and not link.startswith("file:")):
+        return False
+    path = link.removeprefix("file://").removeprefix("file:").split("#", 1)[0]
+    target = Path(os.path.realpath(file.parent / path))
+    if target == reader.root:
+        return True
+    if not target.is_relative_to(reader.root):
+        reason = f"{path} leads out of the module folder"
+        reader.bad(reader.rel(file), item.line_number, item.line, reason)
+        return True
+    return False
 
 
 def _install_requirement(
