@@ -134,12 +134,12 @@ def test_unparsable_toml_is_not_done_and_a_high_finding(make_package, advisory_s
     package = make_package({"pylock.toml": "[[packages]\n"})
     result = PipAuditScanner(store=advisory_store).scan(package)
     assert result.skipped_reason is not None
-    assert result.skipped_reason.startswith("pylock.toml: cannot parse")
+    assert result.skipped_reason.startswith("pylock.toml:1: cannot parse")
     [finding] = result.findings
-    assert (finding.rule_id, finding.severity, str(finding.path)) == (
+    assert (finding.rule_id, finding.severity, finding.location) == (
         "dependency-unreadable",
         Severity.HIGH,
-        "pylock.toml",
+        "pylock.toml:1",
     )
 
 

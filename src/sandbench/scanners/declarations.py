@@ -9,6 +9,7 @@ them, never dropping a declaration it cannot read.
 from __future__ import annotations
 
 import configparser
+import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -229,7 +230,8 @@ def _toml(reader: Reader, file: Path) -> tuple[dict[str, Any], str] | None:
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        reader.bad(reader.rel(file), None, "", f"cannot parse: {exc}")
+        at = re.search(r"\(at line (\d+)", str(exc))
+        reader.bad(reader.rel(file), int(at[1]) if at else None, "", f"cannot parse: {exc}")
         return None
 
 
