@@ -32,17 +32,11 @@ import ast
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from pip_requirements_parser import (
-    CommentRequirementLine,
-    InstallRequirement,
-    InvalidRequirementLine,
-    OptionLine,
-    RequirementsFile,
-)
 
 from .declarations import (
     TARGETS,
@@ -59,6 +53,9 @@ from .declarations import (
     unread_format,
 )
 from .files import module_files
+
+if TYPE_CHECKING:
+    from pip_requirements_parser import InstallRequirement, OptionLine
 
 __all__ = ["TARGETS", "Declared", "Dependency", "Unreadable", "declared_dependencies"]
 
@@ -77,6 +74,9 @@ def _requirements(
     reader.seen.add(file)
     if read_text(reader, file) is None:
         return
+    # Imported here: pip's parser takes ~25 ms to import, and most modules have no such file.
+    from pip_requirements_parser import RequirementsFile
+
     try:
         parsed = list(RequirementsFile.parse(str(file), include_nested=False))
     except Exception as exc:  # pip's parser raises several kinds; any is "unreadable"
@@ -89,6 +89,13 @@ def _requirements(
 def _requirement_item(
     reader: Reader, item: object, file: Path, chain: tuple[Path, ...], *, constraint: bool
 ) -> None:
+    from pip_requirements_parser import (  # loaded by _requirements already
+        CommentRequirementLine,
+        InstallRequirement,
+        InvalidRequirementLine,
+        OptionLine,
+    )
+
     rel = reader.rel(file)
     if isinstance(item, InvalidRequirementLine):
         reason = item.error_message.splitlines()[0]

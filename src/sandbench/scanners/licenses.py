@@ -38,15 +38,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import license_expression
-from license_expression import (
-    ExpressionError,
-    LicenseSymbol,
-    LicenseWithExceptionSymbol,
-    Licensing,
-    get_spdx_licensing,
-)
-
 from sandbench.manifests import MANIFEST_NAME, ModulePackage
 
 from .dependencies import declared_dependencies
@@ -129,15 +120,23 @@ class Judgement(NamedTuple):
 
 
 @cache
-def _licensing() -> Licensing:
-    return get_spdx_licensing()
+def _spdx() -> Any:  # the module; untyped, so Any to mypy
+    # Imported on first use: license-expression takes ~20 ms to import, every CLI run pays it.
+    import license_expression
+
+    return license_expression
+
+
+@cache
+def _licensing() -> Any:
+    return _spdx().get_spdx_licensing()
 
 
 @cache
 def _scancode_index() -> dict[str, str]:
     """ScanCode license keys (`apache-2.0`, `bsd-new`, `python`) and SPDX ids in lower case
     -> SPDX ids, from the index that license-expression ships."""
-    data = Path(license_expression.__file__).parent / "data" / "scancode-licensedb-index.json"
+    data = Path(str(_spdx().__file__)).parent / "data" / "scancode-licensedb-index.json"
     index: dict[str, str] = {}
     for entry in json.loads(data.read_text(encoding="utf-8")):
         spdx = entry.get("spdx_license_key")
@@ -152,14 +151,14 @@ def _parse(text: str) -> Any:
         raise ValueError("empty or overlong expression")
     try:
         parsed = _licensing().parse(text, validate=False, strict=True)
-    except ExpressionError as exc:
+    except _spdx().ExpressionError as exc:
         raise ValueError(str(exc)) from exc
     if parsed is None:
         raise ValueError("empty expression")
     return parsed
 
 
-def _key(symbol: LicenseSymbol) -> tuple[str, bool]:
+def _key(symbol: Any) -> tuple[str, bool]:
     """(canonical id, known): `MIT+` is read as SPDX's "or later" of MIT."""
     key = str(symbol.key)
     known = _licensing().known_symbols
@@ -188,14 +187,14 @@ class _Walk:
         self.unknown: list[str] = []
 
     def verdict(self, node: Any) -> Verdict:
-        if isinstance(node, LicenseWithExceptionSymbol):
+        if isinstance(node, _spdx().LicenseWithExceptionSymbol):
             node = node.license_symbol
-        if isinstance(node, LicenseSymbol):
+        if isinstance(node, _spdx().LicenseSymbol):
             return self.symbol(node)
         sides = [self.verdict(arg) for arg in node.args]
         return min(sides) if isinstance(node, _licensing().OR) else max(sides)
 
-    def symbol(self, symbol: LicenseSymbol) -> Verdict:
+    def symbol(self, symbol: Any) -> Verdict:
         key, known = _key(symbol)
         if key.lower() in self.deny:
             return Verdict.DENIED

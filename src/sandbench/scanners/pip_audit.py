@@ -110,7 +110,7 @@ class PipAuditScanner:
     def scan(self, package: ModulePackage) -> ScanResult:
         """See `Scanner.scan`."""
         declared = declared_dependencies(package.root)
-        unpinned = _declaration_findings(declared)
+        noted = _declaration_findings(declared)
         incomplete = _incomplete(declared.unreadable)
         pinned: dict[Key, Dependency] = {
             (d.name, d.version): d for d in declared.deps if d.version is not None
@@ -119,14 +119,14 @@ class PipAuditScanner:
         if image is not None and image.unreadable is not None:
             reason = f"the packages installed in image {image.image} could not be listed: "
             return ScanResult(
-                scanner=NAME, findings=tuple(unpinned), skipped_reason=reason + image.unreadable
+                scanner=NAME, findings=tuple(noted), skipped_reason=reason + image.unreadable
             )
         installed = _installed(image)
         wanted = sorted(set(pinned) | set(installed))
         if not wanted:
             return ScanResult(
                 scanner=NAME,
-                findings=tuple(unpinned),
+                findings=tuple(noted),
                 summary="no pinned dependencies to audit",
                 skipped_reason=incomplete,
             )
@@ -134,11 +134,11 @@ class PipAuditScanner:
             try:
                 url, database, server, store = self._endpoint(stack)
             except (_NoDatabase, ScanInputError) as exc:
-                return ScanResult(scanner=NAME, findings=tuple(unpinned), skipped_reason=str(exc))
+                return ScanResult(scanner=NAME, findings=tuple(noted), skipped_reason=str(exc))
             result = _audit(wanted, url, server)
             if isinstance(result, str):
                 return ScanResult(
-                    scanner=NAME, findings=tuple(unpinned), skipped_reason=result, database=database
+                    scanner=NAME, findings=tuple(noted), skipped_reason=result, database=database
                 )
             places = _Places(pinned, installed, image.image if image else "")
             vulns = list(_findings(result, places, lambda i: _severity(store, i)))
@@ -148,7 +148,7 @@ class PipAuditScanner:
             summary += f", with {len(image.packages)} distributions installed in {image.image}"
         return ScanResult(
             scanner=NAME,
-            findings=(*vulns, *stale, *unpinned),
+            findings=(*vulns, *stale, *noted),
             summary=summary,
             database=database,
             skipped_reason=incomplete,
