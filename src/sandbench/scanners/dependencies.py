@@ -98,7 +98,8 @@ def _requirement_item(
 
     rel = reader.rel(file)
     if isinstance(item, InvalidRequirementLine):
-        reason = item.error_message.splitlines()[0]
+        reason = item.error_message.splitlines()[0].replace(": : ", ": ")
+        reason = reason.removeprefix("pip_requirements_parser: error: ")
         if "${" in item.line:  # pip expands ${VAR} from the installing shell: unknown here
             reason = "an environment variable decides it: its value at install time is unknown"
         reader.bad(rel, item.line_number, item.line, reason)

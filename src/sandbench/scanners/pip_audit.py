@@ -220,7 +220,7 @@ def _declaration_findings(declared: Declared) -> list[Finding]:
     found = [
         _declaration(
             "dependency-unreadable", Severity.HIGH, u.path, u.line, u.text or u.path,
-            f"{u.where}: cannot be read ({u.reason}): its dependencies are not audited",
+            f"{u.text or u.path!r} cannot be read: {u.reason}; what it declares is not audited",
             "write it as pip / PEP 508 reads it, inside the module",
         )
         for u in declared.unreadable
