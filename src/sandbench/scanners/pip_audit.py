@@ -146,6 +146,8 @@ class PipAuditScanner:
         summary = f"{len(pinned)} pinned dependencies audited"
         if image is not None:
             summary += f", with {len(image.packages)} distributions installed in {image.image}"
+        if declared.not_for_targets:  # said, not silently dropped
+            summary += f"; {declared.not_for_targets} left out by markers no target matches"
         return ScanResult(
             scanner=NAME,
             findings=(*vulns, *stale, *noted),
