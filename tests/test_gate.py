@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 import tempfile
 import zipfile
@@ -192,3 +193,15 @@ def test_gate_load_tests_the_health_request_through_the_gateway(backend):
     assert rule.status is Status.HEALTHY
     assert "from intended send times" in rule.message
     assert not any(s.check_id == "load-test" for s in report.skipped)
+
+
+def test_an_unreadable_dependency_line_fails_the_gate_closed(backend, tmp_path):
+    # Issue 15: a line the dependency reader cannot read used to be dropped, and the gate passed.
+    module = tmp_path / "hello"
+    shutil.copytree(EXAMPLES / "hello", module)
+    (module / "requirements.txt").write_text("-r ../outside.txt\n")
+    report = sandbench.gate(module, backend=backend, load_test=None)
+    assert report.status is Status.CRITICAL
+    assert "scans-complete" in report.reasons
+    [finding] = [f for f in report.findings if f.rule_id == "dependency-unreadable"]
+    assert (finding.severity, str(finding.path)) == ("high", "requirements.txt")

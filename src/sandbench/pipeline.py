@@ -44,7 +44,6 @@ from sandbench.scanners import (
     ScanResult,
     Severity,
     default_scanners,
-    default_store_path,
     fingerprint,
     scan_all,
 )
@@ -136,8 +135,9 @@ def gate(
     """The registry's pre-publish gate for a module folder or `.tar.gz`/`.zip` archive.
 
     Validates, verifies the digest and signature, runs every scanner concurrently (the
-    built-in ones unless `scanners` is given; pip-audit asks `osv_url`, else the local
-    advisory store served on loopback), smoke tests the module in the sandbox, load-tests
+    built-in ones unless `scanners` is given; pip-audit asks the OSV endpoint that
+    `scanners.advisory_source` resolves from `osv_url`, $SANDBENCH_OSV_URL and the policy,
+    else the local advisory store served on loopback), smoke tests the module in the sandbox, load-tests
     its health request through the gateway on loopback (`load_test`; None skips it) and
     assesses it all under `policy`. Archives are extracted safely to a private folder that
     is removed afterwards.
@@ -147,11 +147,10 @@ def gate(
     with opened(path) as root:
         package = load(root)
         if scanners is None:
-            store = advisory_store or default_store_path()
             scanners = default_scanners(
                 policy.scan,
                 osv_url=osv_url,
-                advisory_store=store,
+                advisory_store=advisory_store,
                 image_packages=_image_packages(package),
             )
         scans = scan_all(package, scanners, policy.scan).results

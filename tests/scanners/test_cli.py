@@ -29,6 +29,7 @@ def test_scan_json_carries_every_scanner_and_the_database(pyapp, advisory_store)
         "capabilities",
         "manifest-lint",
         "malware",
+        "coverage",
     ]
     assert all(r["skipped_reason"] is None for r in data["results"])
     audit = data["results"][1]
@@ -112,3 +113,32 @@ def test_advisories_import_and_status(tmp_path):
     status = invoke("advisories", "status", env={"SANDBENCH_ADVISORY_DB": db})
     assert status.exit_code == 0
     assert "2 records, newest record 2023-11-08" in status.output
+
+
+def test_a_continued_pin_is_read_so_no_database_fails_closed(tmp_path):
+    # Issue 15: the hand-written parser dropped this line, and the scan passed with exit 0.
+    module = tmp_path / "m"
+    module.mkdir()
+    for name in ("module.json", "module.wasm"):
+        (module / name).write_bytes((EXAMPLES / "vendas" / name).read_bytes())
+    (module / "requirements.txt").write_text("django==\\\n    2.2.0\n")
+    result = invoke("scan", str(module), "--advisory-db", str(tmp_path / "none"))
+    assert result.exit_code == 1
+    assert "pip-audit        0 findings  NOT DONE: no advisory database" in result.output
+    store = tmp_path / "corpus.sqlite"
+    invoke("advisories", "import", str(OSV.parent / "depscan" / "osv"), "--db", str(store))
+    result = invoke("scan", str(module), "--advisory-db", str(store))
+    assert result.exit_code == 1
+    assert "high     PYSEC-0000-CVE-2021-33203  requirements.txt:1  django 2.2.0" in result.output
+
+
+def test_an_unreadable_line_fails_the_scan_naming_it(tmp_path):
+    module = tmp_path / "m"
+    module.mkdir()
+    for name in ("module.json", "module.wasm"):
+        (module / name).write_bytes((EXAMPLES / "vendas" / name).read_bytes())
+    (module / "requirements.txt").write_text("-r ../../../etc/requirements.txt\n")
+    result = invoke("scan", str(module), "--advisory-db", str(tmp_path / "none"))
+    assert result.exit_code == 1
+    assert "high     dependency-unreadable      requirements.txt:1" in result.output
+    assert "leads out of the module folder; the dependency scan is not complete" in result.output

@@ -328,6 +328,7 @@ def test_gate_on_a_built_python_component(built_pricing: BuiltComponent, backend
         "capabilities",
         "manifest-lint",
         "malware",
+        "coverage",
     }
     assert [s.skipped_reason for s in scans.values()] == [None] * len(scans)
     assert report.findings == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
 
@@ -11,9 +12,11 @@ from sandbench.scanners import (
     ImagePackages,
     PipAuditScanner,
     Severity,
+    import_export,
     osv_server,
 )
-from sandbench.scanners.pip_audit import pinned_dependencies
+from sandbench.scanners.dependencies import declared_dependencies
+from tests.scanners.conftest import OSV
 
 
 def test_flags_requests_below_2_20_with_the_fix_and_the_database(pyapp, advisory_store):
@@ -95,17 +98,22 @@ def test_a_configured_url_wins_over_the_store(pyapp, advisory_store, tmp_path):
 
 
 def test_dependency_files(tmp_path):
+    (tmp_path / "other.txt").write_text("g==4.0\n")
     (tmp_path / "requirements-dev.txt").write_text("# c\n-r other.txt\nA_B==1.0  # x\nc>=2\n!!\n")
     (tmp_path / "pyproject.toml").write_text('[project]\ndependencies = ["d==2.0", "e"]\n')
     (tmp_path / "pylock.toml").write_text('[[packages]]\nname = "F"\nversion = "3.0"\n')
-    deps = {(d.name, d.version, d.path, d.line) for d in pinned_dependencies(tmp_path)}
+    declared = declared_dependencies(tmp_path)
+    deps = {(d.name, d.version, d.path, d.line) for d in declared.deps}
     assert deps == {
+        ("g", "4.0", "other.txt", 1),
         ("a-b", "1.0", "requirements-dev.txt", 3),
         ("c", None, "requirements-dev.txt", 4),
-        ("d", "2.0", "pyproject.toml", None),
-        ("e", None, "pyproject.toml", None),
-        ("f", "3.0", "pylock.toml", None),
+        ("d", "2.0", "pyproject.toml", 2),
+        ("e", None, "pyproject.toml", 2),
+        ("f", "3.0", "pylock.toml", 2),
     }
+    [bad] = declared.unreadable
+    assert (bad.where, bad.text) == ("requirements-dev.txt:5", "!!")
 
 
 def test_pyproject_and_pylock_are_audited(make_package, advisory_store):
@@ -122,11 +130,17 @@ def test_pyproject_and_pylock_are_audited(make_package, advisory_store):
     }
 
 
-def test_unparsable_toml_is_not_done(make_package, advisory_store):
+def test_unparsable_toml_is_not_done_and_a_high_finding(make_package, advisory_store):
     package = make_package({"pylock.toml": "[[packages]\n"})
     result = PipAuditScanner(store=advisory_store).scan(package)
     assert result.skipped_reason is not None
-    assert result.skipped_reason.startswith("pylock.toml: cannot parse")
+    assert result.skipped_reason.startswith("pylock.toml:1: cannot parse")
+    [finding] = result.findings
+    assert (finding.rule_id, finding.severity, finding.location) == (
+        "dependency-unreadable",
+        Severity.HIGH,
+        "pylock.toml:1",
+    )
 
 
 def test_nothing_pinned_needs_no_database(make_package, tmp_path):
@@ -137,13 +151,40 @@ def test_nothing_pinned_needs_no_database(make_package, tmp_path):
     assert json.loads(result.model_dump_json())["summary"] == "no pinned dependencies to audit"
 
 
-def test_a_stale_store_is_a_finding_and_a_fresh_one_is_not(pyapp, advisory_store):
-    fresh = PipAuditScanner(store=advisory_store, max_age_days=30).scan(pyapp)
-    assert "advisory-database-stale" not in {f.rule_id for f in fresh.findings}
-    stale = PipAuditScanner(store=advisory_store, max_age_days=0).scan(pyapp)
-    [finding] = [f for f in stale.findings if f.rule_id == "advisory-database-stale"]
+def _store_modified(tmp_path, modified: str):
+    records = tmp_path / "osv"
+    records.mkdir(parents=True)
+    record = json.loads((OSV / "PyPI" / "PYSEC-2018-28.json").read_text())
+    (records / "r.json").write_text(json.dumps({**record, "modified": modified}))
+    store = tmp_path / "store.sqlite"
+    import_export(records, store)
+    return store
+
+
+def test_staleness_is_judged_by_the_newest_record_not_the_import(pyapp, tmp_path):
+    # Changed by issue 15: the fixture store (newest record 2023) was "fresh" because it
+    # had just been imported; a store is as old as its newest record.
+    old = _store_modified(tmp_path / "a", "2024-03-01T00:00:00Z")
+    [finding] = [
+        f
+        for f in PipAuditScanner(store=old, max_age_days=30).scan(pyapp).findings
+        if f.rule_id == "advisory-database-stale"
+    ]
     assert finding.severity is Severity.MEDIUM
+    assert "newest record was modified" in finding.message
+    assert "(2024-03-01)" in finding.message
     assert "sandbench advisories import" in (finding.remediation or "")
+    now = datetime.now(UTC).isoformat()
+    fresh = _store_modified(tmp_path / "b", now)
+    result = PipAuditScanner(store=fresh, max_age_days=30).scan(pyapp)
+    assert "advisory-database-stale" not in {f.rule_id for f in result.findings}
+
+
+def test_a_store_without_modified_dates_is_of_unknown_age(pyapp, tmp_path):
+    store = _store_modified(tmp_path, "")
+    result = PipAuditScanner(store=store, max_age_days=30).scan(pyapp)
+    [finding] = [f for f in result.findings if f.rule_id == "advisory-database-stale"]
+    assert "age is unknown" in finding.message
 
 
 def test_a_corrupt_store_is_not_done(pyapp, tmp_path):

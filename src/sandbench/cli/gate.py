@@ -13,6 +13,7 @@ from .output import (
     emit,
     host_from,
     host_options,
+    osv_options,
     policy_from,
     report_options,
     signer_options,
@@ -28,6 +29,7 @@ __all__ = ["gate_command"]
 @cache_option
 @host_options
 @signer_options
+@osv_options
 def gate_command(
     module: Path,
     formats: tuple[str, ...],
@@ -38,6 +40,8 @@ def gate_command(
     resolve: tuple[str, ...],
     allowed_signers: Path | None,
     revoked_keys: Path | None,
+    osv_url: str | None,
+    advisory_db: Path | None,
 ) -> None:
     """Pass or fail MODULE (a folder, .tar.gz or .zip) before it is published.
 
@@ -46,5 +50,12 @@ def gate_command(
     """
     host = host_from(database, resolve)
     policy = with_signers(policy_from(policy_file), allowed_signers, revoked_keys)
-    report = gate(module, policy=policy, cache_dir=cache_dir, host=host)
+    report = gate(
+        module,
+        policy=policy,
+        cache_dir=cache_dir,
+        host=host,
+        osv_url=osv_url,
+        advisory_store=advisory_db,
+    )
     emit(report, formats, output_dir)

@@ -18,6 +18,7 @@ __all__ = [
     "emit",
     "host_from",
     "host_options",
+    "osv_options",
     "pins_from",
     "policy_option",
     "report_options",
@@ -108,6 +109,24 @@ def pins_from(resolve: tuple[str, ...]) -> dict[str, str]:
             raise UsageProblem(f"--resolve {item!r}: expected HOST:PORT:ADDR or HOST=ADDR:PORT")
         pins[name.lower().rstrip(".")] = target
     return pins
+
+
+def osv_options(func: F) -> F:
+    """`--osv-url` and `--advisory-db`: the advisory database (the rule of
+    `sandbench.scanners.advisory_source`: flag, then $SANDBENCH_OSV_URL, then the policy's
+    `osv_url`, else the local store)."""
+    func = click.option(
+        "--osv-url",
+        default=None,
+        help="An OSV API query URL (else $SANDBENCH_OSV_URL, else the policy's osv_url, "
+        "else the local advisory store).",
+    )(func)
+    return click.option(
+        "--advisory-db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="The local advisory store (default: $SANDBENCH_ADVISORY_DB or ~/.local/share).",
+    )(func)
 
 
 def policy_option(func: F) -> F:

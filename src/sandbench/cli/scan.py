@@ -13,11 +13,12 @@ from sandbench.scanners import (
     ScanReport,
     Severity,
     default_scanners,
-    default_store_path,
     load_baseline,
     scan_all,
     write_baseline,
 )
+
+from .output import osv_options
 
 __all__ = ["format_text", "scan_command"]
 
@@ -74,17 +75,7 @@ def format_text(report: ScanReport) -> str:
     default=None,
     help="Fail on findings at or above this severity (default: the policy's, high).",
 )
-@click.option(
-    "--osv-url",
-    envvar="SANDBENCH_OSV_URL",
-    help="An OSV API query URL; without it the local advisory store is used.",
-)
-@click.option(
-    "--advisory-db",
-    type=_PATH,
-    default=None,
-    help="The local advisory store (default: $SANDBENCH_ADVISORY_DB or ~/.local/share).",
-)
+@osv_options
 def scan_command(
     module: Path, fmt: str, policy_file: Path | None, baseline: Path | None,
     write_baseline: Path | None, fail_on: str | None, osv_url: str | None,
@@ -100,8 +91,7 @@ def scan_command(
     if fail_on:
         policy = policy.model_copy(update={"fail_on": Severity(fail_on)})
     accepted = load_baseline(baseline) if baseline else frozenset()
-    store = advisory_db or default_store_path()
-    scanners = default_scanners(policy, osv_url=osv_url, advisory_store=store)
+    scanners = default_scanners(policy, osv_url=osv_url, advisory_store=advisory_db)
     report = scan_all(package, scanners, policy, accepted)
     if write_baseline:
         write_baseline_file(write_baseline, report)

@@ -13,7 +13,8 @@ unsigned = "degraded"      # a module without a signature
 critical_severities = ["critical", "high"]
 degraded_severities = ["medium"]
 required_scans = ["pip-audit"]      # a scanner that could not run here is critical
-# the scanners' keys (fail_on, max_advisory_age_days, bandit_skips, [licenses], [[ignore]])
+# the scanners' keys (fail_on, max_advisory_age_days, osv_url, bandit_skips, [licenses],
+# [[ignore]])
 # sit at this level too: see sandbench.scanners.policy
 
 [signatures]               # publisher signatures (module.sig); paths relative to this file

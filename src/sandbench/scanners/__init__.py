@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from .advisories import AdvisoryStore, default_store_path, import_export, osv_server
+from .advisories import (
+    AdvisorySource,
+    AdvisoryStore,
+    advisory_source,
+    default_store_path,
+    import_export,
+    osv_server,
+)
 from .bandit import BanditScanner
 from .capabilities import HOST_NAMESPACE, CapabilityScanner
+from .coverage import CoverageScanner
 from .interface import (
     AdvisoryDatabase,
     Confidence,
@@ -36,11 +44,13 @@ __all__ = [
     "HOST_NAMESPACE",
     "SCAN_KEYS",
     "AdvisoryDatabase",
+    "AdvisorySource",
     "AdvisoryStore",
     "BanditScanner",
     "CapabilityScanner",
     "Ceilings",
     "Confidence",
+    "CoverageScanner",
     "Finding",
     "Ignore",
     "ImagePackages",
@@ -56,6 +66,7 @@ __all__ = [
     "Scanner",
     "Severity",
     "Suppressed",
+    "advisory_source",
     "default_scanners",
     "default_store_path",
     "fingerprint",

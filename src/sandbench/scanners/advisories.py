@@ -19,6 +19,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,8 +30,10 @@ from packaging.version import InvalidVersion, Version
 from .interface import AdvisoryDatabase, ScanInputError
 
 __all__ = [
+    "AdvisorySource",
     "AdvisoryStore",
     "ImportSummary",
+    "advisory_source",
     "default_store_path",
     "import_export",
     "osv_server",
@@ -56,6 +59,36 @@ def default_store_path() -> Path:
         return Path(explicit)
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data) / "sandbench" / "advisories.sqlite"
+
+
+@dataclass(frozen=True)
+class AdvisorySource:
+    """Where the dependency scan asks: an OSV API URL when one is configured, else the
+    local store at `store` (served on loopback). `origin` says which setting chose it."""
+
+    osv_url: str | None
+    store: Path
+    origin: str
+
+
+def advisory_source(
+    osv_url: str | None = None, store: Path | None = None, policy_url: str | None = None
+) -> AdvisorySource:
+    """The one rule every command follows (scan, gate, nightly, the Python API).
+
+    The OSV URL is the first set of: the caller's flag or argument, `$SANDBENCH_OSV_URL`,
+    the policy's `osv_url`. Without one, the local store: the caller's path, else
+    `default_store_path()` (`$SANDBENCH_ADVISORY_DB`, else the XDG data folder).
+    """
+    local = store or default_store_path()
+    for origin, url in (
+        ("--osv-url", osv_url),
+        ("SANDBENCH_OSV_URL", os.environ.get("SANDBENCH_OSV_URL")),
+        ("policy osv_url", policy_url),
+    ):
+        if url:
+            return AdvisorySource(osv_url=url, store=local, origin=origin)
+    return AdvisorySource(osv_url=None, store=local, origin="local store")
 
 
 def canonical_name(name: str) -> str:

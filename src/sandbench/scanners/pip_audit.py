@@ -1,24 +1,34 @@
 """Dependency vulnerabilities: pip-audit, against an OSV API, failing closed.
 
-The module's pinned dependencies come from `requirements*.txt`, `pyproject.toml`
-(`[project].dependencies`) and `pylock.toml` (`[[packages]]`); for a container module,
-the pipeline also passes the distributions installed in its image (`ImagePackages`: the
-scanner never opens an image itself). They are audited together, in one run, with
+The module's declared dependencies are read by `sandbench.scanners.dependencies` (pip's own
+requirements grammar, `-r` / `-c` followed inside the module, `pyproject.toml`, PEP 751 and
+uv / Poetry / PDM / Pipenv locks, `setup.cfg`, literal `setup.py`); for a container module, the pipeline also passes the
+distributions installed in its image (`ImagePackages`: the scanner never opens an image
+itself). The pinned ones are audited together, in one run, with
 `pip-audit --no-deps --disable-pip -s osv --osv-url URL`, so nothing is resolved or
-installed. The URL is a configured OSV API, or else a loopback server over the local
+installed. The URL comes from `advisories.advisory_source` (flag, then
+`SANDBENCH_OSV_URL`, then the policy's `osv_url`), or else a loopback server over the local
 store that `sandbench advisories import` fills.
 
 Fail closed: pip-audit's default service prints "No known vulnerabilities found" and exits
 0 when it cannot reach its database. Here, no database, an unreachable one, a pip-audit
 that exits with an error or skips a dependency, or a local server that did not get one
 query per dependency all make the result `skipped`, with the reason. So does an image
-whose packages could not be listed (no engine, no image, an unreadable image).
+whose packages could not be listed, and so does any declaration that could not be read
+(the dependencies that could be read are still audited and reported).
+
+pip-audit itself refuses an unpinned requirement under `--no-deps` ("not pinned to an
+exact version"); here a range is a finding of its own and the rest is audited. A pin in a
+constraints file (`-c`) is audited too: without resolving, nothing says the package is not
+pulled in, and a requirement that a constraint pins is not reported as unpinned.
 
 | rule | severity | when |
 |---|---|---|
 | advisory id (`PYSEC-…`, `GHSA-…`) | from the record, else high | a pinned dependency, or a distribution in the image (the finding's path is its `.dist-info`), is affected |
-| `dependency-unpinned` | low | a requirement is not `name==version`, so it cannot be audited |
-| `advisory-database-stale` | medium | the local store is older than the policy's `max_advisory_age_days` |
+| `dependency-unreadable` | high | a declaration cannot be read (bad line, `-r` leading out of the module or in a loop, unparsable TOML, dynamic dependencies): the scan is not complete |
+| `dependency-direct-reference` | medium | `name @ URL`, `-e`, a path or a lock entry without a version: what it installs has no version to audit |
+| `dependency-unpinned` | low | a requirement admits more than one version (`>=`, `~=`, `==1.*`, none), so it cannot be audited exactly |
+| `advisory-database-stale` | medium | the newest record in the local store was modified longer ago than the policy's `max_advisory_age_days` |
 """
 
 from __future__ import annotations
@@ -28,7 +38,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -36,12 +45,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from sandbench.manifests import ModulePackage
 
 from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
-from .files import module_files, read_capped
+from .dependencies import Declared, Dependency, Unreadable, declared_dependencies
 from .interface import (
     AdvisoryDatabase,
     Confidence,
@@ -52,10 +59,9 @@ from .interface import (
     fingerprint,
 )
 
-__all__ = ["Dependency", "ImagePackages", "PipAuditScanner", "pinned_dependencies"]
+__all__ = ["ImagePackages", "PipAuditScanner"]
 
 NAME = "pip-audit"
-MAX_DEPENDENCY_FILE_BYTES = 4 * 1024 * 1024
 TIMEOUT_S = 300
 _SEVERITY = {
     "CRITICAL": Severity.CRITICAL,
@@ -64,17 +70,6 @@ _SEVERITY = {
     "MEDIUM": Severity.MEDIUM,
     "LOW": Severity.LOW,
 }
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """A requirement as written in a module file: pinned when `version` is set."""
-
-    name: str
-    version: str | None
-    spec: str
-    path: str
-    line: int | None
 
 
 @dataclass(frozen=True)
@@ -92,68 +87,6 @@ class ImagePackages:
 
 
 Key = tuple[str, str]
-
-
-def _text(file: Path) -> str:
-    return read_capped(file, MAX_DEPENDENCY_FILE_BYTES).decode("utf-8")
-
-
-def _from_requirement(text: str, path: str, line: int | None) -> Dependency | None:
-    try:
-        req = Requirement(text)
-    except InvalidRequirement:
-        return None
-    specs = list(req.specifier)
-    pinned = len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version
-    version = specs[0].version if pinned else None
-    return Dependency(canonical_name(req.name), version, text.strip(), path, line)
-
-
-def _requirements_file(file: Path, rel: str) -> Iterator[Dependency]:
-    for number, raw in enumerate(_text(file).splitlines(), 1):
-        text = raw.split(" #", 1)[0].strip()
-        if text and not text.startswith(("#", "-")):
-            dep = _from_requirement(text, rel, number)
-            if dep is not None:
-                yield dep
-
-
-def _pyproject(file: Path, rel: str) -> Iterator[Dependency]:
-    data = tomllib.loads(_text(file))
-    for text in data.get("project", {}).get("dependencies", []):
-        dep = _from_requirement(str(text), rel, None)
-        if dep is not None:
-            yield dep
-
-
-def _pylock(file: Path, rel: str) -> Iterator[Dependency]:
-    data = tomllib.loads(_text(file))
-    for package in data.get("packages", []):
-        name, version = package.get("name"), package.get("version")
-        if isinstance(name, str) and isinstance(version, str):
-            yield Dependency(canonical_name(name), version, f"{name}=={version}", rel, None)
-
-
-def pinned_dependencies(root: Path) -> list[Dependency]:
-    """Every requirement in the module's dependency files, pinned or not.
-
-    Raises `ValueError` naming the file when a TOML file does not parse.
-    """
-    deps: list[Dependency] = []
-    for file in module_files(root):
-        rel = file.relative_to(root).as_posix()
-        try:
-            if file.name.startswith("requirements") and file.suffix == ".txt":
-                deps.extend(_requirements_file(file, rel))
-            elif file.name == "pyproject.toml":
-                deps.extend(_pyproject(file, rel))
-            elif file.name == "pylock.toml" or (
-                file.name.startswith("pylock.") and file.suffix == ".toml"
-            ):
-                deps.extend(_pylock(file, rel))
-        except (tomllib.TOMLDecodeError, ValueError, OSError) as exc:
-            raise ValueError(f"{rel}: cannot parse: {exc}") from exc
-    return deps
 
 
 class PipAuditScanner:
@@ -176,35 +109,36 @@ class PipAuditScanner:
 
     def scan(self, package: ModulePackage) -> ScanResult:
         """See `Scanner.scan`."""
-        try:
-            deps = pinned_dependencies(package.root)
-        except ValueError as exc:
-            return ScanResult(scanner=NAME, skipped_reason=str(exc))
-        unpinned = [_unpinned(d) for d in deps if d.version is None]
+        declared = declared_dependencies(package.root)
+        noted = _declaration_findings(declared)
+        incomplete = _incomplete(declared.unreadable)
         pinned: dict[Key, Dependency] = {
-            (d.name, d.version): d for d in deps if d.version is not None
+            (d.name, d.version): d for d in declared.deps if d.version is not None
         }
         image = self.image
         if image is not None and image.unreadable is not None:
             reason = f"the packages installed in image {image.image} could not be listed: "
             return ScanResult(
-                scanner=NAME, findings=tuple(unpinned), skipped_reason=reason + image.unreadable
+                scanner=NAME, findings=tuple(noted), skipped_reason=reason + image.unreadable
             )
         installed = _installed(image)
         wanted = sorted(set(pinned) | set(installed))
         if not wanted:
             return ScanResult(
-                scanner=NAME, findings=tuple(unpinned), summary="no pinned dependencies to audit"
+                scanner=NAME,
+                findings=tuple(noted),
+                summary="no pinned dependencies to audit",
+                skipped_reason=incomplete,
             )
         with ExitStack() as stack:
             try:
                 url, database, server, store = self._endpoint(stack)
             except (_NoDatabase, ScanInputError) as exc:
-                return ScanResult(scanner=NAME, findings=tuple(unpinned), skipped_reason=str(exc))
+                return ScanResult(scanner=NAME, findings=tuple(noted), skipped_reason=str(exc))
             result = _audit(wanted, url, server)
             if isinstance(result, str):
                 return ScanResult(
-                    scanner=NAME, findings=tuple(unpinned), skipped_reason=result, database=database
+                    scanner=NAME, findings=tuple(noted), skipped_reason=result, database=database
                 )
             places = _Places(pinned, installed, image.image if image else "")
             vulns = list(_findings(result, places, lambda i: _severity(store, i)))
@@ -212,11 +146,14 @@ class PipAuditScanner:
         summary = f"{len(pinned)} pinned dependencies audited"
         if image is not None:
             summary += f", with {len(image.packages)} distributions installed in {image.image}"
+        if declared.not_for_targets:  # said, not silently dropped
+            summary += f"; {declared.not_for_targets} left out by markers no target matches"
         return ScanResult(
             scanner=NAME,
-            findings=(*vulns, *stale, *unpinned),
+            findings=(*vulns, *stale, *noted),
             summary=summary,
             database=database,
+            skipped_reason=incomplete,
         )
 
     def _endpoint(
@@ -227,27 +164,32 @@ class PipAuditScanner:
             return self.osv_url, remote, None, None
         if self.store_path is None or not self.store_path.exists():
             raise _NoDatabase(
-                "no advisory database: run `sandbench advisories import PATH` "
-                "or set SANDBENCH_OSV_URL"
+                f"no advisory database at {self.store_path}: run `sandbench advisories import "
+                "PATH`, or give an OSV API with --osv-url, SANDBENCH_OSV_URL or the policy's osv_url"
             )
         store = AdvisoryStore(self.store_path)
         server = stack.enter_context(osv_server(store))
         return server.url, store.describe(), server, store
 
     def _stale(self, database: AdvisoryDatabase) -> list[Finding]:
-        imported = database.imported_at
-        if imported is None or self.max_age_days is None:
+        # Judged by the newest record, not the import: a 2024 export imported today is old.
+        if database.kind != "local" or self.max_age_days is None:
             return []
-        days = (datetime.now(UTC) - imported).total_seconds() / 86400
-        if days <= self.max_age_days:
-            return []
+        newest = database.newest_modified
+        if newest is None:
+            age = "its records carry no `modified` date, so its age is unknown"
+        else:
+            days = (datetime.now(UTC) - newest).total_seconds() / 86400
+            if days <= self.max_age_days:
+                return []
+            age = f"its newest record was modified {days:.0f} days ago ({newest:%Y-%m-%d})"
         return [
             Finding(
                 scanner=NAME,
                 rule_id="advisory-database-stale",
                 severity=Severity.MEDIUM,
-                message=f"the advisory store was imported {days:.0f} days ago "
-                f"(policy: at most {self.max_age_days})",
+                message=f"the advisory store is stale: {age} (policy: at most "
+                f"{self.max_age_days:g} days)",
                 fingerprint=fingerprint(NAME, "advisory-database-stale", None, database.location),
                 remediation="import a fresh OSV export with `sandbench advisories import`",
             )
@@ -265,16 +207,55 @@ class _NoDatabase(Exception):
     pass
 
 
-def _unpinned(dep: Dependency) -> Finding:
+def _incomplete(unreadable: list[Unreadable]) -> str | None:
+    """The skipped reason when declarations could not be read, else None."""
+    if not unreadable:
+        return None
+    first = unreadable[0]
+    more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+    return f"{first.where}: {first.reason}{more}; the dependency scan is not complete"
+
+
+def _declaration_findings(declared: Declared) -> list[Finding]:
+    """Unreadable declarations, direct references and ranges, as findings."""
+    pinned_names = {d.name for d in declared.deps if d.version is not None}
+    found = [
+        _declaration(
+            "dependency-unreadable", Severity.HIGH, u.path, u.line, u.text or u.path,
+            f"{u.text or u.path!r} cannot be read: {u.reason}; what it declares is not audited",
+            "write it as pip / PEP 508 reads it, inside the module",
+        )
+        for u in declared.unreadable
+    ]  # fmt: skip
+    for dep in declared.deps:
+        if dep.direct:
+            found.append(_declaration(
+                "dependency-direct-reference", Severity.MEDIUM, dep.path, dep.line, dep.spec,
+                f"{dep.spec!r} installs from a URL, path or checkout: it has no version to audit",
+                "depend on a released version (name==version) from the index",
+            ))  # fmt: skip
+        elif dep.version is None and not dep.constraint and dep.name not in pinned_names:
+            found.append(_declaration(
+                "dependency-unpinned", Severity.LOW, dep.path, dep.line, dep.name,
+                f"{dep.spec!r} is not pinned (name==version), so it cannot be audited exactly",
+                "pin it, e.g. with `pip-compile` or `uv pip compile`",
+            ))  # fmt: skip
+    return found
+
+
+def _declaration(
+    rule: str, severity: Severity, path: str, line: int | None, subject: str, message: str,
+    remedy: str,
+) -> Finding:  # fmt: skip
     return Finding(
         scanner=NAME,
-        rule_id="dependency-unpinned",
-        severity=Severity.LOW,
-        message=f"{dep.spec!r} is not pinned (name==version), so it cannot be audited",
-        path=Path(dep.path),
-        line=dep.line,
-        fingerprint=fingerprint(NAME, "dependency-unpinned", dep.path, dep.name),
-        remediation="pin it, e.g. with `pip-compile` or `uv pip compile`",
+        rule_id=rule,
+        severity=severity,
+        message=message,
+        path=Path(path),
+        line=line,
+        fingerprint=fingerprint(NAME, rule, path, subject),
+        remediation=remedy,
     )
 
 
@@ -286,8 +267,35 @@ def _installed(image: ImagePackages | None) -> dict[Key, list[str]]:
     return found
 
 
+def _layers(deps: list[Key]) -> list[list[Key]]:
+    """`deps` split so that no name repeats in one list: pip-audit refuses a requirements
+    file that pins one package twice ("duplicate requirements"), while a module may pin two
+    versions (in two files, extras or markers). Usually one list."""
+    layers: list[list[Key]] = []
+    for key in deps:
+        free = next((layer for layer in layers if all(k[0] != key[0] for k in layer)), None)
+        if free is None:
+            free = []
+            layers.append(free)
+        free.append(key)
+    return layers
+
+
 def _audit(deps: list[Key], url: str, server: OsvServer | None) -> dict[str, Any] | str:
-    """pip-audit's JSON report, or why there is none."""
+    """pip-audit's JSON report over every layer of `deps`, or why there is none."""
+    merged: list[dict[str, Any]] = []
+    for layer in _layers(deps):
+        report = _audit_once(layer, url)
+        if isinstance(report, str):
+            return report
+        merged += report.get("dependencies", [])
+    if server is not None and len(server.queries) < len(deps):
+        return f"the advisory server got {len(server.queries)} queries for {len(deps)} dependencies"
+    return {"dependencies": merged}
+
+
+def _audit_once(deps: list[Key], url: str) -> dict[str, Any] | str:
+    """pip-audit's JSON report for `deps` (no name twice), or why there is none."""
     with tempfile.TemporaryDirectory(prefix="sandbench-pip-audit-") as tmp:
         reqs = Path(tmp) / "requirements.txt"
         reqs.write_text("".join(f"{name}=={version}\n" for name, version in deps))
@@ -304,14 +312,11 @@ def _audit(deps: list[Key], url: str, server: OsvServer | None) -> dict[str, Any
             )
         except subprocess.TimeoutExpired:
             return f"pip-audit did not finish in {TIMEOUT_S} s"
-        return _read_report(done, out, deps, server)
+        return _read_report(done, out, deps)
 
 
 def _read_report(
-    done: subprocess.CompletedProcess[str],
-    out: Path,
-    deps: list[Key],
-    server: OsvServer | None,
+    done: subprocess.CompletedProcess[str], out: Path, deps: list[Key]
 ) -> dict[str, Any] | str:
     last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
     if done.returncode not in (0, 1) or not out.exists():
@@ -328,8 +333,6 @@ def _read_report(
         return (
             f"pip-audit reported {len(report.get('dependencies', []))} of {len(deps)} dependencies"
         )
-    if server is not None and len(server.queries) < len(deps):
-        return f"the advisory server got {len(server.queries)} queries for {len(deps)} dependencies"
     return report
 
 

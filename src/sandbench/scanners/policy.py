@@ -6,7 +6,8 @@ that the manifest lint uses); every key is optional:
 
 ```toml
 fail_on = "high"                       # findings at or above this severity fail the scan
-max_advisory_age_days = 30             # an older local advisory store is a medium finding
+max_advisory_age_days = 30             # a local store whose newest record is older: medium
+osv_url = "https://api.osv.dev/v1/query"  # optional: an OSV API (after --osv-url and $SANDBENCH_OSV_URL)
 bandit_skips = ["B101"]                # bandit test ids not to run
 [licenses]
 allow = ["MIT", "Apache-2.0", "BSD-3-Clause"]
@@ -121,6 +122,7 @@ class ScanPolicy(BaseModel):
 
     fail_on: Severity = Severity.HIGH
     max_advisory_age_days: float | None = 30.0
+    osv_url: str | None = Field(default=None, pattern=r"^https?://")
     bandit_skips: tuple[str, ...] = ()
     licenses: LicensePolicy = LicensePolicy()
     ceilings: Ceilings = Ceilings()
@@ -137,7 +139,14 @@ class Suppressed(BaseModel):
     reason: str
 
 
-SCAN_KEYS = ("fail_on", "max_advisory_age_days", "bandit_skips", "licenses", "ignore")
+SCAN_KEYS = (
+    "fail_on",
+    "max_advisory_age_days",
+    "osv_url",
+    "bandit_skips",
+    "licenses",
+    "ignore",
+)
 
 
 def scan_policy(data: Mapping[str, Any], ceilings: Ceilings | None = None) -> ScanPolicy:

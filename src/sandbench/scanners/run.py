@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict
 
 from sandbench.manifests import ModulePackage
 
+from .advisories import advisory_source
 from .bandit import BanditScanner
 from .capabilities import CapabilityScanner
+from .coverage import CoverageScanner
 from .interface import Finding, Scanner, ScanResult, Severity
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
@@ -68,13 +70,15 @@ def default_scanners(
     image_packages: ImagePackages | None = None,
 ) -> list[Scanner]:
     """The built-in scanners, configured from the policy. `image_packages` (a container
-    module's image, listed by the caller) is audited along with the module's requirements.
+    module's image, listed by the caller) is audited along with the module's requirements;
+    the advisory database is chosen by `advisory_source` (flag, env, policy, local store).
     """
+    source = advisory_source(osv_url, advisory_store, policy.osv_url)
     return [
         BanditScanner(skips=policy.bandit_skips),
         PipAuditScanner(
-            osv_url=osv_url,
-            store=advisory_store,
+            osv_url=source.osv_url,
+            store=source.store,
             max_age_days=policy.max_advisory_age_days,
             image_packages=image_packages,
         ),
@@ -82,6 +86,7 @@ def default_scanners(
         CapabilityScanner(),
         ManifestLintScanner(policy.ceilings),
         MalwareScanner(),
+        CoverageScanner(),
     ]
 
 
