@@ -128,3 +128,19 @@ def test_capped_output_keeps_up_to_the_cap_then_fails_writes():
 def test_ticks_cover_the_timeout():
     assert ticks_for(1000, 10.0) == 101
     assert ticks_for(1, 10.0) == 2
+
+
+def test_a_wait_also_covers_what_other_instances_charged_meanwhile():
+    clock = Clock()
+    share = CpuShare(250, clock=clock, sleep=clock.sleep)
+    share.charge(0.5)  # 0.25 CPU-s of debt: 1 s at 250m
+    other_calls = iter([0.25])
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        for cpu_s in other_calls:  # another instance's call lands during the wait
+            share.charge(cpu_s)
+
+    share._sleep = sleep
+    assert share.acquire(10_000) == 2000.0  # its own debt, then the other call's
+    assert clock.slept == [1.0, 1.0]

@@ -33,6 +33,8 @@ WINDOW_S = 1.0
 # per-call overhead dominate), and fuel never stops a call that short anyway.
 MIN_SAMPLE_S = 0.002
 EWMA_WEIGHT = 0.5
+# A debt this small is paid: what a wait of exactly debt/rate leaves in floating point.
+_PAID = 1e-9
 
 
 def thread_cpu_s() -> float:
@@ -110,17 +112,24 @@ class CpuShare:
         self._stamp = now
 
     def acquire(self, max_wait_ms: float) -> float | None:
-        """Wait until the bucket is out of debt; the wait in ms, or None if over `max_wait_ms`."""
-        with self._lock:
-            self._refill()
-            debt = -self._level
-        if debt <= 0:
-            return 0.0
-        wait_s = debt / self._rate
-        if wait_s * 1000 > max_wait_ms:
-            return None
-        self._sleep(wait_s)
-        return wait_s * 1000
+        """Wait until the bucket is out of debt; the wait in ms, or None if over `max_wait_ms`.
+
+        The debt is read again after each wait: calls of other instances that were running
+        meanwhile have charged theirs, and a call must wait for those too (else N instances
+        would each pay off only their own debt and run N times the share).
+        """
+        waited = 0.0
+        while True:
+            with self._lock:
+                self._refill()
+                debt = -self._level
+            if debt <= _PAID:
+                return waited * 1000
+            wait_s = debt / self._rate
+            if (waited + wait_s) * 1000 > max_wait_ms:
+                return None
+            self._sleep(wait_s)
+            waited += wait_s
 
     def charge(self, cpu_s: float) -> None:
         """Debit the CPU-seconds a call used."""
@@ -145,23 +154,31 @@ class CpuShare:
 class ModuleCpu:
     """One module's CPU accounting, shared by all its instances: the share and the rate.
 
-    A call's CPU budget is `cores x timeout`; its fuel is that budget at the module's rate.
+    A call's CPU budget is `cores x timeout`; its fuel is that budget at the module's rate
+    (`rate` may be shared with the same module's accounting under other limits: the rate is
+    a property of the code).
     """
 
-    def __init__(self, millicores: int, timeout_ms: int, share: CpuShare | None = None) -> None:
+    def __init__(self, millicores: int, timeout_ms: int, rate: FuelRate | None = None) -> None:
         self.millicores = millicores
         self.call_budget_s = millicores * timeout_ms / 1_000_000
-        self.share = share if share is not None else CpuShare(millicores)
-        self.rate = FuelRate()
+        self.share = CpuShare(millicores)
+        self.rate = rate if rate is not None else FuelRate()
 
     def call_fuel(self) -> int:
         """The fuel for one call (or one instantiation): its CPU budget at the learnt rate."""
         return self.rate.fuel_for(self.call_budget_s)
 
-    def settle(self, fuel: int, cpu_s: float) -> None:
-        """Charge a finished call's CPU to the share and learn the rate from it."""
+    def settle(self, fuel: int, cpu_s: float, *, learn: bool = True) -> None:
+        """Charge a finished call's CPU to the share and learn the rate from it.
+
+        `learn=False` for a live instance's instantiation: mostly the host's work (an 18 MB
+        component's memory image costs about 100 ms of CPU and almost no fuel), which says
+        nothing about the fuel rate of the calls that follow.
+        """
         self.share.charge(cpu_s)
-        self.rate.learn(fuel, cpu_s)
+        if learn:
+            self.rate.learn(fuel, cpu_s)
 
 
 class CappedOutput:

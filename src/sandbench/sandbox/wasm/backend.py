@@ -33,7 +33,7 @@ from wasmtime import component as wc
 from sandbench.errors import SandboxError
 from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
 from sandbench.manifests import ModulePackage
-from sandbench.sandbox.budget import ModuleCpu
+from sandbench.sandbox.budget import FuelRate, ModuleCpu
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
 from sandbench.sandbox.host import host_api
 from sandbench.sandbox.interface import (
@@ -135,6 +135,9 @@ class WasmBackend(Closing):
         self._component_linker: wc.Linker | None = None
         self._keys: dict[tuple[str, int, int, int, int, str], str] = {}
         self._cpu: weakref.WeakValueDictionary[tuple[str, str, int, int], ModuleCpu] = (
+            weakref.WeakValueDictionary()
+        )
+        self._rates: weakref.WeakValueDictionary[tuple[str, str], FuelRate] = (
             weakref.WeakValueDictionary()
         )
         self._cpu_lock = threading.Lock()
@@ -264,13 +267,19 @@ class WasmBackend(Closing):
         """The CPU accounting of `package` under `limits`: one per module, shared by every
         instance loaded from it (gateway pools, repeated loads) while any of them is open.
 
-        A module is its folder and digest; other limits make another budget.
+        A module is its folder and digest; other limits make another budget, which shares
+        the learnt fuel rate.
         """
-        key = (str(package.root), package.digest, limits.cpu_millicores, limits.timeout_ms)
+        module = (str(package.root), package.digest)
+        key = (*module, limits.cpu_millicores, limits.timeout_ms)
         with self._cpu_lock:
             cpu = self._cpu.get(key)
             if cpu is None:
-                cpu = self._cpu[key] = ModuleCpu(limits.cpu_millicores, limits.timeout_ms)
+                rate = self._rates.get(module)
+                if rate is None:
+                    rate = self._rates[module] = FuelRate()
+                cpu = ModuleCpu(limits.cpu_millicores, limits.timeout_ms, rate)
+                self._cpu[key] = cpu
             return cpu
 
     def _component_shape(self, key: str, component: wc.Component) -> _Shape:

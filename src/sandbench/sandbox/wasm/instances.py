@@ -147,6 +147,11 @@ class _BaseInstance(Closing):
         self._closed = False
         self._lock = threading.Lock()
 
+    @property
+    def cpu(self) -> ModuleCpu:
+        """The module's CPU accounting (share and fuel rate), shared by all its instances."""
+        return self._spec.cpu
+
     def close(self) -> None:
         """See `Instance.close`."""
         self._closed = True
@@ -429,10 +434,10 @@ class Persistent(_BaseInstance):
             live = self._instantiate(call)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             violation = self._classify(call, exc, 0, "instantiate")
-            self._spec.cpu.settle(call.fuel_used(), call.stop())
+            self._spec.cpu.settle(call.fuel_used(), call.stop(), learn=False)
             call.store.close()
             return 0.0, violation
-        self._spec.cpu.settle(call.fuel_used(), call.stop())
+        self._spec.cpu.settle(call.fuel_used(), call.stop(), learn=False)
         self._live = live
         return (time.perf_counter() - call.started) * 1000, None
 
