@@ -290,11 +290,17 @@ class _BaseInstance(Closing):
     def _cpu_spent(self, call: _Call, phase: str) -> str:
         """What an out-of-fuel call used, in real CPU, against its budget."""
         limits, cpu = self._spec.limits, self._spec.cpu
+        rate = call.fuel / cpu.call_budget_s
+        source = (
+            "this module's measured rate"
+            if cpu.rate.samples
+            else "the highest rate seen, until this module's is measured"
+        )
         return (
             f"used {call.stop() * 1000:.0f} ms of CPU before finishing {_WHAT[phase]}, against "
             f"a budget of {cpu.call_budget_s * 1000:.0f} ms ({limits.cpu_millicores}m for "
-            f"{limits.timeout_ms} ms; the fuel stop assumed {cpu.rate.rate:.2g} fuel per "
-            "CPU-second, this module's measured rate); make it cheaper or raise limits.cpu"
+            f"{limits.timeout_ms} ms; the fuel stop assumed {rate:.2g} fuel per CPU-second, "
+            f"{source}); make it cheaper or raise limits.cpu"
         )
 
     def _finish(
