@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import threading
+import time
 
 from sandbench.sandbox.budget import (
     FUEL_PER_CPU_SECOND_MAX,
@@ -100,6 +101,14 @@ def test_module_cpu_budget_is_cores_times_timeout_at_the_learnt_rate():
     cpu.settle(fuel=450_000_000, cpu_s=0.05)
     assert cpu.share.charged == 0.05  # CPU-seconds are charged, not fuel
     assert cpu.call_fuel() == 4_500_000_000  # 0.5 CPU-s at the module's 9e9 per CPU-s
+
+
+def test_thread_cpu_clock_is_the_threads_posix_cpu_clock():
+    own = time.pthread_getcpuclockid(threading.get_ident())
+    first = time.clock_gettime(own)
+    ours = thread_cpu_s()
+    last = time.clock_gettime(own)
+    assert first <= ours <= last
 
 
 def test_thread_cpu_clock_counts_work_not_waiting():
