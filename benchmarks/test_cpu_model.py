@@ -149,14 +149,19 @@ def modules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[ModuleP
 
 
 def measure(
-    backend: WasmBackend, package: ModulePackage, request: Request, seconds: float, n: int = 1
+    backend: WasmBackend,
+    package: ModulePackage,
+    request: Request,
+    seconds: float,
+    n: int = 1,
+    warmup_s: float = WARMUP_S,
 ) -> Run:
     """Warm up (empty the initial window, learn the rate), then the measured window."""
     results = [backend.load(package, LIMITS, Grants()) for _ in range(n)]
     instances = [r.instance for r in results if r.instance is not None]
     assert len(instances) == n, [r.violation for r in results]
     try:
-        sustained(instances, request, WARMUP_S)
+        sustained(instances, request, warmup_s)
         return sustained(instances, request, seconds)
     finally:
         for instance in instances:
@@ -188,19 +193,19 @@ def test_cpu_share_over_a_workload_matrix(
     modules: dict[str, tuple[ModulePackage, Request]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    window = 1.0 if benchmark.disabled else 10.0
+    window, warmup = (1.0, 0.5) if benchmark.disabled else (10.0, WARMUP_S)
     runs: dict[str, Run] = {}
 
     def matrix() -> None:
         for name, (package, request) in modules.items():
-            runs[name] = measure(backend, package, request, window)
+            runs[name] = measure(backend, package, request, window, warmup_s=warmup)
         qsort, request = modules["qsort"]
-        runs["qsort x4 instances"] = measure(backend, qsort, request, window, n=4)
+        runs["qsort x4 instances"] = measure(backend, qsort, request, window, 4, warmup)
 
     load = os.getloadavg()[0]
     benchmark.pedantic(matrix, rounds=1, iterations=1)
     with capsys.disabled():
-        print(f"\n`cpu: 250m`, timeout 400 ms, {window:.0f} s window after {WARMUP_S:.0f} s")
+        print(f"\n`cpu: 250m`, timeout 400 ms, {window:.0f} s window after {warmup:.1f} s")
         for name, run in runs.items():
             print(_row(name, run))
         print(

@@ -29,8 +29,8 @@ __all__ = [
 # at this rate, so no ordinary code is stopped for `cpu` before its own rate is known.
 FUEL_PER_CPU_SECOND_MAX = 25_000_000_000
 WINDOW_S = 1.0
-# Calls shorter than this say little about a module's rate (the clock's resolution and the
-# per-call overhead dominate), and fuel never stops a call that short anyway.
+# Calls shorter than this say little about a module's rate: the clock's resolution and the
+# per-call overhead (instantiation, the CGI envelope) dominate them.
 MIN_SAMPLE_S = 0.002
 EWMA_WEIGHT = 0.5
 # A debt this small is paid: what a wait of exactly debt/rate leaves in floating point.
