@@ -173,3 +173,34 @@ def test_routes_must_be_unique():
     spec = ModuleSpec("hello", package, SandboxLimits(), Grants())
     with pytest.raises(ValueError, match="unique"):
         Gateway([spec, spec], FakeBackend())
+
+
+def test_the_instances_of_a_module_share_one_cpu_budget(tmp_path):
+    from sandbench.sandbox.wasm import WasmBackend
+
+    # 2m for 1 s: each spinning call burns far more than the 2 ms bucket.
+    limits = SandboxLimits(cpu_millicores=2, timeout_ms=1000)
+    spec = ModuleSpec("spin", load(EXAMPLES / "hostile/infinite-loop"), limits, Grants())
+    with (
+        WasmBackend(tmp_path / "cache") as backend,
+        Gateway([spec], backend, instances=4) as gateway,
+        BackgroundServer(gateway) as server,
+    ):
+        statuses: list[int] = []
+        threads = [
+            threading.Thread(target=lambda: statuses.append(fetch(server.url, "/spin/")[0]))
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        live = gateway.live_instances()
+        budgets = {id(instance.cpu) for instance in live}
+        status, headers, body = fetch(server.url, "/spin/")
+    assert statuses == [502] * 4
+    assert len(live) > 1
+    assert len(budgets) == 1  # one budget for the module, however many instances
+    # The module is in debt: the next call is refused on whichever instance takes it.
+    assert (status, headers["x-sandbench-violation"]) == (502, "cpu")
+    assert "CPU share (2m) is used up" in json.loads(body)["message"]

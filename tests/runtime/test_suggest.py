@@ -35,10 +35,9 @@ MANIFEST = parse_manifest(
 WASI_FILES = ("wasi_snapshot_preview1::fd_write", "wasi_snapshot_preview1::path_open")
 
 
-def ok(memory: int, fuel: int, wall_ms: float) -> Outcome:
-    return Outcome(
-        response=Response(status=200), usage=Usage(memory_bytes=memory, fuel=fuel, wall_ms=wall_ms)
-    )
+def ok(memory: int, cpu_ms: float, wall_ms: float) -> Outcome:
+    usage = Usage(memory_bytes=memory, cpu_ms=cpu_ms, wall_ms=wall_ms)
+    return Outcome(response=Response(status=200), usage=usage)
 
 
 def test_storage_is_used_only_by_a_module_that_can_open_files():
@@ -54,9 +53,9 @@ def test_storage_is_used_only_by_a_module_that_can_open_files():
 
 
 def test_limits_are_sized_from_peaks_with_headroom():
-    outcomes = [ok(3 * 1024 * 1024, 100_000_000, 20.0), ok(1024, 10, 1.0)]
+    outcomes = [ok(3 * 1024 * 1024, 50.0, 20.0), ok(1024, 0.01, 1.0)]
     s = suggest(MANIFEST, SandboxLimits(timeout_ms=1000), WASI_FILES, outcomes)
-    # 3 MiB x1.5 = 4.5 MiB -> 5 MiB; 1e8 fuel x1.5 / 2e9 per s / 1 s = 75m -> 80m; 20 ms x4 -> 100 ms
+    # 3 MiB x1.5 = 4.5 MiB -> 5 MiB; 50 ms of CPU x1.5 / 1 s = 75m -> 80m; 20 ms x4 -> 100 ms
     assert s.security == {
         "permissions": ["storage:read:docs"],
         "csp": {},

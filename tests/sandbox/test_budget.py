@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import errno
+import threading
+import time
 
 from sandbench.sandbox.budget import (
-    FUEL_PER_CPU_SECOND,
+    FUEL_PER_CPU_SECOND_MAX,
+    MIN_SAMPLE_S,
     CappedOutput,
     CpuShare,
-    call_fuel,
+    FuelRate,
+    ModuleCpu,
+    thread_cpu_s,
     ticks_for,
 )
 
@@ -26,16 +31,11 @@ class Clock:
         self.now += seconds
 
 
-def test_call_fuel_is_cores_times_timeout():
-    assert call_fuel(250, 2000) == FUEL_PER_CPU_SECOND // 2
-    assert call_fuel(1000, 1000) == FUEL_PER_CPU_SECOND
-
-
 def test_share_does_not_wait_while_in_credit():
     clock = Clock()
     share = CpuShare(500, clock=clock, sleep=clock.sleep)
     assert share.acquire(1000) == 0.0
-    share.charge(FUEL_PER_CPU_SECOND // 4)  # half of the 1 s window at 500m
+    share.charge(0.25)  # half of the 1 s window at 500m
     assert share.acquire(1000) == 0.0
     assert clock.slept == []
 
@@ -45,17 +45,18 @@ def test_share_in_debt_waits_until_paid_off():
     share = CpuShare(500, clock=clock, sleep=clock.sleep)
     # The bucket holds 0.5 CPU-second; using 1 CPU-second leaves 0.5 CPU-second of debt,
     # which a 500m share pays off in 1 s.
-    share.charge(FUEL_PER_CPU_SECOND)
+    share.charge(1.0)
     waited = share.acquire(5000)
     assert waited == 1000.0
     assert clock.slept == [1.0]
     assert share.level == 0
+    assert share.charged == 1.0
 
 
 def test_share_refuses_a_wait_longer_than_allowed():
     clock = Clock()
     share = CpuShare(100, clock=clock, sleep=clock.sleep)
-    share.charge(10 * FUEL_PER_CPU_SECOND)
+    share.charge(10.0)
     assert share.acquire(1000) is None
     assert clock.slept == []
 
@@ -64,7 +65,61 @@ def test_share_refills_with_time_but_not_above_one_window():
     clock = Clock()
     share = CpuShare(1000, clock=clock, sleep=clock.sleep)
     clock.now += 60
-    assert share.level == FUEL_PER_CPU_SECOND
+    assert share.level == 1.0
+
+
+def test_a_share_grants_its_cores_in_cpu_seconds_over_time():
+    # A module that always has work: 10 s of 50 ms calls at 250m get 2.5 CPU-s plus the
+    # 0.25 CPU-s of the initial window (and at most one call of overdraft).
+    clock = Clock()
+    share = CpuShare(250, clock=clock, sleep=clock.sleep)
+    start = clock.now
+    while clock.now - start < 10:
+        share.acquire(60_000)
+        share.charge(0.05)
+        clock.now += 0.05  # the call's own time
+    assert 2.5 <= share.charged <= 2.5 + 0.25 + 0.05 + 1e-9
+
+
+def test_fuel_rate_starts_at_the_highest_rate_and_learns_from_long_calls():
+    rate = FuelRate()
+    assert rate.rate == FUEL_PER_CPU_SECOND_MAX
+    assert rate.fuel_for(0.5) == FUEL_PER_CPU_SECOND_MAX // 2
+    rate.learn(1_000, MIN_SAMPLE_S / 2)  # too short to say anything
+    assert (rate.rate, rate.samples) == (FUEL_PER_CPU_SECOND_MAX, 0)
+    rate.learn(900_000_000, 0.1)  # 9e9 fuel per CPU-second: replaces the initial guess
+    assert rate.rate == 9e9
+    assert rate.fuel_for(0.5) == 4_500_000_000
+    rate.learn(1_100_000_000, 0.1)  # later samples move it part of the way
+    assert 9e9 < rate.rate < 11e9
+
+
+def test_module_cpu_budget_is_cores_times_timeout_at_the_learnt_rate():
+    cpu = ModuleCpu(250, 2000)
+    assert cpu.call_budget_s == 0.5
+    assert cpu.call_fuel() == FUEL_PER_CPU_SECOND_MAX // 2
+    cpu.settle(fuel=450_000_000, cpu_s=0.05)
+    assert cpu.share.charged == 0.05  # CPU-seconds are charged, not fuel
+    assert cpu.call_fuel() == 4_500_000_000  # 0.5 CPU-s at the module's 9e9 per CPU-s
+
+
+def test_thread_cpu_clock_is_the_threads_posix_cpu_clock():
+    own = time.pthread_getcpuclockid(threading.get_ident())
+    first = time.clock_gettime(own)
+    ours = thread_cpu_s()
+    last = time.clock_gettime(own)
+    assert first <= ours <= last
+
+
+def test_thread_cpu_clock_counts_work_not_waiting():
+    before = thread_cpu_s()
+    sum(i * i for i in range(200_000))
+    worked = thread_cpu_s() - before
+    mark = thread_cpu_s()
+    threading.Event().wait(0.05)
+    waited = thread_cpu_s() - mark
+    assert worked > 0
+    assert waited < 0.025  # waiting 50 ms costs (almost) no CPU, however busy the machine
 
 
 def test_capped_output_keeps_up_to_the_cap_then_fails_writes():
@@ -82,3 +137,19 @@ def test_capped_output_keeps_up_to_the_cap_then_fails_writes():
 def test_ticks_cover_the_timeout():
     assert ticks_for(1000, 10.0) == 101
     assert ticks_for(1, 10.0) == 2
+
+
+def test_a_wait_also_covers_what_other_instances_charged_meanwhile():
+    clock = Clock()
+    share = CpuShare(250, clock=clock, sleep=clock.sleep)
+    share.charge(0.5)  # 0.25 CPU-s of debt: 1 s at 250m
+    other_calls = iter([0.25])
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        for cpu_s in other_calls:  # another instance's call lands during the wait
+            share.charge(cpu_s)
+
+    share._sleep = sleep
+    assert share.acquire(10_000) == 2000.0  # its own debt, then the other call's
+    assert clock.slept == [1.0, 1.0]

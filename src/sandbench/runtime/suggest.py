@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict
 from sandbench.hostapi import HostCall
 from sandbench.manifests import Manifest, Permission, Resource
 from sandbench.sandbox import Outcome, SandboxLimits
-from sandbench.sandbox.budget import FUEL_PER_CPU_SECOND
 
 __all__ = ["HEADROOM", "PermissionUse", "Suggestion", "permission_use", "suggest"]
 
@@ -127,13 +126,12 @@ def suggest(
             if declared.limits.memory is not None:
                 new_limits["memory"] = f"{declared.limits.memory}B"
             notes["memory"] = "kept as declared: the module's memory use could not be measured"
-        fuel = max(o.usage.fuel for o in ok)
-        seconds = limits.timeout_ms / 1000
-        millicores = _round_up(fuel * HEADROOM / FUEL_PER_CPU_SECOND / seconds * 1000, 10)
+        cpu_ms = max(o.usage.cpu_ms for o in ok)
+        millicores = _round_up(cpu_ms * HEADROOM / limits.timeout_ms * 1000, 10)
         new_limits["cpu"] = f"{millicores}m"
         notes["cpu"] = (
-            f"largest call used {fuel:,} fuel; x{HEADROOM} headroom within a "
-            f"{limits.timeout_ms} ms timeout (docs/abi.md: 2e9 fuel per CPU-second)"
+            f"largest call used {cpu_ms:.2f} ms of CPU; x{HEADROOM} headroom within a "
+            f"{limits.timeout_ms} ms timeout (docs/abi.md: a call's CPU budget is cores x timeout)"
         )
         slowest = max(o.usage.wall_ms for o in ok)
         timeout = _round_up(max(slowest * 4, 100), 100)

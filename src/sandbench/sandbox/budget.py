@@ -1,6 +1,10 @@
 """Budgets the WASM backend enforces without wasmtime: CPU share and output size.
 
-See docs/abi.md, "What `cpu: 250m` means for a WASM module", for the model.
+See docs/abi.md, "What `cpu: 250m` means for a WASM module", for the model: a module's CPU
+is the invoking thread's CPU time, measured around each call; `CpuShare` is its token
+bucket in CPU-seconds; `FuelRate` turns a call's CPU budget into the fuel that stops it,
+from the module's own measured fuel per CPU-second; `ModuleCpu` is the pair, one per
+module, shared by all its instances.
 """
 
 from __future__ import annotations
@@ -11,23 +15,82 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["FUEL_PER_CPU_SECOND", "CappedOutput", "CpuShare", "call_fuel"]
+__all__ = [
+    "FUEL_PER_CPU_SECOND_MAX",
+    "CappedOutput",
+    "CpuShare",
+    "FuelRate",
+    "ModuleCpu",
+    "thread_cpu_s",
+]
 
-# One CPU-second of WebAssembly, in fuel units (about one per instruction); see docs/abi.md.
-FUEL_PER_CPU_SECOND = 2_000_000_000
+# The most fuel per real CPU-second seen on the reference machine (a counted i32 loop,
+# 2.2e10; FIELD-NOTES "Fuel is not CPU time"), rounded up. A module's first calls get fuel
+# at this rate, so no ordinary code is stopped for `cpu` before its own rate is known.
+FUEL_PER_CPU_SECOND_MAX = 25_000_000_000
 WINDOW_S = 1.0
+# Calls shorter than this say little about a module's rate: the clock's resolution and the
+# per-call overhead (instantiation, the CGI envelope) dominate them.
+MIN_SAMPLE_S = 0.002
+EWMA_WEIGHT = 0.5
+# A debt this small is paid: what a wait of exactly debt/rate leaves in floating point.
+_PAID = 1e-9
 
 
-def call_fuel(millicores: int, timeout_ms: int) -> int:
-    """The fuel one call may use: `cores x timeout x FUEL_PER_CPU_SECOND`."""
-    return max(1, millicores * timeout_ms * FUEL_PER_CPU_SECOND // 1_000_000)
+def thread_cpu_s() -> float:
+    """The calling thread's CPU time in seconds (its POSIX thread CPU clock).
+
+    wasmtime runs guest code on the calling thread with the GIL released, so the difference
+    around a call is the module's CPU plus the host's small per-call overhead, unaffected by
+    other threads or by time spent waiting for a core. `CLOCK_THREAD_CPUTIME_ID` is the
+    clock `pthread_getcpuclockid(pthread_self())` names, read in one call (half the cost
+    of looking the clock up each time, on a path that runs three times a call).
+    """
+    return time.thread_time()
+
+
+class FuelRate:
+    """A module's fuel per CPU-second, learnt from its own calls. Thread-safe.
+
+    Starts at `FUEL_PER_CPU_SECOND_MAX`; the first call of at least `MIN_SAMPLE_S` replaces
+    it with the measured rate, later ones move it by an exponentially weighted average.
+    """
+
+    def __init__(self, initial: float = FUEL_PER_CPU_SECOND_MAX) -> None:
+        self._rate = float(initial)
+        self._samples = 0
+        self._lock = threading.Lock()
+
+    @property
+    def rate(self) -> float:
+        """The current estimate, in fuel per CPU-second."""
+        return self._rate
+
+    @property
+    def samples(self) -> int:
+        """How many calls the estimate was learnt from (0: still the initial rate)."""
+        return self._samples
+
+    def fuel_for(self, cpu_s: float) -> int:
+        """The fuel that lasts about `cpu_s` CPU-seconds of this module's code."""
+        return max(1, int(cpu_s * self._rate))
+
+    def learn(self, fuel: int, cpu_s: float) -> None:
+        """Fold in one call that used `fuel` in `cpu_s` CPU-seconds (short calls are ignored)."""
+        if cpu_s < MIN_SAMPLE_S or fuel <= 0:
+            return
+        sample = fuel / cpu_s
+        with self._lock:
+            first = self._samples == 0
+            self._rate = sample if first else self._rate + EWMA_WEIGHT * (sample - self._rate)
+            self._samples += 1
 
 
 class CpuShare:
-    """A module's CPU share as a token bucket of fuel, refilled at `cores` CPU-seconds per second.
+    """A module's CPU share as a token bucket of CPU-seconds, refilled at `cores` per second.
 
     `acquire()` waits while the bucket is in debt (throttling) and returns the wait in ms;
-    `charge(fuel)` debits what a call used. Thread-safe.
+    `charge(cpu_s)` debits the CPU a call used. Thread-safe.
     """
 
     def __init__(
@@ -36,9 +99,10 @@ class CpuShare:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._rate = millicores * FUEL_PER_CPU_SECOND / 1000  # fuel per second
+        self._rate = millicores / 1000  # CPU-seconds per second
         self._capacity = self._rate * WINDOW_S
         self._level = self._capacity
+        self._charged = 0.0
         self._clock = clock
         self._sleep = sleep
         self._stamp = clock()
@@ -50,30 +114,73 @@ class CpuShare:
         self._stamp = now
 
     def acquire(self, max_wait_ms: float) -> float | None:
-        """Wait until the bucket is out of debt; the wait in ms, or None if over `max_wait_ms`."""
-        with self._lock:
-            self._refill()
-            debt = -self._level
-        if debt <= 0:
-            return 0.0
-        wait_s = debt / self._rate
-        if wait_s * 1000 > max_wait_ms:
-            return None
-        self._sleep(wait_s)
-        return wait_s * 1000
+        """Wait until the bucket is out of debt; the wait in ms, or None if over `max_wait_ms`.
 
-    def charge(self, fuel: int) -> None:
-        """Debit the fuel a call used."""
+        The debt is read again after each wait: calls of other instances that were running
+        meanwhile have charged theirs, and a call must wait for those too (else N instances
+        would each pay off only their own debt and run N times the share).
+        """
+        waited = 0.0
+        while True:
+            with self._lock:
+                self._refill()
+                debt = -self._level
+            if debt <= _PAID:
+                return waited * 1000
+            wait_s = debt / self._rate
+            if (waited + wait_s) * 1000 > max_wait_ms:
+                return None
+            self._sleep(wait_s)
+            waited += wait_s
+
+    def charge(self, cpu_s: float) -> None:
+        """Debit the CPU-seconds a call used."""
         with self._lock:
             self._refill()
-            self._level -= fuel
+            self._level -= cpu_s
+            self._charged += cpu_s
 
     @property
     def level(self) -> float:
-        """Fuel left in the bucket (negative while in debt)."""
+        """CPU-seconds left in the bucket (negative while in debt)."""
         with self._lock:
             self._refill()
             return self._level
+
+    @property
+    def charged(self) -> float:
+        """Every CPU-second charged so far."""
+        return self._charged
+
+
+class ModuleCpu:
+    """One module's CPU accounting, shared by all its instances: the share and the rate.
+
+    A call's CPU budget is `cores x timeout`; its fuel is that budget at the module's rate
+    (`rate` may be shared with the same module's accounting under other limits: the rate is
+    a property of the code).
+    """
+
+    def __init__(self, millicores: int, timeout_ms: int, rate: FuelRate | None = None) -> None:
+        self.millicores = millicores
+        self.call_budget_s = millicores * timeout_ms / 1_000_000
+        self.share = CpuShare(millicores)
+        self.rate = rate if rate is not None else FuelRate()
+
+    def call_fuel(self) -> int:
+        """The fuel for one call (or one instantiation): its CPU budget at the learnt rate."""
+        return self.rate.fuel_for(self.call_budget_s)
+
+    def settle(self, fuel: int, cpu_s: float, *, learn: bool = True) -> None:
+        """Charge a finished call's CPU to the share and learn the rate from it.
+
+        `learn=False` for a live instance's instantiation: mostly the host's work (an 18 MB
+        component's memory image costs about 100 ms of CPU and almost no fuel), which says
+        nothing about the fuel rate of the calls that follow.
+        """
+        self.share.charge(cpu_s)
+        if learn:
+            self.rate.learn(fuel, cpu_s)
 
 
 class CappedOutput:

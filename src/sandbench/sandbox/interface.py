@@ -122,9 +122,11 @@ class Response(BaseModel):
 class Usage(BaseModel):
     """What one call used.
 
-    `cpu_ms` is the module's own CPU time as the backend measures it (WASM: fuel at 2e9 per
-    CPU-second, the unit `limits.cpu` is enforced in; containers: the cgroup's counter);
-    `host_cpu_ms` is what this process spent on the call, sandbox overhead included.
+    `cpu_ms` is the module's CPU time as the backend measures it, the unit `limits.cpu` is
+    enforced in (WASM: the CPU time of the thread that ran the call, from arming it to its
+    return or trap; containers: the cgroup's counter); `host_cpu_ms` is what this process
+    spent on the call, sandbox overhead (building the outcome) included. `fuel` is what the
+    WASM call consumed: the hard stop inside a call, not a measure of CPU.
     """
 
     model_config = _FROZEN

@@ -2,7 +2,10 @@
 
 One engine per backend with fuel metering and epoch interruption on. A ticker thread
 advances the epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
-`_start` included) has a wall-clock deadline; fuel gives it a deterministic CPU budget.
+`_start` included) has a wall-clock deadline. CPU is the invoking thread's CPU time,
+measured around each call and charged to one `ModuleCpu` per module, shared by all the
+instances loaded from it while any is open; fuel, calibrated from the module's own fuel per
+CPU-second, stops a call at its CPU budget.
 Compiled modules and components are cached on disk, keyed by the wasm's SHA-256, the
 wasmtime version and the engine settings. Components (`abi: component`) share the engine,
 the ticker and the cache; their instances live in `component.py`.
@@ -18,6 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +33,7 @@ from wasmtime import component as wc
 from sandbench.errors import SandboxError
 from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
 from sandbench.manifests import ModulePackage
-from sandbench.sandbox.budget import CpuShare
+from sandbench.sandbox.budget import FuelRate, ModuleCpu
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
 from sandbench.sandbox.host import host_api
 from sandbench.sandbox.interface import (
@@ -130,6 +134,13 @@ class WasmBackend(Closing):
         self._shapes: dict[str, _Shape] = {}
         self._component_linker: wc.Linker | None = None
         self._keys: dict[tuple[str, int, int, int, int, str], str] = {}
+        self._cpu: weakref.WeakValueDictionary[tuple[str, str, int, int], ModuleCpu] = (
+            weakref.WeakValueDictionary()
+        )
+        self._rates: weakref.WeakValueDictionary[tuple[str, str], FuelRate] = (
+            weakref.WeakValueDictionary()
+        )
+        self._cpu_lock = threading.Lock()
         self._closed = False
 
     def describe(self) -> str:
@@ -190,7 +201,7 @@ class WasmBackend(Closing):
             name=package.manifest.name,
             limits=limits,
             grants=grants,
-            share=CpuShare(limits.cpu_millicores),
+            cpu=self._module_cpu(package, limits),
             scratch=self._scratch,
             # Only a module that imports the host namespace can call it: skip the per-call
             # binding and recording (about 14 us a call) for all the others.
@@ -244,13 +255,32 @@ class WasmBackend(Closing):
             name=package.manifest.name,
             limits=limits,
             grants=grants,
-            share=CpuShare(limits.cpu_millicores),
+            cpu=self._module_cpu(package, limits),
             scratch=self._scratch,
             host=host_api(package, limits, grants),
             writes_files=bool(grants.storage_write),
         )
         instance = ComponentInstance(spec)
         return _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
+
+    def _module_cpu(self, package: ModulePackage, limits: SandboxLimits) -> ModuleCpu:
+        """The CPU accounting of `package` under `limits`: one per module, shared by every
+        instance loaded from it (gateway pools, repeated loads) while any of them is open.
+
+        A module is its folder and digest; other limits make another budget, which shares
+        the learnt fuel rate.
+        """
+        module = (str(package.root), package.digest)
+        key = (*module, limits.cpu_millicores, limits.timeout_ms)
+        with self._cpu_lock:
+            cpu = self._cpu.get(key)
+            if cpu is None:
+                rate = self._rates.get(module)
+                if rate is None:
+                    rate = self._rates[module] = FuelRate()
+                cpu = ModuleCpu(limits.cpu_millicores, limits.timeout_ms, rate)
+                self._cpu[key] = cpu
+            return cpu
 
     def _component_shape(self, key: str, component: wc.Component) -> _Shape:
         """A component's imports (whole interfaces) and exports, memoized like `_shape`."""

@@ -3,7 +3,8 @@
 A component (usually Python built by `sandbench build`, docs/components.md) exports
 `handle: func(request) -> result<response, failure>` and may import WASI 0.2 and the
 platform's host API (`sandbench:platform/host`). Like a reactor it keeps one live instance
-between calls, under the same fuel budget, epoch deadline and memory limit, and is
+between calls, under the same CPU model (measured thread CPU, fuel calibrated per module),
+epoch deadline and memory limit, and is
 re-instantiated after any violation: a trapped instance is never re-entered.
 """
 
@@ -90,7 +91,7 @@ class ComponentInstance(Persistent):
         violation: Violation | None = None
         output = 0
         try:
-            call.arm(self._spec.limits.timeout_ms)
+            self._arm(call)
             result = live.handle(call.store, _request(request))
             response, violation, output = self._answer(result)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:

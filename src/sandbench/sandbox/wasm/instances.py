@@ -2,7 +2,9 @@
 
 An instance serves one call at a time (a lock serializes concurrent callers). Every call
 runs under its fuel budget and epoch deadline; whatever the module does ends in an
-`Outcome`, never in an exception.
+`Outcome`, never in an exception. The CPU a call used is the invoking thread's CPU time
+around it; it is charged to the module's `ModuleCpu`, which every instance of the module
+shares, and teaches it the module's fuel per CPU-second (docs/abi.md).
 """
 
 from __future__ import annotations
@@ -20,13 +22,7 @@ import wasmtime
 from sandbench.errors import SandboxError
 from sandbench.hostapi import HostApi
 from sandbench.hostapi.storage import bucket_bytes
-from sandbench.sandbox.budget import (
-    FUEL_PER_CPU_SECOND,
-    CappedOutput,
-    CpuShare,
-    call_fuel,
-    ticks_for,
-)
+from sandbench.sandbox.budget import CappedOutput, ModuleCpu, thread_cpu_s, ticks_for
 from sandbench.sandbox.cgi import (
     ProtocolError,
     cgi_environment,
@@ -79,7 +75,7 @@ class Spec:
     name: str
     limits: SandboxLimits
     grants: Grants
-    share: CpuShare
+    cpu: ModuleCpu
     scratch: Path
     host: HostApi | None = None
     writes_files: bool = False
@@ -90,18 +86,27 @@ class _Call:
     """Book-keeping for calls into one store."""
 
     store: wasmtime.Store
-    fuel: int
     stdout: CappedOutput
     stderr: CappedOutput
+    fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
+    cpu_s: float | None = None
 
-    def arm(self, timeout_ms: int) -> None:
-        """Refill fuel and set the deadline for the next call, and start the clocks."""
-        self.store.set_fuel(self.fuel)
+    def arm(self, timeout_ms: int, fuel: int) -> None:
+        """Set the fuel and the deadline for the next call, and start the clocks."""
+        self.fuel = fuel
+        self.store.set_fuel(fuel)
         self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS))
+        self.cpu_s = None
         self.started = time.perf_counter()
-        self.cpu_started = time.thread_time()
+        self.cpu_started = thread_cpu_s()
+
+    def stop(self) -> float:
+        """The thread CPU-seconds since `arm`, read at the first `stop` after it."""
+        if self.cpu_s is None:
+            self.cpu_s = thread_cpu_s() - self.cpu_started
+        return self.cpu_s
 
     def fuel_used(self) -> int:
         return self.fuel - self.store.get_fuel()
@@ -142,6 +147,11 @@ class _BaseInstance(Closing):
         self._closed = False
         self._lock = threading.Lock()
 
+    @property
+    def cpu(self) -> ModuleCpu:
+        """The module's CPU accounting (share and fuel rate), shared by all its instances."""
+        return self._spec.cpu
+
     def close(self) -> None:
         """See `Instance.close`."""
         self._closed = True
@@ -153,7 +163,7 @@ class _BaseInstance(Closing):
         with self._lock:
             if self._closed:
                 raise SandboxError("instance is closed")
-            waited = self._spec.share.acquire(self._spec.limits.timeout_ms)
+            waited = self._spec.cpu.share.acquire(self._spec.limits.timeout_ms)
             if waited is None:
                 return Outcome(violation=self._share_exhausted())
             host = self._spec.host
@@ -186,6 +196,10 @@ class _BaseInstance(Closing):
 
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
         raise NotImplementedError  # pragma: no cover
+
+    def _arm(self, call: _Call) -> None:
+        """Arm `call` with the deadline and the fuel of the module's per-call CPU budget."""
+        call.arm(self._spec.limits.timeout_ms, self._spec.cpu.call_fuel())
 
     def _share_exhausted(self) -> Violation:
         return Violation(
@@ -223,8 +237,7 @@ class _BaseInstance(Closing):
         for bucket, path in self._spec.grants.storage_write.items():
             wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=True)
         store.set_wasi(wasi)
-        fuel = call_fuel(limits.cpu_millicores, limits.timeout_ms)
-        return _Call(store=store, fuel=fuel, stdout=stdout, stderr=stderr)
+        return _Call(store=store, stdout=stdout, stderr=stderr)
 
     def _classify(self, call: _Call, exc: Exception | None, memory: int, phase: str) -> Violation:
         """The violation for a call that raised `exc` (None: it returned but overflowed)."""
@@ -242,11 +255,7 @@ class _BaseInstance(Closing):
         code = exc.trap_code if isinstance(exc, wasmtime.Trap) else _trap_code(exc)
         if code == wasmtime.TrapCode.OUT_OF_FUEL:
             return Violation(
-                kind=ViolationKind.CPU,
-                phase=phase,
-                message=f"used its CPU budget ({limits.cpu_millicores}m for "
-                f"{limits.timeout_ms} ms = {call.fuel:,} fuel) before finishing "
-                f"{_WHAT[phase]}; make it cheaper or raise limits.cpu",
+                kind=ViolationKind.CPU, phase=phase, message=self._cpu_spent(call, phase)
             )
         if code == wasmtime.TrapCode.INTERRUPT:
             return Violation(
@@ -278,6 +287,22 @@ class _BaseInstance(Closing):
             )
         return Violation(kind=ViolationKind.TRAP, phase=phase, message=f"trapped: {text}")
 
+    def _cpu_spent(self, call: _Call, phase: str) -> str:
+        """What an out-of-fuel call used, in real CPU, against its budget."""
+        limits, cpu = self._spec.limits, self._spec.cpu
+        rate = call.fuel / cpu.call_budget_s
+        source = (
+            "this module's measured rate"
+            if cpu.rate.samples
+            else "the highest rate seen, until this module's is measured"
+        )
+        return (
+            f"used {call.stop() * 1000:.0f} ms of CPU before finishing {_WHAT[phase]}, against "
+            f"a budget of {cpu.call_budget_s * 1000:.0f} ms ({limits.cpu_millicores}m for "
+            f"{limits.timeout_ms} ms; the fuel stop assumed {rate:.2g} fuel per CPU-second, "
+            f"{source}); make it cheaper or raise limits.cpu"
+        )
+
     def _finish(
         self,
         call: _Call,
@@ -307,13 +332,14 @@ class _BaseInstance(Closing):
     ) -> Outcome:
         """The call's outcome; `usage` is (memory, output bytes, instantiate ms, throttled ms).
 
-        Charges the fuel used to the module's CPU share.
+        Charges the CPU the call used to the module's share and learns its fuel rate.
         """
         memory, output_bytes, instantiate_ms, throttled_ms = usage
+        cpu_s = call.stop()
         wall_ms = (time.perf_counter() - call.started) * 1000
-        host_cpu_ms = (time.thread_time() - call.cpu_started) * 1000
         fuel = call.fuel_used()
-        self._spec.share.charge(fuel)
+        self._spec.cpu.settle(fuel, cpu_s)
+        host_cpu_ms = (thread_cpu_s() - call.cpu_started) * 1000
         # Built from values this module computed: skip re-validation on the hot path.
         return Outcome.model_construct(
             response=response,
@@ -321,7 +347,7 @@ class _BaseInstance(Closing):
             stderr=stderr,
             usage=Usage.model_construct(
                 wall_ms=wall_ms,
-                cpu_ms=fuel * 1000 / FUEL_PER_CPU_SECOND,
+                cpu_ms=cpu_s * 1000,
                 host_cpu_ms=host_cpu_ms,
                 fuel=fuel,
                 memory_bytes=memory,
@@ -354,7 +380,7 @@ class CommandInstance(_BaseInstance):
         memory, instantiate_ms, output = 0, 0.0, None
         violation: Violation | None = None
         try:
-            call.arm(self._spec.limits.timeout_ms)
+            self._arm(call)
             instance = _pre(self._spec).instantiate(call.store)
             instantiate_ms = (time.perf_counter() - call.started) * 1000
             _run_start(instance, call.store)
@@ -410,14 +436,14 @@ class Persistent(_BaseInstance):
             return 0.0, None
         call = self._new_store()
         try:
-            call.arm(self._spec.limits.timeout_ms)
+            self._arm(call)
             live = self._instantiate(call)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             violation = self._classify(call, exc, 0, "instantiate")
-            self._spec.share.charge(call.fuel_used())
+            self._spec.cpu.settle(call.fuel_used(), call.stop(), learn=False)
             call.store.close()
             return 0.0, violation
-        self._spec.share.charge(call.fuel_used())
+        self._spec.cpu.settle(call.fuel_used(), call.stop(), learn=False)
         self._live = live
         return (time.perf_counter() - call.started) * 1000, None
 
@@ -475,7 +501,7 @@ class ReactorInstance(Persistent):
         call.stderr.reset()
         output, violation = None, None
         try:
-            call.arm(self._spec.limits.timeout_ms)
+            self._arm(call)
             output = self._handle(live, request_envelope(request))
             if call.stdout.overflowed:
                 violation = self._classify(call, None, 0, "invoke")
