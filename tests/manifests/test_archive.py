@@ -14,6 +14,7 @@ import pytest
 
 from sandbench.errors import ManifestError
 from sandbench.manifests.archive import ArchiveLimits, extract, is_archive, opened
+from sandbench.manifests.text import shown
 
 MANIFEST = json.dumps(
     {"name": "a", "version": "1.0.0", "runtime": {"kind": "wasm", "entry": "m.wat"}}
@@ -96,7 +97,7 @@ def test_a_folder_is_used_as_it_is(tmp_path):
 def test_hostile_tar_entries_are_refused(tmp_path, entry, problem):
     data = b"x" if entry.type == tarfile.REGTYPE else None
     archive = tar_gz(tmp_path / "m.tgz", [(member("module.json"), MANIFEST), (entry, data)])
-    assert refused(tmp_path, archive) == f"entry {entry.name!r}: {problem}; refusing to extract"
+    assert refused(tmp_path, archive) == f"entry {shown(entry.name)}: {problem}; refusing to extract"
 
 
 def test_writing_through_a_link_is_refused(tmp_path):
@@ -107,7 +108,9 @@ def test_writing_through_a_link_is_refused(tmp_path):
             (member("dir/file"), b"x"),
         ],
     )
-    assert refused(tmp_path, archive).endswith("goes through a link; refusing to extract")
+    assert refused(tmp_path, archive).endswith(
+        "goes through 'dir', which is a link; refusing to extract"
+    )
 
 
 def test_a_duplicate_entry_is_refused(tmp_path):
