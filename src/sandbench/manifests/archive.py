@@ -292,6 +292,8 @@ def _extract_zip(archive: Path, writer: _Writer) -> None:
 def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, writer: _Writer) -> None:
     mode = info.external_attr >> 16
     name = info.filename
+    if not name:
+        writer.parts(name)  # refuses it: ZipInfo.is_dir() fails on an empty name
     if info.flag_bits & 0x1:
         writer.parts(name)
         raise writer.fail(name, "is encrypted")
