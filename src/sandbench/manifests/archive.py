@@ -106,7 +106,8 @@ def extract(archive: Path, dest: Path, limits: ArchiveLimits) -> Path:
         raise ManifestError(archive, [f"{exc.entry}: {exc.problem}; refusing to extract"]) from None
     except Exception as exc:  # a corrupt archive makes the libraries raise almost anything
         raise ManifestError(
-            archive, [f"corrupt or unreadable archive ({_reason(exc)}); re-create it with tar or zip"]
+            archive,
+            [f"corrupt or unreadable archive ({_reason(exc)}); re-create it with tar or zip"],
         ) from None
     return _module_root(archive, dest)
 
@@ -130,9 +131,7 @@ class _Writer:
         self.tree = LinkTree()
 
     def fail(self, name: str, problem: str) -> ManifestError:
-        return ManifestError(
-            self.archive, [f"entry {shown(name)}: {problem}; refusing to extract"]
-        )
+        return ManifestError(self.archive, [f"entry {shown(name)}: {problem}; refusing to extract"])
 
     @contextlib.contextmanager
     def reading(self, name: str) -> Iterator[None]:
@@ -167,7 +166,9 @@ class _Writer:
             raise self.fail(name, "empty name")
         return parts  # () for `.` or `./`: the root itself
 
-    def record(self, name: str, parts: tuple[str, ...], kind: str, target: str | None = None) -> None:
+    def record(
+        self, name: str, parts: tuple[str, ...], kind: str, target: str | None = None
+    ) -> None:
         try:
             fresh = self.tree.add(parts, kind, target)
         except LinkProblem as exc:
@@ -257,7 +258,10 @@ class _Writer:
 def _extract_tar(archive: Path, kind: str, writer: _Writer) -> None:
     limits = writer.limits
     with open_stream(archive, kind) as stream:
-        prescan(stream, ScanLimits(limits.max_entries, limits.max_bytes, limits.max_ratio, writer.packed))
+        prescan(
+            stream,
+            ScanLimits(limits.max_entries, limits.max_bytes, limits.max_ratio, writer.packed),
+        )
     with tarfile.open(archive, mode="r:*") as tar:
         for member in tar:
             _tar_member(tar, member, writer)

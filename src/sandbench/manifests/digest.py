@@ -4,7 +4,8 @@ The algorithm (version 1) is specified in docs/digest.md; in short:
 
 1. Take every regular file and symbolic link under the module root, skipping the folders
    `.git`, `.hg`, `.svn`, `__pycache__` and `.sandbench` and files ending in `.pyc`.
-   Links are not followed: a link contributes its target text.
+   Links are not followed: a link contributes its target text (whether a link may lead
+   out of the module is the loader's question: `load` refuses such trees, see `links`).
 2. Replace `module.json` at the root with its canonical JSON without `signature`
    (keys sorted, no spaces, UTF-8), so the signature can live inside the file it signs.
 3. Sort by relative path (`/`-separated, compared as UTF-8 bytes) and hash
@@ -21,6 +22,9 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .links import LinkTree
+from .text import clipped
 
 __all__ = ["MANIFEST_NAME", "canonical_manifest", "compute_digest"]
 
@@ -44,12 +48,15 @@ def canonical_manifest(raw: dict[str, Any]) -> bytes:
 def _unreadable(exc: OSError) -> None:
     # os.walk skips folders it cannot list unless told otherwise; a digest that silently
     # leaves out files would not be the digest of the module.
-    raise DigestError(f"{exc.filename}: cannot be read ({exc.strerror})")
+    raise DigestError(f"{clipped(str(exc.filename), 200)}: cannot be read ({exc.strerror})")
 
 
-def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
+def _entries(root: Path, tree: LinkTree) -> Iterator[tuple[bytes, str, Path]]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable, followlinks=False):
         here = Path(dirpath)
+        where = here.relative_to(root).parts
+        if where:
+            tree.add(where, "folder")
         # Links to folders show up in dirnames; digest them as links, never descend.
         for name in list(dirnames):
             if (here / name).is_symlink():
@@ -64,27 +71,34 @@ def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
             rel = path.relative_to(root).as_posix()
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
+                tree.add((*where, name), "link", os.readlink(path))
                 yield os.fsencode(rel), "l", path
             elif stat.S_ISREG(mode):
+                tree.add((*where, name), "file")
                 yield os.fsencode(rel), "f", path
             else:
-                raise DigestError(f"{rel}: not a regular file or link; remove it from the module")
+                raise DigestError(
+                    f"{clipped(rel, 200)}: not a regular file or link; remove it from the module"
+                )
 
 
-def compute_digest(root: Path, manifest_raw: dict[str, Any]) -> str:
-    """Return the lowercase hex digest of the module at `root`.
+def compute_digest(root: Path, manifest_raw: dict[str, Any], links: LinkTree | None = None) -> str:
+    """Return the lowercase hex digest of the module at `root`; record its folders,
+    files and links in `links` when given (for `LinkTree.check`).
 
     Raises `DigestError` for special files (devices, FIFOs, sockets), for files or folders
     that cannot be read and for trees over 20,000 files or 2 GiB.
     """
     try:
-        return _digest(root, manifest_raw)
+        return _digest(root, manifest_raw, links or LinkTree())
     except OSError as exc:
-        raise DigestError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
+        raise DigestError(
+            f"{clipped(str(exc.filename), 200)}: cannot be read ({exc.strerror})"
+        ) from None
 
 
-def _digest(root: Path, manifest_raw: dict[str, Any]) -> str:
-    entries = sorted(_entries(root))
+def _digest(root: Path, manifest_raw: dict[str, Any], tree: LinkTree) -> str:
+    entries = sorted(_entries(root, tree))
     if len(entries) > MAX_FILES:
         raise DigestError(f"more than {MAX_FILES} files; a module should be far smaller")
     sha = hashlib.sha256(_HEADER)

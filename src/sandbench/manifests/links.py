@@ -90,7 +90,9 @@ class LinkTree:
             node = _child(node, name)
             yield node
 
-    def _walk(self, stack: list[_Node | None], target: str, budget: list[int]) -> list[_Node | None]:
+    def _walk(
+        self, stack: list[_Node | None], target: str, budget: list[int]
+    ) -> list[_Node | None]:
         if target.startswith("/"):
             raise LinkProblem("", "an absolute path; make it relative and inside the module")
         for name in target.split("/"):

@@ -25,7 +25,7 @@ import lzma
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from .text import shown_bytes
 
@@ -72,14 +72,14 @@ def compression(head: bytes) -> str | None:
     return None
 
 
-def open_stream(path: Path, kind: str) -> IO[bytes]:
+def open_stream(path: Path, kind: str) -> BinaryIO:
     """The decompressed byte stream of a tar archive compressed as `kind`."""
     if kind == "gz":
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # a BinaryIO in all but name
     if kind == "bz2":
-        return bz2.open(path, "rb")
+        return bz2.BZ2File(path, "rb")  # type: ignore[return-value]
     if kind == "xz":
-        return lzma.open(path, "rb")
+        return lzma.LZMAFile(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 
@@ -145,7 +145,9 @@ class _Scan:
                 if chained > MAX_CHAINED:
                     raise TarProblem(name, f"more than {MAX_CHAINED} extended headers in a row")
                 if size > MAX_EXTENDED:
-                    raise TarProblem(name, f"an extended header of {size} bytes (limit {MAX_EXTENDED})")
+                    raise TarProblem(
+                        name, f"an extended header of {size} bytes (limit {MAX_EXTENDED})"
+                    )
                 payload = self.read(padded, name)
                 pending_name = _extended(kind, payload, size, name)
                 continue
@@ -232,9 +234,13 @@ def _pax_records(body: bytes, name: str) -> bytes | None:
             raise TarProblem(name, f"a malformed pax record at byte {pos}")
         keyword, value = body[space + 1 : equals], body[equals + 1 : end - 1]
         if keyword.startswith(b"GNU.sparse.") or keyword == b"size":
-            raise TarProblem(name, f"a pax {keyword[:40]!r} record (sparse or resized entries are refused)")
+            raise TarProblem(
+                name, f"a pax {keyword[:40]!r} record (sparse or resized entries are refused)"
+            )
         if keyword in (b"path", b"linkpath") and len(value) > MAX_NAME:
-            raise TarProblem(name, f"a pax {keyword.decode()} of {len(value)} bytes (limit {MAX_NAME})")
+            raise TarProblem(
+                name, f"a pax {keyword.decode()} of {len(value)} bytes (limit {MAX_NAME})"
+            )
         if keyword == b"path":
             path = value
         pos = end

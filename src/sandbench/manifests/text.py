@@ -7,7 +7,7 @@ or 64 MiB of anything. `shown` turns all of that into a short, printable, one-li
 
 from __future__ import annotations
 
-__all__ = ["MAX_SHOWN", "printable", "shown", "shown_bytes"]
+__all__ = ["MAX_SHOWN", "clipped", "printable", "shown", "shown_bytes"]
 
 MAX_SHOWN = 80
 
@@ -22,18 +22,26 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def shown(text: str, limit: int = MAX_SHOWN) -> str:
-    """`text` quoted, escaped and cut to at most about `limit` characters (the middle
-    elided, the length said). Only the ends of a long text are looked at, so a huge name
-    costs nothing to show."""
+def clipped(text: str, limit: int = MAX_SHOWN) -> str:
+    """`text` escaped and cut to at most about `limit` characters (the middle elided, the
+    length said). Only the ends of a long text are looked at, so a huge name costs nothing."""
     if len(text) <= limit:
         body = printable(text)
         if len(body) <= limit:
-            return f"'{body}'"
+            return body
     half = max(limit // 2 - 2, 1)
     head = printable(text[:half])[:half]
     tail = printable(text[-half:])[-half:]
-    return f"'{head}...{tail}' ({len(text)} characters)"
+    return f"{head}...{tail} ({len(text)} characters)"
+
+
+def shown(text: str, limit: int = MAX_SHOWN) -> str:
+    """`clipped(text)` in quotes: `'name'`, `'a\\nb'`, `'aaa...aaa' (67108864 characters)`."""
+    body = clipped(text, limit)
+    if body.endswith(" characters)") and len(text) > limit:
+        cut, _, count = body.rpartition(" (")
+        return f"'{cut}' ({count}"
+    return f"'{body}'"
 
 
 def shown_bytes(raw: bytes, limit: int = MAX_SHOWN) -> str:
