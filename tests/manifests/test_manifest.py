@@ -276,16 +276,16 @@ SIGNED = "expected SHA256:<64 hex digits> (`sandbench manifest digest DIR` print
         ),
         (
             {"health.request.path": "health"},
-            'health.request.path: "health" is invalid: expected a path starting with / (no spaces)',
+            'health.request.path: "health" is invalid: expected a path starting with / in printable ASCII (no spaces)',
         ),
         (
             {"health.request.path": "/a b"},
-            'health.request.path: "/a b" is invalid: expected a path starting with / (no spaces)',
+            'health.request.path: "/a b" is invalid: expected a path starting with / in printable ASCII (no spaces)',
         ),
         (
             {"health.request.headers": {"X-A": "a\nb"}},
             'health.request.headers.X-A: "a\\nb" is invalid: '
-            "expected text without control characters",
+            "expected printable ASCII text without control characters",
         ),
         (
             {"health.expect.status": 999},

@@ -18,7 +18,7 @@ from sandbench.errors import ManifestError
 from .digest import MANIFEST_NAME, DigestError, compute_digest
 from .links import LinkProblem, LinkTree
 from .models import ContainerRuntime, Manifest, ModulePackage
-from .text import printable, shown
+from .text import clipped, printable, shown
 
 __all__ = ["load", "parse_manifest", "write_signature"]
 
@@ -37,7 +37,7 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _loc(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
-        shown = printable(str(part))
+        shown = clipped(str(part), 60)
         text += f"[{part}]" if isinstance(part, int) else (f".{shown}" if text else shown)
     return text or "(top level)"
 
@@ -106,7 +106,40 @@ def _decode(text: str | bytes, source: Path | str) -> dict[str, Any]:
         raise ManifestError(source, [f"not valid JSON: {exc}"]) from None
     if not isinstance(raw, dict):
         raise ManifestError(source, ["expected a JSON object at the top level"])
+    _check_unicode(raw, source)
     return raw
+
+
+def _check_unicode(raw: dict[str, Any], source: Path | str) -> None:
+    """Refuse lone surrogates (`"\\ud800"` is valid JSON, not valid Unicode) in any key
+    or string: no encoder takes them (the digest, a report, a file name, the terminal).
+    One pass over the document, without recursion (nesting is as deep as JSON allows)."""
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), raw)]
+    problems: list[str] = []
+    while stack and len(problems) < 10:
+        loc, node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            here = (*loc, key)
+            if isinstance(key, str) and not _encodable(key):
+                problems.append(f"{_loc(loc)}: the key {shown(key)} {_SURROGATE}")
+            elif isinstance(value, str) and not _encodable(value):
+                problems.append(f"{_loc(here)}: {shown(value)} {_SURROGATE}")
+            elif isinstance(value, dict | list):
+                stack.append((here, value))
+    if problems:
+        raise ManifestError(source, sorted(problems))
+
+
+_SURROGATE = "holds a lone surrogate (\\ud800-\\udfff); write the character itself or a valid pair"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _validate(raw: dict[str, Any], source: Path | str) -> Manifest:
