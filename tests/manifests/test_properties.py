@@ -225,10 +225,10 @@ def any_unicode_fields(draw: st.DrawFn) -> dict[str, Any]:
         node: Any = result
         for part in parents:
             node = node[part]
-        old = last if is_key else node[last]
+        old: str = last if is_key else node[last]
         new = draw(
             any_text
-            | st.builds(lambda t, at: old[:at] + t + old[at:], any_text, st.integers(0, len(old)))
+            | st.builds(_insert, st.just(old), any_text, st.integers(0, len(old)))
             | st.sampled_from(["\ud800", "a\x00.wasm", "a" * 70_000 + ".wasm", "\x1b[2J", "x\n"])
         )
         if is_key:
@@ -236,6 +236,10 @@ def any_unicode_fields(draw: st.DrawFn) -> dict[str, Any]:
         else:
             node[last] = new
     return result
+
+
+def _insert(old: str, text: str, at: int) -> str:
+    return old[:at] + text + old[at:]
 
 
 def _load_check(raw: dict[str, Any]) -> None:
@@ -254,7 +258,7 @@ def _load_check(raw: dict[str, Any]) -> None:
             result.model_dump_json().encode()
             return
         for line in result.problems:
-            assert line.isprintable() and "\n" not in line, line
+            assert line.isprintable(), line
             assert len(line) <= 400, line
 
 
