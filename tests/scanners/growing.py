@@ -76,14 +76,13 @@ def component(k: int) -> bytes:
 def wat(k: int) -> str:
     """A text module: 10k imports and functions, nested block comments, line comments."""
     n = 10 * k
-    parts = ["(module (type $t (func (param i32) (result i32)))"]
-    for i in range(n):
-        parts.append(
-            f'(; c{i} (; nested ;) ;) (import "sandbench:host/v1" "log" (func $i{i} (type $t)))'
-            f' ;; line {i}\n(func $f{i} (export "e{i}") (param i32) (result i32) local.get 0)'
-        )
-    parts.append('(memory (export "memory") 1))')
-    return "\n".join(parts)
+    fields = (
+        f'(; c{i} (; nested ;) ;) (import "sandbench:host/v1" "log" (func $i{i} (type $t)))'
+        f' ;; line {i}\n(func $f{i} (export "e{i}") (param i32) (result i32) local.get 0)'
+        for i in range(n)
+    )
+    head = "(module (type $t (func (param i32) (result i32)))"
+    return "\n".join([head, *fields, '(memory (export "memory") 1))'])
 
 
 def python_source(k: int) -> str:
