@@ -60,11 +60,11 @@ def wasm(k: int) -> bytes:
 
 
 def component(k: int) -> bytes:
-    """A component: 10k imported interfaces, 10k exported functions, 10k custom sections."""
-    n = 10 * k
+    """A component: 5k imported interfaces, 5k exported functions, 10k custom sections."""
+    n = 5 * k
     imports = b"".join(b"\x00" + _name(f"wasi:io/x{i}@0.2.0") + b"\x05" + leb(i) for i in range(n))
     exports = b"".join(b"\x00" + _name(f"f{i}") + b"\x01" + leb(i) + b"\x00" for i in range(n))
-    custom = _section(0, _name("c") + b"x" * 20) * n
+    custom = _section(0, _name("c") + b"x" * 20) * (2 * n)
     return (
         b"\x00asm\x0d\x00\x01\x00"
         + custom
