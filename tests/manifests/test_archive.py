@@ -474,3 +474,19 @@ def test_names_too_long_for_the_file_system_are_refused(tmp_path):
         with zipfile.ZipFile(archive, "w") as zf:
             zf.writestr(name, b"x")
         assert problem in one_line(refused(tmp_path, archive))
+
+
+def test_writes_never_follow_a_link_even_one_the_checks_did_not_see(tmp_path):
+    # Defence in depth: every write walks the tree with O_NOFOLLOW, so a link planted in
+    # the extraction folder by anything else is not followed either.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "dir").symlink_to(outside)
+    archive = tar_gz(tmp_path / "m.tgz", [(member("dir/evil"), b"x")])
+    with pytest.raises(ManifestError) as info:
+        extract(archive, dest, ArchiveLimits())
+    [problem] = info.value.problems
+    assert "Not a directory: 'dir'" in problem  # O_NOFOLLOW | O_DIRECTORY on a link
+    assert list(outside.iterdir()) == []
