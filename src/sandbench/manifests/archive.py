@@ -262,7 +262,9 @@ def _extract_tar(archive: Path, kind: str, writer: _Writer) -> None:
             stream,
             ScanLimits(limits.max_entries, limits.max_bytes, limits.max_ratio, writer.packed),
         )
-    with tarfile.open(archive, mode="r:*") as tar:
+    # Exactly the stream the pre-scan read, never tarfile's own guess ("r:*" also takes
+    # LZMA-alone, which has no magic): tarfile must not parse bytes the scan did not see.
+    with tarfile.open(archive, mode=f"r:{kind}") as tar:  # type: ignore[call-overload]
         for member in tar:
             _tar_member(tar, member, writer)
 
