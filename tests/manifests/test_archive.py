@@ -490,4 +490,3 @@ def test_writes_never_follow_a_link_even_one_the_checks_did_not_see(tmp_path):
     [problem] = info.value.problems
     assert "Not a directory: 'dir'" in problem  # O_NOFOLLOW | O_DIRECTORY on a link
     assert list(outside.iterdir()) == []
-
