@@ -27,10 +27,11 @@ from tests.scanners.growing import component, module_package, python_source, was
 BASE = 40  # the factor k of growing.py at 1x
 FACTORS = (1, 4, 16)
 ROUNDS = 5
+_SCRATCH: str | None = None  # the test's tmp_path while it runs (removed by pytest)
 
 
 def _folder_of(k: int) -> tuple[Callable[[], Any], int]:
-    root = Path(tempfile.mkdtemp(prefix="bench-linear-"))
+    root = Path(tempfile.mkdtemp(prefix="bench-linear-", dir=_SCRATCH))
     text = python_source(k)
     (root / "app.py").write_text(text)
     return (lambda: python_use(root)), len(text)
@@ -38,7 +39,8 @@ def _folder_of(k: int) -> tuple[Callable[[], Any], int]:
 
 def _package_of(kind: str) -> Callable[[int], tuple[Callable[[], Any], int]]:
     def make(k: int) -> tuple[Callable[[], Any], int]:
-        package = module_package(Path(tempfile.mkdtemp(prefix="bench-linear-")) / "m", k, kind)
+        folder = Path(tempfile.mkdtemp(prefix="bench-linear-", dir=_SCRATCH))
+        package = module_package(folder / "m", k, kind)
         size = sum(p.stat().st_size for p in package.root.iterdir())
         return (lambda: CapabilityScanner().scan(package)), size
 
@@ -87,7 +89,8 @@ def _per_byte(make: Callable[[int], tuple[Callable[[], Any], int]], rounds: int)
 
 
 @pytest.mark.parametrize("reader", sorted(READERS))
-def test_reader_time_per_byte_is_flat(benchmark, reader, capsys):
+def test_reader_time_per_byte_is_flat(benchmark, reader, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(f"{__name__}._SCRATCH", str(tmp_path))
     benchmark.group = f"linear-{reader}"
     rounds = 1 if benchmark.disabled else ROUNDS  # the CI smoke run only checks it runs
     per_byte = benchmark.pedantic(_per_byte, args=(READERS[reader], rounds), rounds=1, iterations=1)

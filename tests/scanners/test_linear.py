@@ -12,7 +12,6 @@ times all of it.
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,31 +44,32 @@ def calls(work: Callable[[], Any]) -> int:
     return count
 
 
-def _python_use(k: int) -> Callable[[], Any]:
-    root = Path(tempfile.mkdtemp())
-    (root / "app.py").write_text(python_source(k))
-    return lambda: python_use(root)
+def _python_use(k: int, folder: Path) -> Callable[[], Any]:
+    (folder / "app.py").write_text(python_source(k))
+    return lambda: python_use(folder)
 
 
-def _capabilities(k: int, kind: str) -> Callable[[], Any]:
-    package = module_package(Path(tempfile.mkdtemp()) / "m", k, kind)
+def _capabilities(k: int, folder: Path, kind: str) -> Callable[[], Any]:
+    package = module_package(folder / "m", k, kind)
     return lambda: CapabilityScanner().scan(package)
 
 
-READERS: dict[str, Callable[[int], Callable[[], Any]]] = {
-    "wasm_binary": lambda k: lambda: read_wasm(wasm(k)),
-    "component_binary": lambda k: lambda: read_component(component(k)),
-    "wat": lambda k: lambda: read_wat(wat(k)),
+READERS: dict[str, Callable[[int, Path], Callable[[], Any]]] = {
+    "wasm_binary": lambda k, _: lambda: read_wasm(wasm(k)),
+    "component_binary": lambda k, _: lambda: read_component(component(k)),
+    "wat": lambda k, _: lambda: read_wat(wat(k)),
     "pysource": _python_use,
-    "capabilities (core module)": lambda k: _capabilities(k, "wasm"),
-    "capabilities (component, Python source)": lambda k: _capabilities(k, "component"),
+    "capabilities (core module)": lambda k, folder: _capabilities(k, folder, "wasm"),
+    "capabilities (component, Python source)": lambda k, f: _capabilities(k, f, "component"),
 }
 
 
 @pytest.mark.parametrize("reader", sorted(READERS))
-def test_work_grows_no_faster_than_the_input(reader):
-    small = calls(READERS[reader](SMALL))
-    large = calls(READERS[reader](LARGE))
+def test_work_grows_no_faster_than_the_input(reader, tmp_path):
+    (tmp_path / "small").mkdir()
+    (tmp_path / "large").mkdir()
+    small = calls(READERS[reader](SMALL, tmp_path / "small"))
+    large = calls(READERS[reader](LARGE, tmp_path / "large"))
     assert large <= 4.4 * small, f"{reader}: {small} calls at {SMALL}, {large} at {LARGE}"
 
 
