@@ -490,3 +490,20 @@ def test_writes_never_follow_a_link_even_one_the_checks_did_not_see(tmp_path):
     [problem] = info.value.problems
     assert "Not a directory: 'dir'" in problem  # O_NOFOLLOW | O_DIRECTORY on a link
     assert list(outside.iterdir()) == []
+
+
+def test_links_must_stay_in_the_module_folder_not_only_in_the_extraction_folder(tmp_path):
+    # With everything in one top folder, that folder is the module: `m/esc` resolves to
+    # the extraction folder itself, which is outside the module.
+    archive = tar_gz(
+        tmp_path / "m.tgz",
+        [
+            (member("m/module.json"), MANIFEST),
+            (member("m/dot", tarfile.SYMTYPE, "."), None),
+            (member("m/esc", tarfile.SYMTYPE, "dot/../m/dot/.."), None),
+        ],
+    )
+    problem = refused(tmp_path, archive)
+    assert (
+        problem == "entry 'm/esc': link to 'dot/../m/dot/..' leaves the module; refusing to extract"
+    )

@@ -221,7 +221,7 @@ class _Writer:
     def finish(self) -> None:
         """Resolve every link now that all entries are in (see `links`)."""
         try:
-            self.tree.check()
+            self.tree.check(within=self.tree.module_folder())
         except LinkProblem as exc:
             raise self.fail(exc.path, exc.problem) from None
 

@@ -47,6 +47,7 @@ class LinkTree:
         self.root = _Node(folder=True)
         self._links: list[tuple[str, tuple[str, ...], str]] = []
         self._steps = 0
+        self._floor = 0  # how deep the folder links must stay in is
 
     def add(self, parts: tuple[str, ...], kind: str, target: str | None = None) -> bool:
         """Record `parts` as a `folder`, `file` or `link` (with `target`), creating its
@@ -74,10 +75,25 @@ class LinkTree:
             self._links.append(("/".join(parts), parts[:-1], target))
         return True
 
-    def check(self) -> None:
-        """Resolve every link; raise `LinkProblem` for the first that leaves the root,
-        loops, is more than `MAX_LINKS` deep or absolute, or when the checks would take
-        more than `MAX_STEPS` steps."""
+    def module_folder(self) -> tuple[str, ...]:
+        """Where the module is in the tree: `()` when `module.json` is at the top, else the
+        single top-level folder, if there is exactly one (as the archive reader decides)."""
+        assert self.root.children is not None  # noqa: S101 - the root is a folder
+        top = self.root.children
+        manifest = top.get("module.json")
+        if manifest is not None and manifest.children is None and manifest.target is None:
+            return ()
+        if len(top) == 1:
+            ((name, node),) = top.items()
+            if node.children is not None:
+                return (name,)
+        return ()
+
+    def check(self, within: tuple[str, ...] = ()) -> None:
+        """Resolve every link; raise `LinkProblem` for the first that leaves the folder
+        `within` (the root by default), loops, is more than `MAX_LINKS` deep or absolute,
+        or when the checks would take more than `MAX_STEPS` steps."""
+        self._floor = len(within)
         for path, folder, target in self._links:
             try:
                 self._walk(list(self._nodes(folder)), target, [MAX_LINKS])
@@ -102,7 +118,7 @@ class LinkTree:
             if name in ("", "."):
                 continue
             if name == "..":
-                if not stack:
+                if len(stack) <= self._floor:
                     raise LinkProblem("", "leaves the module")
                 stack.pop()
                 continue
