@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import jsonschema
@@ -188,3 +189,39 @@ def test_served_and_benched_modules_get_the_pins():
             [EXAMPLES / "host-http"], SandboxLimits(), SandboxLimits(), stack, host
         )
     assert spec.grants.host.http.resolve == pins
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"description": "\ud800"}, "description: "),
+        ({"author": {"name": "x\udfff"}}, "author.name: "),
+        ({"runtime": {"kind": "wasm", "entry": "m\x00.wasm"}}, "runtime.entry: "),
+        ({"runtime": {"kind": "wasm", "entry": "a" * 300 + ".wasm"}}, "runtime.entry: "),
+        ({"runtime": {"kind": "wasm", "entry": "d/" * 600 + "m.wasm"}}, "runtime.entry: "),
+        ({"name": "\x1b[2Jx"}, "name: "),
+        ({"security": {"permissions": ["storage:read:" + "\x1b]0;pwned\x07" * 5000]}}, "security"),
+    ],
+)
+def test_hostile_manifest_strings_exit_2_in_one_escaped_line(tmp_path, fields, named):
+    root = tmp_path / "m"
+    root.mkdir()
+    raw = {"name": "m", "version": "1.0.0", "runtime": {"kind": "wasm", "entry": "m.wasm"}}
+    (root / "module.json").write_text(json.dumps({**raw, **fields}), encoding="ascii")
+    (root / "m.wasm").write_bytes(b"\0asm\1\0\0\0")
+    result = CliRunner().invoke(cli, ["gate", str(root)])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith(f"sandbench: {root}/module.json: {named}"), line
+    assert line.isprintable()
+    assert len(line) < 400
+
+
+def test_a_corrupt_tar_gz_is_one_line_and_exit_2(tmp_path):
+    archive = tmp_path / "m.tar.gz"
+    archive.write_bytes(gzip.compress(b"\x1b[2J not a tar" * 1000)[:-8] + b"\0" * 8)
+    result = CliRunner().invoke(cli, ["gate", str(archive)])
+    assert result.exit_code == 2, result.output
+    [line] = result.output.splitlines()
+    assert line.startswith(f"sandbench: {archive}: corrupt or unreadable archive"), line
+    assert line.isprintable()

@@ -210,3 +210,34 @@ def test_fifo_in_the_tree_is_named(write_module):
         root.resolve(),
         ["pipe: not a regular file or link; remove it from the module"],
     )
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        [("dot", "."), ("esc", "dot/..")],
+        [("dot", "."), ("esc", "dot/dot/../..")],
+        [("lib/up", ".."), ("esc", "lib/up/..")],
+        [("esc", "missing/../..")],
+        [("a", "b"), ("b", "a")],
+        [("abs", "/etc")],
+    ],
+)
+def test_a_folder_whose_links_resolve_outside_is_refused(write_module, links):
+    # The same check as for archives (manifests.links): a folder module is input too.
+    root = write_module({"lib/x.txt": "x"})
+    for name, target in links:
+        (root / name).symlink_to(target)
+    path, [problem] = load_problems(root)
+    assert path == root.resolve()
+    assert re.fullmatch(r"'[a-z/]+': link to '[^']+' (leaves the module|more than 40 links deep, "
+                        r"or a loop|an absolute path; .*); replace the link by the file it names",
+                        problem), problem  # fmt: skip
+
+
+def test_links_that_stay_inside_a_folder_are_digested(write_module):
+    root = write_module({"lib/x.txt": "x"})
+    (root / "dot").symlink_to(".")
+    (root / "via").symlink_to("dot/lib/../lib/x.txt")
+    (root / "dangling").symlink_to("nothing/here")
+    assert len(load(root).digest) == 64

@@ -276,16 +276,16 @@ SIGNED = "expected SHA256:<64 hex digits> (`sandbench manifest digest DIR` print
         ),
         (
             {"health.request.path": "health"},
-            'health.request.path: "health" is invalid: expected a path starting with / (no spaces)',
+            'health.request.path: "health" is invalid: expected a path starting with / in printable ASCII (no spaces)',
         ),
         (
             {"health.request.path": "/a b"},
-            'health.request.path: "/a b" is invalid: expected a path starting with / (no spaces)',
+            'health.request.path: "/a b" is invalid: expected a path starting with / in printable ASCII (no spaces)',
         ),
         (
             {"health.request.headers": {"X-A": "a\nb"}},
             'health.request.headers.X-A: "a\\nb" is invalid: '
-            "expected text without control characters",
+            "expected printable ASCII text without control characters",
         ),
         (
             {"health.expect.status": 999},
@@ -501,3 +501,28 @@ def test_nesting_near_the_recursion_limit_is_one_clean_problem():
         (line,) = problems(head + "[" * depth + "]" * depth + "}")
         assert line.isprintable()
         assert line.startswith(("description: ", "not valid JSON: maximum recursion depth"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        # `$` in a pattern matches before a final newline: every pattern is matched whole
+        ({"name": "vendas\n"}, "name"),
+        ({"version": "2.1.0\n"}, "version"),
+        ({"security.permissions": ["storage:read:docs\n"]}, "security.permissions[0]"),
+        ({"security.permissions": ["api:external:a.com\n"]}, "security.permissions[0]"),
+        ({"license": "MIT\n"}, "license"),
+        # what goes on the wire must be what http.client and a CGI environment can carry
+        ({"health.request.headers": {"X-A": "\u20ac"}}, "health.request.headers.X-A"),
+        ({"health.request.path": "/caf\u00e9"}, "health.request.path"),
+        ({"health.request.path": "/\x00"}, "health.request.path"),
+        # what reaches the file system must be a name the file system takes
+        ({"runtime.entry": "a\x00.wasm"}, "runtime.entry"),
+        ({"runtime.entry": "\u0085.wasm"}, "runtime.entry"),
+        ({"runtime.entry": "a" * 300 + ".wasm"}, "runtime.entry"),
+        ({"runtime.entry": "d/" * 600 + "m.wasm"}, "runtime.entry"),
+    ],
+)
+def test_strings_that_would_break_later_are_refused_naming_the_field(changes, field):
+    [line] = problems(example(**changes))
+    assert line.startswith(f"{field}: "), line

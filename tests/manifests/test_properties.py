@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import math
+import tempfile
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,9 @@ from hypothesis import strategies as st
 from sandbench.errors import ManifestError
 from sandbench.manifests import (
     Manifest,
+    ModulePackage,
     Rate,
+    load,
     parse_cpu,
     parse_duration,
     parse_manifest,
@@ -38,7 +42,10 @@ WORDS = [
     "a\nb", "\u2028", "\x00", "\ud800", "\x1b[2J", "é", "NaN",
 ]  # fmt: skip
 
-keys = st.sampled_from(WORDS) | st.text(max_size=12)
+# All of Unicode, lone surrogates (category Cs) and every control character included.
+ANY_CHAR = st.characters(codec=None, exclude_categories=())
+any_text = st.text(alphabet=ANY_CHAR, max_size=30)
+keys = st.sampled_from(WORDS) | st.text(alphabet=ANY_CHAR, max_size=12)
 scalars = (
     st.none()
     | st.booleans()
@@ -46,7 +53,7 @@ scalars = (
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats()
     | st.sampled_from(WORDS)
-    | st.text(max_size=30)
+    | any_text
 )
 json_values = st.recursive(
     scalars,
@@ -159,9 +166,106 @@ def test_mangled_example_bytes(data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(max_size=300))
+@given(st.text(alphabet=ANY_CHAR, max_size=300))
 def test_any_text(text):
     _check(text)
+
+
+# -- every string field, any Unicode, through load() on disk ----------------------------
+
+# Every string field the manifest has, in a wasm component and a container manifest.
+FULL_WASM: dict[str, Any] = {
+    **EXAMPLE,
+    "$schema": "https://sandbench.dev/schemas/module-manifest-1.json",
+    "description": "Sales",
+    "runtime": {"kind": "wasm", "entry": "module.wasm", "abi": "component", "source": "app.py"},
+    "health": {
+        "request": {"method": "POST", "path": "/x", "headers": {"X-A": "b"}, "body": "{}"},
+        "expect": {"status": 200, "contains": "ok"},
+    },
+    "author": {"name": "N", "email": "a@b.c", "url": "https://b.c", "verified": False},
+}
+FULL_CONTAINER: dict[str, Any] = {
+    **FULL_WASM,
+    "runtime": {
+        "kind": "container",
+        "build": "image",
+        "port": 8080,
+        "command": ["python3", "s.py"],
+    },
+}
+
+
+def _string_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], bool]]:
+    """(location, is_key) of every string value and every key of a free-form object."""
+    found: list[tuple[tuple[Any, ...], bool]] = []
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else []
+    )
+    for key, child in items:
+        if isinstance(node, dict) and prefix[-1:] in (("headers",), ("csp",)):
+            found.append(((*prefix, key), True))
+        if isinstance(child, str):
+            found.append(((*prefix, key), False))
+        found.extend(_string_paths(child, (*prefix, key)))
+    return found
+
+
+@st.composite
+def any_unicode_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """A full manifest with one to three string fields (or keys) replaced or edited with
+    arbitrary Unicode: lone surrogates, NUL, escapes, 64 KiB names."""
+    result: dict[str, Any] = copy.deepcopy(draw(st.sampled_from([FULL_WASM, FULL_CONTAINER])))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        (*parents, last), is_key = draw(st.sampled_from(_string_paths(result)))
+        node: Any = result
+        for part in parents:
+            node = node[part]
+        old: str = last if is_key else node[last]
+        new = draw(
+            any_text
+            | st.builds(_insert, st.just(old), any_text, st.integers(0, len(old)))
+            | st.sampled_from(["\ud800", "a\x00.wasm", "a" * 70_000 + ".wasm", "\x1b[2J", "x\n"])
+        )
+        if is_key:
+            node[new] = node.pop(last)
+        else:
+            node[last] = new
+    return result
+
+
+def _insert(old: str, text: str, at: int) -> str:
+    return old[:at] + text + old[at:]
+
+
+def _load_check(raw: dict[str, Any]) -> None:
+    """load() gives a package whose every string can be encoded, or one clean error."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        for name in ("module.wasm", "app.py", "image/Dockerfile"):
+            (root / name).parent.mkdir(exist_ok=True)
+            (root / name).write_bytes(b"\0asm\1\0\0\0" if name.endswith(".wasm") else b"x")
+        (root / "module.json").write_text(json.dumps(raw), encoding="ascii")
+        try:
+            result: ModulePackage | ManifestError = load(root)
+        except ManifestError as error:
+            result = error
+        if isinstance(result, ModulePackage):
+            result.model_dump_json().encode()
+            return
+        for line in result.problems:
+            assert line.isprintable(), line
+            assert len(line) <= 400, line
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_unicode_fields())
+def test_any_unicode_in_any_field_loads_or_is_one_clean_line(raw):
+    _load_check(raw)
 
 
 # -- format -> parse round trips -----------------------------------------------------------

@@ -64,3 +64,14 @@ def test_text_summary_names_what_went_wrong():
 @pytest.mark.parametrize("fmt", list(Format))
 def test_every_format_renders(fmt):
     assert render(assess(make_evidence()), fmt).endswith("\n")
+
+
+def test_text_summary_escapes_what_the_module_wrote():
+    # A violation message holds the module's own output: no escape sequence, no forged line.
+    forged = "\x1b[2J\x1b]0;owned\x07spun\n  ok         everything: fine"
+    bad = Outcome(violation=Violation(kind=ViolationKind.CPU, message=forged), usage=Usage())
+    text = render(assess(make_evidence(outcomes=(answer(), bad))), Format.TEXT)
+    assert "\x1b" not in text
+    assert "\x07" not in text
+    assert "  violation  cpu during invoke: \\x1b[2J\\x1b]0;owned\\x07spun\\n  ok  " in text
+    assert all(line.isprintable() for line in text.splitlines())

@@ -18,6 +18,7 @@ import click
 
 from sandbench._version import __version__
 from sandbench.errors import InvalidInput, SandbenchError
+from sandbench.manifests.text import printable
 
 from .advisories import advisories_group
 from .bench import bench_command
@@ -45,7 +46,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except InvalidInput as exc:
             for problem in exc.problems:
-                click.echo(f"sandbench: {exc.path}: {problem}", err=True)
+                # Paths and problems quote names from uploads: no escape sequence gets through.
+                click.echo(f"sandbench: {printable(str(exc.path))}: {printable(problem)}", err=True)
             ctx.exit(exc.exit_code)
         except SandbenchError as exc:
             hint = f" ({exc.hint})" if exc.hint else ""

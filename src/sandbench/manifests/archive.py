@@ -1,16 +1,25 @@
-"""Safe extraction of module archives (`.tar.gz`, `.tgz`, `.tar`, `.zip`).
+"""Safe extraction of module archives (`.tar.gz`, `.tgz`, `.tar.bz2`, `.tar.xz`, `.tar`, `.zip`).
 
-An archive is untrusted input. Every entry is checked before anything is written, and
-files are written by this module (never by `extractall`), so that:
+An archive is untrusted input. Work is bounded before it is done, every entry is checked
+before anything is written, and files are written by this module (never by `extractall`):
 
-- absolute paths, `..` components and names that are not plain text are refused;
-- symbolic links must be relative and stay inside the tree; hard links are refused;
-- devices, FIFOs and anything else that is not a file, folder or link are refused;
+- a tar archive's raw headers are read first (`tarscan`): oversized pax headers and GNU
+  long names, malformed pax records, sparse files, bad checksums, truncation and too many
+  entries or bytes are refused before `tarfile` parses anything (CVE-2024-6232); a zip's
+  entry count is read from its end record before `zipfile` reads its directory;
+- absolute paths, `..` components, names that are not printable UTF-8, paths over 4096
+  bytes and components over 255 bytes are refused; `./` (as `tar -C dir .` writes) is the
+  root itself;
+- symbolic links must be relative, and once every entry is in, each is resolved the way
+  the kernel would (`links`): one whose resolution leaves the tree, loops or is more than
+  40 links deep is refused; an entry whose path goes through a link is refused, and every
+  write walks the tree with `O_NOFOLLOW`, so nothing is ever written through a link;
+  hard links, devices, FIFOs and anything else but files, folders and links are refused;
 - the total size, the number of entries and the ratio of unpacked to packed size are capped
-  (size and ratio bombs), and the caps are enforced on the bytes actually written, not on
-  what the headers claim.
+  (size and ratio bombs), on the bytes actually written, not on what the headers claim.
 
-Each refusal is one line naming the entry and what to do, as a `ManifestError`.
+Every refusal, and every corrupt archive whatever the library raised, is one line of at
+most about 300 characters naming the entry, as a `ManifestError`.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import contextlib
 import os
 import shutil
 import stat
+import struct
 import tarfile
 import tempfile
 import zipfile
@@ -27,11 +37,18 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from sandbench.errors import ManifestError
+from sandbench.errors import ManifestError, SandbenchError
+
+from .links import LinkProblem, LinkTree
+from .tarscan import MAX_NAME, ScanLimits, TarProblem, compression, open_stream, prescan
+from .text import shown, shown_bytes
 
 __all__ = ["ArchiveLimits", "extract", "is_archive", "opened"]
 
 _CHUNK = 64 * 1024
+_MAX_COMPONENT = 255
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 @dataclass(frozen=True)
@@ -44,12 +61,12 @@ class ArchiveLimits:
 
 
 def is_archive(path: Path) -> bool:
-    """True for a regular file that looks like a tar (possibly gzipped) or zip archive."""
+    """True for a regular file that looks like a tar (plain, gzip, bzip2, xz) or zip archive."""
     if not path.is_file():
         return False
     with path.open("rb") as handle:
         head = handle.read(262)
-    return head[:2] == b"\x1f\x8b" or head[:4] == b"PK\x03\x04" or head[257:262] == b"ustar"
+    return head[:4] in _ZIP_MAGIC or compression(head) is not None
 
 
 @contextlib.contextmanager
@@ -71,19 +88,36 @@ def extract(archive: Path, dest: Path, limits: ArchiveLimits) -> Path:
     """Extract `archive` into the empty folder `dest`; return the module root inside it.
 
     The root is `dest` when `module.json` is at the top, or the single top-level folder
-    when everything is inside one. Raises `ManifestError` for anything unsafe or corrupt.
+    when everything is inside one. Raises `ManifestError` (one line) for anything unsafe
+    or corrupt, whatever the archive holds.
     """
     writer = _Writer(archive, dest, limits)
     try:
-        if zipfile.is_zipfile(archive):
+        with archive.open("rb") as handle:
+            head = handle.read(262)
+        if head[:4] in _ZIP_MAGIC:
             _extract_zip(archive, writer)
         else:
-            _extract_tar(archive, writer)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+            _extract_tar(archive, compression(head) or "", writer)
+        writer.finish()
+    except SandbenchError:
+        raise
+    except TarProblem as exc:
+        raise ManifestError(archive, [f"{exc.entry}: {exc.problem}; refusing to extract"]) from None
+    except Exception as exc:  # a corrupt archive makes the libraries raise almost anything
         raise ManifestError(
-            archive, [f"corrupt or unreadable archive ({exc}); re-create it with tar or zip"]
+            archive,
+            [f"corrupt or unreadable archive ({_reason(exc)}); re-create it with tar or zip"],
         ) from None
     return _module_root(archive, dest)
+
+
+def _reason(exc: BaseException) -> str:
+    """What a library said, short and printable (UTF-8 errors name the bad bytes)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a name that is not valid UTF-8: {shown_bytes(exc.object)}"
+    text = str(exc) or type(exc).__name__
+    return shown(text, 100)[1:-1] if len(text) <= 100 else shown(text, 100)
 
 
 class _Writer:
@@ -94,64 +128,123 @@ class _Writer:
         self.packed = max(archive.stat().st_size, 1)
         self.written = 0
         self.entries = 0
-        self.seen: set[str] = set()
+        self.tree = LinkTree()
 
     def fail(self, name: str, problem: str) -> ManifestError:
-        return ManifestError(self.archive, [f"entry {name!r}: {problem}; refusing to extract"])
+        return ManifestError(self.archive, [f"entry {shown(name)}: {problem}; refusing to extract"])
 
-    def target(self, name: str) -> Path:
-        """Validate an entry name and return where it goes."""
+    @contextlib.contextmanager
+    def reading(self, name: str) -> Iterator[None]:
+        """Turn a library's error while reading `name` into a refusal naming it."""
+        try:
+            yield
+        except SandbenchError:
+            raise
+        except Exception as exc:
+            raise self.fail(name, f"cannot be unpacked ({_reason(exc)})") from None
+
+    def parts(self, name: str) -> tuple[str, ...]:
+        """Validate an entry name; its components without `.` (empty for the root)."""
         self.entries += 1
         if self.entries > self.limits.max_entries:
             raise self.fail(name, f"more than {self.limits.max_entries} entries")
-        if "\\" in name or "\x00" in name or not name.isprintable():
+        if "\\" in name or not name.isprintable():
+            if any("\udc80" <= c <= "\udcff" for c in name):
+                raise self.fail(name, "the name is not valid UTF-8")
             raise self.fail(name, "the name has backslashes or control characters")
+        if len(name.encode()) > MAX_NAME:
+            raise self.fail(name, f"the name is longer than {MAX_NAME} bytes")
         pure = PurePosixPath(name)
         if pure.is_absolute():
             raise self.fail(name, "absolute path")
         if ".." in pure.parts:
             raise self.fail(name, "path leaves the archive through '..'")
-        parts = [p for p in pure.parts if p != "."]
-        if not parts:
+        parts = tuple(p for p in pure.parts if p != ".")
+        if any(len(p.encode()) > _MAX_COMPONENT for p in parts):
+            raise self.fail(name, f"a path component is longer than {_MAX_COMPONENT} bytes")
+        if not parts and "." not in name:
             raise self.fail(name, "empty name")
-        key = "/".join(parts)
-        if key in self.seen:
+        return parts  # () for `.` or `./`: the root itself
+
+    def record(
+        self, name: str, parts: tuple[str, ...], kind: str, target: str | None = None
+    ) -> None:
+        try:
+            fresh = self.tree.add(parts, kind, target)
+        except LinkProblem as exc:
+            raise self.fail(name, exc.problem) from None
+        if not fresh:
             raise self.fail(name, "appears twice")
-        self.seen.add(key)
-        path = self.dest.joinpath(*parts)
-        for parent in reversed(path.relative_to(self.dest).parents):
-            if (self.dest / parent).is_symlink():
-                raise self.fail(name, "goes through a link")
-        return path
 
     def directory(self, name: str) -> None:
-        self.target(name).mkdir(parents=True, exist_ok=True, mode=0o755)
+        parts = self.parts(name)
+        if not parts:
+            return  # `./`: the root itself
+        self.record(name, parts, "folder")
+        os.close(self._folder(parts))
 
     def special(self, name: str) -> None:
         """Refuse a device, FIFO or socket (after the name itself was checked)."""
-        self.target(name)
+        self.parts(name)
         raise self.fail(name, "is a device, FIFO or other special file")
 
     def link(self, name: str, target: str) -> None:
-        path = self.target(name)
-        if target.startswith("/") or not target:
-            raise self.fail(name, f"link to the absolute path {target!r}")
-        resolved = os.path.normpath(path.parent.relative_to(self.dest) / target)
-        if resolved == ".." or resolved.startswith(("../", "/")):
-            raise self.fail(name, f"link to {target!r} leaves the module")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, path)
+        parts = self._file_parts(name)
+        if not target or not target.isprintable():
+            raise self.fail(name, f"link to {shown(target)}: empty or with control characters")
+        if len(target.encode()) > MAX_NAME:
+            raise self.fail(name, f"link target longer than {MAX_NAME} bytes")
+        if target.startswith("/"):
+            raise self.fail(name, f"link to the absolute path {shown(target)}")
+        self.record(name, parts, "link", target)
+        folder = self._folder(parts[:-1])
+        try:
+            os.symlink(target, parts[-1], dir_fd=folder)
+        finally:
+            os.close(folder)
 
     def file(self, name: str, source: IO[bytes], executable: bool) -> None:
-        path = self.target(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(path, flags, 0o755 if executable else 0o644)
-        with os.fdopen(fd, "wb") as out:
+        parts = self._file_parts(name)
+        self.record(name, parts, "file")
+        folder = self._folder(parts[:-1])
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(parts[-1], flags, 0o755 if executable else 0o644, dir_fd=folder)
+        finally:
+            os.close(folder)
+        with os.fdopen(fd, "wb") as out, self.reading(name):
             while chunk := source.read(_CHUNK):
                 self.written += len(chunk)
                 self._check_size(name)
                 out.write(chunk)
+
+    def finish(self) -> None:
+        """Resolve every link now that all entries are in (see `links`)."""
+        try:
+            self.tree.check(within=self.tree.module_folder())
+        except LinkProblem as exc:
+            raise self.fail(exc.path, exc.problem) from None
+
+    def _file_parts(self, name: str) -> tuple[str, ...]:
+        parts = self.parts(name)
+        if not parts:
+            raise self.fail(name, "empty name")
+        return parts
+
+    def _folder(self, parts: tuple[str, ...]) -> int:
+        """An open descriptor of the folder `parts`, made where missing, never via a link."""
+        fd = os.open(self.dest, _DIR_FLAGS)
+        try:
+            for part in parts:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _check_size(self, name: str) -> None:
         if self.written > self.limits.max_bytes:
@@ -162,40 +255,90 @@ class _Writer:
             )
 
 
-def _extract_tar(archive: Path, writer: _Writer) -> None:
-    with tarfile.open(archive, mode="r:*") as tar:
+def _extract_tar(archive: Path, kind: str, writer: _Writer) -> None:
+    limits = writer.limits
+    with open_stream(archive, kind) as stream:
+        prescan(
+            stream,
+            ScanLimits(limits.max_entries, limits.max_bytes, limits.max_ratio, writer.packed),
+        )
+    # Exactly the stream the pre-scan read, never tarfile's own guess ("r:*" also takes
+    # LZMA-alone, which has no magic): tarfile must not parse bytes the scan did not see.
+    with tarfile.open(archive, mode=f"r:{kind}") as tar:  # type: ignore[call-overload]
         for member in tar:
-            if member.isdir():
-                writer.directory(member.name)
-            elif member.issym():
-                writer.link(member.name, member.linkname)
-            elif member.islnk():
-                raise writer.fail(member.name, "hard links are not allowed")
-            elif member.isreg():
-                source = tar.extractfile(member)
-                if source is None:  # pragma: no cover - isreg() members always have data
-                    raise writer.fail(member.name, "has no data")
-                with source:
-                    writer.file(member.name, source, bool(member.mode & 0o111))
-            else:
-                writer.special(member.name)
+            _tar_member(tar, member, writer)
+
+
+def _tar_member(tar: tarfile.TarFile, member: tarfile.TarInfo, writer: _Writer) -> None:
+    if member.isdir():
+        writer.directory(member.name)
+    elif member.issym():
+        writer.link(member.name, member.linkname)
+    elif member.islnk():
+        writer.parts(member.name)
+        raise writer.fail(member.name, "hard links are not allowed")
+    elif member.isreg():
+        with writer.reading(member.name):
+            source = tar.extractfile(member)
+        if source is None:  # pragma: no cover - isreg() members always have data
+            raise writer.fail(member.name, "has no data")
+        with source:
+            writer.file(member.name, source, bool(member.mode & 0o111))
+    else:
+        writer.special(member.name)
 
 
 def _extract_zip(archive: Path, writer: _Writer) -> None:
+    _zip_count(archive, writer.limits.max_entries)
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
-            mode = info.external_attr >> 16
-            if info.flag_bits & 0x1:
-                raise writer.fail(info.filename, "is encrypted")
-            if stat.S_ISLNK(mode):
-                writer.link(info.filename, zf.read(info).decode("utf-8", "replace"))
-            elif info.is_dir():
-                writer.directory(info.filename)
-            elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
-                writer.special(info.filename)
-            else:
-                with zf.open(info) as source:
-                    writer.file(info.filename, source, bool(mode & 0o111))
+            _zip_member(zf, info, writer)
+
+
+def _zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, writer: _Writer) -> None:
+    mode = info.external_attr >> 16
+    name = info.filename
+    if not name:
+        writer.parts(name)  # refuses it: ZipInfo.is_dir() fails on an empty name
+    if info.flag_bits & 0x1:
+        writer.parts(name)
+        raise writer.fail(name, "is encrypted")
+    if stat.S_ISLNK(mode):
+        with writer.reading(name), zf.open(info) as source:
+            raw = source.read(MAX_NAME + 1)
+            target = raw.decode("utf-8")
+        writer.link(name, target)
+    elif info.is_dir():
+        writer.directory(name)
+    elif stat.S_IFMT(mode) not in (0, stat.S_IFREG):
+        writer.special(name)
+    else:
+        with writer.reading(name), zf.open(info) as source:
+            writer.file(name, source, bool(mode & 0o111))
+
+
+def _zip_count(archive: Path, max_entries: int) -> None:
+    """Refuse a zip whose end record declares too many entries, before `zipfile` reads
+    (and keeps in memory) its whole central directory."""
+    with archive.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        start = max(size - (22 + 65535), 0)
+        handle.seek(start)
+        tail = handle.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            return  # zipfile says what is wrong
+        (count,) = struct.unpack_from("<H", tail, at + 10)
+        if count == 0xFFFF and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+            (where,) = struct.unpack_from("<Q", tail, at - 20 + 8)
+            handle.seek(min(where, size))
+            record = handle.read(56)
+            if len(record) == 56 and record[:4] == b"PK\x06\x06":
+                (count,) = struct.unpack_from("<Q", record, 32)
+    if count > max_entries:
+        raise ManifestError(
+            archive, [f"declares {count} entries, more than {max_entries}; refusing to extract"]
+        )
 
 
 def _module_root(archive: Path, dest: Path) -> Path:

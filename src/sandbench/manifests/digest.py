@@ -4,7 +4,8 @@ The algorithm (version 1) is specified in docs/digest.md; in short:
 
 1. Take every regular file and symbolic link under the module root, skipping the folders
    `.git`, `.hg`, `.svn`, `__pycache__` and `.sandbench` and files ending in `.pyc`.
-   Links are not followed: a link contributes its target text.
+   Links are not followed: a link contributes its target text (whether a link may lead
+   out of the module is the loader's question: `load` refuses such trees, see `links`).
    `module.sig` at the root (the publisher signature, see `publisher`) is left out; it
    must be a regular file there.
 2. Replace `module.json` at the root with its canonical JSON without `signature`
@@ -23,6 +24,9 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from .links import LinkTree
+from .text import clipped
 
 __all__ = ["MANIFEST_NAME", "SIGNATURE_NAME", "canonical_manifest", "compute_digest"]
 
@@ -47,7 +51,7 @@ def canonical_manifest(raw: dict[str, Any]) -> bytes:
 def _unreadable(exc: OSError) -> None:
     # os.walk skips folders it cannot list unless told otherwise; a digest that silently
     # leaves out files would not be the digest of the module.
-    raise DigestError(f"{exc.filename}: cannot be read ({exc.strerror})")
+    raise DigestError(f"{clipped(str(exc.filename), 200)}: cannot be read ({exc.strerror})")
 
 
 def _is_signature(rel: str, mode: int) -> bool:
@@ -63,9 +67,12 @@ def _is_signature(rel: str, mode: int) -> bool:
     return True
 
 
-def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
+def _entries(root: Path, tree: LinkTree) -> Iterator[tuple[bytes, str, Path]]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable, followlinks=False):
         here = Path(dirpath)
+        where = here.relative_to(root).parts
+        if where:
+            tree.add(where, "folder")
         # Links to folders show up in dirnames; digest them as links, never descend.
         for name in list(dirnames):
             if (here / name).is_symlink():
@@ -74,35 +81,47 @@ def _entries(root: Path) -> Iterator[tuple[bytes, str, Path]]:
             elif name in _SKIP_DIRS:
                 dirnames.remove(name)
         for name in filenames:
-            if name.endswith(".pyc"):
-                continue
-            path = here / name
-            rel = path.relative_to(root).as_posix()
-            mode = path.lstat().st_mode
-            if _is_signature(rel, mode):
-                continue
-            if stat.S_ISLNK(mode):
-                yield os.fsencode(rel), "l", path
-            elif stat.S_ISREG(mode):
-                yield os.fsencode(rel), "f", path
-            else:
-                raise DigestError(f"{rel}: not a regular file or link; remove it from the module")
+            if not name.endswith(".pyc"):
+                yield from _entry(root, here / name, (*where, name), tree)
 
 
-def compute_digest(root: Path, manifest_raw: dict[str, Any]) -> str:
-    """Return the lowercase hex digest of the module at `root`.
+def _entry(
+    root: Path, path: Path, parts: tuple[str, ...], tree: LinkTree
+) -> Iterator[tuple[bytes, str, Path]]:
+    """One file of the walk, as (relative path, kind, path); nothing for `module.sig`."""
+    rel = path.relative_to(root).as_posix()
+    mode = path.lstat().st_mode
+    if _is_signature(rel, mode):
+        return
+    if stat.S_ISLNK(mode):
+        tree.add(parts, "link", os.readlink(path))
+        yield os.fsencode(rel), "l", path
+    elif stat.S_ISREG(mode):
+        tree.add(parts, "file")
+        yield os.fsencode(rel), "f", path
+    else:
+        raise DigestError(
+            f"{clipped(rel, 200)}: not a regular file or link; remove it from the module"
+        )
+
+
+def compute_digest(root: Path, manifest_raw: dict[str, Any], links: LinkTree | None = None) -> str:
+    """Return the lowercase hex digest of the module at `root`; record its folders,
+    files and links in `links` when given (for `LinkTree.check`).
 
     Raises `DigestError` for special files (devices, FIFOs, sockets), for files or folders
     that cannot be read and for trees over 20,000 files or 2 GiB.
     """
     try:
-        return _digest(root, manifest_raw)
+        return _digest(root, manifest_raw, links or LinkTree())
     except OSError as exc:
-        raise DigestError(f"{exc.filename}: cannot be read ({exc.strerror})") from None
+        raise DigestError(
+            f"{clipped(str(exc.filename), 200)}: cannot be read ({exc.strerror})"
+        ) from None
 
 
-def _digest(root: Path, manifest_raw: dict[str, Any]) -> str:
-    entries = sorted(_entries(root))
+def _digest(root: Path, manifest_raw: dict[str, Any], tree: LinkTree) -> str:
+    entries = sorted(_entries(root, tree))
     if len(entries) > MAX_FILES:
         raise DigestError(f"more than {MAX_FILES} files; a module should be far smaller")
     sha = hashlib.sha256(_HEADER)

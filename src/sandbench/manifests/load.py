@@ -16,7 +16,9 @@ from pydantic_core import ErrorDetails
 from sandbench.errors import ManifestError
 
 from .digest import MANIFEST_NAME, DigestError, compute_digest
+from .links import LinkProblem, LinkTree
 from .models import ContainerRuntime, Manifest, ModulePackage
+from .text import clipped, printable, shown
 
 __all__ = ["load", "parse_manifest", "write_signature"]
 
@@ -32,28 +34,17 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _printable(text: str) -> str:
-    """`text` with every non-printable character escaped (`\\n`, `\\x85`, `\\u2028`).
-
-    Keys and values come from the manifest: unescaped, a newline would split one problem
-    into two lines and a control sequence could rewrite the terminal.
-    """
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _loc(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
-        shown = _printable(str(part))
+        shown = clipped(str(part), 60)
         text += f"[{part}]" if isinstance(part, int) else (f".{shown}" if text else shown)
     return text or "(top level)"
 
 
 def _shown(value: object) -> str:
     try:
-        text = _printable(json.dumps(value, ensure_ascii=False, default=str))
+        text = printable(json.dumps(value, ensure_ascii=False, default=str))
     except (ValueError, RecursionError):
         text = "(nested too deeply to show)"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -115,7 +106,40 @@ def _decode(text: str | bytes, source: Path | str) -> dict[str, Any]:
         raise ManifestError(source, [f"not valid JSON: {exc}"]) from None
     if not isinstance(raw, dict):
         raise ManifestError(source, ["expected a JSON object at the top level"])
+    _check_unicode(raw, source)
     return raw
+
+
+def _check_unicode(raw: dict[str, Any], source: Path | str) -> None:
+    """Refuse lone surrogates (`"\\ud800"` is valid JSON, not valid Unicode) in any key
+    or string: no encoder takes them (the digest, a report, a file name, the terminal).
+    One pass over the document, without recursion (nesting is as deep as JSON allows)."""
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), raw)]
+    problems: list[str] = []
+    while stack and len(problems) < 10:
+        loc, node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            here = (*loc, key)
+            if isinstance(key, str) and not _encodable(key):
+                problems.append(f"{_loc(loc)}: the key {shown(key)} {_SURROGATE}")
+            elif isinstance(value, str) and not _encodable(value):
+                problems.append(f"{_loc(here)}: {shown(value)} {_SURROGATE}")
+            elif isinstance(value, dict | list):
+                stack.append((here, value))
+    if problems:
+        raise ManifestError(source, sorted(problems))
+
+
+_SURROGATE = "holds a lone surrogate (\\ud800-\\udfff); write the character itself or a valid pair"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _validate(raw: dict[str, Any], source: Path | str) -> Manifest:
@@ -130,8 +154,9 @@ def _validate(raw: dict[str, Any], source: Path | str) -> Manifest:
 def load(path: Path | str) -> ModulePackage:
     """Load the module at `path` (a directory holding `module.json`).
 
-    Validates the manifest, checks that the runtime's entry file exists inside the module
-    and computes the digest. Raises `ManifestError` naming the file and every problem.
+    Validates the manifest, checks that the runtime's entry file exists inside the module,
+    computes the digest and resolves every link as the kernel would (`links`: none may
+    lead out of the module, loop or be absolute). Raises `ManifestError` naming the file and every problem.
     """
     root = Path(path)
     manifest_path = root / MANIFEST_NAME
@@ -155,10 +180,16 @@ def load(path: Path | str) -> ModulePackage:
     manifest = _validate(raw, manifest_path)
     root = root.resolve()
     _check_entry(root, manifest, manifest_path)
+    links = LinkTree()
     try:
-        digest = compute_digest(root, raw)
+        digest = compute_digest(root, raw, links)
+        links.check()
     except DigestError as exc:
         raise ManifestError(root, [str(exc)]) from None
+    except LinkProblem as exc:
+        # As for archives: a link the kernel would resolve out of the module reads host files.
+        problem = f"{shown(exc.path)}: {exc.problem}; replace the link by the file it names"
+        raise ManifestError(root, [problem]) from None
     return ModulePackage(manifest=manifest, root=root, digest=digest, raw=raw)
 
 

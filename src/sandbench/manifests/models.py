@@ -151,7 +151,8 @@ class Matching:
     def _check(self, value: str) -> str:
         if len(value) > self.max_length:
             raise ValueError(f"expected at most {self.max_length} characters")
-        if re.match(self.pattern, value) is None:
+        # fullmatch: with re.match, `$` also matches before a final newline ("name\n").
+        if re.fullmatch(self.pattern, value) is None:
             raise ValueError(f"expected {self.what}")
         return value
 
@@ -166,7 +167,18 @@ ModuleName = Annotated[
 ]
 HeaderName = Annotated[str, Matching(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", "an HTTP header name", 256)]
 Text = Annotated[str, Matching(r"^[^\x00-\x1f\x7f]*$", "text without control characters", 8192)]
-RequestPath = Annotated[str, Matching(r"^/[^\s#]*$", "a path starting with / (no spaces)", 2048)]
+# Header values and request paths go on the wire as ASCII (http.client encodes header
+# values as Latin-1 and refuses control characters in paths): anything else is refused
+# here, where the error can name the field, not in the middle of a health check.
+HeaderValue = Annotated[
+    str, Matching(r"^[\x20-\x7e\t]*$", "printable ASCII text without control characters", 8192)
+]
+RequestPath = Annotated[
+    str,
+    Matching(
+        r"^/[\x21-\x22\x24-\x7e]*$", "a path starting with / in printable ASCII (no spaces)", 2048
+    ),
+]
 CspDirective = Annotated[
     str, Matching(r"^[a-z][a-z-]*$", "a CSP directive name such as connect-src", 64)
 ]
@@ -186,13 +198,29 @@ Url = Annotated[str, Matching(r"^https?://\S+$", "an http(s) URL", 2048)]
 
 
 def _semver(value: str) -> str:
-    if _SEMVER_RE.match(value) is None:
+    if _SEMVER_RE.fullmatch(value) is None:
         raise ValueError("expected a semantic version such as 2.1.0 or 1.0.0-rc.1")
     return value
 
 
+MAX_PATH_BYTES = 1024
+MAX_NAME_BYTES = 255
+
+
+def _module_path(value: str) -> PurePosixPath:
+    """A path inside the module as the file system will take it: printable (no NUL, no
+    control character, no lone surrogate), at most 1024 bytes, each name at most 255."""
+    if not value.isprintable():
+        raise ValueError("expected a path without control characters or invalid Unicode")
+    if len(value.encode()) > MAX_PATH_BYTES:
+        raise ValueError(f"expected a path of at most {MAX_PATH_BYTES} bytes")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in value.split("/")):
+        raise ValueError(f"expected names of at most {MAX_NAME_BYTES} bytes in the path")
+    return PurePosixPath(value)
+
+
 def _entry_path(value: str) -> str:
-    path = PurePosixPath(value)
+    path = _module_path(value)
     if value.startswith("/") or "\\" in value or ".." in path.parts or not path.parts:
         raise ValueError("expected a relative path inside the module, e.g. module.wasm")
     if path.suffix not in (".wasm", ".wat"):
@@ -201,7 +229,7 @@ def _entry_path(value: str) -> str:
 
 
 def _python_source(value: str) -> str:
-    path = PurePosixPath(value)
+    path = _module_path(value)
     if value.startswith("/") or "\\" in value or ".." in path.parts or len(path.parts) != 1:
         raise ValueError("expected a Python file at the module's top level, e.g. app.py")
     if path.suffix != ".py" or not path.stem.isidentifier():
@@ -233,7 +261,7 @@ class WasmRuntime(BaseModel):
 
 
 def _module_dir(value: str) -> str:
-    path = PurePosixPath(value)
+    path = _module_path(value)
     if value.startswith("/") or "\\" in value or ".." in path.parts:
         raise ValueError(
             "expected a folder inside the module holding a Dockerfile, e.g. . or image"
@@ -244,6 +272,8 @@ def _module_dir(value: str) -> str:
 def _command(value: tuple[str, ...]) -> tuple[str, ...]:
     if not value or len(value) > 256 or any(len(part) > 4096 for part in value):
         raise ValueError('expected 1 to 256 strings, e.g. ["python3", "/module/server.py"]')
+    if any("\x00" in part for part in value):
+        raise ValueError("expected strings without NUL characters (a process cannot take them)")
     return value
 
 
@@ -337,7 +367,7 @@ class HealthRequest(BaseModel):
     path: RequestPath = "/"
     # additionalProperties: pydantic puts the key pattern in patternProperties, which alone
     # would let a key that does not match through.
-    headers: dict[HeaderName, Text] = Field(
+    headers: dict[HeaderName, HeaderValue] = Field(
         default_factory=dict, json_schema_extra={"additionalProperties": False}
     )
     body: str = Field(default="", max_length=1024 * 1024)

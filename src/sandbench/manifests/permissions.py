@@ -17,6 +17,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from .text import shown
+
 __all__ = ["Permission", "Resource", "parse_permission"]
 
 
@@ -70,19 +72,21 @@ def parse_permission(value: object) -> Permission:
         resource = Resource(resource_text)
     except ValueError:
         names = ", ".join(r.value for r in Resource)
-        raise ValueError(f"unknown resource {resource_text!r}; expected one of {names}") from None
+        raise ValueError(
+            f"unknown resource {shown(resource_text)}; expected one of {names}"
+        ) from None
     actions = _ACTIONS[resource]
     if action not in actions:
         raise ValueError(
-            f"unknown action {action!r} for {resource.value}; expected {' or '.join(actions)}"
+            f"unknown action {shown(action)} for {resource.value}; expected {' or '.join(actions)}"
         )
     pattern, what = (
         (_HOST_RE, "a host name such as crm.example.com (optionally *.example.com or :port)")
         if resource is Resource.API
         else (_NAME_RE, "a name of letters, digits, '_', '.', '-' (at most 63), or *")
     )
-    if pattern.match(target) is None:
-        raise ValueError(f"invalid target {target!r}; expected {what}")
+    if pattern.fullmatch(target) is None:  # not match: `$` matches before a final "\n"
+        raise ValueError(f"invalid target {shown(target)}; expected {what}")
     return Permission(
         resource=resource,
         action=action,

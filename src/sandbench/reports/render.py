@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import assert_never
 
 from sandbench.manifests import format_bytes
+from sandbench.manifests.text import printable
 
 from .html import render_html
 from .junit import render_junit
@@ -132,4 +133,6 @@ def render_text(report: HealthReport) -> str:
             f"  finding    ... and {len(report.findings) - MAX_FINDINGS} more (--format json)"
         )
     lines.extend(f"  skipped    {s.check_id}: {s.reason}" for s in report.skipped)
-    return "\n".join(lines) + "\n"
+    # Names in findings and violations come from the module (import names, its output):
+    # escaped, an ANSI sequence or a newline in them cannot rewrite or forge lines.
+    return "\n".join(printable(line) for line in lines) + "\n"

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
 
-from .capability_rules import HOST_FUNCTIONS, HOST_NAMESPACE, NAME, finding, granted, unused
+from .capability_rules import HOST_FUNCTIONS, HOST_NAMESPACE, NAME, PermissionIndex, finding, unused
 from .component_binary import ComponentShape, is_component, read_component_file
 from .component_caps import scan_component
 from .files import read_capped
@@ -106,12 +106,13 @@ class CapabilityScanner:
 
 def _imports(shape: WasmShape, perms: tuple[Permission, ...], entry: str) -> Iterator[Finding]:
     used: set[Resource] = set()
+    index = PermissionIndex(perms)  # once: a module may have 200,000 imports
     for imp in shape.imports:
         where = f"{imp.module}.{imp.name}"
         if imp.module == WASI:
-            yield from _wasi(imp.name, where, perms, entry, used)
+            yield from _wasi(imp.name, where, index, entry, used)
         elif imp.module == HOST_NAMESPACE:
-            yield from _host(imp.name, where, perms, entry, used)
+            yield from _host(imp.name, where, index, entry, used)
         else:
             yield finding(
                 "unknown-import",
@@ -126,11 +127,11 @@ def _imports(shape: WasmShape, perms: tuple[Permission, ...], entry: str) -> Ite
 
 
 def _wasi(
-    name: str, where: str, perms: tuple[Permission, ...], entry: str, used: set[Resource]
+    name: str, where: str, index: PermissionIndex, entry: str, used: set[Resource]
 ) -> Iterator[Finding]:
     if name.startswith("path_") or name == "fd_readdir":
         used.add(Resource.STORAGE)
-        if not granted(perms, Resource.STORAGE, ("read", "write")):
+        if not index.granted(Resource.STORAGE, ("read", "write")):
             yield finding(
                 "undeclared-filesystem",
                 Severity.HIGH,
@@ -140,7 +141,7 @@ def _wasi(
             )
     elif name.startswith("sock_"):
         used.add(Resource.API)
-        allowed = granted(perms, Resource.API, ("external",))
+        allowed = index.granted(Resource.API, ("external",))
         yield finding(
             "undeclared-socket",
             Severity.LOW if allowed else Severity.HIGH,
@@ -156,7 +157,7 @@ def _wasi(
 
 
 def _host(
-    name: str, where: str, perms: tuple[Permission, ...], entry: str, used: set[Resource]
+    name: str, where: str, index: PermissionIndex, entry: str, used: set[Resource]
 ) -> Iterator[Finding]:
     if name not in HOST_FUNCTIONS:
         known = ", ".join(sorted(HOST_FUNCTIONS))
@@ -173,7 +174,7 @@ def _host(
         return
     resource, actions = need
     used.add(resource)
-    if not granted(perms, resource, actions):
+    if not index.granted(resource, actions):
         wanted = " or ".join(f"{resource.value}:{a}:..." for a in actions)
         yield finding(
             "undeclared-host-capability",

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
 from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
 
-from .capability_rules import HOST_FUNCTIONS, NAME, finding, unused
+from .capability_rules import HOST_FUNCTIONS, NAME, PermissionIndex, finding, unused
 from .component_binary import ComponentShape
 from .interface import Finding, ScanResult, Severity
 from .pysource import GUEST_MODULE, FileOpen, HostCall, PythonUse, python_use
@@ -94,20 +94,9 @@ def _component_unused(shape: ComponentShape, perms: tuple[Permission, ...]) -> I
             yield unused(perm, "no import can use it")
 
 
-def _covers(perm: Permission, target: str) -> bool:
-    """Does `perm` grant `target` (a bucket, a schema, or a URL's `host:port`) the way the
-    host API does? Buckets and schemas by name only; hosts also by `*.domain` and `*`."""
-    if perm.resource is not Resource.API:
-        return perm.target == target
-    host, _, port = target.rpartition(":")
-    name, _, grant_port = perm.target.partition(":")
-    if grant_port and grant_port != port:
-        return False
-    return name in ("*", host) or (name.startswith("*.") and host.endswith(name[1:]))
-
-
 def _python(use: PythonUse, perms: tuple[Permission, ...]) -> Iterator[Finding]:
     used: set[Permission] = set()
+    index = _Fits(PermissionIndex(perms))
     for problem in use.problems:
         yield finding(
             "unreadable-source",
@@ -117,9 +106,9 @@ def _python(use: PythonUse, perms: tuple[Permission, ...]) -> Iterator[Finding]:
             problem,
         )
     for call in use.calls:
-        yield from _host_call(call, perms, used)
+        yield from _host_call(call, index, used)
     for opened in use.opens:
-        yield from _file_open(opened, perms, used)
+        yield from _file_open(opened, index, used)
     for item in use.unavailable:
         yield finding(
             "unavailable-in-sandbox",
@@ -135,17 +124,39 @@ def _python(use: PythonUse, perms: tuple[Permission, ...]) -> Iterator[Finding]:
                 yield unused(perm, "no call or open in the Python sources can use it")
 
 
-def _host_call(
-    call: HostCall, perms: tuple[Permission, ...], used: set[Permission]
-) -> Iterator[Finding]:
+class _Fits:
+    """`PermissionIndex` answers, each question asked once: 100,000 calls of the same
+    function on the same target cost one lookup (and one update of the used set)."""
+
+    def __init__(self, index: PermissionIndex) -> None:
+        self._index = index
+        self._seen: dict[tuple[Resource, tuple[str, ...], str | None], bool] = {}
+
+    def fit(
+        self,
+        resource: Resource,
+        actions: tuple[str, ...],
+        target: str | None,
+        used: set[Permission],
+    ) -> bool:
+        key = (resource, actions, target)
+        if key not in self._seen:
+            fit = (
+                self._index.of_kind(resource, actions)
+                if target is None
+                else self._index.covering(resource, actions, target)
+            )
+            used.update(fit)
+            self._seen[key] = bool(fit)
+        return self._seen[key]
+
+
+def _host_call(call: HostCall, index: _Fits, used: set[Permission]) -> Iterator[Finding]:
     need = HOST_FUNCTIONS[call.function]
     if need is None:
         return
     resource, actions = need
-    kind = [p for p in perms if p.resource is resource and p.action in actions]
-    fit = kind if call.target is None else [p for p in kind if _covers(p, call.target)]
-    used.update(fit)
-    if fit:
+    if index.fit(resource, actions, call.target, used):
         return
     target = call.target
     shown = f"{GUEST_MODULE}.{call.function}" + (f"({target!r})" if target else "")
@@ -162,9 +173,7 @@ def _host_call(
     )
 
 
-def _file_open(
-    opened: FileOpen, perms: tuple[Permission, ...], used: set[Permission]
-) -> Iterator[Finding]:
+def _file_open(opened: FileOpen, index: _Fits, used: set[Permission]) -> Iterator[Finding]:
     how = "for writing" if opened.write else "for reading"
     parts = opened.path.split("/")
     if len(parts) < 3 or parts[1] != "storage":
@@ -180,13 +189,7 @@ def _file_open(
         return
     bucket = parts[2]
     actions = ("write",) if opened.write else ("read", "write")
-    fit = [
-        p
-        for p in perms
-        if p.resource is Resource.STORAGE and p.action in actions and _covers(p, bucket)
-    ]
-    used.update(fit)
-    if not fit:
+    if not index.fit(Resource.STORAGE, actions, bucket, used):
         yield finding(
             "undeclared-filesystem",
             Severity.HIGH,

@@ -4,6 +4,10 @@ A small S-expression reader: tokens (strings, atoms, parentheses, `;;` and `(; ;
 comments), bounded in nesting depth and size, then the module's `import`, `export`, `type`
 and inline `(import ...)` / `(export ...)` fields of `func`, `memory`, `table` and
 `global`. Anything it does not understand raises `WasmFormatError`.
+
+The work is linear in the size of the text: one pass of a tokenizing regex (no pattern
+that backtracks), block comments skipped in the same pass (each character looked at once,
+comments inside strings left alone), each form visited a bounded number of times.
 """
 
 from __future__ import annotations
@@ -18,38 +22,33 @@ MAX_CHARS = 16 * 1024 * 1024
 MAX_DEPTH = 200
 Node = str | list["Node"]
 _TOKEN = re.compile(r'\(;|;;[^\n]*|\(|\)|"(?:[^"\\]|\\.)*"|[^\s()";]+|\s+', re.S)
+_BLOCK_MARK = re.compile(r"\(;|;\)")
 _FIELD_KINDS = ("func", "memory", "table", "global", "tag")
 
 
-def _strip_block_comments(text: str) -> str:
-    out, depth, i = [], 0, 0
-    while i < len(text):
-        pair = text[i : i + 2]
-        if pair == "(;":
-            depth, i = depth + 1, i + 2
-        elif pair == ";)" and depth:
-            depth, i = depth - 1, i + 2
-        else:
-            if not depth:
-                out.append(text[i])
-            i += 1
-    if depth:
-        raise WasmFormatError("unterminated (; block comment")
-    return "".join(out)
+def _skip_block_comment(text: str, start: int) -> int:
+    """The offset after the `(; ... ;)` comment opened at `start` (they nest)."""
+    depth = 0
+    for mark in _BLOCK_MARK.finditer(text, start):
+        depth += 1 if mark.group() == "(;" else -1
+        if depth == 0:
+            return mark.end()
+    raise WasmFormatError("unterminated (; block comment")
 
 
 def _parse(text: str) -> list[Node]:
     stack: list[list[Node]] = [[]]
     pos = 0
-    text = _strip_block_comments(text)
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
             raise WasmFormatError(f"cannot read the text at offset {pos}")
         item, pos = match.group(), match.end()
-        if item.isspace() or item.startswith(";;"):
+        if item == "(;":
+            pos = _skip_block_comment(text, pos - 2)
+        elif item.isspace() or item.startswith(";;"):
             continue
-        if item == "(":
+        elif item == "(":
             if len(stack) > MAX_DEPTH:
                 raise WasmFormatError(f"nested deeper than {MAX_DEPTH}")
             stack.append([])
