@@ -27,6 +27,7 @@ from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, load
 from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
+from sandbench.reports.parts import module_parts
 from sandbench.runtime import (
     AppliedLimits,
     Suggestion,
@@ -135,13 +136,11 @@ def gate(
     policy = policy or Policy()
     with opened(path) as root:
         package = load(root)
+        image = _image_packages(package) if scanners is None else None
         if scanners is None:
             store = advisory_store or default_store_path()
             scanners = default_scanners(
-                policy.scan,
-                osv_url=osv_url,
-                advisory_store=store,
-                image_packages=_image_packages(package),
+                policy.scan, osv_url=osv_url, advisory_store=store, image_packages=image
             )
         scans = scan_all(package, scanners, policy.scan).results
         skipped: tuple[Skipped, ...] = ()
@@ -155,7 +154,7 @@ def gate(
             load_test=load_test,
             host=host,
         )
-        return _run(package, policy, backend, options, scans=scans)
+        return _run(package, policy, backend, options, scans=scans, image=image)
 
 
 def _image_packages(package: ModulePackage) -> ImagePackages | None:
@@ -227,8 +226,10 @@ def _run(
     options: Options,
     scans: tuple[ScanResult, ...],
     load_test: LoadTestResult | None = None,
+    image: ImagePackages | None = None,
 ) -> HealthReport:
-    """Measure, then assess; `load_test` is one the caller already ran (bench)."""
+    """Measure, then assess; `load_test` is one the caller already ran (bench), `image` the
+    container image's distributions the gate listed (for the report's parts)."""
     seen = _measure(package, policy, backend, options)
     manifest = package.manifest
     evidence = Evidence(
@@ -250,6 +251,7 @@ def _run(
         components=_components(scanned=bool(scans)),
         skipped=options.skipped,
         checked_at=datetime.now(UTC),
+        parts=module_parts(package, image, scans),
     )
     return assess(evidence, policy)
 
