@@ -42,6 +42,7 @@ __all__ = ["GuardDogRun", "guarddog_rules", "rule_severity", "run_guarddog"]
 
 TIMEOUT_S = 300
 MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_STAGED_BYTES = 512 * 1024 * 1024  # a module's sources, never its data, come near this
 # (GuardDog severity, specificity) -> ours. A low-specificity rule matches benign code
 # often (reading `.env`, `os.getenv`), so it is reported but never fails a gate alone.
 SEVERITY = {
@@ -57,8 +58,11 @@ _CLOSED_PORT = "http://127.0.0.1:9"  # discard port: nothing listens, a request 
 class GuardDogRun:
     """What one GuardDog run gave: findings, files it could not read, and how it ran."""
 
-    def __init__(self, findings: list[Finding], errors: int, sandboxed: bool) -> None:
+    def __init__(
+        self, findings: list[Finding], errors: int, sandboxed: bool, left_out: int = 0
+    ) -> None:
         self.findings, self.errors, self.sandboxed = findings, errors, sandboxed
+        self.left_out = left_out  # files not given to GuardDog: too big, or past the total
 
 
 def _package_dir() -> Path | None:
@@ -133,14 +137,18 @@ def _invoke(root: Path, env: dict[str, str], sandbox: bool) -> subprocess.Comple
 
 
 def _stage(root: Path, files: list[Path], into: Path) -> int:
-    """Copy the module's regular files (no links, nothing over `MAX_FILE_BYTES`) into
-    `into`, so GuardDog never follows a module's link to a host file. Returns the number
-    of files left out for their size."""
-    left_out = 0
+    """Copy the module's regular files (no links, nothing over `MAX_FILE_BYTES`, at most
+    `MAX_STAGED_BYTES` in all) into `into`, so GuardDog never follows a module's link to a
+    host file. Returns the number of files left out."""
+    left_out, total = 0, 0
     for path in files:
         try:
             data = read_capped(path, MAX_FILE_BYTES)
         except (OSError, ValueError):
+            left_out += 1
+            continue
+        total += len(data)
+        if total > MAX_STAGED_BYTES:
             left_out += 1
             continue
         target = into / path.relative_to(root)
@@ -160,7 +168,7 @@ def run_guarddog(root: Path, files: list[Path]) -> GuardDogRun | str:
         for folder in (home, cache_dir, tree):
             folder.mkdir()
         _fresh_caches(package, cache_dir)
-        _stage(root, files, tree)
+        left_out = _stage(root, files, tree)
         env = _environment(home, cache_dir)
         try:
             done = _invoke(tree, env, sandbox=True)
@@ -174,7 +182,8 @@ def run_guarddog(root: Path, files: list[Path]) -> GuardDogRun | str:
     except json.JSONDecodeError:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return f"GuardDog failed (exit {done.returncode}): {last[:300]}"
-    return GuardDogRun(_findings(report), len(report.get("errors") or {}), sandboxed)
+    errors = len(report.get("errors") or {})
+    return GuardDogRun(_findings(report), errors, sandboxed, left_out)
 
 
 def _findings(report: dict[str, Any]) -> list[Finding]:
