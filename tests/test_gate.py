@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tarfile
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 import sandbench
 from sandbench.cli import cli
@@ -84,12 +87,13 @@ def test_gate_cli_writes_every_format(tmp_path, cache_dir):
         "--cache-dir",
         str(cache_dir),
     ]
-    for fmt in ("json", "markdown", "html", "sarif", "junit", "text"):
+    for fmt in ("json", "markdown", "html", "sarif", "junit", "text", "cyclonedx"):
         args += ["--format", fmt]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        "report.cdx.json",
         "report.html",
         "report.json",
         "report.md",
@@ -99,6 +103,14 @@ def test_gate_cli_writes_every_format(tmp_path, cache_dir):
     ]
     assert json.loads((out / "report.json").read_text())["status"] == "healthy"
     assert result.output.splitlines()[-1] == "@examples/hello 1.0.0: HEALTHY"
+    sbom = (out / "report.cdx.json").read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom) is None
+    entry = next(c for c in json.loads(sbom)["components"] if c["bom-ref"] == "entry")
+    wasm = (EXAMPLES / "hello" / entry["name"]).read_bytes()
+    assert entry["hashes"][0]["content"] == hashlib.sha256(wasm).hexdigest()
+    sarif = json.loads((out / "report.sarif").read_text())
+    base = sarif["runs"][0]["originalUriBaseIds"]["MODULEROOT"]
+    assert base.get("uri") in (None, "examples/modules/hello/")
 
 
 def test_several_formats_without_an_output_dir_is_a_usage_error():

@@ -7,11 +7,13 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
 import sandbench
 from sandbench.errors import BackendUnavailable
 from sandbench.manifests import load
-from sandbench.reports import HealthReport, Status
+from sandbench.reports import Format, HealthReport, Status, render
 from sandbench.sandbox import FakeBackend, Outcome, Response, Usage
 from sandbench.sandbox.container import PYTHON_IMAGE, connect
 from sandbench.sandbox.container.images import module_image_tag
@@ -104,3 +106,13 @@ def test_the_gate_builds_the_module_image_and_flags_its_old_requests(engine, tmp
     assert f"installed in image {tag}" in finding.message
     assert finding.remediation == "upgrade requests to 2.20.0 or later in the image"
     assert scan.summary == f"0 pinned dependencies audited, with 1 distributions installed in {tag}"
+    # the SBOM lists the image's package and ties the advisory to it
+    assert report.parts is not None
+    assert report.parts.runtime == "container"
+    image = [p for p in report.parts.packages if p.origin == "image"]
+    assert [(p.name, p.version) for p in image] == [("requests", "2.19.0")]
+    assert [(a.id, a.package, a.version) for a in report.parts.advisories] == [
+        ("PYSEC-2018-28", "requests", "2.19.0")
+    ]
+    sbom = render(report, Format.CYCLONEDX)
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom) is None

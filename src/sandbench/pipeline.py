@@ -27,6 +27,7 @@ from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, TrustStore, load, load_trust_store, verify_publisher
 from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
+from sandbench.reports.parts import module_parts
 from sandbench.runtime import (
     AppliedLimits,
     Suggestion,
@@ -146,12 +147,10 @@ def gate(
     trust = _trust(policy)
     with opened(path) as root:
         package = load(root)
+        image = _image_packages(package) if scanners is None else None
         if scanners is None:
             scanners = default_scanners(
-                policy.scan,
-                osv_url=osv_url,
-                advisory_store=advisory_store,
-                image_packages=_image_packages(package),
+                policy.scan, osv_url=osv_url, advisory_store=advisory_store, image_packages=image
             )
         scans = scan_all(package, scanners, policy.scan).results
         skipped: tuple[Skipped, ...] = ()
@@ -166,7 +165,7 @@ def gate(
             host=host,
             trust=trust,
         )
-        return _run(package, policy, backend, options, scans=scans)
+        return _run(package, policy, backend, options, scans=scans, image=image)
 
 
 def _image_packages(package: ModulePackage) -> ImagePackages | None:
@@ -238,8 +237,10 @@ def _run(
     options: Options,
     scans: tuple[ScanResult, ...],
     load_test: LoadTestResult | None = None,
+    image: ImagePackages | None = None,
 ) -> HealthReport:
-    """Measure, then assess; `load_test` is one the caller already ran (bench)."""
+    """Measure, then assess; `load_test` is one the caller already ran (bench), `image` the
+    container image's distributions the gate listed (for the report's parts)."""
     seen = _measure(package, policy, backend, options)
     manifest = package.manifest
     evidence = Evidence(
@@ -263,6 +264,7 @@ def _run(
         components=_components(scanned=bool(scans)),
         skipped=options.skipped,
         checked_at=datetime.now(UTC),
+        parts=module_parts(package, image, scans),
     )
     return assess(evidence, policy)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from sandbench.cli import cli
+from tests.reports.test_formats import SARIF_SCHEMA
 from tests.scanners.conftest import EXAMPLES, OSV
 
 
@@ -35,6 +37,24 @@ def test_scan_json_carries_every_scanner_and_the_database(pyapp, advisory_store)
     audit = data["results"][1]
     assert audit["database"]["kind"] == "local"
     assert "PYSEC-2018-28" in {f["rule_id"] for f in audit["findings"]}
+
+
+def test_scan_sarif_validates_and_places_the_module_in_its_repository(pyapp, advisory_store):
+    (pyapp.root.parent / ".git").mkdir()  # the module is the folder pyapp/ of a repository
+    result = invoke(
+        "scan", str(pyapp.root), "--format", "sarif", "--advisory-db", str(advisory_store)
+    )
+    assert result.exit_code == 1, result.output
+    log = json.loads(result.output)
+    jsonschema.validate(log, SARIF_SCHEMA)
+    run = log["runs"][0]
+    assert run["originalUriBaseIds"]["MODULEROOT"]["uriBaseId"] == "%SRCROOT%"
+    assert run["originalUriBaseIds"]["MODULEROOT"]["uri"] == "pyapp/"
+    (advisory,) = [r for r in run["results"] if r["ruleId"] == "pip-audit/PYSEC-2018-28"]
+    place = advisory["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert place == {"uri": "requirements.txt", "uriBaseId": "MODULEROOT"}
+    rule = next(r for r in run["tool"]["driver"]["rules"] if r["id"] == advisory["ruleId"])
+    assert rule["properties"]["security-severity"] == "8.0"
 
 
 def test_scan_text_says_what_was_found_and_which_database(pyapp, advisory_store):

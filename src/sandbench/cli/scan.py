@@ -1,4 +1,4 @@
-"""`sandbench scan DIR`: every static scanner, concurrently; text or JSON."""
+"""`sandbench scan DIR`: every static scanner, concurrently; text, JSON or SARIF."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
+from sandbench._version import __version__
 from sandbench.manifests import load
 from sandbench.reports import Policy, load_policy
+from sandbench.reports.parts import source_root
+from sandbench.reports.sarif import render_scan_sarif
 from sandbench.scanners import (
     ScanReport,
     Severity,
@@ -54,11 +57,11 @@ def format_text(report: ScanReport) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "sarif"]),
     default="text",
     envvar="SANDBENCH_FORMAT",
     show_default=True,
-    help="Output for people or machines.",
+    help="Output for people or machines; sarif for code scanning (GitHub).",
 )
 @click.option(
     "--policy",
@@ -95,9 +98,16 @@ def scan_command(
     report = scan_all(package, scanners, policy, accepted)
     if write_baseline:
         write_baseline_file(write_baseline, report)
-    out = report.model_dump_json(indent=2) + "\n" if fmt == "json" else format_text(report)
-    click.echo(out, nl=False)
+    click.echo(_render(report, fmt, package.root), nl=False)
     raise SystemExit(1 if report.failed else 0)
+
+
+def _render(report: ScanReport, fmt: str, root: Path) -> str:
+    if fmt == "json":
+        return report.model_dump_json(indent=2) + "\n"
+    if fmt == "sarif":
+        return render_scan_sarif(report, __version__, source_root(root))
+    return format_text(report)
 
 
 def write_baseline_file(path: Path, report: ScanReport) -> None:

@@ -485,4 +485,5 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
             components=ev.components,
         ),
         host_api=_host_api(ev),
+        parts=ev.parts,
     )

@@ -46,6 +46,9 @@ __all__ = [
     "LoadReport",
     "LoadTestReport",
     "Metrics",
+    "ModuleParts",
+    "PartAdvisory",
+    "PartPackage",
     "PublisherReport",
     "RuleResult",
     "ScanReport",
@@ -302,6 +305,46 @@ class HostApiReport(_Camel):
     dropped_calls: int = 0
 
 
+class PartPackage(_Camel):
+    """A Python distribution in the module: declared, bundled in its folder, or in its image."""
+
+    name: str
+    version: str | None = None
+    origin: str = Field(
+        description="declared (a requirement file), bundled (a .dist-info folder in the "
+        "module) or image (installed in the container image)"
+    )
+    path: str | None = Field(default=None, description="the declaring file or .dist-info folder")
+
+
+class PartAdvisory(_Camel):
+    """A known vulnerability of one of the module's packages, as the dependency scan found it."""
+
+    id: str
+    package: str
+    version: str
+    severity: str
+    aliases: list[str] = Field(default_factory=list)
+    remediation: str | None = None
+
+
+class ModuleParts(_Camel):
+    """What the module is made of (for `--format cyclonedx`) and where it lives (for SARIF)."""
+
+    runtime: str = Field(description="wasm or container")
+    entry: str = Field(description="the entry file, the build folder or the image, as declared")
+    entry_sha256: str | None = Field(
+        default=None, description="of the entry file; None for a folder or an image"
+    )
+    packages: list[PartPackage] = Field(default_factory=list)
+    advisories: list[PartAdvisory] = Field(default_factory=list)
+    source_root: str | None = Field(
+        default=None,
+        description="the module's folder relative to the root of the git work tree holding it "
+        "('' at its root); None when it is in none (an extracted archive)",
+    )
+
+
 class HealthReport(_Camel):
     """The health report of one module."""
 
@@ -328,6 +371,7 @@ class HealthReport(_Camel):
     host_api: HostApiReport | None = Field(
         default=None, description="host API calls and logs; absent when the module made none"
     )
+    parts: ModuleParts | None = Field(default=None, description="the module's parts, for SBOMs")
 
 
 class Evidence(BaseModel):
@@ -357,3 +401,4 @@ class Evidence(BaseModel):
     components: dict[str, str] = Field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()
     checked_at: datetime
+    parts: ModuleParts | None = None

@@ -9,6 +9,7 @@ from typing import assert_never
 from sandbench.manifests import format_bytes
 from sandbench.manifests.text import printable
 
+from .cyclonedx import render_cyclonedx
 from .html import render_html
 from .junit import render_junit
 from .markdown import render_markdown
@@ -27,11 +28,12 @@ class Format(StrEnum):
     HTML = "html"
     SARIF = "sarif"
     JUNIT = "junit"
+    CYCLONEDX = "cyclonedx"
 
     @property
     def suffix(self) -> str:
         """The file name ending for this format."""
-        return {"text": ".txt", "markdown": ".md", "junit": ".xml"}.get(
+        return {"text": ".txt", "markdown": ".md", "junit": ".xml", "cyclonedx": ".cdx.json"}.get(
             self.value, f".{self.value}"
         )
 
@@ -50,6 +52,8 @@ class Format(StrEnum):
                 return render_sarif
             case Format.JUNIT:
                 return render_junit
+            case Format.CYCLONEDX:
+                return render_cyclonedx
             case _:  # pragma: no cover
                 assert_never(self)
 

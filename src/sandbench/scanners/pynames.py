@@ -1,0 +1,90 @@
+"""The dotted name a Python expression calls, seen through the usual ways of hiding it.
+
+`os.system`, `getattr(os, "system")`, `os.__dict__["system"]`,
+`os.__getattribute__("system")`, `__import__("os").system`,
+`importlib.import_module("os").system`, `vars(__builtins__)["exec"]`,
+`globals()["__builtins__"].exec` and any of them followed by `.__call__` all name the
+same function; malware uses the indirect forms so that a search for the direct one misses
+it. `qualname` resolves them all (through the file's import aliases) and `hidden` says
+whether an indirect form was used, which is itself a signal when the target runs code.
+"""
+
+from __future__ import annotations
+
+import ast
+
+__all__ = ["hidden", "qualname"]
+
+_BUILTINS = ("builtins.", "__builtins__.")
+_IMPORTERS = {"__import__", "importlib.import_module", "importlib.__import__"}
+_NAMESPACES = {"vars", "globals", "locals"}
+
+
+def _constant(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _member(base: ast.AST, key: str | None, aliases: dict[str, str]) -> str | None:
+    """`base[key]` or `base.get(key)` where base is a namespace (`X.__dict__`, `vars(X)`,
+    `globals()`)."""
+    if key is None:
+        return None
+    if isinstance(base, ast.Attribute) and base.attr == "__dict__":
+        return f"{qualname(base.value, aliases)}.{key}"
+    if isinstance(base, ast.Call) and qualname(base.func, aliases) in _NAMESPACES:
+        owner = qualname(base.args[0], aliases) if base.args else ""
+        return f"{owner}.{key}" if owner and owner != "?" else key
+    return None
+
+
+def _indirect_call(call: ast.Call, aliases: dict[str, str]) -> str | None:
+    func = call.func
+    first = _constant(call.args[0]) if call.args else None
+    name = qualname(func, aliases)
+    if name in _IMPORTERS and first:
+        return first
+    if name == "getattr" and len(call.args) == 2:
+        attr = _constant(call.args[1])
+        return f"{qualname(call.args[0], aliases)}.{attr}" if attr else None
+    if isinstance(func, ast.Attribute) and func.attr == "__getattribute__" and first:
+        return f"{qualname(func.value, aliases)}.{first}"
+    if isinstance(func, ast.Attribute) and func.attr == "get":
+        return _member(func.value, first, aliases)
+    return None
+
+
+def _strip_builtins(name: str) -> str:
+    for prefix in _BUILTINS:
+        if name.startswith(prefix):
+            return name.removeprefix(prefix)
+    return name
+
+
+def qualname(node: ast.AST, aliases: dict[str, str]) -> str:
+    """The dotted name `node` refers to (`"?"` when it is not a name); a call's result is
+    the callee's name with `()` appended, except for the indirect forms above."""
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id, node.id)
+    if isinstance(node, ast.Attribute):
+        if node.attr == "__call__":
+            return qualname(node.value, aliases)
+        return _strip_builtins(f"{qualname(node.value, aliases)}.{node.attr}")
+    if isinstance(node, ast.Subscript):
+        found = _member(node.value, _constant(node.slice), aliases)
+        return _strip_builtins(found) if found else "?"
+    if isinstance(node, ast.Call):
+        found = _indirect_call(node, aliases)
+        return _strip_builtins(found) if found else qualname(node.func, aliases) + "()"
+    return "?"
+
+
+def hidden(node: ast.AST, aliases: dict[str, str]) -> bool:
+    """True when the callee `node` is reached through one of the indirect forms."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Subscript) and _member(sub.value, _constant(sub.slice), aliases):
+            return True
+        if isinstance(sub, ast.Call) and _indirect_call(sub, aliases):
+            return True
+        if isinstance(sub, ast.Attribute) and sub.attr in ("__call__", "__dict__"):
+            return True
+    return False
