@@ -82,3 +82,13 @@ def test_capped_output_keeps_up_to_the_cap_then_fails_writes():
 def test_ticks_cover_the_timeout():
     assert ticks_for(1000, 10.0) == 101
     assert ticks_for(1, 10.0) == 2
+
+
+def test_a_dropping_sink_accepts_everything_keeps_the_cap_and_counts_the_rest():
+    out = CappedOutput(10, drop=True)
+    assert out(b"12345678") == 8
+    assert out(b"abcdef") == 6  # two kept, four dropped, and the write still succeeds
+    assert out(b"xyz") == 3
+    assert (out.getvalue(), out.dropped, out.overflowed) == (b"12345678ab", 7, False)
+    out.reset()
+    assert (out.getvalue(), out.dropped) == (b"", 0)

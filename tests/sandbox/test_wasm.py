@@ -124,11 +124,6 @@ def test_there_is_no_socket_to_use(backend, make_module):
     assert outcome.violation.exit_code == 8  # WASI EBADF: no socket was preopened
 
 
-def test_sleeping_is_refused_so_the_deadline_holds(backend, make_module):
-    _, outcome = run(backend, make_module, wat.SLEEP)
-    assert outcome.violation.exit_code == 58  # WASI ENOTSUP
-
-
 def test_spin_runs_out_of_fuel_as_a_cpu_violation(backend, make_module):
     limits = SandboxLimits(memory_bytes=16 * MiB, cpu_millicores=10, timeout_ms=1000)
     _, outcome = run(backend, make_module, wat.SPIN, limits=limits)

@@ -160,6 +160,9 @@ class HealthProbe(_Camel):
     latency_ms: Stats | None = None
     samples_ms: list[float] = Field(default_factory=list, description="each call's latency")
     sample_body: str = ""
+    stderr_dropped_bytes: int = Field(
+        default=0, description="stderr bytes written past the 16 KiB kept per call, summed"
+    )
 
 
 class FindingReport(_Camel):

@@ -124,7 +124,9 @@ class Usage(BaseModel):
 
     `cpu_ms` is the module's own CPU time as the backend measures it (WASM: fuel at 2e9 per
     CPU-second, the unit `limits.cpu` is enforced in; containers: the cgroup's counter);
-    `host_cpu_ms` is what this process spent on the call, sandbox overhead included.
+    `host_cpu_ms` is what this process spent on the call, sandbox overhead included;
+    `slept_ms` the wall time the module asked to wait (WASI `poll_oneoff` clocks);
+    `stderr_dropped_bytes` what it wrote to stderr past the 16 KiB kept per call.
     """
 
     model_config = _FROZEN
@@ -137,6 +139,8 @@ class Usage(BaseModel):
     output_bytes: int = 0
     instantiate_ms: float = 0.0
     throttled_ms: float = 0.0
+    slept_ms: float = 0.0
+    stderr_dropped_bytes: int = 0
 
 
 class Outcome(BaseModel):
