@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from .model import FindingReport, HealthReport, Status
+from .model import FindingReport, HealthReport, RuleResult, Status
 
 __all__ = ["render_sarif"]
 
@@ -43,6 +43,10 @@ def _finding_result(report: HealthReport, f: FindingReport) -> dict[str, Any]:
     }
 
 
+def _rule_text(rule: RuleResult) -> str:
+    return f"inconclusive: {rule.message}" if rule.inconclusive else rule.message
+
+
 def render_sarif(report: HealthReport) -> str:
     """The report as a SARIF 2.1.0 log with one run."""
     rules: dict[str, dict[str, Any]] = {}
@@ -50,12 +54,12 @@ def render_sarif(report: HealthReport) -> str:
     for rule in report.rules:
         rule_id = f"policy/{rule.rule}"
         rules[rule_id] = {"id": rule_id, "shortDescription": {"text": f"policy rule {rule.rule}"}}
-        if rule.status is not Status.HEALTHY:
+        if rule.status is not Status.HEALTHY or rule.inconclusive:
             results.append(
                 {
                     "ruleId": rule_id,
-                    "level": _STATUS_LEVEL[rule.status],
-                    "message": {"text": rule.message},
+                    "level": "note" if rule.inconclusive else _STATUS_LEVEL[rule.status],
+                    "message": {"text": _rule_text(rule)},
                     "locations": [_location("module.json")],
                     "partialFingerprints": {
                         "sandbench/v1": _fingerprint(report.module_id, rule_id)

@@ -142,6 +142,13 @@ class Usage(BaseModel):
     slept_ms: float = 0.0
     stderr_dropped_bytes: int = 0
 
+    @property
+    def own_ms(self) -> float:
+        """The call's own time: CPU (the module's or the host thread's, whichever is more)
+        plus the time the module chose to sleep. Waiting for a busy machine's cores is not
+        in it, so it does not grow when the machine is busy."""
+        return max(self.cpu_ms, self.host_cpu_ms) + self.slept_ms
+
 
 class Outcome(BaseModel):
     """The result of one call: a response, or a violation, and always the usage."""
