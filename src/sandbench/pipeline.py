@@ -114,8 +114,9 @@ def check(
     return _run(load(path), policy or Policy(), backend, options, scans=())
 
 
+# 3 s: long enough that a module stalling one second in three always shows a full stall.
 GATE_LOAD_TEST = LoadTestConfig(
-    url="http://127.0.0.1", users=4, rate=50.0, duration_s=2.0, max_requests=200
+    url="http://127.0.0.1", users=4, rate=50.0, duration_s=3.0, max_requests=200
 )
 
 

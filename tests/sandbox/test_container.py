@@ -500,9 +500,12 @@ def test_warm_pool_hands_out_started_containers(engine):
     other = engine.load(package, limits.model_copy(update={"timeout_ms": 999}), Grants())
     fresh = engine.load(package, limits, Grants())
     try:
-        assert all(r.cache_hit and r.load_ms < 5 for r in pooled)
-        assert other.load_ms > 5  # other limits: not from the pool
-        assert fresh.load_ms > 5  # the pool is empty again
+        assert all(r.cache_hit for r in pooled)
+        # A handout from the pool skips the container start that the other two pay: compared
+        # with each other, not with a fixed number of ms (a busy machine is slower).
+        slowest_pooled = max(r.load_ms for r in pooled)
+        assert other.load_ms > slowest_pooled  # other limits: not from the pool
+        assert fresh.load_ms > slowest_pooled  # the pool is empty again
         for result in (*pooled, other, fresh):
             assert get(result.instance).ok
     finally:
