@@ -116,7 +116,7 @@ def check(
 
 # 3 s: long enough that a module stalling one second in three always shows a full stall.
 GATE_LOAD_TEST = LoadTestConfig(
-    url="http://127.0.0.1", users=4, rate=50.0, duration_s=3.0, max_requests=200
+    url="http://127.0.0.1", users=5, rate=50.0, duration_s=3.0, max_requests=200
 )
 
 

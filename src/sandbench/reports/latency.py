@@ -6,7 +6,8 @@ not depend on that, so a latency above `p95_degraded_ms` is judged on the module
 
 1. **Against the reference** (load test, WASM): the built-in reference module is loaded at
    the same rate in the same run (`bench.reference`). What the module adds above the
-   reference's latency (`value - reference`) is judged on the policy's thresholds.
+   reference's latency (`value - reference`: its p95, or its p99 when the machine was
+   contended, a margin for the noise of two tails) is judged on the policy's thresholds.
 2. **On its own time** (in-process calls): a call's own time is its CPU time plus the time
    it chose to sleep (`Usage.own_ms`), which does not grow when the machine is busy. When
    the machine was contended (some task waited for a CPU at least `BUSY_PRESSURE` of the
