@@ -23,10 +23,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from sandbench.bench import Stats
 from sandbench.sandbox import Violation
 
-from .latency import BUSY_PRESSURE, judge_latency
+from .latency import judge_latency
 from .model import (
     DependencyStatus,
     Evidence,
@@ -200,7 +199,7 @@ def _load_test(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
     if test is None:
         return
     p95, rate = test.latency_ms.p95, test.error_rate
-    reference = _reference(test.reference_ms, test.cpu_pressure)
+    reference = test.reference_ms.p95 if test.reference_ms is not None else None
     judged = judge_latency(p95, policy, reference=reference, pressure=test.cpu_pressure)
     failed = rate > policy.max_error_rate
     shown = "" if reference is None or judged.note else f" (reference module {reference:.2f} ms)"
@@ -212,16 +211,6 @@ def _load_test(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
         f"error rate {rate:.2%}{judged.note}",
         inconclusive=judged.inconclusive and not failed,
     )
-
-
-def _reference(stats: Stats | None, pressure: float | None) -> float | None:
-    """The reference figure the module's p95 is measured against: the reference's p95, or
-    on a contended machine its p99 (two tails of 150 samples each differ by tens of ms
-    there; the margin keeps that noise out of the verdict)."""
-    if stats is None:
-        return None
-    busy = pressure is not None and pressure >= BUSY_PRESSURE
-    return stats.p99 if busy else stats.p95
 
 
 def _findings(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:

@@ -6,13 +6,14 @@ not depend on that, so a latency above `p95_degraded_ms` is judged on the module
 
 1. **Against the reference** (load test, WASM): the built-in reference module is loaded at
    the same rate in the same run (`bench.reference`). What the module adds above the
-   reference's latency (`value - reference`: its p95, or its p99 when the machine was
-   contended, a margin for the noise of two tails) is judged on the policy's thresholds.
+   reference's latency (`value - reference`, p95 against p95) is judged on the policy's
+   thresholds.
 2. **On its own time** (in-process calls): a call's own time is its CPU time plus the time
    it chose to sleep (`Usage.own_ms`), which does not grow when the machine is busy. When
    the machine was contended (some task waited for a CPU at least `BUSY_PRESSURE` of the
    time), the own time is judged on the thresholds instead of the wall time.
-3. Otherwise the latency itself is judged, as on a quiet machine.
+3. Without either figure, a latency taken on a contended machine is inconclusive; on a
+   quiet one (or where the kernel has no PSI) the latency itself is judged.
 
 When the module's share is within the threshold but the latency is not, the rule is
 **inconclusive**: it does not degrade the verdict, and its message says what was measured
@@ -79,10 +80,14 @@ def judge_latency(
             return Judged(_status(added, policy), note=said)
         why = f"{said}, within {limit:g} ms: {_busy(pressure)}; re-run on a quieter machine"
         return Judged(None, inconclusive=True, note=why)
-    if own is not None and pressure is not None and pressure >= BUSY_PRESSURE:
+    busy = pressure is not None and pressure >= BUSY_PRESSURE
+    if own is not None and busy:
         said = f"; its own time (CPU and sleep) is {own:.2f} ms a call"
         if own > limit:
             return Judged(_status(own, policy), note=said)
         why = f"{said}, within {limit:g} ms: {_busy(pressure)}; re-run on a quieter machine"
+        return Judged(None, inconclusive=True, note=why)
+    if busy:
+        why = f"; {_busy(pressure)} and no reference was measured; re-run on a quieter machine"
         return Judged(None, inconclusive=True, note=why)
     return Judged(_status(value, policy))
