@@ -29,6 +29,8 @@ POLICY = Policy()
         (124.0, 118.2, None, True),  # vendas, six gates at once: the machine's latency
         (144.0, 97.5, None, True),  # ... the reference fast, but vendas adds only 46.5 ms
         (898.67, 36.63, Status.CRITICAL, False),  # stall: adds 862 ms
+        (767.16, 597.47, None, True),  # vendas, the noisiest of 20 busy gates: within the margin
+        (1146.64, 792.67, Status.DEGRADED, False),  # stall, the least of 20 busy gates
         (460.0, 140.0, Status.DEGRADED, False),  # a module adding 320 ms a call
         (130.0, 2.1, Status.DEGRADED, False),  # a quiet machine: the module's own 128 ms
     ],
