@@ -16,8 +16,10 @@ from .conftest import EXAMPLES
 
 HOSTILE = {
     "memory-bomb": ("memory", "invoke"),
-    "infinite-loop": ("cpu", "invoke"),
-    "spin-start": ("cpu", "instantiate"),
+    # A spin ends at its CPU budget or at its wall-clock deadline, whichever comes first:
+    # on a busy machine it may not get its CPU before the deadline.
+    "infinite-loop": ("cpu|timeout", "invoke"),
+    "spin-start": ("cpu|timeout", "instantiate"),
     "stack-overflow": ("stack-overflow", "invoke"),
     "output-flood": ("output", "invoke"),
     "unknown-import": ("unknown-import", "load"),
@@ -30,7 +32,6 @@ HEALTHY = ["hello", "hello-reactor", "vendas", "vendas-reactor"]
 # Spinning modules are stopped by the fuel at their CPU budget or by the wall-clock deadline,
 # whichever comes first: a first call's fuel assumes the highest fuel rate seen, so a loop
 # burning less fuel per CPU-second runs into the timeout (docs/abi.md, `cpu: 250m`).
-SPINNING = {"infinite-loop", "spin-start"}
 
 
 def test_every_hostile_example_is_covered():
@@ -48,11 +49,9 @@ def test_hostile_module_is_contained_then_a_healthy_one_still_works(backend, nam
     kind, phase = HOSTILE[name]
     report = check(EXAMPLES / "hostile" / name, backend=backend)
     assert report.status is Status.CRITICAL
-    found = [(v.kind, v.phase) for v in report.violations]
-    if name in SPINNING:
-        assert found in ([("cpu", phase)], [("timeout", phase)])
-    else:
-        assert found == [(kind, phase)]
+    assert [(v.kind, v.phase) for v in report.violations] in [
+        [(one, phase)] for one in kind.split("|")
+    ]
     assert report.signature.status is SignatureStatus.VALID
     after = check(EXAMPLES / "hello", backend=backend)
     assert after.status is Status.HEALTHY, after.rules

@@ -198,7 +198,7 @@ def test_gate_load_tests_the_health_request_through_the_gateway(backend):
     report = sandbench.gate(EXAMPLES / "hello-reactor", backend=backend, scanners=())
     test = report.load_test
     assert test is not None
-    assert test.requests == 100  # 50/s for 2 s, open model
+    assert test.requests == 150  # 50/s for 3 s (5 users, one every 0.1 s each), open model
     assert test.errors == 0
     assert test.latency_ms.n == test.requests
     rule = next(r for r in report.rules if r.rule == "load-test")

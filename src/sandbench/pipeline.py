@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -37,7 +38,14 @@ from sandbench.runtime import (
     permission_use,
     suggest,
 )
-from sandbench.sandbox import BackendKind, LoadResult, SandboxBackend, open_backend
+from sandbench.sandbox import (
+    BackendKind,
+    Grants,
+    LoadResult,
+    SandboxBackend,
+    SandboxLimits,
+    open_backend,
+)
 from sandbench.scanners import (
     Finding,
     ImagePackages,
@@ -116,8 +124,9 @@ def _trust(policy: Policy) -> TrustStore | None:
     return load_trust_store(policy.signatures.allowed_signers, policy.signatures.revoked)
 
 
+# 3 s: long enough that a module stalling one second in three always shows a full stall.
 GATE_LOAD_TEST = LoadTestConfig(
-    url="http://127.0.0.1", users=4, rate=50.0, duration_s=2.0, max_requests=200
+    url="http://127.0.0.1", users=5, rate=50.0, duration_s=3.0, max_requests=200
 )
 
 
@@ -370,7 +379,9 @@ def _measure(
 
             spec = Spec(package.root.name, package, applied.limits, workspace.grants)
             thresholds = [parse_threshold(t) for t in _policy_thresholds(policy)]
-            test, _ = _load_test(spec, backend, options.load_test, thresholds, 2, stack)
+            test, _ = _load_test(
+                spec, backend, options.load_test, thresholds, 2, stack, reference=True
+            )
         return _Measured(times, loaded, result, applied, backend.describe(), test)
 
 
@@ -419,9 +430,14 @@ def _load_test(
     thresholds: Sequence[Threshold],
     instances: int,
     stack: ExitStack,
+    *,
+    reference: bool = False,
 ) -> tuple[LoadTestResult, list[ResourceSample]]:
     """Serve the module through an in-process gateway on loopback and load-test its health
     request with locust (in its own process) at `config`'s users, rate and duration.
+
+    With `reference` and a WASM backend, the built-in reference module is served beside it
+    and loaded at the same rate (`LoadTestResult.reference_ms`: the machine's share).
 
     For a container module the containers' cgroup counters are sampled meanwhile (the
     second item); a WASM module runs in this process, which the caller samples.
@@ -432,16 +448,30 @@ def _load_test(
     from sandbench.runtime.server import BackgroundServer
 
     request = health_request(spec.package.manifest)
-    gateway = stack.enter_context(Gateway([spec], backend, instances=instances))
+    specs = [spec]
+    if reference and backend.name == "wasm":
+        specs.append(_reference_spec(stack))
+    gateway = stack.enter_context(Gateway(specs, backend, instances=instances))
     gateway.start()
     server = stack.enter_context(BackgroundServer(gateway))
     query = f"?{request.query}" if request.query else ""
     target = config.model_copy(update={
         "url": server.url, "path": f"/{spec.route}{request.path}{query}",
         "method": request.method, "body": request.body,
+        "reference_path": f"/{specs[1].route}/" if len(specs) > 1 else None,
     })  # fmt: skip
     if spec.package.manifest.runtime.kind != "container":
         return run_load_test(target, thresholds), []
     with CgroupSampler(gateway.live_instances) as containers:
         test = run_load_test(target, thresholds)
     return test, containers.samples
+
+
+def _reference_spec(stack: ExitStack) -> ModuleSpec:
+    """The built-in reference module, written to a temporary folder the stack removes."""
+    from sandbench.bench.reference import REFERENCE_ROUTE, reference_package
+    from sandbench.runtime.gateway import ModuleSpec as Spec
+
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sandbench-ref-")))
+    limits = SandboxLimits(memory_bytes=16 << 20, cpu_millicores=1000, timeout_ms=2000)
+    return Spec(REFERENCE_ROUTE, reference_package(folder), limits, Grants())

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 
 from sandbench.nightly import CellStatus, Worker, load_config, run
 from sandbench.nightly.cell import Task
 from sandbench.nightly.matrix import Cell, source_digest
+from tests.conftest import EXAMPLES
 
 PROFILES = '[profiles.small]\ndefaults = { memory = "16MiB" }\nceilings = { memory = "16MiB" }\n'
 
@@ -76,6 +79,33 @@ def test_a_changed_module_is_run_again_in_the_same_run(write_config, modules, sq
     assert len(sqlite_store.results("n1")) == 2
 
 
+# Sleeps an hour at a time in `poll_oneoff`, forever: how long it runs depends only on its
+# deadline, never on how fast the machine is.
+_SLEEPER = """(module
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i32.store (i32.const 112) (i32.const 1))
+    (i64.store (i32.const 120) (i64.const 3600000000000))
+    (loop $again
+      (drop (call $poll_oneoff (i32.const 96) (i32.const 256) (i32.const 1) (i32.const 300)))
+      (br $again))))
+"""
+
+
+def make_sleeper(root: Path) -> None:
+    """A module whose every call sleeps until its 30 s deadline (the policy's ceiling)."""
+    shutil.copytree(EXAMPLES / "hello", root)
+    manifest = json.loads((root / "module.json").read_text())
+    manifest["name"] = "@tests/sleeper"
+    manifest["security"]["limits"]["timeout"] = "30s"
+    del manifest["signature"]
+    (root / "module.json").write_text(json.dumps(manifest))
+    (root / "module.wat").write_text(_SLEEPER)
+
+
+@pytest.mark.slow
 def test_a_cell_past_its_wall_clock_is_killed_and_the_next_cell_runs(
     write_config, modules, sqlite_store, tmp_path, monkeypatch
 ):
@@ -83,14 +113,17 @@ def test_a_cell_past_its_wall_clock_is_killed_and_the_next_cell_runs(
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))  # what a worker would inherit
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where worker folders are made
-    # spin's own deadline is 1 s; the cell's wall clock (0.4 s) runs out first
-    config = load_config(write_config(["modules/spin", "modules/hello"], cell_timeout=0.4, calls=1))
+    # The sleeper sleeps until its own 30 s deadline, whatever the machine's speed; the
+    # cell's wall clock (8 s) runs out first, and leaves hello ample time on a busy machine.
+    make_sleeper(modules / "sleeper")
+    paths = ["modules/sleeper", "modules/hello"]
+    config = load_config(write_config(paths, cell_timeout=8, calls=1))
     summary = run(config, sqlite_store, "n1")
     assert [(r.module, r.status) for r in summary.results] == [
-        ("modules/spin", CellStatus.TIMEOUT),
+        ("modules/sleeper", CellStatus.TIMEOUT),
         ("modules/hello", CellStatus.HEALTHY),
     ]
-    assert "cell_timeout (0.4 s)" in summary.results[0].message
+    assert "cell_timeout (8 s)" in summary.results[0].message
     assert list(scratch.iterdir()) == []  # the killed worker's temporary files are gone
 
 

@@ -153,3 +153,13 @@ def test_a_wait_also_covers_what_other_instances_charged_meanwhile():
     share._sleep = sleep
     assert share.acquire(10_000) == 2000.0  # its own debt, then the other call's
     assert clock.slept == [1.0, 1.0]
+
+
+def test_a_dropping_sink_accepts_everything_keeps_the_cap_and_counts_the_rest():
+    out = CappedOutput(10, drop=True)
+    assert out(b"12345678") == 8
+    assert out(b"abcdef") == 6  # two kept, four dropped, and the write still succeeds
+    assert out(b"xyz") == 3
+    assert (out.getvalue(), out.dropped, out.overflowed) == (b"12345678ab", 7, False)
+    out.reset()
+    assert (out.getvalue(), out.dropped) == (b"", 0)

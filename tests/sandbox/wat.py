@@ -77,10 +77,70 @@ PRESTAT_FD3 = command(
     "(call $proc_exit (call $fd_prestat_get (i32.const 3) (i32.const 200)))",
     imports=f'(import "{WASI}" "fd_prestat_get" (func $fd_prestat_get (param i32 i32) (result i32)))',
 )
-SLEEP = command(
-    "(call $proc_exit (call $poll_oneoff (i32.const 256) (i32.const 512) (i32.const 1) (i32.const 200)))",
-    imports=f'(import "{WASI}" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))',
+POLL_IMPORT = (
+    f'(import "{WASI}" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))'
 )
+
+
+def poll(subscriptions: bytes, count: int | None = None, *, forever: bool = False) -> str:
+    """A command module that calls `poll_oneoff` on `subscriptions` (placed at 4096) and
+    answers `errno u32, nevents u32, events` (at 8192) as its body; `forever`: poll again
+    and again, never answering."""
+    n = len(subscriptions) // 48 if count is None else count
+    call = f"(call $poll_oneoff (i32.const 4096) (i32.const 8192) (i32.const {n}) (i32.const 200))"
+    if forever:
+        return command(
+            f"(loop $l (drop {call}) (br $l))", extra=_at(4096, subscriptions), imports=POLL_IMPORT
+        )
+    body = f"""
+    (i32.store (i32.const 196) {call})
+    (drop (call $write (i32.const 1) (i32.const 64) (i32.const 13)))
+    (drop (call $write (i32.const 1) (i32.const 196) (i32.const 8)))
+    (drop (call $write (i32.const 1) (i32.const 8192) (i32.mul (i32.load (i32.const 200)) (i32.const 32))))"""
+    return command(
+        body, data=b"Status: 200\n\n", extra=_at(4096, subscriptions), imports=POLL_IMPORT
+    )
+
+
+def _at(offset: int, data: bytes) -> str:
+    return f'(data (i32.const {offset}) "{wat_bytes(data)}")' if data else ""
+
+
+# Sleeps until `clock_time_get(monotonic) + 50 ms` with an absolute subscription, then
+# answers the monotonic clock before and after (two u64) as its body.
+SLEEP_UNTIL = command(
+    """
+    (drop (call $clock_time_get (i32.const 1) (i64.const 0) (i32.const 304)))
+    (i64.store (i32.const 4096) (i64.const 7))
+    (i32.store8 (i32.const 4104) (i32.const 0))
+    (i32.store (i32.const 4112) (i32.const 1))
+    (i64.store (i32.const 4120) (i64.add (i64.load (i32.const 304)) (i64.const 50000000)))
+    (i32.store16 (i32.const 4136) (i32.const 1))
+    (if (call $poll_oneoff (i32.const 4096) (i32.const 8192) (i32.const 1) (i32.const 200))
+      (then (unreachable)))
+    (drop (call $clock_time_get (i32.const 1) (i64.const 0) (i32.const 312)))
+    (drop (call $write (i32.const 1) (i32.const 64) (i32.const 13)))
+    (drop (call $write (i32.const 1) (i32.const 304) (i32.const 16)))""",
+    data=b"Status: 200\n\n",
+    imports=POLL_IMPORT
+    + f'(import "{WASI}" "clock_time_get" (func $clock_time_get (param i32 i64 i32) (result i32)))',
+)
+
+
+# Writes `n` KiB to stderr in 1 KiB writes, failing (unreachable) on any error, then answers.
+def stderr_flood(kib: int) -> str:
+    return command(
+        f"""
+    (local $i i32)
+    (loop $l
+      (if (call $write (i32.const 2) (i32.const 1024) (i32.const 1024)) (then (unreachable)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const {kib}))))
+    (drop (call $write (i32.const 1) (i32.const 64) (i32.const 16)))""",
+        data=b"Status: 200\n\nok\n",
+    )
+
+
 # Reads stdin into memory at 1024 and echoes it after a CGI head.
 ECHO = command(
     """
@@ -134,11 +194,11 @@ READ_BUCKET_FILE = command(
     """
     (local $err i32)
     (local.set $err (call $path_open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 8)
-      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300)))
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 304)))
     (if (local.get $err) (then (call $proc_exit (local.get $err))))
     (i32.store (i32.const 16) (i32.const 1024))
     (i32.store (i32.const 20) (i32.const 4096))
-    (drop (call $fd_read (i32.load (i32.const 300)) (i32.const 16) (i32.const 1) (i32.const 24)))
+    (drop (call $fd_read (i32.load (i32.const 304)) (i32.const 16) (i32.const 1) (i32.const 24)))
     (drop (call $write (i32.const 1) (i32.const 72) (i32.const 13)))
     (drop (call $write (i32.const 1) (i32.const 1024) (i32.load (i32.const 24))))""",
     data=b"data.txtStatus: 200\n\n",
@@ -149,9 +209,9 @@ WRITE_BUCKET_FILE = command(
     """
     (local $err i32)
     (local.set $err (call $path_open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 7)
-      (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 300)))
+      (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 304)))
     (if (local.get $err) (then (call $proc_exit (local.get $err))))
-    (drop (call $write (i32.load (i32.const 300)) (i32.const 71) (i32.const 7)))
+    (drop (call $write (i32.load (i32.const 304)) (i32.const 71) (i32.const 7)))
     (drop (call $write (i32.const 1) (i32.const 78) (i32.const 13)))""",
     data=b"out.txtwrittenStatus: 201\n\n",
     imports=_PATH_OPEN,

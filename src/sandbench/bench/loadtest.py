@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sandbench.errors import BenchError
 
 from .locustfile import LOCUSTFILE
+from .reference import CpuPressure
 from .sampler import ResourceSample, Sampler
 from .stats import Stats, percentile, summarize
 from .thresholds import Threshold, ThresholdResult
@@ -65,6 +66,11 @@ class LoadTestConfig(BaseModel):
     max_requests: int | None = Field(default=None, ge=1)
     workers: int = Field(default=0, ge=0, le=64)
     timeout_s: float = Field(default=10.0, gt=0)
+    reference_path: str | None = Field(
+        default=None,
+        description="a path served by the reference module: as many users again send GETs "
+        "to it at the same rate, and its latency is the machine's share (`reference_ms`)",
+    )
 
     @property
     def request_cap(self) -> int:
@@ -118,6 +124,12 @@ class LoadTestResult(BaseModel):
         default_factory=list, description="(percentile, latency ms, service ms) at SPECTRUM levels"
     )
     generator: list[ResourceSample] = Field(default_factory=list)
+    reference_ms: Stats | None = Field(
+        default=None, description="the reference module's latency in the same run"
+    )
+    cpu_pressure: float | None = Field(
+        default=None, description="share of the test's wall time some task waited for a CPU"
+    )
     thresholds: list[ThresholdResult] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
@@ -137,13 +149,18 @@ def run_load_test(config: LoadTestConfig, thresholds: Sequence[Threshold] = ()) 
     with tempfile.TemporaryDirectory(prefix="sandbench-load-") as tmp:
         out = Path(tmp)
         started = time.monotonic()
-        samples, output = _run_locust(config, out)
+        with CpuPressure() as pressure:
+            samples, output = _run_locust(config, out)
         wall = time.monotonic() - started
-        records = _records(out)
+        records, reference = _records(out)
         if not records:
             raise BenchError(f"the load test recorded no request; locust said: {output[-400:]}")
-        locust = _locust_figures(out / "stats_stats.csv")
-    return _summarize(config, records, locust, samples, wall, thresholds)
+        locust = _locust_figures(out / "stats_stats.csv", config)
+    result = _summarize(config, records, locust, samples, wall, thresholds)
+    return result.model_copy(update={
+        "reference_ms": summarize([r[1] * 1000 for r in reference]) if reference else None,
+        "cpu_pressure": pressure.share,
+    })  # fmt: skip
 
 
 def _check_loopback(url: str) -> None:
@@ -159,9 +176,10 @@ def _check_loopback(url: str) -> None:
 
 def _locust_command(config: LoadTestConfig, out: Path, role: list[str]) -> list[str]:
     run_time = math.ceil(config.duration_s + min(config.timeout_s, 5.0) + 1)
+    users = config.users * (2 if config.reference_path else 1)
     return [
         sys.executable, "-m", "locust", "-f", str(out / "locustfile.py"), "--headless",
-        "--host", config.url, "-u", str(config.users), "-r", str(config.users),
+        "--host", config.url, "-u", str(users), "-r", str(users),
         "-t", f"{run_time}s", "--csv", str(out / "stats"), "--only-summary",
         "--loglevel", "WARNING", "--stop-timeout", str(math.ceil(config.timeout_s)), *role,
     ]  # fmt: skip
@@ -176,7 +194,7 @@ def _run_locust(config: LoadTestConfig, out: Path) -> tuple[list[ResourceSample]
             "body": config.body.decode("latin-1"), "users": config.users, "rate": config.rate,
             "duration_s": config.duration_s, "max_requests": config.request_cap,
             "timeout_s": config.timeout_s, "out_dir": str(out),
-            "quit_when_done": config.workers == 0,
+            "quit_when_done": config.workers == 0, "reference_path": config.reference_path,
         }
     )  # fmt: skip
     roles: list[list[str]] = [[]]
@@ -234,21 +252,27 @@ def _free_port() -> int:
         return port
 
 
-def _records(out: Path) -> list[tuple[float, float, float, int]]:
-    records: list[tuple[float, float, float, int]] = []
+_Record = tuple[float, float, float, int]
+
+
+def _records(out: Path) -> tuple[list[_Record], list[_Record]]:
+    """The module's records and the reference module's, each sorted by intended time."""
+    found: tuple[list[_Record], list[_Record]] = ([], [])
     for path in sorted(out.glob("records-*.jsonl")):
         for line in path.read_text().splitlines():
-            intended, latency, service, status = json.loads(line)
-            records.append((float(intended), float(latency), float(service), int(status)))
-    return sorted(records)
+            intended, latency, service, status, role = json.loads(line)
+            record = (float(intended), float(latency), float(service), int(status))
+            found[1 if role else 0].append(record)
+    return sorted(found[0]), sorted(found[1])
 
 
-def _locust_figures(path: Path) -> LocustFigures | None:
+def _locust_figures(path: Path, config: LoadTestConfig) -> LocustFigures | None:
     if not path.is_file():
         return None
+    name = config.path if config.reference_path else "Aggregated"
     with path.open(newline="") as stream:
         for row in csv.DictReader(stream):
-            if row.get("Name") == "Aggregated":
+            if row.get("Name") == name:
                 return LocustFigures(
                     requests=int(row["Request Count"]), failures=int(row["Failure Count"]),
                     p50=_num(row["50%"]), p95=_num(row["95%"]), p99=_num(row["99%"]),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench.sandbox import Instance, Outcome, Request
 
+from .reference import CpuPressure
 from .stats import Stats, summarize
 
 __all__ = ["ProbeResult", "probe"]
@@ -18,6 +19,14 @@ class ProbeResult(BaseModel):
 
     outcomes: tuple[Outcome, ...]
     latency_ms: Stats
+    cpu_pressure: float | None = Field(
+        default=None, description="share of the calls' wall time some task waited for a CPU"
+    )
+
+    @property
+    def own_ms(self) -> Stats:
+        """Each call's own time (`Usage.own_ms`), summarized."""
+        return summarize([o.usage.own_ms for o in self.outcomes])
 
     @property
     def violations(self) -> int:
@@ -37,9 +46,10 @@ def probe(
     if count < 1:
         raise ValueError("probe needs at least one call")
     outcomes: list[Outcome] = []
-    for _ in range(count):
-        outcomes.append(instance.invoke(request))
-        if stop_on_violation and outcomes[-1].violation is not None:
-            break
+    with CpuPressure() as pressure:
+        for _ in range(count):
+            outcomes.append(instance.invoke(request))
+            if stop_on_violation and outcomes[-1].violation is not None:
+                break
     latency = summarize([o.usage.wall_ms + o.usage.throttled_ms for o in outcomes])
-    return ProbeResult(outcomes=tuple(outcomes), latency_ms=latency)
+    return ProbeResult(outcomes=tuple(outcomes), latency_ms=latency, cpu_pressure=pressure.share)

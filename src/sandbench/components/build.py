@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbench._pyast import parse
 from sandbench.errors import BuildError, ManifestError
 from sandbench.manifests import MANIFEST_NAME, WasmRuntime, load, parse_manifest, write_signature
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
@@ -111,7 +112,7 @@ def _imports(root: Path, files: list[Path]) -> list[_Import]:
     for path in files:
         shown = path.relative_to(root).as_posix()
         try:
-            tree = ast.parse(path.read_bytes(), filename=shown)
+            tree = parse(path.read_bytes(), filename=shown)
         except SyntaxError as exc:
             raise BuildError(
                 root / shown, [f"line {exc.lineno}: {exc.msg}; fix the syntax error"]

@@ -10,7 +10,8 @@ report's status is the worst rule's, and `reasons` lists the rules that set it.
 | `health-status` | a health call answered with another status than `health.expect.status` | critical |
 | `health-body` | a health answer lacks `health.expect.contains` | critical |
 | `error-rate` | failed health calls above `max_error_rate` (0.5 %, the canary rollback threshold) | critical |
-| `latency-p95` | p95 of the health calls above 100 ms (degraded) or 500 ms (critical) | degraded / critical |
+| `latency-p95` | p95 of the health calls above 100 ms (degraded) or 500 ms (critical); on a busy machine their own time is judged (`reports.latency`) | degraded / critical / inconclusive |
+| `load-test` | the load test's error rate above `max_error_rate` (critical), or its p95 above the latency thresholds, less the reference module's p95 from the same run (`reports.latency`) | degraded / critical / inconclusive |
 | `load-time` | the load from the compile cache (the cold load when none was measured) took longer than 500 ms | degraded |
 | `signature` | the signature does not match the digest (critical) or there is none (degraded) | critical / degraded |
 | `publisher-signature` | `module.sig` is bad, revoked or by a key not allowed for the name (critical); unsigned or an unknown key, when an allowed-signers file is given (`[signatures] unsigned`, degraded); see `reports.publisher` | critical / degraded |
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 
 from sandbench.sandbox import Violation
 
+from .latency import judge_latency
 from .model import (
     DependencyStatus,
     Evidence,
@@ -55,8 +57,12 @@ __all__ = ["RULES", "assess"]
 Rule = Callable[[Evidence, Policy], Iterator[RuleResult]]
 
 
-def _result(rule: str, status: Status | None, message: str) -> RuleResult:
-    return RuleResult(rule=rule, status=status or Status.HEALTHY, message=message)
+def _result(
+    rule: str, status: Status | None, message: str, *, inconclusive: bool = False
+) -> RuleResult:
+    return RuleResult(
+        rule=rule, status=status or Status.HEALTHY, message=message, inconclusive=inconclusive
+    )
 
 
 def _module_loads(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
@@ -130,22 +136,23 @@ MIN_P95_SAMPLES = 20
 def _latency(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
     if ev.probe is None:
         return
-    stats = ev.probe.latency_ms
+    stats, own = ev.probe.latency_ms, ev.probe.own_ms
     enough = stats.n >= MIN_P95_SAMPLES
     value, name = (stats.p95, "p95") if enough else (stats.median, "median")
-    status = (
-        Status.CRITICAL
-        if value > policy.p95_critical_ms
-        else Status.DEGRADED
-        if value > policy.p95_degraded_ms
-        else None
+    judged = judge_latency(
+        value,
+        policy,
+        own=own.p95 if enough else own.median,
+        pressure=ev.probe.cpu_pressure,
     )
     note = "" if enough else f" (a p95 needs {MIN_P95_SAMPLES} calls)"
     yield _result(
         "latency-p95",
-        status,
+        judged.status,
         f"{name} {value:.2f} ms over {stats.n} calls{note} (degraded above "
-        f"{policy.p95_degraded_ms:g} ms, critical above {policy.p95_critical_ms:g} ms)",
+        f"{policy.p95_degraded_ms:g} ms, critical above {policy.p95_critical_ms:g} ms)"
+        f"{judged.note}",
+        inconclusive=judged.inconclusive,
     )
 
 
@@ -194,19 +201,17 @@ def _load_test(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
     if test is None:
         return
     p95, rate = test.latency_ms.p95, test.error_rate
-    status = (
-        Status.CRITICAL
-        if rate > policy.max_error_rate or p95 > policy.p95_critical_ms
-        else Status.DEGRADED
-        if p95 > policy.p95_degraded_ms
-        else None
-    )
+    reference = test.reference_ms.p95 if test.reference_ms is not None else None
+    judged = judge_latency(p95, policy, reference=reference, pressure=test.cpu_pressure)
+    failed = rate > policy.max_error_rate
+    shown = "" if reference is None or judged.note else f" (reference module {reference:.2f} ms)"
     yield _result(
         "load-test",
-        status,
+        Status.CRITICAL if failed else judged.status,
         f"{test.requests} requests at {test.achieved_rps:.0f}/s (target "
-        f"{test.config.rate:g}/s): p95 {p95:.2f} ms from intended send times, "
-        f"error rate {rate:.2%}",
+        f"{test.config.rate:g}/s): p95 {p95:.2f} ms from intended send times{shown}, "
+        f"error rate {rate:.2%}{judged.note}",
+        inconclusive=judged.inconclusive and not failed,
     )
 
 
@@ -388,6 +393,7 @@ def _health(ev: Evidence) -> HealthProbe | None:
         latency_ms=ev.probe.latency_ms,
         sample_body=sample[:512].decode("utf-8", "replace"),
         samples_ms=[round(o.usage.wall_ms + o.usage.throttled_ms, 4) for o in outcomes],
+        stderr_dropped_bytes=sum(o.usage.stderr_dropped_bytes for o in outcomes),
     )
 
 

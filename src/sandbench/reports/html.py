@@ -109,7 +109,7 @@ def render_html(report: HealthReport) -> str:
         "<h2>Rules</h2>",
         _table(
             ("rule", "status", "detail"),
-            [(r.rule, r.status.value, r.message) for r in report.rules],
+            [(r.rule, r.outcome, r.message) for r in report.rules],
         ),
     ]
     if report.violations:

@@ -1,4 +1,5 @@
-"""JUnit XML: each policy rule a test case, each check that could not run a skipped one."""
+"""JUnit XML: each policy rule a test case, each check that could not run a skipped one
+(an inconclusive rule too: `skipped` with the reason)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ __all__ = ["render_junit"]
 def render_junit(report: HealthReport) -> str:
     """The report as a JUnit XML document that any CI can display."""
     failures = sum(1 for r in report.rules if r.status is not Status.HEALTHY)
+    inconclusive = sum(1 for r in report.rules if r.inconclusive)
     tests = len(report.rules) + len(report.skipped)
     counts = {
         "tests": str(tests),
         "failures": str(failures),
         "errors": "0",
-        "skipped": str(len(report.skipped)),
+        "skipped": str(len(report.skipped) + inconclusive),
     }
     root = ET.Element("testsuites", {"name": "sandbench", **counts})
     suite = ET.SubElement(
@@ -41,7 +43,9 @@ def render_junit(report: HealthReport) -> str:
         case = ET.SubElement(
             suite, "testcase", classname="sandbench.policy", name=rule.rule, time="0"
         )
-        if rule.status is Status.HEALTHY:
+        if rule.inconclusive:
+            ET.SubElement(case, "skipped", message=f"inconclusive: {rule.message}")
+        elif rule.status is Status.HEALTHY:
             ET.SubElement(case, "system-out").text = rule.message
         else:
             failure = ET.SubElement(case, "failure", type=rule.status.value, message=rule.message)

@@ -52,7 +52,8 @@ def render_markdown(report: HealthReport) -> str:
         out.append(f"| publisher | {_cell(report.publisher.shown)} |")
     out += ["", "| rule | status | detail |", "|---|---|---|"]
     out += [
-        f"| `{r.rule}` | {_ICON[r.status]} {r.status.value} | {_cell(r.message)} |"
+        f"| `{r.rule}` | {'❔' if r.inconclusive else _ICON[r.status]} {r.outcome} | "
+        f"{_cell(r.message)} |"
         for r in report.rules
     ]
     if report.violations:

@@ -114,11 +114,22 @@ class Metrics(_Camel):
 
 
 class RuleResult(_Camel):
-    """One policy rule's verdict on the evidence: `healthy` when it passed."""
+    """One policy rule's verdict on the evidence: `healthy` when it passed.
+
+    `inconclusive`: the measurement could not decide (a latency taken while the machine was
+    too busy to tell the module's share from the machine's); the status is then `healthy`
+    and `message` says why and what was measured.
+    """
 
     rule: str
     status: Status
     message: str
+    inconclusive: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """`inconclusive`, or the status's value."""
+        return "inconclusive" if self.inconclusive else self.status.value
 
 
 class ViolationReport(_Camel):
@@ -208,6 +219,9 @@ class HealthProbe(_Camel):
     latency_ms: Stats | None = None
     samples_ms: list[float] = Field(default_factory=list, description="each call's latency")
     sample_body: str = ""
+    stderr_dropped_bytes: int = Field(
+        default=0, description="stderr bytes written past the 16 KiB kept per call, summed"
+    )
 
 
 class FindingReport(_Camel):

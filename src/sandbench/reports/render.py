@@ -124,9 +124,9 @@ def render_text(report: HealthReport) -> str:
         times = f" (x{v.count})" if v.count > 1 else ""
         lines.append(f"  violation  {v.kind} during {v.phase}{times}: {v.message}")
     lines.extend(
-        f"  {_MARK[r.status]:<10} {r.rule}: {r.message}"
+        f"  {'inconclusive' if r.inconclusive else _MARK[r.status]:<10} {r.rule}: {r.message}"
         for r in report.rules
-        if r.status is not Status.HEALTHY
+        if r.status is not Status.HEALTHY or r.inconclusive
     )
     lines.extend(
         f"  finding    {f.severity} {f.scanner} {f.rule_id}: {f.message}"

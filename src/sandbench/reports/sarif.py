@@ -17,7 +17,7 @@ from typing import Any
 
 from sandbench.scanners import ScanReport
 
-from .model import FindingReport, HealthReport, Status
+from .model import FindingReport, HealthReport, RuleResult, Status
 
 __all__ = ["render_sarif", "render_scan_sarif"]
 
@@ -133,6 +133,10 @@ def _publisher(report: HealthReport) -> dict[str, Any]:
     }
 
 
+def _rule_text(rule: RuleResult) -> str:
+    return f"inconclusive: {rule.message}" if rule.inconclusive else rule.message
+
+
 def render_sarif(report: HealthReport) -> str:
     """The report as a SARIF 2.1.0 log with one run."""
     rules: dict[str, dict[str, Any]] = {}
@@ -147,12 +151,12 @@ def render_sarif(report: HealthReport) -> str:
             ["security", "policy"],
             _STATUS_SEVERITY[rule.status],
         )
-        if rule.status is not Status.HEALTHY:
+        if rule.status is not Status.HEALTHY or rule.inconclusive:
             results.append(
                 {
                     "ruleId": rule_id,
-                    "level": _STATUS_LEVEL[rule.status],
-                    "message": {"text": rule.message},
+                    "level": "note" if rule.inconclusive else _STATUS_LEVEL[rule.status],
+                    "message": {"text": _rule_text(rule)},
                     "locations": [_location(_RULE_FILE.get(rule.rule, "module.json"))],
                     "partialFingerprints": {
                         "sandbench/v1": _fingerprint(report.module_id, rule_id)

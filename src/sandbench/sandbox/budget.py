@@ -184,27 +184,38 @@ class ModuleCpu:
 
 
 class CappedOutput:
-    """A WASI output sink that keeps at most `cap` bytes and fails writes past it.
+    """A WASI output sink that keeps at most `cap` bytes.
 
-    Used as `WasiConfig.stdout_custom`: returning a negative errno makes the guest's write
-    fail with `EFBIG`, so a flooding module learns it at once instead of filling memory.
+    Used as `WasiConfig.stdout_custom`: past the cap, returning a negative errno makes the
+    guest's write fail with `EFBIG`, so a flooding module learns it at once instead of
+    filling memory. With `drop=True` (stderr: logs must never break a module, and Rust's
+    `eprintln!` panics on a failed write) writes past the cap succeed and are only counted
+    in `dropped`.
     """
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, *, drop: bool = False) -> None:
         self.cap = cap
         self.size = 0
+        self.dropped = 0
         self.overflowed = False
+        self._drop = drop
         self._parts: list[bytes] = []
 
     def __call__(self, data: bytes) -> int:
         room = self.cap - self.size
         if room <= 0 and data:
+            if self._drop:
+                self.dropped += len(data)
+                return len(data)
             self.overflowed = True
             return -errno.EFBIG
-        kept = data[:room]  # a short write; the next one fails
+        kept = data[:room]
         self._parts.append(kept)
         self.size += len(kept)
-        return len(kept)
+        if self._drop:
+            self.dropped += len(data) - len(kept)
+            return len(data)
+        return len(kept)  # a short write; the next one fails
 
     def getvalue(self) -> bytes:
         """Everything kept so far."""
@@ -213,6 +224,7 @@ class CappedOutput:
     def reset(self) -> None:
         """Forget what was written (a reactor reuses its sinks across calls)."""
         self.size = 0
+        self.dropped = 0
         self.overflowed = False
         self._parts.clear()
 

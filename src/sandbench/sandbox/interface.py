@@ -126,7 +126,9 @@ class Usage(BaseModel):
     enforced in (WASM: the CPU time of the thread that ran the call, from arming it to its
     return or trap; containers: the cgroup's counter); `host_cpu_ms` is what this process
     spent on the call, sandbox overhead (building the outcome) included. `fuel` is what the
-    WASM call consumed: the hard stop inside a call, not a measure of CPU.
+    WASM call consumed: the hard stop inside a call, not a measure of CPU. `slept_ms` is the
+    wall time the module asked to wait (WASI `poll_oneoff` clocks); `stderr_dropped_bytes`
+    what it wrote to stderr past the 16 KiB kept per call.
     """
 
     model_config = _FROZEN
@@ -139,6 +141,15 @@ class Usage(BaseModel):
     output_bytes: int = 0
     instantiate_ms: float = 0.0
     throttled_ms: float = 0.0
+    slept_ms: float = 0.0
+    stderr_dropped_bytes: int = 0
+
+    @property
+    def own_ms(self) -> float:
+        """The call's own time: CPU (the module's or the host thread's, whichever is more)
+        plus the time the module chose to sleep. Waiting for a busy machine's cores is not
+        in it, so it does not grow when the machine is busy."""
+        return max(self.cpu_ms, self.host_cpu_ms) + self.slept_ms
 
 
 class Outcome(BaseModel):

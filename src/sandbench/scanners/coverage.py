@@ -25,7 +25,6 @@ policy ignore of `not-scanned` for that path, with its reason.
 
 from __future__ import annotations
 
-import ast
 import os
 import platform
 import stat
@@ -34,6 +33,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from sandbench._pyast import parse
 from sandbench.manifests import ModulePackage
 
 from .files import MAX_FILES, SKIP_DIRS, read_capped
@@ -62,7 +62,7 @@ def _python_problem(path: Path) -> str | None:
     try:
         with warnings.catch_warnings():  # invalid escapes warn; only failing to parse matters
             warnings.simplefilter("ignore")
-            ast.parse(data, filename=path.name)  # bytes: honours a PEP 263 coding line
+            parse(data, filename=path.name)  # bytes: honours a PEP 263 coding line
     except SyntaxError as exc:
         return f"does not parse on this host's {_HOST} (line {exc.lineno}: {exc.msg})"
     except (ValueError, RecursionError, MemoryError) as exc:

@@ -38,6 +38,8 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from sandbench._pyast import literal_eval, parse
+
 from .declarations import (
     TARGETS,
     Declared,
@@ -218,7 +220,7 @@ def read_setup_py(reader: Reader, file: Path) -> None:
         return
     rel = reader.rel(file)
     try:
-        tree = ast.parse(text)
+        tree = parse(text, rel)
     except (SyntaxError, ValueError, RecursionError) as exc:
         reader.bad(rel, None, "", f"does not parse: {first_line(exc)}")
         return
@@ -233,7 +235,7 @@ def read_setup_py(reader: Reader, file: Path) -> None:
 def _setup_keyword(reader: Reader, keyword: ast.keyword, rel: str) -> None:
     line = keyword.value.lineno
     try:
-        value = ast.literal_eval(keyword.value)
+        value = literal_eval(keyword.value)
     except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
         reader.bad(rel, line, f"{keyword.arg}=...", "computed when setup.py runs: list it "
                    "as literals, or in pyproject.toml")  # fmt: skip

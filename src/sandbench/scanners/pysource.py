@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sandbench._pyast import parse
+
 from .files import module_files, read_capped
 
 __all__ = ["GUEST_MODULE", "FileOpen", "HostCall", "PythonUse", "Unavailable", "python_use"]
@@ -112,7 +114,7 @@ def python_use(root: Path) -> PythonUse:
         use.files += 1
         try:
             text = read_capped(path, MAX_SOURCE_BYTES).decode("utf-8")
-            tree = ast.parse(text, filename=shown)
+            tree = parse(text, filename=shown)
             _Visitor(shown, text.splitlines(), use).visit(tree)
         except SyntaxError as exc:
             use.problems.append(f"{shown}: line {exc.lineno}: {exc.msg}")

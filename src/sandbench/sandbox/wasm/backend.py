@@ -62,11 +62,11 @@ from .instances import (
     Spec,
     first_line,
 )
+from .poll import define_poll
 
 __all__ = ["WasmBackend", "wasmtime_version"]
 
-ENOTSUP = 58  # WASI errno
-_ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=enotsup;v1"
+_ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=sandbench-sleep;v2"
 
 
 _Artifact = TypeVar("_Artifact", wasmtime.Module, wc.Component)
@@ -118,11 +118,9 @@ class WasmBackend(Closing):
         self._linker.define_wasi()
         self._linker.allow_shadowing = True
         define_host(self._linker)
-        i32 = wasmtime.ValType.i32()
-        # Blocking in the host would escape the epoch deadline: no sleeping (docs/abi.md).
-        self._linker.define_func(
-            WASI, "poll_oneoff", wasmtime.FuncType([i32] * 4, [i32]), lambda *_: ENOTSUP
-        )
+        # wasmtime's own poll_oneoff would block where the epoch deadline cannot reach it;
+        # ours sleeps within the call's deadline (docs/abi.md, "Sleeping").
+        define_poll(self._linker)
         self._version = wasmtime_version()
         self._cache = (
             ArtifactCache((cache_dir or default_cache_dir()) / "wasm", ".cwasm")

@@ -43,6 +43,7 @@ from sandbench.sandbox.interface import (
 )
 
 from .host import bound
+from .poll import PollState, scoped
 
 __all__ = [
     "REACTOR_EXPORTS",
@@ -88,16 +89,21 @@ class _Call:
     store: wasmtime.Store
     stdout: CappedOutput
     stderr: CappedOutput
+    poll: PollState
     fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
     cpu_s: float | None = None
 
-    def arm(self, timeout_ms: int, fuel: int) -> None:
-        """Set the fuel and the deadline for the next call, and start the clocks."""
+    def arm(self, timeout_ms: int, fuel: int, stdin_bytes: int = 0) -> None:
+        """Set the fuel and the deadline for the next call, and start the clocks.
+
+        Call it inside `poll.scoped()`: sleeping (`poll_oneoff`) is bounded by this deadline.
+        """
         self.fuel = fuel
         self.store.set_fuel(fuel)
         self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS))
+        self.poll.arm(timeout_ms, stdin_bytes)
         self.cpu_s = None
         self.started = time.perf_counter()
         self.cpu_started = thread_cpu_s()
@@ -160,7 +166,7 @@ class _BaseInstance(Closing):
 
     def invoke(self, request: Request) -> Outcome:
         """See `Instance.invoke`."""
-        with self._lock:
+        with self._lock, scoped():
             if self._closed:
                 raise SandboxError("instance is closed")
             waited = self._spec.cpu.share.acquire(self._spec.limits.timeout_ms)
@@ -197,9 +203,9 @@ class _BaseInstance(Closing):
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
         raise NotImplementedError  # pragma: no cover
 
-    def _arm(self, call: _Call) -> None:
+    def _arm(self, call: _Call, stdin_bytes: int = 0) -> None:
         """Arm `call` with the deadline and the fuel of the module's per-call CPU budget."""
-        call.arm(self._spec.limits.timeout_ms, self._spec.cpu.call_fuel())
+        call.arm(self._spec.limits.timeout_ms, self._spec.cpu.call_fuel(), stdin_bytes)
 
     def _share_exhausted(self) -> Violation:
         return Violation(
@@ -223,7 +229,7 @@ class _BaseInstance(Closing):
             store.set_limits(memory_size=limits.memory_bytes, instances=64, tables=64, memories=8)
         else:
             store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
-        stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP)
+        stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP, drop=True)
         wasi = wasmtime.WasiConfig()
         wasi.argv = [self._spec.name]
         wasi.env = env
@@ -237,7 +243,9 @@ class _BaseInstance(Closing):
         for bucket, path in self._spec.grants.storage_write.items():
             wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=True)
         store.set_wasi(wasi)
-        return _Call(store=store, stdout=stdout, stderr=stderr)
+        # After set_wasi: WASI's monotonic clock starts there (see PollState.origin_ns).
+        poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
+        return _Call(store=store, stdout=stdout, stderr=stderr, poll=poll)
 
     def _classify(self, call: _Call, exc: Exception | None, memory: int, phase: str) -> Violation:
         """The violation for a call that raised `exc` (None: it returned but overflowed)."""
@@ -249,6 +257,8 @@ class _BaseInstance(Closing):
                 message=f"output exceeded the {limits.output_bytes}-byte cap; "
                 "send less or raise the policy's output limit",
             )
+        if call.poll.overslept:
+            return _slept_past(limits.timeout_ms, phase)
         text = first_line(exc)
         if "matching implementation was not found" in text:  # a component's unlinked import
             return Violation(kind=ViolationKind.UNKNOWN_IMPORT, phase=phase, message=text)
@@ -313,6 +323,8 @@ class _BaseInstance(Closing):
         throttled_ms: float,
     ) -> Outcome:
         response = None
+        if violation is None and call.poll.overslept:  # returned before an epoch check
+            violation = _slept_past(self._spec.limits.timeout_ms, "invoke")
         if violation is None and output is not None:
             try:
                 response = parse_cgi_response(output)
@@ -354,6 +366,8 @@ class _BaseInstance(Closing):
                 output_bytes=output_bytes,
                 instantiate_ms=instantiate_ms,
                 throttled_ms=throttled_ms,
+                slept_ms=call.poll.slept_s * 1000,
+                stderr_dropped_bytes=call.stderr.dropped,
             ),
         )
 
@@ -380,7 +394,7 @@ class CommandInstance(_BaseInstance):
         memory, instantiate_ms, output = 0, 0.0, None
         violation: Violation | None = None
         try:
-            self._arm(call)
+            self._arm(call, len(request.body))
             instance = _pre(self._spec).instantiate(call.store)
             instantiate_ms = (time.perf_counter() - call.started) * 1000
             _run_start(instance, call.store)
@@ -420,7 +434,7 @@ class Persistent(_BaseInstance):
 
     def warm_up(self) -> Violation | None:
         """Instantiate now (running the module's initialisation), so failures show at load."""
-        with self._lock, bound(self._spec.host):
+        with self._lock, bound(self._spec.host), scoped():
             return self._ensure()[1]
 
     def _new_store(self) -> _Call:
@@ -570,6 +584,15 @@ def _pre(spec: Spec) -> wasmtime.InstancePre:
 def _memory_size(instance: wasmtime.Instance, store: wasmtime.Store) -> int:
     memory = instance.exports(store).get("memory")
     return memory.data_len(store) if isinstance(memory, wasmtime.Memory) else 0
+
+
+def _slept_past(timeout_ms: int, phase: str) -> Violation:
+    return Violation(
+        kind=ViolationKind.TIMEOUT,
+        phase=phase,
+        message=f"{_WHAT[phase]} was still sleeping (poll_oneoff) at limits.timeout "
+        f"({timeout_ms} ms); sleep less or raise limits.timeout",
+    )
 
 
 def _near_limit(memory: int, limit: int) -> bool:
