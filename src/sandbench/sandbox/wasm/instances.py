@@ -321,7 +321,7 @@ class _BaseInstance(Closing):
                 response = parse_cgi_response(output)
             except ProtocolError as exc:
                 violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
-        stderr = call.stderr.getvalue().decode("utf-8", "replace")
+        stderr = call.stderr.getvalue().decode("utf-8", "replace") if call.stderr.size else ""
         usage = (memory, len(output or b""), instantiate_ms, throttled_ms)
         return self._outcome(call, response, violation, usage, stderr)
 
