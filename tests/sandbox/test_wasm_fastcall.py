@@ -1,13 +1,15 @@
-"""The reactor's fast call path (fastcall.py) keeps every result and limit of the checked one."""
+"""The fast call paths (fastcall.py, hostcall.py) keep every result and limit of the checked ones."""
 
 from __future__ import annotations
 
 import pytest
+import wasmtime
 
 from sandbench.manifests import load
 from sandbench.sandbox import Outcome, Request, Response, SandboxLimits, Usage, ViolationKind
 from sandbench.sandbox.construct import built
 from sandbench.sandbox.interface import Grants, Violation
+from sandbench.sandbox.wasm.hostcall import caller_memory, define_i32_func
 
 MiB = 1024 * 1024
 LIMITS = SandboxLimits(memory_bytes=16 * MiB, cpu_millicores=1000, timeout_ms=1000)
@@ -123,3 +125,48 @@ def test_built_models_equal_model_construct(cls, values):
     assert fast == slow
     assert fast.model_fields_set == slow.model_fields_set
     assert fast.model_dump() == slow.model_dump()
+
+
+def _host_module(engine, body: str, memory: bool = True) -> wasmtime.Module:
+    mem = '(memory (export "memory") 1) (data (i32.const 0) "hi")' if memory else ""
+    return wasmtime.Module(
+        engine,
+        f"""(module
+          (import "t" "f" (func $f (param i32 i32) (result i32)))
+          {mem}
+          (func (export "run") (result i32) {body}))""",
+    )
+
+
+def _run_host(func, body="(call $f (i32.const 0) (i32.const 2))", memory=True):
+    engine = wasmtime.Engine()
+    linker = wasmtime.Linker(engine)
+    define_i32_func(linker, "t", "f", 2, func)
+    store = wasmtime.Store(engine)
+    run = linker.instantiate(store, _host_module(engine, body, memory)).exports(store)["run"]
+    return run(store)
+
+
+def test_unchecked_host_function_gets_its_i32s_and_the_callers_memory():
+    seen = []
+
+    def f(caller, ptr, length):
+        memory = caller_memory(caller)
+        seen.append((ptr, length, memory.read(ptr, max(length, 0)), memory.size()))
+        memory.write(0, b"HI")
+        return -7  # an i32 result keeps its sign
+
+    body = "(drop (call $f (i32.const 0) (i32.const 2))) (call $f (i32.const 1) (i32.const -1))"
+    assert _run_host(f, body) == -7
+    assert seen == [(0, 2, b"hi", 65536), (1, -1, b"", 65536)]  # i32s arrive signed
+
+
+def test_unchecked_host_function_without_memory_and_its_exception():
+    assert _run_host(lambda caller, a, b: int(caller_memory(caller) is None), memory=False) == 1
+
+    def boom(caller, a, b):
+        raise KeyError("the host function's own error")
+
+    # As with `Linker.define_func`: the exception itself comes out of the call.
+    with pytest.raises(KeyError, match="own error"):
+        _run_host(boom)

@@ -80,11 +80,20 @@ def fast_export(
 class LinearMemory:
     """Direct reads and writes of an exported memory (bounds checked against its size)."""
 
-    def __init__(self, store: wasmtime.Store, memory: wasmtime.Memory) -> None:
-        self._store_ctx = store._context()
-        self._memory_ref = ctypes.byref(memory._memory)
+    def __init__(self, context: Any, memory: Any) -> None:
+        """`context`: a store's or caller's `wasmtime_context_t` pointer; `memory`: the
+        `wasmtime_memory_t` of an exported memory of that store."""
+        self._store_ctx = context
+        self._memory_t = memory  # kept: the reference below points into it
+        self._memory_ref = ctypes.byref(memory)
         self._size = -1
         self._base = 0
+        self.size()  # the base address, before any read or write
+
+    @classmethod
+    def of(cls, store: wasmtime.Store, memory: wasmtime.Memory) -> LinearMemory:
+        """The accessor of `memory`, an export of an instance in `store`."""
+        return cls(store._context(), memory._memory)
 
     def size(self) -> int:
         """The memory's current size in bytes (re-reads its base address if it changed)."""

@@ -496,7 +496,7 @@ class _Fast:
         handle = fast_export(store, live.handle, 2, wasmtime.ValType.i64())
         if alloc is None or handle is None:
             return None
-        return cls(memory=LinearMemory(store, live.memory), alloc=alloc, handle=handle)
+        return cls(memory=LinearMemory.of(store, live.memory), alloc=alloc, handle=handle)
 
 
 class ReactorInstance(Persistent):
