@@ -18,7 +18,7 @@ from sandbench.sandbox import (
 )
 
 from .conftest import EXAMPLES
-from .raw import RawCommand, RawReactor, compile_module
+from .raw import RawCommand, RawExtism, RawReactor, compile_module
 
 LIMITS = SandboxLimits()
 ORDER = b"sku,quantity,unit_price_cents\nCAFE-500G,2,2990\nACUCAR-1KG,3,549\nFILTRO-103,1,1275\n"
@@ -68,6 +68,25 @@ def test_reactor_sandbench(benchmark, backend, module):
         outcome = benchmark(instance.invoke, REQUESTS[module])
     assert outcome.ok
     assert outcome.response.status == 200
+
+
+# Issue 17's per-call target: a reactor call with 64 B in and out against Extism's call.
+# hello-reactor ignores its input and answers 62 bytes; its request carries a 64-byte body.
+BODY_64 = b"x" * 64
+
+
+def test_reactor64_raw_extism(benchmark):
+    benchmark.group = "reactor-64B-extism"
+    extism = RawExtism()
+    assert benchmark(extism, BODY_64) == BODY_64
+
+
+def test_reactor64_sandbench(benchmark, backend):
+    benchmark.group = "reactor-64B-extism"
+    with _ours(backend, "hello-reactor") as instance:
+        outcome = benchmark(instance.invoke, Request(method="POST", body=BODY_64))
+    assert outcome.ok
+    assert len(outcome.response.body) + 41 == 62  # the 41-byte head, the 21-byte body
 
 
 def test_load_cold_raw(benchmark):

@@ -79,3 +79,27 @@ def test_envelope_is_an_http_head_with_exact_length():
     assert request_envelope(request) == (
         b"POST /q?a=1 HTTP/1.1\r\ncontent-length: 3\r\nx-a: b\r\n\r\nxyz"
     )
+
+
+def test_a_repeated_head_parses_the_same_and_a_bad_one_fails_every_time():
+    # Heads are parsed once and remembered (cgi._parse_head): errors must not be.
+    first = parse_cgi_response(b"Status: 404\r\nX-A: 1\r\n\r\none")
+    second = parse_cgi_response(b"Status: 404\r\nX-A: 1\r\n\r\ntwo")
+    assert (first.status, first.headers, first.body) == (404, (("x-a", "1"),), b"one")
+    assert (second.status, second.headers, second.body) == (404, (("x-a", "1"),), b"two")
+    for _ in range(2):
+        with pytest.raises(ProtocolError, match="invalid header line"):
+            parse_cgi_response(b"bad head\n\nbody")
+
+
+@pytest.mark.parametrize(
+    ("output", "headers", "body"),
+    [
+        (b"A: 1\r\n\nbody", (("a", "1"),), b"body"),  # \r\n then \n: the \n\n ends the head
+        (b"A: 1\n\r\nbody", (("a", "1"),), b"body"),
+        (b"A: 1\r\n\r\n\r\nbody", (("a", "1"),), b"\r\nbody"),
+    ],
+)
+def test_the_first_empty_line_of_any_ending_ends_the_head(output, headers, body):
+    response = parse_cgi_response(output)
+    assert (response.headers, response.body) == (headers, body)

@@ -242,7 +242,8 @@ def test_trapped_reactor_is_replaced_by_a_fresh_instance(backend, make_module):
 
 
 def test_reactor_initializer_that_spins_fails_the_load(backend, make_module):
-    limits = SandboxLimits(cpu_millicores=10, timeout_ms=1000)
+    # 10 ms of CPU under a 10 s deadline: the fuel stops it first, however busy the machine.
+    limits = SandboxLimits(cpu_millicores=1, timeout_ms=10_000)
     package = load(make_module(wat.REACTOR_SPIN_INIT, abi="reactor"))
     result = backend.load(package, limits, Grants())
     assert result.instance is None

@@ -5,8 +5,10 @@ Pure functions over bytes, shared by both WASM ABIs (and usable by any backend).
 
 from __future__ import annotations
 
+import functools
 import re
 
+from .construct import built
 from .interface import Request, Response
 
 __all__ = ["ProtocolError", "cgi_environment", "parse_cgi_response", "request_envelope"]
@@ -14,6 +16,8 @@ __all__ = ["ProtocolError", "cgi_environment", "parse_cgi_response", "request_en
 MAX_HEADER_BYTES = 16 * 1024
 _TOKEN_RE = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _STATUS_RE = re.compile(rb"^([1-5]\d\d)(?:\s.*)?$")
+# The three forms of an empty line; the leftmost match is the first empty line.
+_EMPTY_LINE_RE = re.compile(rb"\r\n\r\n|\n\r?\n")
 ABI_VERSION = "1"
 
 
@@ -60,6 +64,14 @@ def parse_cgi_response(output: bytes) -> Response:
             f"no empty line after the headers in the module's output (starts {shown!r}); "
             "write e.g. 'Status: 200\\n\\n' before the body"
         )
+    status, headers = _parse_head(head)
+    return built(Response, {}, status=status, headers=headers, body=body)
+
+
+# Modules send the same few heads over and over: parsing one is most of this module's
+# per-call cost, and the result depends on the head's bytes alone (errors are not cached).
+@functools.lru_cache(maxsize=128)
+def _parse_head(head: bytes) -> tuple[int, tuple[tuple[str, str], ...]]:
     status: int | None = None
     headers: list[tuple[str, str]] = []
     for line in head.splitlines():
@@ -77,21 +89,20 @@ def parse_cgi_response(output: bytes) -> Response:
             headers.append((name.decode("ascii").lower(), value.decode("latin-1")))
     if status is None:
         status = 302 if any(n == "location" for n, _ in headers) else 200
-    return Response.model_construct(status=status, headers=tuple(headers), body=body)
+    return status, tuple(headers)
 
 
 def _split_head(output: bytes) -> tuple[bytes, bool, bytes]:
     """Split at the first empty line (either line ending); the head must fit the cap."""
-    for sep in (b"\r\n\r\n", b"\n\n", b"\n\r\n"):
-        if output.startswith(sep[len(sep) // 2 :]):
-            return b"", True, output[len(sep) // 2 :]
-    positions = [(output.find(sep), sep) for sep in (b"\r\n\r\n", b"\n\n", b"\n\r\n")]
-    found = [(i, sep) for i, sep in positions if i >= 0]
-    if not found:
+    if output[:1] == b"\n":
+        return b"", True, output[1:]
+    if output[:2] == b"\r\n":
+        return b"", True, output[2:]
+    found = _EMPTY_LINE_RE.search(output)
+    if found is None:
         if len(output) > MAX_HEADER_BYTES:
             raise ProtocolError("headers exceed 16 KiB without an empty line")
         return output, False, b""
-    index, sep = min(found)
-    if index > MAX_HEADER_BYTES:
+    if found.start() > MAX_HEADER_BYTES:
         raise ProtocolError("headers exceed 16 KiB")
-    return output[:index], True, output[index + len(sep) :]
+    return output[: found.start()], True, output[found.end() :]

@@ -22,6 +22,8 @@ import wasmtime
 from sandbench.hostapi import Code, HostApi, HostResult
 from sandbench.hostapi.abi import CORE_NAMESPACE
 
+from .hostcall import caller_memory, define_i32_func
+
 __all__ = ["FUNCTIONS", "NAMESPACE", "bound", "current_host", "define_host"]
 
 NAMESPACE = CORE_NAMESPACE
@@ -47,17 +49,15 @@ class _Memory:
     """Bounds-checked access to the caller's exported `memory`."""
 
     def __init__(self, caller: wasmtime.Caller) -> None:
-        memory = caller.get("memory")
-        self._caller = caller
-        self._memory = memory if isinstance(memory, wasmtime.Memory) else None
+        self._memory = caller_memory(caller)  # by address (hostcall.py)
         # The guest cannot grow its memory while the host function runs: read the size once.
-        self._size = self._memory.data_len(caller) if self._memory is not None else 0
+        self._size = self._memory.size() if self._memory is not None else 0
 
     def read(self, ptr: int, length: int) -> bytes | None:
         ptr &= 0xFFFFFFFF  # i32 arrives signed; pointers are unsigned
         if self._memory is None or not _inside(ptr, length, self._size):
             return None
-        return bytes(self._memory.read(self._caller, ptr, ptr + length))
+        return self._memory.read(ptr, length)
 
     def write(self, result: HostResult, ptr: int, cap: int) -> int:
         """Copy a successful result into the guest's buffer; the i32 the guest gets back."""
@@ -70,7 +70,7 @@ class _Memory:
             return int(Code.BUFFER_TOO_SMALL)
         if self._memory is None or not _inside(ptr, cap, self._size):
             return int(Code.BAD_ARGUMENT)
-        self._memory.write(self._caller, result.data, ptr)
+        self._memory.write(ptr, result.data)
         return len(result.data)
 
 
@@ -171,7 +171,5 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., int]]] = {
 
 def define_host(linker: wasmtime.Linker) -> None:
     """Define every host function (all i32 parameters, one i32 result) on `linker`."""
-    i32 = wasmtime.ValType.i32()
     for name, (arity, func) in FUNCTIONS.items():
-        ty = wasmtime.FuncType([i32] * arity, [i32])
-        linker.define_func(NAMESPACE, name, ty, func, access_caller=True)
+        define_i32_func(linker, NAMESPACE, name, arity, func)  # hostcall.py: no per-call Vals

@@ -20,7 +20,7 @@ from typing import Any
 import wasmtime
 
 from sandbench.errors import SandboxError
-from sandbench.hostapi import HostApi
+from sandbench.hostapi import Activity, HostApi
 from sandbench.hostapi.storage import bucket_bytes
 from sandbench.sandbox.budget import CappedOutput, ModuleCpu, thread_cpu_s, ticks_for
 from sandbench.sandbox.cgi import (
@@ -29,6 +29,7 @@ from sandbench.sandbox.cgi import (
     parse_cgi_response,
     request_envelope,
 )
+from sandbench.sandbox.construct import built
 from sandbench.sandbox.host import with_activity
 from sandbench.sandbox.interface import (
     Closing,
@@ -42,6 +43,7 @@ from sandbench.sandbox.interface import (
     ViolationKind,
 )
 
+from .fastcall import FastExport, LinearMemory, fast_export
 from .host import bound
 from .poll import PollState, scoped
 
@@ -65,6 +67,7 @@ _WHAT = {
     "invoke": "the request",
 }
 _serial = itertools.count()
+_OUTCOME_DEFAULTS = {"host": Activity()}
 
 
 @dataclass(kw_only=True)
@@ -330,7 +333,7 @@ class _BaseInstance(Closing):
                 response = parse_cgi_response(output)
             except ProtocolError as exc:
                 violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
-        stderr = call.stderr.getvalue().decode("utf-8", "replace")
+        stderr = call.stderr.getvalue().decode("utf-8", "replace") if call.stderr.size else ""
         usage = (memory, len(output or b""), instantiate_ms, throttled_ms)
         return self._outcome(call, response, violation, usage, stderr)
 
@@ -352,23 +355,28 @@ class _BaseInstance(Closing):
         fuel = call.fuel_used()
         self._spec.cpu.settle(fuel, cpu_s)
         host_cpu_ms = (thread_cpu_s() - call.cpu_started) * 1000
-        # Built from values this module computed: skip re-validation on the hot path.
-        return Outcome.model_construct(
+        # Built from values this module computed: skip validation on the hot path.
+        usage_of = built(
+            Usage,
+            {},
+            wall_ms=wall_ms,
+            cpu_ms=cpu_s * 1000,
+            host_cpu_ms=host_cpu_ms,
+            fuel=fuel,
+            memory_bytes=memory,
+            output_bytes=output_bytes,
+            instantiate_ms=instantiate_ms,
+            throttled_ms=throttled_ms,
+            slept_ms=call.poll.slept_s * 1000,
+            stderr_dropped_bytes=call.stderr.dropped,
+        )
+        return built(
+            Outcome,
+            _OUTCOME_DEFAULTS,
             response=response,
             violation=violation,
             stderr=stderr,
-            usage=Usage.model_construct(
-                wall_ms=wall_ms,
-                cpu_ms=cpu_s * 1000,
-                host_cpu_ms=host_cpu_ms,
-                fuel=fuel,
-                memory_bytes=memory,
-                output_bytes=output_bytes,
-                instantiate_ms=instantiate_ms,
-                throttled_ms=throttled_ms,
-                slept_ms=call.poll.slept_s * 1000,
-                stderr_dropped_bytes=call.stderr.dropped,
-            ),
+            usage=usage_of,
         )
 
 
@@ -485,6 +493,24 @@ class _Live:
     memory: wasmtime.Memory
     alloc: wasmtime.Func
     handle: wasmtime.Func
+    fast: _Fast | None = None
+
+
+@dataclass
+class _Fast:
+    """The unchecked form of a reactor's exports (fastcall.py), when their types are exact."""
+
+    memory: LinearMemory
+    alloc: FastExport
+    handle: FastExport
+
+    @classmethod
+    def of(cls, store: wasmtime.Store, live: _Live) -> _Fast | None:
+        alloc = fast_export(store, live.alloc, 1, wasmtime.ValType.i32())
+        handle = fast_export(store, live.handle, 2, wasmtime.ValType.i64())
+        if alloc is None or handle is None:
+            return None
+        return cls(memory=LinearMemory.of(store, live.memory), alloc=alloc, handle=handle)
 
 
 class ReactorInstance(Persistent):
@@ -505,7 +531,9 @@ class ReactorInstance(Persistent):
             raise wasmtime.WasmtimeError("the export `memory` is not a memory")
         if not isinstance(alloc, wasmtime.Func) or not isinstance(handle, wasmtime.Func):
             raise wasmtime.WasmtimeError("sandbench_alloc and sandbench_handle must be functions")
-        return _Live(call=call, memory=memory, alloc=alloc, handle=handle)
+        live = _Live(call=call, memory=memory, alloc=alloc, handle=handle)
+        live.fast = _Fast.of(call.store, live)
+        return live
 
     def _call(
         self, live: _Live, request: Request, instantiate_ms: float, throttled_ms: float
@@ -520,13 +548,15 @@ class ReactorInstance(Persistent):
             if call.stdout.overflowed:
                 violation = self._classify(call, None, 0, "invoke")
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            violation = self._classify(call, exc, live.memory.data_len(call.store), "invoke")
+            violation = self._classify(call, exc, _memory_of(live), "invoke")
         except ProtocolError as exc:
             violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
-        memory = live.memory.data_len(call.store)
+        memory = _memory_of(live)
         return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
 
     def _handle(self, live: _Live, envelope: bytes) -> bytes:
+        if live.fast is not None:
+            return self._handle_fast(live.fast, envelope)
         store = live.call.store
         ptr = live.alloc(store, len(envelope))
         if not isinstance(ptr, int) or ptr <= 0:
@@ -548,6 +578,27 @@ class ReactorInstance(Persistent):
                 f"sandbench_handle returned {out_len} bytes at {out_ptr}, outside memory ({size})"
             )
         return bytes(live.memory.read(store, out_ptr, out_ptr + out_len))
+
+    def _handle_fast(self, fast: _Fast, envelope: bytes) -> bytes:
+        """`_handle` through the unchecked exports: same checks, same errors."""
+        ptr = fast.alloc(len(envelope))
+        if ptr <= 0:
+            raise ProtocolError(f"sandbench_alloc({len(envelope)}) returned {ptr!r}")
+        size = fast.memory.size()
+        if ptr + len(envelope) > size:
+            raise ProtocolError(f"sandbench_alloc returned {ptr}, outside memory ({size} bytes)")
+        fast.memory.write(ptr, envelope)
+        packed = fast.handle(ptr, len(envelope))
+        out_ptr, out_len = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
+        if out_len > self._spec.limits.output_bytes:
+            self._live.call.stdout.overflowed = True
+            raise wasmtime.WasmtimeError("output cap")
+        size = fast.memory.size()
+        if out_ptr + out_len > size:
+            raise ProtocolError(
+                f"sandbench_handle returned {out_len} bytes at {out_ptr}, outside memory ({size})"
+            )
+        return fast.memory.read(out_ptr, out_len)
 
 
 # What a component call's `WasmtimeError` says when it wraps a trap (wasmtime-py raises
@@ -579,6 +630,10 @@ def _pre(spec: Spec) -> wasmtime.InstancePre:
     if spec.pre is None:  # pragma: no cover - the backend always sets it for core modules
         raise SandboxError("a core module instance needs its InstancePre")
     return spec.pre
+
+
+def _memory_of(live: _Live) -> int:
+    return live.fast.memory.size() if live.fast else live.memory.data_len(live.call.store)
 
 
 def _memory_size(instance: wasmtime.Instance, store: wasmtime.Store) -> int:
