@@ -1,15 +1,30 @@
-"""An on-disk cache of compiled artifacts, keyed by the caller.
+"""An on-disk cache of compiled artifacts, keyed by the caller, each entry verified before use.
 
-Deserializing a compiled artifact trusts its bytes, so the cache folder must be private:
-it is created with mode 0700 and refused when another user owns it or others may write to
-it. Entries are written to a temporary file and renamed into place, so a reader never sees
+Deserializing a compiled artifact runs native code, so an entry is trusted only when it is
+proven to be one this user's sandbench wrote:
+
+- the cache folder is private: created with mode 0700 and refused when another user owns
+  it or others may write to it;
+- a per-user secret key (32 random bytes, `.hmac-key`, mode 0600) lives in the folder,
+  created with it and refused when it is not a private regular file of this user;
+- every entry ends with an HMAC-SHA256, under that key, of the entry's key and the
+  artifact's bytes. `load` reads the whole file once, checks the MAC and returns the bytes
+  it checked (callers deserialize those bytes, never the file again, so the file cannot be
+  swapped between the check and the use). A missing, truncated, flipped, swapped or foreign
+  entry is a miss: it is removed, counted in `rejected`, and the caller compiles afresh.
+
+Entries are written to a temporary file and renamed into place, so a reader never sees
 half an artifact and concurrent writers (several processes of a nightly run) do not clash.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
+import logging
 import os
+import secrets
 import stat
 import tempfile
 from pathlib import Path
@@ -17,6 +32,13 @@ from pathlib import Path
 from sandbench.errors import SandboxError
 
 __all__ = ["ArtifactCache", "default_cache_dir"]
+
+_LOG = logging.getLogger(__name__)
+_MAGIC = b"SBMAC1\n\0"  # format tag before the MAC: an older cache's entry is a miss
+_MAC_SIZE = hashlib.sha256().digest_size
+_TRAILER = len(_MAGIC) + _MAC_SIZE
+KEY_NAME = ".hmac-key"
+_KEY_SIZE = 32
 
 
 def default_cache_dir() -> Path:
@@ -27,42 +49,116 @@ def default_cache_dir() -> Path:
     return Path(base) / "sandbench"
 
 
+def _not_private(what: Path, fix: str) -> SandboxError:
+    return SandboxError(
+        f"{what} is not private (owned by another user, not a plain file or folder, or "
+        f"readable or writable by others); compiled code from it cannot be trusted. {fix}"
+    )
+
+
+def _private_dir(directory: Path) -> None:
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = directory.stat()
+    except OSError as exc:
+        raise SandboxError(
+            f"cache folder {directory} cannot be created: {exc.strerror}; "
+            "set SANDBENCH_CACHE_DIR to a writable folder"
+        ) from None
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise _not_private(directory, f"Run `chmod 700 {directory}` or set SANDBENCH_CACHE_DIR")
+
+
+def _read_key(path: Path) -> bytes:
+    """The secret key at `path`; raises `SandboxError` unless it is this user's, 0600 or
+    stricter, a regular file (not a link) and 32 bytes long."""
+    fix = f"Remove {path} (a new key is made; the cache is rebuilt) or set SANDBENCH_CACHE_DIR"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        raise _not_private(path, fix) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        private = info.st_uid == os.getuid() and not info.st_mode & 0o077
+        if not (stat.S_ISREG(info.st_mode) and private):
+            raise _not_private(path, fix)
+        key = handle.read(_KEY_SIZE + 1)
+    if len(key) != _KEY_SIZE:
+        raise _not_private(path, fix)
+    return key
+
+
+def _secret_key(directory: Path) -> bytes:
+    """This cache's key, made (0600, atomically: `link` never replaces) when there is none."""
+    path = directory / KEY_NAME
+    if not os.path.lexists(path):
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(_KEY_SIZE))
+            with contextlib.suppress(FileExistsError):  # another process made it first
+                os.link(tmp, path)
+        except OSError as exc:
+            raise SandboxError(f"{path} cannot be created: {exc.strerror}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    return _read_key(path)
+
+
 class ArtifactCache:
-    """Files named by key under one private folder."""
+    """Files named by key under one private folder, each carrying its MAC (see the module
+    docstring). Raises `SandboxError` when the folder or its key is not private."""
 
     def __init__(self, directory: Path, suffix: str) -> None:
         self.directory = directory
         self._suffix = suffix
-        try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            info = directory.stat()
-        except OSError as exc:
-            raise SandboxError(
-                f"cache folder {directory} cannot be created: {exc.strerror}; "
-                "set SANDBENCH_CACHE_DIR to a writable folder"
-            ) from None
-        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise SandboxError(
-                f"cache folder {directory} is not private (owned by another user or writable "
-                "by others); compiled code from it cannot be trusted. "
-                f"Run `chmod 700 {directory}` or set SANDBENCH_CACHE_DIR"
-            )
+        _private_dir(directory)
+        self._secret = _secret_key(directory)
+        self.rejected = 0  # entries refused since this object was made (a MAC mismatch)
 
     def path(self, key: str) -> Path:
         """Where the entry for `key` lives (whether or not it exists)."""
         return self.directory / f"{key}{self._suffix}"
 
-    def get(self, key: str) -> Path | None:
-        """The entry's path if it exists."""
+    def _mac(self, key: str, data: bytes | bytearray | memoryview) -> bytes:
+        mac = hmac.new(self._secret, key.encode() + b"\0", hashlib.sha256)
+        mac.update(data)
+        return mac.digest()
+
+    def load(self, key: str) -> bytearray | None:
+        """The artifact stored for `key`, verified, or None on a miss. An entry that fails
+        verification is removed and counted in `rejected`."""
         path = self.path(key)
-        return path if path.is_file() else None
+        try:
+            with path.open("rb", buffering=0) as handle:
+                blob = bytearray(os.fstat(handle.fileno()).st_size)
+                del blob[handle.readinto(blob) or 0 :]  # a file cut short meanwhile
+        except OSError:
+            return None
+        if not self._verified(key, blob):
+            self.rejected += 1
+            _LOG.warning("cache entry %s failed verification; it is recompiled", path.name)
+            self.discard(key)
+            return None
+        del blob[-_TRAILER:]  # in place: no copy of a large artifact
+        return blob
+
+    def _verified(self, key: str, blob: bytearray) -> bool:
+        if len(blob) < _TRAILER:
+            return False
+        with memoryview(blob) as view:
+            expected = _MAGIC + self._mac(key, view[:-_TRAILER])
+            return hmac.compare_digest(view[-_TRAILER:], expected)
 
     def put(self, key: str, data: bytes | bytearray) -> None:
-        """Store `data` for `key` atomically. A failure to write is not fatal: it is a miss."""
+        """Store `data` for `key` followed by its MAC, atomically. A failure to write is not
+        fatal: it is a miss next time."""
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=self._suffix)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+                handle.write(_MAGIC + self._mac(key, data))
             os.replace(tmp, self.path(key))
         except OSError:
             with contextlib.suppress(OSError):

@@ -4,7 +4,8 @@ One engine per backend with fuel metering and epoch interruption on. A ticker th
 advances the epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
 `_start` included) has a wall-clock deadline; fuel gives it a deterministic CPU budget.
 Compiled modules and components are cached on disk, keyed by the wasm's SHA-256, the
-wasmtime version and the engine settings. Components (`abi: component`) share the engine,
+wasmtime version and the engine settings, and verified (an HMAC, `sandbox.cache`) on every
+load before they are deserialized. Components (`abi: component`) share the engine,
 the ticker and the cache; their instances live in `component.py`.
 """
 
@@ -135,6 +136,11 @@ class WasmBackend(Closing):
     def describe(self) -> str:
         """See `SandboxBackend.describe`."""
         return f"wasmtime {self._version}"
+
+    @property
+    def cache_rejected(self) -> int:
+        """Cache entries that failed verification (and were recompiled) since this opened."""
+        return self._cache.rejected if self._cache is not None else 0
 
     def close(self) -> None:
         """See `SandboxBackend.close`."""
@@ -271,7 +277,7 @@ class WasmBackend(Closing):
         component, hit = self._compiled(
             key,
             fresh,
-            lambda path: wc.Component.deserialize_file(self._engine, path),
+            lambda data: wc.Component.deserialize(self._engine, data),
             lambda: wc.Component(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, component, (time.perf_counter() - started) * 1000, hit
@@ -300,14 +306,16 @@ class WasmBackend(Closing):
         self,
         key: str,
         fresh: bool,
-        deserialize: Callable[[str], _Artifact],
+        deserialize: Callable[[bytearray], _Artifact],
         compile_: Callable[[], _Artifact],
     ) -> tuple[_Artifact, bool]:
         """From the cache, or compiled and stored: (artifact, cache hit)."""
-        cached = None if fresh or self._cache is None else self._cache.get(key)
+        # `load` verifies the entry's MAC and returns the bytes it checked: only those are
+        # deserialized (never the file again), so nothing unverified reaches native code.
+        cached = None if fresh or self._cache is None else self._cache.load(key)
         if self._cache is not None and cached is not None:
             try:
-                return deserialize(str(cached)), True
+                return deserialize(cached), True
             except wasmtime.WasmtimeError:
                 self._cache.discard(key)  # stale or corrupt: compile afresh
         artifact = compile_()
@@ -333,7 +341,7 @@ class WasmBackend(Closing):
         module, hit = self._compiled(
             key,
             fresh,
-            lambda path: wasmtime.Module.deserialize_file(self._engine, path),
+            lambda data: wasmtime.Module.deserialize(self._engine, data),
             lambda: wasmtime.Module(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, module, (time.perf_counter() - started) * 1000, hit
