@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, ConfigDict
 
 from sandbench.manifests import ModulePackage
@@ -30,11 +32,13 @@ def measure_load(
     grants: Grants,
     *,
     warm_runs: int = 5,
+    until: float | None = None,
 ) -> tuple[LoadResult, LoadTimes]:
     """Load once cold and `warm_runs` times warm; return the last load and the times.
 
-    When the cold load fails, no warm load is tried: the failure is the result. The caller
-    owns the returned load's instance; the others are closed here.
+    When the cold load fails, no warm load is tried: the failure is the result. No warm
+    load starts after `until` (a `time.monotonic()` value). The caller owns the returned
+    load's instance; the others are closed here.
     """
     cold = backend.load(package, limits, grants, fresh=True)
     if cold.instance is None or warm_runs == 0:
@@ -44,6 +48,8 @@ def measure_load(
     last = cold
     hit = True
     for _ in range(warm_runs):
+        if until is not None and time.monotonic() >= until and samples:
+            break
         if last.instance is not None:
             last.instance.close()
         last = backend.load(package, limits, grants)

@@ -29,6 +29,7 @@ __all__ = [
     "DependencyStatus",
     "Evidence",
     "FindingReport",
+    "GateDeadline",
     "HealthProbe",
     "HealthReport",
     "HostApiReport",
@@ -283,6 +284,16 @@ class HealthReport(_Camel):
     )
 
 
+class GateDeadline(BaseModel):
+    """The gate's overall deadline (policy `gate_deadline_s`), its time, and what it cut short."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit_s: float
+    elapsed_s: float
+    cut: tuple[str, ...] = Field(default=(), description="the steps stopped or not started")
+
+
 class Evidence(BaseModel):
     """Everything a `check` gathered about one module, before any verdict."""
 
@@ -307,4 +318,5 @@ class Evidence(BaseModel):
     scans: tuple[ScanResult, ...] = ()
     components: dict[str, str] = Field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()
+    deadline: GateDeadline | None = None
     checked_at: datetime

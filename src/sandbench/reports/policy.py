@@ -13,6 +13,7 @@ unsigned = "degraded"      # a module without a signature
 critical_severities = ["critical", "high"]
 degraded_severities = ["medium"]
 required_scans = ["pip-audit"]      # a scanner that could not run here is critical
+gate_deadline_s = 120      # the whole gate stops here, cleans up and fails (gate-deadline)
 # the scanners' keys (fail_on, max_advisory_age_days, bandit_skips, [licenses], [[ignore]])
 # sit at this level too: see sandbench.scanners.policy
 
@@ -110,6 +111,7 @@ class Policy(BaseModel):
     critical_severities: tuple[_Severity, ...] = ("critical", "high")
     degraded_severities: tuple[_Severity, ...] = ("medium",)
     required_scans: tuple[str, ...] = ("pip-audit",)
+    gate_deadline_s: float = Field(default=120.0, gt=0, le=3600)
     scan: ScanPolicy = Field(default_factory=ScanPolicy, exclude=True)
     source: str = Field(default="built-in", exclude=True)
 

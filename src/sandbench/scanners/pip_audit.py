@@ -41,6 +41,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from sandbench.manifests import ModulePackage
 
 from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
+from .bounded import run_tool
 from .files import module_files, read_capped
 from .interface import (
     AdvisoryDatabase,
@@ -299,11 +300,9 @@ def _audit(deps: list[Key], url: str, server: OsvServer | None) -> dict[str, Any
         ]  # fmt: skip
         env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
         try:
-            done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-                command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return f"pip-audit did not finish in {TIMEOUT_S} s"
+            done = run_tool(command, timeout=TIMEOUT_S, env=env)
+        except subprocess.TimeoutExpired as exc:
+            return f"pip-audit did not finish in {exc.timeout:.1f} s (its time budget)"
         return _read_report(done, out, deps, server)
 
 

@@ -8,6 +8,7 @@ that the manifest lint uses); every key is optional:
 fail_on = "high"                       # findings at or above this severity fail the scan
 max_advisory_age_days = 30             # an older local advisory store is a medium finding
 bandit_skips = ["B101"]                # bandit test ids not to run
+scan_budget_s = 30                     # a scanner still running after this is "not done"
 [licenses]
 allow = ["MIT", "Apache-2.0", "BSD-3-Clause"]
 deny = ["AGPL-3.0-only", "GPL-3.0-only"]
@@ -125,6 +126,7 @@ class ScanPolicy(BaseModel):
     licenses: LicensePolicy = LicensePolicy()
     ceilings: Ceilings = Ceilings()
     ignore: tuple[Ignore, ...] = ()
+    scan_budget_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 class Suppressed(BaseModel):
@@ -137,7 +139,14 @@ class Suppressed(BaseModel):
     reason: str
 
 
-SCAN_KEYS = ("fail_on", "max_advisory_age_days", "bandit_skips", "licenses", "ignore")
+SCAN_KEYS = (
+    "fail_on",
+    "max_advisory_age_days",
+    "bandit_skips",
+    "licenses",
+    "ignore",
+    "scan_budget_s",
+)
 
 
 def scan_policy(data: Mapping[str, Any], ceilings: Ceilings | None = None) -> ScanPolicy:
