@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from ._version import __version__
-from .errors import (
-    BackendUnavailable,
-    BenchError,
-    InvalidInput,
-    ManifestError,
-    PolicyError,
-    SandbenchError,
-    SandboxError,
-    ScannerError,
-)
-from .pipeline import check, gate
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._version import __version__
+    from .errors import (
+        BackendUnavailable,
+        BenchError,
+        InvalidInput,
+        ManifestError,
+        PolicyError,
+        SandbenchError,
+        SandboxError,
+        ScannerError,
+    )
+    from .pipeline import check, gate
 
 __all__ = [
     "BackendUnavailable",
@@ -28,3 +32,16 @@ __all__ = [
     "check",
     "gate",
 ]
+
+# Every name is imported when first used, so that importing a submodule (the console
+# script, `sandbench._entry`, which installs the signal handlers) costs almost nothing.
+_HOME = {"__version__": "._version", "check": ".pipeline", "gate": ".pipeline"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'sandbench' has no attribute {name!r}")
+    module = importlib.import_module(_HOME.get(name, ".errors"), __name__)
+    value = getattr(module, name)
+    globals()[name] = value
+    return value

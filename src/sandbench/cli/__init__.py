@@ -6,6 +6,7 @@
 | 1 | gate failed (degraded or critical) |
 | 2 | usage or input error (e.g. an invalid manifest) |
 | 3 | environment error (e.g. no backend can run here) |
+| 130 / 143 | interrupted by Ctrl-C / SIGTERM: stopped and cleaned up, one line on stderr |
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 
 import click
 
+from sandbench._entry import interrupted
 from sandbench._version import __version__
 from sandbench.errors import InvalidInput, SandbenchError
+from sandbench.sandbox.scratch import sweep_scratch
 
 from .advisories import advisories_group
 from .bench import bench_command
@@ -30,6 +33,7 @@ from .nightly import nightly_group
 from .report import report_group
 from .scan import scan_command
 from .serve import serve_command
+from .sweep import sweep_command
 
 __all__ = ["cli", "main"]
 
@@ -42,6 +46,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (sandbench._entry): unwound
+            ctx.exit(interrupted(exc))
         except InvalidInput as exc:
             for problem in exc.problems:
                 click.echo(f"sandbench: {exc.path}: {problem}", err=True)
@@ -65,8 +71,11 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sandbench")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Run platform modules in sandboxes with their manifest's limits and report their health."""
+    if ctx.invoked_subcommand != "sweep":  # that one reports what it removes
+        sweep_scratch()  # temporary folders of sandbench processes that were killed
 
 
 cli.add_command(bench_command)
@@ -79,6 +88,7 @@ cli.add_command(report_group)
 cli.add_command(scan_command)
 cli.add_command(advisories_group)
 cli.add_command(serve_command)
+cli.add_command(sweep_command)
 cli.add_command(nightly_group)
 
 

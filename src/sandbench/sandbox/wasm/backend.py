@@ -16,7 +16,6 @@ import importlib.metadata
 import platform
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from wasmtime import component as wc
 
 from sandbench.errors import SandboxError
 from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
+from sandbench.interrupts import on_interrupt
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.budget import CpuShare
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
@@ -41,6 +41,7 @@ from sandbench.sandbox.interface import (
     Violation,
     ViolationKind,
 )
+from sandbench.sandbox.scratch import scratch_dir, sweep_scratch
 
 from .component import (
     EXPORT,
@@ -100,6 +101,11 @@ class _Ticker:
         self._stop.set()
         self._thread.join()
 
+    def expire_all(self) -> None:
+        """Pass every deadline a call can have (an hour of ticks): running calls trap now."""
+        for _ in range(int(3_600_000 // TICK_MS) + 2):
+            self._engine.increment_epoch()
+
 
 class WasmBackend(Closing):
     """`SandboxBackend` on wasmtime. See `SandboxBackend` for the contract."""
@@ -126,8 +132,11 @@ class WasmBackend(Closing):
             if use_cache
             else None
         )
-        self._scratch = Path(tempfile.mkdtemp(prefix="sandbench-wasm-"))
+        sweep_scratch()  # what killed sandbench processes left behind
+        self._scratch = scratch_dir("wasm")
         self._ticker = _Ticker(self._engine)
+        # SIGINT/SIGTERM: end running calls at once so that the process can clean up.
+        self._unwatch = on_interrupt(self._ticker.expire_all)
         self._shapes: dict[str, _Shape] = {}
         self._component_linker: wc.Linker | None = None
         self._keys: dict[tuple[str, int, int, int, int, str], str] = {}
@@ -147,6 +156,7 @@ class WasmBackend(Closing):
         if self._closed:
             return
         self._closed = True
+        self._unwatch()
         self._ticker.stop()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
