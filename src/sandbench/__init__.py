@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import typing
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from ._version import __version__
     from .errors import (
         BackendUnavailable,
@@ -38,7 +38,7 @@ __all__ = [
 _HOME = {"__version__": "._version", "check": ".pipeline", "gate": ".pipeline"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     if name not in __all__:
         raise AttributeError(f"module 'sandbench' has no attribute {name!r}")
     module = importlib.import_module(_HOME.get(name, ".errors"), __name__)
