@@ -37,18 +37,19 @@ def measure_load(
     """Load once cold and `warm_runs` times warm; return the last load and the times.
 
     When the cold load fails, no warm load is tried: the failure is the result. No warm
-    load starts after `until` (a `time.monotonic()` value). The caller owns the returned
-    load's instance; the others are closed here.
+    load starts after `until` (a `time.monotonic()` value): past it before the first, the
+    cold load is returned (`warm` None); past it later, `warm` has fewer samples. The caller
+    owns the returned load's instance; the others are closed here.
     """
     cold = backend.load(package, limits, grants, fresh=True)
-    if cold.instance is None or warm_runs == 0:
+    if cold.instance is None or warm_runs == 0 or _passed(until):
         return cold, LoadTimes(cold_ms=cold.load_ms, compile_ms=cold.compile_ms)
     cold.instance.close()
     samples: list[float] = []
     last = cold
     hit = True
     for _ in range(warm_runs):
-        if until is not None and time.monotonic() >= until and samples:
+        if samples and _passed(until):  # the cold instance is closed: one warm load at least
             break
         if last.instance is not None:
             last.instance.close()
@@ -64,3 +65,7 @@ def measure_load(
         cache_hit=hit,
     )
     return last, times
+
+
+def _passed(until: float | None) -> bool:
+    return until is not None and time.monotonic() >= until
