@@ -291,7 +291,7 @@ def _run(
         load_test=load_test or seen.load_test,
         scans=scans + _least_privilege(package, seen.loaded, scans, seen.probe),
         components=_components(scanned=bool(scans)),
-        skipped=options.skipped,
+        skipped=options.skipped + seen.skipped,
         deadline=options.deadline.report() if options.deadline is not None else None,
         checked_at=datetime.now(UTC),
     )
@@ -320,6 +320,7 @@ class _Measured:
     applied: AppliedLimits
     backend: str
     load_test: LoadTestResult | None = None
+    skipped: tuple[Skipped, ...] = ()
 
 
 class BenchRun(NamedTuple):
@@ -391,7 +392,7 @@ def _measure(
             stack.callback(backend.close)
         limits = _within(applied.limits, clock)
         workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
-        loads_until = None if until is None else min(until, time.monotonic() + _LOADS_S)
+        loads_until = _step_until(until)
         loaded, times = measure_load(
             backend, package, limits, workspace.grants, warm_runs=options.warm_runs,
             until=loads_until,
@@ -401,13 +402,15 @@ def _measure(
             with loaded.instance as instance:
                 if _started(clock, "health calls", 0):
                     result = probe(instance, health_request(manifest), count=options.calls,
-                                   until=until)  # fmt: skip
+                                   until=_step_until(until))  # fmt: skip
         test = None
         config = options.load_test
         needs_s = config.duration_s + _LOAD_TEST_MARGIN_S if config is not None else 0.0
+        failed = _failed_health(result, clock)
         if (
             config is not None
             and loaded.instance is not None
+            and not failed
             and _started(clock, "load test", needs_s)
         ):
             from sandbench.runtime.gateway import ModuleSpec as Spec
@@ -415,13 +418,29 @@ def _measure(
             spec = Spec(package.root.name, package, limits, workspace.grants)
             thresholds = [parse_threshold(t) for t in _policy_thresholds(policy)]
             test, _ = _load_test(spec, backend, config, thresholds, 2, stack)
-        return _Measured(times, loaded, result, applied, backend.describe(), test)
+        return _Measured(times, loaded, result, applied, backend.describe(), test, failed)
 
 
-# Under a deadline (the gate), no warm load starts once loading took this long: a module
-# that loads so slowly fails `load-time` anyway, and each load may take its whole timeout.
-_LOADS_S = 5.0
+# Under a deadline (the gate), no further warm load (health call) starts once the loads
+# (calls) took this long: a module that slow fails `load-time` (`latency-p95`) anyway, and
+# each load or call may take its whole timeout.
+_STEP_S = 5.0
+
+
+def _step_until(until: float | None) -> float | None:
+    return None if until is None else min(until, time.monotonic() + _STEP_S)
+
+
 _LOAD_TEST_MARGIN_S = 10.0  # locust's start-up and shut-down around the test's duration
+
+
+def _failed_health(probed: ProbeResult | None, clock: Deadline | None) -> tuple[Skipped, ...]:
+    """Under a deadline (the gate), a module whose health calls broke a limit is not
+    load-tested: it is critical already, and each request could take its whole timeout."""
+    if clock is None or probed is None or not probed.violations:
+        return ()
+    reason = "not run: the health calls broke a limit (the module is critical already)"
+    return (Skipped(check_id="load-test", reason=reason),)
 
 
 def _started(clock: Deadline | None, step: str, needs_s: float) -> bool:

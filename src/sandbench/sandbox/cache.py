@@ -138,7 +138,7 @@ class ArtifactCache:
             return None
         if not self._verified(key, blob):
             self.rejected += 1
-            _LOG.warning("cache entry %s failed verification; it is recompiled", path.name)
+            _LOG.info("cache entry %s failed verification; it is recompiled", path.name)
             self.discard(key)
             return None
         del blob[-_TRAILER:]  # in place: no copy of a large artifact
