@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -390,6 +391,8 @@ def _measure(
         if backend is None:
             backend = open_backend(BackendKind(package.manifest.runtime.kind), options.cache_dir)
             stack.callback(backend.close)
+        if clock is not None:
+            _watchdog(clock, backend, stack)
         limits = _within(applied.limits, clock)
         workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
         loads_until = _step_until(until)
@@ -449,6 +452,23 @@ def _started(clock: Deadline | None, step: str, needs_s: float) -> bool:
         return True
     clock.cut.append(f"{step} (not started)")
     return False
+
+
+def _watchdog(clock: Deadline, backend: SandboxBackend, stack: ExitStack) -> None:
+    """At the deadline, end the backend's running calls (a backend that can: WASM; a
+    container's request is bounded by its timeout, already cut by `_within`)."""
+    expire = getattr(backend, "expire_calls", None)
+    if expire is None:
+        return
+    timer = threading.Timer(max(0.0, clock.left_s()), expire)
+    timer.daemon = True
+    timer.start()
+
+    def stop() -> None:
+        timer.cancel()
+        timer.join()
+
+    stack.callback(stop)
 
 
 def _within(limits: SandboxLimits, clock: Deadline | None) -> SandboxLimits:

@@ -143,7 +143,7 @@ class WasmBackend(Closing):
         self._scratch = scratch_dir("wasm")
         self._ticker = _Ticker(self._engine)
         # SIGINT/SIGTERM: end running calls at once so that the process can clean up.
-        self._unwatch = on_interrupt(self._ticker.expire_all)
+        self._unwatch = on_interrupt(self.expire_calls)
         self._shapes: dict[str, _Shape] = {}
         self._component_linker: wc.Linker | None = None
         self._keys: dict[tuple[str, int, int, int, int, str], str] = {}
@@ -152,6 +152,11 @@ class WasmBackend(Closing):
     def describe(self) -> str:
         """See `SandboxBackend.describe`."""
         return f"wasmtime {self._version}"
+
+    def expire_calls(self) -> None:
+        """End every call running now (a trap, reported as a timeout); later calls get their
+        own deadlines as usual. Used by the gate's deadline and on SIGINT/SIGTERM."""
+        self._ticker.expire_all()
 
     @property
     def cache_rejected(self) -> int:
