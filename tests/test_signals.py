@@ -93,6 +93,18 @@ def test_a_signal_mid_run_cleans_up_and_exits_in_one_line(tmp_path, spinning, co
     assert marked(run.mark) == []
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stopped_by_a_signal_leaves_nothing(tmp_path, spinning, sig):
+    """Caught while starting (exit 143/130) or while serving (uvicorn's clean exit 0)."""
+    run = Run(tmp_path, "serve", str(spinning), "--port", "0", "--instances", "1")
+    run.wait_for(_in_call(run))
+    code, err = run.stop(sig)
+    assert code in (0, 143 if sig is signal.SIGTERM else 130), err
+    assert "Traceback" not in err
+    assert run.folders() == []
+    assert marked(run.mark) == []
+
+
 def test_sigterm_while_scanning_kills_the_scanners(tmp_path, spinning):
     (spinning / "app.py").write_text("import os\nos.system('true')\n" * 200)
     run = Run(tmp_path, "gate", str(spinning))
