@@ -10,7 +10,8 @@ proven to be one this user's sandbench wrote:
 - every entry ends with an HMAC-SHA256, under that key, of the entry's key and the
   artifact's bytes. `load` reads the whole file once, checks the MAC and returns the bytes
   it checked (callers deserialize those bytes, never the file again, so the file cannot be
-  swapped between the check and the use). A missing, truncated, flipped, swapped or foreign
+  swapped between the check and the use; `verified_file` gives loaders that map a file a
+  private, verified copy instead). A missing, truncated, flipped, swapped or foreign
   entry is a miss: it is removed, counted in `rejected`, and the caller compiles afresh.
 
 Entries are written to a temporary file and renamed into place, so a reader never sees
@@ -23,10 +24,12 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import mmap
 import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from sandbench.errors import SandboxError
@@ -39,6 +42,19 @@ _MAC_SIZE = hashlib.sha256().digest_size
 _TRAILER = len(_MAGIC) + _MAC_SIZE
 KEY_NAME = ".hmac-key"
 _KEY_SIZE = 32
+
+
+_MEMFD = hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir()
+
+
+def _copy_all(source: int, target: int, size: int) -> None:
+    """Copy `size` bytes in the kernel (`sendfile`); a file cut short meanwhile fails the MAC."""
+    offset = 0
+    while offset < size:
+        sent = os.sendfile(target, source, offset, size - offset)
+        if sent == 0:
+            return
+        offset += sent
 
 
 def default_cache_dir() -> Path:
@@ -137,19 +153,78 @@ class ArtifactCache:
         except OSError:
             return None
         if not self._verified(key, blob):
-            self.rejected += 1
-            _LOG.info("cache entry %s failed verification; it is recompiled", path.name)
-            self.discard(key)
+            self._reject(key)
             return None
         del blob[-_TRAILER:]  # in place: no copy of a large artifact
         return blob
 
-    def _verified(self, key: str, blob: bytearray) -> bool:
+    def _verified(self, key: str, blob: bytearray | mmap.mmap) -> bool:
         if len(blob) < _TRAILER:
             return False
         with memoryview(blob) as view:
             expected = _MAGIC + self._mac(key, view[:-_TRAILER])
             return hmac.compare_digest(view[-_TRAILER:], expected)
+
+    @contextlib.contextmanager
+    def verified_file(self, key: str) -> Iterator[str | None]:
+        """A path to a private, verified copy of the artifact for `key` (None on a miss),
+        valid inside the block: for loaders that map a file (`deserialize_file`) rather
+        than copy bytes, which for a 40 MB artifact is tens of times faster.
+
+        The entry is copied in the kernel into an anonymous memory file only this process
+        holds, the MAC is checked on that copy, and the copy is what the path names, so
+        the cache file can change at any moment without effect. Without `memfd_create`
+        (not Linux) the verified bytes are written to a 0600 file in the private folder.
+        """
+        if not _MEMFD:  # pragma: no cover - not Linux
+            data = self.load(key)
+            if data is None:
+                yield None
+                return
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-load-") as tmp:
+                tmp.write(data)
+                tmp.flush()
+                yield tmp.name
+            return
+        private = self._private_copy(key)
+        if private is None:
+            yield None
+            return
+        try:
+            yield f"/proc/self/fd/{private}"
+        finally:
+            os.close(private)
+
+    def _private_copy(self, key: str) -> int | None:
+        """A private file descriptor holding the verified artifact (its MAC cut off)."""
+        try:
+            source = os.open(self.path(key), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        copy = os.memfd_create("sandbench-artifact", os.MFD_CLOEXEC)
+        try:
+            with os.fdopen(source, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                _copy_all(handle.fileno(), copy, size)
+            ok = size > _TRAILER and self._mapped_ok(key, copy, size)
+            if ok:
+                os.ftruncate(copy, size - _TRAILER)
+                return copy
+        except OSError:
+            ok = False
+        os.close(copy)
+        if not ok:
+            self._reject(key)
+        return None
+
+    def _mapped_ok(self, key: str, fd: int, size: int) -> bool:
+        with mmap.mmap(fd, size, prot=mmap.PROT_READ) as mapped:
+            return self._verified(key, mapped)
+
+    def _reject(self, key: str) -> None:
+        self.rejected += 1
+        _LOG.info("cache entry %s failed verification; it is recompiled", self.path(key).name)
+        self.discard(key)
 
     def put(self, key: str, data: bytes | bytearray) -> None:
         """Store `data` for `key` followed by its MAC, atomically. A failure to write is not

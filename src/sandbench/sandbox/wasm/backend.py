@@ -299,7 +299,7 @@ class WasmBackend(Closing):
         component, hit = self._compiled(
             key,
             fresh,
-            lambda data: wc.Component.deserialize(self._engine, data),
+            lambda path: wc.Component.deserialize_file(self._engine, path),
             lambda: wc.Component(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, component, (time.perf_counter() - started) * 1000, hit
@@ -328,18 +328,19 @@ class WasmBackend(Closing):
         self,
         key: str,
         fresh: bool,
-        deserialize: Callable[[bytearray], _Artifact],
+        deserialize: Callable[[str], _Artifact],
         compile_: Callable[[], _Artifact],
     ) -> tuple[_Artifact, bool]:
         """From the cache, or compiled and stored: (artifact, cache hit)."""
-        # `load` verifies the entry's MAC and returns the bytes it checked: only those are
-        # deserialized (never the file again), so nothing unverified reaches native code.
-        cached = None if fresh or self._cache is None else self._cache.load(key)
-        if self._cache is not None and cached is not None:
-            try:
-                return deserialize(cached), True
-            except wasmtime.WasmtimeError:
-                self._cache.discard(key)  # stale or corrupt: compile afresh
+        # The cache checks the entry's MAC on a private copy and names that copy: only
+        # verified bytes reach native code, however the cache file changes meanwhile.
+        if self._cache is not None and not fresh:
+            with self._cache.verified_file(key) as path:
+                if path is not None:
+                    try:
+                        return deserialize(path), True
+                    except wasmtime.WasmtimeError:
+                        self._cache.discard(key)  # another engine's artifact: compile afresh
         artifact = compile_()
         if self._cache is not None:
             self._cache.put(key, artifact.serialize())
@@ -363,7 +364,7 @@ class WasmBackend(Closing):
         module, hit = self._compiled(
             key,
             fresh,
-            lambda data: wasmtime.Module.deserialize(self._engine, data),
+            lambda path: wasmtime.Module.deserialize_file(self._engine, path),
             lambda: wasmtime.Module(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, module, (time.perf_counter() - started) * 1000, hit
