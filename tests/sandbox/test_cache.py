@@ -15,6 +15,7 @@ import pytest
 from sandbench.errors import SandboxError
 from sandbench.manifests import load
 from sandbench.sandbox import Grants, Request, SandboxLimits
+from sandbench.sandbox import cache as cache_module
 from sandbench.sandbox.cache import KEY_NAME, ArtifactCache
 from sandbench.sandbox.wasm import WasmBackend
 
@@ -59,8 +60,17 @@ def _unsigned(path: Path) -> None:
 TAMPERS = {"flipped": _flip, "truncated": _truncate, "unsigned": _unsigned}
 
 
+@pytest.fixture(params=["bytes", "mapped"])
+def route(request, monkeypatch):
+    """Both ways a verified entry reaches wasmtime: its checked bytes (small entries) or a
+    private mapped copy (large ones; forced here by mapping from size 0)."""
+    if request.param == "mapped":
+        monkeypatch.setattr(cache_module, "MAP_FROM", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("tamper", sorted(TAMPERS))
-def test_a_tampered_entry_is_recompiled_and_runs(tmp_path, make_module, tamper):
+def test_a_tampered_entry_is_recompiled_and_runs(tmp_path, make_module, tamper, route):
     package = load(make_module(wat.OK))
     with WasmBackend(tmp_path / "cache") as backend:
         assert _answer(backend, package) == (False, 200)
@@ -71,7 +81,7 @@ def test_a_tampered_entry_is_recompiled_and_runs(tmp_path, make_module, tamper):
         assert _answer(backend, package) == (True, 200)  # the entry was overwritten
 
 
-def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make_module):
+def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make_module, route):
     """Each entry's MAC covers its key: moving valid, signed entries around fails them all."""
     first, second = load(make_module(wat.OK)), load(make_module(OTHER))
     with WasmBackend(tmp_path / "cache") as backend:
@@ -86,7 +96,7 @@ def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make
         assert backend.cache_rejected == 2
 
 
-def test_an_entry_signed_with_another_key_is_refused(tmp_path, make_module):
+def test_an_entry_signed_with_another_key_is_refused(tmp_path, make_module, route):
     """Another user's (or another cache's) valid, signed artifact for the same key."""
     package = load(make_module(wat.OK))
     with WasmBackend(tmp_path / "theirs") as theirs:
@@ -151,3 +161,19 @@ def test_a_key_that_is_not_private_is_refused(tmp_path, problem):
         key.write_bytes(b"short")
     with pytest.raises(SandboxError, match="not private"):
         ArtifactCache(folder, ".bin")
+
+
+def test_the_mapped_copy_is_private_and_holds_exactly_the_artifact(tmp_path):
+    cache = ArtifactCache(tmp_path / "c", ".bin")
+    data = os.urandom(100_000)
+    cache.put("k", data)
+    with cache.verified_file("k") as path:
+        assert path is not None
+        assert path.startswith("/proc/self/fd/")
+        cache.path("k").write_bytes(b"changed after the check")  # the copy is unaffected
+        assert Path(path).read_bytes() == data
+    assert cache.rejected == 0
+    with cache.verified_file("k") as path:
+        assert path is None  # the changed entry fails
+    assert cache.rejected == 1
+    assert not cache.path("k").exists()

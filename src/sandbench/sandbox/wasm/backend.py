@@ -299,7 +299,7 @@ class WasmBackend(Closing):
         component, hit = self._compiled(
             key,
             fresh,
-            lambda path: wc.Component.deserialize_file(self._engine, path),
+            lambda found: _from(wc.Component, self._engine, found),
             lambda: wc.Component(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, component, (time.perf_counter() - started) * 1000, hit
@@ -328,17 +328,18 @@ class WasmBackend(Closing):
         self,
         key: str,
         fresh: bool,
-        deserialize: Callable[[str], _Artifact],
+        deserialize: Callable[[str | bytearray], _Artifact],
         compile_: Callable[[], _Artifact],
     ) -> tuple[_Artifact, bool]:
         """From the cache, or compiled and stored: (artifact, cache hit)."""
-        # The cache checks the entry's MAC on a private copy and names that copy: only
-        # verified bytes reach native code, however the cache file changes meanwhile.
+        # The cache checks the entry's MAC and hands over the bytes it checked, or a path to
+        # the private copy it checked: only verified bytes reach native code, however the
+        # cache file changes meanwhile.
         if self._cache is not None and not fresh:
-            with self._cache.verified_file(key) as path:
-                if path is not None:
+            with self._cache.verified(key) as verified:
+                if verified is not None:
                     try:
-                        return deserialize(path), True
+                        return deserialize(verified), True
                     except wasmtime.WasmtimeError:
                         self._cache.discard(key)  # another engine's artifact: compile afresh
         artifact = compile_()
@@ -364,10 +365,17 @@ class WasmBackend(Closing):
         module, hit = self._compiled(
             key,
             fresh,
-            lambda path: wasmtime.Module.deserialize_file(self._engine, path),
+            lambda found: _from(wasmtime.Module, self._engine, found),
             lambda: wasmtime.Module(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, module, (time.perf_counter() - started) * 1000, hit
+
+
+def _from(kind: type[_Artifact], engine: wasmtime.Engine, found: str | bytearray) -> _Artifact:
+    """Deserialize a verified artifact: mapped from a path, or from its bytes."""
+    if isinstance(found, str):
+        return kind.deserialize_file(engine, found)
+    return kind.deserialize(engine, found)
 
 
 def _wasm(entry: Path) -> bytes:
