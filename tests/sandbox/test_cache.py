@@ -69,16 +69,37 @@ def route(request, monkeypatch):
     return request.param
 
 
+def _written(cache: Path, package) -> Path:
+    """Compile `package` into `cache` (as one process would) and return its entry."""
+    with WasmBackend(cache) as backend:
+        assert _answer(backend, package) == (False, 200)
+        return _entry(backend, package)
+
+
 @pytest.mark.parametrize("tamper", sorted(TAMPERS))
 def test_a_tampered_entry_is_recompiled_and_runs(tmp_path, make_module, tamper, route):
+    """A later process (a new backend) verifies the entry before using it."""
     package = load(make_module(wat.OK))
+    entry = _written(tmp_path / "cache", package)
+    TAMPERS[tamper](entry)
     with WasmBackend(tmp_path / "cache") as backend:
         assert _answer(backend, package) == (False, 200)
-        entry = _entry(backend, package)
-        TAMPERS[tamper](entry)
-        assert _answer(backend, package) == (False, 200)
         assert backend.cache_rejected == 1
+    with WasmBackend(tmp_path / "cache") as backend:
         assert _answer(backend, package) == (True, 200)  # the entry was overwritten
+        assert backend.cache_rejected == 0
+
+
+def test_a_backend_never_rereads_what_it_verified(tmp_path, make_module, route):
+    """Within one backend the verified artifact is held: a later change to the file (even
+    a valid artifact of another module) cannot reach it."""
+    first, second = load(make_module(wat.OK)), load(make_module(OTHER))
+    with WasmBackend(tmp_path / "cache") as backend:
+        assert _answer(backend, first) == (False, 200)
+        assert _answer(backend, second) == (False, 201)
+        _entry(backend, first).write_bytes(_entry(backend, second).read_bytes())
+        assert _answer(backend, first) == (True, 200)
+        assert backend.cache_rejected == 0
 
 
 def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make_module, route):
@@ -88,9 +109,10 @@ def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make
         assert _answer(backend, first) == (False, 200)
         assert _answer(backend, second) == (False, 201)
         a, b = _entry(backend, first), _entry(backend, second)
-        data_a, data_b = a.read_bytes(), b.read_bytes()
-        a.write_bytes(data_b)
-        b.write_bytes(data_a)
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)
+    with WasmBackend(tmp_path / "cache") as backend:
         assert _answer(backend, first) == (False, 200)
         assert _answer(backend, second) == (False, 201)
         assert backend.cache_rejected == 2
@@ -99,12 +121,9 @@ def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make
 def test_an_entry_signed_with_another_key_is_refused(tmp_path, make_module, route):
     """Another user's (or another cache's) valid, signed artifact for the same key."""
     package = load(make_module(wat.OK))
-    with WasmBackend(tmp_path / "theirs") as theirs:
-        _answer(theirs, package)
-        foreign = _entry(theirs, package).read_bytes()
+    foreign = _written(tmp_path / "theirs", package).read_bytes()
+    _written(tmp_path / "mine", package).write_bytes(foreign)
     with WasmBackend(tmp_path / "mine") as mine:
-        _answer(mine, package)
-        _entry(mine, package).write_bytes(foreign)
         assert _answer(mine, package) == (False, 200)
         assert mine.cache_rejected == 1
 

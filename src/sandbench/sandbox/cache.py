@@ -29,6 +29,7 @@ import os
 import secrets
 import stat
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +47,7 @@ _KEY_SIZE = 32
 
 _MEMFD = hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir()
 MAP_FROM = 4 * 1024 * 1024  # entries from this size are mapped from a private copy
+HOLD_BYTES = 512 * 1024 * 1024  # verified artifacts held per cache object, at most
 
 
 def _copy_all(source: int, target: int, size: int) -> None:
@@ -132,7 +134,12 @@ class ArtifactCache:
         self._suffix = suffix
         _private_dir(directory)
         self._secret = _secret_key(directory)
+        self._held = _Held()
         self.rejected = 0  # entries refused since this object was made (a MAC mismatch)
+
+    def close(self) -> None:
+        """Release the verified artifacts held in memory. Closing twice is harmless."""
+        self._held.close()
 
     def path(self, key: str) -> Path:
         """Where the entry for `key` lives (whether or not it exists)."""
@@ -168,43 +175,43 @@ class ArtifactCache:
 
     @contextlib.contextmanager
     def verified(self, key: str) -> Iterator[str | bytearray | None]:
-        """The verified artifact for `key` inside the block: its bytes when small (`load`),
-        else a path to a private verified copy (`verified_file`); None on a miss. Bytes
-        are cheaper below `MAP_FROM` (fewer system calls), a mapped copy above it (no
-        copy of tens of MB through Python; measured in benchmarks/test_cache_verify.py)."""
+        """The verified artifact for `key` inside the block (None on a miss): its bytes when
+        small, else a path to a private verified copy. Do not modify the bytes.
+
+        What was verified once is held by this object (bytes below `MAP_FROM`, a private
+        memory file above it; at most `HOLD_BYTES`, least recently used dropped first) and
+        never read from the folder again, so later loads skip the copy and the MAC, and no
+        later change to the cache file can reach them. Measured in
+        benchmarks/test_cache_verify.py.
+        """
+        held = self._held.get(key)
+        if held is None:
+            held = self._fetch(key)
+            if held is None:
+                yield None
+                return
+            self._held.add(key, held)
+        yield held if isinstance(held, bytearray) else f"/proc/self/fd/{held}"
+
+    def _fetch(self, key: str) -> bytearray | int | None:
         try:
             size = self.path(key).stat().st_size
         except OSError:
-            yield None
-            return
-        if size < MAP_FROM:
-            yield self.load(key)
-            return
-        with self.verified_file(key) as path:
-            yield path
+            return None
+        if size < MAP_FROM or not _MEMFD:
+            return self.load(key)
+        return self._private_copy(key)
 
     @contextlib.contextmanager
     def verified_file(self, key: str) -> Iterator[str | None]:
-        """A path to a private, verified copy of the artifact for `key` (None on a miss),
-        valid inside the block: for loaders that map a file (`deserialize_file`) rather
-        than copy bytes, which for a 40 MB artifact is tens of times faster.
+        """A path to a private, verified copy of the artifact for `key`, valid inside the
+        block (None on a miss, or without `memfd_create`, i.e. not on Linux).
 
         The entry is copied in the kernel into an anonymous memory file only this process
         holds, the MAC is checked on that copy, and the copy is what the path names, so
-        the cache file can change at any moment without effect. Without `memfd_create`
-        (not Linux) the verified bytes are written to a 0600 file in the private folder.
+        the cache file can change at any moment without effect.
         """
-        if not _MEMFD:  # pragma: no cover - not Linux
-            data = self.load(key)
-            if data is None:
-                yield None
-                return
-            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-load-") as tmp:
-                tmp.write(data)
-                tmp.flush()
-                yield tmp.name
-            return
-        private = self._private_copy(key)
+        private = self._private_copy(key) if _MEMFD else None
         if private is None:
             yield None
             return
@@ -253,11 +260,62 @@ class ArtifactCache:
                 handle.write(data)
                 handle.write(_MAGIC + self._mac(key, data))
             os.replace(tmp, self.path(key))
+            self._held.add(key, _holding(data))  # just compiled: trusted as it is
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 
     def discard(self, key: str) -> None:
         """Remove the entry for `key` (e.g. when it no longer deserializes)."""
+        self._held.drop(key)
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
+
+
+def _holding(data: bytes | bytearray) -> bytearray | int:
+    """What `_Held` keeps for freshly written `data`: its bytes, or a private memory file."""
+    if len(data) < MAP_FROM or not _MEMFD:
+        return bytearray(data)
+    fd = os.memfd_create("sandbench-artifact", os.MFD_CLOEXEC)
+    with memoryview(data) as view:
+        written = 0
+        while written < len(view):
+            written += os.write(fd, view[written:])
+    return fd
+
+
+class _Held:
+    """Verified artifacts in memory, least recently used first out; memory files closed."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, bytearray | int] = OrderedDict()
+        self._total = 0
+
+    @staticmethod
+    def _size(item: bytearray | int) -> int:
+        return len(item) if isinstance(item, bytearray) else os.fstat(item).st_size
+
+    def get(self, key: str) -> bytearray | int | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def add(self, key: str, item: bytearray | int) -> None:
+        self.drop(key)
+        self._items[key] = item
+        self._total += self._size(item)
+        while self._total > HOLD_BYTES and len(self._items) > 1:
+            self.drop(next(iter(self._items)))
+
+    def drop(self, key: str) -> None:
+        item = self._items.pop(key, None)
+        if item is None:
+            return
+        self._total -= self._size(item)
+        if isinstance(item, int):
+            os.close(item)
+
+    def close(self) -> None:
+        for key in list(self._items):
+            self.drop(key)

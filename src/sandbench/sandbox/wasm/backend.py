@@ -170,6 +170,8 @@ class WasmBackend(Closing):
         self._closed = True
         self._unwatch()
         self._ticker.stop()
+        if self._cache is not None:
+            self._cache.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def cache_key(self, wasm: bytes, kind: str = "module") -> str:
