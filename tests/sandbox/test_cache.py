@@ -15,7 +15,6 @@ import pytest
 from sandbench.errors import SandboxError
 from sandbench.manifests import load
 from sandbench.sandbox import Grants, Request, SandboxLimits
-from sandbench.sandbox import cache as cache_module
 from sandbench.sandbox.cache import KEY_NAME, ArtifactCache
 from sandbench.sandbox.wasm import WasmBackend
 
@@ -60,15 +59,6 @@ def _unsigned(path: Path) -> None:
 TAMPERS = {"flipped": _flip, "truncated": _truncate, "unsigned": _unsigned}
 
 
-@pytest.fixture(params=["bytes", "mapped"])
-def route(request, monkeypatch):
-    """Both ways a verified entry reaches wasmtime: its checked bytes (small entries) or a
-    private mapped copy (large ones; forced here by mapping from size 0)."""
-    if request.param == "mapped":
-        monkeypatch.setattr(cache_module, "MAP_FROM", 0)
-    return request.param
-
-
 def _written(cache: Path, package) -> Path:
     """Compile `package` into `cache` (as one process would) and return its entry."""
     with WasmBackend(cache) as backend:
@@ -77,7 +67,7 @@ def _written(cache: Path, package) -> Path:
 
 
 @pytest.mark.parametrize("tamper", sorted(TAMPERS))
-def test_a_tampered_entry_is_recompiled_and_runs(tmp_path, make_module, tamper, route):
+def test_a_tampered_entry_is_recompiled_and_runs(tmp_path, make_module, tamper):
     """A later process (a new backend) verifies the entry before using it."""
     package = load(make_module(wat.OK))
     entry = _written(tmp_path / "cache", package)
@@ -90,7 +80,7 @@ def test_a_tampered_entry_is_recompiled_and_runs(tmp_path, make_module, tamper, 
         assert backend.cache_rejected == 0
 
 
-def test_a_backend_never_rereads_what_it_verified(tmp_path, make_module, route):
+def test_a_backend_never_rereads_what_it_verified(tmp_path, make_module):
     """Within one backend the verified artifact is held: a later change to the file (even
     a valid artifact of another module) cannot reach it."""
     first, second = load(make_module(wat.OK)), load(make_module(OTHER))
@@ -102,7 +92,7 @@ def test_a_backend_never_rereads_what_it_verified(tmp_path, make_module, route):
         assert backend.cache_rejected == 0
 
 
-def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make_module, route):
+def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make_module):
     """Each entry's MAC covers its key: moving valid, signed entries around fails them all."""
     first, second = load(make_module(wat.OK)), load(make_module(OTHER))
     with WasmBackend(tmp_path / "cache") as backend:
@@ -118,7 +108,7 @@ def test_swapped_entries_and_a_foreign_valid_artifact_are_refused(tmp_path, make
         assert backend.cache_rejected == 2
 
 
-def test_an_entry_signed_with_another_key_is_refused(tmp_path, make_module, route):
+def test_an_entry_signed_with_another_key_is_refused(tmp_path, make_module):
     """Another user's (or another cache's) valid, signed artifact for the same key."""
     package = load(make_module(wat.OK))
     foreign = _written(tmp_path / "theirs", package).read_bytes()
@@ -194,5 +184,18 @@ def test_the_mapped_copy_is_private_and_holds_exactly_the_artifact(tmp_path):
     assert cache.rejected == 0
     with cache.verified_file("k") as path:
         assert path is None  # the changed entry fails
+    assert cache.rejected == 1
+    assert not cache.path("k").exists()
+
+
+@pytest.mark.parametrize("tamper", sorted(TAMPERS))
+def test_load_returns_only_verified_bytes(tmp_path, tamper):
+    """`load` (the build cache's reader, and the WASM one without memfd) checks the MAC too."""
+    cache = ArtifactCache(tmp_path / "c", ".bin")
+    data = os.urandom(5000)
+    cache.put("k", data)
+    assert cache.load("k") == data
+    TAMPERS[tamper](cache.path("k"))
+    assert cache.load("k") is None
     assert cache.rejected == 1
     assert not cache.path("k").exists()
