@@ -94,15 +94,8 @@ class _Ticker:
         self._thread.start()
 
     def _run(self) -> None:
-        # On a busy machine a 10 ms wait can last far longer: count the ticks that wall-clock
-        # time owes, so that a deadline of N ticks means N x 10 ms of real time, not more.
-        started = time.monotonic()
-        done = 0
         while not self._stop.wait(TICK_MS / 1000):
-            due = int((time.monotonic() - started) * 1000 / TICK_MS)
-            for _ in range(max(1, due - done)):
-                self._engine.increment_epoch()
-            done = max(done + 1, due)
+            self._engine.increment_epoch()
 
     def stop(self) -> None:
         self._stop.set()
