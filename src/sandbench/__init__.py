@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-import typing
-
-if typing.TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:
     from ._version import __version__
     from .errors import (
         BackendUnavailable,
@@ -18,6 +16,7 @@ if typing.TYPE_CHECKING:
         ScannerError,
     )
     from .pipeline import check, gate
+del TYPE_CHECKING
 
 __all__ = [
     "BackendUnavailable",
@@ -33,15 +32,16 @@ __all__ = [
     "gate",
 ]
 
-# Every name is imported when first used, so that importing a submodule (the console
-# script, `sandbench._entry`, which installs the signal handlers) costs almost nothing.
+# Every name is imported when first used, and this module imports nothing at all, so that
+# the console script (`sandbench._entry`) has its signal handlers in place at once.
 _HOME = {"__version__": "._version", "check": ".pipeline", "gate": ".pipeline"}
 
 
-def __getattr__(name: str) -> typing.Any:
+def __getattr__(name: str) -> object:
     if name not in __all__:
         raise AttributeError(f"module 'sandbench' has no attribute {name!r}")
-    module = importlib.import_module(_HOME.get(name, ".errors"), __name__)
-    value = getattr(module, name)
+    from importlib import import_module
+
+    value = getattr(import_module(_HOME.get(name, ".errors"), __name__), name)
     globals()[name] = value
     return value

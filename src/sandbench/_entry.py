@@ -9,33 +9,38 @@ imports nothing heavy, so the handlers are in place before the CLI's imports beg
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
 
-from sandbench.interrupts import watch_signals
-
-__all__ = ["Terminated", "main"]
+__all__ = ["main"]
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived; handled everywhere exactly as Ctrl-C is."""
+def _during_start_up(signum: int, _frame: FrameType | None) -> None:
+    # Nothing has been made yet: say so in the usual line and leave at once.
+    name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+    sys.stderr.write(f"sandbench: interrupted ({name}); stopped and cleaned up\n")
+    os._exit(128 + signum)
+
+
+# Before anything else is imported: a signal during start-up is one line, not a traceback.
+signal.signal(signal.SIGINT, _during_start_up)
+signal.signal(signal.SIGTERM, _during_start_up)
 
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    from sandbench.interrupts import Terminated  # imported by `main` already
+
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup short
     raise Terminated(signum)
 
 
-def interrupted(exc: KeyboardInterrupt) -> int:
-    """Print the one line for an interruption and return its exit code (128 + signal)."""
-    name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("Ctrl-C", 130)
-    print(f"sandbench: interrupted ({name}); stopped and cleaned up", file=sys.stderr)
-    return code
-
-
 def main() -> None:
     """Entry point of the `sandbench` console script."""
+    from sandbench.interrupts import interrupted, watch_signals
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt from here
     signal.signal(signal.SIGTERM, _on_sigterm)
     watch_signals()  # native code (a WASM call) is cut short too, not only Python code
     try:

@@ -13,10 +13,30 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["interrupt", "on_interrupt", "watch_signals"]
+__all__ = ["Terminated", "interrupt", "interrupted", "on_interrupt", "watch_signals"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived; handled everywhere exactly as Ctrl-C is."""
+
+
+def interrupted(exc: KeyboardInterrupt) -> int:
+    """Print the one line for an interruption and return its exit code (128 + signal).
+
+    Whatever temporary folder of this process is still there now (a signal between a
+    folder's creation and the `with` that owns it) is removed too: nothing is left to run.
+    """
+    from sandbench.sandbox.scratch import remove_own  # only on this way out
+
+    remove_own()
+    name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("Ctrl-C", 130)
+    print(f"sandbench: interrupted ({name}); stopped and cleaned up", file=sys.stderr)
+    return code
+
 
 _CALLBACKS: dict[int, Callable[[], None]] = {}
 _LOCK = threading.Lock()

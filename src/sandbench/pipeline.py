@@ -395,10 +395,9 @@ def _measure(
             _watchdog(clock, backend, stack)
         limits = _within(applied.limits, clock)
         workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
-        loads_until = _step_until(until)
         loaded, times = measure_load(
             backend, package, limits, workspace.grants, warm_runs=options.warm_runs,
-            until=loads_until,
+            until=until, warm_budget_s=_STEP_S if clock is not None else None,
         )  # fmt: skip
         result: ProbeResult | None = None
         if loaded.instance is not None:

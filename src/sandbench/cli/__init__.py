@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 
-from sandbench._entry import interrupted
 from sandbench._version import __version__
 from sandbench.errors import InvalidInput, SandbenchError
+from sandbench.interrupts import interrupted
 from sandbench.sandbox.scratch import sweep_scratch
 
 from .advisories import advisories_group

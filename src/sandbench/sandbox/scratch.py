@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["KINDS", "owner_tag", "scratch_dir", "sweep_scratch"]
+__all__ = ["KINDS", "owner_tag", "remove_own", "scratch_dir", "sweep_scratch"]
 
 KINDS = ("wasm", "storage")
 _NAME = re.compile(r"sandbench-(?P<kind>[a-z]+)-(?P<pid>\d+)-(?P<start>\d+)-[^/]+")
@@ -69,4 +69,16 @@ def sweep_scratch(folder: Path | None = None) -> list[Path]:
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
+    return removed
+
+
+def remove_own() -> list[Path]:
+    """Remove this process's own `KINDS` folders in the temp folder (for an exit path where
+    nothing may still use them); return them."""
+    removed = []
+    for kind in KINDS:
+        for path in Path(tempfile.gettempdir()).glob(f"sandbench-{kind}-{owner_tag()}-*"):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
     return removed
