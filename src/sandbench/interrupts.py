@@ -17,7 +17,14 @@ import sys
 import threading
 from collections.abc import Callable
 
-__all__ = ["Terminated", "interrupt", "interrupted", "on_interrupt", "watch_signals"]
+__all__ = [
+    "Terminated",
+    "interrupt",
+    "interrupted",
+    "on_exit",
+    "on_interrupt",
+    "watch_signals",
+]
 
 
 class Terminated(KeyboardInterrupt):
@@ -27,15 +34,25 @@ class Terminated(KeyboardInterrupt):
 def interrupted(exc: KeyboardInterrupt) -> int:
     """Print the one line for an interruption and return its exit code (128 + signal).
 
-    Whatever temporary folder of this process is still there now (a signal between a
-    folder's creation and the `with` that owns it) is removed too: nothing is left to run.
+    The callbacks registered with `on_exit` run first (e.g. removing this process's own
+    temporary folders, in case the signal landed between a folder's creation and the `with`
+    that owns it): nothing is left to run by now.
     """
-    from sandbench.sandbox.scratch import remove_own  # only on this way out
-
-    remove_own()
+    for callback in _ON_EXIT:
+        with contextlib.suppress(Exception):
+            callback()
     name, code = ("SIGTERM", 143) if isinstance(exc, Terminated) else ("Ctrl-C", 130)
     print(f"sandbench: interrupted ({name}); stopped and cleaned up", file=sys.stderr)
     return code
+
+
+_ON_EXIT: list[Callable[[], object]] = []
+
+
+def on_exit(callback: Callable[[], object]) -> None:
+    """Have `interrupted` call `callback` (once registered, for the process's lifetime)."""
+    if callback not in _ON_EXIT:
+        _ON_EXIT.append(callback)
 
 
 _CALLBACKS: dict[int, Callable[[], None]] = {}

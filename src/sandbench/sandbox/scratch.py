@@ -20,6 +20,8 @@ from pathlib import Path
 
 import psutil
 
+from sandbench.interrupts import on_exit
+
 __all__ = ["KINDS", "owner_tag", "remove_own", "scratch_dir", "sweep_scratch"]
 
 KINDS = ("wasm", "storage")
@@ -42,6 +44,7 @@ def owner_tag(pid: int | None = None) -> str:
 
 def scratch_dir(kind: str) -> Path:
     """A new private (0700) temporary folder of `kind` (one of `KINDS`) owned by this process."""
+    on_exit(remove_own)  # an interrupted CLI run removes what a signal kept from its `with`
     return Path(tempfile.mkdtemp(prefix=f"sandbench-{kind}-{owner_tag()}-"))
 
 
