@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, TrustStore, load, load_trust_store, verify_publisher
 from sandbench.manifests.archive import opened
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
+from sandbench.reports.model import GateDeadline
 from sandbench.reports.parts import module_parts
 from sandbench.runtime import (
     AppliedLimits,
@@ -44,6 +47,8 @@ from sandbench.sandbox import (
     LoadResult,
     SandboxBackend,
     SandboxLimits,
+    Violation,
+    ViolationKind,
     open_backend,
 )
 from sandbench.scanners import (
@@ -60,6 +65,29 @@ from sandbench.scanners import (
 __all__ = ["BenchRun", "Options", "bench", "check", "gate", "suggest_security"]
 
 
+@dataclass
+class Deadline:
+    """The gate's overall deadline: steps check it, and what it stops is noted in `cut`."""
+
+    limit_s: float
+    started: float = field(default_factory=time.monotonic)
+    cut: list[str] = field(default_factory=list)
+
+    @property
+    def at(self) -> float:
+        """The deadline as a `time.monotonic()` value."""
+        return self.started + self.limit_s
+
+    def left_s(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.at - time.monotonic()
+
+    def report(self) -> GateDeadline:
+        """The evidence for the `gate-deadline` rule."""
+        elapsed = time.monotonic() - self.started
+        return GateDeadline(limit_s=self.limit_s, elapsed_s=elapsed, cut=tuple(self.cut))
+
+
 @dataclass(frozen=True)
 class Options:
     """How much to measure. The defaults suit a developer; a gate may ask for fewer calls."""
@@ -72,6 +100,7 @@ class Options:
     load_test: LoadTestConfig | None = None
     host: HostSettings | None = None
     trust: TrustStore | None = None
+    deadline: Deadline | None = None
 
 
 if TYPE_CHECKING:
@@ -151,9 +180,14 @@ def gate(
     its health request through the gateway on loopback (`load_test`; None skips it) and
     assesses it all under `policy`. Archives are extracted safely to a private folder that
     is removed afterwards.
+
+    The whole gate runs under `policy.gate_deadline_s`: each scanner's budget is cut to it,
+    each sandbox call's timeout is cut to what is left, and steps that would start after it
+    do not; the `gate-deadline` rule then fails the report (critical) and names them.
     """
     policy = policy or Policy()
     trust = _trust(policy)
+    clock = Deadline(policy.gate_deadline_s)
     with opened(path) as root:
         package = load(root)
         image = _image_packages(package) if scanners is None else None
@@ -161,7 +195,10 @@ def gate(
             scanners = default_scanners(
                 policy.scan, osv_url=osv_url, advisory_store=advisory_store, image_packages=image
             )
-        scans = scan_all(package, scanners, policy.scan).results
+        scans = scan_all(package, scanners, policy.scan, deadline=clock.at).results
+        if clock.left_s() <= 0:
+            late = [s.scanner for s in scans if s.skipped_reason and "budget" in s.skipped_reason]
+            clock.cut.append(f"scanners not done: {', '.join(late) or 'none'}")
         skipped: tuple[Skipped, ...] = ()
         if load_test is None:
             skipped = (Skipped(check_id="load-test", reason="turned off by the caller"),)
@@ -173,6 +210,7 @@ def gate(
             load_test=load_test,
             host=host,
             trust=trust,
+            deadline=clock,
         )
         return _run(package, policy, backend, options, scans=scans, image=image)
 
@@ -271,7 +309,8 @@ def _run(
         load_test=load_test or seen.load_test,
         scans=scans + _least_privilege(package, seen.loaded, scans, seen.probe),
         components=_components(scanned=bool(scans)),
-        skipped=options.skipped,
+        skipped=options.skipped + seen.skipped,
+        deadline=options.deadline.report() if options.deadline is not None else None,
         checked_at=datetime.now(UTC),
         parts=module_parts(package, image, scans),
     )
@@ -300,6 +339,7 @@ class _Measured:
     applied: AppliedLimits
     backend: str
     load_test: LoadTestResult | None = None
+    skipped: tuple[Skipped, ...] = ()
 
 
 class BenchRun(NamedTuple):
@@ -358,31 +398,114 @@ def _measure(
     backend: SandboxBackend | None,
     options: Options,
 ) -> _Measured:
-    """Load cold then warm and send the health calls; the backend is closed if we opened it."""
+    """Load cold then warm and send the health calls; the backend is closed if we opened it.
+    Under a deadline, nothing starts after it and no call may run past it."""
+    clock = options.deadline
+    manifest = package.manifest
+    applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
+    if clock is not None and clock.left_s() <= 0:
+        clock.cut.append("the sandbox test (not started)")
+        return _not_measured(applied)
+    until = clock.at if clock is not None else None
     with ExitStack() as stack:
         if backend is None:
             backend = open_backend(BackendKind(package.manifest.runtime.kind), options.cache_dir)
             stack.callback(backend.close)
-        manifest = package.manifest
-        applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
+        if clock is not None:
+            _watchdog(clock, backend, stack)
+        limits = _within(applied.limits, clock)
         workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
         loaded, times = measure_load(
-            backend, package, applied.limits, workspace.grants, warm_runs=options.warm_runs
-        )
+            backend, package, limits, workspace.grants, warm_runs=options.warm_runs,
+            until=until, warm_budget_s=_STEP_S if clock is not None else None,
+        )  # fmt: skip
         result: ProbeResult | None = None
         if loaded.instance is not None:
             with loaded.instance as instance:
-                result = probe(instance, health_request(manifest), count=options.calls)
+                if _started(clock, "health calls", 0):
+                    result = probe(instance, health_request(manifest), count=options.calls,
+                                   until=_step_until(until))  # fmt: skip
         test = None
-        if options.load_test is not None and loaded.instance is not None:
+        config = options.load_test
+        needs_s = config.duration_s + _LOAD_TEST_MARGIN_S if config is not None else 0.0
+        failed = _failed_health(result, clock)
+        if (
+            config is not None
+            and loaded.instance is not None
+            and not failed
+            and _started(clock, "load test", needs_s)
+        ):
             from sandbench.runtime.gateway import ModuleSpec as Spec
 
-            spec = Spec(package.root.name, package, applied.limits, workspace.grants)
+            spec = Spec(package.root.name, package, limits, workspace.grants)
             thresholds = [parse_threshold(t) for t in _policy_thresholds(policy)]
-            test, _ = _load_test(
-                spec, backend, options.load_test, thresholds, 2, stack, reference=True
-            )
-        return _Measured(times, loaded, result, applied, backend.describe(), test)
+            test, _ = _load_test(spec, backend, config, thresholds, 2, stack, reference=True)
+        return _Measured(times, loaded, result, applied, backend.describe(), test, failed)
+
+
+# Under a deadline (the gate), no further warm load (health call) starts once the loads
+# (calls) took this long: a module that slow fails `load-time` (`latency-p95`) anyway, and
+# each load or call may take its whole timeout.
+_STEP_S = 5.0
+
+
+def _step_until(until: float | None) -> float | None:
+    return None if until is None else min(until, time.monotonic() + _STEP_S)
+
+
+_LOAD_TEST_MARGIN_S = 10.0  # locust's start-up and shut-down around the test's duration
+
+
+def _failed_health(probed: ProbeResult | None, clock: Deadline | None) -> tuple[Skipped, ...]:
+    """Under a deadline (the gate), a module whose health calls broke a limit is not
+    load-tested: it is critical already, and each request could take its whole timeout."""
+    if clock is None or probed is None or not probed.violations:
+        return ()
+    reason = "not run: the health calls broke a limit (the module is critical already)"
+    return (Skipped(check_id="load-test", reason=reason),)
+
+
+def _started(clock: Deadline | None, step: str, needs_s: float) -> bool:
+    """False (and `step` noted as cut) when less than `needs_s` is left before the deadline."""
+    if clock is None or clock.left_s() > needs_s:
+        return True
+    clock.cut.append(f"{step} (not started)")
+    return False
+
+
+def _watchdog(clock: Deadline, backend: SandboxBackend, stack: ExitStack) -> None:
+    """At the deadline, end the backend's running calls (a backend that can: WASM; a
+    container's request is bounded by its timeout, already cut by `_within`)."""
+    expire = getattr(backend, "expire_calls", None)
+    if expire is None:
+        return
+    timer = threading.Timer(max(0.0, clock.left_s()), expire)
+    timer.daemon = True
+    timer.start()
+
+    def stop() -> None:
+        timer.cancel()
+        timer.join()
+
+    stack.callback(stop)
+
+
+def _within(limits: SandboxLimits, clock: Deadline | None) -> SandboxLimits:
+    """`limits` with the per-call timeout cut to the time left before the deadline."""
+    if clock is None:
+        return limits
+    left_ms = max(1, int(clock.left_s() * 1000))
+    return limits if limits.timeout_ms <= left_ms else limits.model_copy(
+        update={"timeout_ms": left_ms}
+    )  # fmt: skip
+
+
+def _not_measured(applied: AppliedLimits) -> _Measured:
+    """What the sandbox part reports when the deadline passed before it started."""
+    message = "not loaded: the gate's deadline passed before the sandbox test started"
+    violation = Violation(kind=ViolationKind.TIMEOUT, message=message, phase="load")
+    times = LoadTimes(cold_ms=0.0, compile_ms=0.0)
+    return _Measured(times, LoadResult(violation=violation), None, applied, "not started")
 
 
 def _bench_measure(

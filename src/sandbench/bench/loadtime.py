@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, ConfigDict
 
 from sandbench.manifests import ModulePackage
@@ -30,20 +32,30 @@ def measure_load(
     grants: Grants,
     *,
     warm_runs: int = 5,
+    until: float | None = None,
+    warm_budget_s: float | None = None,
 ) -> tuple[LoadResult, LoadTimes]:
     """Load once cold and `warm_runs` times warm; return the last load and the times.
 
-    When the cold load fails, no warm load is tried: the failure is the result. The caller
-    owns the returned load's instance; the others are closed here.
+    When the cold load fails, no warm load is tried: the failure is the result. No warm
+    load starts after `until` (a `time.monotonic()` value): past it before the first, the
+    cold load is returned (`warm` None); past it later, `warm` has fewer samples. The caller
+    owns the returned load's instance; the others are closed here. `warm_budget_s` moves
+    `until` earlier: to that long after the cold load.
     """
     cold = backend.load(package, limits, grants, fresh=True)
-    if cold.instance is None or warm_runs == 0:
+    if warm_budget_s is not None:
+        budget_end = time.monotonic() + warm_budget_s
+        until = budget_end if until is None else min(until, budget_end)
+    if cold.instance is None or warm_runs == 0 or _passed(until):
         return cold, LoadTimes(cold_ms=cold.load_ms, compile_ms=cold.compile_ms)
     cold.instance.close()
     samples: list[float] = []
     last = cold
     hit = True
     for _ in range(warm_runs):
+        if samples and _passed(until):  # the cold instance is closed: one warm load at least
+            break
         if last.instance is not None:
             last.instance.close()
         last = backend.load(package, limits, grants)
@@ -58,3 +70,7 @@ def measure_load(
         cache_hit=hit,
     )
     return last, times
+
+
+def _passed(until: float | None) -> bool:
+    return until is not None and time.monotonic() >= until

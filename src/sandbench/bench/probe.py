@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench.sandbox import Instance, Outcome, Request
@@ -35,9 +37,15 @@ class ProbeResult(BaseModel):
 
 
 def probe(
-    instance: Instance, request: Request, *, count: int = 5, stop_on_violation: bool = True
+    instance: Instance,
+    request: Request,
+    *,
+    count: int = 5,
+    stop_on_violation: bool = True,
+    until: float | None = None,
 ) -> ProbeResult:
-    """Invoke `request` up to `count` times in a row (count >= 1).
+    """Invoke `request` up to `count` times in a row (count >= 1); after the first call,
+    none starts past `until` (a `time.monotonic()` value).
 
     With `stop_on_violation` the probe ends at the first violation: one broken limit
     already decides the verdict, and a module that spins to its deadline would otherwise
@@ -48,6 +56,8 @@ def probe(
     outcomes: list[Outcome] = []
     with CpuPressure() as pressure:
         for _ in range(count):
+            if outcomes and until is not None and time.monotonic() >= until:
+                break
             outcomes.append(instance.invoke(request))
             if stop_on_violation and outcomes[-1].violation is not None:
                 break

@@ -6,6 +6,7 @@
 | 1 | gate failed (degraded or critical) |
 | 2 | usage or input error (e.g. an invalid manifest) |
 | 3 | environment error (e.g. no backend can run here) |
+| 130 / 143 | interrupted by Ctrl-C / SIGTERM: stopped and cleaned up, one line on stderr |
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import click
 
 from sandbench._version import __version__
 from sandbench.errors import InvalidInput, SandbenchError
+from sandbench.interrupts import interrupted
 from sandbench.manifests.text import printable
+from sandbench.sandbox.scratch import sweep_scratch
 
 from .advisories import advisories_group
 from .bench import bench_command
@@ -32,6 +35,7 @@ from .report import report_group
 from .scan import scan_command
 from .serve import serve_command
 from .sign import sign_command
+from .sweep import sweep_command
 
 __all__ = ["cli", "main"]
 
@@ -44,6 +48,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (sandbench._entry): unwound
+            ctx.exit(interrupted(exc))
         except InvalidInput as exc:
             for problem in exc.problems:
                 # Paths and problems quote names from uploads: no escape sequence gets through.
@@ -68,8 +74,11 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sandbench")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Run platform modules in sandboxes with their manifest's limits and report their health."""
+    if ctx.invoked_subcommand != "sweep":  # that one reports what it removes
+        sweep_scratch()  # temporary folders of sandbench processes that were killed
 
 
 cli.add_command(bench_command)
@@ -83,6 +92,7 @@ cli.add_command(scan_command)
 cli.add_command(advisories_group)
 cli.add_command(serve_command)
 cli.add_command(sign_command)
+cli.add_command(sweep_command)
 cli.add_command(nightly_group)
 
 

@@ -358,12 +358,12 @@ def build(
         raise BuildError(
             root / MANIFEST_NAME, [f"runtime.entry: {runtime.entry} leads out of the module folder"]
         )
-    cached = cache.get(key) if use_cache else None
+    cached = cache.load(key) if use_cache else None
     with tempfile.TemporaryDirectory(prefix="sandbench-build-") as tmp:
         work = Path(tmp)
         out = work / "component.wasm"
         if cached is not None:
-            shutil.copyfile(cached, out)
+            out.write_bytes(cached)
         else:
             (work / "wit").mkdir()
             for path in guest_files():

@@ -16,6 +16,7 @@ report's status is the worst rule's, and `reasons` lists the rules that set it.
 | `signature` | the signature does not match the digest (critical) or there is none (degraded) | critical / degraded |
 | `publisher-signature` | `module.sig` is bad, revoked or by a key not allowed for the name (critical); unsigned or an unknown key, when an allowed-signers file is given (`[signatures] unsigned`, degraded); see `reports.publisher` | critical / degraded |
 | `limits-clamped` | a declared limit was above the policy's ceiling and was cut down | degraded |
+| `gate-deadline` | the gate passed its overall deadline (policy `gate_deadline_s`, 120 s) and stopped what was left | critical |
 | `host-denials` | a host API call was refused: no permission (critical), or the rate or storage quota (degraded) | critical / degraded |
 """
 
@@ -274,6 +275,22 @@ def _host_denials(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
         yield _result("host-denials", Status.DEGRADED, message)
 
 
+def _deadline(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
+    d = ev.deadline
+    if d is None:  # not a gate
+        return
+    if not d.cut and d.elapsed_s <= d.limit_s:
+        yield _result("gate-deadline", None, f"done in {d.elapsed_s:.1f} s of {d.limit_s:g} s")
+        return
+    cut = "; ".join(d.cut) or "nothing left to stop"
+    yield _result(
+        "gate-deadline",
+        Status.CRITICAL,
+        f"the gate's deadline of {d.limit_s:g} s (policy gate_deadline_s) passed after "
+        f"{d.elapsed_s:.1f} s; stopped: {cut}",
+    )
+
+
 RULES: tuple[Rule, ...] = (
     _module_loads,
     _limit_violations,
@@ -288,6 +305,7 @@ RULES: tuple[Rule, ...] = (
     _findings,
     _scans_ran,
     _host_denials,
+    _deadline,
 )
 
 

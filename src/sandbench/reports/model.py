@@ -37,6 +37,7 @@ __all__ = [
     "DependencyStatus",
     "Evidence",
     "FindingReport",
+    "GateDeadline",
     "HealthProbe",
     "HealthReport",
     "HostApiReport",
@@ -388,6 +389,16 @@ class HealthReport(_Camel):
     parts: ModuleParts | None = Field(default=None, description="the module's parts, for SBOMs")
 
 
+class GateDeadline(BaseModel):
+    """The gate's overall deadline (policy `gate_deadline_s`), its time, and what it cut short."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit_s: float
+    elapsed_s: float
+    cut: tuple[str, ...] = Field(default=(), description="the steps stopped or not started")
+
+
 class Evidence(BaseModel):
     """Everything a `check` gathered about one module, before any verdict."""
 
@@ -414,5 +425,6 @@ class Evidence(BaseModel):
     scans: tuple[ScanResult, ...] = ()
     components: dict[str, str] = Field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()
+    deadline: GateDeadline | None = None
     checked_at: datetime
     parts: ModuleParts | None = None

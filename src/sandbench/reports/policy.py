@@ -13,8 +13,9 @@ unsigned = "degraded"      # a module without a signature
 critical_severities = ["critical", "high"]
 degraded_severities = ["medium"]
 required_scans = ["pip-audit"]      # a scanner that could not run here is critical
-# the scanners' keys (fail_on, max_advisory_age_days, osv_url, bandit_skips, [licenses],
-# [[ignore]])
+gate_deadline_s = 120      # the whole gate stops here, cleans up and fails (gate-deadline)
+# the scanners' keys (fail_on, max_advisory_age_days, osv_url, bandit_skips, scan_budget_s,
+# [licenses], [[ignore]])
 # sit at this level too: see sandbench.scanners.policy
 
 [signatures]               # publisher signatures (module.sig); paths relative to this file
@@ -131,6 +132,7 @@ class Policy(BaseModel):
     degraded_severities: tuple[_Severity, ...] = ("medium",)
     required_scans: tuple[str, ...] = ("pip-audit",)
     signatures: SignaturePolicy = SignaturePolicy()
+    gate_deadline_s: float = Field(default=120.0, gt=0, le=3600)
     scan: ScanPolicy = Field(default_factory=ScanPolicy, exclude=True)
     source: str = Field(default="built-in", exclude=True)
 

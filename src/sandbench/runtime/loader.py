@@ -9,7 +9,6 @@ it created when closed.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +18,7 @@ from sandbench.errors import SandboxError
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import Manifest, Resource
 from sandbench.sandbox import Closing, Grants, Request, SandboxLimits
+from sandbench.sandbox.scratch import scratch_dir
 
 __all__ = ["AppliedLimits", "Workspace", "health_request", "limits_for"]
 
@@ -71,7 +71,7 @@ class Workspace(Closing):
         self, manifest: Manifest, root: Path | None = None, host: HostSettings | None = None
     ) -> None:
         self._owned = root is None
-        self.root = Path(tempfile.mkdtemp(prefix="sandbench-storage-")) if root is None else root
+        self.root = scratch_dir("storage") if root is None else root
         self._created: list[Path] = []
         read: dict[str, Path] = {}
         write: dict[str, Path] = {}

@@ -20,6 +20,7 @@ from typing import Any
 
 from sandbench.manifests import ModulePackage
 
+from .bounded import run_tool
 from .files import module_files, read_capped
 from .interface import Confidence, Finding, ScanResult, Severity, fingerprint
 
@@ -81,11 +82,9 @@ class BanditScanner:
             command += ["--skip", ",".join(self.skips)]
         command += [str(f) for f in files]
         try:
-            done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-                command, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=root, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return f"bandit did not finish in {TIMEOUT_S} s"
+            done = run_tool(command, timeout=TIMEOUT_S, cwd=root)
+        except subprocess.TimeoutExpired as exc:
+            return f"bandit did not finish in {exc.timeout:.1f} s (its time budget)"
         # bandit exits 1 when it found something; anything else, or no JSON, is a failure.
         try:
             report: dict[str, Any] = json.loads(done.stdout)

@@ -48,6 +48,7 @@ from typing import Any
 from sandbench.manifests import ModulePackage
 
 from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
+from .bounded import run_tool
 from .dependencies import Declared, Dependency, Unreadable, declared_dependencies
 from .interface import (
     AdvisoryDatabase,
@@ -307,11 +308,9 @@ def _audit_once(deps: list[Key], url: str) -> dict[str, Any] | str:
         ]  # fmt: skip
         env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
         try:
-            done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-                command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return f"pip-audit did not finish in {TIMEOUT_S} s"
+            done = run_tool(command, timeout=TIMEOUT_S, env=env)
+        except subprocess.TimeoutExpired as exc:
+            return f"pip-audit did not finish in {exc.timeout:.1f} s (its time budget)"
         return _read_report(done, out, deps)
 
 

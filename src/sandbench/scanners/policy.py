@@ -9,6 +9,7 @@ fail_on = "high"                       # findings at or above this severity fail
 max_advisory_age_days = 30             # a local store whose newest record is older: medium
 osv_url = "https://api.osv.dev/v1/query"  # optional: an OSV API (after --osv-url and $SANDBENCH_OSV_URL)
 bandit_skips = ["B101"]                # bandit test ids not to run
+scan_budget_s = 30                     # a scanner still running after this is "not done"
 [licenses]
 allow = ["MIT", "Apache-2.0", "BSD-3-Clause"]
 deny = ["AGPL-3.0-only", "GPL-3.0-only"]
@@ -127,6 +128,7 @@ class ScanPolicy(BaseModel):
     licenses: LicensePolicy = LicensePolicy()
     ceilings: Ceilings = Ceilings()
     ignore: tuple[Ignore, ...] = ()
+    scan_budget_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 class Suppressed(BaseModel):
@@ -146,6 +148,7 @@ SCAN_KEYS = (
     "bandit_skips",
     "licenses",
     "ignore",
+    "scan_budget_s",
 )
 
 

@@ -1,15 +1,16 @@
 """Running every scanner over one module, concurrently, and applying suppressions once.
 
-bandit and pip-audit are subprocesses and the in-process scanners are short, so one
-thread per scanner lets the scan take about as long as its slowest scanner
-(benchmarks/test_scan_speed.py measures it).
+bandit and pip-audit are subprocesses, one thread each; the in-process readers run together
+in one child process, so the scan takes about as long as its slowest scanner
+(benchmarks/test_scan_speed.py measures it). Every scanner has a time budget
+(`ScanPolicy.scan_budget_s`, cut to the gate's deadline): see `sandbench.scanners.bounded`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sandbench.manifests import ModulePackage
 
 from .advisories import advisory_source
 from .bandit import BanditScanner
+from .bounded import cancel_all, deadline, run_isolated, timed
 from .capabilities import CapabilityScanner
 from .coverage import CoverageScanner
 from .interface import Finding, Scanner, ScanResult, Severity
@@ -90,14 +92,15 @@ def default_scanners(
     ]
 
 
-def _timed(scanner: Scanner, package: ModulePackage) -> ScanResult:
-    started = time.perf_counter()
-    try:
-        result = scanner.scan(package)
-    except Exception as exc:  # a scanner bug must not hide the others' results
-        result = ScanResult(scanner=scanner.name, skipped_reason=f"{type(exc).__name__}: {exc}")
-    elapsed = (time.perf_counter() - started) * 1000
-    return result.model_copy(update={"elapsed_ms": elapsed})
+# Pure-Python readers of untrusted bytes: run in a child process killed at the deadline.
+_READERS = (
+    CapabilityScanner,
+    CoverageScanner,
+    LicenseScanner,
+    MalwareScanner,
+    ManifestLintScanner,
+)
+_GRACE_S = 5.0  # for a tool scanner to report after its tool was killed at the deadline
 
 
 def scan_all(
@@ -106,16 +109,22 @@ def scan_all(
     policy: ScanPolicy | None = None,
     baseline: frozenset[str] = frozenset(),
     today: date | None = None,
+    deadline: float | None = None,
 ) -> ScanReport:
     """Run `scanners` concurrently over `package` and apply the policy's ignores and the baseline.
 
-    Never raises for a scanner's failure: that scanner's result is skipped, with the reason.
+    Each scanner has `policy.scan_budget_s`, cut to `deadline` (a `time.monotonic()` value)
+    when that comes first; a scanner still running then is skipped with the reason, and the
+    tools and child process it started are killed (see `sandbench.scanners.bounded`; a
+    third-party scanner running in a thread is abandoned, not killed). Never raises for a
+    scanner's failure: that scanner's result is skipped, with the reason.
     """
     policy = policy or ScanPolicy()
     today = today or datetime.now(UTC).date()
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, len(scanners)), thread_name_prefix="scan") as pool:
-        raw = list(pool.map(lambda s: _timed(s, package), scanners))
+    until = time.monotonic() + policy.scan_budget_s
+    until = until if deadline is None else min(until, deadline)
+    raw = _run_bounded(package, scanners, until)
     results: list[ScanResult] = []
     suppressed: list[Suppressed] = []
     for result in raw:
@@ -132,3 +141,49 @@ def scan_all(
         elapsed_ms=(time.perf_counter() - started) * 1000,
         scanned_at=datetime.now(UTC),
     )
+
+
+def _run_bounded(
+    package: ModulePackage, scanners: Sequence[Scanner], until: float
+) -> list[ScanResult]:
+    """Every scanner's result in order, a late or lost one replaced by a skipped result."""
+    budget = max(0.0, until - time.monotonic())
+    late = (
+        f"did not finish within its time budget of {budget:.1f} s "
+        "(policy scan_budget_s, or the gate's deadline): not done"
+    )
+    readers = [i for i, s in enumerate(scanners) if isinstance(s, _READERS)]
+    others = [i for i in range(len(scanners)) if i not in readers]
+    pool = ThreadPoolExecutor(max_workers=len(others) + 1, thread_name_prefix="scan")
+    futures: dict[int, Future[ScanResult]] = {}
+    try:
+        futures = {i: pool.submit(_in_thread, scanners[i], package, until) for i in others}
+        isolated = pool.submit(run_isolated, [scanners[i] for i in readers], package, until)
+        done = {i: f.result() for i, f in futures.items() if _finished(f, until)}
+        done |= {readers[j]: result for j, result in isolated.result().items()}
+    except BaseException:
+        cancel_all()  # interrupted: no tool or child outlives the scan
+        raise
+    finally:
+        # Join the threads when every one is done (tools and child are dead by now); only a
+        # third-party scanner still running in its thread is left behind, never waited for.
+        pool.shutdown(wait=all(f.done() for f in futures.values()), cancel_futures=True)
+    return [_or_late(done.get(i), s, late, until) for i, s in enumerate(scanners)]
+
+
+def _in_thread(scanner: Scanner, package: ModulePackage, until: float) -> ScanResult:
+    with deadline(until):
+        return timed(scanner, package)
+
+
+def _finished(future: Future[ScanResult], until: float) -> bool:
+    wait([future], timeout=max(0.0, until - time.monotonic()) + _GRACE_S)
+    return future.done()
+
+
+def _or_late(result: ScanResult | None, scanner: Scanner, late: str, until: float) -> ScanResult:
+    if result is None:
+        return ScanResult(scanner=scanner.name, skipped_reason=late)
+    if result.skipped_reason is not None and time.monotonic() >= until:
+        return result.model_copy(update={"skipped_reason": f"{late}: {result.skipped_reason}"})
+    return result

@@ -7,7 +7,8 @@ measured around each call and charged to one `ModuleCpu` per module, shared by a
 instances loaded from it while any is open; fuel, calibrated from the module's own fuel per
 CPU-second, stops a call at its CPU budget.
 Compiled modules and components are cached on disk, keyed by the wasm's SHA-256, the
-wasmtime version and the engine settings. Components (`abi: component`) share the engine,
+wasmtime version and the engine settings, and verified (an HMAC, `sandbox.cache`) on every
+load before they are deserialized. Components (`abi: component`) share the engine,
 the ticker and the cache; their instances live in `component.py`.
 """
 
@@ -18,7 +19,6 @@ import importlib.metadata
 import platform
 import re
 import shutil
-import tempfile
 import threading
 import time
 import weakref
@@ -32,6 +32,7 @@ from wasmtime import component as wc
 
 from sandbench.errors import SandboxError
 from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
+from sandbench.interrupts import on_interrupt
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.budget import FuelRate, ModuleCpu
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
@@ -44,6 +45,7 @@ from sandbench.sandbox.interface import (
     Violation,
     ViolationKind,
 )
+from sandbench.sandbox.scratch import scratch_dir, sweep_scratch
 
 from .component import (
     EXPORT,
@@ -103,6 +105,11 @@ class _Ticker:
         self._stop.set()
         self._thread.join()
 
+    def expire_all(self) -> None:
+        """Pass every deadline a call can have (an hour of ticks): running calls trap now."""
+        for _ in range(int(3_600_000 // TICK_MS) + 2):
+            self._engine.increment_epoch()
+
 
 class WasmBackend(Closing):
     """`SandboxBackend` on wasmtime. See `SandboxBackend` for the contract."""
@@ -127,8 +134,11 @@ class WasmBackend(Closing):
             if use_cache
             else None
         )
-        self._scratch = Path(tempfile.mkdtemp(prefix="sandbench-wasm-"))
+        sweep_scratch()  # what killed sandbench processes left behind
+        self._scratch = scratch_dir("wasm")
         self._ticker = _Ticker(self._engine)
+        # SIGINT/SIGTERM: end running calls at once so that the process can clean up.
+        self._unwatch = on_interrupt(self.expire_calls)
         self._shapes: dict[str, _Shape] = {}
         self._component_linker: wc.Linker | None = None
         self._keys: dict[tuple[str, int, int, int, int, str], str] = {}
@@ -145,12 +155,25 @@ class WasmBackend(Closing):
         """See `SandboxBackend.describe`."""
         return f"wasmtime {self._version}"
 
+    def expire_calls(self) -> None:
+        """End every call running now (a trap, reported as a timeout); later calls get their
+        own deadlines as usual. Used by the gate's deadline and on SIGINT/SIGTERM."""
+        self._ticker.expire_all()
+
+    @property
+    def cache_rejected(self) -> int:
+        """Cache entries that failed verification (and were recompiled) since this opened."""
+        return self._cache.rejected if self._cache is not None else 0
+
     def close(self) -> None:
         """See `SandboxBackend.close`."""
         if self._closed:
             return
         self._closed = True
+        self._unwatch()
         self._ticker.stop()
+        if self._cache is not None:
+            self._cache.close()
         shutil.rmtree(self._scratch, ignore_errors=True)
 
     def cache_key(self, wasm: bytes, kind: str = "module") -> str:
@@ -299,7 +322,7 @@ class WasmBackend(Closing):
         component, hit = self._compiled(
             key,
             fresh,
-            lambda path: wc.Component.deserialize_file(self._engine, path),
+            lambda found: _from(wc.Component, self._engine, found),
             lambda: wc.Component(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, component, (time.perf_counter() - started) * 1000, hit
@@ -328,16 +351,20 @@ class WasmBackend(Closing):
         self,
         key: str,
         fresh: bool,
-        deserialize: Callable[[str], _Artifact],
+        deserialize: Callable[[str | bytearray], _Artifact],
         compile_: Callable[[], _Artifact],
     ) -> tuple[_Artifact, bool]:
         """From the cache, or compiled and stored: (artifact, cache hit)."""
-        cached = None if fresh or self._cache is None else self._cache.get(key)
-        if self._cache is not None and cached is not None:
-            try:
-                return deserialize(str(cached)), True
-            except wasmtime.WasmtimeError:
-                self._cache.discard(key)  # stale or corrupt: compile afresh
+        # The cache checks the entry's MAC and hands over the bytes it checked, or a path to
+        # the private copy it checked: only verified bytes reach native code, however the
+        # cache file changes meanwhile.
+        if self._cache is not None and not fresh:
+            with self._cache.verified(key) as verified:
+                if verified is not None:
+                    try:
+                        return deserialize(verified), True
+                    except wasmtime.WasmtimeError:
+                        self._cache.discard(key)  # another engine's artifact: compile afresh
         artifact = compile_()
         if self._cache is not None:
             self._cache.put(key, artifact.serialize())
@@ -361,10 +388,17 @@ class WasmBackend(Closing):
         module, hit = self._compiled(
             key,
             fresh,
-            lambda path: wasmtime.Module.deserialize_file(self._engine, path),
+            lambda found: _from(wasmtime.Module, self._engine, found),
             lambda: wasmtime.Module(self._engine, wasm if wasm is not None else _wasm(entry)),
         )
         return key, module, (time.perf_counter() - started) * 1000, hit
+
+
+def _from(kind: type[_Artifact], engine: wasmtime.Engine, found: str | bytearray) -> _Artifact:
+    """Deserialize a verified artifact: mapped from a path, or from its bytes."""
+    if isinstance(found, str):
+        return kind.deserialize_file(engine, found)
+    return kind.deserialize(engine, found)
 
 
 def _wasm(entry: Path) -> bytes:

@@ -1,0 +1,200 @@
+"""SIGTERM and SIGINT clean up; SIGKILL's leftovers are swept. Real `sandbench` processes,
+real signals; each run gets its own temp folder and an environment mark, so what it left
+(folders, processes) is found exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+
+from sandbench.sandbox.scratch import owner_tag, sweep_scratch
+
+from .sandbox import wat
+
+SANDBENCH = str(Path(sys.executable).parent / "sandbench")
+WAIT_S = 120  # a bound on waiting for a state, never an expectation of speed
+
+
+def marked(mark: str) -> list[psutil.Process]:
+    """Live processes started by the run carrying `mark` (they inherit its environment)."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("SANDBENCH_TEST_MARK") == mark:
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+class Run:
+    """One `sandbench` process with a private TMPDIR and cache."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.tmp = tmp_path / "tmp"
+        self.tmp.mkdir()
+        self.mark = uuid.uuid4().hex
+        env = {**os.environ, "TMPDIR": str(self.tmp), "SANDBENCH_TEST_MARK": self.mark,
+               "SANDBENCH_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+        self.process = subprocess.Popen(
+            [SANDBENCH, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def wait_for(self, state: Callable[[], bool]) -> None:
+        ends = time.monotonic() + WAIT_S
+        while not state():
+            assert self.process.poll() is None, self.process.communicate()
+            assert time.monotonic() < ends, "the state never came"
+            time.sleep(0.05)
+
+    def folders(self) -> list[str]:
+        return sorted(p.name for p in self.tmp.iterdir())
+
+    def stop(self, sig: signal.Signals) -> tuple[int, str]:
+        self.process.send_signal(sig)
+        _, err = self.process.communicate(timeout=WAIT_S)
+        return self.process.returncode, err
+
+
+@pytest.fixture
+def spinning(make_module):
+    """A module whose health call spins until its 30 s timeout."""
+    return make_module(wat.SPIN, limits={"memory": "16MiB", "cpu": "1", "timeout": "30s"})
+
+
+def _in_call(run: Run) -> Callable[[], bool]:
+    return lambda: any(name.startswith("sandbench-wasm-") for name in run.folders())
+
+
+@pytest.mark.parametrize("command", ["check", "gate", "bench"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_run_cleans_up_and_exits_in_one_line(tmp_path, spinning, command, sig):
+    run = Run(tmp_path, command, str(spinning))
+    run.wait_for(_in_call(run))
+    time.sleep(0.5)  # well into the spinning call (or still loading: either must clean up)
+    code, err = run.stop(sig)
+    assert code == (143 if sig is signal.SIGTERM else 130), err
+    name = "SIGTERM" if sig is signal.SIGTERM else "Ctrl-C"
+    assert (
+        err.strip().splitlines()[-1] == f"sandbench: interrupted ({name}); stopped and cleaned up"
+    )
+    assert "Traceback" not in err
+    assert run.folders() == []
+    assert marked(run.mark) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stopped_by_a_signal_leaves_nothing(tmp_path, spinning, sig):
+    """Caught while starting (exit 143/130) or while serving (uvicorn's clean exit 0)."""
+    run = Run(tmp_path, "serve", str(spinning), "--port", "0", "--instances", "1")
+    run.wait_for(_in_call(run))
+    code, err = run.stop(sig)
+    assert code in (0, 143 if sig is signal.SIGTERM else 130), err
+    assert "Traceback" not in err
+    assert run.folders() == []
+    assert marked(run.mark) == []
+
+
+def test_sigterm_while_scanning_kills_the_scanners(tmp_path, spinning):
+    (spinning / "app.py").write_text("import os\nos.system('true')\n" * 200)
+    run = Run(tmp_path, "gate", str(spinning))
+    run.wait_for(lambda: len(marked(run.mark)) > 1)  # a scanner tool or child is running
+    code, err = run.stop(signal.SIGTERM)
+    assert code == 143, err
+    assert marked(run.mark) == []
+    assert run.folders() == []
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """True once the process handles SIGTERM: sandbench's first lines ran (CPython itself
+    catches only SIGINT, and a signal during CPython's own start-up is not ours to shape)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(
+        next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16
+    )
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.2])
+def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path, spinning, delay_s):
+    run = Run(tmp_path, "gate", str(spinning))
+    run.wait_for(lambda: _catches_sigterm(run.process.pid))
+    time.sleep(delay_s)  # still importing the CLI, or past it
+    code, err = run.stop(signal.SIGINT)
+    assert code == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines() == ["sandbench: interrupted (Ctrl-C); stopped and cleaned up"]
+    assert run.folders() == []
+
+
+def test_after_sigkill_sweep_removes_only_the_dead_process_folders(tmp_path, spinning):
+    run = Run(tmp_path, "check", str(spinning))
+    run.wait_for(_in_call(run))
+    code, _ = run.stop(signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    left = run.folders()
+    assert {n.split("-")[1] for n in left} == {"wasm", "storage"}
+    assert all(n.split("-")[2] == str(run.process.pid) for n in left)
+    live = run.tmp / f"sandbench-wasm-{owner_tag()}-mine"  # this test process: alive
+    live.mkdir()
+    other = run.tmp / f"sandbench-archive-{run.process.pid}-1-x"  # not a kind it sweeps
+    other.mkdir()
+    unnamed = run.tmp / "sandbench-wasm-oldstyle"  # no owner: cannot be judged
+    unnamed.mkdir()
+    env = {**os.environ, "TMPDIR": str(run.tmp)}
+    done = subprocess.run([SANDBENCH, "sweep"], env=env, capture_output=True, text=True,
+                          timeout=WAIT_S, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "removed 2 leftover temporary folder(s)" in done.stdout
+    assert run.folders() == sorted([live.name, other.name, unnamed.name])
+
+
+def test_every_command_sweeps_dead_folders_at_start(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    start = 12345
+    leftover = tmp_path / f"sandbench-storage-{dead.pid}-{start}-abc"
+    leftover.mkdir()
+    (leftover / "bucket").mkdir()
+    live = tmp_path / f"sandbench-storage-{owner_tag()}-abc"
+    live.mkdir()
+    assert sweep_scratch(tmp_path) == [leftover]
+    assert not leftover.exists()
+    assert live.exists()
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    leftover.mkdir()
+    schema = subprocess.run([SANDBENCH, "manifest", "schema"], env=env, capture_output=True,
+                            check=False, timeout=WAIT_S)  # fmt: skip
+    assert schema.returncode == 0
+    assert json.loads(schema.stdout)
+    assert not leftover.exists()
+
+
+@pytest.mark.docker
+def test_sigterm_removes_the_running_container(tmp_path):
+    from tests.conftest import EXAMPLES
+    from tests.sandbox.conftest import backend_leftovers
+
+    try:
+        from sandbench.sandbox.container import ContainerBackend
+
+        ContainerBackend().close()
+    except Exception as exc:
+        pytest.skip(f"no Docker Engine: {exc}")
+    run = Run(tmp_path, "check", str(EXAMPLES / "python-http"))
+    run.wait_for(lambda: bool(backend_leftovers(run.process.pid)))
+    code, err = run.stop(signal.SIGTERM)
+    assert code == 143, err
+    assert backend_leftovers(run.process.pid) == []
+    assert run.folders() == []
+    assert marked(run.mark) == []
