@@ -60,9 +60,9 @@ def test_invalid_manifest_exits_2_with_one_line_per_problem(make_module):
     assert result.exit_code == 2
     lines = result.output.splitlines()
     assert lines == [
-        f'sandbench: {root}/module.json: version: "1.0" is invalid: '
+        f'sandbench: error: {root}/module.json: version: "1.0" is invalid: '
         "expected a semantic version such as 2.1.0 or 1.0.0-rc.1",
-        f'sandbench: {root}/module.json: security.limits.memory: "lots" is invalid: '
+        f'sandbench: error: {root}/module.json: security.limits.memory: "lots" is invalid: '
         "expected a size such as 256MB, 512MiB or 1GB",
     ]
     assert "Traceback" not in result.output

@@ -82,13 +82,13 @@ def test_fail_on_and_policy(pyapp, advisory_store, tmp_path):
     policy.write_text('[[ignore]]\nrule = "B602"\n')
     result = invoke("scan", str(pyapp.root), "--policy", str(policy), *db)
     assert result.exit_code == 2
-    assert result.output.strip() == f"sandbench: {policy}: ignore.0.reason: Field required"
+    assert result.output.strip() == f"sandbench: error: {policy}: ignore.0.reason: Field required"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["scan", "/nonexistent/module"], "sandbench: /nonexistent/module"),
+        (["scan", "/nonexistent/module"], "sandbench: error: /nonexistent/module"),
         (
             ["scan", str(EXAMPLES / "hello"), "--baseline", "/nonexistent.json"],
             "cannot read the baseline",

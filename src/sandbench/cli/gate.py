@@ -32,6 +32,7 @@ def gate_command(
     module: Path,
     formats: tuple[str, ...],
     output_dir: Path | None,
+    output: Path | None,
     policy_file: Path | None,
     cache_dir: Path | None,
     database: str | None,
@@ -47,4 +48,4 @@ def gate_command(
     host = host_from(database, resolve)
     policy = with_signers(policy_from(policy_file), allowed_signers, revoked_keys)
     report = gate(module, policy=policy, cache_dir=cache_dir, host=host)
-    emit(report, formats, output_dir)
+    emit(report, formats, output_dir, output)

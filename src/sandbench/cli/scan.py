@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from sandbench._version import __version__
 from sandbench.manifests import load
-from sandbench.reports import Policy, load_policy
+from sandbench.reports import render_scan_sarif
 from sandbench.scanners import (
     ScanReport,
     Severity,
@@ -18,6 +19,9 @@ from sandbench.scanners import (
     scan_all,
     write_baseline,
 )
+
+from .config import resolve_policy
+from .output import output_option, policy_option, write_output
 
 __all__ = ["format_text", "scan_command"]
 
@@ -51,21 +55,17 @@ def format_text(report: ScanReport) -> str:
 @click.command("scan")
 @click.argument("module", type=click.Path(path_type=Path))
 @click.option(
+    "-f",
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "sarif"]),
     default="text",
     envvar="SANDBENCH_FORMAT",
     show_default=True,
-    help="Output for people or machines.",
+    help="Output for people or machines (SARIF 2.1.0 for code-scanning UIs).",
 )
-@click.option(
-    "--policy",
-    "policy_file",
-    type=_PATH,
-    envvar="SANDBENCH_SCAN_POLICY",
-    help="Policy TOML (the scanners read licenses, ceilings, bandit skips, ignores, fail_on).",
-)
+@output_option
+@policy_option
 @click.option("--baseline", type=_PATH, help="Suppress the findings whose fingerprints it lists.")
 @click.option("--write-baseline", type=_PATH, help="Write the current findings' fingerprints.")
 @click.option(
@@ -86,7 +86,7 @@ def format_text(report: ScanReport) -> str:
     help="The local advisory store (default: $SANDBENCH_ADVISORY_DB or ~/.local/share).",
 )
 def scan_command(
-    module: Path, fmt: str, policy_file: Path | None, baseline: Path | None,
+    module: Path, fmt: str, output: Path | None, policy_file: Path | None, baseline: Path | None,
     write_baseline: Path | None, fail_on: str | None, osv_url: str | None,
     advisory_db: Path | None,
 ) -> None:  # fmt: skip
@@ -96,7 +96,7 @@ def scan_command(
     scanner could not run (e.g. no advisory database), 2 for bad input.
     """
     package = load(module)
-    policy = load_policy(policy_file).scan if policy_file else Policy().scan
+    policy = resolve_policy(policy_file, scan=True).scan
     if fail_on:
         policy = policy.model_copy(update={"fail_on": Severity(fail_on)})
     accepted = load_baseline(baseline) if baseline else frozenset()
@@ -105,9 +105,16 @@ def scan_command(
     report = scan_all(package, scanners, policy, accepted)
     if write_baseline:
         write_baseline_file(write_baseline, report)
-    out = report.model_dump_json(indent=2) + "\n" if fmt == "json" else format_text(report)
-    click.echo(out, nl=False)
+    write_output(_render(report, fmt), output)
     raise SystemExit(1 if report.failed else 0)
+
+
+def _render(report: ScanReport, fmt: str) -> str:
+    if fmt == "json":
+        return report.model_dump_json(indent=2) + "\n"
+    if fmt == "sarif":
+        return render_scan_sarif(report, __version__)
+    return format_text(report)
 
 
 def write_baseline_file(path: Path, report: ScanReport) -> None:

@@ -25,7 +25,8 @@ __all__ = [
     "format_bytes",
     "format_duration",
     "format_size",
-    "parse_cpu", "parse_duration",
+    "parse_cpu",
+    "parse_duration",
     "parse_rate",
     "parse_size",
 ]
@@ -183,7 +184,9 @@ def format_size(n: int) -> str:
     The unit, SI or IEC, that divides `n` into the smallest number (`67108864` -> `64MiB`,
     `16000000` -> `16MB`); bytes (`1234B`) only when no unit divides it.
     """
-    exact = [(n // factor, unit) for unit, factor in _EXACT_SIZES if n >= factor and n % factor == 0]
+    exact = [
+        (n // factor, unit) for unit, factor in _EXACT_SIZES if n >= factor and n % factor == 0
+    ]
     count, unit = min(exact, default=(n, "B"))
     return f"{count}{unit}"
 

@@ -314,7 +314,12 @@ def _violations(ev: Evidence) -> list[ViolationReport]:
     details = {(v.kind.value, v.message, v.phase, v.exit_code): v.detail for v in reversed(found)}
     return [
         ViolationReport(
-            kind=key[0], message=key[1], phase=key[2], exit_code=key[3], count=n, detail=details[key]
+            kind=key[0],
+            message=key[1],
+            phase=key[2],
+            exit_code=key[3],
+            count=n,
+            detail=details[key],
         )
         for key, n in counts.items()
     ]
