@@ -272,7 +272,8 @@ def _commands_run(block: Block, cwd: Path) -> None:
             assert int(shown[0]) == last, (block.name, command, last)
             continue
         done = _run(command, cwd)
-        out = done.stdout + done.stderr
+        # The documents show paths relative to the folder the commands ran in.
+        out = (done.stdout + done.stderr).replace(f"{cwd}{os.sep}", "")
         where = f"{block.name}: `{command}` exited {done.returncode}:\n{out[-2000:]}"
         assert "Traceback" not in out, where
         assert "internal error" not in out, where
@@ -284,7 +285,13 @@ def _commands_run(block: Block, cwd: Path) -> None:
         last = done.returncode
 
 
-@pytest.mark.parametrize("block", CHECKED_BLOCKS, ids=[b.name for b in CHECKED_BLOCKS])
+PARAMS = [
+    pytest.param(b, id=b.name, marks=[pytest.mark.slow] if b.lang in COMMANDS else [])
+    for b in CHECKED_BLOCKS
+]
+
+
+@pytest.mark.parametrize("block", PARAMS)
 def test_block(block: Block, tmp_path: Path, workdirs, request) -> None:
     if block.mark and block.mark[0] == "skip":
         pytest.skip(f"marked in the document: {block.mark[1]}")
