@@ -128,7 +128,7 @@ def _cpu(
         return
     millicores = _round_up(cpu_ms * HEADROOM / timeout_ms * 1000, 10)
     notes["cpu"] = (
-        f"largest call used {cpu_ms:.2f} ms of CPU; x{HEADROOM} headroom within the "
+        f"largest call used {cpu_ms:.3g} ms of CPU; x{HEADROOM} headroom within the "
         f"{timeout_ms} ms timeout (a call may use cpu x timeout of CPU time)"
     )
     shown = f"{applied.cpu_millicores}m"
