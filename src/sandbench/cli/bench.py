@@ -15,6 +15,7 @@ from sandbench.pipeline import bench
 from sandbench.reports import Status
 from sandbench.sandbox import BackendKind, open_backend
 
+from .config import resolve_policy
 from .output import host_from, output_option, resolve_option, write_output
 
 __all__ = ["bench_command"]
@@ -135,7 +136,7 @@ def bench_command(module: Path, users: int, rate: float, duration: float,
     backend = open_backend(BackendKind.WASM, cache_dir)
     try:
         run = bench(module, load_test=config, thresholds=thresholds or None, backend=backend,
-                    reps=reps, invokes=invokes, instances=instances,
+                    reps=reps, invokes=invokes, instances=instances, policy=resolve_policy(None),
                     host=host_from(None, resolve))  # fmt: skip
     finally:
         backend.close()
