@@ -43,6 +43,8 @@ _MARK = re.compile(r"<!-- docs-test: (skip|tested-by|setup) (.+?) -->\s*$")
 COMMANDS = {"console", "sh"}
 CHECKED = COMMANDS | {"toml", "json", "yaml", "python"}
 MAX_SKIPS = 8  # "rare": raise it only with a reason in the block's marker
+# Not commands or configuration: output listings (no language), WebAssembly text and WIT.
+LISTINGS = {"", "text", "wat", "wit"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ def blocks() -> list[Block]:
 
 ALL = blocks()
 CHECKED_BLOCKS = [b for b in ALL if b.lang in CHECKED]
+
+
+def test_every_block_is_checked_or_a_listing():
+    unknown = [b.name for b in ALL if b.lang not in CHECKED | LISTINGS]
+    assert unknown == [], "add a check for these languages to test_docs.py"
 
 
 def test_skips_are_rare_and_say_why():
