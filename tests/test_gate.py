@@ -144,7 +144,7 @@ def test_gate_refuses_a_hostile_archive_in_one_line(tmp_path, name, problem):
     result = CliRunner().invoke(cli, ["gate", str(archive)])
     assert result.exit_code == 2
     assert result.output == (
-        f"sandbench: {archive}: entry {name!r}: {problem}; refusing to extract\n"
+        f"sandbench: error: {archive}: entry {name!r}: {problem}; refusing to extract\n"
     )
 
 
@@ -176,7 +176,7 @@ def test_gate_with_a_policy_file(tmp_path, cache_dir):
     bad.write_text("max_load_ms = 'soon'")
     result = CliRunner().invoke(cli, ["gate", str(module), "--policy", str(bad)])
     assert result.exit_code == 2
-    assert result.output.startswith(f"sandbench: {bad}: max_load_ms: ")
+    assert result.output.startswith(f"sandbench: error: {bad}: max_load_ms: ")
 
 
 def test_gate_archive_leaves_nothing_behind(tmp_path, backend, monkeypatch):

@@ -61,9 +61,9 @@ def test_invalid_manifest_exits_2_with_one_line_per_problem(make_module):
     assert result.exit_code == 2
     lines = result.output.splitlines()
     assert lines == [
-        f'sandbench: {root}/module.json: version: "1.0" is invalid: '
+        f'sandbench: error: {root}/module.json: version: "1.0" is invalid: '
         "expected a semantic version such as 2.1.0 or 1.0.0-rc.1",
-        f'sandbench: {root}/module.json: security.limits.memory: "lots" is invalid: '
+        f'sandbench: error: {root}/module.json: security.limits.memory: "lots" is invalid: '
         "expected a size such as 256MB, 512MiB or 1GB",
     ]
     assert "Traceback" not in result.output
@@ -212,7 +212,7 @@ def test_hostile_manifest_strings_exit_2_in_one_escaped_line(tmp_path, fields, n
     result = CliRunner().invoke(cli, ["gate", str(root)])
     assert result.exit_code == 2, result.output
     [line] = result.output.splitlines()
-    assert line.startswith(f"sandbench: {root}/module.json: {named}"), line
+    assert line.startswith(f"sandbench: error: {root}/module.json: {named}"), line
     assert line.isprintable()
     assert len(line) < 400
 
@@ -223,5 +223,5 @@ def test_a_corrupt_tar_gz_is_one_line_and_exit_2(tmp_path):
     result = CliRunner().invoke(cli, ["gate", str(archive)])
     assert result.exit_code == 2, result.output
     [line] = result.output.splitlines()
-    assert line.startswith(f"sandbench: {archive}: corrupt or unreadable archive"), line
+    assert line.startswith(f"sandbench: error: {archive}: corrupt or unreadable archive"), line
     assert line.isprintable()

@@ -82,7 +82,7 @@ def test_validate_refuses_a_bad_signature_in_one_line(module, keys):
     result = invoke("manifest", "validate", module)
     assert result.exit_code == 2
     assert re.fullmatch(
-        rf"sandbench: {re.escape(str(module.resolve() / 'module.sig'))}: does not verify over "
+        rf"sandbench: error: {re.escape(str(module.resolve() / 'module.sig'))}: does not verify over "
         r"SHA256:[0-9a-f]{64}: the module changed after it was signed, or another key or "
         r"digest was signed\n",
         result.output,
@@ -98,7 +98,7 @@ def test_sign_with_an_encrypted_key_is_one_line_exit_2(module, keys):
         assert result.exit_code == 2
         assert len(result.output.splitlines()) == 1
         why = "cannot be decrypted" if passphrase else "is encrypted with a passphrase"
-        assert result.output.startswith(f"sandbench: {keys['carol'].path}: {why}")
+        assert result.output.startswith(f"sandbench: error: {keys['carol'].path}: {why}")
         assert "SANDBENCH_KEY_PASSPHRASE" in result.output
         assert not (module / "module.sig").exists()
 
@@ -123,7 +123,7 @@ def test_a_bad_allowed_signers_file_is_exit_2_before_anything_runs(module, tmp_p
     result = invoke("check", module, "--allowed-signers", bad)
     assert result.exit_code == 2
     assert result.output == (
-        f"sandbench: {bad}: line 1: cert-authority is not supported: "
+        f"sandbench: error: {bad}: line 1: cert-authority is not supported: "
         "list each publisher's own key\n"
     )
 

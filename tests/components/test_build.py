@@ -114,7 +114,7 @@ def test_a_failed_build_is_one_line_exit_2_and_leaves_nothing_behind(
     code, output = run("build", str(folder), "--cache-dir", str(cache_dir))
     assert code == 2, output
     assert output.count("\n") == 1, output
-    assert output.startswith(f"sandbench: {folder}/"), output
+    assert output.startswith(f"sandbench: error: {folder}/"), output
     for fragment in fragments:
         assert fragment in output
     assert "Traceback" not in output

@@ -9,6 +9,8 @@ import pytest
 from sandbench.manifests import (
     Rate,
     format_bytes,
+    format_duration,
+    format_size,
     parse_cpu,
     parse_duration,
     parse_rate,
@@ -295,3 +297,26 @@ def test_parse_duration_rejects(value, message):
 )
 def test_format_bytes(n, text):
     assert format_bytes(n) == text
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (64 * MiB, "64MiB"),
+        (16_000_000, "16MB"),
+        (10_000_000, "10MB"),
+        (3 * GiB, "3GiB"),
+        (1536 * KiB, "1536KiB"),
+        (1234, "1234B"),
+        (1000, "1kB"),
+    ],
+)
+def test_format_size_writes_the_manifest_unit_that_reads_back_exactly(n, text):
+    assert format_size(n) == text
+    assert parse_size(format_size(n)) == n
+
+
+@pytest.mark.parametrize(("ms", "text"), [(2000, "2s"), (1500, "1500ms"), (100, "100ms")])
+def test_format_duration_reads_back_exactly(ms, text):
+    assert format_duration(ms) == text
+    assert parse_duration(text) == ms

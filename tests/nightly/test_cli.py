@@ -87,7 +87,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, write_config, modules):
     assert missing.exit_code == 2
     assert (
         missing.output.strip()
-        == f"sandbench: {tmp_path / 'none.toml'}: cannot be read: No such file or directory"
+        == f"sandbench: error: {tmp_path / 'none.toml'}: cannot be read: No such file or directory"
     )
     shard = CliRunner().invoke(
         cli, ["nightly", str(write_config(["modules/hello"])), "--shard", "4/4"]

@@ -153,6 +153,21 @@ def test_hostile_module_gets_its_violation_and_the_next_call_a_new_instance(
     assert again.usage.instantiate_ms == 0
 
 
+def test_an_exception_points_at_the_module_s_own_line_and_keeps_the_chain(backend, components):
+    with loaded(backend, components["probe"]) as instance:
+        outcome = instance.invoke(get("/raise"))
+    violation = outcome.violation
+    assert violation.kind == ViolationKind.TRAP
+    # json's decoder.py raised it; the place shown is the probe's line that called json.loads.
+    assert violation.message.startswith("the handler raised: JSONDecodeError: ")
+    assert violation.message.endswith("(app.py, line 67, in _decode)"), violation.message
+    assert "\n" not in violation.message
+    chain = violation.detail.splitlines()
+    assert chain[0] == "Traceback (most recent call last):"
+    assert "app.py, line 95, in handle" in violation.detail
+    assert chain[-1].strip().startswith("decoder.py, line "), chain
+
+
 def test_the_wall_clock_deadline_stops_a_component_that_has_fuel_left(backend, components):
     # 8 cores' worth of fuel for 200 ms is more than the loop burns in 200 ms: the epoch
     # deadline, not the fuel, has to stop it (limits given directly, past the ceilings).

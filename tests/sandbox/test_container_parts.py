@@ -267,14 +267,14 @@ def test_proxy_without_a_network_rate_lets_nothing_out(hello):
     assert [(d.host, d.reason) for d in denials] == [("127.0.0.1", "rate")]
 
 
-def test_check_without_an_engine_exits_3_with_one_line(monkeypatch):
+def test_check_without_an_engine_exits_3_with_one_line_and_a_hint(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "python-http")])
     assert result.exit_code == 3
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 2
     assert lines[0].startswith("sandbench: error: container backend unavailable: no Docker Engine")
-    assert "start a Docker Engine" in lines[0]
+    assert lines[1].startswith("hint: start a Docker Engine")
 
 
 @pytest.mark.docker

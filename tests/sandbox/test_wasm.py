@@ -217,6 +217,14 @@ def test_missing_start_export_is_an_invalid_module(backend, make_module):
     assert "_start" in result.violation.message
 
 
+def test_a_wat_syntax_error_names_the_file_line_and_column(backend, make_module):
+    broken = "(module\n  (func $f (result i32)\n    i32.const 1\n  )\n(memory 1\n"
+    result, _ = run(backend, make_module, broken)
+    assert result.violation.kind is ViolationKind.INVALID_MODULE
+    # wasmtime's caret diagram, as one line: the place in module.wat, then what it expected.
+    assert result.violation.message == "module.wat:6:1: expected `)`"
+
+
 def test_garbage_bytes_are_an_invalid_module(backend, make_module):
     result, _ = run(backend, make_module, b"\x00asm\x01\x00\x00\x00garbage")
     assert result.violation.kind is ViolationKind.INVALID_MODULE

@@ -103,13 +103,13 @@ def test_fail_on_and_policy(pyapp, advisory_store, tmp_path):
     policy.write_text('[[ignore]]\nrule = "B602"\n')
     result = invoke("scan", str(pyapp.root), "--policy", str(policy), *db)
     assert result.exit_code == 2
-    assert result.output.strip() == f"sandbench: {policy}: ignore.0.reason: Field required"
+    assert result.output.strip() == f"sandbench: error: {policy}: ignore.0.reason: Field required"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["scan", "/nonexistent/module"], "sandbench: /nonexistent/module"),
+        (["scan", "/nonexistent/module"], "sandbench: error: /nonexistent/module"),
         (
             ["scan", str(EXAMPLES / "hello"), "--baseline", "/nonexistent.json"],
             "cannot read the baseline",
@@ -162,3 +162,35 @@ def test_an_unreadable_line_fails_the_scan_naming_it(tmp_path):
     assert result.exit_code == 1
     assert "high     dependency-unreadable      requirements.txt:1" in result.output
     assert "leads out of the module folder; the dependency scan is not complete" in result.output
+
+
+def test_scan_sarif_validates_and_carries_every_finding(pyapp, advisory_store, tmp_path):
+    from tests.reports.test_formats import SARIF_SCHEMA
+
+    out = tmp_path / "scan.sarif"
+    db = ["--advisory-db", str(advisory_store)]
+    result = invoke("scan", str(pyapp.root), "-f", "sarif", "-o", str(out), *db)
+    assert result.exit_code == 1, result.output
+    assert result.output == ""  # -o: the log goes to the file only
+    log = json.loads(out.read_text())
+    jsonschema.validate(log, SARIF_SCHEMA)
+    run = log["runs"][0]
+    as_json = json.loads(invoke("scan", str(pyapp.root), "-f", "json", *db).output)
+    fingerprints = {f["fingerprint"] for r in as_json["results"] for f in r["findings"]}
+    assert {r["partialFingerprints"]["sandbench/v1"] for r in run["results"]} == fingerprints
+    assert "pip-audit/PYSEC-2018-28" in {r["ruleId"] for r in run["results"]}
+    assert run["properties"] == {"moduleId": "@tests/pyapp", "version": "0.3.0"}
+
+
+def test_the_old_scan_policy_variable_still_works_with_a_deprecation_line(pyapp, tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text('fail_on = "critical"\n[[ignore]]\nrule = "B602"\n')  # no reason
+    result = invoke("scan", str(pyapp.root), env={"SANDBENCH_SCAN_POLICY": str(policy)})
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert lines[0].startswith("sandbench: warning: SANDBENCH_SCAN_POLICY is deprecated")
+    assert lines[1] == f"sandbench: error: {policy}: ignore.0.reason: Field required"
+    # SANDBENCH_POLICY is the one variable, and wins over the old one.
+    both = {"SANDBENCH_SCAN_POLICY": str(policy), "SANDBENCH_POLICY": str(tmp_path / "none")}
+    result = invoke("scan", str(pyapp.root), env=both)
+    assert result.output.startswith(f"sandbench: error: {tmp_path / 'none'}: cannot be read")

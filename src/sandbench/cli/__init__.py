@@ -27,6 +27,7 @@ from .advisories import advisories_group
 from .bench import bench_command
 from .build import build_command
 from .check import check_command
+from .config import VERBOSITY, verbosity
 from .gate import gate_command
 from .images import images_group
 from .manifest import manifest_group
@@ -43,7 +44,26 @@ EXIT_INTERNAL = 3
 
 
 class _Group(click.Group):
-    """Turns every `SandbenchError` into one line per problem and its exit code."""
+    """Turns every `SandbenchError` into one line per problem and its exit code, and click's
+    usage errors into the same style: `sandbench: error: ...`, a hint on a second line."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.UsageError as exc:
+            click.echo(f"sandbench: error: {exc.format_message()}", err=True)
+            if exc.ctx is not None:
+                click.echo(f"Try '{exc.ctx.command_path} --help' for help.", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"sandbench: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("sandbench: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,16 +73,19 @@ class _Group(click.Group):
         except InvalidInput as exc:
             for problem in exc.problems:
                 # Paths and problems quote names from uploads: no escape sequence gets through.
-                click.echo(f"sandbench: {printable(str(exc.path))}: {printable(problem)}", err=True)
+                click.echo(
+                    f"sandbench: error: {printable(str(exc.path))}: {printable(problem)}", err=True
+                )
             ctx.exit(exc.exit_code)
         except SandbenchError as exc:
-            hint = f" ({exc.hint})" if exc.hint else ""
-            click.echo(f"sandbench: error: {exc}{hint}", err=True)
+            click.echo(f"sandbench: error: {exc}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
-            if os.environ.get("SANDBENCH_DEBUG"):
+            if os.environ.get("SANDBENCH_DEBUG") or verbosity() > 0:
                 raise
             click.echo(
                 f"sandbench: internal error: {type(exc).__name__}: {exc} "
@@ -73,10 +96,19 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="sandbench")
+@click.version_option(
+    __version__, "-V", "--version", prog_name="sandbench", message="%(prog)s %(version)s"
+)
+@click.option("-q", "--quiet", count=True, help="Print less: only the report (or nothing).")
+@click.option("-v", "--verbose", count=True, help="Print more: which policy, tracebacks.")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
-    """Run platform modules in sandboxes with their manifest's limits and report their health."""
+def cli(ctx: click.Context, quiet: int, verbose: int) -> None:
+    """Run platform modules in sandboxes with their manifest's limits and report their health.
+
+    The policy comes from --policy, SANDBENCH_POLICY, or the first sandbench.toml (or
+    pyproject.toml with [tool.sandbench]) from the working directory upwards.
+    """
+    ctx.meta[VERBOSITY] = verbose - quiet
     if ctx.invoked_subcommand != "sweep":  # that one reports what it removes
         sweep_scratch()  # temporary folders of sandbench processes that were killed
 

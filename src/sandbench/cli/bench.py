@@ -15,7 +15,8 @@ from sandbench.pipeline import bench
 from sandbench.reports import Status
 from sandbench.sandbox import BackendKind, open_backend
 
-from .output import host_from, resolve_option
+from .config import resolve_policy
+from .output import host_from, output_option, resolve_option, write_output
 
 __all__ = ["bench_command"]
 
@@ -98,6 +99,7 @@ def _thresholds(
     "'p95 < 100ms' and 'error_rate < 0.5%').",
 )
 @click.option(
+    "-f",
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
@@ -105,6 +107,7 @@ def _thresholds(
     envvar="SANDBENCH_FORMAT",
     show_default=True,
 )
+@output_option
 @click.option(
     "--html",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -120,7 +123,8 @@ def _thresholds(
 @resolve_option
 def bench_command(module: Path, users: int, rate: float, duration: float,
                   max_requests: int | None, workers: int, reps: int, invokes: int,
-                  instances: int, thresholds: tuple[str, ...], fmt: str, html: Path | None,
+                  instances: int, thresholds: tuple[str, ...], fmt: str, output: Path | None,
+                  html: Path | None,
                   cache_dir: Path | None, resolve: tuple[str, ...]) -> None:  # fmt: skip
     """Check MODULE, then measure it: load times, in-process latency and an HTTP load test.
 
@@ -132,7 +136,7 @@ def bench_command(module: Path, users: int, rate: float, duration: float,
     backend = open_backend(BackendKind.WASM, cache_dir)
     try:
         run = bench(module, load_test=config, thresholds=thresholds or None, backend=backend,
-                    reps=reps, invokes=invokes, instances=instances,
+                    reps=reps, invokes=invokes, instances=instances, policy=resolve_policy(None),
                     host=host_from(None, resolve))  # fmt: skip
     finally:
         backend.close()
@@ -141,7 +145,8 @@ def bench_command(module: Path, users: int, rate: float, duration: float,
         html.write_text(render_html(run.bench, status))
     if fmt == "json":
         health = json.loads(run.health.model_dump_json(by_alias=True))
-        click.echo(json.dumps({"health": health, "bench": run.bench.model_dump(mode="json")}))
+        document = {"health": health, "bench": run.bench.model_dump(mode="json")}
+        write_output(json.dumps(document) + "\n", output)
     else:
-        click.echo(render_text(run.bench, status), nl=False)
+        write_output(render_text(run.bench, status), output)
     raise SystemExit(0 if run.health.status is Status.HEALTHY and run.bench.passed else 1)

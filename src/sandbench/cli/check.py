@@ -45,6 +45,7 @@ def check_command(
     module: Path,
     formats: tuple[str, ...],
     output_dir: Path | None,
+    output: Path | None,
     policy_file: Path | None,
     calls: int,
     storage: Path | None,
@@ -64,4 +65,4 @@ def check_command(
     report = check(
         module, policy=policy, storage=storage, calls=calls, cache_dir=cache_dir, host=host
     )
-    emit(report, formats, output_dir)
+    emit(report, formats, output_dir, output)

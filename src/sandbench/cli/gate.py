@@ -34,6 +34,7 @@ def gate_command(
     module: Path,
     formats: tuple[str, ...],
     output_dir: Path | None,
+    output: Path | None,
     policy_file: Path | None,
     cache_dir: Path | None,
     database: str | None,
@@ -58,4 +59,4 @@ def gate_command(
         osv_url=osv_url,
         advisory_store=advisory_db,
     )
-    emit(report, formats, output_dir)
+    emit(report, formats, output_dir, output)

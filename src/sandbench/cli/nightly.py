@@ -101,14 +101,37 @@ def _in(regression: Regression, lines: Sequence[CellLine]) -> bool:
     return any(line.module == regression.module and line.cell == regression.cell for line in lines)
 
 
+_CONFIG = click.option(
+    "--config",
+    "config_file",
+    metavar="CONFIG.toml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="SANDBENCH_NIGHTLY_CONFIG",
+    default=None,
+    help="The nightly config whose store is read when --db is absent.",
+)
+
+
+def _store(db: str | None, config_file: Path | None) -> str:
+    """--db, else the config's store; a usage error when neither is given."""
+    if db is not None:
+        return db
+    if config_file is None:
+        raise click.UsageError("give --db (or SANDBENCH_NIGHTLY_DB) or --config CONFIG.toml")
+    return load_config(config_file).store
+
+
 @nightly_group.command("regressions")
-@click.option("--db", envvar="SANDBENCH_NIGHTLY_DB", required=True, help=_DB_HELP)
+@click.option("--db", envvar="SANDBENCH_NIGHTLY_DB", default=None, help=_DB_HELP)
+@_CONFIG
 @click.option("--run-id", default=None, help="Default: the latest run.")
 @click.option("--alpha", type=float, default=Thresholds().alpha, show_default=True)
 @click.option("--min-effect", type=float, default=Thresholds().min_effect, show_default=True)
-def regressions_command(db: str, run_id: str | None, alpha: float, min_effect: float) -> None:
+def regressions_command(
+    db: str | None, config_file: Path | None, run_id: str | None, alpha: float, min_effect: float
+) -> None:
     """Print what got worse in a run (JSON lines); exit 1 when anything did."""
-    with open_store(db) as store:
+    with open_store(_store(db, config_file)) as store:
         runs = store.runs()
         run_id = run_id or (runs[-1] if runs else "")
         found = detect(store, run_id, Thresholds(alpha=alpha, min_effect=min_effect))
@@ -119,7 +142,8 @@ def regressions_command(db: str, run_id: str | None, alpha: float, min_effect: f
 
 
 @nightly_group.command("publish")
-@click.option("--db", envvar="SANDBENCH_NIGHTLY_DB", required=True, help=_DB_HELP)
+@click.option("--db", envvar="SANDBENCH_NIGHTLY_DB", default=None, help=_DB_HELP)
+@_CONFIG
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -133,9 +157,9 @@ def regressions_command(db: str, run_id: str | None, alpha: float, min_effect: f
     show_default=True,
     help="How many of the latest nights the trends show.",
 )
-def publish_command(db: str, out: Path, nights: int) -> None:
+def publish_command(db: str | None, config_file: Path | None, out: Path, nights: int) -> None:
     """Write the static dashboard: grid, regressions, per-module trends."""
-    with open_store(db) as store:
+    with open_store(_store(db, config_file)) as store:
         runs = store.runs()[-nights:]
         results = [r for run_id in runs for r in store.results(run_id)]
         regressions = detect(store, runs[-1]) if runs else []

@@ -11,7 +11,9 @@ import click
 from sandbench.errors import SandbenchError
 from sandbench.hostapi import HostSettings
 from sandbench.hostapi.http import HttpSettings
-from sandbench.reports import Format, HealthReport, Policy, Status, load_policy, render
+from sandbench.reports import Format, HealthReport, Policy, Status, render
+
+from .config import colour, resolve_policy, verbosity
 
 __all__ = [
     "cache_option",
@@ -19,20 +21,23 @@ __all__ = [
     "host_from",
     "host_options",
     "osv_options",
+    "output_option",
     "pins_from",
     "policy_option",
     "report_options",
     "resolve_option",
     "signer_options",
     "with_signers",
+    "write_output",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def report_options(func: F) -> F:
-    """`--format` (repeatable), `--output-dir` and `--policy`."""
+    """`-f/--format` (repeatable), `-o/--output`, `--output-dir` and `--policy`."""
     func = click.option(
+        "-f",
         "--format",
         "formats",
         type=click.Choice([f.value for f in Format]),
@@ -46,7 +51,29 @@ def report_options(func: F) -> F:
         default=None,
         help="Write report.<ext> for each --format into this folder.",
     )(func)
-    return policy_option(func)
+    return output_option(policy_option(func))
+
+
+def output_option(func: F) -> F:
+    """`-o/--output FILE`: the one format into FILE instead of stdout."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Write the output to FILE instead of stdout.",
+    )(func)
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """`text` to `output`, or to stdout without one. Raises `UsageProblem` if it cannot."""
+    if output is None:
+        click.echo(text, nl=False, color=colour())
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageProblem(f"cannot write {output}: {exc.strerror}") from None
 
 
 def cache_option(func: F) -> F:
@@ -137,7 +164,8 @@ def policy_option(func: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         envvar="SANDBENCH_POLICY",
         default=None,
-        help="Policy TOML over the built-in defaults.",
+        help="Policy TOML over the built-in defaults (default: sandbench.toml, or "
+        "pyproject.toml's [tool.sandbench], found from the working directory upwards).",
     )(func)
 
 
@@ -170,29 +198,58 @@ def with_signers(policy: Policy, allowed_signers: Path | None, revoked: Path | N
 
 
 def policy_from(path: Path | None) -> Policy:
-    """The policy at `path`, or the built-in one."""
-    return Policy() if path is None else load_policy(path)
+    """The policy at `path`, else the configuration found upwards, else the built-in one."""
+    return resolve_policy(path)
 
 
 class UsageProblem(SandbenchError):
     """Options that do not go together."""
 
 
-def emit(report: HealthReport, formats: tuple[str, ...], output_dir: Path | None) -> None:
+_STATUS_COLOUR = {Status.HEALTHY: "green", Status.DEGRADED: "yellow", Status.CRITICAL: "red"}
+
+
+def emit(
+    report: HealthReport,
+    formats: tuple[str, ...],
+    output_dir: Path | None,
+    output: Path | None = None,
+) -> None:
     """Print or write the report, then exit 0 when healthy and 1 otherwise."""
     chosen = [Format(f) for f in formats] or [Format.TEXT]
     if output_dir is None:
         if len(chosen) > 1:
             raise UsageProblem("more than one --format needs --output-dir")
-        click.echo(render(report, chosen[0]), nl=False)
+        text = render(report, chosen[0])
+        if output is None and chosen[0] is Format.TEXT:
+            text = _coloured(text, report.status)
+        write_output(text, output)
+        if output is not None:
+            _status_line(report)
     else:
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
             for fmt in chosen:
                 path = output_dir / f"report{fmt.suffix}"
                 path.write_text(render(report, fmt), encoding="utf-8")
-                click.echo(f"wrote {path}")
+                if verbosity() >= 0:
+                    click.echo(f"wrote {path}")
         except OSError as exc:
             raise UsageProblem(f"cannot write to {output_dir}: {exc.strerror}") from None
-        click.echo(f"{report.module_id} {report.version}: {report.status.value.upper()}")
+        _status_line(report)
     raise SystemExit(0 if report.status is Status.HEALTHY else 1)
+
+
+def _status_line(report: HealthReport) -> None:
+    if verbosity() < 0:
+        return
+    word = click.style(report.status.value.upper(), fg=_STATUS_COLOUR[report.status], bold=True)
+    click.echo(f"{report.module_id} {report.version}: {word}", color=colour())
+
+
+def _coloured(text: str, status: Status) -> str:
+    """The text report with its first status word in the status's colour; `click.echo`
+    strips the colour again unless it is on (`colour()`: NO_COLOR, FORCE_COLOR, a terminal)."""
+    word = status.value.upper()
+    styled = click.style(word, fg=_STATUS_COLOUR[status], bold=True)
+    return text.replace(word, styled, 1)

@@ -9,7 +9,6 @@ import click
 
 from sandbench._version import __version__
 from sandbench.manifests import load
-from sandbench.reports import Policy, load_policy
 from sandbench.reports.parts import source_root
 from sandbench.reports.sarif import render_scan_sarif
 from sandbench.scanners import (
@@ -21,7 +20,8 @@ from sandbench.scanners import (
     write_baseline,
 )
 
-from .output import osv_options
+from .config import resolve_policy
+from .output import osv_options, output_option, policy_option, write_output
 
 __all__ = ["format_text", "scan_command"]
 
@@ -55,21 +55,17 @@ def format_text(report: ScanReport) -> str:
 @click.command("scan")
 @click.argument("module", type=click.Path(path_type=Path))
 @click.option(
+    "-f",
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "sarif"]),
     default="text",
     envvar="SANDBENCH_FORMAT",
     show_default=True,
-    help="Output for people or machines; sarif for code scanning (GitHub).",
+    help="Output for people or machines (SARIF 2.1.0 for code-scanning UIs).",
 )
-@click.option(
-    "--policy",
-    "policy_file",
-    type=_PATH,
-    envvar="SANDBENCH_SCAN_POLICY",
-    help="Policy TOML (the scanners read licenses, ceilings, bandit skips, ignores, fail_on).",
-)
+@output_option
+@policy_option
 @click.option("--baseline", type=_PATH, help="Suppress the findings whose fingerprints it lists.")
 @click.option("--write-baseline", type=_PATH, help="Write the current findings' fingerprints.")
 @click.option(
@@ -80,7 +76,7 @@ def format_text(report: ScanReport) -> str:
 )
 @osv_options
 def scan_command(
-    module: Path, fmt: str, policy_file: Path | None, baseline: Path | None,
+    module: Path, fmt: str, output: Path | None, policy_file: Path | None, baseline: Path | None,
     write_baseline: Path | None, fail_on: str | None, osv_url: str | None,
     advisory_db: Path | None,
 ) -> None:  # fmt: skip
@@ -90,7 +86,7 @@ def scan_command(
     scanner could not run (e.g. no advisory database), 2 for bad input.
     """
     package = load(module)
-    policy = load_policy(policy_file).scan if policy_file else Policy().scan
+    policy = resolve_policy(policy_file, scan=True).scan
     if fail_on:
         policy = policy.model_copy(update={"fail_on": Severity(fail_on)})
     accepted = load_baseline(baseline) if baseline else frozenset()
@@ -98,7 +94,7 @@ def scan_command(
     report = scan_all(package, scanners, policy, accepted)
     if write_baseline:
         write_baseline_file(write_baseline, report)
-    click.echo(_render(report, fmt, package.root), nl=False)
+    write_output(_render(report, fmt, package.root), output)
     raise SystemExit(1 if report.failed else 0)
 
 

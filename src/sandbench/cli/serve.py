@@ -11,11 +11,11 @@ import click
 import uvicorn
 
 from sandbench.errors import SandbenchError
-from sandbench.reports import Policy
 from sandbench.runtime.gateway import Gateway
 from sandbench.runtime.server import bind, module_specs, uvicorn_config
 from sandbench.sandbox import BackendKind, open_backend
 
+from .config import resolve_policy
 from .output import host_from, resolve_option
 
 __all__ = ["serve_command"]
@@ -53,7 +53,7 @@ def serve_command(
     Each module runs in the WASM sandbox with its manifest's limits. A module that traps,
     spins or cannot load answers 5xx for its own requests; the others keep serving.
     """
-    policy = Policy()
+    policy = resolve_policy(None)  # the configuration found upwards, else the built-in one
     with ExitStack() as stack:
         try:
             specs = module_specs(

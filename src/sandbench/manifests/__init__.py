@@ -28,7 +28,16 @@ from .publisher import (
     verify_publisher,
 )
 from .trust import TrustStore, load_trust_store
-from .units import Rate, format_bytes, parse_cpu, parse_duration, parse_rate, parse_size
+from .units import (
+    Rate,
+    format_bytes,
+    format_duration,
+    format_size,
+    parse_cpu,
+    parse_duration,
+    parse_rate,
+    parse_size,
+)
 
 __all__ = [
     "MANIFEST_NAME",
@@ -53,6 +62,8 @@ __all__ = [
     "canonical_manifest",
     "compute_digest",
     "format_bytes",
+    "format_duration",
+    "format_size",
     "json_schema",
     "json_schema_text",
     "load",

@@ -20,7 +20,16 @@ from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Rate", "format_bytes", "parse_cpu", "parse_duration", "parse_rate", "parse_size"]
+__all__ = [
+    "Rate",
+    "format_bytes",
+    "format_duration",
+    "format_size",
+    "parse_cpu",
+    "parse_duration",
+    "parse_rate",
+    "parse_size",
+]
 
 _SIZE_UNITS: dict[str, int] = {
     "": 1,
@@ -155,3 +164,33 @@ def format_bytes(n: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+_EXACT_SIZES = (
+    ("TiB", 1024**4),
+    ("GiB", 1024**3),
+    ("MiB", 1024**2),
+    ("KiB", 1024),
+    ("TB", 1000**4),
+    ("GB", 1000**3),
+    ("MB", 1000**2),
+    ("kB", 1000),
+)
+
+
+def format_size(n: int) -> str:
+    """A byte count as a manifest size that `parse_size` reads back exactly.
+
+    The unit, SI or IEC, that divides `n` into the smallest number (`67108864` -> `64MiB`,
+    `16000000` -> `16MB`); bytes (`1234B`) only when no unit divides it.
+    """
+    exact = [
+        (n // factor, unit) for unit, factor in _EXACT_SIZES if n >= factor and n % factor == 0
+    ]
+    count, unit = min(exact, default=(n, "B"))
+    return f"{count}{unit}"
+
+
+def format_duration(ms: int) -> str:
+    """Milliseconds as a manifest duration that `parse_duration` reads back (`2000` -> `2s`)."""
+    return f"{ms // 1000}s" if ms >= 1000 and ms % 1000 == 0 else f"{ms}ms"

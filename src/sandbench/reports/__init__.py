@@ -17,8 +17,9 @@ from .model import (
     Status,
     ViolationReport,
 )
-from .policy import Policy, PolicyLimits, SignaturePolicy, load_policy
+from .policy import Policy, PolicyLimits, SignaturePolicy, load_policy, parse_policy
 from .render import Format, render, render_json, render_text
+from .sarif import render_scan_sarif
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -39,8 +40,10 @@ __all__ = [
     "json_schema",
     "json_schema_text",
     "load_policy",
+    "parse_policy",
     "render",
     "render_json",
+    "render_scan_sarif",
     "render_text",
 ]
 

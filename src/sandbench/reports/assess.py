@@ -334,9 +334,17 @@ def _violations(ev: Evidence) -> list[ViolationReport]:
     if ev.probe is not None:
         found += [o.violation for o in ev.probe.outcomes if o.violation is not None]
     counts = Counter((v.kind.value, v.message, v.phase, v.exit_code) for v in found)
+    details = {(v.kind.value, v.message, v.phase, v.exit_code): v.detail for v in reversed(found)}
     return [
-        ViolationReport(kind=k, message=m, phase=p, exit_code=c, count=n)
-        for (k, m, p, c), n in counts.items()
+        ViolationReport(
+            kind=key[0],
+            message=key[1],
+            phase=key[2],
+            exit_code=key[3],
+            count=n,
+            detail=details[key],
+        )
+        for key, n in counts.items()
     ]
 
 

@@ -141,6 +141,7 @@ class ViolationReport(_Camel):
     phase: str
     exit_code: int | None = None
     count: int = 1
+    detail: str = ""
 
 
 class LimitsApplied(_Camel):

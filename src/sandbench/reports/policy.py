@@ -54,7 +54,7 @@ from sandbench.scanners import SCAN_KEYS, Ceilings, ScanPolicy, scan_policy
 
 from .model import Status
 
-__all__ = ["Policy", "PolicyLimits", "SignaturePolicy", "load_policy"]
+__all__ = ["Policy", "PolicyLimits", "SignaturePolicy", "load_policy", "parse_policy"]
 
 _BUILT_IN = {
     "defaults": {
@@ -163,6 +163,13 @@ def load_policy(path: Path | str) -> Policy:
         raise PolicyError(source, [f"cannot be read: {exc.strerror}"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(source, [f"not valid TOML: {exc}"]) from None
+    return parse_policy(data, source)
+
+
+def parse_policy(table: dict[str, Any], source: Path) -> Policy:
+    """A policy from a parsed TOML table (a whole file, or pyproject's `[tool.sandbench]`)
+    over the built-in policy; `source` names it in errors and anchors relative paths."""
+    data = dict(table)
     for section, values in _BUILT_IN.items():
         if isinstance(data.get(section), dict):
             data[section] = {**values, **data[section]}

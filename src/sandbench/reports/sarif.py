@@ -113,8 +113,10 @@ def _finding_result(module_id: str, f: FindingReport) -> dict[str, Any]:
         "level": _LEVEL.get(f.severity, "warning"),
         "message": {"text": f.message},
         "locations": [_location(f.path or "module.json", f.line)],
+        # The finding's own fingerprint: the one baselines and `[[ignore]]` entries name.
         "partialFingerprints": {
-            "sandbench/v1": _fingerprint(module_id, f.scanner, f.rule_id, f.path, f.message)
+            "sandbench/v1": f.fingerprint
+            or _fingerprint(module_id, f.scanner, f.rule_id, f.path, f.message)
         },
         "properties": {"severity": f.severity},
     }

@@ -120,6 +120,7 @@ class Gateway(Closing):
         if len(set(routes)) != len(routes) or not routes:
             raise ValueError(f"module routes must be unique and non-empty: {routes}")
         self.metrics = GatewayMetrics()
+        self.metrics.declare(routes)
         self._pools = {m.route: _Pool(m, backend, instances) for m in modules}
         self._executor = ThreadPoolExecutor(
             max_workers=instances * len(modules) + 1, thread_name_prefix="sandbench-gw"

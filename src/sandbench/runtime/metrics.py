@@ -13,6 +13,8 @@ two gateways in one process (tests, benchmarks) never share counts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -63,6 +65,12 @@ class GatewayMetrics:
             "module_violations", "Calls that broke a limit or failed, by violation kind.",
             ("module", "kind"), registry=self.registry,
         )  # fmt: skip
+
+    def declare(self, modules: Iterable[str]) -> None:
+        """Export `module_load_failures_total` as 0 for each of `modules` from the start, so that
+        `rate()` and `increase()` see the first failure (a series born at 1 shows no increase)."""
+        for module in modules:
+            self.load_failures.labels(module=module)
 
     def observe(self, module: str, status: int, seconds: float) -> None:
         """Count one answered request."""

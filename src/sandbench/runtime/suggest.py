@@ -4,12 +4,12 @@ Permissions are judged by what the module did and what the sandbox linked: a per
 that a successful host API call used during the health calls (`Outcome.host`) is used;
 otherwise a storage permission counts as used when the module imports a WASI file function
 (it may open the bucket's files directly), and any other one is unused. Limits are sized
-from measured peaks with a stated headroom (x1.5).
+from the successful calls' measured peaks with a stated headroom, never above what the
+calls ran under (`sizing`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -18,10 +18,10 @@ from sandbench.hostapi import HostCall
 from sandbench.manifests import Manifest, Permission, Resource
 from sandbench.sandbox import Outcome, SandboxLimits
 
+from .sizing import HEADROOM, sized_limits, succeeded
+
 __all__ = ["HEADROOM", "PermissionUse", "Suggestion", "permission_use", "suggest"]
 
-HEADROOM = 1.5
-MiB = 1024 * 1024
 _FILE_FUNCTIONS = ("path_open",)
 _WASI_FILES = "wasi:filesystem/"
 
@@ -99,49 +99,24 @@ def _use(
     )
 
 
-def _round_up(value: float, step: int) -> int:
-    return max(step, math.ceil(value / step) * step)
-
-
 def suggest(
     manifest: Manifest,
     limits: SandboxLimits,
     imports: Sequence[str],
     outcomes: Sequence[Outcome],
 ) -> Suggestion:
-    """The smallest `security` block that would have served the observed calls."""
+    """The smallest `security` block that would have served the observed calls.
+
+    Limits follow `sizing.sized_limits`: only successful calls size them, and no value goes
+    above the limit the calls ran under (`limits`).
+    """
     declared = manifest.security
     calls = [call for outcome in outcomes for call in outcome.host.calls]
     uses = permission_use(manifest, imports, calls)
     notes = {u.permission: ("kept: " if u.used else "dropped: ") + u.evidence for u in uses}
-    new_limits: dict[str, object] = {}
-    ok = [o for o in outcomes if o.ok]
-    if ok:
-        peak = max(o.usage.memory_bytes for o in ok)
-        if peak > 0:
-            memory = _round_up(peak * HEADROOM, MiB)
-            new_limits["memory"] = f"{memory // MiB}MiB"
-            notes["memory"] = f"peak linear memory {peak:,} bytes x{HEADROOM} headroom"
-        else:  # components: wasmtime-py does not expose their memories
-            if declared.limits.memory is not None:
-                new_limits["memory"] = f"{declared.limits.memory}B"
-            notes["memory"] = "kept as declared: the module's memory use could not be measured"
-        cpu_ms = max(o.usage.cpu_ms for o in ok)
-        millicores = _round_up(cpu_ms * HEADROOM / limits.timeout_ms * 1000, 10)
-        new_limits["cpu"] = f"{millicores}m"
-        notes["cpu"] = (
-            f"largest call used {cpu_ms:.2f} ms of CPU; x{HEADROOM} headroom within a "
-            f"{limits.timeout_ms} ms timeout (docs/abi.md: a call's CPU budget is cores x timeout)"
-        )
-        slowest = max(o.usage.wall_ms for o in ok)
-        timeout = _round_up(max(slowest * 4, 100), 100)
-        new_limits["timeout"] = f"{timeout}ms"
-        notes["timeout"] = f"slowest of {len(ok)} calls took {slowest:.2f} ms; x4, at least 100 ms"
-    else:
-        notes["limits"] = "no call succeeded, so there is nothing to size from; kept as declared"
+    new_limits = sized_limits(declared.limits, limits, outcomes, notes)
+    ok = [o for o in outcomes if succeeded(o)]
     kept = [u for u in uses if u.used]
-    if declared.limits.storage is not None:
-        new_limits["storage"] = f"{declared.limits.storage}B"
     reaches_out = any(u.permission.startswith("api:") for u in kept)
     new_limits["network"] = str(declared.limits.network or "none") if reaches_out else "none"
     if ok:

@@ -95,6 +95,7 @@ class Violation(BaseModel):
     message: str
     phase: str = Field(default="invoke", description="load | instantiate | invoke")
     exit_code: int | None = None
+    detail: str = Field(default="", description="more than the one line, e.g. the traceback")
 
 
 class Request(BaseModel):

@@ -12,8 +12,10 @@ GET  /fetch?url=U                   http_fetch GET
 GET  /log                           log lines at two levels, and print to stdout and stderr
 GET  /big?size=N                    a body of N bytes
 POST /echo                          the body, byte for byte
+GET  /raise                         json.loads of a broken document raises in json's decoder
 """
 
+import json
 import os
 import sys
 from urllib.parse import parse_qs
@@ -61,7 +63,11 @@ def _host(request: Request, action: str, args: dict[str, str]) -> Response:
         return Response.text(exc.code, status=403)
 
 
-def handle(request: Request) -> Response:
+def _decode(text: str) -> object:
+    return json.loads(text)  # the innermost of the probe's own frames when it raises
+
+
+def handle(request: Request) -> Response:  # noqa: C901 - one branch per probe path
     args = {name: values[-1] for name, values in parse_qs(request.query).items()}
     path = request.path
     if path == "/env":
@@ -85,6 +91,8 @@ def handle(request: Request) -> Response:
         return Response.text("logged")
     if path == "/big":
         return Response(200, b"x" * int(args.get("size", "0")))
+    if path == "/raise":
+        return Response.json(_decode("{"))
     if path == "/echo":
         return Response(200, request.body, {"content-type": "application/octet-stream"})
     return Response.text("ok")

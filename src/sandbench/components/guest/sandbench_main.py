@@ -107,15 +107,39 @@ guest._install_streams()
 
 
 def _failure(kind: types.FailureKind, message: str) -> Err[types.Failure]:
-    return Err(types.Failure(kind, message[:2000]))
+    # The first line (what, and where in the module's files) is kept whole; the chain after
+    # it is cut to the innermost frames.
+    head, _, chain = message.partition("\n")
+    return Err(types.Failure(kind, head[:1000] + ("\n" + chain[-3000:] if chain else "")))
+
+
+# componentize-py mounts the module folder (its second `-p`) at /1/ inside the component.
+_MODULE_MOUNT = "/1/"
 
 
 def _where(exc: BaseException) -> str:
+    """Where `exc` was raised, as ` (app.py, line 12, in handle)`, then the whole chain.
+
+    The place is the innermost frame in the module's own files, so that an exception raised
+    inside the standard library (json's decoder.py) points at the author's line that called
+    it; the innermost frame of all when none is the module's. The chain follows on the next
+    lines, innermost last, as `Traceback (most recent call last):` does.
+    """
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
     if not frames:
         return ""
-    last = frames[-1]
-    return f" ({os.path.basename(last.filename)}, line {last.lineno}, in {last.name})"
+    own = [f for f in frames if f.filename.startswith(_MODULE_MOUNT)]
+    last = own[-1] if own else frames[-1]
+    chain = "".join(f"\n  {_shown(f.filename)}, line {f.lineno}, in {f.name}" for f in frames)
+    place = f" ({_shown(last.filename)}, line {last.lineno}, in {last.name})"
+    return f"{place}\nTraceback (most recent call last):{chain}"
+
+
+def _shown(filename: str) -> str:
+    """A module file relative to its folder (`lib/parse.py`), any other by its name."""
+    if filename.startswith(_MODULE_MOUNT):
+        return filename[len(_MODULE_MOUNT) :]
+    return os.path.basename(filename)
 
 
 def _wire(value: Any) -> types.Response:
@@ -144,7 +168,9 @@ class WitWorld(wit_world.WitWorld):
         except MemoryError as exc:
             raise _failure(types.FailureKind.MEMORY, f"MemoryError{_where(exc)}") from None
         except RecursionError as exc:
-            raise _failure(types.FailureKind.RECURSION, f"{exc}{_where(exc)}") from None
+            # A RecursionError's chain is a thousand frames: the place only.
+            place = _where(exc).partition("\n")[0]
+            raise _failure(types.FailureKind.RECURSION, f"{exc}{place}") from None
         except Exception as exc:
             if _state["denied"] is None:
                 text = f"{type(exc).__name__}: {exc}{_where(exc)}"

@@ -53,6 +53,7 @@ from .component import (
     ComponentSpec,
     define_component_host,
 )
+from .diagnostics import wat_message
 from .host import NAMESPACE, define_host
 from .instances import (
     REACTOR_EXPORTS,
@@ -451,6 +452,8 @@ def _layer(entry: Path) -> int | None:
 def _not_a_module(exc: Exception, entry: Path) -> str:
     if _layer(entry) == 1:
         return "it is a WebAssembly component: set runtime.abi to component"
+    if entry.suffix == ".wat" and isinstance(exc, wasmtime.WasmtimeError):
+        return wat_message(str(exc), entry)
     return first_line(exc)
 
 

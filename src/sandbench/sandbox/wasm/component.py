@@ -113,7 +113,11 @@ class ComponentInstance(Persistent):
         if getattr(result, "tag", None) == "err":
             failure = result.payload
             kind = _FAILURES.get(str(failure.kind), ViolationKind.TRAP)
-            return None, Violation(kind=kind, message=_failure_message(kind, failure.message)), 0
+            head, _, chain = str(failure.message).partition("\n")
+            violation = Violation(
+                kind=kind, message=_failure_message(kind, head), detail=chain.strip()[-4000:]
+            )
+            return None, violation, 0
         payload = result.payload
         body = str(payload.body).encode("latin-1", "replace")
         cap = self._spec.limits.output_bytes
