@@ -26,6 +26,7 @@ from sandbench.errors import SandboxError
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, TrustStore, load, load_trust_store, verify_publisher
 from sandbench.manifests.archive import opened
+from sandbench.progress import Progress, Steps
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
 from sandbench.runtime import (
     AppliedLimits,
@@ -63,6 +64,8 @@ class Options:
     load_test: LoadTestConfig | None = None
     host: HostSettings | None = None
     trust: TrustStore | None = None
+    cold: bool = False
+    steps: Steps = field(default_factory=lambda: Steps(None, 1))
 
 
 if TYPE_CHECKING:
@@ -87,10 +90,14 @@ def check(
     warm_runs: int = 5,
     cache_dir: Path | None = None,
     host: HostSettings | None = None,
+    cold: bool = False,
+    progress: Progress | None = None,
 ) -> HealthReport:
     """Validate, load (cold, then warm) and health-check the module folder at `path`.
 
     Without `backend`, the one `runtime.kind` names is opened (and closed) here.
+    The cold load is the compile recorded with the cached artifact when there is one;
+    `cold=True` compiles afresh. `progress` hears each step (`sandbench.progress`).
     `module.sig` is judged against `policy.signatures` (its allowed signers and revoked
     keys, read first: `TrustError` for a bad file).
     Raises `ManifestError` for an invalid module and `SandboxError` for host faults
@@ -98,6 +105,8 @@ def check(
     does wrong is in the report.
     """
     policy = policy or Policy()
+    steps = Steps(progress, 4)
+    steps.start("validating")
     options = Options(
         calls=calls,
         warm_runs=warm_runs,
@@ -106,6 +115,8 @@ def check(
         skipped=_NOT_IN_CHECK,
         host=host,
         trust=_trust(policy),
+        cold=cold,
+        steps=steps,
     )
     return _run(load(path), policy, backend, options, scans=())
 
@@ -131,6 +142,8 @@ def gate(
     cache_dir: Path | None = None,
     load_test: LoadTestConfig | None = GATE_LOAD_TEST,
     host: HostSettings | None = None,
+    cold: bool = False,
+    progress: Progress | None = None,
 ) -> HealthReport:
     """The registry's pre-publish gate for a module folder or `.tar.gz`/`.zip` archive.
 
@@ -140,10 +153,12 @@ def gate(
     else the local advisory store served on loopback), smoke tests the module in the sandbox, load-tests
     its health request through the gateway on loopback (`load_test`; None skips it) and
     assesses it all under `policy`. Archives are extracted safely to a private folder that
-    is removed afterwards.
+    is removed afterwards. `cold` and `progress` as for `check`.
     """
     policy = policy or Policy()
     trust = _trust(policy)
+    steps = Steps(progress, 5 if load_test is None else 6)
+    steps.start("validating")
     with opened(path) as root:
         package = load(root)
         if scanners is None:
@@ -153,6 +168,7 @@ def gate(
                 advisory_store=advisory_store,
                 image_packages=_image_packages(package),
             )
+        steps.start("scanning")
         scans = scan_all(package, scanners, policy.scan).results
         skipped: tuple[Skipped, ...] = ()
         if load_test is None:
@@ -165,6 +181,8 @@ def gate(
             load_test=load_test,
             host=host,
             trust=trust,
+            cold=cold,
+            steps=steps,
         )
         return _run(package, policy, backend, options, scans=scans)
 
@@ -241,6 +259,7 @@ def _run(
 ) -> HealthReport:
     """Measure, then assess; `load_test` is one the caller already ran (bench)."""
     seen = _measure(package, policy, backend, options)
+    options.steps.start("assessing")
     manifest = package.manifest
     evidence = Evidence(
         module_id=manifest.module_id,
@@ -264,7 +283,9 @@ def _run(
         skipped=options.skipped,
         checked_at=datetime.now(UTC),
     )
-    return assess(evidence, policy)
+    report = assess(evidence, policy)
+    options.steps.finish(report.status.value)
+    return report
 
 
 def _components(*, scanned: bool) -> dict[str, str]:
@@ -309,11 +330,15 @@ def bench(
     invokes: int = 200,
     instances: int = 4,
     host: HostSettings | None = None,
+    cold: bool = False,
+    progress: Progress | None = None,
 ) -> BenchRun:
     """Check the module at `path`, then measure it: load times over `reps` repetitions,
     `invokes` in-process calls, and an HTTP load test through the gateway (`load_test`
     gives users, rate and duration; its `url` is ignored). `thresholds` default to the
-    policy's (`p95 < 100ms`, `error_rate < 0.5%`). `host` as for `check`.
+    policy's (`p95 < 100ms`, `error_rate < 0.5%`). `host`, `progress` as for `check`.
+    Cold loads are compiled `reps` times only with `cold`; otherwise the compile recorded
+    with the cached artifact is the cold figure (when there is one).
 
     Raises `ManifestError` for an invalid module, `BenchError` for a bad threshold or when
     locust cannot run, `SandboxError` for host faults.
@@ -321,6 +346,8 @@ def bench(
     policy = policy or Policy()
     wanted = thresholds if thresholds is not None else _policy_thresholds(policy)
     parsed = [parse_threshold(text) for text in wanted]
+    steps = Steps(progress, 7)
+    steps.start("validating")
     with ExitStack() as stack:
         if backend is None:
             backend = open_backend(BackendKind(load(path).manifest.runtime.kind))
@@ -328,11 +355,12 @@ def bench(
         package = load(path)
         config = load_test or LoadTestConfig(url="http://127.0.0.1")
         counts = (reps, invokes, instances)
-        result = _bench_measure(package, policy, backend, config, parsed, counts, host)
+        how = _How(host, cold, steps)
+        result = _bench_measure(package, policy, backend, config, parsed, counts, how)
         skipped = (_NOT_IN_CHECK[0],) + (
             () if result.load_test else (Skipped(check_id="load-test", reason="did not run"),)
         )
-        options = Options(warm_runs=min(reps, 5), skipped=skipped, host=host)
+        options = Options(warm_runs=min(reps, 5), skipped=skipped, host=host, steps=steps)
         health = _run(package, policy, backend, options, scans=(), load_test=result.load_test)
     return BenchRun(health=health, bench=result)
 
@@ -355,11 +383,18 @@ def _measure(
         manifest = package.manifest
         applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
         workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
+        options.steps.start("loading (compiling)" if options.cold else "loading")
         loaded, times = measure_load(
-            backend, package, applied.limits, workspace.grants, warm_runs=options.warm_runs
+            backend,
+            package,
+            applied.limits,
+            workspace.grants,
+            warm_runs=options.warm_runs,
+            cold=options.cold,
         )
         result: ProbeResult | None = None
         if loaded.instance is not None:
+            options.steps.start("health calls")
             with loaded.instance as instance:
                 result = probe(instance, health_request(manifest), count=options.calls)
         test = None
@@ -368,8 +403,17 @@ def _measure(
 
             spec = Spec(package.root.name, package, applied.limits, workspace.grants)
             thresholds = [parse_threshold(t) for t in _policy_thresholds(policy)]
+            options.steps.start("load test")
             test, _ = _load_test(spec, backend, options.load_test, thresholds, 2, stack)
         return _Measured(times, loaded, result, applied, backend.describe(), test)
+
+
+class _How(NamedTuple):
+    """How `bench` measures: host services, fresh compiles or not, where steps go."""
+
+    host: HostSettings | None
+    cold: bool
+    steps: Steps
 
 
 def _bench_measure(
@@ -379,7 +423,7 @@ def _bench_measure(
     config: LoadTestConfig,
     thresholds: Sequence[Threshold],
     counts: tuple[int, int, int],
-    host: HostSettings | None,
+    how: _How,
 ) -> BenchResult:
     from sandbench.bench.measure import measure_invoke, measure_loads
     from sandbench.bench.sampler import Sampler
@@ -388,9 +432,10 @@ def _bench_measure(
     reps, invokes, instances = counts
     with ExitStack() as stack:
         spec = module_specs(
-            [package.root], policy.defaults.sandbox(), policy.ceilings.sandbox(), stack, host
+            [package.root], policy.defaults.sandbox(), policy.ceilings.sandbox(), stack, how.host
         )[0]
-        loads = measure_loads(backend, package, spec.limits, spec.grants, reps=reps)
+        how.steps.start(f"load times ({reps} cold and warm)" if how.cold else "load times")
+        loads = measure_loads(backend, package, spec.limits, spec.grants, reps=reps, cold=how.cold)
         common = {"module_id": package.manifest.module_id, "version": package.manifest.version,
                   "backend": backend.describe(), "instances": instances, "loads": loads}  # fmt: skip
         if loads.violation is not None:
@@ -399,8 +444,10 @@ def _bench_measure(
         request = health_request(package.manifest)
         loaded = backend.load(package, spec.limits, spec.grants)
         assert loaded.instance is not None  # it loaded a moment ago  # noqa: S101
+        how.steps.start(f"{invokes} calls in process")
         with loaded.instance as instance:
             invoke = measure_invoke(instance, request, count=invokes)
+        how.steps.start("load test")
         with Sampler([os.getpid()], children=False) as sampler:
             test, containers = _load_test(spec, backend, config, thresholds, instances, stack)
         skipped = {} if containers else {

@@ -32,6 +32,11 @@ def render_text(result: BenchResult, status: str) -> str:
     lines = [f"{result.module_id} {result.version}: {status.upper()} ({result.backend})"]
     loads = result.loads
     lines.append(f"  load cold    {_stats(loads.cold_ms)}")
+    if loads.cold_measured_at is not None:
+        lines.append(
+            f"               measured when compiled, at {loads.cold_measured_at:%Y-%m-%d %H:%M} "
+            "UTC (`--cold` compiles again)"
+        )
     lines.append(f"  load warm    {_stats(loads.warm_ms)}")
     if loads.violation is not None:
         lines.append(f"  violation    {loads.violation.kind}: {loads.violation.message}")

@@ -16,6 +16,7 @@ from sandbench.reports import Status
 from sandbench.sandbox import BackendKind, open_backend
 
 from .output import host_from, resolve_option
+from .progress import cold_option, progress_for, quiet_option
 
 __all__ = ["bench_command"]
 
@@ -118,10 +119,13 @@ def _thresholds(
     default=None,
 )
 @resolve_option
+@cold_option
+@quiet_option
 def bench_command(module: Path, users: int, rate: float, duration: float,
                   max_requests: int | None, workers: int, reps: int, invokes: int,
                   instances: int, thresholds: tuple[str, ...], fmt: str, html: Path | None,
-                  cache_dir: Path | None, resolve: tuple[str, ...]) -> None:  # fmt: skip
+                  cache_dir: Path | None, resolve: tuple[str, ...], cold: bool,
+                  quiet: bool) -> None:  # fmt: skip
     """Check MODULE, then measure it: load times, in-process latency and an HTTP load test.
 
     Exits 0 when healthy and every threshold holds, 1 otherwise, 2 for bad input and 3
@@ -133,7 +137,8 @@ def bench_command(module: Path, users: int, rate: float, duration: float,
     try:
         run = bench(module, load_test=config, thresholds=thresholds or None, backend=backend,
                     reps=reps, invokes=invokes, instances=instances,
-                    host=host_from(None, resolve))  # fmt: skip
+                    host=host_from(None, resolve), cold=cold,
+                    progress=progress_for(quiet))  # fmt: skip
     finally:
         backend.close()
     status = run.health.status.value

@@ -19,6 +19,7 @@ from .output import (
     signer_options,
     with_signers,
 )
+from .progress import cold_option, progress_for, quiet_option
 
 __all__ = ["gate_command"]
 
@@ -30,6 +31,8 @@ __all__ = ["gate_command"]
 @host_options
 @signer_options
 @osv_options
+@cold_option
+@quiet_option
 def gate_command(
     module: Path,
     formats: tuple[str, ...],
@@ -42,6 +45,8 @@ def gate_command(
     revoked_keys: Path | None,
     osv_url: str | None,
     advisory_db: Path | None,
+    cold: bool,
+    quiet: bool,
 ) -> None:
     """Pass or fail MODULE (a folder, .tar.gz or .zip) before it is published.
 
@@ -57,5 +62,7 @@ def gate_command(
         host=host,
         osv_url=osv_url,
         advisory_store=advisory_db,
+        cold=cold,
+        progress=progress_for(quiet),
     )
     emit(report, formats, output_dir)

@@ -446,6 +446,7 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
             compile_ms=round(ev.load.compile_ms, 3),
             warm_ms=ev.load.warm,
             cache_hit=ev.load.cache_hit,
+            cold_measured_at=ev.load.cold_measured_at,
         ),
         health=_health(ev),
         load_test=_load_test_report(ev),

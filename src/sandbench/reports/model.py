@@ -191,6 +191,11 @@ class LoadReport(_Camel):
     compile_ms: float
     warm_ms: Stats | None = None
     cache_hit: bool = False
+    cold_measured_at: datetime | None = Field(
+        default=None,
+        description="when the cold load was measured, if it is the compile recorded with the "
+        "cached artifact (`--cold` measures afresh); absent when this run compiled",
+    )
 
 
 class HealthProbe(_Camel):
