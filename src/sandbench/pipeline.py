@@ -105,6 +105,7 @@ def check(
     does wrong is in the report.
     """
     policy = policy or Policy()
+    trust = _trust(policy)
     steps = Steps(progress, 4)
     steps.start("validating")
     options = Options(
@@ -114,7 +115,7 @@ def check(
         cache_dir=cache_dir,
         skipped=_NOT_IN_CHECK,
         host=host,
-        trust=_trust(policy),
+        trust=trust,
         cold=cold,
         steps=steps,
     )

@@ -125,7 +125,7 @@ def test_cli_bench_json_and_html(tmp_path):
         "--cache-dir", str(tmp_path / "cache"), "--threshold", "p99 < 10s",
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["health"]["status"] == "healthy"
     assert data["bench"]["load_test"]["thresholds"][0]["threshold"] == "p99 < 10s"
     assert "<svg" in page.read_text()

@@ -135,10 +135,11 @@ def bench_command(module: Path, users: int, rate: float, duration: float,
                             max_requests=max_requests, workers=workers)  # fmt: skip
     backend = open_backend(BackendKind.WASM, cache_dir)
     try:
-        run = bench(module, load_test=config, thresholds=thresholds or None, backend=backend,
-                    reps=reps, invokes=invokes, instances=instances,
-                    host=host_from(None, resolve), cold=cold,
-                    progress=progress_for(quiet))  # fmt: skip
+        with progress_for(quiet) as progress:
+            run = bench(module, load_test=config, thresholds=thresholds or None,
+                        backend=backend, reps=reps, invokes=invokes, instances=instances,
+                        host=host_from(None, resolve), cold=cold,
+                        progress=progress)  # fmt: skip
     finally:
         backend.close()
     status = run.health.status.value

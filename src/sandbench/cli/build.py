@@ -31,9 +31,8 @@ def build_command(module: Path, no_cache: bool, cache_dir: Path | None, quiet: b
     Uses componentize-py (the version sandbench pins) and the world sandbench:platform/module
     (docs/components.md), then writes the module's digest into module.json as its signature.
     """
-    result = build(
-        module, cache_dir=cache_dir, use_cache=not no_cache, progress=progress_for(quiet)
-    )
+    with progress_for(quiet) as progress:
+        result = build(module, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
     how = "from the build cache" if result.cached else f"componentize-py {result.componentize_py}"
     click.echo(
         f"built {result.component} ({format_bytes(result.size_bytes)}, "

@@ -66,14 +66,15 @@ def check_command(
     """
     policy = with_signers(policy_from(policy_file), allowed_signers, revoked_keys)
     host = host_from(database, resolve)
-    report = check(
-        module,
-        policy=policy,
-        storage=storage,
-        calls=calls,
-        cache_dir=cache_dir,
-        host=host,
-        cold=cold,
-        progress=progress_for(quiet),
-    )
+    with progress_for(quiet) as progress:
+        report = check(
+            module,
+            policy=policy,
+            storage=storage,
+            calls=calls,
+            cache_dir=cache_dir,
+            host=host,
+            cold=cold,
+            progress=progress,
+        )
     emit(report, formats, output_dir)

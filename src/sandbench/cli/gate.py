@@ -55,14 +55,15 @@ def gate_command(
     """
     host = host_from(database, resolve)
     policy = with_signers(policy_from(policy_file), allowed_signers, revoked_keys)
-    report = gate(
-        module,
-        policy=policy,
-        cache_dir=cache_dir,
-        host=host,
-        osv_url=osv_url,
-        advisory_store=advisory_db,
-        cold=cold,
-        progress=progress_for(quiet),
-    )
+    with progress_for(quiet) as progress:
+        report = gate(
+            module,
+            policy=policy,
+            cache_dir=cache_dir,
+            host=host,
+            osv_url=osv_url,
+            advisory_store=advisory_db,
+            cold=cold,
+            progress=progress,
+        )
     emit(report, formats, output_dir)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 import click
@@ -30,12 +32,25 @@ cold_option = click.option(
 )
 
 
-def progress_for(quiet: bool, stream: TextIO | None = None) -> Progress:
-    """The progress UI for a command: silent with `quiet`, a bar on a TTY, else lines."""
+@contextmanager
+def progress_for(quiet: bool, stream: TextIO | None = None) -> Iterator[Progress]:
+    """The progress UI for a command: silent with `quiet`, a bar on a TTY, else lines.
+
+    On the way out a bar that did not finish (the command failed) is cleared, so the
+    one-line error that follows starts on a clean line.
+    """
     if quiet:
-        return silent
+        yield silent
+        return
     out = stream if stream is not None else sys.stderr
-    return _Bar(out) if out.isatty() else _Lines(out)
+    if not out.isatty():
+        yield _Lines(out)
+        return
+    bar = _Bar(out)
+    try:
+        yield bar
+    finally:
+        bar.clear()
 
 
 class _Lines:
@@ -47,7 +62,7 @@ class _Lines:
 
     def __call__(self, done: int, total: int, step: str) -> None:
         if done >= total:
-            line = f"[{total}/{total}] {step} in {time.monotonic() - self._started:.1f} s"
+            line = f"[{total}/{total}] done: {step} in {time.monotonic() - self._started:.1f} s"
         else:
             line = f"[{done + 1}/{total}] {step}"
         self._out.write(line + "\n")
@@ -72,4 +87,12 @@ class _Bar:
         self._out.write(f"\r{text}{pad}")
         if done >= total:
             self._out.write("\n")
+            self._last = 0
         self._out.flush()
+
+    def clear(self) -> None:
+        """Blank an unfinished bar."""
+        if self._last:
+            self._out.write("\r" + " " * self._last + "\r")
+            self._out.flush()
+            self._last = 0

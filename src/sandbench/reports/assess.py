@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 
 from sandbench.sandbox import Violation
 
+from .drawn import policy_thresholds
 from .model import (
     DependencyStatus,
     Evidence,
@@ -426,6 +427,7 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
         last_check=ev.checked_at,
         reasons=[r.rule for r in results if r.status is status and status is not Status.HEALTHY],
         rules=results,
+        thresholds=policy_thresholds(policy, results),
         violations=_violations(ev),
         limits=LimitsApplied(
             memory_bytes=limits.memory_bytes,

@@ -118,6 +118,16 @@ class RuleResult(_Camel):
     message: str
 
 
+class ThresholdReport(_Camel):
+    """A numeric limit of the policy that a rule compares a measurement with (for charts)."""
+
+    rule: str
+    label: str
+    value: float
+    unit: str = Field(description="ms, or ratio for a rate (0.005 = 0.5 %)")
+    failed: bool = Field(description="the rule fired at this threshold")
+
+
 class ViolationReport(_Camel):
     """A violation as reported: what, when, how often."""
 
@@ -318,6 +328,9 @@ class HealthReport(_Camel):
     last_check: datetime
     reasons: list[str] = Field(description="ids of the rules that set the status")
     rules: list[RuleResult]
+    thresholds: list[ThresholdReport] = Field(
+        default_factory=list, description="the policy's numeric thresholds, as charts draw them"
+    )
     violations: list[ViolationReport] = Field(default_factory=list)
     limits: LimitsApplied
     signature: SignatureReport
