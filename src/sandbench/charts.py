@@ -13,11 +13,21 @@ Elements carry classes a test can find: `axis-x`, `axis-y`, `tick`, `threshold`,
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-__all__ = ["Axis", "Series", "Threshold", "bar_chart", "gauge", "line_chart", "nice_ticks"]
+__all__ = [
+    "Axis",
+    "Series",
+    "Threshold",
+    "bar_chart",
+    "gauge",
+    "line_chart",
+    "nice_ticks",
+    "trend_chart",
+]
 
 WIDTH, HEIGHT = 640, 260
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 44, 40
@@ -117,6 +127,7 @@ def _x_ticks(values: Sequence[float], axis: Axis) -> list[tuple[float, str]]:
 def _svg_open(title: str) -> list[str]:
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'aria-label="{escape(title)}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" style="width:100%;max-width:{WIDTH}px;height:auto" '
         f'font-family="system-ui,sans-serif" font-size="11">',
         f"<title>{escape(title)}</title>",
@@ -271,6 +282,7 @@ def gauge(title: str, used: float, limit: float, fmt: Callable[[float], str]) ->
     failed = used > limit
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'aria-label="{escape(title)}" '
         f'viewBox="0 0 {WIDTH} 84" style="width:100%;max-width:{WIDTH}px;height:auto" '
         f'font-family="system-ui,sans-serif" font-size="11"><title>{escape(title)}</title>',
         f'<rect x="{_LEFT}" y="20" width="{span}" height="22" fill="#eaeef2"/>',
@@ -298,3 +310,61 @@ def gauge(title: str, used: float, limit: float, fmt: Callable[[float], str]) ->
         f'fill="{colour}">limit {escape(fmt(limit))}</text></g></svg>'
     )
     return "".join(parts)
+
+
+def trend_chart(
+    title: str,
+    nights: Sequence[tuple[str, Sequence[float]]],
+    y: Axis,
+    thresholds: Sequence[Threshold] = (),
+    marks: Sequence[tuple[int, str]] = (),
+) -> str:
+    """Per night (x = the nights in order, labelled by their last 10 characters): the
+    samples' range as a whisker, the interquartile box and the median line; `marks` are
+    (night index, text) annotations drawn on the chart (a change point, why a night
+    failed), visible without hovering. Empty when no night has samples."""
+    kept = [(name, sorted(values)) for name, values in nights if values]
+    if not kept:
+        return ""
+    labels = [(float(i), name[-10:]) for i, (name, _) in enumerate(kept)]
+    every = max(1, math.ceil(len(labels) / 8))  # at most ~8 labels: they must not collide
+    x = Axis(f"night ({len(kept)})", ticks=labels[::every], start_at_zero=False)
+    ys = [v for _, values in kept for v in values] + [t.value for t in thresholds]
+    # half a night of room at either end, so the first and last boxes are not on the axes
+    frame, xt, yt = _frame([-0.5, len(kept) - 0.5], ys, x, y)
+    parts = [*_svg_open(title), _axes(frame, x, y, xt, yt), _thresholds(frame, thresholds)]
+    median = []
+    for index, (name, values) in enumerate(kept):
+        px = frame.x(index)
+        low, q1, mid, q3, high = _five(values)
+        median.append(f"{px:.1f},{frame.y(mid):.1f}")
+        parts.append(
+            f'<g class="series"><title>{escape(name)}: median {y.fmt(mid)}, IQR {y.fmt(q1)}-'
+            f"{y.fmt(q3)}, n={len(values)}</title>"
+            f'<line x1="{px:.1f}" x2="{px:.1f}" y1="{frame.y(low):.1f}" y2="{frame.y(high):.1f}" '
+            f'stroke="#afb8c1"/><rect x="{px - 4:.1f}" y="{frame.y(q3):.1f}" width="8" '
+            f'height="{max(frame.y(q1) - frame.y(q3), 1):.1f}" fill="#54aeff" opacity="0.6"/></g>'
+        )
+    parts.append(
+        f'<polyline class="series" points="{" ".join(median)}" fill="none" '
+        f'stroke="{COLOURS[0]}" stroke-width="2"/>'
+    )
+    for index, text in marks:
+        px = frame.x(index)
+        parts.append(
+            f'<g class="mark"><line x1="{px:.1f}" x2="{px:.1f}" y1="{_TOP}" '
+            f'y2="{HEIGHT - _BOTTOM}" stroke="{_FAIL}" stroke-dasharray="2 2"/>'
+            f'<text x="{px + (-4 if px > WIDTH / 2 else 4):.1f}" y="{_TOP + 10}" '
+            f'text-anchor="{"end" if px > WIDTH / 2 else "start"}" fill="{_FAIL}" {_HALO}>'
+            f"{escape(text[:60])}</text></g>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _five(values: Sequence[float]) -> tuple[float, float, float, float, float]:
+    """Minimum, quartiles and maximum of sorted `values`."""
+    if len(values) == 1:
+        return (values[0],) * 5
+    q1, mid, q3 = statistics.quantiles(values, n=4)
+    return values[0], q1, mid, q3, values[-1]
