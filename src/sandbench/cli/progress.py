@@ -7,6 +7,7 @@ line per step, so logs of CI and nightly runs show where the time went. `-q`: no
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,7 +51,7 @@ def progress_for(quiet: bool, stream: TextIO | None = None) -> Iterator[Progress
     try:
         yield bar
     finally:
-        bar.clear()
+        bar.close()
 
 
 class _Lines:
@@ -70,29 +71,53 @@ class _Lines:
 
 
 class _Bar:
-    """A bar redrawn in place; the final call leaves one summary line."""
+    """A bar redrawn in place, its clock ticking every second while a step runs (a compile
+    takes tens of seconds); the final call leaves one summary line. `close()` stops the
+    ticker thread and blanks an unfinished bar."""
 
     def __init__(self, out: TextIO) -> None:
         self._out = out
         self._started = time.monotonic()
         self._last = 0
+        self._state = (0, 1, "")
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="sandbench-progress", daemon=True)
+        self._ticker.start()
 
     def __call__(self, done: int, total: int, step: str) -> None:
-        filled = _WIDTH * done // max(total, 1)
+        with self._lock:
+            self._state = (done, total, step)
+            self._draw()
+            if done >= total:
+                self._out.write("\n")
+                self._out.flush()
+                self._last = 0
+                self._stop.set()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                if self._last:
+                    self._draw()
+
+    def _draw(self) -> None:
+        done, total, step = self._state
+        filled = _WIDTH * min(done, total) // max(total, 1)
         elapsed = time.monotonic() - self._started
         bar = "#" * filled + "-" * (_WIDTH - filled)
         text = f"[{bar}] {min(done + 1, total)}/{total} {step} ({elapsed:.0f} s)"
         pad = " " * max(self._last - len(text), 0)
         self._last = len(text)
         self._out.write(f"\r{text}{pad}")
-        if done >= total:
-            self._out.write("\n")
-            self._last = 0
         self._out.flush()
 
-    def clear(self) -> None:
-        """Blank an unfinished bar."""
-        if self._last:
-            self._out.write("\r" + " " * self._last + "\r")
-            self._out.flush()
-            self._last = 0
+    def close(self) -> None:
+        """Stop the ticker and blank an unfinished bar; closing twice is harmless."""
+        self._stop.set()
+        self._ticker.join()
+        with self._lock:
+            if self._last:
+                self._out.write("\r" + " " * self._last + "\r")
+                self._out.flush()
+                self._last = 0
