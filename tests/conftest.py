@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("CI") and skipped and exitstatus == 0:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; in CI every test must run")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def problems(output: str) -> list[str]:
+    """The lines of a command's output that are not progress lines (`[2/4] loading`)."""
+    return [line for line in output.splitlines() if not re.match(r"\[\d+/\d+\] ", line)]
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ def test_check_writes_text_and_json_reports_of_a_healthy_component(components, c
     )  # fmt: skip
     text = (out / "report.txt").read_text() if (out / "report.txt").exists() else ""
     assert result.exit_code == 0, result.output + text
-    assert result.output.splitlines()[-1] == "@examples/pricing-py 1.0.0: HEALTHY"
+    assert result.stdout.splitlines()[-1] == "@examples/pricing-py 1.0.0: HEALTHY"
     assert text.startswith("@examples/pricing-py 1.0.0: HEALTHY\n")
     assert "health     GET /: 5/5 answered 200" in text
     assert "signature  valid (SHA256:" in text
@@ -72,7 +72,7 @@ def test_gate_fails_a_hostile_component_for_its_violation(components, cache_dir,
         "--output-dir", str(tmp_path), "--cache-dir", str(cache_dir),
     )  # fmt: skip
     assert result.exit_code == 1, result.output
-    assert result.output.splitlines()[-1] == "@examples/hostile-py-memory-bomb 1.0.0: CRITICAL"
+    assert result.stdout.splitlines()[-1] == "@examples/hostile-py-memory-bomb 1.0.0: CRITICAL"
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["status"] == "critical"
     assert [(v["kind"], v["phase"]) for v in report["violations"]] == [("memory", "invoke")]

@@ -29,6 +29,7 @@ from sandbench.errors import SandboxError
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, TrustStore, load, load_trust_store, verify_publisher
 from sandbench.manifests.archive import opened
+from sandbench.progress import Progress, Steps
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
 from sandbench.reports.model import GateDeadline
 from sandbench.reports.parts import module_parts
@@ -101,6 +102,8 @@ class Options:
     host: HostSettings | None = None
     trust: TrustStore | None = None
     deadline: Deadline | None = None
+    cold: bool = False
+    steps: Steps = field(default_factory=lambda: Steps(None, 1))
 
 
 if TYPE_CHECKING:
@@ -125,10 +128,14 @@ def check(
     warm_runs: int = 5,
     cache_dir: Path | None = None,
     host: HostSettings | None = None,
+    cold: bool = False,
+    progress: Progress | None = None,
 ) -> HealthReport:
     """Validate, load (cold, then warm) and health-check the module folder at `path`.
 
     Without `backend`, the one `runtime.kind` names is opened (and closed) here.
+    The cold load is the compile recorded with the cached artifact when there is one;
+    `cold=True` compiles afresh. `progress` hears each step (`sandbench.progress`).
     `module.sig` is judged against `policy.signatures` (its allowed signers and revoked
     keys, read first: `TrustError` for a bad file).
     Raises `ManifestError` for an invalid module and `SandboxError` for host faults
@@ -136,6 +143,9 @@ def check(
     does wrong is in the report.
     """
     policy = policy or Policy()
+    trust = _trust(policy)
+    steps = Steps(progress, 4)
+    steps.start("validating")
     options = Options(
         calls=calls,
         warm_runs=warm_runs,
@@ -143,7 +153,9 @@ def check(
         cache_dir=cache_dir,
         skipped=_NOT_IN_CHECK,
         host=host,
-        trust=_trust(policy),
+        trust=trust,
+        cold=cold,
+        steps=steps,
     )
     return _run(load(path), policy, backend, options, scans=())
 
@@ -170,6 +182,8 @@ def gate(
     cache_dir: Path | None = None,
     load_test: LoadTestConfig | None = GATE_LOAD_TEST,
     host: HostSettings | None = None,
+    cold: bool = False,
+    progress: Progress | None = None,
 ) -> HealthReport:
     """The registry's pre-publish gate for a module folder or `.tar.gz`/`.zip` archive.
 
@@ -179,7 +193,7 @@ def gate(
     else the local advisory store served on loopback), smoke tests the module in the sandbox, load-tests
     its health request through the gateway on loopback (`load_test`; None skips it) and
     assesses it all under `policy`. Archives are extracted safely to a private folder that
-    is removed afterwards.
+    is removed afterwards. `cold` and `progress` as for `check`.
 
     The whole gate runs under `policy.gate_deadline_s`: each scanner's budget is cut to it,
     each sandbox call's timeout is cut to what is left, and steps that would start after it
@@ -188,6 +202,8 @@ def gate(
     policy = policy or Policy()
     trust = _trust(policy)
     clock = Deadline(policy.gate_deadline_s)
+    steps = Steps(progress, 5 if load_test is None else 6)
+    steps.start("validating")
     with opened(path) as root:
         package = load(root)
         image = _image_packages(package) if scanners is None else None
@@ -195,6 +211,7 @@ def gate(
             scanners = default_scanners(
                 policy.scan, osv_url=osv_url, advisory_store=advisory_store, image_packages=image
             )
+        steps.start("scanning")
         scans = scan_all(package, scanners, policy.scan, deadline=clock.at).results
         if clock.left_s() <= 0:
             late = [s.scanner for s in scans if s.skipped_reason and "budget" in s.skipped_reason]
@@ -211,6 +228,8 @@ def gate(
             host=host,
             trust=trust,
             deadline=clock,
+            cold=cold,
+            steps=steps,
         )
         return _run(package, policy, backend, options, scans=scans, image=image)
 
@@ -289,6 +308,7 @@ def _run(
     """Measure, then assess; `load_test` is one the caller already ran (bench), `image` the
     container image's distributions the gate listed (for the report's parts)."""
     seen = _measure(package, policy, backend, options)
+    options.steps.start("assessing")
     manifest = package.manifest
     evidence = Evidence(
         module_id=manifest.module_id,
@@ -314,7 +334,9 @@ def _run(
         checked_at=datetime.now(UTC),
         parts=module_parts(package, image, scans),
     )
-    return assess(evidence, policy)
+    report = assess(evidence, policy)
+    options.steps.finish(report.status.value)
+    return report
 
 
 def _components(*, scanned: bool) -> dict[str, str]:
@@ -360,11 +382,15 @@ def bench(
     invokes: int = 200,
     instances: int = 4,
     host: HostSettings | None = None,
+    cold: bool = False,
+    progress: Progress | None = None,
 ) -> BenchRun:
     """Check the module at `path`, then measure it: load times over `reps` repetitions,
     `invokes` in-process calls, and an HTTP load test through the gateway (`load_test`
     gives users, rate and duration; its `url` is ignored). `thresholds` default to the
-    policy's (`p95 < 100ms`, `error_rate < 0.5%`). `host` as for `check`.
+    policy's (`p95 < 100ms`, `error_rate < 0.5%`). `host`, `progress` as for `check`.
+    Cold loads are compiled `reps` times only with `cold`; otherwise the compile recorded
+    with the cached artifact is the cold figure (when there is one).
 
     Raises `ManifestError` for an invalid module, `BenchError` for a bad threshold or when
     locust cannot run, `SandboxError` for host faults.
@@ -372,6 +398,8 @@ def bench(
     policy = policy or Policy()
     wanted = thresholds if thresholds is not None else _policy_thresholds(policy)
     parsed = [parse_threshold(text) for text in wanted]
+    steps = Steps(progress, 7)
+    steps.start("validating")
     with ExitStack() as stack:
         if backend is None:
             backend = open_backend(BackendKind(load(path).manifest.runtime.kind))
@@ -379,11 +407,12 @@ def bench(
         package = load(path)
         config = load_test or LoadTestConfig(url="http://127.0.0.1")
         counts = (reps, invokes, instances)
-        result = _bench_measure(package, policy, backend, config, parsed, counts, host)
+        how = _How(host, cold, steps)
+        result = _bench_measure(package, policy, backend, config, parsed, counts, how)
         skipped = (_NOT_IN_CHECK[0],) + (
             () if result.load_test else (Skipped(check_id="load-test", reason="did not run"),)
         )
-        options = Options(warm_runs=min(reps, 5), skipped=skipped, host=host)
+        options = Options(warm_runs=min(reps, 5), skipped=skipped, host=host, steps=steps)
         health = _run(package, policy, backend, options, scans=(), load_test=result.load_test)
     return BenchRun(health=health, bench=result)
 
@@ -415,12 +444,15 @@ def _measure(
             _watchdog(clock, backend, stack)
         limits = _within(applied.limits, clock)
         workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
+        options.steps.start("loading (compiling)" if options.cold else "loading")
         loaded, times = measure_load(
             backend, package, limits, workspace.grants, warm_runs=options.warm_runs,
             until=until, warm_budget_s=_STEP_S if clock is not None else None,
+            cold=options.cold,
         )  # fmt: skip
         result: ProbeResult | None = None
         if loaded.instance is not None:
+            options.steps.start("health calls")
             with loaded.instance as instance:
                 if _started(clock, "health calls", 0):
                     result = probe(instance, health_request(manifest), count=options.calls,
@@ -439,6 +471,7 @@ def _measure(
 
             spec = Spec(package.root.name, package, limits, workspace.grants)
             thresholds = [parse_threshold(t) for t in _policy_thresholds(policy)]
+            options.steps.start("load test")
             test, _ = _load_test(spec, backend, config, thresholds, 2, stack, reference=True)
         return _Measured(times, loaded, result, applied, backend.describe(), test, failed)
 
@@ -508,6 +541,14 @@ def _not_measured(applied: AppliedLimits) -> _Measured:
     return _Measured(times, LoadResult(violation=violation), None, applied, "not started")
 
 
+class _How(NamedTuple):
+    """How `bench` measures: host services, fresh compiles or not, where steps go."""
+
+    host: HostSettings | None
+    cold: bool
+    steps: Steps
+
+
 def _bench_measure(
     package: ModulePackage,
     policy: Policy,
@@ -515,7 +556,7 @@ def _bench_measure(
     config: LoadTestConfig,
     thresholds: Sequence[Threshold],
     counts: tuple[int, int, int],
-    host: HostSettings | None,
+    how: _How,
 ) -> BenchResult:
     from sandbench.bench.measure import measure_invoke, measure_loads
     from sandbench.bench.sampler import Sampler
@@ -524,9 +565,10 @@ def _bench_measure(
     reps, invokes, instances = counts
     with ExitStack() as stack:
         spec = module_specs(
-            [package.root], policy.defaults.sandbox(), policy.ceilings.sandbox(), stack, host
+            [package.root], policy.defaults.sandbox(), policy.ceilings.sandbox(), stack, how.host
         )[0]
-        loads = measure_loads(backend, package, spec.limits, spec.grants, reps=reps)
+        how.steps.start(f"load times ({reps} cold and warm)" if how.cold else "load times")
+        loads = measure_loads(backend, package, spec.limits, spec.grants, reps=reps, cold=how.cold)
         common = {"module_id": package.manifest.module_id, "version": package.manifest.version,
                   "backend": backend.describe(), "instances": instances, "loads": loads}  # fmt: skip
         if loads.violation is not None:
@@ -535,8 +577,10 @@ def _bench_measure(
         request = health_request(package.manifest)
         loaded = backend.load(package, spec.limits, spec.grants)
         assert loaded.instance is not None  # it loaded a moment ago  # noqa: S101
+        how.steps.start(f"{invokes} calls in process")
         with loaded.instance as instance:
             invoke = measure_invoke(instance, request, count=invokes)
+        how.steps.start("load test")
         with Sampler([os.getpid()], children=False) as sampler:
             test, containers = _load_test(spec, backend, config, thresholds, instances, stack)
         skipped = {} if containers else {

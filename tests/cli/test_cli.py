@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sandbench.cli import cli
 from sandbench.cli.output import UsageProblem, pins_from
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, problems
 from tests.sandbox import wat
 
 
@@ -22,7 +22,7 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 def test_check_healthy_example_exits_0_with_a_summary(cache_dir):
     result = invoke("check", str(EXAMPLES / "hello"), "--cache-dir", str(cache_dir))
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("@examples/hello 1.0.0: HEALTHY\n")
+    assert result.stdout.startswith("@examples/hello 1.0.0: HEALTHY\n")
 
 
 def test_check_json_is_the_health_report(cache_dir):
@@ -30,7 +30,7 @@ def test_check_json_is_the_health_report(cache_dir):
         "check", str(EXAMPLES / "vendas"), "--format", "json", "--cache-dir", str(cache_dir)
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert (data["moduleId"], data["status"]) == ("@examples/vendas", "healthy")
     schema = json.loads(invoke("report", "schema").output)
     jsonschema.validate(data, schema)
@@ -44,7 +44,7 @@ def test_format_can_come_from_the_environment(cache_dir):
         str(cache_dir),
         env={"SANDBENCH_FORMAT": "json"},
     )
-    assert json.loads(result.output)["status"] == "healthy"
+    assert json.loads(result.stdout)["status"] == "healthy"
 
 
 def test_check_hostile_example_exits_1(cache_dir):
@@ -52,14 +52,15 @@ def test_check_hostile_example_exits_1(cache_dir):
         "check", str(EXAMPLES / "hostile" / "infinite-loop"), "--cache-dir", str(cache_dir)
     )
     assert result.exit_code == 1
-    assert "CRITICAL" in result.output.splitlines()[0]
+    assert "CRITICAL" in result.stdout.splitlines()[0]
 
 
 def test_invalid_manifest_exits_2_with_one_line_per_problem(make_module):
     root = make_module(wat.OK, version="1.0", limits={"memory": "lots", "cpu": "1"})
     result = invoke("check", str(root))
     assert result.exit_code == 2
-    lines = result.output.splitlines()
+    assert result.stderr.startswith("[1/4] validating\n"), "progress, then the problems"
+    lines = problems(result.output)
     assert lines == [
         f'sandbench: error: {root}/module.json: version: "1.0" is invalid: '
         "expected a semantic version such as 2.1.0 or 1.0.0-rc.1",
@@ -80,7 +81,8 @@ def test_unusable_cache_folder_is_an_environment_error(tmp_path):
     blocker.write_text("")
     result = invoke("check", str(EXAMPLES / "hello"), "--cache-dir", str(blocker / "sub"))
     assert result.exit_code == 3
-    assert result.output.startswith("sandbench: error: cache folder")
+    [line] = problems(result.output)
+    assert line.startswith("sandbench: error: cache folder")
     assert "SANDBENCH_CACHE_DIR" in result.output
 
 
@@ -135,7 +137,7 @@ def test_check_resolve_points_the_http_capability_at_a_test_server(cache_dir):
         pinned = invoke("check", module, "--resolve", f"crm.example.com={address}",
                         "--cache-dir", str(cache_dir), "--format", "json")  # fmt: skip
     assert pinned.exit_code == 0, pinned.output
-    calls = json.loads(pinned.output)["hostApi"]["calls"]
+    calls = json.loads(pinned.stdout)["hostApi"]["calls"]
     assert [(c["target"], c["code"]) for c in calls] == [("crm.example.com", "ok")]
     bad = invoke("check", module, "--resolve", "crm.example.com")
     assert bad.exit_code == 2
@@ -211,7 +213,7 @@ def test_hostile_manifest_strings_exit_2_in_one_escaped_line(tmp_path, fields, n
     (root / "m.wasm").write_bytes(b"\0asm\1\0\0\0")
     result = CliRunner().invoke(cli, ["gate", str(root)])
     assert result.exit_code == 2, result.output
-    [line] = result.output.splitlines()
+    [line] = problems(result.output)
     assert line.startswith(f"sandbench: error: {root}/module.json: {named}"), line
     assert line.isprintable()
     assert len(line) < 400
@@ -222,6 +224,6 @@ def test_a_corrupt_tar_gz_is_one_line_and_exit_2(tmp_path):
     archive.write_bytes(gzip.compress(b"\x1b[2J not a tar" * 1000)[:-8] + b"\0" * 8)
     result = CliRunner().invoke(cli, ["gate", str(archive)])
     assert result.exit_code == 2, result.output
-    [line] = result.output.splitlines()
+    [line] = problems(result.output)
     assert line.startswith(f"sandbench: error: {archive}: corrupt or unreadable archive"), line
     assert line.isprintable()

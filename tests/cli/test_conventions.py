@@ -63,7 +63,7 @@ def test_output_file_and_quiet(tmp_path, cache_dir):
     assert result.output == ""  # -q: not even the status line
     assert json.loads(out.read_text())["moduleId"] == "@examples/hello"
     loud = CliRunner().invoke(cli, args[1:])
-    assert loud.output.startswith("@examples/hello 1.0.0: ")
+    assert loud.stdout.startswith("@examples/hello 1.0.0: ")  # progress goes to stderr
 
 
 def test_a_configuration_is_found_upwards_from_the_working_directory(tmp_path, cache_dir):
@@ -106,7 +106,7 @@ def test_a_broken_configuration_is_an_input_error_naming_it(tmp_path):
 )
 def test_colour_only_when_asked_or_on_a_terminal(env, coloured, cache_dir):
     result = CliRunner().invoke(cli, ["check", HELLO, "--cache-dir", str(cache_dir)], env=env)
-    first = result.output.splitlines()[0]
+    first = result.stdout.splitlines()[0]  # the report; progress lines go to stderr
     assert ("\x1b[" in first) is coloured, first
 
 

@@ -49,7 +49,7 @@ def invoke(*args: object):
 
 def report(*args: object) -> tuple[int, dict]:
     result = invoke(*args, "--format", "json")
-    return result.exit_code, json.loads(result.output)
+    return result.exit_code, json.loads(result.stdout)
 
 
 def publisher_rule(data: dict) -> dict:

@@ -17,6 +17,7 @@ from sandbench.cli import cli
 from sandbench.components import build
 from sandbench.errors import BuildError
 from tests.components.builds import BUILD_CACHE
+from tests.conftest import problems
 
 COMPONENT_RUNTIME = {"kind": "wasm", "abi": "component", "entry": "module.wasm", "source": "app.py"}
 HANDLER = "from sandbench_guest import Response\n\n\ndef handle(request):\n    return Response.text('hi')\n"
@@ -39,7 +40,8 @@ def module(folder: Path, source: str | None, runtime: dict[str, str] | None = No
 
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
+    lines = problems(result.output)  # without the progress lines on stderr
+    return result.exit_code, "".join(f"{line}\n" for line in lines)
 
 
 def componentize_children() -> list[str]:

@@ -66,7 +66,7 @@ def _gate_database(args: list[str], env: dict[str, str], cache_dir: Path) -> str
         env={"SANDBENCH_OSV_URL": "", **env},
     )
     assert result.exit_code in (0, 1), result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     [audit] = [s for s in report["scans"] if s["scanner"] == "pip-audit"]
     assert audit["skippedReason"] is None, audit["skippedReason"]
     return audit["database"]

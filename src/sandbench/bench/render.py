@@ -6,16 +6,15 @@ time). Pure functions: they return `str` and do no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from html import escape
+
+from sandbench.charts import Axis, Series, Threshold, line_chart
 
 from .result import BenchResult
 from .stats import Stats, summarize
+from .thresholds import parse_threshold
 
 __all__ = ["render_html", "render_text"]
-
-_W, _H, _PAD = 560, 240, 44
-_COLOURS = ("#c0392b", "#2471a3", "#1e8449", "#7d3c98")
 
 
 def _stats(stats: Stats | None, unit: str = "ms") -> str:
@@ -32,6 +31,11 @@ def render_text(result: BenchResult, status: str) -> str:
     lines = [f"{result.module_id} {result.version}: {status.upper()} ({result.backend})"]
     loads = result.loads
     lines.append(f"  load cold    {_stats(loads.cold_ms)}")
+    if loads.cold_measured_at is not None:
+        lines.append(
+            f"               measured when compiled, at {loads.cold_measured_at:%Y-%m-%d %H:%M} "
+            "UTC (`--cold` compiles again)"
+        )
     lines.append(f"  load warm    {_stats(loads.warm_ms)}")
     if loads.violation is not None:
         lines.append(f"  violation    {loads.violation.kind}: {loads.violation.message}")
@@ -72,130 +76,81 @@ def render_text(result: BenchResult, status: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _scale(values: Sequence[float], log: bool) -> tuple[float, float]:
-    values = [math.log10(v) if log else v for v in values if not log or v > 0]
-    if not values:
-        return 0.0, 1.0
-    low, high = min(values), max(values)
-    return (low, high) if high > low else (low - 0.5, high + 0.5)
-
-
-def _chart(
-    title: str,
-    series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
-    x_label: str,
-    y_label: str,
-    *,
-    log_y: bool = False,
-    x_ticks: Sequence[tuple[float, str]] = (),
-) -> str:
-    xs = [x for _, points in series for x, _ in points]
-    ys = [y for _, points in series for _, y in points]
-    x0, x1 = _scale(xs, False)
-    y0, y1 = _scale(ys, log_y)
-
-    def px(x: float) -> float:
-        return _PAD + (x - x0) / (x1 - x0) * (_W - 2 * _PAD)
-
-    def py(y: float) -> float:
-        v = math.log10(max(y, 1e-9)) if log_y else y
-        return _H - _PAD + (y0 - v) / (y1 - y0) * (_H - 2 * _PAD)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" role="img">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="{_W / 2}" y="16" text-anchor="middle" font-weight="bold">{escape(title)}</text>',
-        f'<line x1="{_PAD}" y1="{_H - _PAD}" x2="{_W - _PAD}" y2="{_H - _PAD}" stroke="#555"/>',
-        f'<line x1="{_PAD}" y1="{_PAD}" x2="{_PAD}" y2="{_H - _PAD}" stroke="#555"/>',
-        f'<text x="{_W / 2}" y="{_H - 6}" text-anchor="middle">{escape(x_label)}</text>',
-        f'<text x="12" y="{_H / 2}" transform="rotate(-90 12 {_H / 2})" '
-        f'text-anchor="middle">{escape(y_label)}</text>',
-    ]
-    for x, label in x_ticks:
-        parts.append(
-            f'<text x="{px(x):.1f}" y="{_H - _PAD + 14}" text-anchor="middle" '
-            f'font-size="10">{escape(label)}</text>'
-        )
-    for value, anchor in ((y0, _H - _PAD), (y1, _PAD)):
-        shown = 10**value if log_y else value
-        parts.append(
-            f'<text x="{_PAD - 4}" y="{anchor:.1f}" text-anchor="end" font-size="10">'
-            f"{shown:.3g}</text>"
-        )
-    for index, (name, points) in enumerate(series):
-        colour = _COLOURS[index % len(_COLOURS)]
-        path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in points)
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{path}"/>')
-        parts.append(
-            f'<text x="{_W - _PAD}" y="{30 + 14 * index}" text-anchor="end" fill="{colour}" '
-            f'font-size="11">{escape(name)}</text>'
-        )
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
 def _nines(q: float) -> float:
     """Percentile q on a "number of nines" axis: 90 -> 1, 99 -> 2, 99.9 -> 3."""
     return math.log10(100 / max(100 - q, 0.001))
 
 
-def _plots(result: BenchResult) -> list[str]:
+def _drawn(result: BenchResult, metrics: set[str]) -> list[Threshold]:
+    """The load test's thresholds on `metrics`, as lines (red when one failed)."""
     test = result.load_test
-    plots: list[str] = []
-    if test is not None and test.spectrum:
+    if test is None:
+        return []
+    found = []
+    for check in test.thresholds:
+        parsed = parse_threshold(check.threshold)
+        if parsed.metric in metrics:
+            found.append(Threshold(parsed.value, check.threshold, failed=not check.passed))
+    return found
+
+
+def _latency_plots(result: BenchResult) -> list[str]:
+    test = result.load_test
+    if test is None:
+        return []
+    plots = []
+    if test.spectrum:
         levels = [(q, lat, svc) for q, lat, svc in test.spectrum if q < 100]
         ticks = [(_nines(q), f"p{q:g}") for q, _, _ in levels if q >= 50]
-        plots.append(
-            _chart(
-                "Latency by percentile",
-                [
-                    ("from intended send time", [(_nines(q), lat) for q, lat, _ in levels]),
-                    ("from actual send (closed loop)", [(_nines(q), svc) for q, _, svc in levels]),
-                ],
-                "percentile",
-                "ms (log)",
-                log_y=True,
-                x_ticks=ticks,
-            )
-        )
-    if test is not None and test.timeline:
-        plots.append(
-            _chart(
-                "Throughput and p99 per second",
-                [
-                    ("requests/s", [(s.t, s.requests) for s in test.timeline]),
-                    ("p99 ms", [(s.t, s.p99_ms) for s in test.timeline]),
-                ],
-                "seconds (by intended send time)",
-                "req/s, ms",
-            )
-        )
-    for title, samples in (
-        ("Serving process: CPU and memory", result.server),
-        ("Containers (cgroup counters): CPU and memory", result.containers),
-    ):
-        if samples:
-            plots.append(
-                _chart(
-                    title,
-                    [
-                        ("CPU % of a core", [(s.t, s.cpu_percent) for s in samples]),
-                        ("memory MiB", [(s.t, s.rss_bytes / 2**20) for s in samples]),
-                    ],
-                    "seconds",
-                    "%, MiB",
-                )
-            )
-    if test is not None and test.generator:
-        plots.append(
-            _chart(
-                "Load generator (locust) CPU",
-                [("CPU % of a core", [(s.t, s.cpu_percent) for s in test.generator])],
-                "seconds",
-                "%",
-            )
-        )
+        plots.append(line_chart(
+            "Latency by percentile",
+            [Series("from intended send time", [(_nines(q), lat) for q, lat, _ in levels]),
+             Series("from actual send (closed loop)", [(_nines(q), s) for q, _, s in levels])],
+            Axis("percentile", ticks=ticks, start_at_zero=False),
+            Axis("latency (ms, log scale)", log=True),
+            _drawn(result, {"p50", "p95", "p99", "max", "mean"}),
+        ))  # fmt: skip
+    if test.timeline:
+        seconds = Axis("seconds into the test (by intended send time)")
+        plots.append(line_chart(
+            "Throughput per second",
+            [Series("requests/s", [(s.t, s.requests) for s in test.timeline])],
+            seconds, Axis("requests/s"), _drawn(result, {"rps"}),
+        ))  # fmt: skip
+        plots.append(line_chart(
+            "p99 latency per second",
+            [Series("p99 ms", [(s.t, s.p99_ms) for s in test.timeline])],
+            seconds, Axis("p99 latency (ms)"), _drawn(result, {"p99"}),
+        ))  # fmt: skip
     return plots
+
+
+def _resource_plots(result: BenchResult) -> list[str]:
+    """CPU and memory on separate charts: one unit per axis."""
+    plots = []
+    samples_by = [("Serving process", result.server),
+                  ("Containers (cgroup counters)", result.containers)]  # fmt: skip
+    if result.load_test is not None:
+        samples_by.append(("Load generator (locust)", result.load_test.generator))
+    for title, samples in samples_by:
+        if not samples:
+            continue
+        seconds = Axis("seconds")
+        plots.append(line_chart(
+            f"{title}: CPU", [Series("CPU", [(s.t, s.cpu_percent) for s in samples])],
+            seconds, Axis("CPU (% of one core)"),
+        ))  # fmt: skip
+        if title.startswith("Load generator"):
+            continue
+        plots.append(line_chart(
+            f"{title}: memory", [Series("RSS", [(s.t, s.rss_bytes / 2**20) for s in samples])],
+            seconds, Axis("memory (MiB)"),
+        ))  # fmt: skip
+    return plots
+
+
+def _plots(result: BenchResult) -> list[str]:
+    return _latency_plots(result) + _resource_plots(result)
 
 
 def render_html(result: BenchResult, status: str) -> str:
@@ -205,8 +160,10 @@ def render_html(result: BenchResult, status: str) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}pre{background:#f4f4f4;padding:1em}"
-        "figure{display:inline-block;margin:1em}</style></head><body>\n"
+        "<style>body{font-family:sans-serif;margin:2em}"
+        "pre{background:#f4f4f4;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}"
+        "figure{display:inline-block;width:min(640px,100%);margin:1em 1em 1em 0}"
+        "</style></head><body>\n"
         f"<h1>{escape(title)}</h1>\n<pre>{escape(render_text(result, status))}</pre>\n"
         f"{body}\n</body></html>\n"
     )

@@ -17,6 +17,7 @@ from sandbench.sandbox import BackendKind, open_backend
 
 from .config import resolve_policy
 from .output import host_from, output_option, resolve_option, write_output
+from .progress import cold_option, progress_for, quiet_option
 
 __all__ = ["bench_command"]
 
@@ -121,11 +122,13 @@ def _thresholds(
     default=None,
 )
 @resolve_option
+@cold_option
+@quiet_option
 def bench_command(module: Path, users: int, rate: float, duration: float,
                   max_requests: int | None, workers: int, reps: int, invokes: int,
                   instances: int, thresholds: tuple[str, ...], fmt: str, output: Path | None,
-                  html: Path | None,
-                  cache_dir: Path | None, resolve: tuple[str, ...]) -> None:  # fmt: skip
+                  html: Path | None, cache_dir: Path | None, resolve: tuple[str, ...],
+                  cold: bool, quiet: bool) -> None:  # fmt: skip
     """Check MODULE, then measure it: load times, in-process latency and an HTTP load test.
 
     Exits 0 when healthy and every threshold holds, 1 otherwise, 2 for bad input and 3
@@ -135,9 +138,11 @@ def bench_command(module: Path, users: int, rate: float, duration: float,
                             max_requests=max_requests, workers=workers)  # fmt: skip
     backend = open_backend(BackendKind.WASM, cache_dir)
     try:
-        run = bench(module, load_test=config, thresholds=thresholds or None, backend=backend,
-                    reps=reps, invokes=invokes, instances=instances, policy=resolve_policy(None),
-                    host=host_from(None, resolve))  # fmt: skip
+        with progress_for(quiet) as progress:
+            run = bench(module, load_test=config, thresholds=thresholds or None,
+                        backend=backend, reps=reps, invokes=invokes, instances=instances,
+                        policy=resolve_policy(None), host=host_from(None, resolve), cold=cold,
+                        progress=progress)  # fmt: skip
     finally:
         backend.close()
     status = run.health.status.value

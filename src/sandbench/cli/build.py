@@ -9,6 +9,8 @@ import click
 from sandbench.components import build
 from sandbench.manifests import format_bytes
 
+from .progress import progress_for, quiet_option
+
 __all__ = ["build_command"]
 
 
@@ -22,13 +24,15 @@ __all__ = ["build_command"]
     type=click.Path(path_type=Path),
     help="Where built components are kept (default: $SANDBENCH_CACHE_DIR or ~/.cache/sandbench).",
 )
-def build_command(module: Path, no_cache: bool, cache_dir: Path | None) -> None:
+@quiet_option
+def build_command(module: Path, no_cache: bool, cache_dir: Path | None, quiet: bool) -> None:
     """Build MODULE's Python source (`runtime.source`) into its component (`runtime.entry`).
 
     Uses componentize-py (the version sandbench pins) and the world sandbench:platform/module
     (docs/components.md), then writes the module's digest into module.json as its signature.
     """
-    result = build(module, cache_dir=cache_dir, use_cache=not no_cache)
+    with progress_for(quiet) as progress:
+        result = build(module, cache_dir=cache_dir, use_cache=not no_cache, progress=progress)
     how = "from the build cache" if result.cached else f"componentize-py {result.componentize_py}"
     click.echo(
         f"built {result.component} ({format_bytes(result.size_bytes)}, "

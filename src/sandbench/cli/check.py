@@ -18,6 +18,7 @@ from .output import (
     signer_options,
     with_signers,
 )
+from .progress import cold_option, progress_for, quiet_option
 
 __all__ = ["check_command"]
 
@@ -41,6 +42,8 @@ __all__ = ["check_command"]
 @cache_option
 @host_options
 @signer_options
+@cold_option
+@quiet_option
 def check_command(
     module: Path,
     formats: tuple[str, ...],
@@ -54,6 +57,8 @@ def check_command(
     resolve: tuple[str, ...],
     allowed_signers: Path | None,
     revoked_keys: Path | None,
+    cold: bool,
+    quiet: bool,
 ) -> None:
     """Validate MODULE, load it in its sandbox (WASM or container) and send its health request.
 
@@ -62,7 +67,15 @@ def check_command(
     """
     policy = with_signers(policy_from(policy_file), allowed_signers, revoked_keys)
     host = host_from(database, resolve)
-    report = check(
-        module, policy=policy, storage=storage, calls=calls, cache_dir=cache_dir, host=host
-    )
+    with progress_for(quiet) as progress:
+        report = check(
+            module,
+            policy=policy,
+            storage=storage,
+            calls=calls,
+            cache_dir=cache_dir,
+            host=host,
+            cold=cold,
+            progress=progress,
+        )
     emit(report, formats, output_dir, output)

@@ -19,6 +19,7 @@ from .output import (
     signer_options,
     with_signers,
 )
+from .progress import cold_option, progress_for, quiet_option
 
 __all__ = ["gate_command"]
 
@@ -30,6 +31,8 @@ __all__ = ["gate_command"]
 @host_options
 @signer_options
 @osv_options
+@cold_option
+@quiet_option
 def gate_command(
     module: Path,
     formats: tuple[str, ...],
@@ -43,6 +46,8 @@ def gate_command(
     revoked_keys: Path | None,
     osv_url: str | None,
     advisory_db: Path | None,
+    cold: bool,
+    quiet: bool,
 ) -> None:
     """Pass or fail MODULE (a folder, .tar.gz or .zip) before it is published.
 
@@ -51,12 +56,15 @@ def gate_command(
     """
     host = host_from(database, resolve)
     policy = with_signers(policy_from(policy_file), allowed_signers, revoked_keys)
-    report = gate(
-        module,
-        policy=policy,
-        cache_dir=cache_dir,
-        host=host,
-        osv_url=osv_url,
-        advisory_store=advisory_db,
-    )
+    with progress_for(quiet) as progress:
+        report = gate(
+            module,
+            policy=policy,
+            cache_dir=cache_dir,
+            host=host,
+            osv_url=osv_url,
+            advisory_store=advisory_db,
+            cold=cold,
+            progress=progress,
+        )
     emit(report, formats, output_dir, output)

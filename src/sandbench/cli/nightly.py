@@ -64,7 +64,7 @@ def _progress(number: int, total: int, task: Task, result: CellResult | None) ->
     default=None,
     help="Write the JSON summary here (default: nightly-summary-RUN-I-of-N.json).",
 )
-@click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def run_command(
     config_file: Path,
     db: str | None,

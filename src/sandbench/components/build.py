@@ -31,6 +31,7 @@ from pathlib import Path
 from sandbench._pyast import parse
 from sandbench.errors import BuildError, ManifestError
 from sandbench.manifests import MANIFEST_NAME, WasmRuntime, load, parse_manifest, write_signature
+from sandbench.progress import Progress, Steps
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
 
 __all__ = ["BuildResult", "build", "componentize_py_version", "guest_files"]
@@ -336,11 +337,18 @@ def _runtime(root: Path) -> tuple[WasmRuntime, str]:
 
 
 def build(
-    module: Path | str, *, cache_dir: Path | None = None, use_cache: bool = True
+    module: Path | str,
+    *,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: Progress | None = None,
 ) -> BuildResult:
     """Build the component of the module folder `module`, write it to `runtime.entry` and
-    sign the manifest. Raises `BuildError` (one line per problem) when it cannot."""
+    sign the manifest. Raises `BuildError` (one line per problem) when it cannot.
+    `progress` hears each step (`sandbench.progress`)."""
     started = time.perf_counter()
+    steps = Steps(progress, 3)
+    steps.start("reading the sources")
     root = Path(module).resolve()
     runtime, source = _runtime(root)
     source_path = root / source
@@ -363,8 +371,10 @@ def build(
         work = Path(tmp)
         out = work / "component.wasm"
         if cached is not None:
+            steps.start("copying from the build cache")
             out.write_bytes(cached)
         else:
+            steps.start("componentize-py")
             (work / "wit").mkdir()
             for path in guest_files():
                 destination = work / ("wit" if path.suffix == ".wit" else "") / path.name
@@ -373,7 +383,9 @@ def build(
             _componentize(_sources(root, work, target), work, out, source_path)
             cache.put(key, out.read_bytes())
         _install(out, target)
+    steps.start("signing")
     signature = write_signature(load(root))
+    steps.finish("built")
     return BuildResult(
         component=target,
         size_bytes=target.stat().st_size,

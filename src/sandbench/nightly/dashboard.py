@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import statistics
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
+
+from sandbench.charts import Axis, trend_chart
 
 from .models import CellResult, CellStatus
 from .regress import Regression
@@ -98,46 +99,22 @@ def render_regressions(run_id: str, regressions: Sequence[Regression]) -> str:
 
 
 def trend_svg(metric: str, nights: Sequence[tuple[str, Sequence[float]]]) -> str:
-    """A trend chart: per night the samples' range (thin), interquartile band, median line."""
-    width, height, pad = 640, 200, 40
-    points = [(run, sorted(v)) for run, v in nights if v]
-    if not points:
-        return ""
-    # scale to the nights' 95th percentiles, so one outlier does not flatten the trend;
-    # whiskers past the top are clipped
-    top = 1.2 * max(v[int(0.95 * (len(v) - 1))] for _, v in points) or 1.0
-    step = (width - 2 * pad) / max(len(points) - 1, 1)
+    """A trend chart (`charts.trend_chart`): per night the samples' range, interquartile box
+    and median line, on axes with the metric's unit and ticks."""
+    unit = "ms" if metric.endswith("_ms") else "bytes" if metric.endswith("_bytes") else ""
+    label = f"{metric} ({unit})" if unit else metric
+    return trend_chart(f"{metric} per night", nights, Axis(label, fmt=lambda v: f"{v:.3g}"))
 
-    def y(value: float) -> float:
-        return height - pad - (height - 2 * pad) * min(value, top) / top
 
-    parts, line = [], []
-    for i, (run, values) in enumerate(points):
-        x = pad + i * step
-        q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y(values[0]):.1f}" y2="{y(values[-1]):.1f}" stroke="#afb8c1"/>'
-        )
-        parts.append(
-            f'<rect x="{x - 5:.1f}" y="{y(q[2]):.1f}" width="10" height="{max(y(q[0]) - y(q[2]), 1):.1f}" fill="#54aeff" opacity="0.6"><title>{escape(run)}: median {q[1]:.3f}, IQR {q[0]:.3f}-{q[2]:.3f}, n={len(values)}</title></rect>'
-        )
-        line.append(f"{x:.1f},{y(q[1]):.1f}")
-        parts.append(
-            f'<text x="{x:.1f}" y="{height - pad + 14}" font-size="10" text-anchor="middle">{escape(run[-10:])}</text>'
-        )
-    parts.append(
-        f'<polyline points="{" ".join(line)}" fill="none" stroke="#0969da" stroke-width="2"/>'
+def _reasons(by_cell: dict[str, dict[str, CellResult]]) -> str:
+    """Why each night that was not healthy was not, in the page (not only in tooltips)."""
+    items = "".join(
+        f"<li>{escape(run)} {escape(cell)}: {_badge(r.status)} {escape(r.message)}</li>"
+        for cell, seen in sorted(by_cell.items())
+        for run, r in sorted(seen.items())
+        if r.status is not CellStatus.HEALTHY and r.message
     )
-    axis = (
-        f'<text x="4" y="{pad - 8}" font-size="11">{escape(metric)}</text>'
-        f'<line x1="{pad - 4}" x2="{width - pad}" y1="{y(top):.1f}" y2="{y(top):.1f}" stroke="#eaeef2"/>'
-        f'<text x="{pad - 6}" y="{y(top) + 4:.1f}" font-size="10" text-anchor="end">{top:.3g}</text>'
-        f'<text x="{pad - 6}" y="{y(0) + 4:.1f}" font-size="10" text-anchor="end">0</text>'
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(metric)} trend">{axis}{"".join(parts)}</svg>'
-    )
+    return f"<h2>Why</h2><ul class='reasons'>{items}</ul>" if items else ""
 
 
 def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult]) -> str:
@@ -164,7 +141,8 @@ def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult
             )
             charts.append(f"<h3>{escape(cell)}: {escape(metric)}</h3>{svg}")
     table = f"<h2>Status per night</h2><table><tr><th>cell</th>{head}</tr>{''.join(rows)}</table>"
-    return _page(module, table + "<h2>Trends</h2>" + "".join(charts), depth=1)
+    body = table + _reasons(by_cell) + "<h2>Trends</h2>" + "".join(charts)
+    return _page(module, body, depth=1)
 
 
 def publish(

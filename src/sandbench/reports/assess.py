@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 
 from sandbench.sandbox import Violation
 
+from .drawn import policy_thresholds
 from .latency import judge_latency
 from .model import (
     DependencyStatus,
@@ -458,6 +459,7 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
         last_check=ev.checked_at,
         reasons=[r.rule for r in results if r.status is status and status is not Status.HEALTHY],
         rules=results,
+        thresholds=policy_thresholds(policy, results),
         violations=_violations(ev),
         limits=LimitsApplied(
             memory_bytes=limits.memory_bytes,
@@ -478,6 +480,7 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
             compile_ms=round(ev.load.compile_ms, 3),
             warm_ms=ev.load.warm,
             cache_hit=ev.load.cache_hit,
+            cold_measured_at=ev.load.cold_measured_at,
         ),
         health=_health(ev),
         load_test=_load_test_report(ev),

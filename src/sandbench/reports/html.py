@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from sandbench.manifests import format_bytes
+from sandbench.bench import Stats
+from sandbench.charts import Axis, Series, Threshold, bar_chart, gauge, line_chart
 
 from .model import HealthReport, Status
 
@@ -18,39 +19,86 @@ h1{font-size:1.4rem}.badge{color:#fff;padding:.15rem .6rem;border-radius:1rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
 td,th{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}.muted{color:#656d76}svg{display:block;margin:.5rem 0 1.5rem}
+body{padding:0 1rem;box-sizing:border-box}td{overflow-wrap:anywhere}
+.rules td:nth-child(-n+2){white-space:nowrap}
+tr.degraded td{background:#fff8c5}tr.critical td{background:#ffebe9}
 """
 
 
-def _bars(samples: list[float], width: int = 640, height: int = 160) -> str:
-    """An SVG bar chart of per-call latencies (ms), with the median marked."""
+def _mib(value: float) -> str:
+    return f"{value:.3g} MiB"
+
+
+def _thresholds(report: HealthReport, rule: str, shown: float) -> list[Threshold]:
+    """The policy lines of `rule`: the first always, a higher one only when the data reach
+    it (a 500 ms line would flatten 3 ms bars), and any that failed."""
+    found = [t for t in report.thresholds if t.rule == rule]
+    return [
+        Threshold(t.value, f"{t.label} {t.value:g} {t.unit}", t.failed)
+        for i, t in enumerate(found)
+        if i == 0 or t.failed or shown >= t.value
+    ]
+
+
+def _latency_chart(report: HealthReport) -> str:
+    """Each health call's latency (ms) against the p95 thresholds."""
+    samples = report.health.samples_ms if report.health else []
     if not samples:
         return "<p class='muted'>no calls were made</p>"
-    top = max(samples) or 1.0
-    step = min(width / len(samples), 48.0)
-    bars = "".join(
-        f"<rect x='{i * step + 1:.1f}' y='{height - 20 - (v / top) * (height - 30):.1f}' "
-        f"width='{max(step - 2, 1):.1f}' height='{(v / top) * (height - 30):.1f}' fill='#0969da'>"
-        f"<title>call {i + 1}: {v:.3f} ms</title></rect>"
-        for i, v in enumerate(samples)
-    )
-    return (
-        f"<svg role='img' aria-label='latency per call' width='{width}' height='{height}' "
-        f"viewBox='0 0 {width} {height}'>{bars}"
-        f"<text x='0' y='{height - 4}' font-size='11'>call 1 .. {len(samples)}; "
-        f"highest {top:.3f} ms</text></svg>"
+    lines = _thresholds(report, "latency-p95", max(samples))
+    return bar_chart(
+        "Latency per health call",
+        samples,
+        Axis("health call (#)", fmt=lambda v: f"{v:g}"),
+        _latency_axis(samples, lines),
+        lines,
+        tips=[f"call {i + 1}: {v:.3f} ms" for i, v in enumerate(samples)],
     )
 
 
-def _gauge(used: int, limit: int, width: int = 640) -> str:
-    """An SVG bar of peak memory against the limit."""
-    share = min(used / limit, 1.0) if limit else 0.0
-    return (
-        f"<svg role='img' aria-label='memory against limit' width='{width}' height='44' "
-        f"viewBox='0 0 {width} 44'><rect width='{width}' height='20' fill='#eaeef2'/>"
-        f"<rect width='{width * share:.1f}' height='20' fill='#8250df'/>"
-        f"<text x='0' y='38' font-size='11'>{escape(format_bytes(used))} of "
-        f"{escape(format_bytes(limit))} ({share:.1%})</text></svg>"
-    )
+def _percentile_chart(report: HealthReport) -> str:
+    """The load test's latency at p50, p95, p99 and max (ms) against the p95 thresholds."""
+    test = report.load_test
+    if test is None:
+        return ""
+    marks = ((1, "p50"), (2, "p95"), (3, "p99"), (4, "max"))
+    lines = _thresholds(report, "latency-p95", test.latency_ms.max)
+
+    def points(stats: Stats) -> list[tuple[float, float]]:
+        return list(
+            zip((1.0, 2.0, 3.0, 4.0), (stats.median, stats.p95, stats.p99, stats.max), strict=True)
+        )
+
+    return line_chart(
+        "Load-test latency by percentile",
+        [Series("from intended send", points(test.latency_ms)),
+         Series("service (actual send)", points(test.service_ms))],
+        Axis("percentile", ticks=marks),
+        _latency_axis([test.service_ms.median, test.latency_ms.max], lines),
+        lines,
+    )  # fmt: skip
+
+
+def _latency_axis(values: list[float], lines: list[Threshold]) -> Axis:
+    """Milliseconds, on a log scale when a threshold is far above the data (a 100 ms line
+    would flatten 0.2 ms bars to nothing)."""
+    low = min([v for v in values if v > 0], default=1.0)
+    if any(t.value > 20 * low for t in lines):
+        return Axis("latency (ms, log scale)", log=True, fmt=_ms)
+    return Axis("latency (ms)", fmt=_ms)
+
+
+def _ms(value: float) -> str:
+    return f"{value:g}"
+
+
+def _gauges(report: HealthReport) -> list[str]:
+    m, lim = report.metrics, report.limits
+    mib = 2**20
+    return [
+        gauge("Peak memory", m.memory_usage / mib, lim.memory_bytes / mib, _mib),
+        gauge("CPU (millicores)", m.cpu_usage, lim.cpu_millicores, lambda v: f"{v:.0f}m"),
+    ]
 
 
 def _table(head: tuple[str, ...], rows: Sequence[Sequence[object]]) -> str:
@@ -59,6 +107,18 @@ def _table(head: tuple[str, ...], rows: Sequence[Sequence[object]]) -> str:
         "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
     return f"<table><tr>{header}</tr>{body}</table>"
+
+
+def _rules(report: HealthReport) -> str:
+    """The rules table; a rule that fired is highlighted in its status's colour."""
+    rows = "".join(
+        f"<tr class='{r.status.value}'><td>{escape(r.rule)}</td><td>{escape(r.outcome)}</td>"
+        f"<td>{escape(r.message)}</td></tr>"
+        for r in report.rules
+    )
+    return (
+        f"<table class='rules'><tr><th>rule</th><th>status</th><th>detail</th></tr>{rows}</table>"
+    )
 
 
 def _load_test(report: HealthReport) -> list[str]:
@@ -75,7 +135,7 @@ def _load_test(report: HealthReport) -> list[str]:
         f"<p>{test.requests} requests at {test.achieved_rps:.0f}/s (target "
         f"{test.target_rps:g}/s), errors {test.error_rate:.2%}</p>"
     )
-    return ["<h2>Load test</h2>", summary, _table(head, rows)]
+    return ["<h2>Load test</h2>", summary, _table(head, rows), _percentile_chart(report)]
 
 
 def render_html(report: HealthReport) -> str:
@@ -102,15 +162,12 @@ def render_html(report: HealthReport) -> str:
             ],
         ),
         "<h2>Latency of the health calls</h2>",
-        _bars(report.health.samples_ms if report.health else []),
+        _latency_chart(report),
         *_load_test(report),
-        "<h2>Memory</h2>",
-        _gauge(m.memory_usage, lim.memory_bytes),
+        "<h2>Memory and CPU</h2>",
+        *_gauges(report),
         "<h2>Rules</h2>",
-        _table(
-            ("rule", "status", "detail"),
-            [(r.rule, r.outcome, r.message) for r in report.rules],
-        ),
+        _rules(report),
     ]
     if report.violations:
         violations = [(v.kind, v.phase, v.count, v.message) for v in report.violations]

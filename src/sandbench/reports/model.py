@@ -133,6 +133,16 @@ class RuleResult(_Camel):
         return "inconclusive" if self.inconclusive else self.status.value
 
 
+class ThresholdReport(_Camel):
+    """A numeric limit of the policy that a rule compares a measurement with (for charts)."""
+
+    rule: str
+    label: str
+    value: float
+    unit: str = Field(description="ms, or ratio for a rate (0.005 = 0.5 %)")
+    failed: bool = Field(description="the rule fired at this threshold")
+
+
 class ViolationReport(_Camel):
     """A violation as reported: what, when, how often."""
 
@@ -207,6 +217,11 @@ class LoadReport(_Camel):
     compile_ms: float
     warm_ms: Stats | None = None
     cache_hit: bool = False
+    cold_measured_at: datetime | None = Field(
+        default=None,
+        description="when the cold load was measured, if it is the compile recorded with the "
+        "cached artifact (`--cold` measures afresh); absent when this run compiled",
+    )
 
 
 class HealthProbe(_Camel):
@@ -372,6 +387,9 @@ class HealthReport(_Camel):
     last_check: datetime
     reasons: list[str] = Field(description="ids of the rules that set the status")
     rules: list[RuleResult]
+    thresholds: list[ThresholdReport] = Field(
+        default_factory=list, description="the policy's numeric thresholds, as charts draw them"
+    )
     violations: list[ViolationReport] = Field(default_factory=list)
     limits: LimitsApplied
     signature: SignatureReport

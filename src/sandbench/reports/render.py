@@ -82,8 +82,13 @@ def render_text(report: HealthReport) -> str:
         if warm
         else ""
     )
+    when = (
+        f", measured when compiled, at {load.cold_measured_at:%Y-%m-%d %H:%M} UTC"
+        if load.cold_measured_at
+        else ""
+    )
     lines.append(
-        f"  load       cold {load.cold_ms:.1f} ms (compile {load.compile_ms:.1f}){warm_text}"
+        f"  load       cold {load.cold_ms:.1f} ms (compile {load.compile_ms:.1f}{when}){warm_text}"
     )
     if report.health is not None:
         h = report.health

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from sandbench.hostapi import Activity, HostSettings
 from sandbench.manifests import ModulePackage, Rate
+from sandbench.sandbox.compile_record import CompileRecord
 
 __all__ = [
     "Closing",
@@ -188,6 +189,11 @@ class LoadResult(BaseModel):
         description="each interface the module imports -> whether the host provides it",
     )
     imports: tuple[str, ...] = Field(default=(), description="every import, as module::name")
+    compiled: CompileRecord | None = Field(
+        default=None,
+        description="the artifact's measured compile: kept with the cache entry on a hit, "
+        "made by this load otherwise (None when the backend keeps none)",
+    )
 
 
 class Closing:

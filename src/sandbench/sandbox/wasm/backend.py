@@ -36,6 +36,7 @@ from sandbench.interrupts import on_interrupt
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.budget import FuelRate, ModuleCpu
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
+from sandbench.sandbox.compile_record import CompileRecord, read_record, write_record
 from sandbench.sandbox.host import host_api
 from sandbench.sandbox.interface import (
     Closing,
@@ -231,7 +232,8 @@ class WasmBackend(Closing):
             writes_files=f"{WASI}::path_open" in shape.imports,
         )
         instance = CommandInstance(spec) if runtime.abi == "command" else ReactorInstance(spec)
-        return _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
+        loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
+        return self._with_record(loaded, key)
 
     def _load_component(
         self,
@@ -283,7 +285,21 @@ class WasmBackend(Closing):
             writes_files=bool(grants.storage_write),
         )
         instance = ComponentInstance(spec)
-        return _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
+        loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
+        return self._with_record(loaded, key)
+
+    def _with_record(self, loaded: LoadResult, key: str) -> LoadResult:
+        """`loaded` with the artifact's compile record (compile_record.py): the one kept
+        with a cache hit, or a new one for a compile."""
+        if self._cache is None or loaded.instance is None:
+            return loaded
+        artifact = self._cache.path(key)
+        record: CompileRecord | None
+        if loaded.cache_hit:
+            record = read_record(artifact, self.describe())
+        else:
+            record = write_record(artifact, loaded.compile_ms, self.describe())
+        return loaded.model_copy(update={"compiled": record})
 
     def _module_cpu(self, package: ModulePackage, limits: SandboxLimits) -> ModuleCpu:
         """The CPU accounting of `package` under `limits`: one per module, shared by every
