@@ -385,6 +385,7 @@ def _health(ev: Evidence) -> HealthProbe | None:
         latency_ms=ev.probe.latency_ms,
         sample_body=sample[:512].decode("utf-8", "replace"),
         samples_ms=[round(o.usage.wall_ms + o.usage.throttled_ms, 4) for o in outcomes],
+        cpu_samples_ms=[round(o.usage.cpu_ms, 6) for o in outcomes],
     )
 
 
