@@ -58,6 +58,7 @@ class Options:
 
     calls: int = 5
     warm_runs: int = 5
+    cold: bool = True  # False: the first load may come from the artifact cache (nightly)
     storage: Path | None = None
     cache_dir: Path | None = None
     skipped: tuple[Skipped, ...] = field(default=())
@@ -87,10 +88,13 @@ def check(
     warm_runs: int = 5,
     cache_dir: Path | None = None,
     host: HostSettings | None = None,
+    cold: bool = True,
 ) -> HealthReport:
     """Validate, load (cold, then warm) and health-check the module folder at `path`.
 
-    Without `backend`, the one `runtime.kind` names is opened (and closed) here.
+    Without `backend`, the one `runtime.kind` names is opened (and closed) here. `cold=False`
+    lets the first load use the compiled-artifact cache (a nightly round judges the calls,
+    and a fresh compile of a large component costs seconds per round).
     Raises `ManifestError` for an invalid module and `SandboxError` for host faults
     (`BackendUnavailable` when that backend cannot run here); anything the module itself
     does wrong is in the report.
@@ -98,6 +102,7 @@ def check(
     options = Options(
         calls=calls,
         warm_runs=warm_runs,
+        cold=cold,
         storage=storage,
         cache_dir=cache_dir,
         skipped=_NOT_IN_CHECK,
@@ -343,7 +348,12 @@ def _measure(
         applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
         workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
         loaded, times = measure_load(
-            backend, package, applied.limits, workspace.grants, warm_runs=options.warm_runs
+            backend,
+            package,
+            applied.limits,
+            workspace.grants,
+            warm_runs=options.warm_runs,
+            fresh=options.cold,
         )
         result: ProbeResult | None = None
         if loaded.instance is not None:

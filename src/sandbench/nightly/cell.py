@@ -66,8 +66,9 @@ def _pipeline(task: Task) -> HealthReport:
                 policy=policy,
                 backend=backend,
                 calls=config.calls,
-                warm_runs=3,
+                warm_runs=config.warm_runs,
                 cache_dir=config.cache_dir,
+                cold=config.cold_load,
             )
     finally:
         if backend is not None:
@@ -76,7 +77,9 @@ def _pipeline(task: Task) -> HealthReport:
 
 def result_from_report(task: Task, report: HealthReport, elapsed_ms: float) -> CellResult:
     """The stored form of a report: status, latency samples, findings and the JSON itself."""
-    samples: dict[str, list[float]] = {"load.cold_ms": [report.load.cold_ms]}
+    samples: dict[str, list[float]] = {}
+    if task.config.cold_load:  # otherwise the first load was not cold: nothing to compare
+        samples["load.cold_ms"] = [report.load.cold_ms]
     if report.health is not None and report.health.samples_ms:
         samples["health.latency_ms"] = list(report.health.samples_ms)
         if report.health.cpu_samples_ms:  # the same calls' CPU time, as the sandbox measured it

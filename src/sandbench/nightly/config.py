@@ -8,6 +8,8 @@ rounds = 6              # at most this many rounds per cell, interleaved with it
 min_rounds = 2          # at least this many; between the two the data decide (`precision`)
 precision = 0.03        # stop once the 95 % interval of the night's ratio is within +-3 %
 cell_budget = 60        # seconds of wall clock per cell over all its rounds
+warm_runs = 3           # warm loads per round (0: load once)
+cold_load = true        # false: no fresh compile per round (load.cold_ms is then not stored)
 interleave = 8          # cells per interleaving window (a window finishes before the next)
 cell_timeout = 120      # seconds of wall clock per cell; the worker is killed past it
 store = "nightly.db"    # SQLite file, or a postgresql:// URL
@@ -76,6 +78,8 @@ class _Nightly(BaseModel):
     min_rounds: int = Field(default=2, ge=1, le=100)
     precision: float = Field(default=0.03, gt=0, le=1)
     cell_budget: float = Field(default=60.0, gt=0)
+    warm_runs: int = Field(default=3, ge=0, le=100)
+    cold_load: bool = True
     interleave: int = Field(default=8, ge=1, le=10_000)
     cell_timeout: float = Field(default=120.0, gt=0)
     store: str = "nightly.db"
@@ -117,6 +121,8 @@ class NightlyConfig(BaseModel):
     min_rounds: int = 1
     precision: float = 0.03
     cell_budget: float = 60.0
+    warm_runs: int = 3
+    cold_load: bool = True
     interleave: int
     cell_timeout: float
     store: str
@@ -159,6 +165,8 @@ def load_config(path: Path | str) -> NightlyConfig:
         min_rounds=min(parsed.nightly.min_rounds, parsed.nightly.rounds),
         precision=parsed.nightly.precision,
         cell_budget=parsed.nightly.cell_budget,
+        warm_runs=parsed.nightly.warm_runs,
+        cold_load=parsed.nightly.cold_load,
         interleave=parsed.nightly.interleave,
         cell_timeout=parsed.nightly.cell_timeout,
         store=store,
