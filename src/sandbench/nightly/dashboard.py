@@ -1,9 +1,11 @@
 """`sandbench nightly publish`: a static site over the history. No scripts, no fetches.
 
     index.html          the compatibility grid of the latest run (module x cell) and links
-    regressions.html    what got worse in the latest run, against the nights before it
+    regressions.html    what got worse in the latest run: for a performance alarm, the metric,
+                        the night its step began and the step with its 95 % interval
     modules/<slug>.html per module: status per night and per cell, trend charts of every
                         metric (median per night, the interquartile band, the samples' range)
+                        with the newest change point as a dashed line
 
 Pages are pure functions of the results (`render_*`); `publish` does the writing.
 """
@@ -18,7 +20,7 @@ from html import escape
 from pathlib import Path
 
 from .models import CellResult, CellStatus
-from .regress import Regression
+from .regress import BASELINE_PREFIX, Judgement, Regression, judge_series, night_value
 
 __all__ = ["publish", "render_grid", "render_module", "render_regressions", "slug", "trend_svg"]
 
@@ -90,15 +92,31 @@ def render_regressions(run_id: str, regressions: Sequence[Regression]) -> str:
         return _page(f"Regressions in {run_id}", '<p id="none">No regressions.</p>')
     rows = "".join(
         f'<tr><td><a href="modules/{slug(r.module)}.html">{escape(r.module)}</a></td>'
-        f"<td>{escape(r.cell)}</td><td>{r.kind}</td><td>{escape(r.message)}</td></tr>"
+        f"<td>{escape(r.cell)}</td><td>{r.kind}</td><td>{escape(r.metric)}</td>"
+        f"{_step_cells(r.judgement)}<td>{escape(r.message)}</td></tr>"
         for r in regressions
     )
-    table = f"<table><tr><th>module</th><th>cell</th><th>kind</th><th>what</th></tr>{rows}</table>"
+    head = "<th>module</th><th>cell</th><th>kind</th><th>metric</th><th>since night</th>"
+    head += "<th>step (95% interval)</th><th>what</th>"
+    table = f"<table><tr>{head}</tr>{rows}</table>"
     return _page(f"Regressions in {run_id}: {len(regressions)}", table)
 
 
-def trend_svg(metric: str, nights: Sequence[tuple[str, Sequence[float]]]) -> str:
-    """A trend chart: per night the samples' range (thin), interquartile band, median line."""
+def _step_cells(j: Judgement | None) -> str:
+    """The change night and the step with its interval, for a performance alarm."""
+    if j is None:
+        return "<td>-</td><td>-</td>"
+    return (
+        f'<td class="change">{escape(j.change_run)}</td>'
+        f'<td class="interval">x{j.step:.2f} ({j.step_low:.2f}-{j.step_high:.2f})</td>'
+    )
+
+
+def trend_svg(
+    metric: str, nights: Sequence[tuple[str, Sequence[float]]], change: Judgement | None = None
+) -> str:
+    """A trend chart: per night the samples' range (thin), interquartile band, median line;
+    with `change`, a dashed line at the night its step began, titled with the step."""
     width, height, pad = 640, 200, 40
     points = [(run, sorted(v)) for run, v in nights if v]
     if not points:
@@ -128,6 +146,16 @@ def trend_svg(metric: str, nights: Sequence[tuple[str, Sequence[float]]]) -> str
     parts.append(
         f'<polyline points="{" ".join(line)}" fill="none" stroke="#0969da" stroke-width="2"/>'
     )
+    runs = [run for run, _ in points]
+    if change is not None and change.change_run in runs:
+        x = pad + runs.index(change.change_run) * step - step / 2
+        colour = "#cf222e" if change.regressed else "#bf8700"
+        parts.append(
+            f'<line class="change-point" x1="{x:.1f}" x2="{x:.1f}" y1="{pad / 2:.1f}" '
+            f'y2="{height - pad:.1f}" stroke="{colour}" stroke-width="2" stroke-dasharray="6 3">'
+            f"<title>change point: from {escape(change.change_run)} x{change.step:.2f} "
+            f"(95% {change.step_low:.2f}-{change.step_high:.2f})</title></line>"
+        )
     axis = (
         f'<text x="4" y="{pad - 8}" font-size="11">{escape(metric)}</text>'
         f'<line x1="{pad - 4}" x2="{width - pad}" y1="{y(top):.1f}" y2="{y(top):.1f}" stroke="#eaeef2"/>'
@@ -138,6 +166,22 @@ def trend_svg(metric: str, nights: Sequence[tuple[str, Sequence[float]]]) -> str
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(metric)} trend">{axis}{"".join(parts)}</svg>'
     )
+
+
+def _change(results: Sequence[CellResult], metric: str) -> Judgement | None:
+    """The newest change point of `metric` over these nights (as `detect` judges them)."""
+    if not results:
+        return None
+    last = night_value(results[-1], metric)
+    if last is None:
+        return None
+    runs, values = [], []
+    for r in results:
+        value = night_value(r, metric)
+        if value is not None and value.paired == last.paired:
+            runs.append(r.run_id)
+            values.append(value.value)
+    return judge_series(runs, values, metric) if len(values) >= 4 else None
 
 
 def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult]) -> str:
@@ -158,9 +202,11 @@ def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult
         )
         rows.append(f"<tr><th>{escape(cell)}</th>{tds}</tr>")
         metrics = sorted({m for r in seen.values() for m in r.samples})
-        for metric in metrics:
+        for metric in (m for m in metrics if not m.startswith(BASELINE_PREFIX)):
             svg = trend_svg(
-                metric, [(run, seen[run].samples.get(metric, [])) for run in ran if run in seen]
+                metric,
+                [(run, seen[run].samples.get(metric, [])) for run in ran if run in seen],
+                _change([seen[run] for run in ran if run in seen], metric),
             )
             charts.append(f"<h3>{escape(cell)}: {escape(metric)}</h3>{svg}")
     table = f"<h2>Status per night</h2><table><tr><th>cell</th>{head}</tr>{''.join(rows)}</table>"
