@@ -163,7 +163,7 @@ def test_archives_run_in_both_modes(write_config, modules, sqlite_store, tmp_pat
     assert ("bandit" in scanned) is (mode == "gate")
 
 
-@pytest.mark.parametrize(("precision", "rounds"), [(1e-9, 4), (1.0, 2)])
+@pytest.mark.parametrize(("precision", "rounds"), [(1e-9, 4), (50.0, 2)])
 def test_the_sampler_stops_at_the_cap_or_once_precise(
     write_config, modules, sqlite_store, precision, rounds
 ):

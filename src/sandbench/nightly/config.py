@@ -76,7 +76,7 @@ class _Nightly(BaseModel):
     calls: int = Field(default=30, ge=1, le=10_000)
     rounds: int = Field(default=6, ge=1, le=100)
     min_rounds: int = Field(default=2, ge=1, le=100)
-    precision: float = Field(default=0.03, gt=0, le=1)
+    precision: float = Field(default=0.03, gt=0)
     cell_budget: float = Field(default=60.0, gt=0)
     warm_runs: int = Field(default=3, ge=0, le=100)
     cold_load: bool = True
