@@ -43,7 +43,8 @@ RATE_MODULES = [
 ]
 NIGHTS = int(os.environ.get("NIGHTLY_NIGHTS", "4"))
 BUSY = os.environ.get("NIGHTLY_BUSY", "") == "1"
-RATE_CALLS = 8
+KEEP = os.environ.get("NIGHTLY_KEEP", "")
+RATE_CALLS = 30  # calls are cheap next to a round's load: more of them, steadier nights
 HISTORY = 10  # nights of history before a night is judged (A/A)
 STEP_FROM = 8  # the earliest night a planted step begins
 BUILD_CACHE = Path(__file__).resolve().parent.parent / ".sandbench-test-cache"
@@ -107,8 +108,8 @@ def _rates_config(tmp_path: Path, cache: Path, modules: list[Path]) -> Path:
     baselines = "".join(f'"{m}" = "{m}"\n' for m in modules)
     path = tmp_path / "rates.toml"
     path.write_text(
-        f"[nightly]\ncalls = {RATE_CALLS}\nrounds = 3\nmin_rounds = 2\nprecision = 0.05\nwarm_runs = 0\ncold_load = false\n"
-        f'cell_budget = 30\nstore = "rates.db"\ncache_dir = "{cache}"\n'
+        f"[nightly]\ncalls = {RATE_CALLS}\nrounds = 4\nmin_rounds = 2\nprecision = 0.05\nwarm_runs = 0\ncold_load = false\n"
+        f'cell_budget = 12\nstore = "rates.db"\ncache_dir = "{cache}"\n'
         f'[modules]\npaths = [{paths}]\n[matrix]\nprofile = ["default"]\n'
         f"[baselines]\n{baselines}"
     )
@@ -172,6 +173,10 @@ def test_regression_rates_on_real_nights(tmp_path, cache, capsys):
                 _stop(burners)
             seconds.append(time.monotonic() - started)
         results = store.results()
+    if KEEP:  # keep the history for a second look (pytest's temporary folders rotate)
+        with open_store(KEEP) as kept:
+            for result in results:
+                kept.record(result)
     series: dict[tuple[str, str], tuple[list[str], list[float]]] = {}
     for result in sorted(results, key=lambda r: r.run_id):
         assert result.status.rank < 3, (result.module, result.message)  # a report, judged
