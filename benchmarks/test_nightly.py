@@ -131,14 +131,16 @@ def _compile(modules: list[Path], cache: Path) -> None:
         check(module, calls=1, warm_runs=0, cache_dir=cache)
 
 
-def _judge(runs: list[str], values: list[float], effect: float) -> tuple[int, int, int]:
+def _judge(
+    runs: list[str], values: list[float], effect: float, t: Thresholds | None = None
+) -> tuple[int, int, int]:
     """(false alarms, comparisons, caught) of one metric's nightly series.
 
     A/A: every night from the HISTORY-th on, judged with the nights before it. Detection:
     a step of `effect` planted from night s on (s = STEP_FROM .. last-2), caught when the
     alarm on the step's second or third night names night s.
     """
-    t = Thresholds()
+    t = t or Thresholds()
     alarms = comparisons = caught = 0
     for end in range(HISTORY, len(values) + 1):
         comparisons += 1

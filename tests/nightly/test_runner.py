@@ -168,7 +168,7 @@ def test_the_sampler_stops_at_the_cap_or_once_precise(
     write_config, modules, sqlite_store, precision, rounds
 ):
     # an unreachable precision runs every round up to the cap; a loose one stops at min_rounds
-    extra = f'[baselines]\n"modules/hello" = "modules/hello-reactor"\n'
+    extra = '[baselines]\n"modules/hello" = "modules/hello-reactor"\n'
     config = load_config(write_config(["modules/hello"], calls=5, extra=extra))
     config = config.model_copy(update={"rounds": 4, "min_rounds": 2, "precision": precision})
     run(config, sqlite_store, "n1")
