@@ -11,10 +11,11 @@ Performance is judged in two stages (docs/nightly.md has the measured rates):
 2. **Over the history.** E-divisive means (`stats.e_divisive`, a permutation test) finds
    change points in the last `lookback` nightly values. The newest change point raises an
    alarm when the step has persisted `min_after` nights (at most `max_after`: an older step
-   is known, not news) and the rank interval of the step (the nights after it against the
-   nights before it, back to the previous change point) lies wholly above `1 + min_effect`.
-   One noisy night cannot alarm: it is never two nights, and the interval of a step needs
-   every night after it to be high.
+   is known, not news), every night since it is above the median of the nights before it
+   (back to the previous change point) by `min_effect`, and the step's interval
+   (`stats.step_interval`: its noise scale is the robust spread of the nights before)
+   lies wholly above `1 + min_effect`. One noisy night cannot alarm: it is never two
+   nights, and the night after it is not high.
 
 Each metric is judged on its own (`health.latency_ms`, the wall clock; `health.cpu_ms`, the
 CPU time the sandbox measured per call), and an alarm names its metric.
@@ -30,7 +31,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .models import CellResult
-from .stats import Shift, e_divisive, log_shift, shift
+from .stats import Shift, e_divisive, log_shift, step_interval
 from .store import HistoryStore
 
 __all__ = [
@@ -123,8 +124,8 @@ def judge_series(
 ) -> Judgement | None:
     """Judge a metric's nightly values (oldest first, log scale); None without a change point.
 
-    Only the last `lookback` nights are searched. The step's interval is the rank interval
-    of the nights after the newest change point against those before it.
+    Only the last `lookback` nights are searched. The step is the nights after the newest
+    change point against those before it (back to the previous change point).
     """
     t = t or Thresholds()
     runs, values = list(runs)[-t.lookback :], list(values)[-t.lookback :]
@@ -134,9 +135,15 @@ def judge_series(
     newest = points[-1]
     start = points[-2].index if len(points) > 1 else 0
     before, after = values[start : newest.index], values[newest.index :]
-    step = shift(before, after, t.confidence)
+    step = step_interval(before, after, t.confidence)
     nights_after = len(after)
-    regressed = t.min_after <= nights_after <= t.max_after and math.exp(step.low) > 1 + t.min_effect
+    # persisting: every night since the change point is above the nights before it
+    persists = min(after) - statistics.median(before) > math.log1p(t.min_effect)
+    regressed = (
+        t.min_after <= nights_after <= t.max_after
+        and persists
+        and math.exp(step.low) > 1 + t.min_effect
+    )
     return Judgement(
         metric=metric,
         paired=False,

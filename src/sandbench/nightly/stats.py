@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections.abc import Sequence
 from statistics import NormalDist
 
@@ -28,6 +29,8 @@ __all__ = [
     "median_interval",
     "shift",
     "split_statistic",
+    "step_interval",
+    "t_quantile",
 ]
 
 
@@ -185,3 +188,38 @@ def median_interval(values: Sequence[float], confidence: float = 0.95) -> Shift:
     if low < 0 or high >= n:
         return Shift(estimate=median, low=-math.inf, high=math.inf)
     return Shift(estimate=median, low=ordered[low], high=ordered[high])
+
+
+def t_quantile(p: float, df: int) -> float:
+    """Student's t quantile by the Cornish-Fisher expansion around the normal (good to about
+    1 % at df >= 3; the normal quantile itself for large df)."""
+    z = NormalDist().inv_cdf(p)
+    terms = (
+        (z**3 + z) / 4,
+        (5 * z**5 + 16 * z**3 + 3 * z) / 96,
+        (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384,
+    )
+    return float(z + sum(term / df ** (i + 1) for i, term in enumerate(terms)))
+
+
+def step_interval(
+    before: Sequence[float], after: Sequence[float], confidence: float = 0.95
+) -> Shift:
+    """A step between two parts of a series: median(after) - median(before), with an interval
+    whose noise scale is the before part's robust spread (1.4826 x its median absolute
+    deviation, so one outlying night does not widen it) and t quantiles for its size.
+
+    Unbounded when `before` has fewer than 4 values. Raises `ValueError` for an empty part.
+    """
+    if not before or not after:
+        raise ValueError("step_interval needs two non-empty parts")
+    centre = statistics.median(before)
+    estimate = statistics.median(after) - centre
+    if len(before) < 4:
+        return Shift(estimate=estimate, low=-math.inf, high=math.inf)
+    spread = 1.4826 * statistics.median(abs(v - centre) for v in before)
+    # a median's variance is about pi/2 times a mean's (normal noise); of 2 values it is one
+    after_factor = 1.0 if len(after) <= 2 else math.pi / 2
+    error = spread * math.sqrt(after_factor / len(after) + math.pi / 2 / len(before))
+    reach = t_quantile(0.5 + confidence / 2, len(before) - 1) * error
+    return Shift(estimate=estimate, low=estimate - reach, high=estimate + reach)
