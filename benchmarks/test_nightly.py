@@ -171,7 +171,7 @@ def _judge(
             and j.change_run == runs[s]
             for end in (s + 2, s + 3)
         )
-    return alarms, len(steps), caught
+    return alarms, comparisons, caught
 
 
 def _nights(tmp_path: Path, cache: Path) -> tuple[list[CellResult], list[float], int]:
