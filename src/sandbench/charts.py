@@ -318,6 +318,7 @@ def trend_chart(
     y: Axis,
     thresholds: Sequence[Threshold] = (),
     marks: Sequence[tuple[int, str]] = (),
+    mark_class: str = "mark",
 ) -> str:
     """Per night (x = the nights in order, labelled by their last 10 characters): the
     samples' range as a whisker, the interquartile box and the median line; `marks` are
@@ -352,11 +353,11 @@ def trend_chart(
     for index, text in marks:
         px = frame.x(index)
         parts.append(
-            f'<g class="mark"><line x1="{px:.1f}" x2="{px:.1f}" y1="{_TOP}" '
+            f'<g class="{mark_class}"><line x1="{px:.1f}" x2="{px:.1f}" y1="{_TOP}" '
             f'y2="{HEIGHT - _BOTTOM}" stroke="{_FAIL}" stroke-dasharray="2 2"/>'
             f'<text x="{px + (-4 if px > WIDTH / 2 else 4):.1f}" y="{_TOP + 10}" '
             f'text-anchor="{"end" if px > WIDTH / 2 else "start"}" fill="{_FAIL}" {_HALO}>'
-            f"{escape(text[:60])}</text></g>"
+            f"{escape(text[:80])}</text></g>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -149,12 +149,12 @@ def check(
     options = Options(
         calls=calls,
         warm_runs=warm_runs,
+        cold=cold,
         storage=storage,
         cache_dir=cache_dir,
         skipped=_NOT_IN_CHECK,
         host=host,
         trust=trust,
-        cold=cold,
         steps=steps,
     )
     return _run(load(path), policy, backend, options, scans=())

@@ -44,6 +44,18 @@ def test_folders_globs_and_index_files_resolve_in_order_without_duplicates(
             '[modules]\npaths = ["modules/hello"]\n[nightly]\ncals = 3\n',
             "nightly.cals: Extra inputs",
         ),
+        (
+            '[modules]\npaths = ["modules/hello"]\n[baselines]\n"modules/x" = "modules/hello"\n',
+            "baselines.modules/x: not a module of this run",
+        ),
+        (
+            '[modules]\npaths = ["modules/hello"]\n[baselines]\n"modules/hello" = "gone"\n',
+            "baselines.modules/hello: 'gone' does not exist",
+        ),
+        (
+            '[modules]\npaths = ["modules/hello"]\n[nightly]\nprecision = 0\n',
+            "nightly.precision: Input should be greater than 0",
+        ),
     ],
 )
 def test_a_bad_config_is_one_line_naming_the_field(tmp_path, modules, body, expected):

@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
-from sandbench.nightly import CellStatus, Regression
-from sandbench.nightly.dashboard import publish, render_grid, slug, trend_svg
+from sandbench.nightly import CellStatus, Regression, detect
+from sandbench.nightly.dashboard import (
+    publish,
+    render_grid,
+    render_module,
+    render_regressions,
+    slug,
+    trend_svg,
+)
 from tests.reports.test_html_browser import CHROMIUM, chromium, png_pixels
 
 from .conftest import result
@@ -49,6 +57,34 @@ def history():
         )
     ]
     return runs, results, regressions
+
+
+def stepped(store):
+    """14 nights of a module run beside its baseline; 40 % slower from night 12 on."""
+    rng = random.Random(8)
+    runs = [f"2026-02-{i + 1:02d}" for i in range(14)]
+    for night, run in enumerate(runs):
+        scale = 1.4 if night >= 12 else 1.0
+        base = [rng.uniform(1, 1.2) for _ in range(20)]
+        new = [scale * rng.uniform(1, 1.2) for _ in range(20)]
+        r = result(run, "mods/step", night=night)
+        samples = {"health.latency_ms": new, "baseline:health.latency_ms": base}
+        store.record(r.model_copy(update={"samples": samples}))
+    return runs
+
+
+def test_an_alarm_row_has_its_interval_and_the_chart_marks_the_change_night(sqlite_store):
+    runs = stepped(sqlite_store)
+    found = detect(sqlite_store, runs[-1])
+    assert [r.metric for r in found] == ["health.latency_ms"]
+    html = render_regressions(runs[-1], found)
+    j = found[0].judgement
+    assert f'<td class="interval">x{j.step:.2f} ({j.step_low:.2f}-{j.step_high:.2f})</td>' in html
+    assert f'<td class="change">{runs[12]}</td>' in html
+    page = render_module("mods/step", runs, sqlite_store.results())
+    assert page.count('class="change-point"') == 1
+    assert f"change point: from {runs[12]}" in page
+    assert "baseline:health.latency_ms" not in page  # the baseline is not a metric of its own
 
 
 @pytest.fixture
@@ -97,3 +133,17 @@ def test_chromium_renders_grid_regressions_and_trends(tmp_path, site):
     width, height, pixels = png_pixels(shot)
     assert (width, height) == (800, 900)
     assert len(set(pixels)) > 20
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+def test_chromium_renders_the_change_point_and_the_alarm_interval(tmp_path, sqlite_store):
+    runs = stepped(sqlite_store)
+    found = detect(sqlite_store, runs[-1])
+    publish(tmp_path / "site", runs, sqlite_store.results(), found)
+    dom = chromium(tmp_path, "--dump-dom", (tmp_path / "site/regressions.html").as_uri()).stdout
+    assert re.search(r'<td class="interval">x1\.\d\d \(1\.\d\d-1\.\d\d\)</td>', dom)
+    page = tmp_path / "site" / "modules" / f"{slug('mods/step')}.html"
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert 'class="change-point"' in dom
+    assert dom.count("<rect") == 14

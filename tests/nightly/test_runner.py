@@ -46,7 +46,10 @@ def test_every_cell_gets_a_result_and_bad_modules_do_not_stop_the_run(
     assert "\n" not in broken.message
     stored = {r.module: r for r in sqlite_store.results("n1")}
     hello = stored["modules/hello"]
-    assert len(hello.samples["health.latency_ms"]) == 3 * 8  # every call of every round
+    calls = len(hello.samples["health.latency_ms"])  # every call of every round it took
+    assert calls % 8 == 0
+    assert config.min_rounds * 8 <= calls <= config.rounds * 8
+    assert len(hello.samples["health.cpu_ms"]) == calls  # the same calls' CPU time
     assert json.loads(hello.report)["status"] == "healthy"
     assert hello.digest == source_digest(modules / "hello")
 
@@ -191,3 +194,24 @@ def test_archives_run_in_both_modes(write_config, modules, sqlite_store, tmp_pat
     report = json.loads(sqlite_store.results("n1")[0].report)
     scanned = {s["scanner"] for s in report["scans"]}
     assert ("bandit" in scanned) is (mode == "gate")
+
+
+@pytest.mark.parametrize(("precision", "rounds"), [(1e-9, 4), (50.0, 2)])
+def test_the_sampler_stops_at_the_cap_or_once_precise(
+    write_config, modules, sqlite_store, precision, rounds
+):
+    # an unreachable precision runs every round up to the cap; a loose one stops at min_rounds
+    extra = '[baselines]\n"modules/hello" = "modules/hello-reactor"\n'
+    config = load_config(write_config(["modules/hello"], calls=5, extra=extra))
+    config = config.model_copy(update={"rounds": 4, "min_rounds": 2, "precision": precision})
+    run(config, sqlite_store, "n1")
+    (hello,) = sqlite_store.results("n1")
+    assert {metric: len(v) for metric, v in hello.samples.items()} == {
+        "health.latency_ms": rounds * 5,
+        "health.cpu_ms": rounds * 5,
+        "baseline:health.latency_ms": rounds * 5,
+        "baseline:health.cpu_ms": rounds * 5,
+        "load.cold_ms": rounds,
+        "baseline:load.cold_ms": rounds,
+    }
+    assert hello.digest == source_digest(modules / "hello")  # the candidate's, not the baseline's

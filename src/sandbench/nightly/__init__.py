@@ -5,7 +5,7 @@ from __future__ import annotations
 from .config import ConfigError, ModuleRef, NightlyConfig, load_config
 from .matrix import Cell, Shard, ShardError, cells, parse_shard
 from .models import CellResult, CellStatus, Finding
-from .regress import Judgement, Regression, Thresholds, compare, detect
+from .regress import Judgement, Regression, Thresholds, detect, judge_series, night_value
 from .runner import RunSummary, Worker, plan, run
 from .store import HistoryStore, SqlStore, StoreError, open_store
 
@@ -28,9 +28,10 @@ __all__ = [
     "Thresholds",
     "Worker",
     "cells",
-    "compare",
     "detect",
+    "judge_series",
     "load_config",
+    "night_value",
     "open_store",
     "parse_shard",
     "plan",

@@ -53,25 +53,39 @@ def execute(task: Task) -> CellResult:
 def _pipeline(task: Task) -> HealthReport:
     config = task.config
     policy = policy_for(task.cell, config)
-    backend = open_backend(backend_for(task.cell), config.cache_dir)
+    # Without a `backend` axis each module runs where its manifest's runtime.kind says
+    # (a container module in Docker, a WASM module in wasmtime): the pipeline opens it.
+    named = "backend" in dict(task.cell.axes)
+    backend = open_backend(backend_for(task.cell), config.cache_dir) if named else None
     try:
-        # cold=True: a night's cold load is measured that night (its trend is the point),
-        # not the figure recorded when the artifact was first compiled.
+        # A gate measures its cold load that night (cold=True); a check's rounds judge the
+        # calls, so `cold_load` decides (a fresh compile of a component costs seconds).
         if config.mode == "gate":
             return gate(task.path, policy=policy, backend=backend, cold=True)
         with opened(task.path) as root:
             return check(
-                root, policy=policy, backend=backend, calls=config.calls, warm_runs=3, cold=True
+                root,
+                policy=policy,
+                backend=backend,
+                calls=config.calls,
+                warm_runs=config.warm_runs,
+                cache_dir=config.cache_dir,
+                cold=config.cold_load,
             )
     finally:
-        backend.close()
+        if backend is not None:
+            backend.close()
 
 
 def result_from_report(task: Task, report: HealthReport, elapsed_ms: float) -> CellResult:
     """The stored form of a report: status, latency samples, findings and the JSON itself."""
-    samples: dict[str, list[float]] = {"load.cold_ms": [report.load.cold_ms]}
+    samples: dict[str, list[float]] = {}
+    if task.config.cold_load:  # otherwise the first load was not cold: nothing to compare
+        samples["load.cold_ms"] = [report.load.cold_ms]
     if report.health is not None and report.health.samples_ms:
         samples["health.latency_ms"] = list(report.health.samples_ms)
+        if report.health.cpu_samples_ms:  # the same calls' CPU time, as the sandbox measured it
+            samples["health.cpu_ms"] = list(report.health.cpu_samples_ms)
     findings = [
         Finding(
             fingerprint=f.fingerprint,

@@ -3,14 +3,22 @@
 ```toml
 [nightly]
 mode = "check"          # or "gate" (adds the scanners)
-calls = 10              # health calls per round: the latency samples regressions are judged on
-rounds = 3              # each cell runs this many times, interleaved with its neighbours
+calls = 10              # health calls per round: the samples regressions are judged on
+rounds = 6              # at most this many rounds per cell, interleaved with its neighbours
+min_rounds = 2          # at least this many; between the two the data decide (`precision`)
+precision = 0.03        # stop once the 95 % interval of the night's ratio is within +-3 %
+cell_budget = 60        # seconds of wall clock per cell over all its rounds
+warm_runs = 3           # warm loads per round (0: load once)
+cold_load = true        # false: no fresh compile per round (load.cold_ms is then not stored)
 interleave = 8          # cells per interleaving window (a window finishes before the next)
 cell_timeout = 120      # seconds of wall clock per cell; the worker is killed past it
 store = "nightly.db"    # SQLite file, or a postgresql:// URL
 
 [modules]
 paths = ["modules/*", "index.txt"]   # folders, globs, archives, index files (*.txt)
+
+[baselines]             # module id -> its last known-good artifact, run interleaved with it
+"modules/vendas" = "known-good/vendas"
 
 [matrix]                # axis -> values; every combination is one cell
 backend = ["wasm"]
@@ -66,7 +74,12 @@ class _Nightly(BaseModel):
 
     mode: Literal["check", "gate"] = "check"
     calls: int = Field(default=30, ge=1, le=10_000)
-    rounds: int = Field(default=3, ge=1, le=100)
+    rounds: int = Field(default=6, ge=1, le=100)
+    min_rounds: int = Field(default=2, ge=1, le=100)
+    precision: float = Field(default=0.03, gt=0)
+    cell_budget: float = Field(default=60.0, gt=0)
+    warm_runs: int = Field(default=3, ge=0, le=100)
+    cold_load: bool = True
     interleave: int = Field(default=8, ge=1, le=10_000)
     cell_timeout: float = Field(default=120.0, gt=0)
     store: str = "nightly.db"
@@ -92,6 +105,7 @@ class _File(BaseModel):
     nightly: _Nightly = Field(default_factory=_Nightly)
     modules: _Modules
     matrix: dict[str, list[str]] = Field(default_factory=lambda: {"backend": ["wasm"]})
+    baselines: dict[str, str] = Field(default_factory=dict)
     profiles: dict[str, _Profile] = Field(default_factory=dict)
 
 
@@ -104,11 +118,19 @@ class NightlyConfig(BaseModel):
     mode: Literal["check", "gate"]
     calls: int
     rounds: int
+    min_rounds: int = 1
+    precision: float = 0.03
+    cell_budget: float = 60.0
+    warm_runs: int = 3
+    cold_load: bool = True
     interleave: int
     cell_timeout: float
     store: str
     cache_dir: Path | None
     modules: tuple[ModuleRef, ...]
+    baselines: dict[str, Path] = Field(
+        default_factory=dict, description="module id -> its last known-good artifact"
+    )
     matrix: tuple[tuple[str, tuple[str, ...]], ...]
     profiles: dict[str, dict[str, dict[str, str]]]
 
@@ -134,16 +156,23 @@ def load_config(path: Path | str) -> NightlyConfig:
     if "://" not in store:
         store = str(base / store)
     cache = parsed.nightly.cache_dir
+    modules = resolve_modules(source, parsed.modules.paths)
     return NightlyConfig(
         source=source,
         mode=parsed.nightly.mode,
         calls=parsed.nightly.calls,
         rounds=parsed.nightly.rounds,
+        min_rounds=min(parsed.nightly.min_rounds, parsed.nightly.rounds),
+        precision=parsed.nightly.precision,
+        cell_budget=parsed.nightly.cell_budget,
+        warm_runs=parsed.nightly.warm_runs,
+        cold_load=parsed.nightly.cold_load,
         interleave=parsed.nightly.interleave,
         cell_timeout=parsed.nightly.cell_timeout,
         store=store,
         cache_dir=None if cache is None else base / cache,
-        modules=resolve_modules(source, parsed.modules.paths),
+        modules=modules,
+        baselines=_baselines(source, parsed.baselines, modules),
         matrix=tuple((axis, tuple(values)) for axis, values in parsed.matrix.items()),
         profiles={name: p.model_dump() for name, p in parsed.profiles.items()},
     )
@@ -228,6 +257,26 @@ def _expand(source: Path, base: Path, entry: str, where: str) -> list[ModuleRef]
     if path.is_file() and path.suffix in INDEX_SUFFIXES:
         return _index(path, base)
     return [ModuleRef(id=entry, path=path)]
+
+
+def _baselines(
+    source: Path, entries: dict[str, str], modules: tuple[ModuleRef, ...]
+) -> dict[str, Path]:
+    """`[baselines]`: each key a module id of this run, each value an existing path."""
+    ids = {ref.id for ref in modules}
+    problems = [
+        f"baselines.{key}: not a module of this run; keys are module ids as in modules.paths"
+        for key in entries
+        if key not in ids
+    ]
+    problems += [
+        f"baselines.{key}: {value!r} does not exist (relative to {source.parent})"
+        for key, value in entries.items()
+        if not (source.parent / value).exists()
+    ]
+    if problems:
+        raise ConfigError(source, problems)
+    return {key: source.parent / value for key, value in entries.items()}
 
 
 def _index(index: Path, base: Path) -> list[ModuleRef]:

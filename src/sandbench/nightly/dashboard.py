@@ -1,9 +1,11 @@
 """`sandbench nightly publish`: a static site over the history. No scripts, no fetches.
 
     index.html          the compatibility grid of the latest run (module x cell) and links
-    regressions.html    what got worse in the latest run, against the nights before it
+    regressions.html    what got worse in the latest run: for a performance alarm, the metric,
+                        the night its step began and the step with its 95 % interval
     modules/<slug>.html per module: status per night and per cell, trend charts of every
                         metric (median per night, the interquartile band, the samples' range)
+                        with the newest change point as a dashed line
 
 Pages are pure functions of the results (`render_*`); `publish` does the writing.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 from sandbench.charts import Axis, trend_chart
 
 from .models import CellResult, CellStatus
-from .regress import Regression
+from .regress import BASELINE_PREFIX, Judgement, Regression, judge_series, night_value
 
 __all__ = ["publish", "render_grid", "render_module", "render_regressions", "slug", "trend_svg"]
 
@@ -91,19 +93,46 @@ def render_regressions(run_id: str, regressions: Sequence[Regression]) -> str:
         return _page(f"Regressions in {run_id}", '<p id="none">No regressions.</p>')
     rows = "".join(
         f'<tr><td><a href="modules/{slug(r.module)}.html">{escape(r.module)}</a></td>'
-        f"<td>{escape(r.cell)}</td><td>{r.kind}</td><td>{escape(r.message)}</td></tr>"
+        f"<td>{escape(r.cell)}</td><td>{r.kind}</td><td>{escape(r.metric)}</td>"
+        f"{_step_cells(r.judgement)}<td>{escape(r.message)}</td></tr>"
         for r in regressions
     )
-    table = f"<table><tr><th>module</th><th>cell</th><th>kind</th><th>what</th></tr>{rows}</table>"
+    head = "<th>module</th><th>cell</th><th>kind</th><th>metric</th><th>since night</th>"
+    head += "<th>step (95% interval)</th><th>what</th>"
+    table = f"<table><tr>{head}</tr>{rows}</table>"
     return _page(f"Regressions in {run_id}: {len(regressions)}", table)
 
 
-def trend_svg(metric: str, nights: Sequence[tuple[str, Sequence[float]]]) -> str:
+def _step_cells(j: Judgement | None) -> str:
+    """The change night and the step with its interval, for a performance alarm."""
+    if j is None:
+        return "<td>-</td><td>-</td>"
+    return (
+        f'<td class="change">{escape(j.change_run)}</td>'
+        f'<td class="interval">x{j.step:.2f} ({j.step_low:.2f}-{j.step_high:.2f})</td>'
+    )
+
+
+def trend_svg(
+    metric: str, nights: Sequence[tuple[str, Sequence[float]]], change: Judgement | None = None
+) -> str:
     """A trend chart (`charts.trend_chart`): per night the samples' range, interquartile box
-    and median line, on axes with the metric's unit and ticks."""
+    and median line, on axes with the metric's unit and ticks; with `change`, a dashed line
+    at the night its step began, labelled with the step and its interval."""
     unit = "ms" if metric.endswith("_ms") else "bytes" if metric.endswith("_bytes") else ""
     label = f"{metric} ({unit})" if unit else metric
-    return trend_chart(f"{metric} per night", nights, Axis(label, fmt=lambda v: f"{v:.3g}"))
+    runs = [run for run, values in nights if values]
+    marks = []
+    if change is not None and change.change_run in runs:
+        marks.append(
+            (
+                runs.index(change.change_run),
+                f"change point: from {change.change_run} x{change.step:.2f} "
+                f"(95% {change.step_low:.2f}-{change.step_high:.2f})",
+            )
+        )
+    axis = Axis(label, fmt=lambda v: f"{v:.3g}")
+    return trend_chart(f"{metric} per night", nights, axis, marks=marks, mark_class="change-point")
 
 
 def _reasons(by_cell: dict[str, dict[str, CellResult]]) -> str:
@@ -115,6 +144,22 @@ def _reasons(by_cell: dict[str, dict[str, CellResult]]) -> str:
         if r.status is not CellStatus.HEALTHY and r.message
     )
     return f"<h2>Why</h2><ul class='reasons'>{items}</ul>" if items else ""
+
+
+def _change(results: Sequence[CellResult], metric: str) -> Judgement | None:
+    """The newest change point of `metric` over these nights (as `detect` judges them)."""
+    if not results:
+        return None
+    last = night_value(results[-1], metric)
+    if last is None:
+        return None
+    runs, values = [], []
+    for r in results:
+        value = night_value(r, metric)
+        if value is not None and value.paired == last.paired:
+            runs.append(r.run_id)
+            values.append(value.value)
+    return judge_series(runs, values, metric) if len(values) >= 4 else None
 
 
 def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult]) -> str:
@@ -135,9 +180,11 @@ def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult
         )
         rows.append(f"<tr><th>{escape(cell)}</th>{tds}</tr>")
         metrics = sorted({m for r in seen.values() for m in r.samples})
-        for metric in metrics:
+        for metric in (m for m in metrics if not m.startswith(BASELINE_PREFIX)):
             svg = trend_svg(
-                metric, [(run, seen[run].samples.get(metric, [])) for run in ran if run in seen]
+                metric,
+                [(run, seen[run].samples.get(metric, [])) for run in ran if run in seen],
+                _change([seen[run] for run in ran if run in seen], metric),
             )
             charts.append(f"<h3>{escape(cell)}: {escape(metric)}</h3>{svg}")
     table = f"<h2>Status per night</h2><table><tr><th>cell</th>{head}</tr>{''.join(rows)}</table>"

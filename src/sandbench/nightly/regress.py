@@ -1,26 +1,29 @@
-"""Regressions between nights: a worse status, a new finding, a slower metric.
+"""Regressions between nights: a worse status, a new finding, a performance step.
 
-Performance is judged on the stored samples, never on one number. A metric regressed when
-both hold:
+Performance is judged in two stages (docs/nightly.md has the measured rates):
 
-1. a one-sided Mann-Whitney U test says the new night's samples are larger than the
-   pooled samples of the last `baseline_runs` nights (p < `alpha`): within-night evidence,
-   robust to the long tails of latency;
-2. the new night's fast end (its 10th percentile) is at least `1 + min_effect` times the
-   HIGHEST fast end among those baseline nights. On a shared machine, noise comes in
-   night-sized bursts (a neighbour's build makes a whole night slower) and it only ever
-   adds time; the fast end tracks the module's own cost, and clearing every baseline
-   night's envelope means the change exceeds the night-to-night variation seen so far.
+1. **Each night, paired.** When the config names a baseline (the last known-good artifact)
+   for a module, the runner interleaves it with the candidate in the same worker, round by
+   round, so the machine's state that night cancels out. The night's value of a metric is
+   the Hodges-Lehmann shift of log(candidate) over log(baseline) samples: a ratio, with a
+   rank-based 95 % interval (`stats.log_shift`). Without a baseline it is the log of the
+   night's median.
+2. **Over the history.** E-divisive means (`stats.e_divisive`, a permutation test) finds
+   change points in the last `lookback` nightly values. The newest change point raises an
+   alarm when the step has persisted `min_after` nights (at most `max_after`: an older step
+   is known, not news), every night since it is above the median of the nights before it
+   (back to the previous change point) by `min_effect`, and the step's interval
+   (`stats.step_interval`: its noise scale is the robust spread of the nights before)
+   lies wholly above `1 + min_effect`. One noisy night cannot alarm: it is never two
+   nights, and the night after it is not high.
 
-A metric is judged once `min_nights` baseline nights exist: one night's envelope says
-nothing about night-to-night variation. The ratio of medians and a bootstrap 95 % interval are reported alongside. The false-alarm
-and detection rates of this rule, measured on real runs, are in docs/nightly.md.
+Each metric is judged on its own (`health.latency_ms`, the wall clock; `health.cpu_ms`, the
+CPU time the sandbox measured per call), and an alarm names its metric.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections.abc import Sequence
 from typing import Literal
@@ -28,42 +31,64 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .models import CellResult
+from .stats import Shift, e_divisive, log_shift, step_interval
 from .store import HistoryStore
 
 __all__ = [
+    "BASELINE_PREFIX",
     "Judgement",
+    "NightValue",
     "Regression",
     "Thresholds",
-    "compare",
     "detect",
-    "low_quantile",
-    "mann_whitney_greater",
+    "judge_series",
+    "night_value",
 ]
+
+BASELINE_PREFIX = "baseline:"
 
 
 class Thresholds(BaseModel):
-    """How sure and how large a slowdown must be to count."""
+    """How sure, how large and how lasting a slowdown must be to count."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    alpha: float = 0.01
-    min_effect: float = 0.10
-    baseline_runs: int = 3
-    lookback: int = Field(default=10, description="how many earlier runs to search for them")
+    alpha: float = Field(default=0.05, description="permutation test of a change point")
+    min_effect: float = Field(default=0.05, description="the step's interval must clear 1+this")
+    confidence: float = 0.95
+    lookback: int = Field(default=30, description="nights of history searched")
+    min_after: int = Field(default=2, description="nights a step must persist to alarm")
+    max_after: int = Field(default=3, description="a step older than this is known, not news")
     min_samples: int = 5
-    min_nights: int = Field(default=2, description="baseline nights needed to judge a metric")
+    permutations: int = 99
+
+
+class NightValue(BaseModel):
+    """One night's value of a metric: log ratio to the baseline (paired) or log median."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float
+    paired: bool
+    interval: Shift | None = Field(default=None, description="paired: the night's log interval")
 
 
 class Judgement(BaseModel):
-    """A metric's samples, new against baseline."""
+    """A metric's history: its newest change point, the step there and tonight's ratio."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ratio: float
-    floor_ratio: float
-    ci_low: float
-    ci_high: float
+    metric: str
+    paired: bool
+    change_run: str = Field(description="the night the step began")
+    nights_after: int
+    step: float = Field(description="ratio after/before the change point")
+    step_low: float
+    step_high: float
     p_value: float
+    night_ratio: float | None = None
+    night_low: float | None = None
+    night_high: float | None = None
     regressed: bool
 
 
@@ -81,76 +106,53 @@ class Regression(BaseModel):
     judgement: Judgement | None = None
 
 
-def mann_whitney_greater(base: Sequence[float], new: Sequence[float]) -> float:
-    """One-sided p-value that `new` tends to be larger than `base` (normal approximation,
-    tie-corrected, with continuity correction)."""
-    n1, n2 = len(base), len(new)
-    pooled = sorted([(v, 0) for v in base] + [(v, 1) for v in new])
-    ranks = [0.0] * len(pooled)
-    ties = 0.0
-    i = 0
-    while i < len(pooled):
-        j = i
-        while j + 1 < len(pooled) and pooled[j + 1][0] == pooled[i][0]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[k] = (i + j) / 2 + 1
-        t = j - i + 1
-        ties += t**3 - t
-        i = j + 1
-    rank_new = sum(r for r, (_, group) in zip(ranks, pooled, strict=True) if group == 1)
-    u = rank_new - n2 * (n2 + 1) / 2
-    n = n1 + n2
-    var = n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1)))
-    if var <= 0:
-        return 1.0
-    z = (u - n1 * n2 / 2 - 0.5) / math.sqrt(var)
-    return 0.5 * math.erfc(z / math.sqrt(2))
+def night_value(result: CellResult, metric: str, t: Thresholds | None = None) -> NightValue | None:
+    """The night's value of `metric` in `result`; None without enough positive samples."""
+    t = t or Thresholds()
+    new = result.samples.get(metric, [])
+    base = result.samples.get(BASELINE_PREFIX + metric, [])
+    if len(new) < t.min_samples or min(new) <= 0:
+        return None
+    if len(base) >= t.min_samples and min(base) > 0:
+        interval = log_shift(base, new, t.confidence)
+        return NightValue(value=interval.estimate, paired=True, interval=interval)
+    return NightValue(value=math.log(statistics.median(new)), paired=False)
 
 
-def _median_ratio_ci(
-    base: Sequence[float], new: Sequence[float], rounds: int = 400
-) -> tuple[float, float]:
-    """A 95 % percentile-bootstrap interval of median(new) / median(base), seeded."""
-    rng = random.Random(len(base) * 7919 + len(new))  # noqa: S311 - resampling, not secrets; seeded: same data, same CI
-    ratios = []
-    for _ in range(rounds):
-        b = statistics.median(rng.choices(base, k=len(base)))
-        n = statistics.median(rng.choices(new, k=len(new)))
-        if b > 0:
-            ratios.append(n / b)
-    ratios.sort()
-    if not ratios:
-        return (math.nan, math.nan)
-    return ratios[int(0.025 * len(ratios))], ratios[int(0.975 * len(ratios)) - 1]
+def judge_series(
+    runs: Sequence[str], values: Sequence[float], metric: str, t: Thresholds | None = None
+) -> Judgement | None:
+    """Judge a metric's nightly values (oldest first, log scale); None without a change point.
 
-
-def low_quantile(samples: Sequence[float], q: float = 0.1) -> float:
-    """The `q` quantile (nearest rank below) of `samples`."""
-    ordered = sorted(samples)
-    return ordered[int(q * (len(ordered) - 1))]
-
-
-def compare(
-    nights: Sequence[Sequence[float]], new: Sequence[float], thresholds: Thresholds | None = None
-) -> Judgement:
-    """Judge `new` against baseline `nights` (a sample list each); see the module docstring."""
-    t = thresholds or Thresholds()
-    base = [v for night in nights for v in night]
-    base_median = statistics.median(base)
-    ratio = statistics.median(new) / base_median if base_median > 0 else math.inf
-    envelope = max(low_quantile(night) for night in nights if night)
-    floor_ratio = low_quantile(new) / envelope if envelope > 0 else math.inf
-    p = mann_whitney_greater(base, new)
-    low, high = _median_ratio_ci(base, new)
-    enough = min(len(base), len(new)) >= t.min_samples and len(nights) >= t.min_nights
-    regressed = enough and p < t.alpha and floor_ratio >= 1 + t.min_effect
+    Only the last `lookback` nights are searched. The step is the nights after the newest
+    change point against those before it (back to the previous change point).
+    """
+    t = t or Thresholds()
+    runs, values = list(runs)[-t.lookback :], list(values)[-t.lookback :]
+    points = e_divisive(values, alpha=t.alpha, permutations=t.permutations, min_size=t.min_after)
+    if not points:
+        return None
+    newest = points[-1]
+    start = points[-2].index if len(points) > 1 else 0
+    before, after = values[start : newest.index], values[newest.index :]
+    step = step_interval(before, after, t.confidence)
+    nights_after = len(after)
+    # persisting: every night since the change point is above the nights before it
+    persists = min(after) - statistics.median(before) > math.log1p(t.min_effect)
+    regressed = (
+        t.min_after <= nights_after <= t.max_after
+        and persists
+        and math.exp(step.low) > 1 + t.min_effect
+    )
     return Judgement(
-        ratio=ratio,
-        floor_ratio=floor_ratio,
-        ci_low=low,
-        ci_high=high,
-        p_value=p,
+        metric=metric,
+        paired=False,
+        change_run=runs[newest.index],
+        nights_after=nights_after,
+        step=math.exp(step.estimate),
+        step_low=math.exp(step.low),
+        step_high=math.exp(step.high),
+        p_value=newest.p_value,
         regressed=regressed,
     )
 
@@ -163,49 +165,86 @@ def detect(
     runs = store.runs()
     if run_id not in runs:
         return []
-    earlier = runs[: runs.index(run_id)][::-1][: t.lookback]  # newest first
+    earlier = runs[: runs.index(run_id)][-t.lookback :]
     history: dict[tuple[str, str], list[CellResult]] = {}
-    for past in earlier:
+    for past in earlier:  # oldest first
         for r in store.results(past):
             history.setdefault((r.module, r.cell), []).append(r)
     found: list[Regression] = []
     for result in store.results(run_id):
         before = history.get((result.module, result.cell), [])
         if before:
-            found.extend(_against(result, before[: t.baseline_runs], t))
+            found.extend(_status_and_findings(result, before[-1]))
+            found.extend(_performance(result, before, t))
     return found
 
 
-def _against(new: CellResult, before: list[CellResult], t: Thresholds) -> list[Regression]:
-    last = before[0]
+def _regression(new: CellResult, kind: str, message: str, **kw: object) -> Regression:
+    return Regression.model_validate(
+        {"run_id": new.run_id, "module": new.module, "cell": new.cell, "kind": kind}
+        | {"message": message, **kw}
+    )
+
+
+def _status_and_findings(new: CellResult, last: CellResult) -> list[Regression]:
     out = []
-
-    def regression(
-        kind: Literal["status", "finding", "performance"], message: str, **kw: object
-    ) -> Regression:
-        return Regression(
-            run_id=new.run_id, module=new.module, cell=new.cell, kind=kind, message=message, **kw
-        )
-
     if new.status.rank > last.status.rank:
         detail = f": {new.message}" if new.message else ""
-        out.append(regression("status", f"{last.status.value} -> {new.status.value}{detail}"))
+        out.append(_regression(new, "status", f"{last.status.value} -> {new.status.value}{detail}"))
     known = {f.fingerprint for f in last.findings}
     out.extend(
-        regression("finding", f"new {f.severity} finding {f.rule}: {f.message}")
+        _regression(new, "finding", f"new {f.severity} finding {f.rule}: {f.message}")
         for f in new.findings
         if f.fingerprint not in known
     )
-    for metric, samples in sorted(new.samples.items()):
-        nights = [r.samples[metric] for r in before if r.samples.get(metric)]
-        if len(samples) < t.min_samples or len(nights) < t.min_nights:
-            continue
-        judgement = compare(nights, samples, t)
-        if judgement.regressed:
-            message = (
-                f"{metric} median x{judgement.ratio:.2f} (95% CI {judgement.ci_low:.2f}-"
-                f"{judgement.ci_high:.2f}), fast end x{judgement.floor_ratio:.2f} over the slowest "
-                f"of {len(nights)} baseline night(s), p={judgement.p_value:.1e}"
-            )
-            out.append(regression("performance", message, metric=metric, judgement=judgement))
     return out
+
+
+def _performance(new: CellResult, before: list[CellResult], t: Thresholds) -> list[Regression]:
+    out = []
+    for metric in sorted(m for m in new.samples if not m.startswith(BASELINE_PREFIX)):
+        tonight = night_value(new, metric, t)
+        if tonight is None:
+            continue
+        runs, values = [], []
+        for past in [*before, new]:
+            value = night_value(past, metric, t)
+            if value is not None and value.paired == tonight.paired:
+                runs.append(past.run_id)
+                values.append(value.value)
+        judgement = judge_series(runs, values, metric, t)
+        if judgement is None or not judgement.regressed:
+            continue
+        judgement = _with_night(judgement, tonight)
+        out.append(
+            _regression(new, "performance", describe(judgement), metric=metric, judgement=judgement)
+        )
+    return out
+
+
+def _with_night(judgement: Judgement, tonight: NightValue) -> Judgement:
+    if tonight.interval is None:
+        return judgement
+    return judgement.model_copy(
+        update={
+            "paired": True,
+            "night_ratio": math.exp(tonight.interval.estimate),
+            "night_low": math.exp(tonight.interval.low),
+            "night_high": math.exp(tonight.interval.high),
+        }
+    )
+
+
+def describe(j: Judgement) -> str:
+    """One line for an alarm: the metric, the night the step began, its size and interval."""
+    what = "CPU time per call" if j.metric.endswith("cpu_ms") else "wall-clock latency"
+    text = (
+        f"{j.metric} ({what}) stepped x{j.step:.2f} (95% CI {j.step_low:.2f}-{j.step_high:.2f}) "
+        f"from night {j.change_run} on ({j.nights_after} nights, change point p={j.p_value:.2f})"
+    )
+    if j.night_ratio is not None:
+        text += (
+            f"; tonight x{j.night_ratio:.2f} the baseline "
+            f"(95% CI {j.night_low:.2f}-{j.night_high:.2f})"
+        )
+    return text

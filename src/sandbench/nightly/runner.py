@@ -9,6 +9,7 @@ as each cell finishes, so an interrupted run resumes by skipping what the store 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import shutil
@@ -29,6 +30,8 @@ from .cell import Task, failed_result
 from .config import NightlyConfig
 from .matrix import Shard, cells, source_digest
 from .models import CellResult, CellStatus
+from .regress import BASELINE_PREFIX
+from .stats import log_shift, median_interval
 from .store import HistoryStore
 
 __all__ = [
@@ -148,25 +151,90 @@ def run(
 def _rounds(
     worker: Worker, todo: list[tuple[int, Task]], config: NightlyConfig
 ) -> list[tuple[int, Task, CellResult]]:
-    """Run a window of cells `config.rounds` times, round-major, and merge each cell's rounds.
+    """Run a window of cells round by round, each until its data are precise enough.
 
-    Interleaving spreads a cell's samples over the window's duration, so a burst of load
-    from a neighbour on a shared machine lands on several cells a little instead of on one
-    cell entirely: the nightly medians are steadier and regressions raise fewer false
-    alarms (docs/nightly.md has the measurements). A cell that times out, crashes or
-    errors is not retried in later rounds.
+    Rounds are round-major over the window: a burst of load from a neighbour lands on
+    several cells a little instead of on one entirely. A cell with a baseline runs it in
+    the same round, right next to the candidate and alternately before and after it
+    (ABBA), so the machine's state of the moment is shared by both. A cell stops after
+    `min_rounds` once its night's interval is within `precision` (`_precise`), after
+    `rounds`, or once its rounds used `cell_budget` seconds. A cell that times out,
+    crashes or errors is not run again; a baseline that does is dropped for the night.
     """
-    seen: dict[int, list[CellResult]] = {number: [] for number, _ in todo}
-    for _ in range(config.rounds):
-        for number, task in todo:
-            earlier = seen[number]
-            if earlier and earlier[-1].status.rank == _NO_REPORT:
-                continue
-            seen[number].append(worker.run(task, config.cell_timeout))
-    return [(number, task, merge_rounds(seen[number])) for number, task in todo]
+    tasks = dict(todo)
+    runs: dict[int, tuple[list[CellResult], list[CellResult]]] = {n: ([], []) for n in tasks}
+    baselines = {n: _baseline_task(task, config) for n, task in todo}
+    spent = dict.fromkeys(tasks, 0.0)
+    active = list(tasks)
+    if any(baselines.values()):
+        # A fresh worker's first cell pays its imports and cold caches (measured: its calls
+        # twice as slow as the next cell's); that must not land on one side of a pair.
+        worker.run(todo[0][1], config.cell_timeout)
+    for round_number in range(config.rounds):
+        for number in list(active):
+            pair = [(runs[number][0], tasks[number]), (runs[number][1], baselines[number])]
+            for results, task in pair[:: -1 if round_number % 2 else 1]:
+                if task is None:
+                    continue
+                result = worker.run(task, config.cell_timeout)
+                results.append(result)
+                spent[number] += result.elapsed_ms / 1000
+                if result.status.rank == _NO_REPORT and task is baselines[number]:
+                    baselines[number] = None
+                    results.clear()
+            if _done(runs[number], round_number + 1, spent[number], config):
+                active.remove(number)
+    return [(n, task, _paired(*runs[n])) for n, task in todo]
 
 
 _NO_REPORT = 3
+_JUDGED = "health.latency_ms"  # the metric whose precision decides when a cell has enough
+
+
+def _baseline_task(task: Task, config: NightlyConfig) -> Task | None:
+    path = config.baselines.get(task.module)
+    if path is None:
+        return None
+    return task.model_copy(update={"path": path, "digest": source_digest(path)})
+
+
+def _done(
+    runs: tuple[list[CellResult], list[CellResult]],
+    rounds: int,
+    spent: float,
+    config: NightlyConfig,
+) -> bool:
+    candidate, baseline = runs
+    if candidate[-1].status.rank == _NO_REPORT or spent >= config.cell_budget:
+        return True
+    return rounds >= config.min_rounds and _precise(candidate, baseline, config.precision)
+
+
+def _precise(candidate: list[CellResult], baseline: list[CellResult], precision: float) -> bool:
+    """Whether the night's 95 % interval (the paired log ratio, or the median without a
+    baseline) has a half-width within log(1 + precision): about +-precision as a ratio."""
+    new = [v for r in candidate for v in r.samples.get(_JUDGED, [])]
+    base = [v for r in baseline for v in r.samples.get(_JUDGED, [])]
+    if len(new) < _MIN_SAMPLES or min(new) <= 0:
+        return True  # nothing to make precise
+    if len(base) >= _MIN_SAMPLES and min(base) > 0:
+        interval = log_shift(base, new)
+    else:
+        interval = median_interval([math.log(v) for v in new])
+    return interval.half_width <= math.log1p(precision)
+
+
+_MIN_SAMPLES = 5
+
+
+def _paired(candidate: list[CellResult], baseline: list[CellResult]) -> CellResult:
+    """The candidate's rounds merged, with the baseline's samples beside them."""
+    merged = merge_rounds(candidate)
+    if not baseline or merged.status.rank == _NO_REPORT:
+        return merged
+    pooled = merge_rounds(baseline).samples
+    extra = {BASELINE_PREFIX + metric: values for metric, values in pooled.items()}
+    return merged.model_copy(update={"samples": {**merged.samples, **extra}})
 
 
 def merge_rounds(rounds: list[CellResult]) -> CellResult:

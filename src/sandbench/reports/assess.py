@@ -421,6 +421,7 @@ def _health(ev: Evidence) -> HealthProbe | None:
         sample_body=sample[:512].decode("utf-8", "replace"),
         samples_ms=[round(o.usage.wall_ms + o.usage.throttled_ms, 4) for o in outcomes],
         stderr_dropped_bytes=sum(o.usage.stderr_dropped_bytes for o in outcomes),
+        cpu_samples_ms=[round(o.usage.cpu_ms, 6) for o in outcomes],
     )
 
 

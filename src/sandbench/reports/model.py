@@ -235,6 +235,9 @@ class HealthProbe(_Camel):
     statuses: list[int | None]
     latency_ms: Stats | None = None
     samples_ms: list[float] = Field(default_factory=list, description="each call's latency")
+    cpu_samples_ms: list[float] = Field(
+        default_factory=list, description="each call's CPU time (the sandbox's usage.cpu_ms)"
+    )
     sample_body: str = ""
     stderr_dropped_bytes: int = Field(
         default=0, description="stderr bytes written past the 16 KiB kept per call, summed"
