@@ -12,6 +12,7 @@ import json
 import select
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import psutil
@@ -139,6 +140,11 @@ def test_hostile_module_gets_its_violation_and_the_next_call_a_new_instance(
         grants = Grants(storage_read={"docs": tmp_path / "docs"})
     with loaded(backend, components[name], grants) as instance:
         hostile = instance.invoke(get("/"))
+        # A call stopped at its CPU or time limit can leave the module's one CPU share in
+        # debt (docs/abi.md); wait until it is paid, or the next call is refused for it.
+        paid_by = time.monotonic() + 120
+        while instance.cpu.share.level() < 0 and time.monotonic() < paid_by:
+            time.sleep(0.05)
         after = instance.invoke(get("/ok"))
         again = instance.invoke(get("/ok"))
     assert hostile.response is None
