@@ -91,17 +91,41 @@ class _Shape:
 
 
 class _Ticker:
-    """Advances the engine's epoch every `TICK_MS` until stopped."""
+    """Advances the engine's epoch by one every `TICK_MS` of wall time until stopped.
+
+    The ticks are counted from the clock, not from the wakeups: on a busy machine a wakeup
+    comes late, and counting wakeups stretched a 30 s timeout to 40-60 s. A late wakeup
+    adds every tick that came due; `owed` is what is due and not yet added, which a call
+    armed in between adds to its deadline so that the catch-up does not cut it short.
+    """
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         self._engine = engine
         self._stop = threading.Event()
+        self._start = time.monotonic()
+        self._done = 0
         self._thread = threading.Thread(target=self._run, name="sandbench-epoch", daemon=True)
         self._thread.start()
 
+    def _due(self, now: float) -> int:
+        return int((now - self._start) * 1000 // TICK_MS)
+
     def _run(self) -> None:
         while not self._stop.wait(TICK_MS / 1000):
+            self.catch_up(time.monotonic())
+
+    def catch_up(self, now: float) -> int:
+        """Add the ticks due by `now` (a `time.monotonic()` value); how many were added."""
+        due = self._due(now)
+        added = max(0, due - self._done)
+        for _ in range(added):
             self._engine.increment_epoch()
+        self._done += added
+        return added
+
+    def owed(self) -> int:
+        """Ticks due by now that are not yet added to the engine's epoch."""
+        return max(0, self._due(time.monotonic()) - self._done)
 
     def stop(self) -> None:
         self._stop.set()
@@ -226,6 +250,7 @@ class WasmBackend(Closing):
             grants=grants,
             cpu=self._module_cpu(package, limits),
             scratch=self._scratch,
+            epoch_lag=self._ticker.owed,
             # Only a module that imports the host namespace can call it: skip the per-call
             # binding and recording (about 14 us a call) for all the others.
             host=host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
@@ -281,6 +306,7 @@ class WasmBackend(Closing):
             grants=grants,
             cpu=self._module_cpu(package, limits),
             scratch=self._scratch,
+            epoch_lag=self._ticker.owed,
             host=host_api(package, limits, grants),
             writes_files=bool(grants.storage_write),
         )

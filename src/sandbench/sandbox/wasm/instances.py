@@ -13,6 +13,7 @@ import itertools
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ class Spec:
     scratch: Path
     host: HostApi | None = None
     writes_files: bool = False
+    # Epoch ticks already due but not yet added by the backend's ticker (see `_Ticker`).
+    epoch_lag: Callable[[], int] = lambda: 0
 
 
 @dataclass
@@ -98,14 +101,15 @@ class _Call:
     cpu_started: float = 0.0
     cpu_s: float | None = None
 
-    def arm(self, timeout_ms: int, fuel: int, stdin_bytes: int = 0) -> None:
-        """Set the fuel and the deadline for the next call, and start the clocks.
+    def arm(self, timeout_ms: int, fuel: int, stdin_bytes: int = 0, lag: int = 0) -> None:
+        """Set the fuel and the deadline for the next call, and start the clocks; `lag` is
+        the epoch ticks already due but not yet added (they do not count against the call).
 
         Call it inside `poll.scoped()`: sleeping (`poll_oneoff`) is bounded by this deadline.
         """
         self.fuel = fuel
         self.store.set_fuel(fuel)
-        self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS))
+        self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS) + lag)
         self.poll.arm(timeout_ms, stdin_bytes)
         self.cpu_s = None
         self.started = time.perf_counter()
@@ -208,7 +212,12 @@ class _BaseInstance(Closing):
 
     def _arm(self, call: _Call, stdin_bytes: int = 0) -> None:
         """Arm `call` with the deadline and the fuel of the module's per-call CPU budget."""
-        call.arm(self._spec.limits.timeout_ms, self._spec.cpu.call_fuel(), stdin_bytes)
+        call.arm(
+            self._spec.limits.timeout_ms,
+            self._spec.cpu.call_fuel(),
+            stdin_bytes,
+            self._spec.epoch_lag(),
+        )
 
     def _share_exhausted(self) -> Violation:
         return Violation(
