@@ -143,7 +143,7 @@ def test_hostile_module_gets_its_violation_and_the_next_call_a_new_instance(
         # A call stopped at its CPU or time limit can leave the module's one CPU share in
         # debt (docs/abi.md); wait until it is paid, or the next call is refused for it.
         paid_by = time.monotonic() + 120
-        while instance.cpu.share.level() < 0 and time.monotonic() < paid_by:
+        while instance.cpu.share.level < 0 and time.monotonic() < paid_by:
             time.sleep(0.05)
         after = instance.invoke(get("/ok"))
         again = instance.invoke(get("/ok"))
