@@ -160,6 +160,15 @@ def _nightly_files(data: dict[str, object], folder: Path) -> None:
             target.write_text("listed\n")
     for policy in matrix.get("policy", []):
         (folder / policy).write_text("version = 1\n")
+    baselines = data.get("baselines", {})
+    assert isinstance(baselines, dict)
+    for known_good in baselines.values():  # each module's last known-good artifact
+        target = folder / known_good
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if known_good.endswith(".tar.gz"):
+            shutil.make_archive(str(target).removesuffix(".tar.gz"), "gztar", hello.parent, "hello")
+        else:
+            shutil.copytree(hello, target, dirs_exist_ok=True)
 
 
 # Commands

@@ -90,8 +90,10 @@ def test_fuel_rate_starts_at_the_highest_rate_and_learns_from_long_calls():
     rate.learn(900_000_000, 0.1)  # 9e9 fuel per CPU-second: replaces the initial guess
     assert rate.rate == 9e9
     assert rate.fuel_for(0.5) == 4_500_000_000
-    rate.learn(1_100_000_000, 0.1)  # later samples move it part of the way
-    assert 9e9 < rate.rate < 11e9
+    rate.learn(1_100_000_000, 0.1)  # a faster-burning call raises it at once: no early stop
+    assert rate.rate == 11e9
+    rate.learn(700_000_000, 0.1)  # a slower one lowers it only part of the way
+    assert 7e9 < rate.rate < 11e9
 
 
 def test_module_cpu_budget_is_cores_times_timeout_at_the_learnt_rate():

@@ -28,7 +28,7 @@ from sandbench.sandbox.container import (
     apt_source,
     egress,
 )
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, problems
 
 
 def write(path: Path, text: str) -> None:
@@ -271,7 +271,7 @@ def test_check_without_an_engine_exits_3_with_one_line_and_a_hint(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     result = CliRunner().invoke(cli, ["check", str(EXAMPLES / "python-http")])
     assert result.exit_code == 3
-    lines = result.output.strip().splitlines()
+    lines = problems(result.output.strip())  # without the progress lines
     assert len(lines) == 2
     assert lines[0].startswith("sandbench: error: container backend unavailable: no Docker Engine")
     assert lines[1].startswith("hint: start a Docker Engine")

@@ -53,7 +53,12 @@ class FuelRate:
     """A module's fuel per CPU-second, learnt from its own calls. Thread-safe.
 
     Starts at `FUEL_PER_CPU_SECOND_MAX`; the first call of at least `MIN_SAMPLE_S` replaces
-    it with the measured rate, later ones move it by an exponentially weighted average.
+    it with the measured rate. Later ones move it asymmetrically: a faster-burning call
+    raises it at once, a slower one lowers it by an exponentially weighted average. A
+    module's rate varies from call to call (a loop around host calls burns little fuel per
+    CPU-second, straight code much more): an estimate too low stops ordinary calls before
+    their CPU budget, one too high lets a call run past it, which the measured CPU share
+    (`CpuShare`) then charges and throttles.
     """
 
     def __init__(self, initial: float = FUEL_PER_CPU_SECOND_MAX) -> None:
@@ -82,7 +87,10 @@ class FuelRate:
         sample = fuel / cpu_s
         with self._lock:
             first = self._samples == 0
-            self._rate = sample if first else self._rate + EWMA_WEIGHT * (sample - self._rate)
+            if first or sample > self._rate:
+                self._rate = sample
+            else:
+                self._rate += EWMA_WEIGHT * (sample - self._rate)
             self._samples += 1
 
 
