@@ -21,20 +21,9 @@ from sandbench.scanners import ScanPolicy, default_scanners, scan_all
 
 from .conftest import EXAMPLES
 from .sandbox import wat
+from .test_signals import marked
 
 SPIN_LIMITS = {"memory": "16MiB", "cpu": "1", "timeout": "30s"}
-
-
-def marked_processes(mark: str) -> list[psutil.Process]:
-    """Live processes whose environment carries `mark` (what a run started inherits it)."""
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get("SANDBENCH_TEST_MARK") == mark:
-                found.append(process)
-        except (psutil.Error, OSError):
-            continue
-    return found
 
 
 def rule(report: dict, name: str) -> dict:
@@ -103,5 +92,5 @@ def test_sandbench_gate_past_its_deadline_reports_and_leaves_nothing(make_module
     assert deadline["status"] == "critical"
     assert "deadline of 3 s" in deadline["message"]
     assert "Traceback" not in done.stderr
-    assert marked_processes(mark) == []
+    assert marked(mark) == []
     assert list(scratch.iterdir()) == []

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 from sandbench.sandbox import Violation
+from sandbench.scanners import Finding
 
 from .drawn import policy_thresholds
 from .latency import judge_latency
@@ -486,17 +487,7 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
         health=_health(ev),
         load_test=_load_test_report(ev),
         findings=[
-            FindingReport(
-                scanner=f.scanner,
-                rule_id=f.rule_id,
-                severity=f.severity.value,
-                confidence=f.confidence.value,
-                message=f.message,
-                path=f.path.as_posix() if f.path is not None else None,
-                line=f.line,
-                fingerprint=f.fingerprint,
-                remediation=f.remediation,
-            )
+            finding_report(f)
             for f in sorted(
                 (f for scan in ev.scans for f in scan.findings),
                 key=lambda f: (f.severity.rank, f.scanner, f.rule_id, str(f.path), f.line or 0),
@@ -522,4 +513,19 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
         ),
         host_api=_host_api(ev),
         parts=ev.parts,
+    )
+
+
+def finding_report(f: Finding) -> FindingReport:
+    """A scanner's finding as the report shows it."""
+    return FindingReport(
+        scanner=f.scanner,
+        rule_id=f.rule_id,
+        severity=f.severity.value,
+        confidence=f.confidence.value,
+        message=f.message,
+        path=f.path.as_posix() if f.path is not None else None,
+        line=f.line,
+        fingerprint=f.fingerprint,
+        remediation=f.remediation,
     )

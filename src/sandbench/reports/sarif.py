@@ -17,6 +17,7 @@ from typing import Any
 
 from sandbench.scanners import ScanReport
 
+from .assess import finding_report
 from .model import FindingReport, HealthReport, RuleResult, Status
 
 __all__ = ["render_sarif", "render_scan_sarif"]
@@ -204,20 +205,7 @@ def render_scan_sarif(report: ScanReport, tool_version: str, source_root: str | 
     """`sandbench scan`'s report as a SARIF 2.1.0 log; `source_root` as in `ModuleParts`."""
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
-    findings = [
-        FindingReport(
-            scanner=f.scanner,
-            rule_id=f.rule_id,
-            severity=f.severity.value,
-            confidence=f.confidence.value,
-            message=f.message,
-            path=f.path.as_posix() if f.path is not None else None,
-            line=f.line,
-            fingerprint=f.fingerprint,
-            remediation=f.remediation,
-        )
-        for f in report.findings
-    ]
+    findings = [finding_report(f) for f in report.findings]
     _add_findings(rules, results, report.module_id, findings)
     notes = [f"{r.scanner}: {r.skipped_reason}" for r in report.skipped]
     properties = {"moduleId": report.module_id, "version": report.version}
