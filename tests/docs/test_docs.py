@@ -154,7 +154,7 @@ def _nightly_files(data: dict[str, object], folder: Path) -> None:
         if "*" in entry:
             shutil.copytree(hello, target.parent / "hello", dirs_exist_ok=True)
         elif entry.endswith(".tar.gz"):
-            shutil.make_archive(str(target).removesuffix(".tar.gz"), "gztar", hello.parent, "hello")
+            _hello_archive(target)
         elif entry.endswith((".txt", ".list")):
             shutil.copytree(hello, target.parent / "listed", dirs_exist_ok=True)
             target.write_text("listed\n")
@@ -166,9 +166,15 @@ def _nightly_files(data: dict[str, object], folder: Path) -> None:
         target = folder / known_good
         target.parent.mkdir(parents=True, exist_ok=True)
         if known_good.endswith(".tar.gz"):
-            shutil.make_archive(str(target).removesuffix(".tar.gz"), "gztar", hello.parent, "hello")
+            _hello_archive(target)
         else:
             shutil.copytree(hello, target, dirs_exist_ok=True)
+
+
+def _hello_archive(target: Path) -> None:
+    """examples/modules/hello packed as the `.tar.gz` at `target`."""
+    hello = ROOT / "examples/modules/hello"
+    shutil.make_archive(str(target).removesuffix(".tar.gz"), "gztar", hello.parent, "hello")
 
 
 # Commands
