@@ -177,8 +177,10 @@ def _row(name: str, run: Run) -> str:
     )
     fuel = sum(o.usage.fuel for o in run.outcomes)
     cpu_s = sum(o.usage.cpu_ms for o in run.outcomes) / 1000
+    # A window whose calls were all refused (the share still in debt from the warm-up,
+    # as on a short smoke window with four instances) measured no rate.
     rate = fuel / cpu_s if cpu_s else 0.0
-    old = (CALL_BUDGET_MS / 1000 * OLD_FUEL_PER_CPU_SECOND / rate) * 1000 / CALL_BUDGET_MS
+    old = OLD_FUEL_PER_CPU_SECOND / rate if rate else float("nan")
     return (
         f"{name:<22} {run.cpu_s:6.3f} CPU-s / {CORES * run.wall_s:5.3f} = ratio {run.ratio:4.2f}"
         f"   stop {stop}   rate {rate:8.3g}   old {old:4.2f}"

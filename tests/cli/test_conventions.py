@@ -20,7 +20,7 @@ HELLO = str(EXAMPLES / "hello")
 
 def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess[str]:
     """The installed CLI in a process of its own (its exit handling and streams included)."""
-    code = "from sandbench.cli import main; main()"
+    code = "from sandbench._entry import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,
@@ -36,6 +36,25 @@ def run(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess[str]:
 def test_version_prints_the_name_and_the_version(flag):
     result = CliRunner().invoke(cli, [flag])
     assert (result.exit_code, result.output) == (0, f"sandbench {__version__}\n")
+
+
+def test_the_console_script_ends_after_exit_callbacks_and_flushed_output(tmp_path):
+    """It leaves with os._exit (wasmtime's worker threads can abort finalization), so it
+    runs the atexit callbacks and flushes the streams itself: nothing is lost."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('exit callback ran'))\n"
+        "sys.argv = ['sandbench', *sys.argv[1:]]\n"
+        "from sandbench._entry import main; main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "check", "-q", "-f", "json", HELLO, "--cache-dir", str(tmp_path)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report, _, rest = done.stdout.rpartition("}\n")
+    assert json.loads(report + "}")["status"] == "healthy"
+    assert rest == "exit callback ran\n"
 
 
 def test_a_usage_error_is_one_error_line_and_a_hint():

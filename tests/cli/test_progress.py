@@ -42,7 +42,7 @@ def test_quiet_shows_no_progress(tmp_path):
 
 def test_on_a_tty_one_bar_is_redrawn_in_place(tmp_path):
     leader, follower = pty.openpty()
-    script = "from sandbench.cli import main; main()"
+    script = "from sandbench._entry import main; main()"
     args = [sys.executable, "-c", script, "check", str(EXAMPLES / "hello")]
     env = {**os.environ, "SANDBENCH_CACHE_DIR": str(tmp_path)}
     with subprocess.Popen(
