@@ -53,6 +53,21 @@ def test_no_exception_of_ours_derives_from_the_hierarchy_outside_errors_py():
     assert outside == []
 
 
+def test_only_errors_py_reads_a_validation_errors_problems():
+    """Every other module words a pydantic ValidationError through `validation_lines`."""
+    readers = [
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if path != Path(errors.__file__)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "errors"
+        and not node.args
+    ]
+    assert readers == []
+
+
 def test_a_scanner_input_error_is_one_problem_of_an_invalid_input(tmp_path):
     error = errors.ScanInputError(tmp_path / "base.json", "not JSON: Expecting value at line 1")
     assert isinstance(error, errors.InvalidInput)
