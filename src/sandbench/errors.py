@@ -1,37 +1,64 @@
-"""The exceptions sandbench raises, all below one root.
+"""The exceptions sandbench raises, all below one root, and the wording of validation problems.
 
 Exceptions are for faults of the host, the input or the environment. Anything a *module*
 does wrong while it runs (a trap, an exhausted budget, a flood of output) is data: an
-`Outcome` with a `Violation`, never an exception.
+`Outcome` with a `Violation`, never an exception. The CLI prints each one as
+`sandbench: error: ...` (an `InvalidInput` one line per problem) and exits with its code
+(tests/test_errors.py checks this drawing against the classes):
 
-    SandbenchError                  exit code 2 unless a subclass says otherwise
-    ├── InvalidInput                a file the user gave is unusable; one line per problem
-    │   ├── ManifestError           a module.json, module tree or module archive
-    │   ├── PolicyError             a policy file
-    │   ├── TrustError              a signing key, allowed-signers file or revocation list
-    │   └── BuildError              a module's source that `sandbench build` cannot build
-    ├── SandboxError                the sandbox host itself failed
-    │   └── BackendUnavailable      no backend can run here (exit code 3)
-    ├── ScannerError                a scanner could not run
-    └── BenchError                  a measurement could not be taken
+    exception                        exit  meaning
+    SandbenchError                      2  anything sandbench raises on purpose
+    ├── UsageProblem                    2  command-line options that do not go together
+    ├── InvalidInput                    2  a file the user gave is unusable; one line per problem
+    │   ├── ManifestError               2  a module.json, module tree or module archive
+    │   ├── PolicyError                 2  a policy file (or a nightly profile over one)
+    │   ├── TrustError                  2  a signing key, allowed-signers file or revocation list
+    │   ├── BuildError                  2  a module's source that `sandbench build` cannot build
+    │   ├── ConfigError                 2  a nightly CONFIG.toml or an index file it names
+    │   └── ScanInputError              2  a scanner's input file: a baseline, an advisory export
+    ├── SandboxError                    3  the sandbox host itself failed (not the module)
+    │   └── BackendUnavailable          3  no backend of the kind asked for can run here
+    ├── ScannerError                    3  a scanner could not run at all
+    ├── BenchError                      3  a measurement could not be taken
+    └── NightlyError                    3  the nightly machinery failed (a worker cannot start)
+        ├── StoreError                  3  the history store cannot be opened or used
+        └── ShardError                  2  a --shard value or matrix cell this build cannot run
+
+Exit codes 0 and 1 are not errors: the gate passed, or it failed on the module's evidence.
+
+`validation_lines` is the one way a pydantic `ValidationError` becomes problem lines
+(`field.path: message`), whatever file was validated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pydantic is imported only by the callers: this module stays cheap
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
 __all__ = [
     "BackendUnavailable",
     "BenchError",
     "BuildError",
+    "ConfigError",
     "InvalidInput",
     "ManifestError",
+    "NightlyError",
     "PolicyError",
     "SandbenchError",
     "SandboxError",
+    "ScanInputError",
     "ScannerError",
+    "ShardError",
+    "StoreError",
     "TrustError",
+    "UsageProblem",
+    "problem_message",
+    "validation_lines",
 ]
 
 
@@ -43,6 +70,10 @@ class SandbenchError(Exception):
 
     exit_code = 2
     hint = ""
+
+
+class UsageProblem(SandbenchError):
+    """Command-line options that do not go together, or an option's value that is unusable."""
 
 
 class InvalidInput(SandbenchError):
@@ -74,6 +105,21 @@ class BuildError(InvalidInput):
     """`sandbench build` could not make a component of a module's source."""
 
 
+class ConfigError(InvalidInput):
+    """A nightly CONFIG.toml (or an index file it names) is invalid."""
+
+
+class ScanInputError(InvalidInput):
+    """A file given to the scanners (a baseline, an advisory export or store) is unusable.
+
+    `problem` is the one problem; `str(error)` is `PATH: problem`.
+    """
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(path, [problem])
+
+
 class SandboxError(SandbenchError):
     """The sandbox host failed (not the module): e.g. a cache directory is unwritable."""
 
@@ -100,3 +146,48 @@ class BenchError(SandbenchError):
     """A measurement could not be taken."""
 
     exit_code = 3
+
+
+class NightlyError(SandbenchError):
+    """The nightly machinery itself failed (e.g. a worker process cannot start)."""
+
+    exit_code = 3
+
+
+class StoreError(NightlyError):
+    """The history store cannot be opened or used."""
+
+
+class ShardError(NightlyError):
+    """A `--shard` value that is not I/N with 0 <= I < N, or a matrix cell this build cannot
+    run (an unknown axis, a backend that is not built in): the run's input, so exit code 2."""
+
+    exit_code = 2
+
+
+def problem_message(error: ErrorDetails) -> str:
+    """pydantic's message for one problem, without the `Value error, ` it puts before the
+    text of our own validators (which already say what is expected)."""
+    return error["msg"].removeprefix("Value error, ")
+
+
+def validation_lines(
+    exc: ValidationError,
+    under: str = "",
+    *,
+    line: Callable[[ErrorDetails], str] | None = None,
+) -> list[str]:
+    """One line per problem in `exc`, in pydantic's order: `field.path: message`.
+
+    The path joins the location with dots (`ignore.0.reason`), below `under` when the
+    validated value sits inside the file (`profiles.small.defaults` + `memory`); a problem
+    of the whole value is `(top level)`. `line` words a problem itself instead, for a file
+    format with its own path notation (the manifest's JSON paths). Never raises.
+    """
+    if line is not None:
+        return [line(error) for error in exc.errors()]
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in (under, *error["loc"]) if part != "")
+        lines.append(f"{where or '(top level)'}: {problem_message(error)}")
+    return lines

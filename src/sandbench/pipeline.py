@@ -32,7 +32,6 @@ from sandbench.manifests.archive import opened
 from sandbench.progress import Progress, Steps
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
 from sandbench.reports.model import GateDeadline
-from sandbench.reports.parts import module_parts
 from sandbench.runtime import (
     AppliedLimits,
     Suggestion,
@@ -60,6 +59,7 @@ from sandbench.scanners import (
     Severity,
     default_scanners,
     fingerprint,
+    module_parts,
     scan_all,
 )
 

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from sandbench.cli import cli
-from sandbench.cli.output import UsageProblem, pins_from
+from sandbench.cli.output import pins_from
+from sandbench.errors import UsageProblem
 from tests.conftest import EXAMPLES, problems
 from tests.sandbox import wat
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbench.nightly import ConfigError, load_config
+from sandbench.errors import ConfigError
+from sandbench.nightly import load_config
 
 
 def test_folders_globs_and_index_files_resolve_in_order_without_duplicates(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbench.nightly import ShardError, cells, load_config, parse_shard, plan
+from sandbench.errors import ShardError
+from sandbench.nightly import cells, load_config, parse_shard, plan
 from sandbench.nightly.matrix import Cell, backend_for, policy_for
 from sandbench.sandbox import BackendKind
 

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from sandbench.nightly import CellStatus, StoreError, open_store
+from sandbench.errors import StoreError
+from sandbench.nightly import CellStatus, open_store
 from sandbench.nightly.store import MIGRATIONS, merge
 
 from .conftest import result

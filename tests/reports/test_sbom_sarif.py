@@ -14,9 +14,18 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from sandbench.manifests import load
 from sandbench.reports import Format, assess, render
-from sandbench.reports.model import ModuleParts, PartAdvisory, PartPackage
-from sandbench.reports.parts import module_parts, source_root
-from sandbench.scanners import Confidence, Finding, ImagePackages, ScanResult, Severity
+from sandbench.scanners import (
+    Confidence,
+    Finding,
+    ImagePackages,
+    ModuleParts,
+    PartAdvisory,
+    PartPackage,
+    ScanResult,
+    Severity,
+    module_parts,
+    source_root,
+)
 
 from .conftest import make_evidence
 from .test_formats import SARIF_SCHEMA

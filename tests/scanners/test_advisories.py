@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbench.scanners import AdvisoryStore, ScanInputError, import_export, osv_server
+from sandbench.errors import ScanInputError
+from sandbench.scanners import AdvisoryStore, import_export, osv_server
 from sandbench.scanners.advisories import affects
 from tests.scanners.conftest import OSV
 

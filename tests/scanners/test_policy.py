@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbench.errors import PolicyError
+from sandbench.errors import PolicyError, ScanInputError
 from sandbench.reports import load_policy
 from sandbench.scanners import (
     Ignore,
     ManifestLintScanner,
-    ScanInputError,
     ScanPolicy,
     ScanResult,
     Severity,

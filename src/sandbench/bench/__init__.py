@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .loadtest import LoadTestResult
 from .loadtime import LoadTimes, measure_load
 from .probe import ProbeResult, probe
 from .stats import Stats, percentile, summarize
 
 __all__ = [
+    "LoadTestResult",
     "LoadTimes",
     "ProbeResult",
     "Stats",

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sandbench.errors import SandbenchError
+from sandbench.errors import UsageProblem
 from sandbench.hostapi import HostSettings
 from sandbench.hostapi.http import HttpSettings
 from sandbench.reports import Format, HealthReport, Policy, Status, render
@@ -200,10 +200,6 @@ def with_signers(policy: Policy, allowed_signers: Path | None, revoked: Path | N
 def policy_from(path: Path | None) -> Policy:
     """The policy at `path`, else the configuration found upwards, else the built-in one."""
     return resolve_policy(path)
-
-
-class UsageProblem(SandbenchError):
-    """Options that do not go together."""
 
 
 _STATUS_COLOUR = {Status.HEALTHY: "green", Status.DEGRADED: "yellow", Status.CRITICAL: "red"}

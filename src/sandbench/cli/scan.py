@@ -9,7 +9,6 @@ import click
 
 from sandbench._version import __version__
 from sandbench.manifests import load
-from sandbench.reports.parts import source_root
 from sandbench.reports.sarif import render_scan_sarif
 from sandbench.scanners import (
     ScanReport,
@@ -17,6 +16,7 @@ from sandbench.scanners import (
     default_scanners,
     load_baseline,
     scan_all,
+    source_root,
     write_baseline,
 )
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from sandbench.errors import ManifestError
+from sandbench.errors import ManifestError, problem_message, validation_lines
 
 from .digest import MANIFEST_NAME, DigestError, compute_digest
 from .links import LinkProblem, LinkTree
@@ -71,7 +71,7 @@ def _problem(error: ErrorDetails) -> str:
     loc = tuple(p for p in error["loc"] if p not in ("[key]",))
     if loc[:1] == ("runtime",) and loc[1:2] in (("wasm",), ("container",)):
         loc = loc[:1] + loc[2:]
-    message = error["msg"].removeprefix("Value error, ")
+    message = problem_message(error)
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         tag = error.get("ctx", {}).get("tag")
         where = _loc((*loc, "kind"))
@@ -146,7 +146,7 @@ def _validate(raw: dict[str, Any], source: Path | str) -> Manifest:
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        raise ManifestError(source, [_problem(e) for e in exc.errors()]) from None
+        raise ManifestError(source, validation_lines(exc, line=_problem)) from None
     except RecursionError:
         raise ManifestError(source, ["nested too deeply"]) from None
 

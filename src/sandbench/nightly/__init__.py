@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from .config import ConfigError, ModuleRef, NightlyConfig, load_config
-from .matrix import Cell, Shard, ShardError, cells, parse_shard
+from .config import ModuleRef, NightlyConfig, load_config
+from .matrix import Cell, Shard, cells, parse_shard
 from .models import CellResult, CellStatus, Finding
 from .regress import Judgement, Regression, Thresholds, detect, judge_series, night_value
 from .runner import RunSummary, Worker, plan, run
-from .store import HistoryStore, SqlStore, StoreError, open_store
+from .store import HistoryStore, SqlStore, open_store
 
 __all__ = [
     "Cell",
     "CellResult",
     "CellStatus",
-    "ConfigError",
     "Finding",
     "HistoryStore",
     "Judgement",
@@ -22,9 +21,7 @@ __all__ = [
     "Regression",
     "RunSummary",
     "Shard",
-    "ShardError",
     "SqlStore",
-    "StoreError",
     "Thresholds",
     "Worker",
     "cells",

@@ -39,12 +39,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sandbench.errors import InvalidInput
+from sandbench.errors import ConfigError, validation_lines
 from sandbench.reports import Policy, PolicyLimits
 
 __all__ = [
     "KNOWN_AXES",
-    "ConfigError",
     "ModuleRef",
     "NightlyConfig",
     "limits_text",
@@ -54,10 +53,6 @@ __all__ = [
 KNOWN_AXES = ("backend", "policy", "profile")
 INDEX_SUFFIXES = (".txt", ".list")
 _GLOB_CHARS = frozenset("*?[")
-
-
-class ConfigError(InvalidInput):
-    """A nightly CONFIG.toml (or an index file it names) is invalid."""
 
 
 class ModuleRef(BaseModel):
@@ -147,7 +142,7 @@ def load_config(path: Path | str) -> NightlyConfig:
     try:
         parsed = _File.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(source, [_line(e) for e in exc.errors()]) from None
+        raise ConfigError(source, validation_lines(exc)) from None
     problems = _matrix_problems(parsed)
     if problems:
         raise ConfigError(source, problems)
@@ -176,11 +171,6 @@ def load_config(path: Path | str) -> NightlyConfig:
         matrix=tuple((axis, tuple(values)) for axis, values in parsed.matrix.items()),
         profiles={name: p.model_dump() for name, p in parsed.profiles.items()},
     )
-
-
-def _line(error: Any) -> str:
-    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
 def _matrix_problems(parsed: _File) -> list[str]:
@@ -217,9 +207,7 @@ def _limit_problems(where: str, values: dict[str, str]) -> list[str]:
     try:
         PolicyLimits.model_validate({**limits_text(Policy().defaults), **known})
     except ValidationError as exc:
-        problems.extend(
-            f"{where}.{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
-        )
+        problems.extend(validation_lines(exc, where))
     return problems
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from sandbench.errors import PolicyError, SandbenchError
+from sandbench.errors import PolicyError, ShardError, validation_lines
 from sandbench.reports import Policy, PolicyLimits, load_policy
 from sandbench.sandbox import BackendKind
 
@@ -17,17 +17,12 @@ from .config import KNOWN_AXES, NightlyConfig, limits_text
 __all__ = [
     "Cell",
     "Shard",
-    "ShardError",
     "backend_for",
     "cells",
     "parse_shard",
     "policy_for",
     "source_digest",
 ]
-
-
-class ShardError(SandbenchError):
-    """A `--shard` value that is not I/N with 0 <= I < N."""
 
 
 class Cell(BaseModel):
@@ -75,10 +70,7 @@ def policy_for(cell: Cell, config: NightlyConfig) -> Policy:
         try:
             update[part] = PolicyLimits.model_validate({**current, **overrides})
         except ValidationError as exc:
-            lines = [
-                f"profiles.{profile}.{part}.{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}"
-                for e in exc.errors()
-            ]
+            lines = validation_lines(exc, f"profiles.{profile}.{part}")
             raise PolicyError(config.source, lines) from None
     return base.model_copy(update=update)
 

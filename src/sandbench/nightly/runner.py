@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbench.errors import SandbenchError
+from sandbench.errors import NightlyError
 
 from .cell import Task, failed_result
 from .config import NightlyConfig
@@ -37,7 +37,6 @@ from .store import HistoryStore
 __all__ = [
     "DEFAULT_EXECUTOR",
     "CellLine",
-    "NightlyError",
     "Progress",
     "RunSummary",
     "Worker",
@@ -51,12 +50,6 @@ _STARTUP_TIMEOUT = 120.0
 
 # (done so far, total, the task, its result or None when it was skipped as already done)
 Progress = Callable[[int, int, Task, CellResult | None], None]
-
-
-class NightlyError(SandbenchError):
-    """The nightly machinery itself failed (e.g. a worker process cannot start)."""
-
-    exit_code = 3
 
 
 class CellLine(BaseModel):

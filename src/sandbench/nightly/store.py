@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sandbench.errors import SandbenchError
+from sandbench.errors import StoreError
 
 from .models import CellResult
 
-__all__ = ["MIGRATIONS", "HistoryStore", "SqlStore", "StoreError", "merge", "open_store"]
+__all__ = ["MIGRATIONS", "HistoryStore", "SqlStore", "merge", "open_store"]
 
 # Append only: a released migration is never edited.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -50,12 +50,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 _PG_LOCK = 727_007  # advisory lock id for migrations
-
-
-class StoreError(SandbenchError):
-    """The history store cannot be opened or used."""
-
-    exit_code = 3
 
 
 class HistoryStore(Protocol):

@@ -31,7 +31,9 @@ from cyclonedx.model.vulnerability import (
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
-from .model import HealthReport, ModuleParts, PartAdvisory, PartPackage
+from sandbench.scanners import ModuleParts, PartAdvisory, PartPackage
+
+from .model import HealthReport
 
 __all__ = ["render_cyclonedx"]
 

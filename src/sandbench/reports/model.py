@@ -18,8 +18,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from sandbench.bench import LoadTimes, ProbeResult, Stats
-from sandbench.bench.loadtest import LoadTestResult
+from sandbench.bench import LoadTestResult, LoadTimes, ProbeResult, Stats
 from sandbench.manifests import (
     Author,
     HealthExpect,
@@ -29,7 +28,7 @@ from sandbench.manifests import (
 )
 from sandbench.runtime import AppliedLimits
 from sandbench.sandbox import Request, Violation
-from sandbench.scanners import ScanResult
+from sandbench.scanners import ModuleParts, ScanResult
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
@@ -47,9 +46,6 @@ __all__ = [
     "LoadReport",
     "LoadTestReport",
     "Metrics",
-    "ModuleParts",
-    "PartAdvisory",
-    "PartPackage",
     "PublisherReport",
     "RuleResult",
     "ScanReport",
@@ -337,46 +333,6 @@ class HostApiReport(_Camel):
     logs: list[HostLogReport] = Field(default_factory=list)
     dropped_log_bytes: int = 0
     dropped_calls: int = 0
-
-
-class PartPackage(_Camel):
-    """A Python distribution in the module: declared, bundled in its folder, or in its image."""
-
-    name: str
-    version: str | None = None
-    origin: str = Field(
-        description="declared (a requirement file), bundled (a .dist-info folder in the "
-        "module) or image (installed in the container image)"
-    )
-    path: str | None = Field(default=None, description="the declaring file or .dist-info folder")
-
-
-class PartAdvisory(_Camel):
-    """A known vulnerability of one of the module's packages, as the dependency scan found it."""
-
-    id: str
-    package: str
-    version: str
-    severity: str
-    aliases: list[str] = Field(default_factory=list)
-    remediation: str | None = None
-
-
-class ModuleParts(_Camel):
-    """What the module is made of (for `--format cyclonedx`) and where it lives (for SARIF)."""
-
-    runtime: str = Field(description="wasm or container")
-    entry: str = Field(description="the entry file, the build folder or the image, as declared")
-    entry_sha256: str | None = Field(
-        default=None, description="of the entry file; None for a folder or an image"
-    )
-    packages: list[PartPackage] = Field(default_factory=list)
-    advisories: list[PartAdvisory] = Field(default_factory=list)
-    source_root: str | None = Field(
-        default=None,
-        description="the module's folder relative to the root of the git work tree holding it "
-        "('' at its root); None when it is in none (an extracted archive)",
-    )
 
 
 class HealthReport(_Camel):

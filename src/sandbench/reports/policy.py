@@ -47,7 +47,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from sandbench.errors import PolicyError
+from sandbench.errors import PolicyError, validation_lines
 from sandbench.manifests import parse_cpu, parse_duration, parse_size
 from sandbench.sandbox import SandboxLimits
 from sandbench.scanners import SCAN_KEYS, Ceilings, ScanPolicy, scan_policy
@@ -177,11 +177,7 @@ def parse_policy(table: dict[str, Any], source: Path) -> Policy:
     try:
         policy = Policy.model_validate({**data, "source": str(source)})
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        ]
-        raise PolicyError(source, problems) from None
+        raise PolicyError(source, validation_lines(exc)) from None
     try:
         scan = scan_policy(scan_data, policy.scan_ceilings())
     except ValueError as exc:

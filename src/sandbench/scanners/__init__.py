@@ -17,7 +17,6 @@ from .interface import (
     AdvisoryDatabase,
     Confidence,
     Finding,
-    ScanInputError,
     Scanner,
     ScanResult,
     Severity,
@@ -26,6 +25,7 @@ from .interface import (
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
+from .parts import ModuleParts, PartAdvisory, PartPackage, module_parts, source_root
 from .pip_audit import ImagePackages, PipAuditScanner
 from .policy import (
     SCAN_KEYS,
@@ -58,8 +58,10 @@ __all__ = [
     "LicenseScanner",
     "MalwareScanner",
     "ManifestLintScanner",
+    "ModuleParts",
+    "PartAdvisory",
+    "PartPackage",
     "PipAuditScanner",
-    "ScanInputError",
     "ScanPolicy",
     "ScanReport",
     "ScanResult",
@@ -72,8 +74,10 @@ __all__ = [
     "fingerprint",
     "import_export",
     "load_baseline",
+    "module_parts",
     "osv_server",
     "scan_all",
     "scan_policy",
+    "source_root",
     "write_baseline",
 ]

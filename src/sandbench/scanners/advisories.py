@@ -27,7 +27,9 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from .interface import AdvisoryDatabase, ScanInputError
+from sandbench.errors import ScanInputError
+
+from .interface import AdvisoryDatabase
 
 __all__ = [
     "AdvisorySource",

@@ -15,14 +15,12 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbench.errors import ScannerError
 from sandbench.manifests import ModulePackage
 
 __all__ = [
     "AdvisoryDatabase",
     "Confidence",
     "Finding",
-    "ScanInputError",
     "ScanResult",
     "Scanner",
     "Severity",
@@ -30,20 +28,6 @@ __all__ = [
 ]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-
-
-class ScanInputError(ScannerError):
-    """A file given to the scanners (policy, baseline, advisory export) is unusable.
-
-    Lives here rather than in `sandbench.errors` only until the scanner branch merges.
-    """
-
-    exit_code = 2
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 class Severity(StrEnum):

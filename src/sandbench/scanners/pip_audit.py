@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sandbench.errors import ScanInputError
 from sandbench.manifests import ModulePackage
 
 from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
@@ -54,7 +55,6 @@ from .interface import (
     AdvisoryDatabase,
     Confidence,
     Finding,
-    ScanInputError,
     ScanResult,
     Severity,
     fingerprint,

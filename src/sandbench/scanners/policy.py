@@ -34,7 +34,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .interface import Finding, ScanInputError, Severity
+from sandbench.errors import ScanInputError, validation_lines
+
+from .interface import Finding, Severity
 
 __all__ = [
     "SCAN_KEYS",
@@ -161,14 +163,8 @@ def scan_policy(data: Mapping[str, Any], ceilings: Ceilings | None = None) -> Sc
     try:
         policy = ScanPolicy.model_validate({k: v for k, v in data.items() if k in SCAN_KEYS})
     except ValidationError as exc:
-        raise ValueError("\n".join(_problems(exc))) from None
+        raise ValueError("\n".join(validation_lines(exc))) from None
     return policy if ceilings is None else policy.model_copy(update={"ceilings": ceilings})
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    return [
-        f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-    ]
 
 
 def load_baseline(path: Path) -> frozenset[str]:

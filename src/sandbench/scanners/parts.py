@@ -1,7 +1,11 @@
-"""What a module is made of, gathered once for the report: its entry and digest, the Python
-packages it declares, bundles and ships in its image, the advisories found for them, and
-where its folder sits in a git work tree. Renderers read `ModuleParts`; none of them reads
-files.
+"""What a module is made of, gathered once for the health report: its entry and digest, the
+Python packages it declares, bundles and ships in its image, the advisories the dependency
+scan found for them, and where its folder sits in a git work tree.
+
+Reading a module's files is the scanners' work (they never run its code), and pip-audit's
+finding messages are this package's own wording: the parts are gathered here and handed
+to `sandbench.reports` as data (`ModuleParts`), whose renderers (CycloneDX, SARIF) read
+no files. The models serialize with camelCase keys, as the health report that holds them.
 """
 
 from __future__ import annotations
@@ -12,18 +16,69 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from sandbench.manifests import ModulePackage
-from sandbench.scanners import ImagePackages, ScanResult
-from sandbench.scanners.dependencies import declared_dependencies
-from sandbench.scanners.files import module_files, read_capped
 
-from .model import ModuleParts, PartAdvisory, PartPackage
+from .dependencies import declared_dependencies
+from .files import module_files, read_capped
+from .interface import ScanResult
+from .pip_audit import ImagePackages
 
-__all__ = ["module_parts", "source_root"]
+__all__ = ["ModuleParts", "PartAdvisory", "PartPackage", "module_parts", "source_root"]
 
 MAX_METADATA_BYTES = 1024 * 1024
 _CHUNK = 1024 * 1024
+
+
+_CAMEL = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+
+class PartPackage(BaseModel):
+    """A Python distribution in the module: declared, bundled in its folder, or in its image."""
+
+    model_config = _CAMEL
+
+    name: str
+    version: str | None = None
+    origin: str = Field(
+        description="declared (a requirement file), bundled (a .dist-info folder in the "
+        "module) or image (installed in the container image)"
+    )
+    path: str | None = Field(default=None, description="the declaring file or .dist-info folder")
+
+
+class PartAdvisory(BaseModel):
+    """A known vulnerability of one of the module's packages, as the dependency scan found it."""
+
+    model_config = _CAMEL
+
+    id: str
+    package: str
+    version: str
+    severity: str
+    aliases: list[str] = Field(default_factory=list)
+    remediation: str | None = None
+
+
+class ModuleParts(BaseModel):
+    """What the module is made of (for `--format cyclonedx`) and where it lives (for SARIF)."""
+
+    model_config = _CAMEL
+
+    runtime: str = Field(description="wasm or container")
+    entry: str = Field(description="the entry file, the build folder or the image, as declared")
+    entry_sha256: str | None = Field(
+        default=None, description="of the entry file; None for a folder or an image"
+    )
+    packages: list[PartPackage] = Field(default_factory=list)
+    advisories: list[PartAdvisory] = Field(default_factory=list)
+    source_root: str | None = Field(
+        default=None,
+        description="the module's folder relative to the root of the git work tree holding it "
+        "('' at its root); None when it is in none (an extracted archive)",
+    )
 
 
 def module_parts(
