@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from .live import LiveModule
 from .loader import AppliedLimits, Workspace, health_request, limits_for
-from .suggest import HEADROOM, PermissionUse, Suggestion, permission_use, suggest
+from .suggest import HEADROOM, PermissionUse, Suggestion, observed_use, permission_use, suggest
 
 __all__ = [
     "HEADROOM",
     "AppliedLimits",
+    "LiveModule",
     "PermissionUse",
     "Suggestion",
     "Workspace",
     "health_request",
     "limits_for",
+    "observed_use",
     "permission_use",
     "suggest",
 ]

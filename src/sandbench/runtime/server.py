@@ -5,6 +5,7 @@ that port 0 works and the bound port is known before the first request.
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -14,15 +15,22 @@ from typing import Any
 
 import uvicorn
 
-from sandbench.errors import SandboxError
+from sandbench.errors import SandbenchError, SandboxError
 from sandbench.hostapi import HostSettings
-from sandbench.manifests import load
+from sandbench.manifests import ModulePackage, load
 from sandbench.sandbox import Closing, SandboxLimits
 
 from .gateway import ModuleSpec
 from .loader import Workspace, limits_for
 
-__all__ = ["BackgroundServer", "bind", "module_specs", "uvicorn_config"]
+__all__ = [
+    "BackgroundServer",
+    "bind",
+    "module_spec",
+    "module_specs",
+    "serve_until_signalled",
+    "uvicorn_config",
+]
 
 
 def module_specs(
@@ -44,10 +52,22 @@ def module_specs(
         route = package.root.name
         if any(spec.route == route for spec in specs):
             raise ValueError(f"{path}: another module is already served at /{route}")
-        workspace = stack.enter_context(Workspace(package.manifest, host=host))
-        applied = limits_for(package.manifest, defaults, ceilings).limits
-        specs.append(ModuleSpec(route, package, applied, workspace.grants))
+        specs.append(module_spec(package, defaults, ceilings, stack, host))
     return specs
+
+
+def module_spec(
+    package: ModulePackage,
+    defaults: SandboxLimits,
+    ceilings: SandboxLimits,
+    stack: ExitStack,
+    host: HostSettings | None = None,
+) -> ModuleSpec:
+    """`package` served at its folder name, with its limits and a storage workspace that
+    `stack` closes."""
+    workspace = stack.enter_context(Workspace(package.manifest, host=host))
+    applied = limits_for(package.manifest, defaults, ceilings).limits
+    return ModuleSpec(package.root.name, package, applied, workspace.grants)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -82,6 +102,34 @@ def uvicorn_config(app: Any) -> uvicorn.Config:
         timeout_keep_alive=30,
         backlog=2048,
     )
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT arrived: uvicorn has shut down, now release what we hold."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
+
+
+def serve_until_signalled(app: Any, sock: socket.socket) -> None:
+    """Serve `app` on `sock` in the foreground until SIGTERM or SIGINT, then return.
+
+    Raises `SandbenchError` when serving fails.
+    """
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    # handlers it found; ours turns it into an exception, so that the caller's `with`
+    # blocks close the instances and remove the temporary folders before a clean exit 0.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    except _Stopped:
+        pass
+    except OSError as exc:  # pragma: no cover - the socket is already bound
+        raise SandbenchError(f"serving failed: {exc}") from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class BackgroundServer(Closing):

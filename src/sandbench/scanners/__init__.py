@@ -23,6 +23,7 @@ from .interface import (
     Severity,
     fingerprint,
 )
+from .least_privilege import unused_permissions
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
@@ -75,5 +76,6 @@ __all__ = [
     "osv_server",
     "scan_all",
     "scan_policy",
+    "unused_permissions",
     "write_baseline",
 ]
