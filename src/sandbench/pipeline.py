@@ -13,22 +13,22 @@ not pass (and closes it), and keeps the gate's deadline.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
+from sandbench import runtime
 from sandbench._version import __version__, installed_versions
-from sandbench.bench import LoadTimes, ProbeResult, measure_load, probe
-from sandbench.bench.deadline import STEP_S, Deadline
+from sandbench.bench.deadline import Deadline, starts, within
 from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult
 from sandbench.bench.result import BenchResult
-from sandbench.bench.sequence import BenchPlan, aim, measure_all, sampled_load_test
-from sandbench.bench.thresholds import Threshold, parse_threshold
-from sandbench.errors import SandboxError
+from sandbench.bench.sequence import BenchPlan, measure_all
+from sandbench.bench.served import Target
+from sandbench.bench.smoke import Smoke, SmokePlan, not_started, smoke_test
+from sandbench.bench.thresholds import parse_threshold
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, TrustStore, load, load_trust_store, verify_publisher
 from sandbench.manifests.archive import opened
@@ -37,26 +37,7 @@ from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
 from sandbench.reports.drawn import load_test_thresholds
 from sandbench.reports.model import GateDeadline
 from sandbench.reports.parts import module_parts
-from sandbench.runtime import (
-    AppliedLimits,
-    LiveModule,
-    Suggestion,
-    Workspace,
-    health_request,
-    limits_for,
-    observed_use,
-    suggest,
-)
-from sandbench.sandbox import (
-    BackendKind,
-    Closing,
-    Grants,
-    LoadResult,
-    SandboxBackend,
-    Violation,
-    ViolationKind,
-    open_backend,
-)
+from sandbench.sandbox import BackendKind, SandboxBackend, SandboxLimits, open_backend
 from sandbench.scanners import (
     ImagePackages,
     Scanner,
@@ -69,18 +50,14 @@ from sandbench.scanners import (
     unused_permissions,
 )
 
-if TYPE_CHECKING:
-    from sandbench.bench.sampler import ResourceSample
-    from sandbench.runtime.gateway import ModuleSpec
-
 __all__ = [
     "Backend",
     "BenchRun",
-    "LiveModules",
     "Options",
     "bench",
     "check",
     "gate",
+    "live_modules",
     "scan",
     "serve",
     "suggest_security",
@@ -194,7 +171,7 @@ def gate(
     steps.start("validating")
     with opened(path) as root:
         package = load(root)
-        image = _image_packages(package) if scanners is None else None
+        image = runtime.image_packages(package) if scanners is None else None
         if scanners is None:
             scanners = default_scanners(
                 policy.scan, osv_url=osv_url, advisory_store=advisory_store, image_packages=image
@@ -217,22 +194,6 @@ def _gate_scans(
         late = [s.scanner for s in scans if s.skipped_reason and "budget" in s.skipped_reason]
         clock.cut.append(f"scanners not done: {', '.join(late) or 'none'}")
     return scans
-
-
-def _image_packages(package: ModulePackage) -> ImagePackages | None:
-    """For a container module, the distributions installed in its image (building a
-    `runtime.build` image when the engine lacks it), or why they cannot be listed."""
-    runtime = package.manifest.runtime
-    if runtime.kind != "container":
-        return None
-    from sandbench.sandbox.container import module_image_distributions
-
-    try:
-        image, found = module_image_distributions(package)
-    except SandboxError as exc:
-        named = runtime.image or f"built from {runtime.build}"
-        return ImagePackages(image=named, unreadable=str(exc))
-    return ImagePackages(image=image, packages=tuple(found))
 
 
 def scan(
@@ -281,22 +242,15 @@ def serve(
     Raises `ManifestError` for an invalid module, `ValueError` for two modules at one route
     and `SandboxError` when the address cannot be bound or the backend cannot run.
     """
-    from sandbench.runtime.gateway import Gateway
-    from sandbench.runtime.server import bind, module_specs, serve_until_signalled
+    from sandbench.runtime.server import module_specs, serve_modules
 
     policy = policy or Policy()
     with ExitStack() as stack:
         specs = module_specs([Path(p) for p in paths], policy.defaults.sandbox(),
                              policy.ceilings.sandbox(), stack, host)  # fmt: skip
-        opened_backend = _open(backend, BackendKind.WASM, cache_dir, stack)
-        gateway = stack.enter_context(Gateway(specs, opened_backend, instances=instances))
-        for route, state in gateway.start().items():
-            announce(f"/{route}/ {state}")
-        sock = bind(listen, port)
-        stack.callback(sock.close)
-        shown = f"[{listen}]" if ":" in listen else listen
-        announce(f"serving on http://{shown}:{sock.getsockname()[1]}")
-        serve_until_signalled(gateway, sock)
+        serving = _open(backend, BackendKind.WASM, cache_dir, stack)
+        serve_modules(specs, serving, listen=listen, port=port, instances=instances,
+                      announce=announce)  # fmt: skip
 
 
 def _open(
@@ -310,52 +264,33 @@ def _open(
     return new
 
 
-def _kind(package: ModulePackage) -> BackendKind:
-    """The backend the manifest's `runtime.kind` names."""
-    return BackendKind(package.manifest.runtime.kind)
-
-
-class LiveModules(Closing):
-    """One backend (`kind`), opened once, loading modules as `check` does (the pytest
-    plugin's session). Raises `BackendUnavailable` when it cannot run here."""
-
-    def __init__(self, kind: BackendKind = BackendKind.WASM, policy: Policy | None = None) -> None:
-        self._backend = open_backend(kind)
-        self._policy = policy or Policy()
-
-    def load(self, path: Path | str) -> LiveModule:
-        """The module folder at `path`, loaded (see `runtime.LiveModule`). Raises
-        `ManifestError` for an invalid module and `SandboxError` for host faults."""
-        policy = self._policy
-        return LiveModule(load(path), self._backend, policy.defaults.sandbox(),
-                          policy.ceilings.sandbox())  # fmt: skip
-
-    def close(self) -> None:
-        """Close the backend. Closing twice is harmless."""
-        self._backend.close()
+def live_modules(policy: Policy | None = None) -> runtime.LiveModules:
+    """A WASM backend, opened once, loading modules as `check` does, with the manifests'
+    limits clamped by `policy` (the pytest plugin's session); close it when done. Raises
+    `BackendUnavailable` when it cannot run here."""
+    policy = policy or Policy()
+    return runtime.LiveModules(
+        BackendKind.WASM, policy.defaults.sandbox(), policy.ceilings.sandbox()
+    )
 
 
 def suggest_security(
     path: Path | str, *, policy: Policy | None = None, backend: Backend = None
-) -> Suggestion:
+) -> runtime.Suggestion:
     """Run the module's health calls and size its `security` block from what they used."""
     package = load(path)
     seen = _measure(package, policy or Policy(), backend, Options())
-    outcomes = seen.probe.outcomes if seen.probe is not None else ()
-    return suggest(package.manifest, seen.applied.limits, seen.loaded.imports, outcomes)
+    smoke = seen.smoke
+    outcomes = smoke.probe.outcomes if smoke.probe is not None else ()
+    return runtime.suggest(package.manifest, seen.applied.limits, smoke.loaded.imports, outcomes)
 
 
-@dataclass(frozen=True)
-class _Measured:
-    """What the sandbox part of a run saw."""
+class _Measured(NamedTuple):
+    """What the sandbox part of a run saw, under which limits, on which backend."""
 
-    times: LoadTimes
-    loaded: LoadResult
-    probe: ProbeResult | None
-    applied: AppliedLimits
+    smoke: Smoke
+    applied: runtime.AppliedLimits
     backend: str
-    load_test: LoadTestResult | None = None
-    skipped: tuple[Skipped, ...] = ()
 
 
 def _run(
@@ -372,7 +307,7 @@ def _run(
     seen = _measure(package, policy, backend, options)
     options.steps.start("assessing")
     if load_test is not None:
-        seen = replace(seen, load_test=load_test)
+        seen = seen._replace(smoke=seen.smoke._replace(load_test=load_test))
     report = assess(_evidence(package, seen, options, scans, image), policy)
     options.steps.finish(report.status.value)
     return report
@@ -386,27 +321,29 @@ def _evidence(
     image: ImagePackages | None,
 ) -> Evidence:
     """Everything `assess` judges, from the package, the sandbox run and the scans."""
-    manifest, clock = package.manifest, options.deadline
+    manifest, clock, smoke = package.manifest, options.deadline, seen.smoke
     deadline = None if clock is None else GateDeadline(
         limit_s=clock.limit_s, elapsed_s=clock.elapsed_s(), cut=tuple(clock.cut)
     )  # fmt: skip
+    why = smoke.not_load_tested
+    skipped = () if why is None else (Skipped(check_id="load-test", reason=why),)
     return Evidence(
         module_id=manifest.module_id, version=manifest.version, digest=package.digest,
         declared_signature=manifest.signature, author=manifest.author,
         publisher=verify_publisher(package, options.trust),
         applied=seen.applied, backend=seen.backend, tool_version=__version__,
-        load=seen.times, load_violation=seen.loaded.violation,
-        dependencies=seen.loaded.dependencies, request=health_request(manifest),
-        expect=manifest.health.expect, probe=seen.probe, load_test=seen.load_test,
-        scans=scans + _least_privilege(package, seen, scans),
+        load=smoke.times, load_violation=smoke.loaded.violation,
+        dependencies=smoke.loaded.dependencies, request=runtime.health_request(manifest),
+        expect=manifest.health.expect, probe=smoke.probe, load_test=smoke.load_test,
+        scans=scans + _least_privilege(package, smoke, scans),
         components=installed_versions(["wasmtime"] + (["bandit", "pip-audit"] if scans else [])),
-        skipped=options.skipped + seen.skipped, deadline=deadline,
+        skipped=options.skipped + skipped, deadline=deadline,
         checked_at=datetime.now(UTC), parts=module_parts(package, image, scans),
     )  # fmt: skip
 
 
 def _least_privilege(
-    package: ModulePackage, seen: _Measured, scans: tuple[ScanResult, ...]
+    package: ModulePackage, smoke: Smoke, scans: tuple[ScanResult, ...]
 ) -> tuple[ScanResult, ...]:
     """Unused permissions, judged by the imports the sandbox linked and the host calls the
     health calls made, as findings.
@@ -416,10 +353,10 @@ def _least_privilege(
     (the gate), so a permission is not reported twice.
     """
     judged = any(s.scanner == "capabilities" for s in scans)
-    if seen.loaded.violation is not None or judged or package.manifest.runtime.kind != "wasm":
+    if smoke.loaded.violation is not None or judged or package.manifest.runtime.kind != "wasm":
         return ()
-    outcomes = seen.probe.outcomes if seen.probe is not None else ()
-    uses = observed_use(package.manifest, seen.loaded.imports, outcomes)
+    outcomes = smoke.probe.outcomes if smoke.probe is not None else ()
+    uses = runtime.observed_use(package.manifest, smoke.loaded.imports, outcomes)
     return (unused_permissions((u.permission, u.evidence) for u in uses if not u.used),)
 
 
@@ -464,10 +401,11 @@ def bench(
     package = load(path)
     config = load_test or LoadTestConfig(url="http://127.0.0.1")
     with ExitStack() as stack:
-        backend = _open(backend, _kind(package), cache_dir, stack)
+        backend = _open(backend, BackendKind(package.manifest.runtime.kind), cache_dir, stack)
         with ExitStack() as measuring:  # the gateway and storage go before the health check
-            plan = _bench_plan(package, policy, host, measuring, (reps, invokes, instances), cold)
-            result = _bench_measure(backend, plan, config, wanted, steps, measuring)
+            target = _target(package, _applied(package, policy).limits, measuring, None, host)
+            plan = BenchPlan(target, reps=reps, invokes=invokes, instances=instances, cold=cold)
+            result = measure_all(backend, plan, config, wanted, measuring, steps)
         skipped = (_NOT_IN_CHECK[0],) + (
             () if result.load_test else (Skipped(check_id="load-test", reason="did not run"),)
         )
@@ -476,175 +414,45 @@ def bench(
     return BenchRun(health=health, bench=result)
 
 
-def _bench_plan(
-    package: ModulePackage,
-    policy: Policy,
-    host: HostSettings | None,
-    stack: ExitStack,
-    counts: tuple[int, int, int],
-    cold: bool,
-) -> BenchPlan:
-    """What `bench` measures: the module with its limits and a storage workspace (closed by
-    `stack`), its health request, how often and whether cold loads compile afresh."""
-    applied = limits_for(package.manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
-    workspace = stack.enter_context(Workspace(package.manifest, host=host))
-    reps, invokes, instances = counts
-    return BenchPlan(package, applied.limits, workspace.grants, health_request(package.manifest),
-                     reps=reps, invokes=invokes, instances=instances, cold=cold)  # fmt: skip
-
-
-def _bench_measure(
-    backend: SandboxBackend,
-    plan: BenchPlan,
-    config: LoadTestConfig,
-    thresholds: Sequence[Threshold],
-    steps: Steps,
-    stack: ExitStack,
-) -> BenchResult:
-    """`bench.measure_all`, its load test served through the gateway (closed by `stack`)."""
-    from sandbench.runtime.gateway import ModuleSpec as Spec
-
-    spec = Spec(plan.package.root.name, plan.package, plan.limits, plan.grants)
-    return measure_all(
-        backend,
-        plan,
-        lambda: _load_test(spec, backend, config, thresholds, plan.instances, stack),
-        steps,
-    )
-
-
 def _measure(
     package: ModulePackage, policy: Policy, backend: Backend, options: Options
 ) -> _Measured:
-    """Load cold then warm, send the health calls and (a gate) load-test; a backend opened
-    here is closed here. Under a deadline nothing starts after it and no call runs past it."""
-    from sandbench.runtime.gateway import ModuleSpec as Spec
-
+    """`bench.smoke_test` with the manifest's limits (cut to the deadline) and storage; a
+    backend opened here is closed here, and at the deadline its running calls end."""
     clock = options.deadline
-    applied = limits_for(package.manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
-    if not _starts(clock, "the sandbox test"):
-        return _not_measured(applied)
+    applied = _applied(package, policy)
+    if not starts(clock, "the sandbox test"):
+        return _Measured(not_started(), applied, "not started")
     with ExitStack() as stack:
-        backend = _open(backend, _kind(package), options.cache_dir, stack)
+        backend = _open(
+            backend, BackendKind(package.manifest.runtime.kind), options.cache_dir, stack
+        )
         if clock is not None:
             clock.watch(backend, stack)
-        limits = applied.limits if clock is None else clock.limits(applied.limits)
-        workspace = stack.enter_context(Workspace(package.manifest, options.storage, options.host))
-        options.steps.start("loading (compiling)" if options.cold else "loading")
-        loaded, times = measure_load(
-            backend, package, limits, workspace.grants, warm_runs=options.warm_runs,
-            until=None if clock is None else clock.at,
-            warm_budget_s=None if clock is None else STEP_S, cold=options.cold,
-        )  # fmt: skip
-        probed = _health_calls(loaded, package, options)
-        failed = _failed_health(probed, clock)
-        spec = Spec(package.root.name, package, limits, workspace.grants)
-        test = None if failed else _gate_load_test(spec, backend, loaded, policy, options, stack)
-        return _Measured(times, loaded, probed, applied, backend.describe(), test, failed)
+        limits = within(applied.limits, clock)
+        target = _target(package, limits, stack, options.storage, options.host)
+        plan = SmokePlan(target, options.calls, options.warm_runs, options.cold,
+                         options.load_test, load_test_thresholds(policy))  # fmt: skip
+        smoke = smoke_test(backend, plan, clock, stack, options.steps)
+        return _Measured(smoke, applied, backend.describe())
 
 
-def _starts(clock: Deadline | None, step: str, needs_s: float = 0.0) -> bool:
-    """True without a deadline; else `Deadline.starts`."""
-    return clock is None or clock.starts(step, needs_s)
+def _applied(package: ModulePackage, policy: Policy) -> runtime.AppliedLimits:
+    """The manifest's limits, `policy`'s defaults where it declares none, clamped by its
+    ceilings."""
+    return runtime.limits_for(
+        package.manifest, policy.defaults.sandbox(), policy.ceilings.sandbox()
+    )
 
 
-def _health_calls(
-    loaded: LoadResult, package: ModulePackage, options: Options
-) -> ProbeResult | None:
-    """`options.calls` health requests on the loaded instance (closed after), within the
-    deadline; None when the module did not load or the deadline passed."""
-    if loaded.instance is None:
-        return None
-    options.steps.start("health calls")
-    clock = options.deadline
-    with loaded.instance as instance:
-        if not _starts(clock, "health calls"):
-            return None
-        until = None if clock is None else clock.step_until()
-        return probe(instance, health_request(package.manifest), count=options.calls,
-                     until=until)  # fmt: skip
-
-
-def _failed_health(probed: ProbeResult | None, clock: Deadline | None) -> tuple[Skipped, ...]:
-    """Under a deadline (the gate), a module whose health calls broke a limit is not
-    load-tested: it is critical already, and each request could take its whole timeout."""
-    if clock is None or probed is None or not probed.violations:
-        return ()
-    reason = "not run: the health calls broke a limit (the module is critical already)"
-    return (Skipped(check_id="load-test", reason=reason),)
-
-
-_LOAD_TEST_MARGIN_S = 10.0  # locust's start-up and shut-down around the test's duration
-
-
-def _gate_load_test(
-    spec: ModuleSpec,
-    backend: SandboxBackend,
-    loaded: LoadResult,
-    policy: Policy,
-    options: Options,
+def _target(
+    package: ModulePackage,
+    limits: SandboxLimits,
     stack: ExitStack,
-) -> LoadTestResult | None:
-    """The gate's load test (`options.load_test`) with the reference module beside it; none
-    when the module did not load or too little time is left before the deadline."""
-    config = options.load_test
-    if config is None or loaded.instance is None:
-        return None
-    if not _starts(options.deadline, "load test", config.duration_s + _LOAD_TEST_MARGIN_S):
-        return None
-    options.steps.start("load test")
-    thresholds = load_test_thresholds(policy)
-    test, _ = _load_test(spec, backend, config, thresholds, 2, stack, reference=True)
-    return test
-
-
-def _not_measured(applied: AppliedLimits) -> _Measured:
-    """What the sandbox part reports when the deadline passed before it started."""
-    message = "not loaded: the gate's deadline passed before the sandbox test started"
-    violation = Violation(kind=ViolationKind.TIMEOUT, message=message, phase="load")
-    times = LoadTimes(cold_ms=0.0, compile_ms=0.0)
-    return _Measured(times, LoadResult(violation=violation), None, applied, "not started")
-
-
-def _load_test(
-    spec: ModuleSpec,
-    backend: SandboxBackend,
-    config: LoadTestConfig,
-    thresholds: Sequence[Threshold],
-    instances: int,
-    stack: ExitStack,
-    *,
-    reference: bool = False,
-) -> tuple[LoadTestResult, list[ResourceSample]]:
-    """Serve the module through an in-process gateway on loopback and load-test its health
-    request with locust (in its own process) at `config`'s users, rate and duration.
-
-    With `reference` and a WASM backend, the built-in reference module is served beside it
-    and loaded at the same rate (`LoadTestResult.reference_ms`: the machine's share).
-
-    For a container module the containers' cgroup counters are sampled meanwhile (the
-    second item); a WASM module runs in this process, which the caller samples.
-    """
-    from sandbench.runtime.gateway import Gateway
-    from sandbench.runtime.server import BackgroundServer
-
-    specs = [spec]
-    if reference and backend.name == "wasm":
-        specs.append(_reference_spec(stack))
-    gateway = stack.enter_context(Gateway(specs, backend, instances=instances))
-    gateway.start()
-    server = stack.enter_context(BackgroundServer(gateway))
-    beside = f"/{specs[1].route}/" if len(specs) > 1 else None
-    request = health_request(spec.package.manifest)
-    target = aim(config, server.url, f"/{spec.route}", request, beside)
-    containers = spec.package.manifest.runtime.kind == "container"
-    return sampled_load_test(target, thresholds, gateway.live_instances if containers else None)
-
-
-def _reference_spec(stack: ExitStack) -> ModuleSpec:
-    """The built-in reference module, written to a temporary folder the stack removes."""
-    from sandbench.bench.reference import REFERENCE_LIMITS, REFERENCE_ROUTE, reference_package
-    from sandbench.runtime.gateway import ModuleSpec as Spec
-
-    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sandbench-ref-")))
-    return Spec(REFERENCE_ROUTE, reference_package(folder), REFERENCE_LIMITS, Grants())
+    storage: Path | None,
+    host: HostSettings | None,
+) -> Target:
+    """`package` under `limits`, its storage (a temporary workspace unless `storage`)
+    removed by `stack`, sending its health request."""
+    workspace = stack.enter_context(runtime.Workspace(package.manifest, storage, host))
+    return Target(package, limits, workspace.grants, runtime.health_request(package.manifest))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from sandbench.sandbox import SandboxBackend, SandboxLimits
 
-__all__ = ["STEP_S", "Deadline"]
+__all__ = ["STEP_S", "Deadline", "starts", "within"]
 
 STEP_S = 5.0
 
@@ -76,3 +76,13 @@ class Deadline:
             timer.join()
 
         stack.callback(stop)
+
+
+def starts(clock: Deadline | None, step: str, needs_s: float = 0.0) -> bool:
+    """True without a deadline; else `Deadline.starts`."""
+    return clock is None or clock.starts(step, needs_s)
+
+
+def within(limits: SandboxLimits, clock: Deadline | None) -> SandboxLimits:
+    """`limits` without a deadline; else `Deadline.limits`."""
+    return limits if clock is None else clock.limits(limits)

@@ -9,6 +9,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -17,17 +18,17 @@ import uvicorn
 
 from sandbench.errors import SandbenchError, SandboxError
 from sandbench.hostapi import HostSettings
-from sandbench.manifests import ModulePackage, load
-from sandbench.sandbox import Closing, SandboxLimits
+from sandbench.manifests import load
+from sandbench.sandbox import Closing, SandboxBackend, SandboxLimits
 
-from .gateway import ModuleSpec
+from .gateway import Gateway, ModuleSpec
 from .loader import Workspace, limits_for
 
 __all__ = [
     "BackgroundServer",
     "bind",
-    "module_spec",
     "module_specs",
+    "serve_modules",
     "serve_until_signalled",
     "uvicorn_config",
 ]
@@ -52,22 +53,10 @@ def module_specs(
         route = package.root.name
         if any(spec.route == route for spec in specs):
             raise ValueError(f"{path}: another module is already served at /{route}")
-        specs.append(module_spec(package, defaults, ceilings, stack, host))
+        workspace = stack.enter_context(Workspace(package.manifest, host=host))
+        applied = limits_for(package.manifest, defaults, ceilings).limits
+        specs.append(ModuleSpec(route, package, applied, workspace.grants))
     return specs
-
-
-def module_spec(
-    package: ModulePackage,
-    defaults: SandboxLimits,
-    ceilings: SandboxLimits,
-    stack: ExitStack,
-    host: HostSettings | None = None,
-) -> ModuleSpec:
-    """`package` served at its folder name, with its limits and a storage workspace that
-    `stack` closes."""
-    workspace = stack.enter_context(Workspace(package.manifest, host=host))
-    applied = limits_for(package.manifest, defaults, ceilings).limits
-    return ModuleSpec(package.root.name, package, applied, workspace.grants)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -110,6 +99,30 @@ class _Stopped(Exception):
 
 def _stop(signum: int, _frame: object) -> None:
     raise _Stopped(signum)
+
+
+def serve_modules(
+    specs: list[ModuleSpec],
+    backend: SandboxBackend,
+    *,
+    listen: str,
+    port: int,
+    instances: int,
+    announce: Callable[[str], None],
+) -> None:
+    """Serve `specs` through a gateway on `listen`:`port` in the foreground until SIGTERM or
+    SIGINT, then close its instances and the socket; `announce` hears each module's state
+    and the address. Raises `SandboxError` when the address cannot be bound."""
+    with Gateway(specs, backend, instances=instances) as gateway:
+        for route, state in gateway.start().items():
+            announce(f"/{route}/ {state}")
+        sock = bind(listen, port)
+        try:
+            shown = f"[{listen}]" if ":" in listen else listen
+            announce(f"serving on http://{shown}:{sock.getsockname()[1]}")
+            serve_until_signalled(gateway, sock)
+        finally:
+            sock.close()
 
 
 def serve_until_signalled(app: Any, sock: socket.socket) -> None:
