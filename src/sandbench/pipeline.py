@@ -6,9 +6,9 @@ not pass (and closes it), and keeps the gate's deadline.
 
     check: load (dir) -> sandbox: cold + warm loads, health calls -> assess
     gate:  load (dir or archive) -> scanners (concurrently) -> sandbox smoke test -> assess
-    bench: check -> load times, in-process calls, HTTP load test through the gateway
+    bench: load (dir) -> load times, in-process calls, HTTP load test (gateway) -> check
     scan:  load (dir) -> scanners (concurrently)
-    serve: load (dirs) -> the gateway on uvicorn until SIGTERM or SIGINT
+    serve: load (dirs) -> the gateway on uvicorn (WASM) until SIGTERM or SIGINT
 """
 
 from __future__ import annotations
