@@ -82,3 +82,11 @@ def test_check_leaves_no_temporary_folder_or_thread_behind(make_module, tmp_path
     check(make_module(wat.SPIN, limits={"cpu": "10m", "timeout": "1s"}))
     assert list(private.iterdir()) == []
     assert threads() == before
+
+
+def test_a_backend_kind_is_opened_and_closed_by_the_pipeline(make_module):
+    from sandbench.sandbox import BackendKind
+
+    report = check(make_module(wat.OK, signature=None), backend=BackendKind.WASM, calls=2)
+    assert report.health.ok == 2
+    assert report.tool.backend.startswith("wasmtime")

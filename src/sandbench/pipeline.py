@@ -1,92 +1,71 @@
-"""The data path, strung together: `check()` and `gate()`.
+"""The data path, strung together: `check()`, `gate()`, `bench()`, `scan()` and `serve()`.
 
-The CLI and the Python API both call these; nothing here owns logic of its own.
+Every entry point (the CLI, the Python API, the pytest plugin, nightly) calls these. Each
+step is a function of its package; this module orders them, opens a backend the caller did
+not pass (and closes it), and keeps the gate's deadline.
 
     check: load (dir) -> sandbox: cold + warm loads, health calls -> assess
     gate:  load (dir or archive) -> scanners (concurrently) -> sandbox smoke test -> assess
+    bench: load (dir) -> load times, in-process calls, HTTP load test (gateway) -> check
+    scan:  load (dir) -> scanners (concurrently)
+    serve: load (dirs) -> the gateway on uvicorn (WASM) until SIGTERM or SIGINT
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-import tempfile
-import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from sandbench._version import __version__
-from sandbench.bench import LoadTimes, ProbeResult, measure_load, probe
+from sandbench import runtime
+from sandbench._version import __version__, installed_versions
+from sandbench.bench.deadline import Deadline, starts, within
 from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult
 from sandbench.bench.result import BenchResult
+from sandbench.bench.sequence import BenchPlan, measure_all
+from sandbench.bench.served import Target
+from sandbench.bench.smoke import Smoke, SmokePlan, not_started, smoke_test
 from sandbench.bench.thresholds import parse_threshold
-from sandbench.errors import SandboxError
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import ModulePackage, TrustStore, load, load_trust_store, verify_publisher
 from sandbench.manifests.archive import opened
 from sandbench.progress import Progress, Steps
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
+from sandbench.reports.drawn import load_test_thresholds
 from sandbench.reports.model import GateDeadline
-from sandbench.runtime import (
-    AppliedLimits,
-    Suggestion,
-    Workspace,
-    health_request,
-    limits_for,
-    permission_use,
-    suggest,
-)
-from sandbench.sandbox import (
-    BackendKind,
-    Grants,
-    LoadResult,
-    SandboxBackend,
-    SandboxLimits,
-    Violation,
-    ViolationKind,
-    open_backend,
-)
+from sandbench.sandbox import BackendKind, SandboxBackend, SandboxLimits, open_backend
 from sandbench.scanners import (
-    Finding,
     ImagePackages,
     Scanner,
+    ScanPolicy,
+    ScanReport,
     ScanResult,
-    Severity,
     default_scanners,
-    fingerprint,
+    load_baseline,
     module_parts,
     scan_all,
+    unused_permissions,
 )
 
-__all__ = ["BenchRun", "Options", "bench", "check", "gate", "suggest_security"]
+__all__ = [
+    "Backend",
+    "BenchRun",
+    "Options",
+    "bench",
+    "check",
+    "gate",
+    "live_modules",
+    "scan",
+    "serve",
+    "suggest_security",
+]
 
-
-@dataclass
-class Deadline:
-    """The gate's overall deadline: steps check it, and what it stops is noted in `cut`."""
-
-    limit_s: float
-    started: float = field(default_factory=time.monotonic)
-    cut: list[str] = field(default_factory=list)
-
-    @property
-    def at(self) -> float:
-        """The deadline as a `time.monotonic()` value."""
-        return self.started + self.limit_s
-
-    def left_s(self) -> float:
-        """Seconds left (negative once passed)."""
-        return self.at - time.monotonic()
-
-    def report(self) -> GateDeadline:
-        """The evidence for the `gate-deadline` rule."""
-        elapsed = time.monotonic() - self.started
-        return GateDeadline(limit_s=self.limit_s, elapsed_s=elapsed, cut=tuple(self.cut))
+# A backend passed in stays the caller's; a kind (or None: the manifest's runtime.kind) is
+# opened by the pipeline function and closed before it returns.
+Backend = SandboxBackend | BackendKind | None
 
 
 @dataclass(frozen=True)
@@ -106,12 +85,6 @@ class Options:
     steps: Steps = field(default_factory=lambda: Steps(None, 1))
 
 
-if TYPE_CHECKING:
-    from sandbench.bench.sampler import ResourceSample
-    from sandbench.bench.thresholds import Threshold
-    from sandbench.runtime.gateway import ModuleSpec
-
-
 _NOT_IN_CHECK = (
     Skipped(check_id="scanners", reason="`sandbench check` runs no static scanners"),
     Skipped(check_id="load-test", reason="`sandbench check` runs no HTTP load test"),
@@ -122,7 +95,7 @@ def check(
     path: Path | str,
     *,
     policy: Policy | None = None,
-    backend: SandboxBackend | None = None,
+    backend: Backend = None,
     storage: Path | None = None,
     calls: int = 5,
     warm_runs: int = 5,
@@ -146,17 +119,9 @@ def check(
     trust = _trust(policy)
     steps = Steps(progress, 4)
     steps.start("validating")
-    options = Options(
-        calls=calls,
-        warm_runs=warm_runs,
-        cold=cold,
-        storage=storage,
-        cache_dir=cache_dir,
-        skipped=_NOT_IN_CHECK,
-        host=host,
-        trust=trust,
-        steps=steps,
-    )
+    options = Options(calls=calls, warm_runs=warm_runs, cold=cold, storage=storage,
+                      cache_dir=cache_dir, skipped=_NOT_IN_CHECK, host=host, trust=trust,
+                      steps=steps)  # fmt: skip
     return _run(load(path), policy, backend, options, scans=())
 
 
@@ -175,7 +140,7 @@ def gate(
     path: Path | str,
     *,
     policy: Policy | None = None,
-    backend: SandboxBackend | None = None,
+    backend: Backend = None,
     scanners: Sequence[Scanner] | None = None,
     osv_url: str | None = None,
     advisory_store: Path | None = None,
@@ -193,7 +158,7 @@ def gate(
     else the local advisory store served on loopback), smoke tests the module in the sandbox, load-tests
     its health request through the gateway on loopback (`load_test`; None skips it) and
     assesses it all under `policy`. Archives are extracted safely to a private folder that
-    is removed afterwards. `cold` and `progress` as for `check`.
+    is removed afterwards. `backend`, `cold` and `progress` as for `check`.
 
     The whole gate runs under `policy.gate_deadline_s`: each scanner's budget is cut to it,
     each sandbox call's timeout is cut to what is left, and steps that would start after it
@@ -206,100 +171,132 @@ def gate(
     steps.start("validating")
     with opened(path) as root:
         package = load(root)
-        image = _image_packages(package) if scanners is None else None
+        image = runtime.image_packages(package) if scanners is None else None
         if scanners is None:
             scanners = default_scanners(
                 policy.scan, osv_url=osv_url, advisory_store=advisory_store, image_packages=image
             )
         steps.start("scanning")
-        scans = scan_all(package, scanners, policy.scan, deadline=clock.at).results
-        if clock.left_s() <= 0:
-            late = [s.scanner for s in scans if s.skipped_reason and "budget" in s.skipped_reason]
-            clock.cut.append(f"scanners not done: {', '.join(late) or 'none'}")
-        skipped: tuple[Skipped, ...] = ()
-        if load_test is None:
-            skipped = (Skipped(check_id="load-test", reason="turned off by the caller"),)
-        options = Options(
-            calls=3,
-            warm_runs=3,
-            cache_dir=cache_dir,
-            skipped=skipped,
-            load_test=load_test,
-            host=host,
-            trust=trust,
-            deadline=clock,
-            cold=cold,
-            steps=steps,
-        )
+        scans = _gate_scans(package, scanners, policy.scan, clock)
+        off = (Skipped(check_id="load-test", reason="turned off by the caller"),)
+        options = Options(calls=3, warm_runs=3, cache_dir=cache_dir, load_test=load_test,
+                          skipped=off if load_test is None else (), host=host, trust=trust,
+                          deadline=clock, cold=cold, steps=steps)  # fmt: skip
         return _run(package, policy, backend, options, scans=scans, image=image)
 
 
-def _image_packages(package: ModulePackage) -> ImagePackages | None:
-    """For a container module, the distributions installed in its image (building a
-    `runtime.build` image when the engine lacks it), or why they cannot be listed."""
-    runtime = package.manifest.runtime
-    if runtime.kind != "container":
-        return None
-    from sandbench.sandbox.container import module_image_distributions
+def _gate_scans(
+    package: ModulePackage, scanners: Sequence[Scanner], policy: ScanPolicy, clock: Deadline
+) -> tuple[ScanResult, ...]:
+    """Every scanner within the deadline; the ones it stopped are noted as cut."""
+    scans = scan_all(package, scanners, policy, deadline=clock.at).results
+    if clock.left_s() <= 0:
+        late = [s.scanner for s in scans if s.skipped_reason and "budget" in s.skipped_reason]
+        clock.cut.append(f"scanners not done: {', '.join(late) or 'none'}")
+    return scans
 
-    try:
-        image, found = module_image_distributions(package)
-    except SandboxError as exc:
-        named = runtime.image or f"built from {runtime.build}"
-        return ImagePackages(image=named, unreadable=str(exc))
-    return ImagePackages(image=image, packages=tuple(found))
+
+def scan(
+    path: Path | str,
+    *,
+    policy: ScanPolicy | None = None,
+    baseline: Path | None = None,
+    osv_url: str | None = None,
+    advisory_store: Path | None = None,
+) -> ScanReport:
+    """Every built-in static scanner over the module folder at `path`, concurrently; the
+    module's code never runs. `baseline` is a file of accepted fingerprints; the advisory
+    database is chosen as for `gate`.
+
+    Raises `ManifestError` for an invalid module and `ScanInputError` for an unusable
+    baseline; a scanner that cannot run is in the report as not done, with why.
+    """
+    package = load(path)
+    policy = policy or ScanPolicy()
+    accepted = load_baseline(baseline) if baseline else frozenset()
+    scanners = default_scanners(policy, osv_url=osv_url, advisory_store=advisory_store)
+    return scan_all(package, scanners, policy, accepted)
+
+
+def _quiet(_line: str) -> None:
+    """An `announce` that says nothing."""
+
+
+def serve(
+    paths: Sequence[Path | str],
+    *,
+    listen: str = "127.0.0.1",
+    port: int = 8000,
+    instances: int = 4,
+    policy: Policy | None = None,
+    backend: Backend = BackendKind.WASM,
+    cache_dir: Path | None = None,
+    host: HostSettings | None = None,
+    announce: Callable[[str], None] = _quiet,
+) -> None:
+    """Serve the module folders `paths` over HTTP at /{folder name}/ (with /healthz and
+    /metrics) on `listen`:`port` until SIGTERM or SIGINT; then release everything and
+    return. Each module runs with its manifest's limits, `instances` live instances each;
+    `announce` hears each module's state and the address served.
+
+    Raises `ManifestError` for an invalid module, `ValueError` for two modules at one route
+    and `SandboxError` when the address cannot be bound or the backend cannot run.
+    """
+    from sandbench.runtime.server import module_specs, serve_modules
+
+    policy = policy or Policy()
+    with ExitStack() as stack:
+        specs = module_specs([Path(p) for p in paths], policy.defaults.sandbox(),
+                             policy.ceilings.sandbox(), stack, host)  # fmt: skip
+        serving = _open(backend, BackendKind.WASM, cache_dir, stack)
+        serve_modules(specs, serving, listen=listen, port=port, instances=instances,
+                      announce=announce)  # fmt: skip
+
+
+def _open(
+    backend: Backend, kind: BackendKind, cache_dir: Path | None, stack: ExitStack
+) -> SandboxBackend:
+    """`backend` itself, or the one it names (else `kind`), opened here and closed by `stack`."""
+    if backend is not None and not isinstance(backend, BackendKind):
+        return backend
+    new = open_backend(backend or kind, cache_dir)
+    stack.callback(new.close)
+    return new
+
+
+def live_modules(policy: Policy | None = None) -> runtime.LiveModules:
+    """A WASM backend, opened once, loading modules as `check` does, with the manifests'
+    limits clamped by `policy` (the pytest plugin's session); close it when done. Raises
+    `BackendUnavailable` when it cannot run here."""
+    policy = policy or Policy()
+    return runtime.LiveModules(
+        BackendKind.WASM, policy.defaults.sandbox(), policy.ceilings.sandbox()
+    )
 
 
 def suggest_security(
-    path: Path | str, *, policy: Policy | None = None, backend: SandboxBackend | None = None
-) -> Suggestion:
+    path: Path | str, *, policy: Policy | None = None, backend: Backend = None
+) -> runtime.Suggestion:
     """Run the module's health calls and size its `security` block from what they used."""
     package = load(path)
     seen = _measure(package, policy or Policy(), backend, Options())
-    outcomes = seen.probe.outcomes if seen.probe is not None else ()
-    return suggest(package.manifest, seen.applied.limits, seen.loaded.imports, outcomes)
+    smoke = seen.smoke
+    outcomes = smoke.probe.outcomes if smoke.probe is not None else ()
+    return runtime.suggest(package.manifest, seen.applied.limits, smoke.loaded.imports, outcomes)
 
 
-def _least_privilege(
-    package: ModulePackage,
-    loaded: LoadResult,
-    scans: tuple[ScanResult, ...],
-    probed: ProbeResult | None = None,
-) -> tuple[ScanResult, ...]:
-    """Unused permissions, judged by the imports the sandbox linked and the host calls the
-    health calls made, as findings.
+class _Measured(NamedTuple):
+    """What the sandbox part of a run saw, under which limits, on which backend."""
 
-    Nothing when the module did not load, for a container (its file and network use is not
-    observed yet), or when the capabilities scanner already judged the imports statically
-    (the gate), so a permission is not reported twice.
-    """
-    judged = any(s.scanner == "capabilities" for s in scans)
-    if loaded.violation is not None or judged or package.manifest.runtime.kind != "wasm":
-        return ()
-    outcomes = probed.outcomes if probed is not None else ()
-    calls = [call for outcome in outcomes for call in outcome.host.calls]
-    findings = tuple(
-        Finding(
-            scanner="least-privilege",
-            rule_id="unused-permission",
-            severity=Severity.LOW,
-            message=f"{use.permission} is declared but unused: {use.evidence}; "
-            "drop it (`sandbench manifest suggest DIR` prints the minimal block)",
-            path=Path("module.json"),
-            fingerprint=fingerprint(
-                "least-privilege", "unused-permission", "module.json", use.permission
-            ),
-        )
-        for use in permission_use(package.manifest, loaded.imports, calls)
-        if not use.used
-    )
-    return (ScanResult(scanner="least-privilege", findings=findings),)
+    smoke: Smoke
+    applied: runtime.AppliedLimits
+    backend: str
 
 
 def _run(
     package: ModulePackage,
     policy: Policy,
-    backend: SandboxBackend | None,
+    backend: Backend,
     options: Options,
     scans: tuple[ScanResult, ...],
     load_test: LoadTestResult | None = None,
@@ -309,59 +306,58 @@ def _run(
     container image's distributions the gate listed (for the report's parts)."""
     seen = _measure(package, policy, backend, options)
     options.steps.start("assessing")
-    manifest = package.manifest
-    evidence = Evidence(
-        module_id=manifest.module_id,
-        version=manifest.version,
-        digest=package.digest,
-        declared_signature=manifest.signature,
-        publisher=verify_publisher(package, options.trust),
-        author=manifest.author,
-        applied=seen.applied,
-        backend=seen.backend,
-        tool_version=__version__,
-        load=seen.times,
-        load_violation=seen.loaded.violation,
-        dependencies=seen.loaded.dependencies,
-        request=health_request(manifest),
-        expect=manifest.health.expect,
-        probe=seen.probe,
-        load_test=load_test or seen.load_test,
-        scans=scans + _least_privilege(package, seen.loaded, scans, seen.probe),
-        components=_components(scanned=bool(scans)),
-        skipped=options.skipped + seen.skipped,
-        deadline=options.deadline.report() if options.deadline is not None else None,
-        checked_at=datetime.now(UTC),
-        parts=module_parts(package, image, scans),
-    )
-    report = assess(evidence, policy)
+    if load_test is not None:
+        seen = seen._replace(smoke=seen.smoke._replace(load_test=load_test))
+    report = assess(_evidence(package, seen, options, scans, image), policy)
     options.steps.finish(report.status.value)
     return report
 
 
-def _components(*, scanned: bool) -> dict[str, str]:
-    """Versions of the engines and scanners a run used, for the report."""
-    names = ["wasmtime"] + (["bandit", "pip-audit"] if scanned else [])
-    found = {}
-    for name in names:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+def _evidence(
+    package: ModulePackage,
+    seen: _Measured,
+    options: Options,
+    scans: tuple[ScanResult, ...],
+    image: ImagePackages | None,
+) -> Evidence:
+    """Everything `assess` judges, from the package, the sandbox run and the scans."""
+    manifest, clock, smoke = package.manifest, options.deadline, seen.smoke
+    deadline = None if clock is None else GateDeadline(
+        limit_s=clock.limit_s, elapsed_s=clock.elapsed_s(), cut=tuple(clock.cut)
+    )  # fmt: skip
+    why = smoke.not_load_tested
+    skipped = () if why is None else (Skipped(check_id="load-test", reason=why),)
+    return Evidence(
+        module_id=manifest.module_id, version=manifest.version, digest=package.digest,
+        declared_signature=manifest.signature, author=manifest.author,
+        publisher=verify_publisher(package, options.trust),
+        applied=seen.applied, backend=seen.backend, tool_version=__version__,
+        load=smoke.times, load_violation=smoke.loaded.violation,
+        dependencies=smoke.loaded.dependencies, request=runtime.health_request(manifest),
+        expect=manifest.health.expect, probe=smoke.probe, load_test=smoke.load_test,
+        scans=scans + _least_privilege(package, smoke, scans),
+        components=installed_versions(["wasmtime"] + (["bandit", "pip-audit"] if scans else [])),
+        skipped=options.skipped + skipped, deadline=deadline,
+        checked_at=datetime.now(UTC), parts=module_parts(package, image, scans),
+    )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class _Measured:
-    """What the sandbox part of a run saw."""
+def _least_privilege(
+    package: ModulePackage, smoke: Smoke, scans: tuple[ScanResult, ...]
+) -> tuple[ScanResult, ...]:
+    """Unused permissions, judged by the imports the sandbox linked and the host calls the
+    health calls made, as findings.
 
-    times: LoadTimes
-    loaded: LoadResult
-    probe: ProbeResult | None
-    applied: AppliedLimits
-    backend: str
-    load_test: LoadTestResult | None = None
-    skipped: tuple[Skipped, ...] = ()
+    Nothing when the module did not load, for a container (its file and network use is not
+    observed yet), or when the capabilities scanner already judged the imports statically
+    (the gate), so a permission is not reported twice.
+    """
+    judged = any(s.scanner == "capabilities" for s in scans)
+    if smoke.loaded.violation is not None or judged or package.manifest.runtime.kind != "wasm":
+        return ()
+    outcomes = smoke.probe.outcomes if smoke.probe is not None else ()
+    uses = runtime.observed_use(package.manifest, smoke.loaded.imports, outcomes)
+    return (unused_permissions((u.permission, u.evidence) for u in uses if not u.used),)
 
 
 class BenchRun(NamedTuple):
@@ -377,7 +373,8 @@ def bench(
     load_test: LoadTestConfig | None = None,
     thresholds: Sequence[str] | None = None,
     policy: Policy | None = None,
-    backend: SandboxBackend | None = None,
+    backend: Backend = None,
+    cache_dir: Path | None = None,
     reps: int = 10,
     invokes: int = 200,
     instances: int = 4,
@@ -388,27 +385,27 @@ def bench(
     """Check the module at `path`, then measure it: load times over `reps` repetitions,
     `invokes` in-process calls, and an HTTP load test through the gateway (`load_test`
     gives users, rate and duration; its `url` is ignored). `thresholds` default to the
-    policy's (`p95 < 100ms`, `error_rate < 0.5%`). `host`, `progress` as for `check`.
-    Cold loads are compiled `reps` times only with `cold`; otherwise the compile recorded
-    with the cached artifact is the cold figure (when there is one).
+    policy's (`p95 < 100ms`, `error_rate < 0.5%`). `backend`, `host`, `progress` as for
+    `check`. Cold loads are compiled `reps` times only with `cold`; otherwise the compile
+    recorded with the cached artifact is the cold figure (when there is one).
 
     Raises `ManifestError` for an invalid module, `BenchError` for a bad threshold or when
     locust cannot run, `SandboxError` for host faults.
     """
     policy = policy or Policy()
-    wanted = thresholds if thresholds is not None else _policy_thresholds(policy)
-    parsed = [parse_threshold(text) for text in wanted]
+    wanted = load_test_thresholds(policy) if thresholds is None else [
+        parse_threshold(text) for text in thresholds
+    ]  # fmt: skip
     steps = Steps(progress, 7)
     steps.start("validating")
+    package = load(path)
+    config = load_test or LoadTestConfig(url="http://127.0.0.1")
     with ExitStack() as stack:
-        if backend is None:
-            backend = open_backend(BackendKind(load(path).manifest.runtime.kind))
-            stack.callback(backend.close)
-        package = load(path)
-        config = load_test or LoadTestConfig(url="http://127.0.0.1")
-        counts = (reps, invokes, instances)
-        how = _How(host, cold, steps)
-        result = _bench_measure(package, policy, backend, config, parsed, counts, how)
+        backend = _open(backend, BackendKind(package.manifest.runtime.kind), cache_dir, stack)
+        with ExitStack() as measuring:  # the gateway and storage go before the health check
+            target = _target(package, _applied(package, policy).limits, measuring, None, host)
+            plan = BenchPlan(target, reps=reps, invokes=invokes, instances=instances, cold=cold)
+            result = measure_all(backend, plan, config, wanted, measuring, steps)
         skipped = (_NOT_IN_CHECK[0],) + (
             () if result.load_test else (Skipped(check_id="load-test", reason="did not run"),)
         )
@@ -417,228 +414,45 @@ def bench(
     return BenchRun(health=health, bench=result)
 
 
-def _policy_thresholds(policy: Policy) -> list[str]:
-    return [f"p95 < {policy.p95_degraded_ms:g}ms", f"error_rate < {policy.max_error_rate * 100:g}%"]
-
-
 def _measure(
-    package: ModulePackage,
-    policy: Policy,
-    backend: SandboxBackend | None,
-    options: Options,
+    package: ModulePackage, policy: Policy, backend: Backend, options: Options
 ) -> _Measured:
-    """Load cold then warm and send the health calls; the backend is closed if we opened it.
-    Under a deadline, nothing starts after it and no call may run past it."""
+    """`bench.smoke_test` with the manifest's limits (cut to the deadline) and storage; a
+    backend opened here is closed here, and at the deadline its running calls end."""
     clock = options.deadline
-    manifest = package.manifest
-    applied = limits_for(manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
-    if clock is not None and clock.left_s() <= 0:
-        clock.cut.append("the sandbox test (not started)")
-        return _not_measured(applied)
-    until = clock.at if clock is not None else None
+    applied = _applied(package, policy)
+    if not starts(clock, "the sandbox test"):
+        return _Measured(not_started(), applied, "not started")
     with ExitStack() as stack:
-        if backend is None:
-            backend = open_backend(BackendKind(package.manifest.runtime.kind), options.cache_dir)
-            stack.callback(backend.close)
+        backend = _open(
+            backend, BackendKind(package.manifest.runtime.kind), options.cache_dir, stack
+        )
         if clock is not None:
-            _watchdog(clock, backend, stack)
-        limits = _within(applied.limits, clock)
-        workspace = stack.enter_context(Workspace(manifest, options.storage, options.host))
-        options.steps.start("loading (compiling)" if options.cold else "loading")
-        loaded, times = measure_load(
-            backend, package, limits, workspace.grants, warm_runs=options.warm_runs,
-            until=until, warm_budget_s=_STEP_S if clock is not None else None,
-            cold=options.cold,
-        )  # fmt: skip
-        result: ProbeResult | None = None
-        if loaded.instance is not None:
-            options.steps.start("health calls")
-            with loaded.instance as instance:
-                if _started(clock, "health calls", 0):
-                    result = probe(instance, health_request(manifest), count=options.calls,
-                                   until=_step_until(until))  # fmt: skip
-        test = None
-        config = options.load_test
-        needs_s = config.duration_s + _LOAD_TEST_MARGIN_S if config is not None else 0.0
-        failed = _failed_health(result, clock)
-        if (
-            config is not None
-            and loaded.instance is not None
-            and not failed
-            and _started(clock, "load test", needs_s)
-        ):
-            from sandbench.runtime.gateway import ModuleSpec as Spec
-
-            spec = Spec(package.root.name, package, limits, workspace.grants)
-            thresholds = [parse_threshold(t) for t in _policy_thresholds(policy)]
-            options.steps.start("load test")
-            test, _ = _load_test(spec, backend, config, thresholds, 2, stack, reference=True)
-        return _Measured(times, loaded, result, applied, backend.describe(), test, failed)
+            clock.watch(backend, stack)
+        limits = within(applied.limits, clock)
+        target = _target(package, limits, stack, options.storage, options.host)
+        plan = SmokePlan(target, options.calls, options.warm_runs, options.cold,
+                         options.load_test, load_test_thresholds(policy))  # fmt: skip
+        smoke = smoke_test(backend, plan, clock, stack, options.steps)
+        return _Measured(smoke, applied, backend.describe())
 
 
-# Under a deadline (the gate), no further warm load (health call) starts once the loads
-# (calls) took this long: a module that slow fails `load-time` (`latency-p95`) anyway, and
-# each load or call may take its whole timeout.
-_STEP_S = 5.0
+def _applied(package: ModulePackage, policy: Policy) -> runtime.AppliedLimits:
+    """The manifest's limits, `policy`'s defaults where it declares none, clamped by its
+    ceilings."""
+    return runtime.limits_for(
+        package.manifest, policy.defaults.sandbox(), policy.ceilings.sandbox()
+    )
 
 
-def _step_until(until: float | None) -> float | None:
-    return None if until is None else min(until, time.monotonic() + _STEP_S)
-
-
-_LOAD_TEST_MARGIN_S = 10.0  # locust's start-up and shut-down around the test's duration
-
-
-def _failed_health(probed: ProbeResult | None, clock: Deadline | None) -> tuple[Skipped, ...]:
-    """Under a deadline (the gate), a module whose health calls broke a limit is not
-    load-tested: it is critical already, and each request could take its whole timeout."""
-    if clock is None or probed is None or not probed.violations:
-        return ()
-    reason = "not run: the health calls broke a limit (the module is critical already)"
-    return (Skipped(check_id="load-test", reason=reason),)
-
-
-def _started(clock: Deadline | None, step: str, needs_s: float) -> bool:
-    """False (and `step` noted as cut) when less than `needs_s` is left before the deadline."""
-    if clock is None or clock.left_s() > needs_s:
-        return True
-    clock.cut.append(f"{step} (not started)")
-    return False
-
-
-def _watchdog(clock: Deadline, backend: SandboxBackend, stack: ExitStack) -> None:
-    """At the deadline, end the backend's running calls (a backend that can: WASM; a
-    container's request is bounded by its timeout, already cut by `_within`)."""
-    expire = getattr(backend, "expire_calls", None)
-    if expire is None:
-        return
-    timer = threading.Timer(max(0.0, clock.left_s()), expire)
-    timer.daemon = True
-    timer.start()
-
-    def stop() -> None:
-        timer.cancel()
-        timer.join()
-
-    stack.callback(stop)
-
-
-def _within(limits: SandboxLimits, clock: Deadline | None) -> SandboxLimits:
-    """`limits` with the per-call timeout cut to the time left before the deadline."""
-    if clock is None:
-        return limits
-    left_ms = max(1, int(clock.left_s() * 1000))
-    return limits if limits.timeout_ms <= left_ms else limits.model_copy(
-        update={"timeout_ms": left_ms}
-    )  # fmt: skip
-
-
-def _not_measured(applied: AppliedLimits) -> _Measured:
-    """What the sandbox part reports when the deadline passed before it started."""
-    message = "not loaded: the gate's deadline passed before the sandbox test started"
-    violation = Violation(kind=ViolationKind.TIMEOUT, message=message, phase="load")
-    times = LoadTimes(cold_ms=0.0, compile_ms=0.0)
-    return _Measured(times, LoadResult(violation=violation), None, applied, "not started")
-
-
-class _How(NamedTuple):
-    """How `bench` measures: host services, fresh compiles or not, where steps go."""
-
-    host: HostSettings | None
-    cold: bool
-    steps: Steps
-
-
-def _bench_measure(
+def _target(
     package: ModulePackage,
-    policy: Policy,
-    backend: SandboxBackend,
-    config: LoadTestConfig,
-    thresholds: Sequence[Threshold],
-    counts: tuple[int, int, int],
-    how: _How,
-) -> BenchResult:
-    from sandbench.bench.measure import measure_invoke, measure_loads
-    from sandbench.bench.sampler import Sampler
-    from sandbench.runtime.server import module_specs
-
-    reps, invokes, instances = counts
-    with ExitStack() as stack:
-        spec = module_specs(
-            [package.root], policy.defaults.sandbox(), policy.ceilings.sandbox(), stack, how.host
-        )[0]
-        how.steps.start(f"load times ({reps} cold and warm)" if how.cold else "load times")
-        loads = measure_loads(backend, package, spec.limits, spec.grants, reps=reps, cold=how.cold)
-        common = {"module_id": package.manifest.module_id, "version": package.manifest.version,
-                  "backend": backend.describe(), "instances": instances, "loads": loads}  # fmt: skip
-        if loads.violation is not None:
-            reason = "the module does not load"
-            return BenchResult(**common, skipped={"invoke": reason, "load-test": reason})
-        request = health_request(package.manifest)
-        loaded = backend.load(package, spec.limits, spec.grants)
-        assert loaded.instance is not None  # it loaded a moment ago  # noqa: S101
-        how.steps.start(f"{invokes} calls in process")
-        with loaded.instance as instance:
-            invoke = measure_invoke(instance, request, count=invokes)
-        how.steps.start("load test")
-        with Sampler([os.getpid()], children=False) as sampler:
-            test, containers = _load_test(spec, backend, config, thresholds, instances, stack)
-        skipped = {} if containers else {
-            "cgroups": "the WASM backend runs in this process: its use is in `server`"
-        }  # fmt: skip
-        return BenchResult(**common, invoke=invoke, load_test=test, server=sampler.samples,
-                           containers=containers, skipped=skipped)  # fmt: skip
-
-
-def _load_test(
-    spec: ModuleSpec,
-    backend: SandboxBackend,
-    config: LoadTestConfig,
-    thresholds: Sequence[Threshold],
-    instances: int,
+    limits: SandboxLimits,
     stack: ExitStack,
-    *,
-    reference: bool = False,
-) -> tuple[LoadTestResult, list[ResourceSample]]:
-    """Serve the module through an in-process gateway on loopback and load-test its health
-    request with locust (in its own process) at `config`'s users, rate and duration.
-
-    With `reference` and a WASM backend, the built-in reference module is served beside it
-    and loaded at the same rate (`LoadTestResult.reference_ms`: the machine's share).
-
-    For a container module the containers' cgroup counters are sampled meanwhile (the
-    second item); a WASM module runs in this process, which the caller samples.
-    """
-    from sandbench.bench.loadtest import run_load_test
-    from sandbench.bench.sampler import CgroupSampler
-    from sandbench.runtime.gateway import Gateway
-    from sandbench.runtime.server import BackgroundServer
-
-    request = health_request(spec.package.manifest)
-    specs = [spec]
-    if reference and backend.name == "wasm":
-        specs.append(_reference_spec(stack))
-    gateway = stack.enter_context(Gateway(specs, backend, instances=instances))
-    gateway.start()
-    server = stack.enter_context(BackgroundServer(gateway))
-    query = f"?{request.query}" if request.query else ""
-    target = config.model_copy(update={
-        "url": server.url, "path": f"/{spec.route}{request.path}{query}",
-        "method": request.method, "body": request.body,
-        "reference_path": f"/{specs[1].route}/" if len(specs) > 1 else None,
-    })  # fmt: skip
-    if spec.package.manifest.runtime.kind != "container":
-        return run_load_test(target, thresholds), []
-    with CgroupSampler(gateway.live_instances) as containers:
-        test = run_load_test(target, thresholds)
-    return test, containers.samples
-
-
-def _reference_spec(stack: ExitStack) -> ModuleSpec:
-    """The built-in reference module, written to a temporary folder the stack removes."""
-    from sandbench.bench.reference import REFERENCE_ROUTE, reference_package
-    from sandbench.runtime.gateway import ModuleSpec as Spec
-
-    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sandbench-ref-")))
-    limits = SandboxLimits(memory_bytes=16 << 20, cpu_millicores=1000, timeout_ms=2000)
-    return Spec(REFERENCE_ROUTE, reference_package(folder), limits, Grants())
+    storage: Path | None,
+    host: HostSettings | None,
+) -> Target:
+    """`package` under `limits`, its storage (a temporary workspace unless `storage`)
+    removed by `stack`, sending its health request."""
+    workspace = stack.enter_context(runtime.Workspace(package.manifest, storage, host))
+    return Target(package, limits, workspace.grants, runtime.health_request(package.manifest))

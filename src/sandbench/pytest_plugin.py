@@ -21,60 +21,19 @@ A module that does not load fails the test with the violation's message.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sandbench.errors import SandbenchError
-from sandbench.manifests import ModulePackage, load
-from sandbench.reports import Policy
-from sandbench.runtime import Workspace, health_request, limits_for
-from sandbench.sandbox import (
-    BackendKind,
-    Closing,
-    Instance,
-    Outcome,
-    Request,
-    SandboxBackend,
-    SandboxLimits,
-    open_backend,
-)
+from sandbench.pipeline import live_modules
+from sandbench.runtime import LiveModule, LiveModules
 
 __all__ = ["SandboxedModule"]
 
-
-class SandboxedModule(Closing):
-    """A module loaded for a test: `invoke` a `Request`, or its fields as keywords."""
-
-    def __init__(self, package: ModulePackage, backend: SandboxBackend) -> None:
-        self.package = package
-        policy = Policy()
-        self.limits: SandboxLimits = limits_for(
-            package.manifest, policy.defaults.sandbox(), policy.ceilings.sandbox()
-        ).limits
-        self.health_request = health_request(package.manifest)
-        self._stack = ExitStack()
-        workspace = self._stack.enter_context(Workspace(package.manifest))
-        try:
-            result = backend.load(package, self.limits, workspace.grants)
-        except BaseException:
-            self._stack.close()
-            raise
-        if result.instance is None:
-            self._stack.close()
-            reason = result.violation.message if result.violation else "no instance"
-            pytest.fail(f"{package.root}: the module did not load: {reason}", pytrace=False)
-        self._instance: Instance = self._stack.enter_context(result.instance)
-
-    def invoke(self, request: Request | None = None, **fields: Any) -> Outcome:
-        """Send `request` (or `Request(**fields)`); never raises for what the module did."""
-        return self._instance.invoke(request if request is not None else Request(**fields))
-
-    def close(self) -> None:
-        """Close the instance and remove the storage folders. Closing twice is harmless."""
-        self._stack.close()
+# The fixture's module: `invoke` a `Request` (or its fields as keywords), `limits`,
+# `health_request`, `package`.
+SandboxedModule = LiveModule
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -113,23 +72,25 @@ def _module_path(request: pytest.FixtureRequest) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sandbench_backend() -> Iterator[SandboxBackend]:
-    """The WASM backend shared by the session's `sandbench_module` fixtures."""
-    backend = open_backend(BackendKind.WASM)
-    yield backend
-    backend.close()
+def sandbench_backend() -> Iterator[LiveModules]:
+    """The WASM backend (`LiveModules`), opened once for the session's `sandbench_module` fixtures."""
+    with live_modules() as modules:
+        yield modules
 
 
 @pytest.fixture
 def sandbench_module(
-    request: pytest.FixtureRequest, sandbench_backend: SandboxBackend
+    request: pytest.FixtureRequest, sandbench_backend: LiveModules
 ) -> Iterator[SandboxedModule]:
     """The module under test, loaded in the sandbox with its manifest's limits."""
     path = _module_path(request)
     root = request.config.rootpath
     try:
-        package = load(path if path.is_absolute() else root / path)
+        module = sandbench_backend.load(path if path.is_absolute() else root / path)
     except SandbenchError as exc:
         pytest.fail(f"sandbench_module: {exc}", pytrace=False)
-    with SandboxedModule(package, sandbench_backend) as module:
+    with module:
+        if module.not_loaded is not None:
+            why = f"{module.package.root}: the module did not load: {module.not_loaded}"
+            pytest.fail(why, pytrace=False)
         yield module

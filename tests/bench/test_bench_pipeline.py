@@ -90,6 +90,26 @@ def test_a_module_that_does_not_load_skips_the_rest(tmp_path):
     assert not result.passed
 
 
+class _LoadsOnlyFiveTimes(FakeBackend):
+    """A module that loads for the load-time figures, then no more (the sixth load)."""
+
+    def load(self, *args, **kwargs):
+        if len(self.loads) == 5:
+            self.load_violation = Violation(kind=ViolationKind.UNKNOWN_IMPORT, message="gone")
+        return super().load(*args, **kwargs)
+
+
+def test_a_module_that_stops_loading_skips_the_calls_and_says_why():
+    backend = _LoadsOnlyFiveTimes([Outcome(response=Response(status=200))])
+    health, result = bench(EXAMPLES / "hello", load_test=SHORT, backend=backend, reps=2)
+    assert result.loads.warm_ms.n == 2  # the load times were measured
+    assert result.invoke is None
+    assert result.load_test is None
+    assert result.skipped == dict.fromkeys(("invoke", "load-test"),
+                                           "the module did not load again: gone")  # fmt: skip
+    assert health.status is Status.CRITICAL  # its health check could not load it either
+
+
 def test_measure_loads_counts_cold_and_warm():
     package = load(EXAMPLES / "hello")
     backend = FakeBackend([Outcome(response=Response(status=200))], load_ms=2.0)

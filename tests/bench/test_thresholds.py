@@ -44,3 +44,18 @@ def test_holds():
     threshold = parse_threshold("p95 < 100ms")
     assert threshold.holds(99.9)
     assert not threshold.holds(100)
+
+
+@pytest.mark.parametrize(("p95_ms", "error_rate"), [(100.0, 0.005), (250.0, 0.01), (80.5, 0.0)])
+def test_the_policys_load_test_thresholds_read_as_they_are_written(p95_ms, error_rate):
+    from sandbench.reports import Policy
+    from sandbench.reports.drawn import load_test_thresholds
+
+    policy = Policy(p95_degraded_ms=p95_ms, max_error_rate=error_rate)
+    built = load_test_thresholds(policy)
+    # Built from the numbers, not written out and parsed back: the text still parses to them.
+    assert [t.value for t in built] == [p95_ms, error_rate]
+    for threshold in built:
+        parsed = parse_threshold(threshold.text)
+        assert (parsed.metric, parsed.op) == (threshold.metric, threshold.op)
+        assert parsed.value == pytest.approx(threshold.value)

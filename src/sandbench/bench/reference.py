@@ -19,10 +19,12 @@ from pathlib import Path
 from types import TracebackType
 
 from sandbench.manifests import ModulePackage, load
+from sandbench.sandbox import SandboxLimits
 
-__all__ = ["REFERENCE_ROUTE", "CpuPressure", "reference_package"]
+__all__ = ["REFERENCE_LIMITS", "REFERENCE_ROUTE", "CpuPressure", "reference_package"]
 
 REFERENCE_ROUTE = "_sandbench-reference"
+REFERENCE_LIMITS = SandboxLimits(memory_bytes=16 << 20, cpu_millicores=1000, timeout_ms=2000)
 BUSY_PRESSURE = 0.10  # some task waited for a CPU 10 % of the time: the machine was contended
 
 _WAT = """(module

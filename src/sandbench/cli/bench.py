@@ -13,7 +13,6 @@ from sandbench.bench.thresholds import parse_threshold
 from sandbench.errors import BenchError
 from sandbench.pipeline import bench
 from sandbench.reports import Status
-from sandbench.sandbox import BackendKind, open_backend
 
 from .config import resolve_policy
 from .output import host_from, output_option, resolve_option, write_output
@@ -136,15 +135,11 @@ def bench_command(module: Path, users: int, rate: float, duration: float,
     """
     config = LoadTestConfig(url="http://127.0.0.1", users=users, rate=rate, duration_s=duration,
                             max_requests=max_requests, workers=workers)  # fmt: skip
-    backend = open_backend(BackendKind.WASM, cache_dir)
-    try:
-        with progress_for(quiet) as progress:
-            run = bench(module, load_test=config, thresholds=thresholds or None,
-                        backend=backend, reps=reps, invokes=invokes, instances=instances,
-                        policy=resolve_policy(None), host=host_from(None, resolve), cold=cold,
-                        progress=progress)  # fmt: skip
-    finally:
-        backend.close()
+    with progress_for(quiet) as progress:
+        run = bench(module, load_test=config, thresholds=thresholds or None,
+                    cache_dir=cache_dir, reps=reps, invokes=invokes, instances=instances,
+                    policy=resolve_policy(None), host=host_from(None, resolve), cold=cold,
+                    progress=progress)  # fmt: skip
     status = run.health.status.value
     if html is not None:
         html.write_text(render_html(run.bench, status))

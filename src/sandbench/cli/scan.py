@@ -8,17 +8,9 @@ from pathlib import Path
 import click
 
 from sandbench._version import __version__
-from sandbench.manifests import load
+from sandbench.pipeline import scan
 from sandbench.reports.sarif import render_scan_sarif
-from sandbench.scanners import (
-    ScanReport,
-    Severity,
-    default_scanners,
-    load_baseline,
-    scan_all,
-    source_root,
-    write_baseline,
-)
+from sandbench.scanners import ScanReport, Severity, source_root, write_baseline
 
 from .config import resolve_policy
 from .output import osv_options, output_option, policy_option, write_output
@@ -85,16 +77,14 @@ def scan_command(
     Exits 0 when nothing at or above the threshold was found, 1 when something was or a
     scanner could not run (e.g. no advisory database), 2 for bad input.
     """
-    package = load(module)
     policy = resolve_policy(policy_file, scan=True).scan
     if fail_on:
         policy = policy.model_copy(update={"fail_on": Severity(fail_on)})
-    accepted = load_baseline(baseline) if baseline else frozenset()
-    scanners = default_scanners(policy, osv_url=osv_url, advisory_store=advisory_db)
-    report = scan_all(package, scanners, policy, accepted)
+    report = scan(module, policy=policy, baseline=baseline, osv_url=osv_url,
+                  advisory_store=advisory_db)  # fmt: skip
     if write_baseline:
         write_baseline_file(write_baseline, report)
-    write_output(_render(report, fmt, package.root), output)
+    write_output(_render(report, fmt, module), output)
     raise SystemExit(1 if report.failed else 0)
 
 

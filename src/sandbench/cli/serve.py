@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import socket
-from contextlib import ExitStack
 from pathlib import Path
 
 import click
-import uvicorn
 
-from sandbench.errors import SandbenchError
-from sandbench.runtime.gateway import Gateway
-from sandbench.runtime.server import bind, module_specs, uvicorn_config
-from sandbench.sandbox import BackendKind, open_backend
+from sandbench.pipeline import serve
 
 from .config import resolve_policy
 from .output import host_from, resolve_option
@@ -54,48 +47,12 @@ def serve_command(
     spins or cannot load answers 5xx for its own requests; the others keep serving.
     """
     policy = resolve_policy(None)  # the configuration found upwards, else the built-in one
-    with ExitStack() as stack:
-        try:
-            specs = module_specs(
-                list(modules),
-                policy.defaults.sandbox(),
-                policy.ceilings.sandbox(),
-                stack,
-                host_from(None, resolve),
-            )
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-        backend = open_backend(BackendKind.WASM, cache_dir)
-        stack.callback(backend.close)
-        gateway = stack.enter_context(Gateway(specs, backend, instances=instances))
-        for route, state in gateway.start().items():
-            click.echo(f"sandbench: /{route}/ {state}", err=True)
-        sock = bind(host, port)
-        stack.callback(sock.close)
-        shown = f"[{host}]" if ":" in host else host
-        click.echo(f"sandbench: serving on http://{shown}:{sock.getsockname()[1]}", err=True)
-        _run(gateway, sock)
-
-
-class _Stopped(Exception):
-    """SIGTERM or SIGINT arrived: uvicorn has shut down, now release what we hold."""
-
-
-def _stop(signum: int, _frame: object) -> None:
-    raise _Stopped(signum)
-
-
-def _run(gateway: Gateway, sock: socket.socket) -> None:
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
-    # handlers it found; ours turns it into an exception, so that the `with` blocks above
-    # close the instances and remove the temporary folders before a clean exit 0.
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        uvicorn.Server(uvicorn_config(gateway)).run(sockets=[sock])
-    except _Stopped:
-        pass
-    except OSError as exc:  # pragma: no cover - the socket is already bound
-        raise SandbenchError(f"serving failed: {exc}") from None
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        serve(list(modules), listen=host, port=port, instances=instances, policy=policy,
+              cache_dir=cache_dir, host=host_from(None, resolve), announce=_announce)  # fmt: skip
+    except ValueError as exc:  # two modules at one route
+        raise click.UsageError(str(exc)) from None
+
+
+def _announce(line: str) -> None:
+    click.echo(f"sandbench: {line}", err=True)

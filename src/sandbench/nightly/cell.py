@@ -16,7 +16,6 @@ from sandbench.errors import InvalidInput, SandbenchError
 from sandbench.manifests.archive import opened
 from sandbench.pipeline import check, gate
 from sandbench.reports import HealthReport
-from sandbench.sandbox import open_backend
 
 from .config import NightlyConfig
 from .matrix import Cell, backend_for, policy_for
@@ -53,28 +52,24 @@ def execute(task: Task) -> CellResult:
 def _pipeline(task: Task) -> HealthReport:
     config = task.config
     policy = policy_for(task.cell, config)
-    # Without a `backend` axis each module runs where its manifest's runtime.kind says
-    # (a container module in Docker, a WASM module in wasmtime): the pipeline opens it.
-    named = "backend" in dict(task.cell.axes)
-    backend = open_backend(backend_for(task.cell), config.cache_dir) if named else None
-    try:
-        # A gate measures its cold load that night (cold=True); a check's rounds judge the
-        # calls, so `cold_load` decides (a fresh compile of a component costs seconds).
-        if config.mode == "gate":
-            return gate(task.path, policy=policy, backend=backend, cold=True)
-        with opened(task.path) as root:
-            return check(
-                root,
-                policy=policy,
-                backend=backend,
-                calls=config.calls,
-                warm_runs=config.warm_runs,
-                cache_dir=config.cache_dir,
-                cold=config.cold_load,
-            )
-    finally:
-        if backend is not None:
-            backend.close()
+    # The pipeline opens (and closes) the backend the cell names; without a `backend` axis,
+    # the one the manifest's runtime.kind says (a container module in Docker, WASM in wasmtime).
+    backend = backend_for(task.cell) if "backend" in dict(task.cell.axes) else None
+    # A gate measures its cold load that night (cold=True); a check's rounds judge the
+    # calls, so `cold_load` decides (a fresh compile of a component costs seconds).
+    if config.mode == "gate":
+        return gate(task.path, policy=policy, backend=backend, cache_dir=config.cache_dir,
+                    cold=True)  # fmt: skip
+    with opened(task.path) as root:
+        return check(
+            root,
+            policy=policy,
+            backend=backend,
+            calls=config.calls,
+            warm_runs=config.warm_runs,
+            cache_dir=config.cache_dir,
+            cold=config.cold_load,
+        )
 
 
 def result_from_report(task: Task, report: HealthReport, elapsed_ms: float) -> CellResult:

@@ -1,13 +1,26 @@
-"""The policy's numeric thresholds as the report carries them, so charts can draw them."""
+"""The policy's numeric thresholds: as the report carries them (for charts) and as a load
+test checks them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sandbench.bench.thresholds import Threshold
+
 from .model import RuleResult, Status, ThresholdReport
 from .policy import Policy
 
-__all__ = ["policy_thresholds"]
+__all__ = ["load_test_thresholds", "policy_thresholds"]
+
+
+def load_test_thresholds(policy: Policy) -> list[Threshold]:
+    """The load test's pass/fail thresholds under `policy`: its p95 degraded line and its
+    error rate, written the way `--threshold` takes them (`p95 < 100ms`, `error_rate < 0.5%`)."""
+    p95, rate = policy.p95_degraded_ms, policy.max_error_rate
+    return [
+        Threshold(text=f"p95 < {p95:g}ms", metric="p95", op="<", value=p95),
+        Threshold(text=f"error_rate < {rate * 100:g}%", metric="error_rate", op="<", value=rate),
+    ]
 
 
 def policy_thresholds(policy: Policy, results: Sequence[RuleResult]) -> list[ThresholdReport]:

@@ -5,24 +5,33 @@ that port 0 works and the bound port is known before the first request.
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from sandbench.errors import SandboxError
+from sandbench.errors import SandbenchError, SandboxError
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import load
-from sandbench.sandbox import Closing, SandboxLimits
+from sandbench.sandbox import Closing, SandboxBackend, SandboxLimits
 
-from .gateway import ModuleSpec
+from .gateway import Gateway, ModuleSpec
 from .loader import Workspace, limits_for
 
-__all__ = ["BackgroundServer", "bind", "module_specs", "uvicorn_config"]
+__all__ = [
+    "BackgroundServer",
+    "bind",
+    "module_specs",
+    "serve_modules",
+    "serve_until_signalled",
+    "uvicorn_config",
+]
 
 
 def module_specs(
@@ -82,6 +91,58 @@ def uvicorn_config(app: Any) -> uvicorn.Config:
         timeout_keep_alive=30,
         backlog=2048,
     )
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT arrived: uvicorn has shut down, now release what we hold."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
+
+
+def serve_modules(
+    specs: list[ModuleSpec],
+    backend: SandboxBackend,
+    *,
+    listen: str,
+    port: int,
+    instances: int,
+    announce: Callable[[str], None],
+) -> None:
+    """Serve `specs` through a gateway on `listen`:`port` in the foreground until SIGTERM or
+    SIGINT, then close its instances and the socket; `announce` hears each module's state
+    and the address. Raises `SandboxError` when the address cannot be bound."""
+    with Gateway(specs, backend, instances=instances) as gateway:
+        for route, state in gateway.start().items():
+            announce(f"/{route}/ {state}")
+        sock = bind(listen, port)
+        try:
+            shown = f"[{listen}]" if ":" in listen else listen
+            announce(f"serving on http://{shown}:{sock.getsockname()[1]}")
+            serve_until_signalled(gateway, sock)
+        finally:
+            sock.close()
+
+
+def serve_until_signalled(app: Any, sock: socket.socket) -> None:
+    """Serve `app` on `sock` in the foreground until SIGTERM or SIGINT, then return.
+
+    Raises `SandbenchError` when serving fails.
+    """
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    # handlers it found; ours turns it into an exception, so that the caller's `with`
+    # blocks close the instances and remove the temporary folders before a clean exit 0.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    except _Stopped:
+        pass
+    except OSError as exc:  # pragma: no cover - the socket is already bound
+        raise SandbenchError(f"serving failed: {exc}") from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class BackgroundServer(Closing):

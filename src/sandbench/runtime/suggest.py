@@ -20,7 +20,7 @@ from sandbench.sandbox import Outcome, SandboxLimits
 
 from .sizing import HEADROOM, sized_limits, succeeded
 
-__all__ = ["HEADROOM", "PermissionUse", "Suggestion", "permission_use", "suggest"]
+__all__ = ["HEADROOM", "PermissionUse", "Suggestion", "observed_use", "permission_use", "suggest"]
 
 _FILE_FUNCTIONS = ("path_open",)
 _WASI_FILES = "wasi:filesystem/"
@@ -58,6 +58,14 @@ def permission_use(
         i for i in imports if i.split("::")[-1] in _FILE_FUNCTIONS or i.startswith(_WASI_FILES)
     ]
     return [_use(permission, opens_files, calls) for permission in manifest.security.permissions]
+
+
+def observed_use(
+    manifest: Manifest, imports: Sequence[str], outcomes: Sequence[Outcome]
+) -> list[PermissionUse]:
+    """`permission_use` judged by the host calls the `outcomes` (the health calls) made."""
+    calls = [call for outcome in outcomes for call in outcome.host.calls]
+    return permission_use(manifest, imports, calls)
 
 
 def _covers(permission: Permission, call: HostCall) -> bool:
@@ -111,8 +119,7 @@ def suggest(
     above the limit the calls ran under (`limits`).
     """
     declared = manifest.security
-    calls = [call for outcome in outcomes for call in outcome.host.calls]
-    uses = permission_use(manifest, imports, calls)
+    uses = observed_use(manifest, imports, outcomes)
     notes = {u.permission: ("kept: " if u.used else "dropped: ") + u.evidence for u in uses}
     new_limits = sized_limits(declared.limits, limits, outcomes, notes)
     ok = [o for o in outcomes if succeeded(o)]

@@ -22,6 +22,7 @@ from .interface import (
     Severity,
     fingerprint,
 )
+from .least_privilege import unused_permissions
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
@@ -79,5 +80,6 @@ __all__ = [
     "scan_all",
     "scan_policy",
     "source_root",
+    "unused_permissions",
     "write_baseline",
 ]
