@@ -47,7 +47,6 @@ __all__ = [
     "ConfigError",
     "ModuleRef",
     "NightlyConfig",
-    "limits_text",
     "load_config",
 ]
 
@@ -215,23 +214,12 @@ def _limit_problems(where: str, values: dict[str, str]) -> list[str]:
     ]
     known = {k: v for k, v in values.items() if k in fields}
     try:
-        PolicyLimits.model_validate({**limits_text(Policy().defaults), **known})
+        PolicyLimits.model_validate({**Policy().defaults.text(), **known})
     except ValidationError as exc:
         problems.extend(
             f"{where}.{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
         )
     return problems
-
-
-def limits_text(limits: PolicyLimits) -> dict[str, str]:
-    """`limits` written with units again, so that overrides can be merged and re-validated."""
-    return {
-        "memory": str(limits.memory),
-        "cpu": f"{limits.cpu}m",
-        "timeout": f"{limits.timeout}ms",
-        "output": str(limits.output),
-        "storage": str(limits.storage),
-    }
 
 
 def resolve_modules(source: Path, entries: list[str]) -> tuple[ModuleRef, ...]:
