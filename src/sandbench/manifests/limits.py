@@ -43,6 +43,22 @@ _DURATION_SCHEMA = {
 }
 
 
+_COUNT_SCHEMA = {
+    "type": ["integer", "string"],
+    "pattern": r"^\d+$",
+    "examples": [64, 256],
+    "description": "a count",
+}
+
+
+def parse_count(value: object) -> int:
+    """Parse a count (`64`, `"64"`): a whole number from 1 to 1,048,576."""
+    text = str(value).strip() if isinstance(value, int | str) and value is not True else ""
+    if not text.isdigit() or not 0 < int(text) <= 1 << 20:
+        raise ValueError("expected a whole number from 1 to 1048576")
+    return int(text)
+
+
 def _millicores(value: int) -> str:
     return f"{value}m"
 
@@ -104,6 +120,10 @@ LIMITS: tuple[LimitSpec, ...] = (
     LimitSpec(
         "storage", "storage_bytes", "bytes", parse_size, format_size, format_bytes,
         _SIZE_SCHEMA, "100MiB", "10GiB", "storage", summary=False,
+    ),
+    LimitSpec(
+        "files", "files", "files", parse_count, str, str,
+        _COUNT_SCHEMA, "64", "1024", "files",
     ),
 )  # fmt: skip
 

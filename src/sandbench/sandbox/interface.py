@@ -56,6 +56,7 @@ class SandboxLimits(BaseModel):
     timeout_ms: int = Field(default=limit("timeout").default_value, gt=0)
     output_bytes: int = Field(default=limit("output").default_value, gt=0)
     storage_bytes: int = Field(default=limit("storage").default_value, gt=0)
+    files: int = Field(default=limit("files").default_value, gt=0)
     network: Rate | None = None
 
     def numbers(self) -> dict[str, int]:
@@ -92,6 +93,7 @@ class ViolationKind(StrEnum):
     PIDS = "pids"
     NETWORK_DENIED = "network-denied"
     STORAGE = "storage"
+    FILES = "files"
     PROCESS = "process"
 
 

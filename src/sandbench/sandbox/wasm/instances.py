@@ -45,6 +45,8 @@ from sandbench.sandbox.interface import (
 )
 
 from .fastcall import FastExport, LinearMemory, fast_export
+from .files import FileSlots, files_checked
+from .files import scoped as files_scoped
 from .host import bound
 from .poll import PollState, scoped
 
@@ -96,6 +98,7 @@ class _Call:
     stdout: CappedOutput
     stderr: CappedOutput
     poll: PollState
+    files: FileSlots
     fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
@@ -111,6 +114,7 @@ class _Call:
         self.store.set_fuel(fuel)
         self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS) + lag)
         self.poll.arm(timeout_ms, stdin_bytes)
+        self.files.arm()
         self.cpu_s = None
         self.started = time.perf_counter()
         self.cpu_started = thread_cpu_s()
@@ -173,7 +177,7 @@ class _BaseInstance(Closing):
 
     def invoke(self, request: Request) -> Outcome:
         """See `Instance.invoke`."""
-        with self._lock, scoped():
+        with self._lock, scoped(), files_scoped():
             if self._closed:
                 raise SandboxError("instance is closed")
             waited = self._spec.cpu.share.acquire(self._spec.limits.timeout_ms)
@@ -181,11 +185,11 @@ class _BaseInstance(Closing):
                 return Outcome(violation=self._share_exhausted())
             host = self._spec.host
             if host is None:
-                return self._storage_checked(self._invoke(request, waited))
+                return files_checked(self._storage_checked(self._invoke(request, waited)))
             host.begin()
             with bound(host):
                 outcome = self._invoke(request, waited)
-            return self._storage_checked(with_activity(outcome, host))
+            return files_checked(self._storage_checked(with_activity(outcome, host)))
 
     def _storage_checked(self, outcome: Outcome) -> Outcome:
         """A call that left the writable buckets over `limits.storage` is a violation.
@@ -240,7 +244,8 @@ class _BaseInstance(Closing):
         if component:
             store.set_limits(memory_size=limits.memory_bytes, instances=64, tables=64, memories=8)
         else:
-            store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
+            # Two instances: the module and, once it opens a file, files.py's adapter.
+            store.set_limits(memory_size=limits.memory_bytes, instances=2, tables=4, memories=1)
         stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP, drop=True)
         wasi = wasmtime.WasiConfig()
         wasi.argv = [self._spec.name]
@@ -257,7 +262,8 @@ class _BaseInstance(Closing):
         store.set_wasi(wasi)
         # After set_wasi: WASI's monotonic clock starts there (see PollState.origin_ns).
         poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
-        return _Call(store=store, stdout=stdout, stderr=stderr, poll=poll)
+        files = FileSlots(limits.files)
+        return _Call(store=store, stdout=stdout, stderr=stderr, poll=poll, files=files)
 
     def _classify(self, call: _Call, exc: Exception | None, memory: int, phase: str) -> Violation:
         """The violation for a call that raised `exc` (None: it returned but overflowed)."""
