@@ -98,7 +98,7 @@ class _Call:
     stdout: CappedOutput
     stderr: CappedOutput
     poll: PollState
-    files: FileSlots
+    files: FileSlots | None
     fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
@@ -114,7 +114,8 @@ class _Call:
         self.store.set_fuel(fuel)
         self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS) + lag)
         self.poll.arm(timeout_ms, stdin_bytes)
-        self.files.arm()
+        if self.files is not None:
+            self.files.arm()
         self.cpu_s = None
         self.started = time.perf_counter()
         self.cpu_started = thread_cpu_s()
@@ -177,7 +178,13 @@ class _BaseInstance(Closing):
 
     def invoke(self, request: Request) -> Outcome:
         """See `Instance.invoke`."""
-        with self._lock, scoped(), files_scoped():
+        if not self._spec.writes_files:  # no path_open import: no file to count (files.py)
+            return self._invoke_locked(request)
+        with files_scoped():
+            return files_checked(self._invoke_locked(request))
+
+    def _invoke_locked(self, request: Request) -> Outcome:
+        with self._lock, scoped():
             if self._closed:
                 raise SandboxError("instance is closed")
             waited = self._spec.cpu.share.acquire(self._spec.limits.timeout_ms)
@@ -185,11 +192,11 @@ class _BaseInstance(Closing):
                 return Outcome(violation=self._share_exhausted())
             host = self._spec.host
             if host is None:
-                return files_checked(self._storage_checked(self._invoke(request, waited)))
+                return self._storage_checked(self._invoke(request, waited))
             host.begin()
             with bound(host):
                 outcome = self._invoke(request, waited)
-            return files_checked(self._storage_checked(with_activity(outcome, host)))
+            return self._storage_checked(with_activity(outcome, host))
 
     def _storage_checked(self, outcome: Outcome) -> Outcome:
         """A call that left the writable buckets over `limits.storage` is a violation.
@@ -262,7 +269,7 @@ class _BaseInstance(Closing):
         store.set_wasi(wasi)
         # After set_wasi: WASI's monotonic clock starts there (see PollState.origin_ns).
         poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
-        files = FileSlots(limits.files)
+        files = FileSlots(limits.files) if self._spec.writes_files else None
         return _Call(store=store, stdout=stdout, stderr=stderr, poll=poll, files=files)
 
     def _classify(self, call: _Call, exc: Exception | None, memory: int, phase: str) -> Violation:
@@ -457,7 +464,7 @@ class Persistent(_BaseInstance):
 
     def warm_up(self) -> Violation | None:
         """Instantiate now (running the module's initialisation), so failures show at load."""
-        with self._lock, bound(self._spec.host), scoped():
+        with self._lock, bound(self._spec.host), scoped(), files_scoped():
             return self._ensure()[1]
 
     def _new_store(self) -> _Call:
