@@ -15,22 +15,22 @@ adapter as its caller, and the guest's memory as its memory. (The store allows t
 instances for it.)
 
 The counter is per store (`FileSlots`), made current on the thread that runs the call by
-`FileSlots.arm` and forgotten when the `scoped()` block around the call ends.
+`FileSlots.arm`, in a context of the call's own (`counted`, `own_context`).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import wasmtime
 
 from sandbench.sandbox.interface import Outcome, Violation, ViolationKind
 
-__all__ = ["FileSlots", "define_files", "files_checked", "scoped"]
+__all__ = ["FileSlots", "counted", "define_files", "own_context"]
 
 WASI = "wasi_snapshot_preview1"
 _EFAULT, _EMFILE = 21, 33
@@ -48,6 +48,7 @@ _ADAPTER = f"""(module
     (call $renumber (local.get 0) (local.get 1))))"""
 _FORWARDED = ("path_open", "fd_close", "fd_renumber")
 
+_T = TypeVar("_T")
 _current: ContextVar[FileSlots | None] = ContextVar("sandbench_files", default=None)
 
 
@@ -75,22 +76,24 @@ class FileSlots:
         )
 
 
-@contextmanager
-def scoped() -> Iterator[None]:
-    """Slots armed inside the block are forgotten when it ends (no store outlives its call)."""
-    token = _current.set(None)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+def own_context(run: Callable[[], _T]) -> _T:
+    """`run()` in a copy of this thread's context: slots armed inside are forgotten after it
+    (no store outlives its call)."""
+    return copy_context().run(run)
 
 
-def files_checked(outcome: Outcome) -> Outcome:
-    """`outcome`, or a `files` violation in its place when this call had an open refused."""
-    slots = _current.get()
-    if slots is None or not slots.refused:
-        return outcome
-    return outcome.model_copy(update={"violation": slots.violation(), "response": None})
+def counted(invoke: Callable[[], Outcome]) -> Outcome:
+    """`invoke()` in a context of its own, with a `files` violation in place of its outcome
+    when an open was refused during it."""
+
+    def run() -> Outcome:
+        outcome = invoke()
+        slots = _current.get()
+        if slots is None or not slots.refused:
+            return outcome
+        return outcome.model_copy(update={"violation": slots.violation(), "response": None})
+
+    return own_context(run)
 
 
 class _Counted:

@@ -45,8 +45,7 @@ from sandbench.sandbox.interface import (
 )
 
 from .fastcall import FastExport, LinearMemory, fast_export
-from .files import FileSlots, files_checked
-from .files import scoped as files_scoped
+from .files import FileSlots, counted, own_context
 from .host import bound
 from .poll import PollState, scoped
 
@@ -180,8 +179,7 @@ class _BaseInstance(Closing):
         """See `Instance.invoke`."""
         if not self._spec.writes_files:  # no path_open import: no file to count (files.py)
             return self._invoke_locked(request)
-        with files_scoped():
-            return files_checked(self._invoke_locked(request))
+        return counted(lambda: self._invoke_locked(request))
 
     def _invoke_locked(self, request: Request) -> Outcome:
         with self._lock, scoped():
@@ -464,8 +462,8 @@ class Persistent(_BaseInstance):
 
     def warm_up(self) -> Violation | None:
         """Instantiate now (running the module's initialisation), so failures show at load."""
-        with self._lock, bound(self._spec.host), scoped(), files_scoped():
-            return self._ensure()[1]
+        with self._lock, bound(self._spec.host), scoped():
+            return own_context(self._ensure)[1]
 
     def _new_store(self) -> _Call:
         raise NotImplementedError  # pragma: no cover
