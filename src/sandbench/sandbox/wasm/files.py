@@ -20,6 +20,7 @@ The counter is per store (`FileSlots`), made current on the thread that runs the
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from collections.abc import Callable
 from contextvars import ContextVar, copy_context
@@ -27,8 +28,11 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import wasmtime
+from wasmtime import _bindings as ffi
 
 from sandbench.sandbox.interface import Outcome, Violation, ViolationKind
+
+from .fastcall import raise_failure
 
 __all__ = ["FileSlots", "counted", "define_files", "own_context"]
 
@@ -47,6 +51,7 @@ _ADAPTER = f"""(module
   (func (export "fd_renumber") (param i32 i32) (result i32)
     (call $renumber (local.get 0) (local.get 1))))"""
 _FORWARDED = ("path_open", "fd_close", "fd_renumber")
+_KINDS = {len(_OPEN_PARAMS): _OPEN_PARAMS, 1: ("i32",), 2: ("i32", "i32")}
 
 _T = TypeVar("_T")
 _current: ContextVar[FileSlots | None] = ContextVar("sandbench_files", default=None)
@@ -96,6 +101,22 @@ def counted(invoke: Callable[[], Outcome]) -> Outcome:
     return own_context(run)
 
 
+def _call_unchecked(caller: wasmtime.Caller, func: wasmtime.Func, args: tuple[int, ...]) -> int:
+    """Call one of the adapter's exports (their types are fixed by `_ADAPTER`) through
+    `wasmtime_func_call_unchecked`: `Func.__call__` looks the type up and converts each of
+    path_open's nine parameters in Python, most of an open's cost. Private wasmtime-py API,
+    as in fastcall.py; raises what `Func.__call__` raises."""
+    raw = (ffi.wasmtime_val_raw_t * len(args))()
+    for slot, (kind, value) in enumerate(zip(_KINDS[len(args)], args, strict=True)):
+        setattr(raw[slot], kind, value)
+    trap = ctypes.POINTER(ffi.wasm_trap_t)()
+    error = ffi.wasmtime_func_call_unchecked(
+        caller._context(), ctypes.byref(func._func), raw, len(args), ctypes.byref(trap)
+    )
+    raise_failure(error, trap)
+    return int(raw[0].i32)
+
+
 class _Counted:
     """The shadowing functions: WASI's own, reached through the adapter, and counted."""
 
@@ -126,7 +147,7 @@ class _Counted:
         if slots is not None and len(slots.open) >= slots.limit:
             slots.refused += 1
             return _EMFILE
-        errno = int(funcs[0](caller, *args))
+        errno = _call_unchecked(caller, funcs[0], args)
         memory = caller.get("memory")
         if errno == 0 and slots is not None and isinstance(memory, wasmtime.Memory):
             out = args[-1] & 0xFFFFFFFF
@@ -138,7 +159,7 @@ class _Counted:
         funcs = self._funcs(caller, slots)
         if not funcs:
             return _EFAULT
-        errno = int(funcs[1](caller, fd))
+        errno = _call_unchecked(caller, funcs[1], (fd,))
         if errno == 0 and slots is not None:
             slots.open.discard(fd & 0xFFFFFFFF)
         return errno
@@ -148,7 +169,7 @@ class _Counted:
         funcs = self._funcs(caller, slots)
         if not funcs:
             return _EFAULT
-        errno = int(funcs[2](caller, fd, to))
+        errno = _call_unchecked(caller, funcs[2], (fd, to))
         if errno == 0 and slots is not None:
             moved = fd & 0xFFFFFFFF in slots.open
             slots.open -= {fd & 0xFFFFFFFF, to & 0xFFFFFFFF}  # `to` was closed, if open
