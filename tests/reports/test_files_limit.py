@@ -32,7 +32,7 @@ def test_the_schema_has_the_field():
 
 
 def test_the_policy_has_a_default_and_a_ceiling(tmp_path):
-    assert (Policy().defaults.files, Policy().ceilings.files) == (64, 1024)
+    assert (Policy().defaults.files, Policy().ceilings.files) == (1024, 65536)
     policy = parse_policy({"defaults": {"files": "8"}}, tmp_path / "p.toml")
     assert policy.defaults.sandbox().files == 8
     with pytest.raises(PolicyError) as info:
@@ -41,11 +41,11 @@ def test_the_policy_has_a_default_and_a_ceiling(tmp_path):
 
 
 def test_a_declared_files_limit_above_the_ceiling_is_clamped(make_module):
-    package = load(make_module("(module)", limits={"files": 5000}))
+    package = load(make_module("(module)", limits={"files": 100_000}))
     policy = Policy()
     applied = limits_for(package.manifest, policy.defaults.sandbox(), policy.ceilings.sandbox())
-    assert applied.limits.files == 1024
-    assert applied.clamped == ("limits.files: declared 5000 is above the ceiling 1024",)
+    assert applied.limits.files == 65536
+    assert applied.clamped == ("limits.files: declared 100000 is above the ceiling 65536",)
 
 
 def test_the_report_shows_the_files_limit():

@@ -11,11 +11,12 @@ def _messages(package, ceilings=None):
 
 
 def test_files_above_the_ceiling_is_flagged(make_package):
-    package = make_package(limits={"files": 4096})
+    package = make_package(limits={"files": 100_000})
     assert _messages(package) == [
-        "security.limits.files is 4096 files, above the ceiling of 1024 files; it will be cut down"
+        "security.limits.files is 100000 files, above the ceiling of 65536 files; it will be "
+        "cut down"
     ]
-    assert _messages(make_package(limits={"files": "1024"})) == []
+    assert _messages(make_package(limits={"files": "65536"})) == []
 
 
 def test_the_policy_ceiling_reaches_the_lint(make_package, tmp_path):

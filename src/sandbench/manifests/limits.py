@@ -123,7 +123,7 @@ LIMITS: tuple[LimitSpec, ...] = (
     ),
     LimitSpec(
         "files", "files", "files", parse_count, str, str,
-        _COUNT_SCHEMA, "64", "1024", "files",
+        _COUNT_SCHEMA, "1024", "65536", "files",
     ),
 )  # fmt: skip
 
