@@ -34,7 +34,8 @@ import yaml
 
 from sandbench.manifests import parse_manifest
 from sandbench.nightly import load_config
-from sandbench.reports import HealthReport, load_policy
+from sandbench.policy import load_policy
+from sandbench.reports import HealthReport
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -15,7 +15,7 @@ def test_all_lists_every_public_name():
         and not isinstance(value, types.ModuleType)
         and (
             getattr(value, "__module__", "").startswith("sandbench.")
-            or isinstance(value, str | int)
+            or isinstance(value, str | int | tuple)
         )
     }
     assert sorted(manifests.__all__) == sorted(public)

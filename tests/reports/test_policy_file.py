@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sandbench.errors import PolicyError
-from sandbench.reports import Policy, Status, assess, load_policy
+from sandbench.policy import load_policy
+from sandbench.reports import Policy, Status, assess
 
 from .conftest import make_evidence
 

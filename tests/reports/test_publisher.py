@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 
 from sandbench.manifests import Author, PublisherCheck, PublisherStatus
-from sandbench.reports import Format, Policy, Status, assess, json_schema, load_policy, render
+from sandbench.policy import load_policy
+from sandbench.reports import Format, Policy, Status, assess, json_schema, render
 from sandbench.reports.policy import SignaturePolicy
 
 from .conftest import make_evidence

@@ -159,7 +159,10 @@ def test_container_carries_every_hardening_option(engine):
     # No /dev/shm and no IPC object that could hold data beside /tmp.
     assert host["IpcMode"] == "none"
     assert host["Sysctls"] == {"kernel.shmmax": "0", "kernel.msgmni": "0", "kernel.sem": "0 0 0 0"}
-    assert host["Ulimits"] == [{"Name": "msgqueue", "Soft": 0, "Hard": 0}]
+    assert host["Ulimits"] == [
+        {"Name": "msgqueue", "Soft": 0, "Hard": 0},
+        {"Name": "nofile", "Soft": 1024, "Hard": 1024},  # limits.files, the default
+    ]
     assert "size=16000000" in host["Tmpfs"]["/tmp"]  # noqa: S108 - inside the container
     assert attrs["Config"]["User"] == "65534:65534"
     assert attrs["Config"]["Labels"][LABEL] == "1"

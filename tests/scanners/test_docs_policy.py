@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import sandbench.scanners.policy
-from sandbench.reports import load_policy
+from sandbench.policy import load_policy
 from sandbench.scanners import Severity
 
 from .conftest import ROOT

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbench.errors import PolicyError, ScanInputError
-from sandbench.reports import load_policy
+from sandbench.policy import load_policy
 from sandbench.scanners import (
     Ignore,
     ManifestLintScanner,

@@ -25,7 +25,8 @@ from typing import Any
 import click
 
 from sandbench.errors import PolicyError
-from sandbench.reports import Policy, load_policy, parse_policy
+from sandbench.policy import load_policy, parse_policy
+from sandbench.reports import Policy
 
 __all__ = [
     "CONFIG_NAME",

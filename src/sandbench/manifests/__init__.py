@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from .digest import MANIFEST_NAME, SIGNATURE_NAME, canonical_manifest, compute_digest
+from .limits import LIMITS, LimitSpec, limit, limit_fields
 from .load import load, parse_manifest, write_signature
 from .models import (
     Author,
@@ -40,6 +41,7 @@ from .units import (
 )
 
 __all__ = [
+    "LIMITS",
     "MANIFEST_NAME",
     "SCHEMA_ID",
     "SIGNATURE_NAME",
@@ -48,6 +50,7 @@ __all__ = [
     "HealthCheck",
     "HealthExpect",
     "HealthRequest",
+    "LimitSpec",
     "Manifest",
     "ManifestLimits",
     "ModulePackage",
@@ -66,6 +69,8 @@ __all__ = [
     "format_size",
     "json_schema",
     "json_schema_text",
+    "limit",
+    "limit_fields",
     "load",
     "load_trust_store",
     "parse_cpu",

@@ -30,8 +30,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from .limits import LIMITS, LimitSpec, limit_fields
 from .permissions import Permission, parse_permission
-from .units import Rate, parse_cpu, parse_duration, parse_rate, parse_size
+from .units import Rate, parse_rate
 
 __all__ = [
     "Author",
@@ -48,43 +49,6 @@ __all__ = [
 ]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-
-Size = Annotated[
-    int,
-    BeforeValidator(parse_size),
-    WithJsonSchema(
-        {
-            "type": ["string", "integer"],
-            # Exactly the units `parse_size` knows: B, kB, KiB, Ki, ... in any case.
-            "pattern": r"^\d+(\.\d+)?\s*([kKmMgGtT]([iI][bB]?|[bB])|[bB])?$",
-            "examples": ["256MB", "512MiB", "1GB"],
-            "description": "bytes; SI (kB, MB, GB) or IEC (KiB, MiB, GiB, Ki, Mi, Gi) units",
-        }
-    ),
-]
-Cpu = Annotated[
-    int,
-    BeforeValidator(parse_cpu),
-    WithJsonSchema(
-        {
-            "type": ["string", "number"],
-            "pattern": r"^\d+(\.\d+)?m?$",
-            "examples": ["250m", "0.5", "2"],
-            "description": "CPU as in Kubernetes: millicores (250m) or cores (0.5, 2)",
-        }
-    ),
-]
-Duration = Annotated[
-    int,
-    BeforeValidator(parse_duration),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^\d+(\.\d+)?\s*(ms|s|m)$",
-            "examples": ["2s", "500ms"],
-        }
-    ),
-]
 
 
 def _network(value: object) -> Rate | None:
@@ -329,11 +293,10 @@ class ManifestLimits(BaseModel):
 
     model_config = _STRICT
 
-    memory: Size | None = None
-    cpu: Cpu | None = None
-    storage: Size | None = None
+    # One optional field per limit a manifest may declare (the `limits.LIMITS` table, its
+    # docstring is the schema's description); read one with `getattr(limits, spec.name)`.
+    __annotations__.update(limit_fields(LimitSpec.manifest_type, [s for s in LIMITS if s.declared]))
     network: NetworkRate = None
-    timeout: Duration | None = None
 
 
 class Security(BaseModel):

@@ -46,7 +46,6 @@ __all__ = [
     "KNOWN_AXES",
     "ModuleRef",
     "NightlyConfig",
-    "limits_text",
     "load_config",
 ]
 
@@ -205,21 +204,10 @@ def _limit_problems(where: str, values: dict[str, str]) -> list[str]:
     ]
     known = {k: v for k, v in values.items() if k in fields}
     try:
-        PolicyLimits.model_validate({**limits_text(Policy().defaults), **known})
+        PolicyLimits.model_validate({**Policy().defaults.text(), **known})
     except ValidationError as exc:
         problems.extend(validation_lines(exc, where))
     return problems
-
-
-def limits_text(limits: PolicyLimits) -> dict[str, str]:
-    """`limits` written with units again, so that overrides can be merged and re-validated."""
-    return {
-        "memory": str(limits.memory),
-        "cpu": f"{limits.cpu}m",
-        "timeout": f"{limits.timeout}ms",
-        "output": str(limits.output),
-        "storage": str(limits.storage),
-    }
 
 
 def resolve_modules(source: Path, entries: list[str]) -> tuple[ModuleRef, ...]:

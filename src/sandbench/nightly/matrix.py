@@ -9,10 +9,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sandbench.errors import PolicyError, ShardError, validation_lines
-from sandbench.reports import Policy, PolicyLimits, load_policy
+from sandbench.policy import load_policy
+from sandbench.reports import Policy, PolicyLimits
 from sandbench.sandbox import BackendKind
 
-from .config import KNOWN_AXES, NightlyConfig, limits_text
+from .config import KNOWN_AXES, NightlyConfig
 
 __all__ = [
     "Cell",
@@ -66,7 +67,7 @@ def policy_for(cell: Cell, config: NightlyConfig) -> Policy:
         return base
     update = {}
     for part, overrides in config.profiles[profile].items():
-        current = limits_text(getattr(base, part))
+        current = getattr(base, part).text()
         try:
             update[part] = PolicyLimits.model_validate({**current, **overrides})
         except ValidationError as exc:

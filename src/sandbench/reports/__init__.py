@@ -17,11 +17,12 @@ from .model import (
     Status,
     ViolationReport,
 )
-from .policy import Policy, PolicyLimits, SignaturePolicy, load_policy, parse_policy
+from .policy import BUILT_IN_LIMITS, Policy, PolicyLimits, SignaturePolicy
 from .render import Format, render, render_json, render_text
 from .sarif import render_scan_sarif
 
 __all__ = [
+    "BUILT_IN_LIMITS",
     "REPORT_SCHEMA_VERSION",
     "RULES",
     "DependencyStatus",
@@ -39,8 +40,6 @@ __all__ = [
     "assess",
     "json_schema",
     "json_schema_text",
-    "load_policy",
-    "parse_policy",
     "render",
     "render_json",
     "render_scan_sarif",

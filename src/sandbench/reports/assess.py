@@ -463,14 +463,12 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
         rules=results,
         thresholds=policy_thresholds(policy, results),
         violations=_violations(ev),
-        limits=LimitsApplied(
-            memory_bytes=limits.memory_bytes,
-            cpu_millicores=limits.cpu_millicores,
-            timeout_ms=limits.timeout_ms,
-            output_bytes=limits.output_bytes,
-            storage_bytes=limits.storage_bytes,
-            network=str(limits.network) if limits.network else "none",
-            clamped=ev.applied.clamped,
+        limits=LimitsApplied.model_validate(
+            {
+                **limits.numbers(),
+                "network": str(limits.network) if limits.network else "none",
+                "clamped": ev.applied.clamped,
+            }
         ),
         signature=SignatureReport(
             status=signature_status(ev), digest=ev.digest, declared=ev.declared_signature

@@ -96,8 +96,8 @@ def _gauges(report: HealthReport) -> list[str]:
     m, lim = report.metrics, report.limits
     mib = 2**20
     return [
-        gauge("Peak memory", m.memory_usage / mib, lim.memory_bytes / mib, _mib),
-        gauge("CPU (millicores)", m.cpu_usage, lim.cpu_millicores, lambda v: f"{v:.0f}m"),
+        gauge("Peak memory", m.memory_usage / mib, lim.value("memory") / mib, _mib),
+        gauge("CPU (millicores)", m.cpu_usage, lim.value("cpu"), lambda v: f"{v:.0f}m"),
     ]
 
 
@@ -156,7 +156,7 @@ def render_html(report: HealthReport) -> str:
                 ("load time (cold)", f"{m.load_time:.1f} ms"),
                 ("error rate", f"{m.error_rate:.2%}"),
                 ("memory (peak)", m.memory_shown),
-                ("CPU", f"{m.cpu_usage:.0f}m of {lim.cpu_millicores}m"),
+                ("CPU", f"{m.cpu_usage:.0f}m of {lim.shown_value('cpu')}"),
                 ("signature", report.signature.status.value),
                 *([("publisher", report.publisher.shown)] if report.publisher else []),
             ],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sandbench.manifests import format_bytes
-
 from .model import HealthReport, Status
 
 __all__ = ["render_markdown"]
@@ -31,8 +29,8 @@ def render_markdown(report: HealthReport) -> str:
         "|---|---|",
         f"| load time (cold) | {m.load_time:.1f} ms |",
         f"| error rate | {m.error_rate:.2%} |",
-        f"| memory (peak) | {m.memory_shown} of {format_bytes(lim.memory_bytes)} |",
-        f"| CPU | {m.cpu_usage:.0f}m (limit {lim.cpu_millicores}m) |",
+        f"| memory (peak) | {m.memory_shown} of {lim.shown_value('memory')} |",
+        f"| CPU | {m.cpu_usage:.0f}m (limit {lim.shown_value('cpu')}) |",
     ]
     if report.health is not None and report.health.latency_ms is not None:
         h, lat = report.health, report.health.latency_ms

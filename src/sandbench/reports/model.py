@@ -20,11 +20,14 @@ from pydantic.alias_generators import to_camel
 
 from sandbench.bench import LoadTestResult, LoadTimes, ProbeResult, Stats
 from sandbench.manifests import (
+    LIMITS,
     Author,
     HealthExpect,
     PublisherCheck,
     PublisherStatus,
     format_bytes,
+    limit,
+    limit_fields,
 )
 from sandbench.runtime import AppliedLimits
 from sandbench.sandbox import Request, Violation
@@ -153,13 +156,24 @@ class ViolationReport(_Camel):
 class LimitsApplied(_Camel):
     """The limits the sandbox enforced."""
 
-    memory_bytes: int
-    cpu_millicores: int
-    timeout_ms: int
-    output_bytes: int
-    storage_bytes: int
+    # One number per row of `manifests.LIMITS`, named by its `field` (`memoryBytes` in JSON).
+    __annotations__.update(limit_fields(lambda _: int, key=lambda spec: spec.field))
     network: str
     clamped: tuple[str, ...] = ()
+
+    def value(self, name: str) -> int:
+        """The number enforced for the limit `name` (`memory`, `cpu`, ...)."""
+        return int(getattr(self, limit(name).field))
+
+    def shown_value(self, name: str) -> str:
+        """The limit `name` for people (`128.0 MiB`, `1000m`, `2000 ms`)."""
+        return limit(name).shown(self.value(name))
+
+    @property
+    def shown(self) -> str:
+        """One line for people: each limit of the summary, then the request rate."""
+        values = [f"{s.name} {self.shown_value(s.name)}" for s in LIMITS if s.summary]
+        return ", ".join([*values, f"network {self.network}"])
 
 
 class SignatureReport(_Camel):

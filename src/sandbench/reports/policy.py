@@ -1,7 +1,8 @@
 """The policy: default limits, ceilings and thresholds that map evidence to a status.
 
-The built-in policy follows the platform's own targets. A TOML file (`--policy FILE`)
-overrides any part of it; what it leaves out keeps the built-in value:
+The built-in policy follows the platform's own targets. A TOML file (`--policy FILE`, read
+by `sandbench.policy.load_policy`) overrides any part of it; what it leaves out keeps the
+built-in value. The limit tables hold one key per row of `sandbench.manifests.LIMITS`:
 
 ```toml
 version = 1
@@ -41,64 +42,48 @@ storage = "10GiB"
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from sandbench.errors import PolicyError, validation_lines
-from sandbench.manifests import parse_cpu, parse_duration, parse_size
+from sandbench.manifests import LIMITS, LimitSpec, limit_fields
 from sandbench.sandbox import SandboxLimits
-from sandbench.scanners import SCAN_KEYS, Ceilings, ScanPolicy, scan_policy
+from sandbench.scanners import ScanPolicy
 
 from .model import Status
 
-__all__ = ["Policy", "PolicyLimits", "SignaturePolicy", "load_policy", "parse_policy"]
+__all__ = ["BUILT_IN_LIMITS", "Policy", "PolicyLimits", "SignaturePolicy"]
 
-_BUILT_IN = {
-    "defaults": {
-        "memory": "128MiB",
-        "cpu": "1",
-        "timeout": "2s",
-        "output": "1MiB",
-        "storage": "100MiB",
-    },
-    "ceilings": {
-        "memory": "1GiB",
-        "cpu": "2",
-        "timeout": "30s",
-        "output": "16MiB",
-        "storage": "10GiB",
-    },
+BUILT_IN_LIMITS: dict[str, dict[str, str]] = {
+    "defaults": {spec.name: spec.default for spec in LIMITS},
+    "ceilings": {spec.name: spec.ceiling for spec in LIMITS},
 }
 
-_Size = Annotated[int, BeforeValidator(parse_size)]
-_Cpu = Annotated[int, BeforeValidator(parse_cpu)]
-_Duration = Annotated[int, BeforeValidator(parse_duration)]
 _Severity = Literal["critical", "high", "medium", "low", "info"]
 
 
+def _policy_type(spec: LimitSpec) -> Any:
+    return Annotated[int, BeforeValidator(spec.parse)]
+
+
 class PolicyLimits(BaseModel):
-    """A set of limits written with units, as in a manifest."""
+    """A set of limits written with units, as in a manifest: one field per `LIMITS` row,
+    named by its key (`memory`, `cpu`, ...); read one with `getattr(limits, spec.name)`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    memory: _Size
-    cpu: _Cpu
-    timeout: _Duration
-    output: _Size
-    storage: _Size
+    # The class declares no field of its own, so it sets its annotations outright (an
+    # `update` would reach the module's).
+    __annotations__ = limit_fields(_policy_type)
 
     def sandbox(self) -> SandboxLimits:
         """These limits as the numbers a sandbox enforces."""
-        return SandboxLimits(
-            memory_bytes=self.memory,
-            cpu_millicores=self.cpu,
-            timeout_ms=self.timeout,
-            output_bytes=self.output,
-            storage_bytes=self.storage,
-        )
+        return SandboxLimits.model_validate({s.field: getattr(self, s.name) for s in LIMITS})
+
+    def text(self) -> dict[str, str]:
+        """The limits written with units again (what `model_validate` reads back exactly)."""
+        return {spec.name: spec.text(getattr(self, spec.name)) for spec in LIMITS}
 
 
 class SignaturePolicy(BaseModel):
@@ -121,8 +106,8 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1] = 1
-    defaults: PolicyLimits = PolicyLimits.model_validate(_BUILT_IN["defaults"])
-    ceilings: PolicyLimits = PolicyLimits.model_validate(_BUILT_IN["ceilings"])
+    defaults: PolicyLimits = PolicyLimits.model_validate(BUILT_IN_LIMITS["defaults"])
+    ceilings: PolicyLimits = PolicyLimits.model_validate(BUILT_IN_LIMITS["ceilings"])
     max_load_ms: float = Field(default=500.0, gt=0)
     p95_degraded_ms: float = Field(default=100.0, gt=0)
     p95_critical_ms: float = Field(default=500.0, gt=0)
@@ -136,15 +121,6 @@ class Policy(BaseModel):
     scan: ScanPolicy = Field(default_factory=ScanPolicy, exclude=True)
     source: str = Field(default="built-in", exclude=True)
 
-    def scan_ceilings(self) -> Ceilings:
-        """The ceilings as the manifest lint reads them."""
-        return Ceilings(
-            memory_bytes=self.ceilings.memory,
-            cpu_millicores=self.ceilings.cpu,
-            timeout_ms=self.ceilings.timeout,
-            storage_bytes=self.ceilings.storage,
-        )
-
     def status_for_severity(self, severity: str) -> Status | None:
         """The status a finding of `severity` sets, or None when it sets none."""
         if severity in self.critical_severities:
@@ -152,45 +128,3 @@ class Policy(BaseModel):
         if severity in self.degraded_severities:
             return Status.DEGRADED
         return None
-
-
-def load_policy(path: Path | str) -> Policy:
-    """Read a policy TOML file over the built-in policy. Raises `PolicyError`, a line a problem."""
-    source = Path(path)
-    try:
-        data: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(source, [f"cannot be read: {exc.strerror}"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(source, [f"not valid TOML: {exc}"]) from None
-    return parse_policy(data, source)
-
-
-def parse_policy(table: dict[str, Any], source: Path) -> Policy:
-    """A policy from a parsed TOML table (a whole file, or pyproject's `[tool.sandbench]`)
-    over the built-in policy; `source` names it in errors and anchors relative paths."""
-    data = dict(table)
-    for section, values in _BUILT_IN.items():
-        if isinstance(data.get(section), dict):
-            data[section] = {**values, **data[section]}
-    scan_data = {k: data.pop(k) for k in SCAN_KEYS if k in data}
-    try:
-        policy = Policy.model_validate({**data, "source": str(source)})
-    except ValidationError as exc:
-        raise PolicyError(source, validation_lines(exc)) from None
-    try:
-        scan = scan_policy(scan_data, policy.scan_ceilings())
-    except ValueError as exc:
-        raise PolicyError(source, str(exc).splitlines()) from None
-    return policy.model_copy(update={"scan": scan, "signatures": _relative_to(policy, source)})
-
-
-def _relative_to(policy: Policy, source: Path) -> SignaturePolicy:
-    """`[signatures]` with its file paths taken relative to the policy file's folder."""
-    found = policy.signatures
-    update = {
-        name: source.parent / path
-        for name, path in (("allowed_signers", found.allowed_signers), ("revoked", found.revoked))
-        if path is not None and not path.is_absolute()
-    }
-    return found.model_copy(update=update)

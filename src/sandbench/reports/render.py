@@ -6,7 +6,6 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import assert_never
 
-from sandbench.manifests import format_bytes
 from sandbench.manifests.text import printable
 
 from .cyclonedx import render_cyclonedx
@@ -110,11 +109,7 @@ def render_text(report: HealthReport) -> str:
         f"error rate {m.error_rate:.1%}"
     )
     lim = report.limits
-    lines.append(
-        f"  limits     memory {format_bytes(lim.memory_bytes)}, cpu {lim.cpu_millicores}m, "
-        f"timeout {lim.timeout_ms} ms, output {format_bytes(lim.output_bytes)}, "
-        f"network {lim.network}"
-    )
+    lines.append(f"  limits     {lim.shown}")
     if report.scans:
         ran = ", ".join(
             f"{s.scanner} {'NOT DONE' if s.skipped_reason else s.findings}" for s in report.scans

@@ -16,18 +16,11 @@ from pydantic import BaseModel, ConfigDict
 
 from sandbench.errors import SandboxError
 from sandbench.hostapi import HostSettings
-from sandbench.manifests import Manifest, Resource
+from sandbench.manifests import LIMITS, Manifest, Resource
 from sandbench.sandbox import Closing, Grants, Request, SandboxLimits
 from sandbench.sandbox.scratch import scratch_dir
 
 __all__ = ["AppliedLimits", "Workspace", "health_request", "limits_for"]
-
-_LIMIT_FIELDS = {
-    "memory": "memory_bytes",
-    "cpu": "cpu_millicores",
-    "timeout": "timeout_ms",
-    "storage": "storage_bytes",
-}
 
 
 class AppliedLimits(BaseModel):
@@ -44,17 +37,19 @@ def limits_for(
 ) -> AppliedLimits:
     """The sandbox limits for `manifest`: declared, else default; never above the ceiling."""
     declared = manifest.security.limits
-    values: dict[str, object] = {"output_bytes": min(defaults.output_bytes, ceilings.output_bytes)}
+    values: dict[str, object] = {}
     notes: list[str] = []
-    for name, field in _LIMIT_FIELDS.items():
-        wanted = getattr(declared, name)
-        ceiling = getattr(ceilings, field)
-        value = getattr(defaults, field) if wanted is None else wanted
+    for spec in LIMITS:  # a limit a manifest cannot declare (output) is the policy's alone
+        wanted = getattr(declared, spec.name) if spec.declared else None
+        ceiling = getattr(ceilings, spec.field)
+        value = getattr(defaults, spec.field) if wanted is None else wanted
         if value > ceiling:
             if wanted is not None:
-                notes.append(f"limits.{name}: declared {wanted} is above the ceiling {ceiling}")
+                notes.append(
+                    f"limits.{spec.name}: declared {wanted} is above the ceiling {ceiling}"
+                )
             value = ceiling
-        values[field] = value
+        values[spec.field] = value
     values["network"] = declared.network
     return AppliedLimits(limits=SandboxLimits.model_validate(values), clamped=tuple(notes))
 

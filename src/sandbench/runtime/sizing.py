@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sandbench.manifests import ManifestLimits, format_duration, format_size
+from sandbench.manifests import LIMITS, ManifestLimits, format_duration, format_size
 from sandbench.sandbox import Outcome, SandboxLimits
 
 __all__ = ["HEADROOM", "TIME_HEADROOM", "sized_limits", "succeeded"]
@@ -49,16 +49,8 @@ def _clamp(value: int, ceiling: int, what: str, shown: str, notes: dict[str, str
 
 def declared_limits(declared: ManifestLimits) -> dict[str, object]:
     """The declared limits in manifest units (what a failed measurement leaves in place)."""
-    out: dict[str, object] = {}
-    if declared.memory is not None:
-        out["memory"] = format_size(declared.memory)
-    if declared.cpu is not None:
-        out["cpu"] = f"{declared.cpu}m"
-    if declared.timeout is not None:
-        out["timeout"] = format_duration(declared.timeout)
-    if declared.storage is not None:
-        out["storage"] = format_size(declared.storage)
-    return out
+    values = ((spec, getattr(declared, spec.name)) for spec in LIMITS if spec.declared)
+    return {spec.name: spec.text(value) for spec, value in values if value is not None}
 
 
 def sized_limits(

@@ -20,7 +20,7 @@ from typing import Annotated, Protocol, Self, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from sandbench.hostapi import Activity, HostSettings
-from sandbench.manifests import ModulePackage, Rate
+from sandbench.manifests import LIMITS, ModulePackage, Rate, limit
 from sandbench.sandbox.compile_record import CompileRecord
 
 __all__ = [
@@ -39,20 +39,29 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
-MiB = 1024 * 1024
 
 
 class SandboxLimits(BaseModel):
-    """The limits a sandbox enforces, as plain numbers. Defaults are finite and deny-all."""
+    """The limits a sandbox enforces, as plain numbers. Defaults are finite and deny-all.
+
+    One field per row of `manifests.LIMITS` (named by its `field`, defaulting to its built-in
+    default), written out so that backends read them as typed attributes; `numbers()` gives
+    them by row. A test checks the fields against the table.
+    """
 
     model_config = _FROZEN
 
-    memory_bytes: int = Field(default=128 * MiB, gt=0)
-    cpu_millicores: int = Field(default=1000, gt=0)
-    timeout_ms: int = Field(default=2000, gt=0)
-    output_bytes: int = Field(default=1 * MiB, gt=0)
-    storage_bytes: int = Field(default=100 * MiB, gt=0)
+    memory_bytes: int = Field(default=limit("memory").default_value, gt=0)
+    cpu_millicores: int = Field(default=limit("cpu").default_value, gt=0)
+    timeout_ms: int = Field(default=limit("timeout").default_value, gt=0)
+    output_bytes: int = Field(default=limit("output").default_value, gt=0)
+    storage_bytes: int = Field(default=limit("storage").default_value, gt=0)
+    files: int = Field(default=limit("files").default_value, gt=0)
     network: Rate | None = None
+
+    def numbers(self) -> dict[str, int]:
+        """Each limit of the table: its `field` -> the number enforced."""
+        return {spec.field: getattr(self, spec.field) for spec in LIMITS}
 
 
 class Grants(BaseModel):
@@ -84,6 +93,7 @@ class ViolationKind(StrEnum):
     PIDS = "pids"
     NETWORK_DENIED = "network-denied"
     STORAGE = "storage"
+    FILES = "files"
     PROCESS = "process"
 
 

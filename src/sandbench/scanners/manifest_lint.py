@@ -20,7 +20,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sandbench.hostapi.addresses import private_reason
-from sandbench.manifests import MANIFEST_NAME, Manifest, ModulePackage, Resource, format_bytes
+from sandbench.manifests import (
+    LIMITS,
+    MANIFEST_NAME,
+    Manifest,
+    ModulePackage,
+    Resource,
+    format_bytes,
+)
 
 from .interface import Finding, ScanResult, Severity, fingerprint
 from .policy import Ceilings
@@ -154,10 +161,11 @@ def _limits(manifest: Manifest, ceilings: Ceilings) -> Iterator[Finding]:
     limits = manifest.security.limits
     per_minute = limits.network.per_second * 60 if limits.network else None
     checks = (
-        ("memory", limits.memory, ceilings.memory_bytes, "bytes"),
-        ("cpu", limits.cpu, ceilings.cpu_millicores, "millicores"),
-        ("timeout", limits.timeout, ceilings.timeout_ms, "ms"),
-        ("storage", limits.storage, ceilings.storage_bytes, "bytes"),
+        *(
+            (spec.name, getattr(limits, spec.name), getattr(ceilings, spec.field), spec.unit)
+            for spec in LIMITS
+            if spec.declared
+        ),
         ("network", per_minute, ceilings.network_per_minute, "requests/min"),
     )
     for name, declared, ceiling, unit in checks:

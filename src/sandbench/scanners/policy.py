@@ -1,7 +1,7 @@
 """The scanners' part of the policy, the ignores it carries, and the baseline file.
 
 These keys live at the top level of the one policy file (`--policy FILE`, read by
-`sandbench.reports.load_policy`, which also holds the gate's thresholds and the `[ceilings]`
+`sandbench.policy.load_policy`, which also holds the gate's thresholds and the `[ceilings]`
 that the manifest lint uses); every key is optional:
 
 ```toml
@@ -30,11 +30,12 @@ import json
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbench.errors import ScanInputError, validation_lines
+from sandbench.manifests import LimitSpec, limit_fields
 
 from .interface import Finding, Severity
 
@@ -52,18 +53,20 @@ __all__ = [
 ]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-MiB = 1024 * 1024
+
+
+def _ceiling_type(spec: LimitSpec) -> Any:
+    return Annotated[int, Field(default=spec.ceiling_value, gt=0)]
 
 
 class Ceilings(BaseModel):
-    """The highest limits a manifest may declare (the same defaults as the report policy)."""
+    """The highest limits a manifest may declare: one field per `LIMITS` row, named by its
+    `field` (`memory_bytes`, ...) with the built-in ceiling as default, plus the request
+    rate. The policy file's `[ceilings]` replace the defaults."""
 
     model_config = _STRICT
 
-    memory_bytes: int = 1024 * MiB
-    cpu_millicores: int = 2000
-    timeout_ms: int = 30_000
-    storage_bytes: int = 10 * 1024 * MiB
+    __annotations__.update(limit_fields(_ceiling_type, key=lambda spec: spec.field))
     network_per_minute: float = 6000.0
 
 

@@ -102,7 +102,10 @@ def run_options(
         # message queues, no POSIX message queues: /tmp is the only writable place.
         "ipc_mode": "none",
         "sysctls": IPC_SYSCTLS,
-        "ulimits": [Ulimit(name="msgqueue", soft=0, hard=0)],
+        "ulimits": [
+            Ulimit(name="msgqueue", soft=0, hard=0),
+            Ulimit(name="nofile", soft=limits.files, hard=limits.files),
+        ],
         "environment": environment,
         "mounts": mounts,
         "working_dir": "/tmp",  # noqa: S108 - in the container

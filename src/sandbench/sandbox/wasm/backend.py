@@ -55,6 +55,7 @@ from .component import (
     define_component_host,
 )
 from .diagnostics import wat_message
+from .files import define_files
 from .host import NAMESPACE, define_host
 from .instances import (
     REACTOR_EXPORTS,
@@ -154,6 +155,7 @@ class WasmBackend(Closing):
         # wasmtime's own poll_oneoff would block where the epoch deadline cannot reach it;
         # ours sleeps within the call's deadline (docs/abi.md, "Sleeping").
         define_poll(self._linker)
+        define_files(self._linker, self._engine)  # limits.files (see files.py)
         self._version = wasmtime_version()
         self._cache = (
             ArtifactCache((cache_dir or default_cache_dir()) / "wasm", ".cwasm")

@@ -25,7 +25,7 @@ import wasmtime
 from wasmtime import _bindings as ffi
 from wasmtime._func import maybe_raise_last_exn
 
-__all__ = ["FastExport", "LinearMemory", "fast_export"]
+__all__ = ["FastExport", "LinearMemory", "fast_export", "raise_failure"]
 
 _I32, _I64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
 
@@ -56,15 +56,20 @@ class FastExport:
         error = ffi.wasmtime_func_call_unchecked(
             self._store_ctx, self._func_ref, args, self._arity, ctypes.byref(trap)
         )
-        if error:
-            exc = wasmtime.WasmtimeError._from_ptr(error)
-            maybe_raise_last_exn()
-            raise exc
-        if trap:
-            trapped = wasmtime.Trap._from_ptr(trap)
-            maybe_raise_last_exn()  # a host function's own exception wins, as in Func.__call__
-            raise trapped
+        raise_failure(error, trap)
         return int(args[0].i64 if self._i64 else args[0].i32)
+
+
+def raise_failure(error: Any, trap: Any) -> None:
+    """Raise what `Func.__call__` would for an unchecked call's `error` or `trap` (None: none)."""
+    if error:
+        exc = wasmtime.WasmtimeError._from_ptr(error)
+        maybe_raise_last_exn()
+        raise exc
+    if trap:
+        trapped = wasmtime.Trap._from_ptr(trap)
+        maybe_raise_last_exn()  # a host function's own exception wins, as in Func.__call__
+        raise trapped
 
 
 def fast_export(

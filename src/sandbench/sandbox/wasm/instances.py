@@ -45,6 +45,7 @@ from sandbench.sandbox.interface import (
 )
 
 from .fastcall import FastExport, LinearMemory, fast_export
+from .files import FileSlots, counted, own_context
 from .host import bound
 from .poll import PollState, scoped
 
@@ -96,6 +97,7 @@ class _Call:
     stdout: CappedOutput
     stderr: CappedOutput
     poll: PollState
+    files: FileSlots | None
     fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
@@ -111,6 +113,8 @@ class _Call:
         self.store.set_fuel(fuel)
         self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS) + lag)
         self.poll.arm(timeout_ms, stdin_bytes)
+        if self.files is not None:
+            self.files.arm()
         self.cpu_s = None
         self.started = time.perf_counter()
         self.cpu_started = thread_cpu_s()
@@ -173,6 +177,11 @@ class _BaseInstance(Closing):
 
     def invoke(self, request: Request) -> Outcome:
         """See `Instance.invoke`."""
+        if not self._spec.writes_files:  # no path_open import: no file to count (files.py)
+            return self._invoke_locked(request)
+        return counted(lambda: self._invoke_locked(request))
+
+    def _invoke_locked(self, request: Request) -> Outcome:
         with self._lock, scoped():
             if self._closed:
                 raise SandboxError("instance is closed")
@@ -240,7 +249,8 @@ class _BaseInstance(Closing):
         if component:
             store.set_limits(memory_size=limits.memory_bytes, instances=64, tables=64, memories=8)
         else:
-            store.set_limits(memory_size=limits.memory_bytes, instances=1, tables=4, memories=1)
+            # Two instances: the module and, once it opens a file, files.py's adapter.
+            store.set_limits(memory_size=limits.memory_bytes, instances=2, tables=4, memories=1)
         stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP, drop=True)
         wasi = wasmtime.WasiConfig()
         wasi.argv = [self._spec.name]
@@ -257,7 +267,8 @@ class _BaseInstance(Closing):
         store.set_wasi(wasi)
         # After set_wasi: WASI's monotonic clock starts there (see PollState.origin_ns).
         poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
-        return _Call(store=store, stdout=stdout, stderr=stderr, poll=poll)
+        files = FileSlots(limits.files) if self._spec.writes_files else None
+        return _Call(store=store, stdout=stdout, stderr=stderr, poll=poll, files=files)
 
     def _classify(self, call: _Call, exc: Exception | None, memory: int, phase: str) -> Violation:
         """The violation for a call that raised `exc` (None: it returned but overflowed)."""
@@ -452,7 +463,7 @@ class Persistent(_BaseInstance):
     def warm_up(self) -> Violation | None:
         """Instantiate now (running the module's initialisation), so failures show at load."""
         with self._lock, bound(self._spec.host), scoped():
-            return self._ensure()[1]
+            return own_context(self._ensure)[1]
 
     def _new_store(self) -> _Call:
         raise NotImplementedError  # pragma: no cover
