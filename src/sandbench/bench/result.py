@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from sandbench._camel import CAMEL
 
 from .loadtest import LoadTestResult
 from .measure import InvokeLatency, LoadDistribution
@@ -15,7 +17,7 @@ class BenchResult(BaseModel):
     """Load-time distributions, invoke latency, the HTTP load test and the serving process's
     resource use over time. A measurement that could not be taken is in `skipped`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     module_id: str
     version: str

@@ -13,8 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from sandbench._camel import CAMEL
 from sandbench.errors import ScannerError
 from sandbench.manifests import ModulePackage
 
@@ -28,8 +29,6 @@ __all__ = [
     "Severity",
     "fingerprint",
 ]
-
-_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 class ScanInputError(ScannerError):
@@ -90,7 +89,7 @@ def fingerprint(scanner: str, rule_id: str, path: str | None, context: str) -> s
 class Finding(BaseModel):
     """One thing a scanner found, with a stable rule id and fingerprint."""
 
-    model_config = _STRICT
+    model_config = CAMEL
 
     scanner: str
     rule_id: str
@@ -113,7 +112,7 @@ class Finding(BaseModel):
 class AdvisoryDatabase(BaseModel):
     """Which vulnerability database a dependency scan used, and how old it was."""
 
-    model_config = _STRICT
+    model_config = CAMEL
 
     kind: str  # "local" (an imported OSV export) or "remote" (an OSV API URL)
     location: str
@@ -136,7 +135,7 @@ class AdvisoryDatabase(BaseModel):
 class ScanResult(BaseModel):
     """What one scanner found, or why it could not run (`skipped_reason`)."""
 
-    model_config = _STRICT
+    model_config = CAMEL
 
     scanner: str
     findings: tuple[Finding, ...] = ()
