@@ -42,6 +42,7 @@ _COMMANDS = {
     "gate": "gate:gate_command",
     "images": "images:images_group",
     "manifest": "manifest:manifest_group",
+    "new": "new:new_command",
     "nightly": "nightly:nightly_group",
     "report": "report:report_group",
     "scan": "scan:scan_command",
