@@ -32,8 +32,9 @@ EXIT_INTERNAL = 3
 
 
 # Each command's module is imported when the command runs, not at start-up: `check` does not
-# pay for docker (images), uvicorn (serve), the scanners (advisories) or cyclonedx (`sandbench
-# -X importtime`: about half of a warm `check`'s CPU time was importing the other commands).
+# pay for docker and requests (images), uvicorn and prometheus_client (serve) or the nightly
+# machinery. With cyclonedx imported only for its format, a warm `check` of a Python
+# component went from 0.74 to 0.55 CPU-s (benchmarks/test_check_warm.py).
 _COMMANDS = {
     "advisories": "advisories:advisories_group",
     "bench": "bench:bench_command",
