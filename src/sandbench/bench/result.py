@@ -32,7 +32,7 @@ class BenchResult(BaseModel):
     containers: list[ResourceSample] = Field(
         default_factory=list,
         description="a container module's containers during the load test (cgroup counters; "
-        "rss_bytes is their memory in use)",
+        "rssBytes is their memory in use)",
     )
     skipped: dict[str, str] = Field(default_factory=dict)
 
