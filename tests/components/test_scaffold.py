@@ -8,7 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from sandbench.cli import cli
-from sandbench.manifests import parse_manifest
+from sandbench.manifests import load, parse_manifest
+from sandbench.sandbox import Grants, Request, SandboxLimits
+from sandbench.sandbox.wasm import WasmBackend
 from tests.components.builds import BUILD_CACHE
 from tests.conftest import problems
 
@@ -70,6 +72,16 @@ def test_a_new_module_builds_and_checks_healthy(tmp_path, monkeypatch):
     assert (head, checked.exit_code) == ("starter 0.1.0: HEALTHY", 0) or reasons == {
         "latency-p95:"
     }, checked.stdout
+    with WasmBackend(tmp_path / "cache") as backend:  # compiled by the check: a cache hit
+        loaded = backend.load(load(folder), SandboxLimits(memory_bytes=64_000_000), Grants())
+        assert loaded.instance is not None, loaded.violation
+        with loaded.instance as instance:
+            echo = instance.invoke(Request(method="POST", path="/echo", body=b'{"a": [1]}'))
+            missing = instance.invoke(Request(path="/nope"))
+    assert echo.response is not None
+    assert missing.response is not None
+    assert (echo.response.status, json.loads(echo.response.body)) == (200, {"echo": {"a": [1]}})
+    assert missing.response.status == 404
     # An edit without a rebuild: the report says what to run.
     with (folder / "app.py").open("a") as app:
         app.write("# changed\n")
