@@ -31,9 +31,13 @@ def test_new_writes_a_valid_component_manifest_and_a_handler(tmp_path):
     assert result.output.splitlines()[-1] == (
         f"next: sandbench build '{folder}' && sandbench check '{folder}'"
     )
-    named = invoke("new", str(tmp_path / "other"), "--name", "@acme/quotes")
+    assert "license" not in (folder / "module.json").read_text(), "the author's choice"
+    assert 'note: no "license" in module.json yet; `sandbench gate` asks for one' in result.output
+    named = invoke("new", str(tmp_path / "other"), "--name", "@acme/quotes", "--license", "MIT")
     assert named.exit_code == 0, named.output
-    assert json.loads((tmp_path / "other" / "module.json").read_text())["name"] == "@acme/quotes"
+    raw = json.loads((tmp_path / "other" / "module.json").read_text())
+    assert (raw["name"], raw["license"]) == ("@acme/quotes", "MIT")
+    assert "note:" not in named.output
 
 
 def test_new_overwrites_nothing_and_refuses_a_bad_name_in_one_line(tmp_path):

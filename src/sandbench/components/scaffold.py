@@ -34,10 +34,11 @@ def handle(request: Request) -> Response:
 '''
 
 
-def _manifest(name: str) -> dict[str, object]:
+def _manifest(name: str, license_: str | None) -> dict[str, object]:
     return {
         "name": name,
         "version": "0.1.0",
+        **({"license": license_} if license_ else {}),
         "runtime": {"kind": "wasm", "abi": "component", "entry": "module.wasm", "source": "app.py"},
         "security": {
             "permissions": [],
@@ -54,16 +55,17 @@ def default_name(root: Path) -> str:
     return name or "module"
 
 
-def scaffold(root: Path, name: str | None = None) -> list[Path]:
+def scaffold(root: Path, name: str | None = None, license_: str | None = None) -> list[Path]:
     """Write `module.json` and `app.py` into `root` (created if missing); return their paths.
 
-    Raises `BuildError` when `root` is a file or a folder that is not empty (nothing is
-    overwritten), and `ManifestError` naming `name` when it is not a valid module name.
+    `license_` (an SPDX expression) is left out unless given: choosing one is the author's
+    call. Raises `BuildError` when `root` is a file or a folder that is not empty (nothing is
+    overwritten), and `ManifestError` naming the field when `name` or `license_` is invalid.
     """
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         what = "is not a folder" if not root.is_dir() else "is not empty"
         raise BuildError(root, [f"{what}; give a new folder (nothing is overwritten)"])
-    text = json.dumps(_manifest(name or default_name(root)), indent=2) + "\n"
+    text = json.dumps(_manifest(name or default_name(root), license_), indent=2) + "\n"
     parse_manifest(text, root / MANIFEST_NAME)  # a bad --name is one line naming the field
     root.mkdir(parents=True, exist_ok=True)
     written = [root / MANIFEST_NAME, root / "app.py"]
