@@ -7,22 +7,30 @@ EXAMPLE ?= examples/modules/vendas
 .PHONY: demo demo-python test lint typecheck unit bench examples clean
 
 # Set up and run the main job: check an example module in the WASM sandbox.
-demo: $(VENV)/.installed
+demo: $(VENV)/.core
 	$(BIN)/sandbench check $(EXAMPLE)
 
 # The same for a module written in Python: build it into a WebAssembly component, check it.
-demo-python: $(VENV)/.installed
+demo-python: $(VENV)/.core
 	$(BIN)/sandbench build examples/modules/pricing-py
 	$(BIN)/sandbench check examples/modules/pricing-py
 
 # Set up and run everything CI runs: lint, types, the whole test suite, benchmark smoke run.
 test: lint typecheck unit
 
+# sandbench alone, for the demos: a newcomer's first command does not wait for the test and
+# lint tools (26 s instead of 38 s here).
+$(VENV)/.core: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
-	touch $@
+	touch $(VENV)/.core $@
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

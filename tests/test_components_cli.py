@@ -90,7 +90,7 @@ def test_bench_measures_a_component_under_a_small_bounded_load(components, cache
     )  # fmt: skip
     data = json.loads(result.stdout)
     health, bench = data["health"], data["bench"]
-    test = bench["load_test"]
+    test = bench["loadTest"]
     # Exit 1 only for latency on a busy machine, never for what the module did.
     failed = [t["threshold"] for t in test["thresholds"] if not t["passed"]]
     slow = {rule for rule, _ in not_healthy(health)}
@@ -99,9 +99,9 @@ def test_bench_measures_a_component_under_a_small_bounded_load(components, cache
     assert result.exit_code == (1 if failed or slow else 0), (not_healthy(health), failed)
     assert health["violations"] == []
     loads = bench["loads"]
-    assert (loads["cold_ms"]["n"], loads["warm_ms"]["n"]) == (1, 1)
+    assert (loads["coldMs"]["n"], loads["warmMs"]["n"]) == (1, 1)
     # the component's compiled artifact loads from the cache far faster than it compiles
-    assert loads["warm_ms"]["median"] * 10 < loads["compile_ms"]["median"]
-    assert bench["invoke"]["latency_ms"]["n"] == 20
+    assert loads["warmMs"]["median"] * 10 < loads["compileMs"]["median"]
+    assert bench["invoke"]["latencyMs"]["n"] == 20
     assert bench["invoke"]["violations"] == 0
     assert (test["requests"], test["errors"]) == (20, 0)

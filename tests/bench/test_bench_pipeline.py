@@ -149,7 +149,7 @@ def test_cli_bench_json_and_html(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["health"]["status"] == "healthy"
-    assert data["bench"]["load_test"]["thresholds"][0]["threshold"] == "p99 < 10s"
+    assert data["bench"]["loadTest"]["thresholds"][0]["threshold"] == "p99 < 10s"
     assert "<svg" in page.read_text()
 
 

@@ -28,7 +28,7 @@ def test_a_night_writes_history_and_summary_then_a_worse_night_exits_1(
     assert first.exit_code == 0, first.output
     assert "[2/2] modules/hello-reactor [backend=wasm]: healthy" in first.output
     data = json.loads(summary.read_text())
-    assert (data["cells"], data["ran"], data["by_status"]) == (2, 2, {"healthy": 2})
+    assert (data["cells"], data["ran"], data["byStatus"]) == (2, 2, {"healthy": 2})
     # the next night, hello's manifest changed after signing: its signature no longer matches
     manifest = modules / "hello" / "module.json"
     raw = json.loads(manifest.read_text())
@@ -71,7 +71,7 @@ def test_shards_into_files_then_merge_equal_one_run(write_config, modules, tmp_p
     merged = invoke(
         "merge", str(tmp_path / "all.db"), *(str(tmp_path / f"s{i}.db") for i in range(3))
     )
-    assert json.loads(merged.output) == {"added": 6, "already_present": 0}
+    assert json.loads(merged.output) == {"added": 6, "alreadyPresent": 0}
     with open_store(tmp_path / "all.db") as store:
         cells = {(r.module, r.cell) for r in store.results("n1")}
     assert len(cells) == 6
@@ -132,6 +132,29 @@ def test_publish_shows_only_the_latest_nights_asked_for(write_config, modules, t
     page = next((site / "modules").glob("*.html")).read_text()
     assert "<th>n2</th><th>n3</th>" in page
     assert "n1" not in page
+
+
+def test_publish_and_regressions_read_the_config_s_store_when_db_is_absent(
+    write_config, modules, tmp_path, monkeypatch
+):
+    config = write_config(["modules/hello"])
+    invoke(str(config), "--run-id", "n1", "--quiet", "--summary", str(tmp_path / "n1.json"))
+    elsewhere = tmp_path / "elsewhere"  # the store is relative to the config, not to here
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("SANDBENCH_NIGHTLY_DB", raising=False)
+    listed = invoke("regressions", "--config", str(config))
+    assert listed.exit_code == 0, listed.output
+    assert "0 regression(s) in n1" in listed.output
+    monkeypatch.setenv("SANDBENCH_NIGHTLY_CONFIG", str(config))
+    published = invoke("publish", "--out", "site")
+    assert published.exit_code == 0, published.output
+    assert "(1 nights, 0 regressions)" in published.output
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["site"], "no store made here"
+    monkeypatch.delenv("SANDBENCH_NIGHTLY_CONFIG")
+    neither = CliRunner().invoke(cli, ["nightly", "regressions"])
+    assert neither.exit_code == 2
+    assert "give --db (or SANDBENCH_NIGHTLY_DB) or --config CONFIG.toml" in neither.output
 
 
 @pytest.mark.postgres

@@ -33,10 +33,10 @@ def test_scan_json_carries_every_scanner_and_the_database(pyapp, advisory_store)
         "malware",
         "coverage",
     ]
-    assert all(r["skipped_reason"] is None for r in data["results"])
+    assert all(r["skippedReason"] is None for r in data["results"])
     audit = data["results"][1]
     assert audit["database"]["kind"] == "local"
-    assert "PYSEC-2018-28" in {f["rule_id"] for f in audit["findings"]}
+    assert "PYSEC-2018-28" in {f["ruleId"] for f in audit["findings"]}
 
 
 def test_scan_sarif_validates_and_places_the_module_in_its_repository(pyapp, advisory_store):

@@ -387,7 +387,7 @@ def test_scan_command_on_a_hostile_python_component(make_component, advisory_sto
     )
     assert result.exit_code == 1, result.output
     [caps] = [r for r in json.loads(result.output)["results"] if r["scanner"] == "capabilities"]
-    found = sorted((f["rule_id"], f["line"]) for f in caps["findings"])
+    found = sorted((f["ruleId"], f["line"]) for f in caps["findings"])
     assert found == [
         ("file-outside-storage", 7),
         ("unavailable-in-sandbox", 5),

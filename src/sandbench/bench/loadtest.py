@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbench._camel import CAMEL
 from sandbench.errors import BenchError
 
 from .locustfile import LOCUSTFILE
@@ -53,7 +54,7 @@ _CPU_BOUND = 85.0  # % of one core: a gevent process above this is the bottlenec
 class LoadTestConfig(BaseModel):
     """What to send, how fast and for how long. Only loopback hosts are allowed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     url: str = Field(description="base URL, e.g. http://127.0.0.1:8000")
     path: str = "/"
@@ -93,7 +94,7 @@ class LocustFigures(BaseModel):
 class Second(BaseModel):
     """One second of the test, by intended send time: requests, errors, latency p99 (ms)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     t: int
     requests: int
@@ -104,7 +105,7 @@ class Second(BaseModel):
 class LoadTestResult(BaseModel):
     """The figures of one load test; every latency summary carries its count and spread."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     config: LoadTestConfig
     requests: int

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from sandbench._camel import CAMEL
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox import Grants, Instance, Request, SandboxBackend, SandboxLimits, Violation
 
@@ -26,7 +27,7 @@ __all__ = ["InvokeLatency", "LoadDistribution", "measure_invoke", "measure_loads
 class LoadDistribution(BaseModel):
     """Cold loads (compile, cache ignored), warm loads (from the cache), in ms."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     cold_ms: Stats | None = None
     compile_ms: Stats | None = None
@@ -42,7 +43,7 @@ class LoadDistribution(BaseModel):
 class InvokeLatency(BaseModel):
     """Wall-clock latency of in-process invocations, and how much of it was instantiation."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     latency_ms: Stats
     instantiate_ms: Stats

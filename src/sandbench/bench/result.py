@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from sandbench._camel import CAMEL
 
 from .loadtest import LoadTestResult
 from .measure import InvokeLatency, LoadDistribution
@@ -15,7 +17,7 @@ class BenchResult(BaseModel):
     """Load-time distributions, invoke latency, the HTTP load test and the serving process's
     resource use over time. A measurement that could not be taken is in `skipped`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     module_id: str
     version: str
@@ -30,7 +32,7 @@ class BenchResult(BaseModel):
     containers: list[ResourceSample] = Field(
         default_factory=list,
         description="a container module's containers during the load test (cgroup counters; "
-        "rss_bytes is their memory in use)",
+        "rssBytes is their memory in use)",
     )
     skipped: dict[str, str] = Field(default_factory=dict)
 

@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import psutil
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from sandbench._camel import CAMEL
 from sandbench.sandbox import Closing
 
 __all__ = ["CgroupSampler", "ResourceSample", "Sampler"]
@@ -19,7 +20,7 @@ class ResourceSample(BaseModel):
     """One reading: seconds since start, CPU (% of one core, summed and of the busiest
     process), RSS bytes, and the whole machine's CPU (% of all cores)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     t: float
     cpu_percent: float

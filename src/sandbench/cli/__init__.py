@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -23,29 +24,49 @@ from sandbench.interrupts import interrupted
 from sandbench.manifests.text import printable
 from sandbench.sandbox.scratch import sweep_scratch
 
-from .advisories import advisories_group
-from .bench import bench_command
-from .build import build_command
-from .check import check_command
 from .config import VERBOSITY, verbosity
-from .gate import gate_command
-from .images import images_group
-from .manifest import manifest_group
-from .nightly import nightly_group
-from .report import report_group
-from .scan import scan_command
-from .serve import serve_command
-from .sign import sign_command
-from .sweep import sweep_command
 
 __all__ = ["cli", "main"]
 
 EXIT_INTERNAL = 3
 
 
+# Each command's module is imported when the command runs, not at start-up: `check` does not
+# pay for docker and requests (images), uvicorn and prometheus_client (serve) or the nightly
+# machinery. With cyclonedx imported only for its format, a warm `check` of a Python
+# component went from 0.74 to 0.55 CPU-s (benchmarks/test_check_warm.py).
+_COMMANDS = {
+    "advisories": "advisories:advisories_group",
+    "bench": "bench:bench_command",
+    "build": "build:build_command",
+    "check": "check:check_command",
+    "gate": "gate:gate_command",
+    "images": "images:images_group",
+    "manifest": "manifest:manifest_group",
+    "new": "new:new_command",
+    "nightly": "nightly:nightly_group",
+    "report": "report:report_group",
+    "scan": "scan:scan_command",
+    "serve": "serve:serve_command",
+    "sign": "sign:sign_command",
+    "sweep": "sweep:sweep_command",
+}
+
+
 class _Group(click.Group):
     """Turns every `SandbenchError` into one line per problem and its exit code, and click's
-    usage errors into the same style: `sandbench: error: ...`, a hint on a second line."""
+    usage errors into the same style: `sandbench: error: ...`, a hint on a second line.
+    Commands are imported on first use (`_COMMANDS`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in _COMMANDS and cmd_name not in self.commands:
+            module, name = _COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs.get("standalone_mode", True):
@@ -111,21 +132,6 @@ def cli(ctx: click.Context, quiet: int, verbose: int) -> None:
     ctx.meta[VERBOSITY] = verbose - quiet
     if ctx.invoked_subcommand != "sweep":  # that one reports what it removes
         sweep_scratch()  # temporary folders of sandbench processes that were killed
-
-
-cli.add_command(bench_command)
-cli.add_command(build_command)
-cli.add_command(check_command)
-cli.add_command(gate_command)
-cli.add_command(images_group)
-cli.add_command(manifest_group)
-cli.add_command(report_group)
-cli.add_command(scan_command)
-cli.add_command(advisories_group)
-cli.add_command(serve_command)
-cli.add_command(sign_command)
-cli.add_command(sweep_command)
-cli.add_command(nightly_group)
 
 
 def main() -> None:

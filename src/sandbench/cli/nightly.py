@@ -179,4 +179,4 @@ def merge_command(target: str, sources: tuple[str, ...]) -> None:
             raise click.UsageError(f"{source} is the target itself")
     with open_store(target) as store:
         added, already = merge(store, sources)
-    click.echo(json.dumps({"added": added, "already_present": already}))
+    click.echo(json.dumps({"added": added, "alreadyPresent": already}))

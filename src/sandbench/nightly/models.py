@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbench._camel import CAMEL
+
 __all__ = ["CellResult", "CellStatus", "Finding"]
 
 
@@ -40,7 +42,7 @@ class Finding(BaseModel):
 class CellResult(BaseModel):
     """One module in one matrix cell on one night: status, samples, findings, the report."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     run_id: str
     module: str

@@ -30,6 +30,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbench._camel import CAMEL
+
 from .models import CellResult
 from .stats import Shift, e_divisive, log_shift, step_interval
 from .store import HistoryStore
@@ -76,7 +78,7 @@ class NightValue(BaseModel):
 class Judgement(BaseModel):
     """A metric's history: its newest change point, the step there and tonight's ratio."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     metric: str
     paired: bool
@@ -95,7 +97,7 @@ class Judgement(BaseModel):
 class Regression(BaseModel):
     """Something that got worse in `run_id` against earlier nights."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     run_id: str
     module: str

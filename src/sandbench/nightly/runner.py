@@ -22,8 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from sandbench._camel import CAMEL
 from sandbench.errors import NightlyError
 
 from .cell import Task, failed_result
@@ -55,7 +56,7 @@ Progress = Callable[[int, int, Task, CellResult | None], None]
 class CellLine(BaseModel):
     """One cell in the run summary."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     module: str
     cell: str
@@ -67,7 +68,7 @@ class CellLine(BaseModel):
 class RunSummary(BaseModel):
     """What `sandbench nightly` writes at the end (JSON)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     run_id: str
     shard: str

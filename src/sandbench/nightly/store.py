@@ -100,7 +100,8 @@ class SqlStore:
 
     def record(self, result: CellResult) -> bool:
         """See `HistoryStore.record`."""
-        row = result.model_dump(mode="json")
+        # The table's columns are the field names (SQL's snake_case), not the JSON's keys.
+        row = result.model_dump(mode="json", by_alias=False)
         with self._transaction():
             self._execute(
                 "INSERT INTO runs (run_id, started_at) VALUES (?, ?) ON CONFLICT DO NOTHING",

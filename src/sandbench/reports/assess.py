@@ -195,7 +195,9 @@ def _signature(ev: Evidence, policy: Policy) -> Iterator[RuleResult]:
         yield _result(
             "signature",
             Status.CRITICAL,
-            f"signature does not match: the module's files digest to SHA256:{ev.digest}",
+            f"signature does not match: the module's files digest to SHA256:{ev.digest}; "
+            "changed them? `sandbench build DIR` (a Python component: rebuilds too) or "
+            "`sandbench manifest digest --write DIR` signs them again",
         )
 
 

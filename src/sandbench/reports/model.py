@@ -16,8 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
+from sandbench._camel import CAMEL
 from sandbench.bench import LoadTestResult, LoadTimes, ProbeResult, Stats
 from sandbench.manifests import (
     LIMITS,
@@ -64,9 +64,7 @@ REPORT_SCHEMA_VERSION = "1.0"
 
 
 class _Camel(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
-    )
+    model_config = CAMEL
 
 
 class Status(StrEnum):

@@ -8,7 +8,6 @@ from typing import assert_never
 
 from sandbench.manifests.text import printable
 
-from .cyclonedx import render_cyclonedx
 from .html import render_html
 from .junit import render_junit
 from .markdown import render_markdown
@@ -52,9 +51,17 @@ class Format(StrEnum):
             case Format.JUNIT:
                 return render_junit
             case Format.CYCLONEDX:
-                return render_cyclonedx
+                return _cyclonedx
             case _:  # pragma: no cover
                 assert_never(self)
+
+
+def _cyclonedx(report: HealthReport) -> str:
+    # Imported here: cyclonedx-python-lib takes 0.1-0.2 s of CPU to import, which every
+    # `check` paid on start-up though only this format uses it.
+    from .cyclonedx import render_cyclonedx
+
+    return render_cyclonedx(report)
 
 
 def render(report: HealthReport, fmt: Format) -> str:

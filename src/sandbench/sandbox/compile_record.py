@@ -19,7 +19,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
+
+from sandbench._camel import CAMEL
 
 __all__ = ["CompileRecord", "read_record", "record_path", "write_record"]
 
@@ -27,7 +29,7 @@ __all__ = ["CompileRecord", "read_record", "record_path", "write_record"]
 class CompileRecord(BaseModel):
     """One measured compile of an artifact."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     compile_ms: float
     engine: str

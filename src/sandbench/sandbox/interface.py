@@ -19,6 +19,7 @@ from typing import Annotated, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
+from sandbench._camel import CAMEL
 from sandbench.hostapi import Activity, HostSettings
 from sandbench.manifests import LIMITS, ModulePackage, Rate, limit
 from sandbench.sandbox.compile_record import CompileRecord
@@ -100,7 +101,7 @@ class ViolationKind(StrEnum):
 class Violation(BaseModel):
     """A limit the module broke or a way it failed; `message` says what to do about it."""
 
-    model_config = _FROZEN
+    model_config = CAMEL
 
     kind: ViolationKind
     message: str

@@ -13,8 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from sandbench._camel import CAMEL
 from sandbench.manifests import ModulePackage
 
 __all__ = [
@@ -26,8 +27,6 @@ __all__ = [
     "Severity",
     "fingerprint",
 ]
-
-_STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
 class Severity(StrEnum):
@@ -74,7 +73,7 @@ def fingerprint(scanner: str, rule_id: str, path: str | None, context: str) -> s
 class Finding(BaseModel):
     """One thing a scanner found, with a stable rule id and fingerprint."""
 
-    model_config = _STRICT
+    model_config = CAMEL
 
     scanner: str
     rule_id: str
@@ -97,7 +96,7 @@ class Finding(BaseModel):
 class AdvisoryDatabase(BaseModel):
     """Which vulnerability database a dependency scan used, and how old it was."""
 
-    model_config = _STRICT
+    model_config = CAMEL
 
     kind: str  # "local" (an imported OSV export) or "remote" (an OSV API URL)
     location: str
@@ -120,7 +119,7 @@ class AdvisoryDatabase(BaseModel):
 class ScanResult(BaseModel):
     """What one scanner found, or why it could not run (`skipped_reason`)."""
 
-    model_config = _STRICT
+    model_config = CAMEL
 
     scanner: str
     findings: tuple[Finding, ...] = ()

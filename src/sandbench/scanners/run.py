@@ -14,8 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from sandbench._camel import CAMEL
 from sandbench.manifests import ModulePackage
 
 from .advisories import advisory_source
@@ -36,7 +37,7 @@ __all__ = ["ScanReport", "default_scanners", "scan_all"]
 class ScanReport(BaseModel):
     """Every scanner's result for one module, after suppressions."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = CAMEL
 
     module_id: str
     version: str
