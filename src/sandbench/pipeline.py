@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,6 +39,7 @@ from sandbench.reports.drawn import load_test_thresholds
 from sandbench.reports.model import GateDeadline
 from sandbench.sandbox import BackendKind, SandboxBackend, SandboxLimits, open_backend
 from sandbench.scanners import (
+    BackgroundScan,
     ImagePackages,
     Scanner,
     ScanPolicy,
@@ -83,6 +85,7 @@ class Options:
     deadline: Deadline | None = None
     cold: bool = False
     steps: Steps = field(default_factory=lambda: Steps(None, 1))
+    settle: Callable[[], object] | None = None  # before the load test: the gate's scans end
 
 
 _NOT_IN_CHECK = (
@@ -122,7 +125,7 @@ def check(
     options = Options(calls=calls, warm_runs=warm_runs, cold=cold, storage=storage,
                       cache_dir=cache_dir, skipped=_NOT_IN_CHECK, host=host, trust=trust,
                       steps=steps)  # fmt: skip
-    return _run(load(path), policy, backend, options, scans=())
+    return _run(load(path), policy, backend, options, scans=tuple)
 
 
 def _trust(policy: Policy) -> TrustStore | None:
@@ -177,19 +180,21 @@ def gate(
                 policy.scan, osv_url=osv_url, advisory_store=advisory_store, image_packages=image
             )
         steps.start("scanning")
-        scans = _gate_scans(package, scanners, policy.scan, clock)
-        off = (Skipped(check_id="load-test", reason="turned off by the caller"),)
-        options = Options(calls=3, warm_runs=3, cache_dir=cache_dir, load_test=load_test,
-                          skipped=off if load_test is None else (), host=host, trust=trust,
-                          deadline=clock, cold=cold, steps=steps)  # fmt: skip
-        return _run(package, policy, backend, options, scans=scans, image=image)
+        # The scans run beside loading and the health calls, and end before the load test
+        # starts (`settle`): the gate takes the longer of the two, not their sum.
+        with BackgroundScan(package, scanners, policy.scan, deadline=clock.at) as scanning:
+            off = (Skipped(check_id="load-test", reason="turned off by the caller"),)
+            options = Options(calls=3, warm_runs=3, cache_dir=cache_dir, load_test=load_test,
+                              skipped=off if load_test is None else (), host=host, trust=trust,
+                              deadline=clock, cold=cold, steps=steps,
+                              settle=scanning.result)  # fmt: skip
+            scans = partial(_gate_scans, scanning, clock)
+            return _run(package, policy, backend, options, scans=scans, image=image)
 
 
-def _gate_scans(
-    package: ModulePackage, scanners: Sequence[Scanner], policy: ScanPolicy, clock: Deadline
-) -> tuple[ScanResult, ...]:
-    """Every scanner within the deadline; the ones it stopped are noted as cut."""
-    scans = scan_all(package, scanners, policy, deadline=clock.at).results
+def _gate_scans(scanning: BackgroundScan, clock: Deadline) -> tuple[ScanResult, ...]:
+    """Every scanner's result, within the deadline; the ones it stopped are noted as cut."""
+    scans = scanning.result().results
     if clock.left_s() <= 0:
         late = [s.scanner for s in scans if s.skipped_reason and "budget" in s.skipped_reason]
         clock.cut.append(f"scanners not done: {', '.join(late) or 'none'}")
@@ -298,17 +303,19 @@ def _run(
     policy: Policy,
     backend: Backend,
     options: Options,
-    scans: tuple[ScanResult, ...],
+    scans: Callable[[], tuple[ScanResult, ...]],
     load_test: LoadTestResult | None = None,
     image: ImagePackages | None = None,
 ) -> HealthReport:
-    """Measure, then assess; `load_test` is one the caller already ran (bench), `image` the
+    """Measure, then assess; `scans` gives the scanners' results once measured (the gate's
+    run meanwhile), `load_test` is one the caller already ran (bench), `image` the
     container image's distributions the gate listed (for the report's parts)."""
     seen = _measure(package, policy, backend, options)
+    found = scans()
     options.steps.start("assessing")
     if load_test is not None:
         seen = seen._replace(smoke=seen.smoke._replace(load_test=load_test))
-    report = assess(_evidence(package, seen, options, scans, image), policy)
+    report = assess(_evidence(package, seen, options, found, image), policy)
     options.steps.finish(report.status.value)
     return report
 
@@ -410,7 +417,7 @@ def bench(
             () if result.load_test else (Skipped(check_id="load-test", reason="did not run"),)
         )
         options = Options(warm_runs=min(reps, 5), skipped=skipped, host=host, steps=steps)
-        health = _run(package, policy, backend, options, scans=(), load_test=result.load_test)
+        health = _run(package, policy, backend, options, scans=tuple, load_test=result.load_test)
     return BenchRun(health=health, bench=result)
 
 
@@ -432,7 +439,8 @@ def _measure(
         limits = within(applied.limits, clock)
         target = _target(package, limits, stack, options.storage, options.host)
         plan = SmokePlan(target, options.calls, options.warm_runs, options.cold,
-                         options.load_test, load_test_thresholds(policy))  # fmt: skip
+                         options.load_test, load_test_thresholds(policy),
+                         critical_ms=policy.p95_critical_ms, settle=options.settle)  # fmt: skip
         smoke = smoke_test(backend, plan, clock, stack, options.steps)
         return _Measured(smoke, applied, backend.describe())
 

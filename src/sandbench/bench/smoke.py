@@ -3,13 +3,13 @@ when asked (the gate), load-test the module through the gateway, within an optio
 deadline (`bench.deadline`).
 
 Under a deadline nothing starts after it and no call runs past it, and a module whose health
-calls broke a limit is not load-tested: it is critical already, and each request could take
-its whole timeout.
+calls broke a limit, or took longer than the critical latency each, is not load-tested: it is
+critical already, and each request could take its whole timeout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -24,17 +24,26 @@ from .probe import ProbeResult, probe
 from .served import Target, served_load_test
 from .thresholds import Threshold
 
-__all__ = ["BROKE_A_LIMIT", "Smoke", "SmokePlan", "not_started", "smoke_test"]
+__all__ = ["BROKE_A_LIMIT", "TOO_SLOW", "Smoke", "SmokePlan", "not_started", "smoke_test"]
 
 LOAD_TEST_MARGIN_S = 10.0  # locust's start-up and shut-down around the test's duration
 BROKE_A_LIMIT = "not run: the health calls broke a limit (the module is critical already)"
+TOO_SLOW = (
+    "not run: every health call took longer than the critical latency ({ms:g} ms) of the "
+    "module's own time (the module is critical already)"
+)
 
 
 @dataclass(frozen=True)
 class SmokePlan:
     """What `smoke_test` runs: `calls` health calls after `warm_runs` warm loads (`cold`
     compiles the first afresh), then a load test at `load_test` (None: none) judged on
-    `thresholds`, with the reference module beside it."""
+    `thresholds`, with the reference module beside it.
+
+    `critical_ms` is the latency past which the module is critical already (the policy's
+    `p95_critical_ms`); `settle` is called before the load test starts (the gate waits for
+    its scans there, so that they no longer load the machine the load test measures).
+    """
 
     target: Target
     calls: int = 5
@@ -42,6 +51,8 @@ class SmokePlan:
     cold: bool = False
     load_test: LoadTestConfig | None = None
     thresholds: Sequence[Threshold] = ()
+    critical_ms: float | None = None
+    settle: Callable[[], object] | None = None
 
 
 class Smoke(NamedTuple):
@@ -82,11 +93,14 @@ def smoke_test(
         warm_budget_s=None if clock is None else STEP_S, cold=plan.cold,
     )  # fmt: skip
     probed = _health_calls(loaded, plan, clock, steps)
-    if clock is not None and probed is not None and probed.violations:
-        return Smoke(loaded, times, probed, not_load_tested=BROKE_A_LIMIT)
+    decided = None if clock is None or probed is None else _decided(probed, plan.critical_ms)
+    if decided is not None:
+        return Smoke(loaded, times, probed, not_load_tested=decided)
     config = plan.load_test
     if config is None or loaded.instance is None:
         return Smoke(loaded, times, probed)
+    if plan.settle is not None:
+        plan.settle()
     if not starts(clock, "load test", config.duration_s + LOAD_TEST_MARGIN_S):
         return Smoke(loaded, times, probed)
     steps.start("load test")
@@ -94,6 +108,21 @@ def smoke_test(
         target, backend, config, plan.thresholds, stack, instances=2, reference=True
     )
     return Smoke(loaded, times, probed, test)
+
+
+def _decided(probed: ProbeResult, critical_ms: float | None) -> str | None:
+    """Why the health calls already make the module critical (no load test needed), if so.
+
+    Slow means the module's own time (CPU and chosen sleep, which a busy machine does not
+    stretch) of every call is past `critical_ms`, and so is its latency: whatever statistic
+    the latency rule judges, on a quiet machine or a busy one, it is critical.
+    """
+    if probed.violations:
+        return BROKE_A_LIMIT
+    fastest = min(probed.own_ms.min, probed.latency_ms.min) if probed.outcomes else 0.0
+    if critical_ms is not None and fastest > critical_ms:
+        return TOO_SLOW.format(ms=critical_ms)
+    return None
 
 
 def _health_calls(

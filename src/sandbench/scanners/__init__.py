@@ -39,7 +39,7 @@ from .policy import (
     scan_policy,
     write_baseline,
 )
-from .run import ScanReport, default_scanners, scan_all
+from .run import BackgroundScan, ScanReport, default_scanners, scan_all
 
 __all__ = [
     "HOST_NAMESPACE",
@@ -47,6 +47,7 @@ __all__ = [
     "AdvisoryDatabase",
     "AdvisorySource",
     "AdvisoryStore",
+    "BackgroundScan",
     "BanditScanner",
     "CapabilityScanner",
     "Ceilings",

@@ -31,7 +31,7 @@ from .manifest_lint import ManifestLintScanner
 from .pip_audit import ImagePackages, PipAuditScanner
 from .policy import Ignore, ScanPolicy, Suppressed, apply_suppressions
 
-__all__ = ["ScanReport", "default_scanners", "scan_all"]
+__all__ = ["BackgroundScan", "ScanReport", "default_scanners", "scan_all"]
 
 
 class ScanReport(BaseModel):
@@ -142,6 +142,38 @@ def scan_all(
         elapsed_ms=(time.perf_counter() - started) * 1000,
         scanned_at=datetime.now(UTC),
     )
+
+
+class BackgroundScan:
+    """`scan_all` in a thread of its own, for a caller with other work meanwhile (the gate
+    loads and calls the module while its scans run).
+
+    Use it as a context manager: `result()` waits for the report (and re-raises what
+    `scan_all` raised); leaving the block early (an error, Ctrl-C, SIGTERM) kills the
+    scan's tools and child first, then waits for the thread, so nothing outlives the block.
+    """
+
+    def __init__(
+        self,
+        package: ModulePackage,
+        scanners: Sequence[Scanner],
+        policy: ScanPolicy | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan-all")
+        self._future = self._pool.submit(scan_all, package, scanners, policy, deadline=deadline)
+
+    def result(self) -> ScanReport:
+        """The scan's report, once every scanner finished or ran out of budget."""
+        return self._future.result()
+
+    def __enter__(self) -> BackgroundScan:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            cancel_all()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_bounded(
