@@ -81,10 +81,12 @@ class Rule:
     exclude: tuple[str, ...]
 
     def applies(self, rel: str) -> bool:
-        """Whether GuardDog would match this rule against the file at `rel`."""
+        """Whether GuardDog would match this rule against the file at `rel`. An include
+        glob is also tried on `./rel`: GuardDog's `*/setup.py` means a package's setup.py,
+        which in a registry's archive sits one folder down and in a module at its root."""
         name = rel.rsplit("/", 1)[-1]
         if self.include:
-            if not any(fnmatch(rel, p) for p in self.include):
+            if not any(fnmatch(rel, p) or fnmatch(f"./{rel}", p) for p in self.include):
                 return False
         elif name.lower().endswith(SKIPPED_SUFFIXES):
             return False
