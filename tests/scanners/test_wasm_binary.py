@@ -131,6 +131,10 @@ HEADER = b"\x00asm\x01\x00\x00\x00"
         (HEADER + b"\x02\x07\x01\x01a\x01b\x09\x00", "unknown import kind"),
         (HEADER + b"\x07\x05\x01\x01\xff\x00\x00", "not UTF-8"),
         (VENDAS[: len(VENDAS) // 2], "runs past the end"),
+        (HEADER + b"\x0b\x03\x01\x03\x00", "unknown data segment mode 3"),
+        (HEADER + b"\x0b\x05\x01\x00\x41\x00\x0c", r"opcode 0xc in a constant expression"),
+        (HEADER + b"\x0b\x06\x01\x00\x41\x00\x0b\x09", "length 9 exceeds"),
+        (HEADER + b"\x0b\x43\x01\x00" + b"\x6a" * 65, "longer than 64 instructions"),
     ],
 )
 def test_binary_reader_rejects_broken_binaries(data, message):
@@ -143,6 +147,7 @@ def _well_formed(shape, size):
     assert len(shape.imports) + len(shape.exports) <= size
     assert {i.kind for i in shape.imports} <= {"func", "table", "memory", "global", "tag"}
     assert all((e.kind == "func") or e.type is None for e in shape.exports)
+    assert all(offset > 0 and offset + length <= size for offset, length in shape.data)
 
 
 @settings(max_examples=300, deadline=None)

@@ -46,7 +46,7 @@ _SCANNER_HELP = {
     "bandit": "bandit, a static analyser of Python code, flagged this pattern.",
     "pip-audit": "A dependency the module declares or ships has a known vulnerability.",
     "malware": "A pattern that malicious packages use (GuardDog's threat rules, or "
-    "sandbench's AST rules MAL001-MAL004).",
+    "sandbench's rules MAL001-MAL012).",
     "licenses": "A dependency's license is not allowed, or not known, under the policy.",
     "capabilities": "The module's code uses a capability its manifest does not declare, "
     "or declares one it does not use.",

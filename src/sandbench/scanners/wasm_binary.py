@@ -1,9 +1,11 @@
-"""A small reader for a WebAssembly binary's type, import, function and export sections.
+"""A small reader for a WebAssembly binary's type, import, function, export and data sections.
 
 It never loads or runs the module (wasmtime stays in the sandbox). Input is hostile: every
 count and length is checked against the bytes that remain before anything is allocated,
 LEB128 numbers are bounded to their width, and any inconsistency raises `WasmFormatError`
-naming the section and offset. Sections other than 1, 2, 3 and 7 are skipped by length.
+naming the section and offset. Sections other than 1, 2, 3, 7 and 11 are skipped by
+length. Of the data section (11) only where each segment's bytes lie is kept (file offset
+and length, nothing copied): the malware scan reads them (`malware_wasm`).
 
 The work is linear in the size of the file: each byte is read once, nothing is copied
 twice. As the core specification requires (and wasmtime enforces), a non-custom section
@@ -72,6 +74,7 @@ class WasmShape:
 
     imports: list[Import] = field(default_factory=list)
     exports: list[Export] = field(default_factory=list)
+    data: list[tuple[int, int]] = field(default_factory=list)  # segments: (file offset, length)
 
 
 class _Reader:
@@ -245,6 +248,8 @@ class _State:
             self.funcs.extend(_type_at(body, self.types, body.uleb()) for _ in range(count))
         elif section_id == 7:
             self.exports = [(body.name(), _kind(body), body.uleb()) for _ in range(body.count(3))]
+        elif section_id == 11:
+            self.shape.data = [_segment(body) for _ in range(body.count(2))]
         else:
             return
         if body.pos != body.end:
@@ -257,3 +262,45 @@ def _kind(r: _Reader) -> str:
     if kind is None:
         raise r.fail(f"unknown export kind {code:#x}")
     return kind
+
+
+# Opcodes a constant expression (a data segment's offset) may hold, and what follows each:
+# i32.const / i64.const (a signed LEB128), global.get (an index), the extended-const
+# arithmetic (nothing); `end` (0x0B) closes it.
+_CONST_OPS = {0x41: 32, 0x42: 64, 0x23: 32, 0x6A: 0, 0x6B: 0, 0x6C: 0, 0x7C: 0, 0x7D: 0, 0x7E: 0}
+
+
+def _segment(r: _Reader) -> tuple[int, int]:
+    """One data segment: active (mode 0, or 2 with a memory index, then an offset
+    expression) or passive (mode 1); returns where its bytes are in the file."""
+    mode = r.uleb()
+    if mode not in (0, 1, 2):
+        raise r.fail(f"unknown data segment mode {mode}")
+    if mode == 2:
+        r.uleb()
+    if mode != 1:
+        _const_expr(r)
+    length = r.uleb()
+    start = r.pos
+    r.bytes_(length)
+    return r.base + start, length
+
+
+def _const_expr(r: _Reader) -> None:
+    for _ in range(64):  # a real offset is one or two instructions
+        op = r.byte()
+        if op == 0x0B:
+            return
+        bits = _CONST_OPS.get(op)
+        if bits is None:
+            raise r.fail(f"opcode {op:#x} in a constant expression")
+        if bits:
+            _sleb(r, bits)
+    raise r.fail("constant expression longer than 64 instructions")
+
+
+def _sleb(r: _Reader, bits: int) -> None:
+    for _ in range((bits + 6) // 7):
+        if not r.byte() & 0x80:
+            return
+    raise r.fail(f"LEB128 longer than {(bits + 6) // 7} bytes")
