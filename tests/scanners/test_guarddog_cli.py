@@ -22,7 +22,7 @@ from sandbench.scanners import guarddog
 from sandbench.scanners.files import module_files
 from tests.scanners.conftest import ASSETS
 
-CORPUS = ASSETS / "guarddog-corpus"
+CORPUS = ASSETS / "malicious"  # our own samples: GuardDog's rule tests are not ours to ship
 
 
 def _offline_env(tmp: Path) -> dict[str, str]:
@@ -62,7 +62,7 @@ def test_everything_guarddogs_cli_reports_is_reported(tmp_path):
     run = guarddog.run_guarddog(root, module_files(root))
     assert not isinstance(run, str), run
     ours = {(f.rule_id, str(f.path)) for f in run.findings}
-    assert len(cli) >= 20
+    assert len(cli) >= 10
     assert cli <= ours
     stopped = Counter(rule for rule, _ in matches)
     for rule, _ in ours - cli:  # the CLI stopped this rule, for the folder, at its max_hits
