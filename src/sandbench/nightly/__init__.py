@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .config import ConfigError, ModuleRef, NightlyConfig, load_config
 from .matrix import Cell, Shard, ShardError, cells, parse_shard
-from .models import CellResult, CellStatus, Finding
+from .models import CellResult, CellStatus, StoredFinding
 from .regress import Judgement, Regression, Thresholds, detect, judge_series, night_value
 from .runner import RunSummary, Worker, plan, run
 from .store import HistoryStore, SqlStore, StoreError, open_store
@@ -14,7 +14,6 @@ __all__ = [
     "CellResult",
     "CellStatus",
     "ConfigError",
-    "Finding",
     "HistoryStore",
     "Judgement",
     "ModuleRef",
@@ -25,6 +24,7 @@ __all__ = [
     "ShardError",
     "SqlStore",
     "StoreError",
+    "StoredFinding",
     "Thresholds",
     "Worker",
     "cells",
