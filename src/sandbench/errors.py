@@ -13,6 +13,7 @@ does wrong while it runs (a trap, an exhausted budget, a flood of output) is dat
     ├── SandboxError                the sandbox host itself failed
     │   └── BackendUnavailable      no backend can run here (exit code 3)
     ├── ScannerError                a scanner could not run
+    │   └── ScannerPluginError      a `sandbench.scanners` entry point cannot be loaded
     └── BenchError                  a measurement could not be taken
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "SandbenchError",
     "SandboxError",
     "ScannerError",
+    "ScannerPluginError",
     "TrustError",
 ]
 
@@ -94,6 +96,16 @@ class ScannerError(SandbenchError):
     """A scanner could not run at all (its result is then a `Skipped` entry)."""
 
     exit_code = 3
+
+
+class ScannerPluginError(ScannerError):
+    """A scanner registered in the `sandbench.scanners` entry points cannot be loaded."""
+
+    def __init__(self, name: str, dist: str, problem: str) -> None:
+        self.name = name
+        self.dist = dist
+        self.problem = problem
+        super().__init__(f"scanner plugin {name!r} (from {dist}): {problem}")
 
 
 class BenchError(SandbenchError):

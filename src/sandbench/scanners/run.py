@@ -18,8 +18,6 @@ from pydantic import BaseModel, ConfigDict
 
 from sandbench.manifests import ModulePackage
 
-from .advisories import advisory_source
-from .bandit import BanditScanner
 from .bounded import cancel_all, deadline, run_isolated, timed
 from .capabilities import CapabilityScanner
 from .coverage import CoverageScanner
@@ -27,7 +25,8 @@ from .interface import Finding, Scanner, ScanResult, Severity
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
-from .pip_audit import ImagePackages, PipAuditScanner
+from .pip_audit import ImagePackages
+from .plugins import ScannerContext, load_scanners
 from .policy import Ignore, ScanPolicy, Suppressed, apply_suppressions
 
 __all__ = ["ScanReport", "default_scanners", "scan_all"]
@@ -71,25 +70,14 @@ def default_scanners(
     advisory_store: Path | None = None,
     image_packages: ImagePackages | None = None,
 ) -> list[Scanner]:
-    """The built-in scanners, configured from the policy. `image_packages` (a container
+    """Every registered scanner (`sandbench.scanners` entry points: the built-ins, then
+    any a registry installed), configured from the policy. `image_packages` (a container
     module's image, listed by the caller) is audited along with the module's requirements;
     the advisory database is chosen by `advisory_source` (flag, env, policy, local store).
+    Raises `ScannerPluginError` when a registered scanner cannot be loaded (see `plugins`).
     """
-    source = advisory_source(osv_url, advisory_store, policy.osv_url)
-    return [
-        BanditScanner(skips=policy.bandit_skips),
-        PipAuditScanner(
-            osv_url=source.osv_url,
-            store=source.store,
-            max_age_days=policy.max_advisory_age_days,
-            image_packages=image_packages,
-        ),
-        LicenseScanner(policy.licenses),
-        CapabilityScanner(),
-        ManifestLintScanner(policy.ceilings),
-        MalwareScanner(),
-        CoverageScanner(),
-    ]
+    context = ScannerContext(policy, osv_url, advisory_store, image_packages)
+    return load_scanners(context)
 
 
 # Pure-Python readers of untrusted bytes: run in a child process killed at the deadline.
