@@ -37,7 +37,7 @@ def _doc_block(lang: str, needle: str) -> str:
 
 # The registry's scanner and its entry point, as docs/scanners.md shows them.
 ACME = _doc_block("python", "class TodoScanner")
-ACME_POINTS = tomllib.loads(_doc_block("toml", GROUP))["project"]["entry-points"][GROUP]
+ACME_POINTS = tomllib.loads(_doc_block("text", GROUP))["project"]["entry-points"][GROUP]
 
 Register = Callable[..., None]
 
