@@ -71,7 +71,7 @@ class CallUsage:
 
 
 class _BaseInstance(Closing):
-    """Store creation, limits and outcome classification shared by both ABIs."""
+    """Locking, CPU share, storage quota and outcomes, shared by every ABI."""
 
     def __init__(self, spec: Spec) -> None:
         self._spec = spec
