@@ -15,8 +15,8 @@ from packaging.utils import canonicalize_name
 
 from sandbench.manifests import ModulePackage
 from sandbench.scanners import ImagePackages, ScanResult
-from sandbench.scanners.dependencies import declared_dependencies
-from sandbench.scanners.files import module_files, read_capped
+from sandbench.scanners._support.dependencies import declared_dependencies
+from sandbench.scanners._support.files import module_files, read_capped
 
 from .model import ModuleParts, PartAdvisory, PartPackage
 

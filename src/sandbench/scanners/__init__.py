@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .advisories import (
+from ._support.advisories import (
     AdvisorySource,
     AdvisoryStore,
     advisory_source,

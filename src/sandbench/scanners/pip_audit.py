@@ -47,9 +47,9 @@ from typing import Any
 
 from sandbench.manifests import ModulePackage
 
-from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
-from .bounded import run_tool
-from .dependencies import Declared, Dependency, Unreadable, declared_dependencies
+from ._support.advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
+from ._support.bounded import run_tool
+from ._support.dependencies import Declared, Dependency, Unreadable, declared_dependencies
 from .interface import (
     AdvisoryDatabase,
     Confidence,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sandbench.errors import ScannerPluginError
 
-from .advisories import advisory_source
+from ._support.advisories import advisory_source
 from .bandit import BanditScanner
 from .capabilities import CapabilityScanner
 from .coverage import CoverageScanner

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sandbench.manifests import ModulePackage
 
-from .bounded import cancel_all, deadline, run_isolated, timed
+from ._support.bounded import cancel_all, deadline, run_isolated, timed
 from .capabilities import CapabilityScanner
 from .coverage import CoverageScanner
 from .interface import Finding, Scanner, ScanResult, Severity

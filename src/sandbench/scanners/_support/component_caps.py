@@ -23,10 +23,10 @@ from collections.abc import Iterator
 
 from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
 from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
+from sandbench.scanners.interface import Finding, ScanResult, Severity
 
 from .capability_rules import HOST_FUNCTIONS, NAME, PermissionIndex, finding, unused
 from .component_binary import ComponentShape
-from .interface import Finding, ScanResult, Severity
 from .pysource import GUEST_MODULE, FileOpen, HostCallSite, PythonUse, python_use
 
 __all__ = [

@@ -27,7 +27,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from .interface import AdvisoryDatabase, ScanInputError
+from sandbench.scanners.interface import AdvisoryDatabase, ScanInputError
 
 __all__ = [
     "AdvisorySource",
