@@ -3,7 +3,7 @@
 bandit and pip-audit are subprocesses, one thread each; the in-process readers run together
 in one child process, so the scan takes about as long as its slowest scanner
 (benchmarks/test_scan_speed.py measures it). Every scanner has a time budget
-(`ScanPolicy.scan_budget_s`, cut to the gate's deadline): see `sandbench.scanners.bounded`.
+(`ScanPolicy.scan_budget_s`, cut to the gate's deadline): see `sandbench.scanners._support.bounded`.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def scan_all(
 
     Each scanner has `policy.scan_budget_s`, cut to `deadline` (a `time.monotonic()` value)
     when that comes first; a scanner still running then is skipped with the reason, and the
-    tools and child process it started are killed (see `sandbench.scanners.bounded`; a
+    tools and child process it started are killed (see `sandbench.scanners._support.bounded`; a
     third-party scanner running in a thread is abandoned, not killed). Never raises for a
     scanner's failure: that scanner's result is skipped, with the reason.
     """
