@@ -18,8 +18,8 @@ import pytest
 
 from sandbench.manifests import ModulePackage, load
 from sandbench.scanners import CapabilityScanner
-from sandbench.scanners.files import read_capped
-from sandbench.scanners.wasm_binary import MAX_BYTES
+from sandbench.scanners._support.files import read_capped
+from sandbench.scanners._support.wasm_binary import MAX_BYTES
 from tests.scanners.test_component_binary import name, section, uleb
 
 from .conftest import EXAMPLES

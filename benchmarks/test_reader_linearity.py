@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
+from sandbench.scanners._support.component_binary import read_component
+from sandbench.scanners._support.pysource import python_use
+from sandbench.scanners._support.wasm_binary import read_wasm
+from sandbench.scanners._support.wat import read_wat
 from sandbench.scanners.capabilities import CapabilityScanner
-from sandbench.scanners.component_binary import read_component
-from sandbench.scanners.pysource import python_use
-from sandbench.scanners.wasm_binary import read_wasm
-from sandbench.scanners.wat import read_wat
 from tests.scanners.growing import component, module_package, python_source, wasm, wat
 
 BASE = 40  # the factor k of growing.py at 1x

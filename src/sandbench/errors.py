@@ -19,6 +19,7 @@ does wrong while it runs (a trap, an exhausted budget, a flood of output) is dat
     ├── SandboxError                    3  the sandbox host itself failed (not the module)
     │   └── BackendUnavailable          3  no backend of the kind asked for can run here
     ├── ScannerError                    3  a scanner could not run at all
+    │   └── ScannerPluginError          3  a `sandbench.scanners` entry point cannot be loaded
     ├── BenchError                      3  a measurement could not be taken
     └── NightlyError                    3  the nightly machinery failed (a worker cannot start)
         ├── StoreError                  3  the history store cannot be opened or used
@@ -53,6 +54,7 @@ __all__ = [
     "SandboxError",
     "ScanInputError",
     "ScannerError",
+    "ScannerPluginError",
     "ShardError",
     "StoreError",
     "TrustError",
@@ -140,6 +142,16 @@ class ScannerError(SandbenchError):
     """A scanner could not run at all (its result is then a `Skipped` entry)."""
 
     exit_code = 3
+
+
+class ScannerPluginError(ScannerError):
+    """A scanner registered in the `sandbench.scanners` entry points cannot be loaded."""
+
+    def __init__(self, name: str, dist: str, problem: str) -> None:
+        self.name = name
+        self.dist = dist
+        self.problem = problem
+        super().__init__(f"scanner plugin {name!r} (from {dist}): {problem}")
 
 
 class BenchError(SandbenchError):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbench.nightly import CellResult, CellStatus, SqlStore, open_store
-from sandbench.nightly.models import Finding
+from sandbench.nightly.models import StoredFinding
 from tests.conftest import EXAMPLES
 
 PG_URL = os.environ.get("SANDBENCH_TEST_PG_URL")
@@ -101,6 +101,8 @@ def result(
         message="" if status is CellStatus.HEALTHY else "why",
         elapsed_ms=1.0,
         samples={"health.latency_ms": samples} if samples else {},
-        findings=[Finding(fingerprint=f, rule="r/1", severity="high", message=f) for f in findings],
+        findings=[
+            StoredFinding(fingerprint=f, rule="r/1", severity="high", message=f) for f in findings
+        ],
         recorded_at=_T0 + timedelta(days=night),
     )

@@ -13,7 +13,7 @@ import pytest
 
 from sandbench.errors import ScanInputError
 from sandbench.scanners import AdvisoryStore, import_export, osv_server
-from sandbench.scanners.advisories import affects
+from sandbench.scanners._support.advisories import affects
 from tests.scanners.conftest import OSV
 
 
@@ -109,7 +109,7 @@ def test_bad_exports_are_one_clear_error(tmp_path, content):
 
 def test_oversized_members_are_rejected_not_loaded(tmp_path, monkeypatch):
     # PYSEC-2018-28.json is 860 bytes, PYSEC-2019-132.json 755.
-    monkeypatch.setattr("sandbench.scanners.advisories.MAX_RECORD_BYTES", 800)
+    monkeypatch.setattr("sandbench.scanners._support.advisories.MAX_RECORD_BYTES", 800)
     summary = import_export(_zip(tmp_path), tmp_path / "db.sqlite")
     assert (summary.stored, summary.rejected) == (1, 3)
     assert AdvisoryStore(tmp_path / "db.sqlite").query("requests", "2.19.0") == []

@@ -13,7 +13,7 @@ import wasmtime.component as wc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbench.scanners.component_binary import (
+from sandbench.scanners._support.component_binary import (
     MAX_ENTRIES,
     MAX_SECTION_BYTES,
     MAX_SECTIONS,
@@ -23,7 +23,7 @@ from sandbench.scanners.component_binary import (
     read_component,
     read_component_file,
 )
-from sandbench.scanners.wasm_binary import MAX_BYTES, WasmFormatError, read_wasm
+from sandbench.scanners._support.wasm_binary import MAX_BYTES, WasmFormatError, read_wasm
 from tests.scanners.conftest import EXAMPLES, BuiltComponent
 
 PREAMBLE = b"\x00asm\x0d\x00\x01\x00"

@@ -7,8 +7,8 @@ import os
 import pytest
 from packaging.markers import Marker
 
-from sandbench.scanners.declarations import applies
-from sandbench.scanners.dependencies import MAX_NESTED, declared_dependencies
+from sandbench.scanners._support.declarations import applies
+from sandbench.scanners._support.dependencies import MAX_NESTED, declared_dependencies
 
 
 def _reasons(root) -> list[str]:

@@ -18,8 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sandbench.scanners import guarddog
-from sandbench.scanners.files import module_files
+from sandbench.scanners._support import guarddog
+from sandbench.scanners._support.files import module_files
 from tests.scanners.conftest import ASSETS
 
 CORPUS = ASSETS / "malicious"  # our own samples: GuardDog's rule tests are not ours to ship

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import sandbench
 from sandbench._pyast import parse
+from sandbench.scanners._support.pysource import python_use
 from sandbench.scanners.malware import scan_source
-from sandbench.scanners.pysource import python_use
 
 SOURCE = (
     "import os\nimport subprocess\n"

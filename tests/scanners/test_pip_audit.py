@@ -15,7 +15,7 @@ from sandbench.scanners import (
     import_export,
     osv_server,
 )
-from sandbench.scanners.dependencies import declared_dependencies
+from sandbench.scanners._support.dependencies import declared_dependencies
 from tests.scanners.conftest import OSV
 
 

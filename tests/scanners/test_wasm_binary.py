@@ -12,8 +12,8 @@ import wasmtime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbench.scanners.wasm_binary import WasmFormatError, read_wasm
-from sandbench.scanners.wat import read_wat
+from sandbench.scanners._support.wasm_binary import WasmFormatError, read_wasm
+from sandbench.scanners._support.wat import read_wat
 from tests.scanners.conftest import EXAMPLES
 from tests.scanners.test_component_binary import uleb
 

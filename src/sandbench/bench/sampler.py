@@ -119,7 +119,7 @@ class Sampler(_Periodic):
         )
 
 
-class CgroupCounters(Protocol):
+class CgroupUsage(Protocol):
     """What a container instance's `counters` give (sandbench.sandbox.container)."""
 
     @property
@@ -153,7 +153,7 @@ class CgroupSampler(_Periodic):
         cpu = busiest = 0.0
         memory = 0
         for instance in self._live():
-            counters: CgroupCounters | None = getattr(instance, "counters", None)
+            counters: CgroupUsage | None = getattr(instance, "counters", None)
             if counters is None:
                 continue
             memory += counters.memory_current

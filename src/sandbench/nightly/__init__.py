@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .config import ModuleRef, NightlyConfig, load_config
 from .matrix import Cell, Shard, cells, parse_shard
-from .models import CellResult, CellStatus, Finding
+from .models import CellResult, CellStatus, StoredFinding
 from .regress import Judgement, Regression, Thresholds, detect, judge_series, night_value
 from .runner import RunSummary, Worker, plan, run
 from .store import HistoryStore, SqlStore, open_store
@@ -13,7 +13,6 @@ __all__ = [
     "Cell",
     "CellResult",
     "CellStatus",
-    "Finding",
     "HistoryStore",
     "Judgement",
     "ModuleRef",
@@ -22,6 +21,7 @@ __all__ = [
     "RunSummary",
     "Shard",
     "SqlStore",
+    "StoredFinding",
     "Thresholds",
     "Worker",
     "cells",

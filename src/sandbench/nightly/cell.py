@@ -19,7 +19,7 @@ from sandbench.reports import HealthReport
 
 from .config import NightlyConfig
 from .matrix import Cell, backend_for, policy_for
-from .models import CellResult, CellStatus, Finding
+from .models import CellResult, CellStatus, StoredFinding
 
 __all__ = ["Task", "execute", "failed_result", "result_from_report"]
 
@@ -82,7 +82,7 @@ def result_from_report(task: Task, report: HealthReport, elapsed_ms: float) -> C
         if report.health.cpu_samples_ms:  # the same calls' CPU time, as the sandbox measured it
             samples["health.cpu_ms"] = list(report.health.cpu_samples_ms)
     findings = [
-        Finding(
+        StoredFinding(
             fingerprint=f.fingerprint,
             rule=f"{f.scanner}/{f.rule_id}",
             severity=f.severity,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench._camel import CAMEL
 
-__all__ = ["CellResult", "CellStatus", "Finding"]
+__all__ = ["CellResult", "CellStatus", "StoredFinding"]
 
 
 class CellStatus(StrEnum):
@@ -28,7 +28,7 @@ class CellStatus(StrEnum):
         return min(list(CellStatus).index(self), 3)
 
 
-class Finding(BaseModel):
+class StoredFinding(BaseModel):
     """A scanner finding, by its stable fingerprint."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -56,6 +56,6 @@ class CellResult(BaseModel):
     samples: dict[str, list[float]] = Field(
         default_factory=dict, description="metric -> every sample, e.g. health.latency_ms"
     )
-    findings: list[Finding] = Field(default_factory=list)
+    findings: list[StoredFinding] = Field(default_factory=list)
     report: str | None = Field(default=None, description="the health report's JSON")
     recorded_at: datetime

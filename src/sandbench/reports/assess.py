@@ -44,7 +44,7 @@ from .model import (
     LoadTestReport,
     Metrics,
     RuleResult,
-    ScanReport,
+    ScannerRunReport,
     SignatureReport,
     SignatureStatus,
     Status,
@@ -494,7 +494,7 @@ def assess(ev: Evidence, policy: Policy | None = None) -> HealthReport:
             )
         ],
         scans=[
-            ScanReport(
+            ScannerRunReport(
                 scanner=s.scanner,
                 findings=len(s.findings),
                 skipped_reason=s.skipped_reason,

@@ -51,7 +51,7 @@ __all__ = [
     "Metrics",
     "PublisherReport",
     "RuleResult",
-    "ScanReport",
+    "ScannerRunReport",
     "SignatureReport",
     "SignatureStatus",
     "Skipped",
@@ -266,7 +266,7 @@ class FindingReport(_Camel):
     remediation: str | None = None
 
 
-class ScanReport(_Camel):
+class ScannerRunReport(_Camel):
     """One scanner's run: how many findings, or why it could not run, and its database."""
 
     scanner: str
@@ -370,7 +370,7 @@ class HealthReport(_Camel):
     health: HealthProbe | None = None
     load_test: LoadTestReport | None = None
     findings: list[FindingReport] = Field(default_factory=list)
-    scans: list[ScanReport] = Field(default_factory=list)
+    scans: list[ScannerRunReport] = Field(default_factory=list)
     skipped: list[Skipped] = Field(default_factory=list)
     tool: ToolInfo
     host_api: HostApiReport | None = Field(

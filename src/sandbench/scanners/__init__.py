@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .advisories import (
+from ._support.advisories import (
     AdvisorySource,
     AdvisoryStore,
     advisory_source,
@@ -10,6 +10,8 @@ from .advisories import (
     import_export,
     osv_server,
 )
+from ._support.least_privilege import unused_permissions
+from ._support.parts import ModuleParts, PartAdvisory, PartPackage, module_parts, source_root
 from .bandit import BanditScanner
 from .capabilities import HOST_NAMESPACE, CapabilityScanner
 from .coverage import CoverageScanner
@@ -22,11 +24,9 @@ from .interface import (
     Severity,
     fingerprint,
 )
-from .least_privilege import unused_permissions
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
-from .parts import ModuleParts, PartAdvisory, PartPackage, module_parts, source_root
 from .pip_audit import ImagePackages, PipAuditScanner
 from .policy import (
     SCAN_KEYS,

@@ -1,5 +1,5 @@
-"""The child interpreter of `sandbench.scanners.bounded.run_isolated`; nothing else runs it."""
+"""The child interpreter of `sandbench.scanners._support.bounded.run_isolated`; nothing else runs it."""
 
-from sandbench.scanners.bounded import child_main
+from sandbench.scanners._support.bounded import child_main
 
 child_main()

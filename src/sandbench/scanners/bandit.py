@@ -20,8 +20,8 @@ from typing import Any
 
 from sandbench.manifests import ModulePackage
 
-from .bounded import run_tool
-from .files import module_files, read_capped
+from ._support.bounded import run_tool
+from ._support.files import module_files, read_capped
 from .interface import Confidence, Finding, ScanResult, Severity, fingerprint
 
 __all__ = ["BanditScanner", "python_sources"]

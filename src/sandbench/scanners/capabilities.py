@@ -23,13 +23,27 @@ from collections.abc import Iterator
 
 from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
 
-from .capability_rules import HOST_FUNCTIONS, HOST_NAMESPACE, NAME, PermissionIndex, finding, unused
-from .component_binary import ComponentShape, is_component, read_component_file
-from .component_caps import scan_component
-from .files import read_capped
+from ._support.capability_rules import (
+    HOST_FUNCTIONS,
+    HOST_NAMESPACE,
+    NAME,
+    PermissionIndex,
+    finding,
+    unused,
+)
+from ._support.component_binary import ComponentShape, is_component, read_component_file
+from ._support.component_caps import scan_component
+from ._support.files import read_capped
+from ._support.wasm_binary import (
+    CORE_VERSION,
+    MAX_BYTES,
+    FuncType,
+    WasmFormatError,
+    WasmShape,
+    read_wasm,
+)
+from ._support.wat import read_wat
 from .interface import Finding, ScanResult, Severity
-from .wasm_binary import CORE_VERSION, MAX_BYTES, FuncType, WasmFormatError, WasmShape, read_wasm
-from .wat import read_wat
 
 __all__ = ["HOST_FUNCTIONS", "HOST_NAMESPACE", "CapabilityScanner", "read_shape"]
 

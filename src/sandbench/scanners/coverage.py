@@ -36,9 +36,9 @@ from pathlib import Path
 from sandbench._pyast import parse
 from sandbench.manifests import ModulePackage
 
-from .files import MAX_FILES, SKIP_DIRS, read_capped
+from ._support.files import MAX_FILES, SKIP_DIRS, read_capped
+from ._support.pysource import MAX_SOURCE_BYTES
 from .interface import Finding, ScanResult, Severity, fingerprint
-from .pysource import MAX_SOURCE_BYTES
 
 __all__ = ["CoverageScanner", "unscanned"]
 

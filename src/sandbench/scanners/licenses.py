@@ -40,8 +40,8 @@ from typing import Any, NamedTuple
 
 from sandbench.manifests import MANIFEST_NAME, ModulePackage
 
-from .dependencies import declared_dependencies
-from .files import module_files, read_capped
+from ._support.dependencies import declared_dependencies
+from ._support.files import module_files, read_capped
 from .interface import Finding, ScanResult, Severity, fingerprint
 from .policy import LicensePolicy
 

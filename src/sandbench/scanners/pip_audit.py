@@ -1,6 +1,6 @@
 """Dependency vulnerabilities: pip-audit, against an OSV API, failing closed.
 
-The module's declared dependencies are read by `sandbench.scanners.dependencies` (pip's own
+The module's declared dependencies are read by `sandbench.scanners._support.dependencies` (pip's own
 requirements grammar, `-r` / `-c` followed inside the module, `pyproject.toml`, PEP 751 and
 uv / Poetry / PDM / Pipenv locks, `setup.cfg`, literal `setup.py`); for a container module, the pipeline also passes the
 distributions installed in its image (`ImagePackages`: the scanner never opens an image
@@ -48,9 +48,9 @@ from typing import Any
 from sandbench.errors import ScanInputError
 from sandbench.manifests import ModulePackage
 
-from .advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
-from .bounded import run_tool
-from .dependencies import Declared, Dependency, Unreadable, declared_dependencies
+from ._support.advisories import AdvisoryStore, OsvServer, canonical_name, osv_server
+from ._support.bounded import run_tool
+from ._support.dependencies import Declared, Dependency, Unreadable, declared_dependencies
 from .interface import (
     AdvisoryDatabase,
     Confidence,

@@ -3,7 +3,7 @@
 bandit and pip-audit are subprocesses, one thread each; the in-process readers run together
 in one child process, so the scan takes about as long as its slowest scanner
 (benchmarks/test_scan_speed.py measures it). Every scanner has a time budget
-(`ScanPolicy.scan_budget_s`, cut to the gate's deadline): see `sandbench.scanners.bounded`.
+(`ScanPolicy.scan_budget_s`, cut to the gate's deadline): see `sandbench.scanners._support.bounded`.
 """
 
 from __future__ import annotations
@@ -19,16 +19,15 @@ from pydantic import BaseModel
 from sandbench._camel import CAMEL
 from sandbench.manifests import ModulePackage
 
-from .advisories import advisory_source
-from .bandit import BanditScanner
-from .bounded import cancel_all, deadline, run_isolated, timed
+from ._support.bounded import cancel_all, deadline, run_isolated, timed
 from .capabilities import CapabilityScanner
 from .coverage import CoverageScanner
 from .interface import Finding, Scanner, ScanResult, Severity
 from .licenses import LicenseScanner
 from .malware import MalwareScanner
 from .manifest_lint import ManifestLintScanner
-from .pip_audit import ImagePackages, PipAuditScanner
+from .pip_audit import ImagePackages
+from .plugins import ScannerContext, load_scanners
 from .policy import Ignore, ScanPolicy, Suppressed, apply_suppressions
 
 __all__ = ["BackgroundScan", "ScanReport", "default_scanners", "scan_all"]
@@ -72,25 +71,14 @@ def default_scanners(
     advisory_store: Path | None = None,
     image_packages: ImagePackages | None = None,
 ) -> list[Scanner]:
-    """The built-in scanners, configured from the policy. `image_packages` (a container
+    """Every registered scanner (`sandbench.scanners` entry points: the built-ins, then
+    any a registry installed), configured from the policy. `image_packages` (a container
     module's image, listed by the caller) is audited along with the module's requirements;
     the advisory database is chosen by `advisory_source` (flag, env, policy, local store).
+    Raises `ScannerPluginError` when a registered scanner cannot be loaded (see `plugins`).
     """
-    source = advisory_source(osv_url, advisory_store, policy.osv_url)
-    return [
-        BanditScanner(skips=policy.bandit_skips),
-        PipAuditScanner(
-            osv_url=source.osv_url,
-            store=source.store,
-            max_age_days=policy.max_advisory_age_days,
-            image_packages=image_packages,
-        ),
-        LicenseScanner(policy.licenses),
-        CapabilityScanner(),
-        ManifestLintScanner(policy.ceilings),
-        MalwareScanner(),
-        CoverageScanner(),
-    ]
+    context = ScannerContext(policy, osv_url, advisory_store, image_packages)
+    return load_scanners(context)
 
 
 # Pure-Python readers of untrusted bytes: run in a child process killed at the deadline.
@@ -116,7 +104,7 @@ def scan_all(
 
     Each scanner has `policy.scan_budget_s`, cut to `deadline` (a `time.monotonic()` value)
     when that comes first; a scanner still running then is skipped with the reason, and the
-    tools and child process it started are killed (see `sandbench.scanners.bounded`; a
+    tools and child process it started are killed (see `sandbench.scanners._support.bounded`; a
     third-party scanner running in a thread is abandoned, not killed). Never raises for a
     scanner's failure: that scanner's result is skipped, with the reason.
     """

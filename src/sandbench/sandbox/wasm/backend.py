@@ -57,17 +57,11 @@ from .component import (
 from .diagnostics import wat_message
 from .files import define_files
 from .host import NAMESPACE, define_host
-from .instances import (
-    REACTOR_EXPORTS,
-    TICK_MS,
-    WASI,
-    CommandInstance,
-    Persistent,
-    ReactorInstance,
-    Spec,
-    first_line,
-)
+from .instances import WASI, CommandInstance, Persistent
 from .poll import define_poll
+from .reactor import REACTOR_EXPORTS, ReactorInstance
+from .store import TICK_MS, Spec
+from .traps import first_line
 
 __all__ = ["WasmBackend", "wasmtime_version"]
 

@@ -28,7 +28,9 @@ from sandbench.sandbox.interface import (
 )
 
 from .host import current_host
-from .instances import Persistent, Spec, _Call, first_line
+from .instances import CallUsage, Persistent
+from .store import Call, Spec
+from .traps import first_line
 
 __all__ = [
     "EXPORT",
@@ -62,7 +64,7 @@ class ComponentSpec(Spec):
 
 @dataclass
 class _Live:
-    call: _Call
+    call: Call
     handle: wc.Func
 
 
@@ -73,10 +75,10 @@ class ComponentInstance(Persistent):
         super().__init__(spec)
         self._cspec = spec
 
-    def _new_store(self) -> _Call:
+    def _new_store(self) -> Call:
         return self._new_call([], None, component=True)
 
-    def _instantiate(self, call: _Call) -> _Live:
+    def _instantiate(self, call: Call) -> _Live:
         instance = self._cspec.linker.instantiate(call.store, self._cspec.component)
         handle = instance.get_func(call.store, EXPORT)
         if handle is None:
@@ -105,7 +107,7 @@ class ComponentInstance(Persistent):
                 "build the module with `sandbench build`",
             )
         # Memory 0: wasmtime-py exposes no component's memories (reports say "not measured").
-        usage = (0, output, instantiate_ms, throttled_ms)
+        usage = CallUsage(0, output, instantiate_ms, throttled_ms)
         return self._outcome(call, response, violation, usage)
 
     def _answer(self, result: Any) -> tuple[Response | None, Violation | None, int]:

@@ -28,8 +28,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from sandbench.errors import ScanInputError
-
-from .interface import AdvisoryDatabase
+from sandbench.scanners.interface import AdvisoryDatabase
 
 __all__ = [
     "AdvisorySource",

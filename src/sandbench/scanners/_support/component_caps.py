@@ -23,11 +23,11 @@ from collections.abc import Iterator
 
 from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
 from sandbench.manifests import ModulePackage, Permission, Resource, WasmRuntime
+from sandbench.scanners.interface import Finding, ScanResult, Severity
 
 from .capability_rules import HOST_FUNCTIONS, NAME, PermissionIndex, finding, unused
 from .component_binary import ComponentShape
-from .interface import Finding, ScanResult, Severity
-from .pysource import GUEST_MODULE, FileOpen, HostCall, PythonUse, python_use
+from .pysource import GUEST_MODULE, FileOpen, HostCallSite, PythonUse, python_use
 
 __all__ = [
     "COMPONENT_EXPORT",
@@ -151,7 +151,7 @@ class _Fits:
         return self._seen[key]
 
 
-def _host_call(call: HostCall, index: _Fits, used: set[Permission]) -> Iterator[Finding]:
+def _host_call(call: HostCallSite, index: _Fits, used: set[Permission]) -> Iterator[Finding]:
     need = HOST_FUNCTIONS[call.function]
     if need is None:
         return

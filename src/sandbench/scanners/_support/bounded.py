@@ -33,8 +33,7 @@ from contextvars import ContextVar
 from typing import IO, Any
 
 from sandbench.manifests import ModulePackage
-
-from .interface import Scanner, ScanResult
+from sandbench.scanners.interface import Scanner, ScanResult
 
 __all__ = ["cancel_all", "deadline", "run_isolated", "run_tool", "timed"]
 

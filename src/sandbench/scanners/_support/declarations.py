@@ -1,7 +1,7 @@
 """The declared-dependency model and the readers of the declaration files that are not
 pip requirement files (`pyproject.toml`, `pylock.toml`, `setup.cfg`, ...).
 
-See `sandbench.scanners.dependencies` for what is read and why; this module holds the
+See `sandbench.scanners._support.dependencies` for what is read and why; this module holds the
 `Dependency` / `Unreadable` records, the marker targets and one `Reader` that collects
 them, never dropping a declaration it cannot read.
 """

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from .interface import Finding, ScanResult, Severity, fingerprint
+from sandbench.scanners.interface import Finding, ScanResult, Severity, fingerprint
 
 __all__ = ["NAME", "unused_permissions"]
 

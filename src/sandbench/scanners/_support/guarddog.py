@@ -39,8 +39,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sandbench.scanners.interface import Confidence, Finding, Severity, fingerprint
+
 from .files import read_capped
-from .interface import Confidence, Finding, Severity, fingerprint
 
 __all__ = ["GuardDogRun", "guarddog_rules", "rule_severity", "run_guarddog"]
 

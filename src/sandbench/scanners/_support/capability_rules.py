@@ -6,8 +6,7 @@ from pathlib import Path
 
 from sandbench.hostapi.abi import CORE_NAMESPACE
 from sandbench.manifests import Permission, Resource
-
-from .interface import Finding, Severity, fingerprint
+from sandbench.scanners.interface import Finding, Severity, fingerprint
 
 __all__ = [
     "HOST_FUNCTIONS",

@@ -28,7 +28,7 @@ from sandbench._pyast import parse
 
 from .files import module_files, read_capped
 
-__all__ = ["GUEST_MODULE", "FileOpen", "HostCall", "PythonUse", "Unavailable", "python_use"]
+__all__ = ["GUEST_MODULE", "FileOpen", "HostCallSite", "PythonUse", "Unavailable", "python_use"]
 
 GUEST_MODULE = "sandbench_guest"
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
@@ -58,7 +58,7 @@ _PATH_WRITES = frozenset({"write_text", "write_bytes"})
 
 
 @dataclass(frozen=True)
-class HostCall:
+class HostCallSite:
     """A call of a host API function. `target` is the bucket, the schema or the URL's
     `host:port`, or None when it is not a literal."""
 
@@ -97,7 +97,7 @@ class Unavailable:
 class PythonUse:
     """What the sources use, and the files that could not be read (`problems`)."""
 
-    calls: list[HostCall] = field(default_factory=list)
+    calls: list[HostCallSite] = field(default_factory=list)
     opens: list[FileOpen] = field(default_factory=list)
     unavailable: list[Unavailable] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -154,7 +154,7 @@ class _Visitor(ast.NodeVisitor):
         function = self._host_function(node.func)
         if function is not None:
             self._use.calls.append(
-                HostCall(
+                HostCallSite(
                     function, _target(function, node), self._shown, node.lineno, self._at(node)
                 )
             )

@@ -20,11 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from sandbench.manifests import ModulePackage
-
-from .dependencies import declared_dependencies
-from .files import module_files, read_capped
-from .interface import ScanResult
-from .pip_audit import ImagePackages
+from sandbench.scanners._support.dependencies import declared_dependencies
+from sandbench.scanners._support.files import module_files, read_capped
+from sandbench.scanners.interface import ScanResult
+from sandbench.scanners.pip_audit import ImagePackages
 
 __all__ = ["ModuleParts", "PartAdvisory", "PartPackage", "module_parts", "source_root"]
 

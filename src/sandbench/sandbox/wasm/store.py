@@ -1,0 +1,158 @@
+"""Store set-up for one WASM call: limits, WASI config, output caps, fuel and deadline.
+
+Every ABI (command, reactor, component) makes its stores here: `new_call` builds a store
+with the instance's limits and grants, and the `Call` it returns arms each call's fuel
+budget and epoch deadline and reads the CPU the call used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import wasmtime
+
+from sandbench.errors import SandboxError
+from sandbench.hostapi import HostApi
+from sandbench.sandbox.budget import CappedOutput, ModuleCpu, thread_cpu_s, ticks_for
+from sandbench.sandbox.interface import Grants, SandboxLimits
+
+from .files import FileSlots
+from .poll import PollState
+
+__all__ = ["STDERR_CAP", "TICK_MS", "Call", "Spec", "StdinFile", "instance_pre", "new_call"]
+
+TICK_MS = 10.0
+STDERR_CAP = 16 * 1024
+_serial = itertools.count()
+
+
+@dataclass(kw_only=True)
+class Spec:
+    """Everything an instance needs to make stores (`pre`: core modules only)."""
+
+    engine: wasmtime.Engine
+    pre: wasmtime.InstancePre | None = None
+    name: str
+    limits: SandboxLimits
+    grants: Grants
+    cpu: ModuleCpu
+    scratch: Path
+    host: HostApi | None = None
+    writes_files: bool = False
+    # Epoch ticks already due but not yet added by the backend's ticker (see `_Ticker`).
+    epoch_lag: Callable[[], int] = lambda: 0
+
+
+@dataclass
+class Call:
+    """Book-keeping for calls into one store."""
+
+    store: wasmtime.Store
+    stdout: CappedOutput
+    stderr: CappedOutput
+    poll: PollState
+    files: FileSlots | None = None  # the module imports path_open (files.py counts its opens)
+    fuel: int = 0
+    started: float = 0.0
+    cpu_started: float = 0.0
+    cpu_s: float | None = None
+
+    def arm(self, timeout_ms: int, fuel: int, stdin_bytes: int = 0, lag: int = 0) -> None:
+        """Set the fuel and the deadline for the next call, and start the clocks; `lag` is
+        the epoch ticks already due but not yet added (they do not count against the call).
+
+        Call it inside `poll.scoped()`: sleeping (`poll_oneoff`) is bounded by this deadline.
+        """
+        self.fuel = fuel
+        self.store.set_fuel(fuel)
+        self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS) + lag)
+        self.poll.arm(timeout_ms, stdin_bytes)
+        if self.files is not None:
+            self.files.arm()
+        self.cpu_s = None
+        self.started = time.perf_counter()
+        self.cpu_started = thread_cpu_s()
+
+    def stop(self) -> float:
+        """The thread CPU-seconds since `arm`, read at the first `stop` after it."""
+        if self.cpu_s is None:
+            self.cpu_s = thread_cpu_s() - self.cpu_started
+        return self.cpu_s
+
+    def fuel_used(self) -> int:
+        return self.fuel - self.store.get_fuel()
+
+
+class StdinFile:
+    """The request body as a file WASI can open: a memfd on Linux, else a private file.
+
+    WASI opens the path when the config is built, so one buffer serves every call of an
+    instance (calls are serialized).
+    """
+
+    def __init__(self, scratch: Path) -> None:
+        if hasattr(os, "memfd_create"):
+            self._fd = os.memfd_create("sandbench-stdin", os.MFD_CLOEXEC)
+            self.path, self._owned = f"/proc/self/fd/{self._fd}", False
+        else:  # pragma: no cover - not Linux
+            self.path, self._owned = str(scratch / f"stdin-{os.getpid()}-{next(_serial)}"), True
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+
+    def fill(self, body: bytes) -> None:
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, body, 0)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            if self._owned:  # pragma: no cover - not Linux
+                os.unlink(self.path)
+
+
+def new_call(
+    spec: Spec, env: list[tuple[str, str]], stdin: str | None, *, component: bool = False
+) -> Call:
+    """A store with the limits, WASI config and fuel for one call (or one live instance).
+
+    A component is several core instances, tables and memories; `memory_size` caps each
+    memory. Its stdout and stderr are WASI's sink: the guest's entry sends Python's
+    `print` to the host log (and a Python callback as WASI stdout is unsafe at exit).
+    """
+    limits = spec.limits
+    store = wasmtime.Store(spec.engine)
+    if component:
+        store.set_limits(memory_size=limits.memory_bytes, instances=64, tables=64, memories=8)
+    else:
+        # Two instances: the module and, once it opens a file, files.py's adapter.
+        store.set_limits(memory_size=limits.memory_bytes, instances=2, tables=4, memories=1)
+    stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP, drop=True)
+    wasi = wasmtime.WasiConfig()
+    wasi.argv = [spec.name]
+    wasi.env = env
+    if stdin is not None:
+        wasi.stdin_file = stdin
+    if not component:
+        wasi.stdout_custom = stdout
+        wasi.stderr_custom = stderr
+    for bucket, path in spec.grants.storage_read.items():
+        wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=False)
+    for bucket, path in spec.grants.storage_write.items():
+        wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=True)
+    store.set_wasi(wasi)
+    # After set_wasi: WASI's monotonic clock starts there (see PollState.origin_ns).
+    poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
+    files = FileSlots(limits.files) if spec.writes_files else None
+    return Call(store=store, stdout=stdout, stderr=stderr, poll=poll, files=files)
+
+
+def instance_pre(spec: Spec) -> wasmtime.InstancePre:
+    """The core module's `InstancePre` (a component's spec has none)."""
+    if spec.pre is None:  # pragma: no cover - the backend always sets it for core modules
+        raise SandboxError("a core module instance needs its InstancePre")
+    return spec.pre

@@ -1,0 +1,1 @@
+"""What the scanners share: readers of module files (Python, WASM, declarations), rules and tools."""
