@@ -28,14 +28,15 @@ does wrong while it runs (a trap, an exhausted budget, a flood of output) is dat
 Exit codes 0 and 1 are not errors: the gate passed, or it failed on the module's evidence.
 
 `validation_lines` is the one way a pydantic `ValidationError` becomes problem lines
-(`field.path: message`), whatever file was validated.
+(`field.path: message`), whatever file was validated; `read_toml` the one way a TOML file
+the user gave is read (a file that cannot be read or parsed is one line of its error).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pydantic is imported only by the callers: this module stays cheap
     from pydantic import ValidationError
@@ -60,6 +61,7 @@ __all__ = [
     "TrustError",
     "UsageProblem",
     "problem_message",
+    "read_toml",
     "validation_lines",
 ]
 
@@ -203,3 +205,16 @@ def validation_lines(
         where = ".".join(str(part) for part in (under, *error["loc"]) if part != "")
         lines.append(f"{where or '(top level)'}: {problem_message(error)}")
     return lines
+
+
+def read_toml(path: Path, error: type[InvalidInput]) -> dict[str, Any]:
+    """The table in the TOML file `path`. Raises `error(path, [line])` when the file cannot
+    be read, is not UTF-8 or is not TOML: a file the user gave, so exit 2 and one line."""
+    import tomllib  # here, not at the top: the console script imports this module first
+
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(path, [f"cannot be read: {exc.strerror}"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise error(path, [f"not valid TOML: {exc}"]) from None

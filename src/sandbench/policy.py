@@ -8,13 +8,12 @@ and `sandbench.scanners.policy`.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from sandbench.errors import PolicyError, validation_lines
+from sandbench.errors import PolicyError, read_toml, validation_lines
 from sandbench.reports import BUILT_IN_LIMITS, Policy, SignaturePolicy
 from sandbench.scanners import SCAN_KEYS, Ceilings, scan_policy
 
@@ -24,13 +23,7 @@ __all__ = ["load_policy", "parse_policy"]
 def load_policy(path: Path | str) -> Policy:
     """Read a policy TOML file over the built-in policy. Raises `PolicyError`, a line a problem."""
     source = Path(path)
-    try:
-        data: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(source, [f"cannot be read: {exc.strerror}"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(source, [f"not valid TOML: {exc}"]) from None
-    return parse_policy(data, source)
+    return parse_policy(read_toml(source, PolicyError), source)
 
 
 def parse_policy(table: dict[str, Any], source: Path) -> Policy:

@@ -28,7 +28,7 @@ def test_folders_globs_and_index_files_resolve_in_order_without_duplicates(
         ('[modules]\npaths = ["nope"]\n', "modules.paths[0]: 'nope' does not exist"),
         ('[modules]\npaths = ["x*"]\n', "modules.paths[0]: 'x*' matches nothing"),
         ("[modules]\npaths = []\n", "modules.paths: List should have at least 1 item"),
-        ("[modules\n", "is not valid TOML"),
+        ("[modules\n", "not valid TOML"),
         (
             '[modules]\npaths = ["modules/hello"]\n[matrix]\nhost-api = ["2"]\n',
             "matrix.host-api: unknown axis",
@@ -66,6 +66,15 @@ def test_a_bad_config_is_one_line_naming_the_field(tmp_path, modules, body, expe
         load_config(path)
     assert any(expected in line for line in error.value.problems), error.value.problems
     assert all("\n" not in line for line in error.value.problems)
+
+
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[modules]\npaths = ["caf\xe9"]\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    [problem] = error.value.problems
+    assert problem.startswith("not valid TOML: 'utf-8' codec can't decode")
 
 
 def test_an_index_line_that_does_not_exist_names_the_index_and_line(

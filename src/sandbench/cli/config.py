@@ -18,13 +18,12 @@ Colour: on when stdout is a terminal, never with `NO_COLOR` set (no-color.org), 
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
 
-from sandbench.errors import PolicyError
+from sandbench.errors import PolicyError, read_toml
 from sandbench.policy import load_policy, parse_policy
 from sandbench.reports import Policy
 
@@ -57,12 +56,7 @@ def note(message: str) -> None:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PolicyError(path, [f"cannot be read: {exc.strerror}"]) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PolicyError(path, [f"not valid TOML: {exc}"]) from None
+    return read_toml(path, PolicyError)
 
 
 def find_config(start: Path | None = None) -> tuple[Path, dict[str, Any]] | None:

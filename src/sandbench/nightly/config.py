@@ -33,13 +33,12 @@ ceilings = { memory = "32MiB", cpu = "500m", timeout = "2s" }
 from __future__ import annotations
 
 import glob
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sandbench.errors import ConfigError, validation_lines
+from sandbench.errors import ConfigError, read_toml, validation_lines
 from sandbench.reports import Policy, PolicyLimits
 
 __all__ = [
@@ -132,12 +131,7 @@ class NightlyConfig(BaseModel):
 def load_config(path: Path | str) -> NightlyConfig:
     """Read and validate CONFIG.toml. Raises `ConfigError`, one line per problem."""
     source = Path(path)
-    try:
-        raw: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(source, [f"cannot be read: {exc.strerror}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, [f"is not valid TOML: {exc}"]) from None
+    raw = read_toml(source, ConfigError)
     try:
         parsed = _File.model_validate(raw)
     except ValidationError as exc:
