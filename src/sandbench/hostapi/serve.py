@@ -11,6 +11,9 @@ Connections are bounded too, since the module on the other side may be hostile: 
 it is accepted, and counted in `HostServer.cap.refused` (the container instance turns a
 rise into a violation). A connection idle for `IDLE_S` is closed, and so is one whose
 request (head and body) takes longer than `REQUEST_S` to arrive, however it trickles.
+
+`admit`, when given, sees every request once its body is read: returning a `Code` refuses
+it with that code instead of serving it (a per-call limit on host calls, say).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -89,6 +93,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     host: HostApi
     cap: ConnectionCap
+    admit: Callable[[], Code | None] | None = None
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.cap.take():
@@ -143,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = self._parts()
+        if self._refused():
+            return
         if len(parts) >= 2 and parts[0] == "storage":
             bucket, key = parts[1], "/".join(parts[2:])
             storage = self.server.host.storage
@@ -156,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         parts = self._parts()
         body = self._body()
-        if body is None:
+        if body is None or self._refused():
             return
         if len(parts) >= 3 and parts[0] == "storage":
             self._send(self.server.host.storage.write(parts[1], "/".join(parts[2:]), body))
@@ -166,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         parts, query = self._parts(), parse_qs(urlsplit(self.path).query)
         body = self._body()
-        if body is None:
+        if body is None or self._refused():
             return
         host = self.server.host
         if parts == ["log"]:
@@ -190,6 +197,14 @@ class _Handler(BaseHTTPRequestHandler):
         database = self.server.host.database
         run = database.query if action == "query" else database.execute
         return run(schema, sql, params, RESULT_CAP)
+
+    def _refused(self) -> bool:
+        """Answer the request with `admit`'s code when it refuses it (True: answered)."""
+        code = self.server.admit() if self.server.admit is not None else None
+        if code is None:
+            return False
+        self._send(HostResult(code))
+        return True
 
     def _parts(self) -> list[str]:
         path = urlsplit(self.path).path
@@ -239,13 +254,21 @@ class HostServer:
     """Serve `host` on the unix socket `path` (mode 0600) until closed; closing twice is harmless.
 
     `cap` bounds its connections (a new `ConnectionCap` when None; servers that share one
-    share the bound, e.g. all the instances of one module).
+    share the bound, e.g. all the instances of one module). `admit` may refuse a request
+    (see the module docstring); it runs on the server's threads.
     """
 
-    def __init__(self, host: HostApi, path: Path, cap: ConnectionCap | None = None) -> None:
+    def __init__(
+        self,
+        host: HostApi,
+        path: Path,
+        cap: ConnectionCap | None = None,
+        admit: Callable[[], Code | None] | None = None,
+    ) -> None:
         self.path = path
         self._server = _Server(str(path), _Handler)
         self._server.host = host
+        self._server.admit = admit
         self._server.cap = self.cap = cap or ConnectionCap("the host API")
         os.chmod(path, 0o600)
         self._thread = threading.Thread(
