@@ -22,6 +22,11 @@ def test_the_files_guard_serves_modules_that_open_files():
     assert [guard.limit for guard in needed] == ["files"]
 
 
+def test_the_hostcalls_guard_serves_modules_that_import_the_host_api():
+    needed = guards_for(("sandbench:host/v1::log", "wasi_snapshot_preview1::fd_write"))
+    assert [guard.limit for guard in needed] == ["hostcalls"]
+
+
 def test_a_fresh_state_reports_no_violation_until_its_limit_is_broken():
     def armed(guard):
         state = guard.state(SandboxLimits())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -25,7 +26,7 @@ from sandbench.hostapi import Code, HostApi, HostServer
 from sandbench.hostapi.serve import ConnectionCap
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.host import host_api
-from sandbench.sandbox.interface import Grants, SandboxLimits, Violation
+from sandbench.sandbox.interface import Grants, SandboxLimits, Violation, ViolationKind
 
 from .hardening import HOST_API_SOCKET, SANDBOX_USER
 
@@ -51,9 +52,41 @@ class HostCheck(Protocol):
         ...  # pragma: no cover
 
 
+class _HostCalls:
+    """`limits.hostcalls`: the host API requests one call may make; past it each is answered
+    `quota` (507) unserved, and the call gets a `hostcalls` violation (docs/hostapi.md)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = self.refused = 0
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self._lock:
+            self.used = self.refused = 0
+
+    def admit(self) -> Code | None:
+        with self._lock:
+            if self.used < self.limit:
+                self.used += 1
+                return None
+            self.refused += 1
+            return Code.QUOTA
+
+    def violation(self) -> Violation | None:
+        if not self.refused:
+            return None
+        return Violation(
+            kind=ViolationKind.HOSTCALLS,
+            message=f"{self.refused} host API request(s) answered 507 quota: the call had "
+            f"already made limits.hostcalls ({self.limit}); make fewer host calls per "
+            "request (batch them) or raise limits.hostcalls",
+        )
+
+
 def _checks(limits: SandboxLimits) -> tuple[HostCheck, ...]:
     """The host API's per-call limits for an instance under `limits`."""
-    return ()
+    return (_HostCalls(limits.host_calls),)
 
 
 class HostSocket:

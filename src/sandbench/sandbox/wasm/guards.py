@@ -30,6 +30,7 @@ import wasmtime
 from sandbench.sandbox.interface import Outcome, SandboxLimits, Violation
 
 from .files import FileGuard
+from .hostcalls import HostCallGuard
 
 __all__ = [
     "GUARDS",
@@ -77,7 +78,7 @@ class LimitGuard(Protocol):
         ...  # pragma: no cover
 
 
-GUARDS: tuple[LimitGuard, ...] = (FileGuard(),)
+GUARDS: tuple[LimitGuard, ...] = (FileGuard(), HostCallGuard())
 
 _armed: ContextVar[tuple[GuardState, ...]] = ContextVar("sandbench_guards", default=())
 
