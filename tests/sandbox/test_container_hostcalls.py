@@ -46,6 +46,8 @@ def test_host_calls_past_the_limit_are_refused_with_quota_each_call_afresh(engin
         assert outcome.violation.message.startswith("3 host API request(s) answered 507 quota")
         assert "limits.hostcalls (5)" in outcome.violation.message
         assert [line.message for line in outcome.host.logs] == ["hi"] * 5
+        denied = [(c.capability, c.action, c.code, c.detail) for c in outcome.host.denied]
+        assert denied == [("log", "log", "quota", "past limits.hostcalls")] * 3
 
 
 def test_host_calls_within_the_limit_are_all_served(engine, tmp_path):

@@ -74,6 +74,8 @@ def test_host_calls_past_the_limit_return_quota_and_end_in_a_hostcalls_violation
     assert outcome.response is None
     assert len(outcome.host.logs) == 5  # the refused three were not served
     assert outcome.stderr == "quota" * 3  # the module saw the code
+    refused = [(c.capability, c.action, c.code, c.detail) for c in outcome.host.denied]
+    assert refused == [("log", "log", "quota", "past limits.hostcalls")] * 3
 
 
 def test_a_reactor_counts_each_call_afresh(backend, make_module):

@@ -12,8 +12,9 @@ it is accepted, and counted in `HostServer.cap.refused` (the container instance 
 rise into a violation). A connection idle for `IDLE_S` is closed, and so is one whose
 request (head and body) takes longer than `REQUEST_S` to arrive, however it trickles.
 
-`admit`, when given, sees every request once its body is read: returning a `Code` refuses
-it with that code instead of serving it (a per-call limit on host calls, say).
+`admit(capability, action)`, when given, sees every capability call once its body is read:
+returning a `Code` refuses it with that code instead of serving it (a per-call limit on
+host calls, say).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     host: HostApi
     cap: ConnectionCap
-    admit: Callable[[], Code | None] | None = None
+    admit: Callable[[str, str], Code | None] | None = None
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.cap.take():
@@ -148,12 +149,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = self._parts()
-        if self._refused():
-            return
         if len(parts) >= 2 and parts[0] == "storage":
             bucket, key = parts[1], "/".join(parts[2:])
             storage = self.server.host.storage
-            if self.path.endswith("/"):
+            listing = self.path.endswith("/")
+            if self._refused("storage", "list" if listing else "read"):
+                return
+            if listing:
                 self._send(storage.list(bucket, key.rstrip("/"), RESULT_CAP))
             else:
                 self._send(storage.read(bucket, key, RESULT_CAP))
@@ -163,9 +165,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         parts = self._parts()
         body = self._body()
-        if body is None or self._refused():
+        if body is None:
             return
         if len(parts) >= 3 and parts[0] == "storage":
+            if self._refused("storage", "write"):
+                return
             self._send(self.server.host.storage.write(parts[1], "/".join(parts[2:]), body))
         else:
             self._send(HostResult(Code.NOT_FOUND))
@@ -173,17 +177,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         parts, query = self._parts(), parse_qs(urlsplit(self.path).query)
         body = self._body()
-        if body is None or self._refused():
+        if body is None:
             return
         host = self.server.host
         if parts == ["log"]:
             level = query.get("level", ["info"])[0]
             index = LEVELS.index(level) if level in LEVELS else -1
-            self._send(host.log.write(index, body))
+            if not self._refused("log", "log"):
+                self._send(host.log.write(index, body))
         elif parts == ["http"]:
-            self._send(host.http.fetch(body, RESULT_CAP))
+            if not self._refused("http", "fetch"):
+                self._send(host.http.fetch(body, RESULT_CAP))
         elif len(parts) == 3 and parts[0] == "db" and parts[2] in ("query", "execute"):
-            self._send(self._db(parts[1], parts[2], body))
+            if not self._refused("database", parts[2]):
+                self._send(self._db(parts[1], parts[2], body))
         else:
             self._send(HostResult(Code.NOT_FOUND))
 
@@ -198,9 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
         run = database.query if action == "query" else database.execute
         return run(schema, sql, params, RESULT_CAP)
 
-    def _refused(self) -> bool:
+    def _refused(self, capability: str, action: str) -> bool:
         """Answer the request with `admit`'s code when it refuses it (True: answered)."""
-        code = self.server.admit() if self.server.admit is not None else None
+        admit = self.server.admit
+        code = admit(capability, action) if admit is not None else None
         if code is None:
             return False
         self._send(HostResult(code))
@@ -263,7 +271,7 @@ class HostServer:
         host: HostApi,
         path: Path,
         cap: ConnectionCap | None = None,
-        admit: Callable[[], Code | None] | None = None,
+        admit: Callable[[str, str], Code | None] | None = None,
     ) -> None:
         self.path = path
         self._server = _Server(str(path), _Handler)

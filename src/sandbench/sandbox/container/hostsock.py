@@ -7,8 +7,9 @@ socket are given to the sandbox user, so only that uid (and root) can reach them
 socket is never world-writable. See docs/hostapi.md.
 
 A limit on what a call may do through the host API is a `HostCheck` in `HostSocket.checks`:
-the server asks each to `admit` every host call, and the instance starts each call with
-`begin` and asks for its `violation` after it (instance.py).
+the server asks each to `admit` every capability call (a refusal is recorded like any
+denied call, detail `past limits.NAME`), and the instance starts each call with `begin`
+and asks for its `violation` after it (instance.py).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ _PREFIX = "sandbench-host-"
 
 
 class HostCheck(Protocol):
-    """A per-call limit on one container instance's host API calls. Thread-safe: `admit`
-    runs on the server's threads while the call runs."""
+    """A per-call limit on one container instance's host API calls (`limit`: its LIMITS
+    name). Thread-safe: `admit` runs on the server's threads while the call runs."""
+
+    limit: str
 
     def begin(self) -> None:
         """A call starts: reset what is counted per call."""
@@ -56,8 +59,10 @@ class _HostCalls:
     """`limits.hostcalls`: the host API requests one call may make; past it each is answered
     `quota` (507) unserved, and the call gets a `hostcalls` violation (docs/hostapi.md)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    limit = "hostcalls"
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
         self.used = self.refused = 0
         self._lock = threading.Lock()
 
@@ -67,7 +72,7 @@ class _HostCalls:
 
     def admit(self) -> Code | None:
         with self._lock:
-            if self.used < self.limit:
+            if self.used < self.allowed:
                 self.used += 1
                 return None
             self.refused += 1
@@ -79,7 +84,7 @@ class _HostCalls:
         return Violation(
             kind=ViolationKind.HOSTCALLS,
             message=f"{self.refused} host API request(s) answered 507 quota: the call had "
-            f"already made limits.hostcalls ({self.limit}); make fewer host calls per "
+            f"already made limits.hostcalls ({self.allowed}); make fewer host calls per "
             "request (batch them) or raise limits.hostcalls",
         )
 
@@ -123,11 +128,15 @@ class HostSocket:
             self.close()
             raise
 
-    def _admit(self) -> Code | None:
-        """The first refusal among `checks` (each sees the call only if none refused it)."""
+    def _admit(self, capability: str, action: str) -> Code | None:
+        """The first refusal among `checks` (each sees the call only if none before it
+        refused it), recorded as a denied call."""
         for check in self.checks:
             code = check.admit()
             if code is not None:
+                if self.host is not None:
+                    detail = f"past limits.{check.limit}"
+                    self.host.recorder.call(capability, action, "", code, detail)
                 return code
         return None
 

@@ -1,8 +1,9 @@
 """`limits.hostcalls`: the host API calls (`sandbench:host/v1`) one request may make.
 
 Each host function is defined again, counted, over the one `host.py` defines: a call past
-the limit is not served and returns `quota` (-3), and the request ends with a `hostcalls`
-violation, whatever the module does after. The count starts afresh with every call (and
+the limit is not served, returns `quota` (-3) and is recorded as a denied call (detail
+`past limits.hostcalls`), and the request ends with a `hostcalls` violation, whatever the
+module does after. The count starts afresh with every call (and
 with every instantiation: a reactor's `_initialize` has its own). Only a module that
 imports the host namespace pays for it. See docs/abi.md, "Host calls per request".
 """
@@ -18,12 +19,22 @@ import wasmtime
 from sandbench.hostapi import Code
 from sandbench.sandbox.interface import SandboxLimits, Violation, ViolationKind
 
-from .host import FUNCTIONS, NAMESPACE
+from .host import FUNCTIONS, NAMESPACE, current_host
 from .hostcall import define_i32_func
 
 __all__ = ["HostCallBudget", "HostCallGuard"]
 
 _QUOTA = int(Code.QUOTA)
+# How a refused call is recorded: the capability and action its function serves.
+_RECORDED = {
+    "log": ("log", "log"),
+    "http_fetch": ("http", "fetch"),
+    "storage_read": ("storage", "read"),
+    "storage_write": ("storage", "write"),
+    "storage_list": ("storage", "list"),
+    "db_query": ("database", "query"),
+    "db_execute": ("database", "execute"),
+}
 _current: ContextVar[HostCallBudget | None] = ContextVar("sandbench_hostcalls", default=None)
 
 
@@ -52,17 +63,26 @@ class HostCallBudget:
         )
 
 
-def _counted(func: Callable[..., int]) -> Callable[..., int]:
+def _counted(name: str, func: Callable[..., int]) -> Callable[..., int]:
+    capability, action = _RECORDED.get(name, ("host", name))
+
     def call(caller: wasmtime.Caller, *args: int) -> int:
         budget = _current.get()
         if budget is not None:
             if budget.used >= budget.limit:
                 budget.refused += 1
-                return _QUOTA
+                return _refuse(capability, action)
             budget.used += 1
         return func(caller, *args)
 
     return call
+
+
+def _refuse(capability: str, action: str) -> int:
+    host = current_host()
+    if host is not None:
+        host.recorder.call(capability, action, "", Code.QUOTA, "past limits.hostcalls")
+    return _QUOTA
 
 
 class HostCallGuard:
@@ -73,7 +93,7 @@ class HostCallGuard:
     def define(self, linker: wasmtime.Linker, engine: wasmtime.Engine) -> None:
         """Define every host function again, counted (the linker allows shadowing)."""
         for name, (arity, func) in FUNCTIONS.items():
-            define_i32_func(linker, NAMESPACE, name, arity, _counted(func))
+            define_i32_func(linker, NAMESPACE, name, arity, _counted(name, func))
 
     def needed(self, imports: Collection[str]) -> bool:
         """Only a module that imports the host namespace makes host calls."""
