@@ -5,7 +5,10 @@ imported function `n` times with the same pointers. The baseline links a bare Py
 function of the same type that returns 0; sandbench links its real host API (`define_host`,
 a `HostApi` bound as the sandbox binds it). The ratio of medians over `CALLS` calls is the
 overhead of one round trip: argument passing is the same, the difference is reading the
-guest's memory, the grant check, the capability itself and the record it leaves.
+guest's memory, the grant check, the capability itself and the record it leaves. The
+`counted` line adds what `limits.hostcalls` costs (sandbox/wasm/hostcalls.py: the
+functions defined again, counted, and a budget armed per round as the backend arms it
+per call).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import wasmtime
 
 from sandbench.hostapi import HostApi, HostSettings
 from sandbench.manifests import parse_permission
+from sandbench.sandbox.wasm.guards import own_context
 from sandbench.sandbox.wasm.host import FUNCTIONS, NAMESPACE, bound, define_host
+from sandbench.sandbox.wasm.hostcalls import HostCallBudget, HostCallGuard
 
 CALLS = 200
 STRINGS = {"bucket": (256, b"docs"), "key": (384, b"hello.txt"), "line": (512, b"order priced")}
@@ -93,7 +98,33 @@ def test_host_call_sandbench(benchmark, host, name):
         host.recorder.drain()
         return int(result)
 
-    total = benchmark(one_round)
-    expected = {"log": 0, "storage_read": CALLS * len(b"hello, host API\n")}[name]
+    assert benchmark(one_round) == _expected(name)
+
+
+@pytest.mark.parametrize("name", ["log", "storage_read"])
+def test_host_call_counted(benchmark, host, name):
+    benchmark.group = f"host-call-{name}"
+    engine = wasmtime.Engine()
+    linker = wasmtime.Linker(engine)
+    linker.allow_shadowing = True
+    define_host(linker)
+    HostCallGuard().define(linker, engine)
+    run = _runner(linker, _module(engine, name))
+    budget = HostCallBudget(CALLS)
+
+    def one_round() -> int:
+        host.begin()
+        budget.arm()
+        with bound(host):
+            result = run()
+        host.recorder.drain()
+        return int(result)
+
+    assert own_context(lambda: benchmark(one_round)) == _expected(name)
+    assert budget.used == CALLS
+    assert budget.refused == 0
+
+
+def _expected(name: str) -> int:
     # The log budget (64 KiB) holds all CALLS lines of 12 bytes.
-    assert total == expected
+    return {"log": 0, "storage_read": CALLS * len(b"hello, host API\n")}[name]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbench.hostapi import HostApi, HostServer, HostSettings, HttpSettings
+from sandbench.hostapi import Code, HostApi, HostServer, HostSettings, HttpSettings
 from sandbench.hostapi.serve import MAX_CONNECTIONS
 from sandbench.manifests import Rate, parse_permission
 
@@ -203,3 +203,45 @@ def test_a_trickled_request_is_cut_off(served, monkeypatch):
                 ended = time.monotonic() - start
                 break
         assert ended is not None, "the server kept reading the trickle"
+
+
+def test_admit_sees_each_capability_call_and_its_refusal_keeps_the_connection(tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    host = HostApi(
+        [parse_permission("storage:write:notes")],
+        storage_read={},
+        storage_write={"notes": notes},
+        storage_bytes=1000,
+        network=None,
+        settings=HostSettings(database_dir=tmp_path),
+    )
+    seen: list[tuple[str, str]] = []
+
+    def admit(capability: str, action: str):
+        seen.append((capability, action))
+        return Code.QUOTA if capability == "storage" and action == "write" else None
+
+    folder = Path(tempfile.mkdtemp(prefix="sb-sock-"))
+    server = HostServer(host, folder / "host.sock", admit=admit)
+    connection = UnixConnection(server.path)
+    answers = []
+    try:
+        for method, path, body in [
+            ("PUT", "/v1/storage/notes/a.txt", b"refused, and read"),
+            ("POST", "/v1/log?level=info", b"served"),
+            ("GET", "/v1/storage/notes/", b""),
+            ("GET", "/v1/nowhere", b""),  # not a capability call: admit never sees it
+        ]:
+            connection.request(method, path, body=body)  # one keep-alive connection
+            response = connection.getresponse()
+            answers.append((response.status, response.getheader("Sandbench-Error")))
+            response.read()
+    finally:
+        connection.close()
+        server.close()
+        host.close()
+        folder.rmdir()
+    assert answers == [(507, "quota"), (204, None), (204, None), (404, "not-found")]  # empty list
+    assert seen == [("storage", "write"), ("log", "log"), ("storage", "list")]
+    assert not (notes / "a.txt").exists()

@@ -11,6 +11,10 @@ Connections are bounded too, since the module on the other side may be hostile: 
 it is accepted, and counted in `HostServer.cap.refused` (the container instance turns a
 rise into a violation). A connection idle for `IDLE_S` is closed, and so is one whose
 request (head and body) takes longer than `REQUEST_S` to arrive, however it trickles.
+
+`admit(capability, action)`, when given, sees every capability call once its body is read:
+returning a `Code` refuses it with that code instead of serving it (a per-call limit on
+host calls, say).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import socket
 import socketserver
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -89,6 +94,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     host: HostApi
     cap: ConnectionCap
+    admit: Callable[[str, str], Code | None] | None = None
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.cap.take():
@@ -146,7 +152,10 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) >= 2 and parts[0] == "storage":
             bucket, key = parts[1], "/".join(parts[2:])
             storage = self.server.host.storage
-            if self.path.endswith("/"):
+            listing = self.path.endswith("/")
+            if self._refused("storage", "list" if listing else "read"):
+                return
+            if listing:
                 self._send(storage.list(bucket, key.rstrip("/"), RESULT_CAP))
             else:
                 self._send(storage.read(bucket, key, RESULT_CAP))
@@ -159,6 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         if len(parts) >= 3 and parts[0] == "storage":
+            if self._refused("storage", "write"):
+                return
             self._send(self.server.host.storage.write(parts[1], "/".join(parts[2:]), body))
         else:
             self._send(HostResult(Code.NOT_FOUND))
@@ -172,11 +183,14 @@ class _Handler(BaseHTTPRequestHandler):
         if parts == ["log"]:
             level = query.get("level", ["info"])[0]
             index = LEVELS.index(level) if level in LEVELS else -1
-            self._send(host.log.write(index, body))
+            if not self._refused("log", "log"):
+                self._send(host.log.write(index, body))
         elif parts == ["http"]:
-            self._send(host.http.fetch(body, RESULT_CAP))
+            if not self._refused("http", "fetch"):
+                self._send(host.http.fetch(body, RESULT_CAP))
         elif len(parts) == 3 and parts[0] == "db" and parts[2] in ("query", "execute"):
-            self._send(self._db(parts[1], parts[2], body))
+            if not self._refused("database", parts[2]):
+                self._send(self._db(parts[1], parts[2], body))
         else:
             self._send(HostResult(Code.NOT_FOUND))
 
@@ -190,6 +204,15 @@ class _Handler(BaseHTTPRequestHandler):
         database = self.server.host.database
         run = database.query if action == "query" else database.execute
         return run(schema, sql, params, RESULT_CAP)
+
+    def _refused(self, capability: str, action: str) -> bool:
+        """Answer the request with `admit`'s code when it refuses it (True: answered)."""
+        admit = self.server.admit
+        code = admit(capability, action) if admit is not None else None
+        if code is None:
+            return False
+        self._send(HostResult(code))
+        return True
 
     def _parts(self) -> list[str]:
         path = urlsplit(self.path).path
@@ -239,13 +262,21 @@ class HostServer:
     """Serve `host` on the unix socket `path` (mode 0600) until closed; closing twice is harmless.
 
     `cap` bounds its connections (a new `ConnectionCap` when None; servers that share one
-    share the bound, e.g. all the instances of one module).
+    share the bound, e.g. all the instances of one module). `admit` may refuse a request
+    (see the module docstring); it runs on the server's threads.
     """
 
-    def __init__(self, host: HostApi, path: Path, cap: ConnectionCap | None = None) -> None:
+    def __init__(
+        self,
+        host: HostApi,
+        path: Path,
+        cap: ConnectionCap | None = None,
+        admit: Callable[[str, str], Code | None] | None = None,
+    ) -> None:
         self.path = path
         self._server = _Server(str(path), _Handler)
         self._server.host = host
+        self._server.admit = admit
         self._server.cap = self.cap = cap or ConnectionCap("the host API")
         os.chmod(path, 0o600)
         self._thread = threading.Thread(

@@ -125,6 +125,10 @@ LIMITS: tuple[LimitSpec, ...] = (
         "files", "files", "files", parse_count, str, str,
         _COUNT_SCHEMA, "1024", "65536", "files",
     ),
+    LimitSpec(
+        "hostcalls", "host_calls", "calls", parse_count, str, str,
+        _COUNT_SCHEMA, "1000", "100000", "hostcalls", summary=False,
+    ),
 )  # fmt: skip
 
 

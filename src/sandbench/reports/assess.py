@@ -267,15 +267,17 @@ def _host_denials(ev: Evidence, _: Policy) -> Iterator[RuleResult]:
         yield _result("host-denials", None, f"{total} host API call(s), none refused")
         return
     unpermitted = [d for d in report.denied if d.code == "denied"]
+    # A call refused before it was read (limits.hostcalls) has no target: show why instead.
     shown = "; ".join(
-        f"{d.capability} {d.action} {d.target} ({d.code} x{d.count})" for d in report.denied[:5]
+        f"{d.capability} {d.action} {d.target or d.detail} ({d.code} x{d.count})"
+        for d in report.denied[:5]
     )
     more = f" and {len(report.denied) - 5} more" if len(report.denied) > 5 else ""
     if unpermitted:
         message = f"host API calls without a permission were refused: {shown}{more}"
         yield _result("host-denials", Status.CRITICAL, message)
     else:
-        message = f"host API calls ran into limits.network or limits.storage: {shown}{more}"
+        message = f"host API calls ran into a limit: {shown}{more}"
         yield _result("host-denials", Status.DEGRADED, message)
 
 

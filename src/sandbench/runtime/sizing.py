@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sandbench.manifests import LIMITS, ManifestLimits, format_duration, format_size
+from sandbench.manifests import LIMITS, ManifestLimits, limit
 from sandbench.sandbox import Outcome, SandboxLimits
 
 __all__ = ["HEADROOM", "TIME_HEADROOM", "sized_limits", "succeeded"]
@@ -47,6 +47,18 @@ def _clamp(value: int, ceiling: int, what: str, shown: str, notes: dict[str, str
     return ceiling
 
 
+def _suggest(
+    name: str, value: int, applied: SandboxLimits, limits: dict[str, object], notes: dict[str, str]
+) -> int:
+    """Put `value` for the limit `name` in `limits`, in the manifest's units (its row's
+    `text`), clamped to the value the calls ran under; return the value put."""
+    spec = limit(name)
+    ran_under = getattr(applied, spec.field)
+    kept = _clamp(value, ran_under, name, spec.text(ran_under), notes)
+    limits[name] = spec.text(kept)
+    return kept
+
+
 def declared_limits(declared: ManifestLimits) -> dict[str, object]:
     """The declared limits in manifest units (what a failed measurement leaves in place)."""
     values = ((spec, getattr(declared, spec.name)) for spec in LIMITS if spec.declared)
@@ -72,22 +84,25 @@ def sized_limits(
             "to size from: the declared limits are kept as they are"
         )
         return limits
-    timeout = _timeout(ok, applied, notes)
-    limits["timeout"] = format_duration(timeout)
+    timeout = _timeout(ok, applied, limits, notes)
     _memory(ok, declared, applied, limits, notes)
     _cpu(ok, timeout, applied, limits, notes)
     return limits
 
 
-def _timeout(ok: Sequence[Outcome], applied: SandboxLimits, notes: dict[str, str]) -> int:
+def _timeout(
+    ok: Sequence[Outcome],
+    applied: SandboxLimits,
+    limits: dict[str, object],
+    notes: dict[str, str],
+) -> int:
     slowest = max(o.usage.wall_ms for o in ok)
     timeout = _round_up(max(slowest * TIME_HEADROOM, _MIN_TIMEOUT_MS), 100)
     notes["timeout"] = (
         f"slowest of {len(ok)} calls took {slowest:.2f} ms; x{TIME_HEADROOM}, at least "
         f"{_MIN_TIMEOUT_MS} ms"
     )
-    shown = format_duration(applied.timeout_ms)
-    return _clamp(timeout, applied.timeout_ms, "timeout", shown, notes)
+    return _suggest("timeout", timeout, applied, limits, notes)
 
 
 def _memory(
@@ -103,8 +118,7 @@ def _memory(
         return
     memory = _round_up(peak * HEADROOM, MiB)
     notes["memory"] = f"peak linear memory {peak:,} bytes x{HEADROOM} headroom"
-    shown = format_size(applied.memory_bytes)
-    limits["memory"] = format_size(_clamp(memory, applied.memory_bytes, "memory", shown, notes))
+    _suggest("memory", memory, applied, limits, notes)
 
 
 def _cpu(
@@ -123,5 +137,4 @@ def _cpu(
         f"largest call used {cpu_ms:.3g} ms of CPU; x{HEADROOM} headroom within the "
         f"{timeout_ms} ms timeout (a call may use cpu x timeout of CPU time)"
     )
-    shown = f"{applied.cpu_millicores}m"
-    limits["cpu"] = f"{_clamp(millicores, applied.cpu_millicores, 'cpu', shown, notes)}m"
+    _suggest("cpu", millicores, applied, limits, notes)

@@ -58,6 +58,7 @@ class SandboxLimits(BaseModel):
     output_bytes: int = Field(default=limit("output").default_value, gt=0)
     storage_bytes: int = Field(default=limit("storage").default_value, gt=0)
     files: int = Field(default=limit("files").default_value, gt=0)
+    host_calls: int = Field(default=limit("hostcalls").default_value, gt=0)
     network: Rate | None = None
 
     def numbers(self) -> dict[str, int]:
@@ -95,6 +96,7 @@ class ViolationKind(StrEnum):
     NETWORK_DENIED = "network-denied"
     STORAGE = "storage"
     FILES = "files"
+    HOSTCALLS = "hostcalls"
     PROCESS = "process"
 
 

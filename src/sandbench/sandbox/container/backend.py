@@ -257,6 +257,7 @@ class ContainerBackend(Closing):
             host=host.host,
             on_close=restore,
             caps=[host.cap, egress_cap],
+            checks=host.checks,
         )
         instance = ContainerInstance(started)
         try:

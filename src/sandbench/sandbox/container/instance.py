@@ -36,6 +36,7 @@ from sandbench.sandbox.interface import (
 from .cgroups import CgroupCounters, CgroupReader
 from .deadline import DeadlineSocket
 from .egress import Denial, EgressProxy
+from .hostsock import HostCheck
 from .netns import NetnsDialer
 
 __all__ = ["ContainerInstance", "LogTail", "Started", "process_alive"]
@@ -102,6 +103,7 @@ class Started:
     first: socket.socket | None = None
     on_close: list[Callable[[], None]] = field(default_factory=list)
     caps: list[ConnectionCap] = field(default_factory=list)  # host API, egress proxy
+    checks: tuple[HostCheck, ...] = ()  # per-call limits on the host API (hostsock.py)
 
 
 class _Connection(http.client.HTTPConnection):
@@ -164,6 +166,8 @@ class ContainerInstance(Closing):
         with self._lock:
             if self._spent is not None:
                 return Outcome(violation=self._spent, stderr=self._s.logs.text())
+            for check in self._s.checks:
+                check.begin()
             host = self._s.host
             if host is None:
                 return self._invoke(request)
@@ -196,6 +200,9 @@ class ContainerInstance(Closing):
             usage = usage.model_copy(update={"memory_bytes": peak})
         if violation is not None and violation.kind is not ViolationKind.NETWORK_DENIED:
             self._spend(violation)
+        # A refused host call is answered with its code and the module lives on, as after
+        # a denied connection: the instance is not spent.
+        violation = violation or next(filter(None, (c.violation() for c in self._s.checks)), None)
         return Outcome(
             response=None if failure else response,
             violation=violation,

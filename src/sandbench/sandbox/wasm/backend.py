@@ -55,7 +55,7 @@ from .component import (
     define_component_host,
 )
 from .diagnostics import wat_message
-from .files import define_files
+from .guards import define_guards, guards_for
 from .host import NAMESPACE, define_host
 from .instances import WASI, CommandInstance, Persistent
 from .poll import define_poll
@@ -149,7 +149,7 @@ class WasmBackend(Closing):
         # wasmtime's own poll_oneoff would block where the epoch deadline cannot reach it;
         # ours sleeps within the call's deadline (docs/abi.md, "Sleeping").
         define_poll(self._linker)
-        define_files(self._linker, self._engine)  # limits.files (see files.py)
+        define_guards(self._linker, self._engine)  # limits enforced in host functions
         self._version = wasmtime_version()
         self._cache = (
             ArtifactCache((cache_dir or default_cache_dir()) / "wasm", ".cwasm")
@@ -251,6 +251,7 @@ class WasmBackend(Closing):
             # binding and recording (about 14 us a call) for all the others.
             host=host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
             writes_files=f"{WASI}::path_open" in shape.imports,
+            guards=guards_for(shape.imports),
         )
         instance = CommandInstance(spec) if runtime.abi == "command" else ReactorInstance(spec)
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)

@@ -15,26 +15,26 @@ adapter as its caller, and the guest's memory as its memory. (The store allows t
 instances for it.)
 
 The counter is per store (`FileSlots`), made current on the thread that runs the call by
-`FileSlots.arm`, in a context of the call's own (`counted`, `own_context`).
+`FileSlots.arm`, in a context of the call's own: `FileGuard` is the limit's `LimitGuard`
+(guards.py).
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
-from collections.abc import Callable
-from contextvars import ContextVar, copy_context
+from collections.abc import Collection
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import wasmtime
 from wasmtime import _bindings as ffi
 
-from sandbench.sandbox.interface import Outcome, Violation, ViolationKind
+from sandbench.sandbox.interface import SandboxLimits, Violation, ViolationKind
 
 from .fastcall import raise_failure
 
-__all__ = ["FileSlots", "counted", "define_files", "own_context"]
+__all__ = ["FileGuard", "FileSlots"]
 
 WASI = "wasi_snapshot_preview1"
 _EFAULT, _EMFILE = 21, 33
@@ -53,7 +53,6 @@ _ADAPTER = f"""(module
 _FORWARDED = ("path_open", "fd_close", "fd_renumber")
 _KINDS = {len(_OPEN_PARAMS): _OPEN_PARAMS, 1: ("i32",), 2: ("i32", "i32")}
 
-_T = TypeVar("_T")
 _current: ContextVar[FileSlots | None] = ContextVar("sandbench_files", default=None)
 
 
@@ -71,34 +70,16 @@ class FileSlots:
         self.refused = 0
         _current.set(self)
 
-    def violation(self) -> Violation:
-        """The `files` violation of a call that had opens refused."""
+    def violation(self) -> Violation | None:
+        """The `files` violation of a call that had opens refused (None: none was)."""
+        if not self.refused:
+            return None
         return Violation(
             kind=ViolationKind.FILES,
             message=f"{self.refused} file open(s) refused with EMFILE: the module already "
             f"held limits.files ({self.limit}) open; close files when done or raise "
             "limits.files",
         )
-
-
-def own_context(run: Callable[[], _T]) -> _T:
-    """`run()` in a copy of this thread's context: slots armed inside are forgotten after it
-    (no store outlives its call)."""
-    return copy_context().run(run)
-
-
-def counted(invoke: Callable[[], Outcome]) -> Outcome:
-    """`invoke()` in a context of its own, with a `files` violation in place of its outcome
-    when an open was refused during it."""
-
-    def run() -> Outcome:
-        outcome = invoke()
-        slots = _current.get()
-        if slots is None or not slots.refused:
-            return outcome
-        return outcome.model_copy(update={"violation": slots.violation(), "response": None})
-
-    return own_context(run)
 
 
 def _call_unchecked(caller: wasmtime.Caller, func: wasmtime.Func, args: tuple[int, ...]) -> int:
@@ -178,16 +159,30 @@ class _Counted:
         return errno
 
 
-def define_files(linker: wasmtime.Linker, engine: wasmtime.Engine) -> None:
-    """Define the counted `path_open`, `fd_close` and `fd_renumber` on `linker` (shadowing
-    wasmtime's). Raises `wasmtime.WasmtimeError` if the linker refuses them."""
-    counted = _Counted(engine)
-    i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
-    kinds = {"i32": i32, "i64": i64}
-    types = {
-        "path_open": wasmtime.FuncType([kinds[k] for k in _OPEN_PARAMS], [i32]),
-        "fd_close": wasmtime.FuncType([i32], [i32]),
-        "fd_renumber": wasmtime.FuncType([i32, i32], [i32]),
-    }
-    for name, ty in types.items():
-        linker.define_func(WASI, name, ty, getattr(counted, name), access_caller=True)
+class FileGuard:
+    """`limits.files` as a `LimitGuard` (guards.py): counted `path_open`, `fd_close` and
+    `fd_renumber` shadow wasmtime's, for modules that import `path_open`."""
+
+    limit = "files"
+
+    def define(self, linker: wasmtime.Linker, engine: wasmtime.Engine) -> None:
+        """Define the counted functions on `linker`. Raises `wasmtime.WasmtimeError` if the
+        linker refuses them."""
+        counted = _Counted(engine)
+        i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
+        kinds = {"i32": i32, "i64": i64}
+        types = {
+            "path_open": wasmtime.FuncType([kinds[k] for k in _OPEN_PARAMS], [i32]),
+            "fd_close": wasmtime.FuncType([i32], [i32]),
+            "fd_renumber": wasmtime.FuncType([i32, i32], [i32]),
+        }
+        for name, ty in types.items():
+            linker.define_func(WASI, name, ty, getattr(counted, name), access_caller=True)
+
+    def needed(self, imports: Collection[str]) -> bool:
+        """A module that cannot open a file has none to count."""
+        return f"{WASI}::path_open" in imports
+
+    def state(self, limits: SandboxLimits) -> FileSlots:
+        """A store's slots, against `limits.files`."""
+        return FileSlots(limits.files)

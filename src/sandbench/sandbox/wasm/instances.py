@@ -40,7 +40,7 @@ from sandbench.sandbox.interface import (
     ViolationKind,
 )
 
-from .files import counted, own_context
+from .guards import guarded, own_context
 from .host import bound
 from .poll import scoped
 from .store import Call, Spec, StdinFile, instance_pre, new_call
@@ -92,9 +92,9 @@ class _BaseInstance(Closing):
 
     def invoke(self, request: Request) -> Outcome:
         """See `Instance.invoke`."""
-        if not self._spec.writes_files:  # no path_open import: no file to count (files.py)
+        if not self._spec.guards:  # nothing to count in host functions (guards.py)
             return self._invoke_locked(request)
-        return counted(lambda: self._invoke_locked(request))
+        return guarded(lambda: self._invoke_locked(request))
 
     def _invoke_locked(self, request: Request) -> Outcome:
         with self._lock, scoped():

@@ -21,7 +21,7 @@ from sandbench.hostapi import HostApi
 from sandbench.sandbox.budget import CappedOutput, ModuleCpu, thread_cpu_s, ticks_for
 from sandbench.sandbox.interface import Grants, SandboxLimits
 
-from .files import FileSlots
+from .guards import GuardState, LimitGuard, arm_all
 from .poll import PollState
 
 __all__ = ["STDERR_CAP", "TICK_MS", "Call", "Spec", "StdinFile", "instance_pre", "new_call"]
@@ -44,6 +44,7 @@ class Spec:
     scratch: Path
     host: HostApi | None = None
     writes_files: bool = False
+    guards: tuple[LimitGuard, ...] = ()  # the limits enforced by host functions (guards.py)
     # Epoch ticks already due but not yet added by the backend's ticker (see `_Ticker`).
     epoch_lag: Callable[[], int] = lambda: 0
 
@@ -56,7 +57,7 @@ class Call:
     stdout: CappedOutput
     stderr: CappedOutput
     poll: PollState
-    files: FileSlots | None = None  # the module imports path_open (files.py counts its opens)
+    guards: tuple[GuardState, ...] = ()  # one per guard of the spec (guards.py)
     fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
@@ -72,8 +73,8 @@ class Call:
         self.store.set_fuel(fuel)
         self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS) + lag)
         self.poll.arm(timeout_ms, stdin_bytes)
-        if self.files is not None:
-            self.files.arm()
+        if self.guards:
+            arm_all(self.guards)
         self.cpu_s = None
         self.started = time.perf_counter()
         self.cpu_started = thread_cpu_s()
@@ -129,7 +130,7 @@ def new_call(
     if component:
         store.set_limits(memory_size=limits.memory_bytes, instances=64, tables=64, memories=8)
     else:
-        # Two instances: the module and, once it opens a file, files.py's adapter.
+        # Two instances: the module and one helper a guard may add (files.py's adapter).
         store.set_limits(memory_size=limits.memory_bytes, instances=2, tables=4, memories=1)
     stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP, drop=True)
     wasi = wasmtime.WasiConfig()
@@ -147,8 +148,8 @@ def new_call(
     store.set_wasi(wasi)
     # After set_wasi: WASI's monotonic clock starts there (see PollState.origin_ns).
     poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
-    files = FileSlots(limits.files) if spec.writes_files else None
-    return Call(store=store, stdout=stdout, stderr=stderr, poll=poll, files=files)
+    guards = tuple(guard.state(limits) for guard in spec.guards)
+    return Call(store=store, stdout=stdout, stderr=stderr, poll=poll, guards=guards)
 
 
 def instance_pre(spec: Spec) -> wasmtime.InstancePre:
