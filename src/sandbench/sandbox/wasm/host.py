@@ -22,7 +22,7 @@ import wasmtime
 from sandbench.hostapi import Code, HostApi, HostResult
 from sandbench.hostapi.abi import CORE_NAMESPACE
 
-from .hostcall import caller_memory, define_i32_func
+from .hostcall import HostCaller, caller_memory, define_i32_func
 
 __all__ = ["FUNCTIONS", "NAMESPACE", "bound", "current_host", "define_host"]
 
@@ -48,7 +48,7 @@ def current_host() -> HostApi | None:
 class _Memory:
     """Bounds-checked access to the caller's exported `memory`."""
 
-    def __init__(self, caller: wasmtime.Caller) -> None:
+    def __init__(self, caller: HostCaller) -> None:
         self._memory = caller_memory(caller)  # by address (hostcall.py)
         # The guest cannot grow its memory while the host function runs: read the size once.
         self._size = self._memory.size() if self._memory is not None else 0
@@ -88,7 +88,7 @@ def _text(memory: _Memory, ptr: int, length: int) -> str | None:
         return None
 
 
-def _log(caller: wasmtime.Caller, level: int, ptr: int, length: int) -> int:
+def _log(caller: HostCaller, level: int, ptr: int, length: int) -> int:
     host = _current.get()
     raw = _Memory(caller).read(ptr, length)
     if raw is None:
@@ -98,7 +98,7 @@ def _log(caller: wasmtime.Caller, level: int, ptr: int, length: int) -> int:
     return int(host.log.write(level, raw).code)
 
 
-def _http_fetch(caller: wasmtime.Caller, ptr: int, length: int, out: int, cap: int) -> int:
+def _http_fetch(caller: HostCaller, ptr: int, length: int, out: int, cap: int) -> int:
     memory = _Memory(caller)
     raw = memory.read(ptr, length)
     host = _current.get()
@@ -111,7 +111,7 @@ def _http_fetch(caller: wasmtime.Caller, ptr: int, length: int, out: int, cap: i
 
 def _storage(action: str) -> Callable[..., int]:
     def call(
-        caller: wasmtime.Caller, b_ptr: int, b_len: int, k_ptr: int, k_len: int, x: int, y: int
+        caller: HostCaller, b_ptr: int, b_len: int, k_ptr: int, k_len: int, x: int, y: int
     ) -> int:
         memory = _Memory(caller)
         bucket, key = _text(memory, b_ptr, b_len), _text(memory, k_ptr, k_len)
@@ -134,7 +134,7 @@ def _storage(action: str) -> Callable[..., int]:
 
 def _db(action: str) -> Callable[..., int]:
     def call(
-        caller: wasmtime.Caller,
+        caller: HostCaller,
         s_ptr: int,
         s_len: int,
         q_ptr: int,
