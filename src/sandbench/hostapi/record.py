@@ -13,11 +13,14 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbench._construct import EVERY_FIELD, built
+
 from .codes import Code
 
 __all__ = ["MAX_CALLS", "Activity", "HostCall", "LogLine", "Recorder"]
 
 MAX_CALLS = 256
+_LABELS = {code: code.label for code in Code}  # `label` builds its string at every read
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -102,11 +105,13 @@ class Recorder:
         with self._lock:
             activity = Activity.model_construct(
                 calls=tuple(
-                    HostCall.model_construct(
+                    built(
+                        HostCall,
+                        EVERY_FIELD,
                         capability=capability,
                         action=action,
                         target=target[:300],
-                        code=code.label,
+                        code=_LABELS[code],
                         at=datetime.fromtimestamp(at, UTC),
                         detail=detail[:300],
                     )

@@ -27,7 +27,7 @@ import ctypes
 import itertools
 import struct
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import wasmtime
 from wasmtime import _bindings as ffi
@@ -46,7 +46,7 @@ _RESULT = ctypes.c_int32.from_address
 def _native(name: str, restype: Any, *argtypes: Any) -> Any:
     """A function of wasmtime's library on a fresh function object (`CDLL[name]` is not
     the one the bindings configured), taking and returning addresses as plain ints."""
-    func = ffi.dll[name]
+    func = ffi.dll[name]  # type: ignore[attr-defined]  # the loaded library, not re-exported
     func.restype, func.argtypes = restype, argtypes
     return func
 
@@ -101,9 +101,12 @@ class CallerMemory:
         ctypes.memmove(self._base + offset, data, len(data))
 
 
-def caller_memory(caller: HostCaller) -> CallerMemory | None:
-    """The calling instance's exported `memory` (None if it has none); valid only during
-    the host call. Raises `ValueError` once the call has returned."""
+M = TypeVar("M", bound=CallerMemory)
+
+
+def caller_memory(caller: HostCaller, kind: type[M] = CallerMemory) -> M | None:  # type: ignore[assignment]
+    """The calling instance's exported `memory` as a `kind` (None if it has none); valid
+    only during the host call. Raises `ValueError` once the call has returned."""
     raw = caller.raw
     if raw is None:
         raise ValueError("the host call has returned: its caller is gone")
@@ -114,7 +117,7 @@ def caller_memory(caller: HostCaller) -> CallerMemory | None:
         return None
     context = _caller_context(raw)
     memory = ctypes.byref(item, _EXTERN_OF)
-    return CallerMemory(_memory_data(context, memory) or 0, _memory_data_size(context, memory))
+    return kind(_memory_data(context, memory) or 0, _memory_data_size(context, memory))
 
 
 @ctypes.CFUNCTYPE(ctypes.c_size_t, _ADDR, _ADDR, _ADDR, ctypes.c_size_t)  # type: ignore[untyped-decorator]
