@@ -25,7 +25,7 @@ def built(cls: type[M], defaults: dict[str, Any], **values: Any) -> M:
     is validated: only for values sandbench computed itself.
     """
     model = _new(cls)
-    _set(model, "__dict__", {**defaults, **values})
+    _set(model, "__dict__", {**defaults, **values} if defaults else values)  # values: new
     _set(model, "__pydantic_fields_set__", set(values))
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)

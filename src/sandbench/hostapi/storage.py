@@ -27,7 +27,7 @@ import stat
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 from .codes import Code, HostResult
 from .record import Recorder
@@ -40,6 +40,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # refused as not a regular file. Regular files ignore the flag.
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Storage:
@@ -75,11 +76,10 @@ class Storage:
 
     def read(self, bucket: str, key: str, cap: int) -> HostResult:
         """The object's bytes; `too-large` when it is over `cap`."""
-        code = self._check(bucket, key, "read", write=False)
-        if code is not Code.OK:
-            return HostResult(code)
+        if bucket not in self._buckets or not _valid_key(key):  # `_check` says why
+            return HostResult(self._check(bucket, key, "read", write=False))
         try:
-            data = self._in_bucket(bucket, lambda root: _read_file(root, key, cap))
+            data = self._in_bucket(bucket, _read_file, key, cap)
         except OSError as exc:
             return HostResult(self._failed("read", bucket, key, exc))
         target = f"{bucket}/{key}"
@@ -95,9 +95,7 @@ class Storage:
             return HostResult(code)
         try:
             self._used = sum(bucket_bytes(path) for path in self._buckets.values())
-            growth, done = self._in_bucket(
-                bucket, lambda root: _replace(root, key, data, self._room)
-            )
+            growth, done = self._in_bucket(bucket, _replace, key, data, self._room)
         except OSError as exc:
             return HostResult(self._failed("write", bucket, key, exc))
         target = f"{bucket}/{key}"
@@ -117,7 +115,7 @@ class Storage:
         if code is not Code.OK:
             return HostResult(code)
         try:
-            names = self._in_bucket(bucket, lambda root: _list(root, prefix))
+            names = self._in_bucket(bucket, _list, prefix)
         except OSError as exc:
             return HostResult(self._failed("list", bucket, prefix, exc))
         data = "".join(f"{name}\n" for name in sorted(names)).encode()
@@ -127,15 +125,17 @@ class Storage:
         self._recorder.call("storage", "list", target, Code.OK)
         return HostResult(Code.OK, data)
 
-    def _in_bucket(self, bucket: str, use: Callable[[int], T]) -> T:
-        """`use(descriptor of the bucket's folder)`, holding the lock that keeps it open.
-        Raises `OSError` as opening the folder or `use` does."""
+    def _in_bucket(
+        self, bucket: str, use: Callable[Concatenate[int, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """`use(descriptor of the bucket's folder, *args)`, holding the lock that keeps it
+        open. Raises `OSError` as opening the folder or `use` does."""
         with self._lock:
             root = self._roots.get(bucket)
             if root is None:
                 root = self._roots[bucket] = os.open(self._buckets[bucket], _DIR_FLAGS)
             try:
-                return use(root)
+                return use(root, *args, **kw)
             except FileNotFoundError:
                 if os.fstat(root).st_nlink:  # the folder is still there: the key is not
                     raise
@@ -143,7 +143,7 @@ class Storage:
             del self._roots[bucket]
             os.close(root)
             root = self._roots[bucket] = os.open(self._buckets[bucket], _DIR_FLAGS)
-            return use(root)
+            return use(root, *args, **kw)
 
     def _check(
         self, bucket: str, key: str, action: str, *, write: bool, folder: bool = False
@@ -178,7 +178,9 @@ def _read_file(root: int, key: str, cap: int) -> bytes | None:
     try:
         if size > cap:
             return None
-        data = _read_up_to(fd, cap + 1, size)
+        data = os.read(fd, size)  # fstat's size: no read of the end, no buffer of `cap`
+        if len(data) != size or not size:  # it changed since: read on to the end or the cap
+            data = _read_on(fd, data, cap + 1)
     finally:
         os.close(fd)
     return None if len(data) > cap else data
@@ -203,21 +205,17 @@ def _list(root: int, prefix: str) -> list[str]:
         os.close(fd)
 
 
-def _read_up_to(fd: int, limit: int, expected: int) -> bytes:
-    """At most `limit` bytes. Asks for `expected` bytes (fstat's size) first, not `limit`
-    (a buffer of `limit` bytes per call), and stops there without reading the end; reads on
-    up to `limit` if the file grew since."""
-    chunks: list[bytes] = []
-    size = 0
+def _read_on(fd: int, start: bytes, limit: int) -> bytes:
+    """`start` and what follows it in `fd`, at most `limit` bytes in all."""
+    chunks = [start]
+    size = len(start)
     while size < limit:
-        chunk = os.read(fd, (expected if size < expected else limit) - size)
+        chunk = os.read(fd, limit - size)
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
-        if size == expected:
-            break
-    return b"".join(chunks)  # one chunk: that same object, no copy
+    return b"".join(chunks)
 
 
 def _valid_key(key: str) -> bool:

@@ -53,7 +53,7 @@ class _Memory(CallerMemory):
     def checked(self, ptr: int, length: int) -> bytes | None:
         """`length` bytes at `ptr`, or None when the range is outside memory."""
         ptr &= 0xFFFFFFFF  # i32 arrives signed; pointers are unsigned
-        if not _inside(ptr, length, self._size):
+        if length < 0 or ptr + length > self._size:
             return None
         return self.read(ptr, length)
 
@@ -66,7 +66,7 @@ class _Memory(CallerMemory):
         ptr &= 0xFFFFFFFF
         if len(result.data) > cap:
             return int(Code.BUFFER_TOO_SMALL)
-        if not _inside(ptr, cap, self._size):
+        if ptr + cap > self._size:  # cap >= len(data) >= 0
             return int(Code.BAD_ARGUMENT)
         self.write(ptr, result.data)
         return len(result.data)
@@ -79,10 +79,6 @@ _NO_MEMORY = _Memory(0, -1)
 def _memory(caller: HostCaller) -> _Memory:
     """The caller's memory; its size is read once (the guest cannot grow it meanwhile)."""
     return caller_memory(caller, _Memory) or _NO_MEMORY
-
-
-def _inside(ptr: int, length: int, size: int) -> bool:
-    return ptr >= 0 and length >= 0 and ptr + length <= size
 
 
 def _text(memory: _Memory, ptr: int, length: int) -> str | None:
