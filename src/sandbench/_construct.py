@@ -7,13 +7,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-__all__ = ["EVERY_FIELD", "built"]
+__all__ = ["built", "made"]
 
 M = TypeVar("M", bound=BaseModel)
 _set = object.__setattr__
 _new = object.__new__  # what `cls.__new__` is for a model, without the lookup
-# `defaults` for a model whose every field the caller sets.
-EVERY_FIELD: dict[str, Any] = {}
 
 
 def built(cls: type[M], defaults: dict[str, Any], **values: Any) -> M:
@@ -27,6 +25,21 @@ def built(cls: type[M], defaults: dict[str, Any], **values: Any) -> M:
     model = _new(cls)
     _set(model, "__dict__", {**defaults, **values} if defaults else values)  # values: new
     _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
+def made(cls: type[M], fields: dict[str, Any]) -> M:
+    """`cls.model_construct(**fields)` for a model whose every field `fields` gives; about
+    half of `built`'s time (no keywords to pack, no dict to merge).
+
+    `fields` becomes the model's `__dict__`: pass a new dict. Nothing is validated: only
+    for values sandbench computed itself.
+    """
+    model = _new(cls)
+    _set(model, "__dict__", fields)
+    _set(model, "__pydantic_fields_set__", set(fields))
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sandbench._construct import EVERY_FIELD, built
+from sandbench._construct import made
 
 from .codes import Code, HostResult
 from .record import LogLine, Recorder
@@ -47,13 +47,14 @@ class Log:
         self._used += len(kept)
         message, fields = _parse(kept.decode("utf-8", "replace"))
         self._recorder.log(
-            built(
+            made(
                 LogLine,
-                EVERY_FIELD,
-                level=LEVELS[level],
-                message=message,
-                fields=fields,
-                at=datetime.now(UTC),
+                {
+                    "level": LEVELS[level],
+                    "message": message,
+                    "fields": fields,
+                    "at": datetime.now(UTC),
+                },
             )
         )
         return HostResult(Code.OK)

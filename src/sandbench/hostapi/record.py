@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbench._construct import EVERY_FIELD, built
+from sandbench._construct import made
 
 from .codes import Code
 
@@ -110,25 +110,27 @@ class Recorder:
         if not (calls or logs or dropped or dropped_log_bytes):
             return _NOTHING  # most invocations: no model to build
         rows = [
-            built(
+            made(
                 HostCall,
-                EVERY_FIELD,
-                capability=capability,
-                action=action,
-                target=target[:300],
-                code=_LABELS[code],
-                at=datetime.fromtimestamp(at, UTC),
-                detail=detail[:300],
+                {
+                    "capability": capability,
+                    "action": action,
+                    "target": target[:300],
+                    "code": _LABELS[code],
+                    "at": datetime.fromtimestamp(at, UTC),
+                    "detail": detail[:300],
+                },
             )
             for capability, action, target, code, detail, at in calls
         ]
-        return built(
+        return made(
             Activity,
-            EVERY_FIELD,
-            calls=tuple(rows),
-            dropped_calls=dropped,
-            logs=tuple(logs),
-            dropped_log_bytes=dropped_log_bytes,
+            {
+                "calls": tuple(rows),
+                "dropped_calls": dropped,
+                "logs": tuple(logs),
+                "dropped_log_bytes": dropped_log_bytes,
+            },
         )
 
 
