@@ -197,8 +197,7 @@ def test_closing_while_other_threads_read_never_serves_another_file(buckets, rec
     seen: list[bytes] = []
 
     def reads():
-        for _ in range(ROUNDS):
-            seen.append(storage.read("docs", "readme.txt", 100).data)
+        seen.extend(storage.read("docs", "readme.txt", 100).data for _ in range(ROUNDS))
 
     readers = [threading.Thread(target=reads) for _ in range(3)]
     for reader in readers:

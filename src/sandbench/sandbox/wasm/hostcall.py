@@ -44,11 +44,11 @@ _RESULT = ctypes.c_int32.from_address
 
 
 def _native(name: str, restype: Any, *argtypes: Any) -> Any:
-    """A function of wasmtime's library on a fresh function object (`CDLL[name]` is not
-    the one the bindings configured), taking and returning addresses as plain ints."""
-    func = ffi.dll[name]  # type: ignore[attr-defined]  # the loaded library, not re-exported
-    func.restype, func.argtypes = restype, argtypes
-    return func
+    """A function of wasmtime's library taking and returning addresses as plain ints, on
+    a prototype of our own (not the bindings' configured one). It keeps the GIL: these
+    return at once and never call back, and a release and re-take costs more than they do."""
+    library = ffi.dll  # type: ignore[attr-defined]  # the loaded library, not re-exported
+    return ctypes.PYFUNCTYPE(restype, *argtypes)((name, library))
 
 
 _ADDR = ctypes.c_void_p
