@@ -9,9 +9,18 @@ guest's memory, the grant check, the capability itself and the record it leaves.
 `counted` line adds what `limits.hostcalls` costs (sandbox/wasm/hostcalls.py: the
 functions defined again, counted, and a budget armed per round as the backend arms it
 per call).
+
+Both sides are timed on the calling thread's CPU clock (`time.thread_time`, user and
+system time): everything either side does (the wasm, the host function, the storage
+capability's system calls) runs on that thread without waiting, so on a quiet machine it
+reads as the wall clock does, and on a shared one the other processes do not stretch one
+side's rounds and not the other's (wall-clock medians here swung from 0.2x to 2x between
+runs of the same code at load 15).
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import wasmtime
@@ -21,6 +30,8 @@ from sandbench.manifests import parse_permission
 from sandbench.sandbox.wasm.guards import own_context
 from sandbench.sandbox.wasm.host import FUNCTIONS, NAMESPACE, bound, define_host
 from sandbench.sandbox.wasm.hostcalls import HostCallBudget, HostCallGuard
+
+pytestmark = pytest.mark.benchmark(timer=time.thread_time)
 
 CALLS = 200
 STRINGS = {"bucket": (256, b"docs"), "key": (384, b"hello.txt"), "line": (512, b"order priced")}

@@ -161,6 +161,19 @@ def test_unchecked_host_function_gets_its_i32s_and_the_callers_memory():
     assert seen == [(0, 2, b"hi", 65536), (1, -1, b"", 65536)]  # i32s arrive signed
 
 
+def test_the_caller_is_gone_once_the_host_call_returns():
+    kept = []
+
+    def f(caller, a, b):
+        kept.append(caller)
+        return int(caller_memory(caller) is not None)
+
+    assert _run_host(f) == 1
+    # wasmtime has freed the caller: its memory is no longer reachable through it.
+    with pytest.raises(ValueError, match="returned"):
+        caller_memory(kept[0])
+
+
 def test_unchecked_host_function_without_memory_and_its_exception():
     assert _run_host(lambda caller, a, b: int(caller_memory(caller) is None), memory=False) == 1
 

@@ -260,3 +260,69 @@ def test_a_limit_refusal_degrades_and_a_missing_permission_is_critical(backend, 
     unused = [f.message for f in report.findings if f.rule_id == "unused-permission"]
     assert len(unused) == 1
     assert unused[0].startswith("storage:write:notes is declared but unused")
+
+
+def _direct(tmp_path, name, args, memory=True):
+    """`name(args)` called once from a module run straight on wasmtime, with a `HostApi`
+    granting `storage:read:docs` bound as the sandbox binds it."""
+    import wasmtime
+
+    from sandbench.hostapi import HostApi
+    from sandbench.manifests import parse_permission
+    from sandbench.sandbox.wasm.host import bound, define_host
+
+    bucket = tmp_path / "docs"
+    bucket.mkdir(exist_ok=True)
+    (bucket / "k").write_bytes(b"0123456789")
+    engine = wasmtime.Engine()
+    linker = wasmtime.Linker(engine)
+    define_host(linker)
+    mem = '(memory (export "memory") 1) (data (i32.const 0) "docsk")' if memory else ""
+    module = wasmtime.Module(
+        engine,
+        f"""(module {imports(name)} {mem}
+          (func (export "run") (result i32) (call ${name} {args})))""",
+    )
+    store = wasmtime.Store(engine)
+    run = linker.instantiate(store, module).exports(store)["run"]
+    api = HostApi(
+        [parse_permission("storage:read:docs")],
+        storage_read={"docs": bucket},
+        storage_write={},
+        storage_bytes=1000,
+        network=None,
+        settings=HostSettings(),
+    )
+    try:
+        with bound(api):
+            return run(store), api.recorder.drain()
+    finally:
+        api.close()
+
+
+PAGE = 65536
+
+
+@pytest.mark.parametrize(
+    ("out", "cap", "expected"),
+    [
+        (PAGE - 10, 10, 10),  # the buffer ends exactly at the end of memory
+        (PAGE - 9, 10, Code.BAD_ARGUMENT),  # one byte past it
+        (PAGE - 9, 9, Code.TOO_LARGE),  # the object's own cap applies first
+        (-16, 10, Code.BAD_ARGUMENT),  # 4 GiB away
+    ],
+)
+def test_a_result_buffer_at_the_edge_of_memory(tmp_path, out, cap, expected):
+    args = f"(i32.const 0) (i32.const 4) (i32.const 4) (i32.const 1) (i32.const {out}) (i32.const {cap})"
+    result, activity = _direct(tmp_path, "storage_read", args)
+    assert result == expected
+    assert [c.code for c in activity.calls] == ["too-large" if cap == 9 else "ok"]
+
+
+def test_a_module_without_memory_gets_bad_argument_and_nothing_is_recorded(tmp_path):
+    for length in (0, 4):
+        result, activity = _direct(
+            tmp_path, "log", f"(i32.const 1) (i32.const 0) (i32.const {length})", memory=False
+        )
+        assert result == Code.BAD_ARGUMENT
+        assert activity.logs == activity.calls == ()

@@ -85,8 +85,10 @@ class HostApi:
         self.log.reset()
 
     def close(self) -> None:
-        """Close database connections and remove a private database folder; twice is harmless."""
+        """Close database connections and the storage's folder descriptors, and remove a
+        private database folder; twice is harmless."""
         self.database.close()
+        self.storage.close()
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from sandbench._construct import made
+
 from .codes import Code, HostResult
 from .record import LogLine, Recorder
 
@@ -45,8 +47,14 @@ class Log:
         self._used += len(kept)
         message, fields = _parse(kept.decode("utf-8", "replace"))
         self._recorder.log(
-            LogLine.model_construct(
-                level=LEVELS[level], message=message, fields=fields, at=datetime.now(UTC)
+            made(
+                LogLine,
+                {
+                    "level": LEVELS[level],
+                    "message": message,
+                    "fields": fields,
+                    "at": datetime.now(UTC),
+                },
             )
         )
         return HostResult(Code.OK)

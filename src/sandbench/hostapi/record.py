@@ -13,11 +13,14 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbench._construct import made
+
 from .codes import Code
 
 __all__ = ["MAX_CALLS", "Activity", "HostCall", "LogLine", "Recorder"]
 
 MAX_CALLS = 256
+_LABELS = {code: code.label for code in Code}  # `label` builds its string at every read
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -100,22 +103,35 @@ class Recorder:
     def drain(self) -> Activity:
         """Everything recorded since the last drain; the recorder starts empty again."""
         with self._lock:
-            activity = Activity.model_construct(
-                calls=tuple(
-                    HostCall.model_construct(
-                        capability=capability,
-                        action=action,
-                        target=target[:300],
-                        code=code.label,
-                        at=datetime.fromtimestamp(at, UTC),
-                        detail=detail[:300],
-                    )
-                    for capability, action, target, code, detail, at in self._calls
-                ),
-                dropped_calls=self._dropped,
-                logs=tuple(self._logs),
-                dropped_log_bytes=self._dropped_log_bytes,
-            )
+            calls, logs = self._calls, self._logs
+            dropped, dropped_log_bytes = self._dropped, self._dropped_log_bytes
             self._calls, self._logs = [], []
             self._dropped = self._dropped_log_bytes = 0
-        return activity
+        if not (calls or logs or dropped or dropped_log_bytes):
+            return _NOTHING  # most invocations: no model to build
+        rows = [
+            made(
+                HostCall,
+                {
+                    "capability": capability,
+                    "action": action,
+                    "target": target[:300],
+                    "code": _LABELS[code],
+                    "at": datetime.fromtimestamp(at, UTC),
+                    "detail": detail[:300],
+                },
+            )
+            for capability, action, target, code, detail, at in calls
+        ]
+        return made(
+            Activity,
+            {
+                "calls": tuple(rows),
+                "dropped_calls": dropped,
+                "logs": tuple(logs),
+                "dropped_log_bytes": dropped_log_bytes,
+            },
+        )
+
+
+_NOTHING = Activity()

@@ -10,6 +10,12 @@ The quota (`limits.storage`) counts the bytes of regular files in all the module
 buckets. It is measured from disk at every write (so files the module wrote directly
 through its WASI preopens count too); a write that would pass it fails with `quota` and
 changes nothing.
+
+Each bucket's folder is opened once, on its first use, and the descriptor kept until
+`close()` (`HostApi.close`): a call then opens only the key's own components, relative to
+it. A folder removed since is opened again from its path. Calls that use a descriptor hold
+the storage's lock, so `close()` never closes one in use (a reused descriptor number could
+otherwise point a call at another file).
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from .codes import Code, HostResult
 from .record import Recorder
@@ -28,6 +36,11 @@ __all__ = ["MAX_KEY", "Storage", "bucket_bytes"]
 
 MAX_KEY = 1024
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: a FIFO planted in a bucket must not hang the call in open(); it is then
+# refused as not a regular file. Regular files ignore the flag.
+_FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Storage:
@@ -45,30 +58,34 @@ class Storage:
         self._quota = quota_bytes
         self._recorder = recorder
         self._used = sum(bucket_bytes(path) for path in self._buckets.values())
+        self._roots: dict[str, int] = {}  # bucket -> descriptor of its folder
+        self._lock = threading.Lock()
 
     @property
     def used_bytes(self) -> int:
         """Bytes in the module's buckets, as the quota counts them."""
         return self._used
 
+    def close(self) -> None:
+        """Close the buckets' folder descriptors; twice is harmless (a later call opens
+        them again)."""
+        with self._lock:
+            roots, self._roots = self._roots, {}
+        for fd in roots.values():
+            os.close(fd)
+
     def read(self, bucket: str, key: str, cap: int) -> HostResult:
         """The object's bytes; `too-large` when it is over `cap`."""
-        code = self._check(bucket, key, "read", write=False)
-        if code is not Code.OK:
-            return HostResult(code)
+        if bucket not in self._buckets or not _valid_key(key):  # `_check` says why
+            return HostResult(self._check(bucket, key, "read", write=False))
         try:
-            fd = _open(self._buckets[bucket], key, os.O_RDONLY)
+            data = self._in_bucket(bucket, _read_file, key, cap)
         except OSError as exc:
             return HostResult(self._failed("read", bucket, key, exc))
-        try:
-            data = _read_up_to(fd, cap + 1)
-        finally:
-            os.close(fd)
-        if len(data) > cap:
-            return HostResult(
-                self._recorder.call("storage", "read", f"{bucket}/{key}", Code.TOO_LARGE)
-            )
-        self._recorder.call("storage", "read", f"{bucket}/{key}", Code.OK)
+        target = f"{bucket}/{key}"
+        if data is None:
+            return HostResult(self._recorder.call("storage", "read", target, Code.TOO_LARGE))
+        self._recorder.call("storage", "read", target, Code.OK)
         return HostResult(Code.OK, data)
 
     def write(self, bucket: str, key: str, data: bytes) -> HostResult:
@@ -76,27 +93,21 @@ class Storage:
         code = self._check(bucket, key, "write", write=True)
         if code is not Code.OK:
             return HostResult(code)
-        target = f"{bucket}/{key}"
-        root = self._buckets[bucket]
         try:
             self._used = sum(bucket_bytes(path) for path in self._buckets.values())
-            old = _size(root, key)
-            growth = len(data) - old
-            if growth > 0 and self._used + growth > self._quota:
-                detail = (
-                    f"{self._used + growth:,} bytes would pass limits.storage ({self._quota:,})"
-                )
-                return HostResult(
-                    self._recorder.call("storage", "write", target, Code.QUOTA, detail)
-                )
-            fd = _open(root, key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, create_dirs=True)
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
+            growth, done = self._in_bucket(bucket, _replace, key, data, self._room)
         except OSError as exc:
             return HostResult(self._failed("write", bucket, key, exc))
+        target = f"{bucket}/{key}"
+        if not done:
+            detail = f"{self._used + growth:,} bytes would pass limits.storage ({self._quota:,})"
+            return HostResult(self._recorder.call("storage", "write", target, Code.QUOTA, detail))
         self._used += growth
         self._recorder.call("storage", "write", target, Code.OK)
         return HostResult(Code.OK, value=len(data))
+
+    def _room(self, growth: int) -> bool:
+        return growth <= 0 or self._used + growth <= self._quota
 
     def list(self, bucket: str, prefix: str, cap: int) -> HostResult:
         """Keys under the folder `prefix` ("" for the bucket), one a line, folders ending in /."""
@@ -104,37 +115,48 @@ class Storage:
         if code is not Code.OK:
             return HostResult(code)
         try:
-            fd = _open_dir(self._buckets[bucket], prefix)
-            try:
-                names = sorted(_entries(fd))
-            finally:
-                os.close(fd)
+            names = self._in_bucket(bucket, _list, prefix)
         except OSError as exc:
             return HostResult(self._failed("list", bucket, prefix, exc))
-        data = "".join(f"{name}\n" for name in names).encode()
+        data = "".join(f"{name}\n" for name in sorted(names)).encode()
         target = f"{bucket}/{prefix}"
         if len(data) > cap:
             return HostResult(self._recorder.call("storage", "list", target, Code.TOO_LARGE))
         self._recorder.call("storage", "list", target, Code.OK)
         return HostResult(Code.OK, data)
 
+    def _in_bucket(
+        self, bucket: str, use: Callable[Concatenate[int, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
+        """`use(descriptor of the bucket's folder, *args)`, holding the lock that keeps it
+        open. Raises `OSError` as opening the folder or `use` does."""
+        with self._lock:
+            root = self._roots.get(bucket)
+            if root is None:
+                root = self._roots[bucket] = os.open(self._buckets[bucket], _DIR_FLAGS)
+            try:
+                return use(root, *args, **kw)
+            except FileNotFoundError:
+                if os.fstat(root).st_nlink:  # the folder is still there: the key is not
+                    raise
+            # The folder was removed since it was opened: its path may name a new one.
+            del self._roots[bucket]
+            os.close(root)
+            root = self._roots[bucket] = os.open(self._buckets[bucket], _DIR_FLAGS)
+            return use(root, *args, **kw)
+
     def _check(
         self, bucket: str, key: str, action: str, *, write: bool, folder: bool = False
     ) -> Code:
-        target = f"{bucket}/{key}"
         if bucket not in self._buckets:
-            return self._recorder.call(
-                "storage", action, target, Code.DENIED, f"no storage permission for {bucket!r}"
-            )
-        if write and bucket not in self._writable:
-            return self._recorder.call(
-                "storage", action, target, Code.DENIED, f"storage:read:{bucket} is read-only"
-            )
-        if not (folder and key == ".") and not _valid_key(key):
-            return self._recorder.call(
-                "storage", action, target, Code.DENIED, "a key must be a relative path of names"
-            )
-        return Code.OK
+            detail = f"no storage permission for {bucket!r}"
+        elif write and bucket not in self._writable:
+            detail = f"storage:read:{bucket} is read-only"
+        elif not (folder and key == ".") and not _valid_key(key):
+            detail = "a key must be a relative path of names"
+        else:
+            return Code.OK
+        return self._recorder.call("storage", action, f"{bucket}/{key}", Code.DENIED, detail)
 
     def _failed(self, action: str, bucket: str, key: str, exc: OSError) -> Code:
         target = f"{bucket}/{key}"
@@ -150,9 +172,43 @@ class Storage:
         return self._recorder.call("storage", action, target, Code.FAILED, exc.strerror or "")
 
 
-def _read_up_to(fd: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+def _read_file(root: int, key: str, cap: int) -> bytes | None:
+    """The bytes of `key` under the folder `root`, or None when it holds more than `cap`."""
+    fd, size = _open(root, key, os.O_RDONLY)
+    try:
+        if size > cap:
+            return None
+        data = os.read(fd, size)  # fstat's size: no read of the end, no buffer of `cap`
+        if len(data) != size or not size:  # it changed since: read on to the end or the cap
+            data = _read_on(fd, data, cap + 1)
+    finally:
+        os.close(fd)
+    return None if len(data) > cap else data
+
+
+def _replace(root: int, key: str, data: bytes, room: Callable[[int], bool]) -> tuple[int, bool]:
+    """Write `data` as `key` under `root` if `room(growth)`: (growth in bytes, written)."""
+    growth = len(data) - _size(root, key)
+    if not room(growth):
+        return growth, False
+    fd, _ = _open(root, key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, create_dirs=True)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+    return growth, True
+
+
+def _list(root: int, prefix: str) -> list[str]:
+    fd = _open_dir(root, prefix)
+    try:
+        return _entries(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_on(fd: int, start: bytes, limit: int) -> bytes:
+    """`start` and what follows it in `fd`, at most `limit` bytes in all."""
+    chunks = [start]
+    size = len(start)
     while size < limit:
         chunk = os.read(fd, limit - size)
         if not chunk:
@@ -163,14 +219,17 @@ def _read_up_to(fd: int, limit: int) -> bytes:
 
 
 def _valid_key(key: str) -> bool:
-    if not key or len(key) > MAX_KEY or "\0" in key or key.startswith("/"):
+    if not key or len(key) > MAX_KEY or "\0" in key:
         return False
-    return all(part not in ("", ".", "..") for part in key.split("/"))
+    if "/" not in key:  # the common case: one name
+        return key not in (".", "..")
+    return not key.startswith("/") and all(part not in ("", ".", "..") for part in key.split("/"))
 
 
-def _open_dir(root: Path, folder: str, *, create: bool = False) -> int:
-    """A descriptor of `root/folder`, walking one name at a time without following links."""
-    fd = os.open(root, _DIR_FLAGS)
+def _open_dir(root: int, folder: str, *, create: bool = False) -> int:
+    """A new descriptor of `folder` under the descriptor `root`, walking one name at a
+    time without following links."""
+    fd = os.dup(root)
     for part in [p for p in folder.split("/") if p]:
         try:
             if create:
@@ -193,20 +252,25 @@ def _open_component(name: str, dir_fd: int) -> int:
         raise
 
 
-def _open(root: Path, key: str, flags: int, *, create_dirs: bool = False) -> int:
+def _open(root: int, key: str, flags: int, *, create_dirs: bool = False) -> tuple[int, int]:
+    """(descriptor, size) of the regular file `key` under `root`; `OSError` otherwise."""
     folder, _, name = key.rpartition("/")
-    dir_fd = _open_dir(root, folder, create=create_dirs)
-    try:
-        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
-    finally:
-        os.close(dir_fd)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    if not folder:
+        fd = os.open(name, flags | _FILE_FLAGS, 0o600, dir_fd=root)
+    else:
+        dir_fd = _open_dir(root, folder, create=create_dirs)
+        try:
+            fd = os.open(name, flags | _FILE_FLAGS, 0o600, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise OSError(errno.EISDIR, "not a regular file")
-    return fd
+    return fd, info.st_size
 
 
-def _size(root: Path, key: str) -> int:
+def _size(root: int, key: str) -> int:
     folder, _, name = key.rpartition("/")
     try:
         dir_fd = _open_dir(root, folder)

@@ -1,29 +1,8 @@
-"""Building the sandbox's result models on the per-call path without pydantic's loops."""
+"""Building the sandbox's result models on the per-call path: `sandbench._construct.built`,
+which lives below `hostapi` so that the host API's records are built the same way."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from sandbench._construct import built
 
 __all__ = ["built"]
-
-M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
-
-
-def built(cls: type[M], defaults: dict[str, Any], **values: Any) -> M:
-    """`cls.model_construct(**values)` without its per-field loop (about 8 µs for `Outcome`).
-
-    For the sandbox's frozen models, which have no aliases, private attributes or
-    post-init: `values` are the fields the caller sets, `defaults` every other field's
-    default (shared: the models are frozen). The fields set are those of `values`, as with
-    `model_construct`; `tests/sandbox/test_wasm_fastcall.py` checks the two agree. Nothing
-    is validated: only for values the sandbox computed itself.
-    """
-    model = cls.__new__(cls)
-    _set(model, "__dict__", {**defaults, **values})
-    _set(model, "__pydantic_fields_set__", set(values))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
-    return model

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from ctypes import memmove, string_at
 
 import wasmtime
 
 from sandbench.hostapi import Code, HostApi, HostResult
 from sandbench.hostapi.abi import CORE_NAMESPACE
 
-from .hostcall import caller_memory, define_i32_func
+from .hostcall import CallerMemory, HostCaller, caller_memory, define_i32_func
 
 __all__ = ["FUNCTIONS", "NAMESPACE", "bound", "current_host", "define_host"]
 
@@ -45,52 +46,60 @@ def current_host() -> HostApi | None:
     return _current.get()
 
 
-class _Memory:
-    """Bounds-checked access to the caller's exported `memory`."""
+class _Memory(CallerMemory):
+    """Bounds-checked access to the caller's exported `memory` (hostcall.py finds it).
 
-    def __init__(self, caller: wasmtime.Caller) -> None:
-        self._memory = caller_memory(caller)  # by address (hostcall.py)
-        # The guest cannot grow its memory while the host function runs: read the size once.
-        self._size = self._memory.size() if self._memory is not None else 0
+    The checks and copies are inline here rather than through `CallerMemory.read` and
+    `write`: a storage call makes three of them, and each call level costs here.
+    """
 
-    def read(self, ptr: int, length: int) -> bytes | None:
+    __slots__ = ()
+
+    def checked(self, ptr: int, length: int) -> bytes | None:
+        """`length` bytes at `ptr`, or None when the range is outside memory."""
         ptr &= 0xFFFFFFFF  # i32 arrives signed; pointers are unsigned
-        if self._memory is None or not _inside(ptr, length, self._size):
+        if length < 0 or ptr + length > self._size:
             return None
-        return self._memory.read(ptr, length)
+        return string_at(self._base + ptr, length)
 
-    def write(self, result: HostResult, ptr: int, cap: int) -> int:
+    def text(self, ptr: int, length: int) -> str | None:
+        """The UTF-8 text at `ptr`, or None when outside memory or not UTF-8."""
+        ptr &= 0xFFFFFFFF
+        if length < 0 or ptr + length > self._size:
+            return None
+        try:
+            return string_at(self._base + ptr, length).decode()
+        except UnicodeDecodeError:
+            return None
+
+    def answer(self, result: HostResult, ptr: int, cap: int) -> int:
         """Copy a successful result into the guest's buffer; the i32 the guest gets back."""
-        if not result.ok:
+        data = result.data
+        if result.code is not Code.OK:
             return int(result.code)
-        if not result.data:
+        if not data:
             return result.value
         ptr &= 0xFFFFFFFF
-        if len(result.data) > cap:
+        if len(data) > cap:
             return int(Code.BUFFER_TOO_SMALL)
-        if self._memory is None or not _inside(ptr, cap, self._size):
+        if ptr + cap > self._size:  # cap >= len(data) >= 0
             return int(Code.BAD_ARGUMENT)
-        self._memory.write(ptr, result.data)
-        return len(result.data)
+        memmove(self._base + ptr, data, len(data))
+        return len(data)
 
 
-def _inside(ptr: int, length: int, size: int) -> bool:
-    return ptr >= 0 and length >= 0 and ptr + length <= size
+# A module without an exported memory: every range is outside (no size is below 0).
+_NO_MEMORY = _Memory(0, -1)
 
 
-def _text(memory: _Memory, ptr: int, length: int) -> str | None:
-    raw = memory.read(ptr, length)
-    if raw is None:
-        return None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+def _memory(caller: HostCaller) -> _Memory:
+    """The caller's memory; its size is read once (the guest cannot grow it meanwhile)."""
+    return caller_memory(caller, _Memory) or _NO_MEMORY
 
 
-def _log(caller: wasmtime.Caller, level: int, ptr: int, length: int) -> int:
+def _log(caller: HostCaller, level: int, ptr: int, length: int) -> int:
     host = _current.get()
-    raw = _Memory(caller).read(ptr, length)
+    raw = _memory(caller).checked(ptr, length)
     if raw is None:
         return int(Code.BAD_ARGUMENT)
     if host is None:
@@ -98,43 +107,43 @@ def _log(caller: wasmtime.Caller, level: int, ptr: int, length: int) -> int:
     return int(host.log.write(level, raw).code)
 
 
-def _http_fetch(caller: wasmtime.Caller, ptr: int, length: int, out: int, cap: int) -> int:
-    memory = _Memory(caller)
-    raw = memory.read(ptr, length)
+def _http_fetch(caller: HostCaller, ptr: int, length: int, out: int, cap: int) -> int:
+    memory = _memory(caller)
+    raw = memory.checked(ptr, length)
     host = _current.get()
     if raw is None or cap < 0:
         return int(Code.BAD_ARGUMENT)
     if host is None:
         return int(Code.DENIED)
-    return memory.write(host.http.fetch(raw, cap), out, cap)
+    return memory.answer(host.http.fetch(raw, cap), out, cap)
 
 
 def _storage(action: str) -> Callable[..., int]:
     def call(
-        caller: wasmtime.Caller, b_ptr: int, b_len: int, k_ptr: int, k_len: int, x: int, y: int
+        caller: HostCaller, b_ptr: int, b_len: int, k_ptr: int, k_len: int, x: int, y: int
     ) -> int:
-        memory = _Memory(caller)
-        bucket, key = _text(memory, b_ptr, b_len), _text(memory, k_ptr, k_len)
+        memory = _memory(caller)
+        bucket, key = memory.text(b_ptr, b_len), memory.text(k_ptr, k_len)
         host = _current.get()
         if bucket is None or key is None:
             return int(Code.BAD_ARGUMENT)
         if host is None:
             return int(Code.DENIED)
         if action == "write":
-            data = memory.read(x, y)
+            data = memory.checked(x, y)
             if data is None:
                 return int(Code.BAD_ARGUMENT)
-            return memory.write(host.storage.write(bucket, key, data), 0, 0)
+            return memory.answer(host.storage.write(bucket, key, data), 0, 0)
         if action == "read":
-            return memory.write(host.storage.read(bucket, key, max(y, 0)), x, y)
-        return memory.write(host.storage.list(bucket, key, max(y, 0)), x, y)
+            return memory.answer(host.storage.read(bucket, key, max(y, 0)), x, y)
+        return memory.answer(host.storage.list(bucket, key, max(y, 0)), x, y)
 
     return call
 
 
 def _db(action: str) -> Callable[..., int]:
     def call(
-        caller: wasmtime.Caller,
+        caller: HostCaller,
         s_ptr: int,
         s_len: int,
         q_ptr: int,
@@ -144,16 +153,16 @@ def _db(action: str) -> Callable[..., int]:
         out: int,
         cap: int,
     ) -> int:
-        memory = _Memory(caller)
-        schema = _text(memory, s_ptr, s_len)
-        sql, params = memory.read(q_ptr, q_len), memory.read(p_ptr, p_len)
+        memory = _memory(caller)
+        schema = memory.text(s_ptr, s_len)
+        sql, params = memory.checked(q_ptr, q_len), memory.checked(p_ptr, p_len)
         host = _current.get()
         if schema is None or sql is None or params is None or cap < 0:
             return int(Code.BAD_ARGUMENT)
         if host is None:
             return int(Code.DENIED)
         run = host.database.query if action == "query" else host.database.execute
-        return memory.write(run(schema, sql, params, cap), out, cap)
+        return memory.answer(run(schema, sql, params, cap), out, cap)
 
     return call
 
