@@ -9,7 +9,13 @@ from pydantic import BaseModel
 __all__ = ["built"]
 
 M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
+# BaseModel's own slots, set through their descriptors: `object.__setattr__` looks each
+# name up in the class first, which costs more than the setting itself.
+_SLOTS = BaseModel.__dict__
+_set_dict = _SLOTS["__dict__"].__set__
+_set_fields = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
 
 
 def built(cls: type[M], defaults: dict[str, Any], **values: Any) -> M:
@@ -21,9 +27,9 @@ def built(cls: type[M], defaults: dict[str, Any], **values: Any) -> M:
     `model_construct`; `tests/sandbox/test_wasm_fastcall.py` checks the two agree. Nothing
     is validated: only for values the sandbox computed itself.
     """
-    model = cls.__new__(cls)
-    _set(model, "__dict__", {**defaults, **values})
-    _set(model, "__pydantic_fields_set__", set(values))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
+    model = object.__new__(cls)  # what `cls.__new__` is (BaseModel defines none), unlooked-up
+    _set_dict(model, {**defaults, **values} if defaults else values)  # `values` is ours
+    _set_fields(model, set(values))
+    _set_extra(model, None)
+    _set_private(model, None)
     return model

@@ -21,6 +21,7 @@ from sandbench.hostapi import HostApi
 from sandbench.sandbox.budget import CappedOutput, ModuleCpu, thread_cpu_s, ticks_for
 from sandbench.sandbox.interface import Grants, SandboxLimits
 
+from .fastcall import StoreMeter
 from .files import FileSlots
 from .poll import PollState
 
@@ -56,6 +57,7 @@ class Call:
     stdout: CappedOutput
     stderr: CappedOutput
     poll: PollState
+    meter: StoreMeter
     files: FileSlots | None = None  # the module imports path_open (files.py counts its opens)
     fuel: int = 0
     started: float = 0.0
@@ -69,8 +71,7 @@ class Call:
         Call it inside `poll.scoped()`: sleeping (`poll_oneoff`) is bounded by this deadline.
         """
         self.fuel = fuel
-        self.store.set_fuel(fuel)
-        self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS) + lag)
+        self.meter.set(fuel, ticks_for(timeout_ms, TICK_MS) + lag)
         self.poll.arm(timeout_ms, stdin_bytes)
         if self.files is not None:
             self.files.arm()
@@ -85,7 +86,7 @@ class Call:
         return self.cpu_s
 
     def fuel_used(self) -> int:
-        return self.fuel - self.store.get_fuel()
+        return self.fuel - self.meter.fuel()
 
 
 class StdinFile:
@@ -148,7 +149,8 @@ def new_call(
     # After set_wasi: WASI's monotonic clock starts there (see PollState.origin_ns).
     poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
     files = FileSlots(limits.files) if spec.writes_files else None
-    return Call(store=store, stdout=stdout, stderr=stderr, poll=poll, files=files)
+    meter = StoreMeter(store)
+    return Call(store=store, stdout=stdout, stderr=stderr, poll=poll, meter=meter, files=files)
 
 
 def instance_pre(spec: Spec) -> wasmtime.InstancePre:
