@@ -25,7 +25,8 @@ def reactor_of(command: str, answer: bytes = OK_ANSWER) -> str:
     """`command` (a wat.py module) as a reactor: `sandbench_handle` runs its `_start` body,
     then answers `answer`."""
     module, start, body = command.rpartition('(func (export "_start")')
-    assert start and body.endswith("))"), "not a wat.command module"
+    assert start, "not a wat.command module"
+    assert body.endswith("))")
     packed = (_ANSWER_AT << 32) | len(answer)
     return f"""{module}(func $start{body[:-1]}
   (data (i32.const {_ANSWER_AT}) "{wat.wat_bytes(answer)}")
@@ -69,10 +70,14 @@ def test_hostile_handler_is_the_commands_violation_and_the_instance_is_replaced(
     with _load(backend, make_module, reactor_of(command, answer), "reactor") as instance:
         assert instance._live.fast is not None  # the exports' types put it on the fast path
         first, second = instance.invoke(Request()), instance.invoke(Request(body=b"x" * 64))
-    assert first.violation is not None and first.violation.kind in kinds, first.violation
+    assert first.violation is not None
+    assert first.violation.kind in kinds, first.violation
     assert first.response is None
-    assert first.usage.wall_ms > 0 and first.usage.cpu_ms > 0 and first.usage.fuel > 0
-    assert second.violation is not None and second.violation.kind in kinds
+    assert first.usage.wall_ms > 0
+    assert first.usage.cpu_ms > 0
+    assert first.usage.fuel > 0
+    assert second.violation is not None
+    assert second.violation.kind in kinds
     assert second.usage.instantiate_ms > 0  # a trapped instance is never re-entered
     if name != "bad-response":  # the command ABI's bad response is its stdout, not this
         with _load(backend, make_module, command, "command") as same_as_command:
@@ -81,9 +86,7 @@ def test_hostile_handler_is_the_commands_violation_and_the_instance_is_replaced(
         assert first.violation.exit_code == 3
 
 
-def test_a_handler_flooding_stderr_answers_with_the_rest_dropped_and_counted(
-    backend, make_module
-):
+def test_a_handler_flooding_stderr_answers_with_the_rest_dropped_and_counted(backend, make_module):
     with _load(backend, make_module, reactor_of(wat.stderr_flood(20)), "reactor") as instance:
         outcomes = [instance.invoke(Request()) for _ in range(2)]
     for outcome in outcomes:
@@ -93,9 +96,7 @@ def test_a_handler_flooding_stderr_answers_with_the_rest_dropped_and_counted(
         assert outcome.usage.stderr_dropped_bytes == 4 * 1024
 
 
-def test_a_handler_using_storage_without_permission_is_denied_and_recorded(
-    backend, make_module
-):
+def test_a_handler_using_storage_without_permission_is_denied_and_recorded(backend, make_module):
     with _load(backend, make_module, reactor_of(STORAGE_READ), "reactor") as instance:
         assert instance._live.fast is not None
         outcomes = [instance.invoke(Request()) for _ in range(2)]

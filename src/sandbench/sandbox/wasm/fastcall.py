@@ -138,27 +138,24 @@ class StoreMeter:
 
     def set(self, fuel: int, deadline_ticks: int) -> None:
         """Give the store `fuel` and a deadline `deadline_ticks` epochs from now."""
-        self._open()
-        _check(_set_fuel(self._context, fuel))
+        # A closed store's context is freed memory: never hand it to wasmtime.
+        if self._store._Store__context is None:  # type: ignore[attr-defined]
+            raise ValueError("already closed")
+        if error := _set_fuel(self._context, fuel):
+            _raise_error(error)
         _set_deadline(self._context, deadline_ticks)
 
     def fuel(self) -> int:
         """The fuel left."""
-        self._open()
-        _check(_get_fuel(self._context, self._fuel_at))
-        return self._fuel.value
-
-    def _open(self) -> None:
-        # A closed store's context is freed memory: never hand it to wasmtime.
         if self._store._Store__context is None:  # type: ignore[attr-defined]
             raise ValueError("already closed")
+        if error := _get_fuel(self._context, self._fuel_at):
+            _raise_error(error)
+        return self._fuel.value
 
 
-def _check(error: int | None) -> None:
-    if error:
-        raise wasmtime.WasmtimeError._from_ptr(
-            ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))
-        )
+def _raise_error(error: int) -> None:
+    raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
 
 
 class LinearMemory:
@@ -193,19 +190,17 @@ class LinearMemory:
 
     def write(self, offset: int, data: bytes) -> None:
         """Copy `data` to `offset`; the caller checked `offset + len(data) <= size()`."""
-        self._mapped()[offset : offset + len(data)] = data
+        (self._view or self._mapped())[offset : offset + len(data)] = data
 
     def read(self, offset: int, length: int) -> bytes:
         """`length` bytes from `offset`; the caller checked the range against `size()`."""
-        return self._mapped()[offset : offset + length].tobytes()
+        return (self._view or self._mapped())[offset : offset + length].tobytes()
 
     def _mapped(self) -> memoryview:
-        view = self._view
-        if view is None:
-            base = _data(self._context, self._memory)
-            if not self._size or not base:
-                view = memoryview(bytearray())
-            else:
-                view = memoryview((ctypes.c_ubyte * self._size).from_address(base)).cast("B")
-            self._view = view
-        return view
+        """The view over the memory as `size()` last saw it (an empty memory: an empty one)."""
+        base = _data(self._context, self._memory)
+        if not self._size or not base:
+            self._view = memoryview(bytearray())
+        else:
+            self._view = memoryview((ctypes.c_ubyte * self._size).from_address(base)).cast("B")
+        return self._view
