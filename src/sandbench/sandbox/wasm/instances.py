@@ -97,21 +97,28 @@ class _BaseInstance(Closing):
         return counted(lambda: self._invoke_locked(request))
 
     def _invoke_locked(self, request: Request) -> Outcome:
-        with self._lock, scoped():
-            if self._closed:
-                raise SandboxError("instance is closed")
-            waited = self._spec.cpu.share.acquire(self._spec.limits.timeout_ms)
-            if waited is None:
-                return Outcome(violation=self._share_exhausted())
-            host = self._spec.host
-            if host is None:
+        with self._lock:
+            if not self._spec.sleeps:  # no poll_oneoff import: no poll state to scope
+                return self._invoke_shared(request)
+            with scoped():
+                return self._invoke_shared(request)
+
+    def _invoke_shared(self, request: Request) -> Outcome:
+        """`invoke` under the instance's lock: the CPU share, the host API, the storage quota."""
+        if self._closed:
+            raise SandboxError("instance is closed")
+        waited = self._spec.cpu.share.acquire(self._spec.limits.timeout_ms)
+        if waited is None:
+            return Outcome(violation=self._share_exhausted())
+        host = self._spec.host
+        if host is None:
+            outcome = self._invoke(request, waited)
+        else:
+            host.begin()
+            with bound(host):
                 outcome = self._invoke(request, waited)
-            else:
-                host.begin()
-                with bound(host):
-                    outcome = self._invoke(request, waited)
-                outcome = with_activity(outcome, host)
-            return self._storage_checked(outcome) if self._spec.writes_files else outcome
+            outcome = with_activity(outcome, host)
+        return self._storage_checked(outcome) if self._spec.writes_files else outcome
 
     def _storage_checked(self, outcome: Outcome) -> Outcome:
         """A call that left the writable buckets over `limits.storage` is a violation.

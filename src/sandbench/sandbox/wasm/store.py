@@ -45,6 +45,9 @@ class Spec:
     scratch: Path
     host: HostApi | None = None
     writes_files: bool = False
+    # False when the module does not import `poll_oneoff`: nothing can sleep, so the per-call
+    # poll state is neither armed nor scoped (poll.py).
+    sleeps: bool = True
     # Epoch ticks already due but not yet added by the backend's ticker (see `_Ticker`).
     epoch_lag: Callable[[], int] = lambda: 0
 
@@ -59,6 +62,7 @@ class Call:
     poll: PollState
     meter: StoreMeter
     files: FileSlots | None = None  # the module imports path_open (files.py counts its opens)
+    sleeps: bool = True  # see `Spec.sleeps`
     fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
@@ -72,7 +76,8 @@ class Call:
         """
         self.fuel = fuel
         self.meter.set(fuel, ticks_for(timeout_ms, TICK_MS) + lag)
-        self.poll.arm(timeout_ms, stdin_bytes)
+        if self.sleeps:
+            self.poll.arm(timeout_ms, stdin_bytes)
         if self.files is not None:
             self.files.arm()
         self.cpu_s = None
@@ -150,7 +155,15 @@ def new_call(
     poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
     files = FileSlots(limits.files) if spec.writes_files else None
     meter = StoreMeter(store)
-    return Call(store=store, stdout=stdout, stderr=stderr, poll=poll, meter=meter, files=files)
+    return Call(
+        store=store,
+        stdout=stdout,
+        stderr=stderr,
+        poll=poll,
+        meter=meter,
+        files=files,
+        sleeps=spec.sleeps,
+    )
 
 
 def instance_pre(spec: Spec) -> wasmtime.InstancePre:
