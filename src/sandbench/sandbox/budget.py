@@ -187,7 +187,7 @@ class ModuleCpu:
         nothing about the fuel rate of the calls that follow.
         """
         self.share.charge(cpu_s)
-        if learn:
+        if learn and cpu_s >= MIN_SAMPLE_S:  # `learn` ignores shorter calls: skip the call
             self.rate.learn(fuel, cpu_s)
 
 

@@ -252,6 +252,7 @@ class WasmBackend(Closing):
             host=host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
             writes_files=f"{WASI}::path_open" in shape.imports,
             guards=guards_for(shape.imports),
+            sleeps=f"{WASI}::poll_oneoff" in shape.imports,
         )
         instance = CommandInstance(spec) if runtime.abi == "command" else ReactorInstance(spec)
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)

@@ -97,19 +97,28 @@ class _BaseInstance(Closing):
         return guarded(lambda: self._invoke_locked(request))
 
     def _invoke_locked(self, request: Request) -> Outcome:
-        with self._lock, scoped():
-            if self._closed:
-                raise SandboxError("instance is closed")
-            waited = self._spec.cpu.share.acquire(self._spec.limits.timeout_ms)
-            if waited is None:
-                return Outcome(violation=self._share_exhausted())
-            host = self._spec.host
-            if host is None:
-                return self._storage_checked(self._invoke(request, waited))
+        with self._lock:
+            if not self._spec.sleeps:  # no poll_oneoff import: no poll state to scope
+                return self._invoke_shared(request)
+            with scoped():
+                return self._invoke_shared(request)
+
+    def _invoke_shared(self, request: Request) -> Outcome:
+        """`invoke` under the instance's lock: the CPU share, the host API, the storage quota."""
+        if self._closed:
+            raise SandboxError("instance is closed")
+        waited = self._spec.cpu.share.acquire(self._spec.limits.timeout_ms)
+        if waited is None:
+            return Outcome(violation=self._share_exhausted())
+        host = self._spec.host
+        if host is None:
+            outcome = self._invoke(request, waited)
+        else:
             host.begin()
             with bound(host):
                 outcome = self._invoke(request, waited)
-            return self._storage_checked(with_activity(outcome, host))
+            outcome = with_activity(outcome, host)
+        return self._storage_checked(outcome) if self._spec.writes_files else outcome
 
     def _storage_checked(self, outcome: Outcome) -> Outcome:
         """A call that left the writable buckets over `limits.storage` is a violation.
@@ -191,20 +200,24 @@ class _BaseInstance(Closing):
     ) -> Outcome:
         """The call's outcome, with what it used.
 
-        Charges the CPU the call used to the module's share and learns its fuel rate.
+        Charges the CPU the call used to the module's share and learns its fuel rate. The
+        thread's CPU clock is read once here if the call's was not read yet: that reading
+        ends both the module's CPU and the host's (only the outcome's own construction,
+        about a microsecond, comes after it).
         """
+        ended_here = call.cpu_s is None
         cpu_s = call.stop()
         wall_ms = (time.perf_counter() - call.started) * 1000
         fuel = call.fuel_used()
         self._spec.cpu.settle(fuel, cpu_s)
-        host_cpu_ms = (thread_cpu_s() - call.cpu_started) * 1000
+        host_cpu_s = cpu_s if ended_here else thread_cpu_s() - call.cpu_started
         # Built from values this module computed: skip validation on the hot path.
         usage_of = built(
             Usage,
             {},
             wall_ms=wall_ms,
             cpu_ms=cpu_s * 1000,
-            host_cpu_ms=host_cpu_ms,
+            host_cpu_ms=host_cpu_s * 1000,
             fuel=fuel,
             memory_bytes=usage.memory,
             output_bytes=usage.output_bytes,
@@ -313,7 +326,7 @@ class Persistent(_BaseInstance):
         return (time.perf_counter() - call.started) * 1000, None
 
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
-        instantiate_ms, violation = self._ensure()
+        instantiate_ms, violation = (0.0, None) if self._live is not None else self._ensure()
         if violation is not None or self._live is None:
             return Outcome(violation=violation, usage=Usage(instantiate_ms=instantiate_ms))
         outcome = self._call(self._live, request, instantiate_ms, throttled_ms)

@@ -79,22 +79,27 @@ class ReactorInstance(Persistent):
         call = live.call
         call.stdout.reset()
         call.stderr.reset()
-        output, violation = None, None
+        output, violation, memory = None, None, -1
+        envelope = request_envelope(request)
         try:
             self._arm(call)
-            output = self._handle(live, request_envelope(request))
+            if live.fast is not None:
+                output = self._handle_fast(live.fast, envelope)
+                memory = live.fast.memory.known_size  # read after the call, by the bounds check
+            else:
+                output = self._handle(live, envelope)
             if call.stdout.overflowed:
                 violation = self._classify(call, None, 0, "invoke")
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             violation = self._classify(call, exc, _memory_of(live), "invoke")
         except ProtocolError as exc:
             violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
-        memory = _memory_of(live)
+        if memory < 0:
+            memory = _memory_of(live)
         return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
 
     def _handle(self, live: _Live, envelope: bytes) -> bytes:
-        if live.fast is not None:
-            return self._handle_fast(live.fast, envelope)
+        """One request through wasmtime-py's checked calls (exports of looser types)."""
         store = live.call.store
         ptr = live.alloc(store, len(envelope))
         if not isinstance(ptr, int) or ptr <= 0:

@@ -21,6 +21,7 @@ from sandbench.hostapi import HostApi
 from sandbench.sandbox.budget import CappedOutput, ModuleCpu, thread_cpu_s, ticks_for
 from sandbench.sandbox.interface import Grants, SandboxLimits
 
+from .fastcall import StoreMeter
 from .guards import GuardState, LimitGuard, arm_all
 from .poll import PollState
 
@@ -45,6 +46,9 @@ class Spec:
     host: HostApi | None = None
     writes_files: bool = False
     guards: tuple[LimitGuard, ...] = ()  # the limits enforced by host functions (guards.py)
+    # False when the module does not import `poll_oneoff`: nothing can sleep, so the per-call
+    # poll state is neither armed nor scoped (poll.py).
+    sleeps: bool = True
     # Epoch ticks already due but not yet added by the backend's ticker (see `_Ticker`).
     epoch_lag: Callable[[], int] = lambda: 0
 
@@ -57,7 +61,9 @@ class Call:
     stdout: CappedOutput
     stderr: CappedOutput
     poll: PollState
+    meter: StoreMeter
     guards: tuple[GuardState, ...] = ()  # one per guard of the spec (guards.py)
+    sleeps: bool = True  # see `Spec.sleeps`
     fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
@@ -70,9 +76,9 @@ class Call:
         Call it inside `poll.scoped()`: sleeping (`poll_oneoff`) is bounded by this deadline.
         """
         self.fuel = fuel
-        self.store.set_fuel(fuel)
-        self.store.set_epoch_deadline(ticks_for(timeout_ms, TICK_MS) + lag)
-        self.poll.arm(timeout_ms, stdin_bytes)
+        self.meter.set(fuel, ticks_for(timeout_ms, TICK_MS) + lag)
+        if self.sleeps:
+            self.poll.arm(timeout_ms, stdin_bytes)
         if self.guards:
             arm_all(self.guards)
         self.cpu_s = None
@@ -86,7 +92,7 @@ class Call:
         return self.cpu_s
 
     def fuel_used(self) -> int:
-        return self.fuel - self.store.get_fuel()
+        return self.fuel - self.meter.fuel()
 
 
 class StdinFile:
@@ -149,7 +155,16 @@ def new_call(
     # After set_wasi: WASI's monotonic clock starts there (see PollState.origin_ns).
     poll = PollState(store=store, stdout=stdout, stderr=stderr, origin_ns=time.monotonic_ns())
     guards = tuple(guard.state(limits) for guard in spec.guards)
-    return Call(store=store, stdout=stdout, stderr=stderr, poll=poll, guards=guards)
+    meter = StoreMeter(store)
+    return Call(
+        store=store,
+        stdout=stdout,
+        stderr=stderr,
+        poll=poll,
+        meter=meter,
+        guards=guards,
+        sleeps=spec.sleeps,
+    )
 
 
 def instance_pre(spec: Spec) -> wasmtime.InstancePre:
