@@ -48,6 +48,7 @@ from sandbench.sandbox.interface import (
 )
 from sandbench.sandbox.scratch import scratch_dir, sweep_scratch
 
+from .command import CommandInstance
 from .component import (
     EXPORT,
     ComponentInstance,
@@ -57,9 +58,10 @@ from .component import (
 from .diagnostics import wat_message
 from .files import define_files
 from .host import NAMESPACE, define_host
-from .instances import WASI, CommandInstance, Persistent
+from .instances import WASI, Persistent
 from .poll import define_poll
 from .reactor import REACTOR_EXPORTS, ReactorInstance
+from .stdio import define_stdio
 from .store import TICK_MS, Spec
 from .traps import first_line
 
@@ -149,6 +151,7 @@ class WasmBackend(Closing):
         # wasmtime's own poll_oneoff would block where the epoch deadline cannot reach it;
         # ours sleeps within the call's deadline (docs/abi.md, "Sleeping").
         define_poll(self._linker)
+        define_stdio(self._linker)  # stdout/stderr into capped sinks, no worker thread
         define_files(self._linker, self._engine)  # limits.files (see files.py)
         self._version = wasmtime_version()
         self._cache = (

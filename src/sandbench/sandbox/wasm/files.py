@@ -34,7 +34,7 @@ from sandbench.sandbox.interface import Outcome, Violation, ViolationKind
 
 from .fastcall import raise_failure
 
-__all__ = ["FileSlots", "counted", "define_files", "own_context"]
+__all__ = ["FileSlots", "counted", "define_files", "forward_write", "own_context"]
 
 WASI = "wasi_snapshot_preview1"
 _EFAULT, _EMFILE = 21, 33
@@ -43,15 +43,18 @@ _ADAPTER = f"""(module
   (import "{WASI}" "path_open" (func $open (param {" ".join(_OPEN_PARAMS)}) (result i32)))
   (import "{WASI}" "fd_close" (func $close (param i32) (result i32)))
   (import "{WASI}" "fd_renumber" (func $renumber (param i32 i32) (result i32)))
+  (import "{WASI}" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
   (import "guest" "memory" (memory 0))
   (export "memory" (memory 0))
   (func (export "path_open") (param {" ".join(_OPEN_PARAMS)}) (result i32)
     (call $open {" ".join(f"(local.get {i})" for i in range(len(_OPEN_PARAMS)))}))
   (func (export "fd_close") (param i32) (result i32) (call $close (local.get 0)))
   (func (export "fd_renumber") (param i32 i32) (result i32)
-    (call $renumber (local.get 0) (local.get 1))))"""
-_FORWARDED = ("path_open", "fd_close", "fd_renumber")
-_KINDS = {len(_OPEN_PARAMS): _OPEN_PARAMS, 1: ("i32",), 2: ("i32", "i32")}
+    (call $renumber (local.get 0) (local.get 1)))
+  (func (export "fd_write") (param i32 i32 i32 i32) (result i32)
+    (call $write (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"""
+_FORWARDED = ("path_open", "fd_close", "fd_renumber", "fd_write")
+_KINDS = {len(_OPEN_PARAMS): _OPEN_PARAMS, 1: ("i32",), 2: ("i32", "i32"), 4: ("i32",) * 4}
 
 _T = TypeVar("_T")
 _current: ContextVar[FileSlots | None] = ContextVar("sandbench_files", default=None)
@@ -99,6 +102,17 @@ def counted(invoke: Callable[[], Outcome]) -> Outcome:
         return outcome.model_copy(update={"violation": slots.violation(), "response": None})
 
     return own_context(run)
+
+
+def forward_write(caller: wasmtime.Caller, args: tuple[int, int, int, int]) -> int | None:
+    """WASI's own `fd_write(*args)` for the store of `caller` (stdio.py sends it the
+    descriptors other than stdout and stderr): its errno, or None when the store has never
+    opened, closed or renumbered a file (then only stdio and the preopened folders exist,
+    and WASI answers EBADF for those)."""
+    slots = _current.get()
+    if slots is None or not slots.forward:
+        return None
+    return _call_unchecked(caller, slots.forward[3], args)
 
 
 def _call_unchecked(caller: wasmtime.Caller, func: wasmtime.Func, args: tuple[int, ...]) -> int:

@@ -30,7 +30,7 @@ import wasmtime
 
 from sandbench.sandbox.budget import CappedOutput
 
-__all__ = ["PollState", "define_poll", "scoped"]
+__all__ = ["PollState", "current", "define_poll", "scoped"]
 
 WASI = "wasi_snapshot_preview1"
 _SUBSCRIPTION = 48
@@ -69,6 +69,11 @@ class PollState:
         self.slept_s = 0.0
         self.overslept = False
         _current.set(self)
+
+
+def current() -> PollState | None:
+    """The call armed on this thread (`PollState.arm`) and not yet forgotten, if any."""
+    return _current.get()
 
 
 @contextmanager

@@ -7,8 +7,6 @@ budget and epoch deadline and reads the CPU the call used.
 
 from __future__ import annotations
 
-import itertools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,12 +21,12 @@ from sandbench.sandbox.interface import Grants, SandboxLimits
 
 from .files import FileSlots
 from .poll import PollState
+from .wasi import wasi_config
 
-__all__ = ["STDERR_CAP", "TICK_MS", "Call", "Spec", "StdinFile", "instance_pre", "new_call"]
+__all__ = ["STDERR_CAP", "TICK_MS", "Call", "Spec", "instance_pre", "new_call"]
 
 TICK_MS = 10.0
 STDERR_CAP = 16 * 1024
-_serial = itertools.count()
 
 
 @dataclass(kw_only=True)
@@ -88,41 +86,16 @@ class Call:
         return self.fuel - self.store.get_fuel()
 
 
-class StdinFile:
-    """The request body as a file WASI can open: a memfd on Linux, else a private file.
-
-    WASI opens the path when the config is built, so one buffer serves every call of an
-    instance (calls are serialized).
-    """
-
-    def __init__(self, scratch: Path) -> None:
-        if hasattr(os, "memfd_create"):
-            self._fd = os.memfd_create("sandbench-stdin", os.MFD_CLOEXEC)
-            self.path, self._owned = f"/proc/self/fd/{self._fd}", False
-        else:  # pragma: no cover - not Linux
-            self.path, self._owned = str(scratch / f"stdin-{os.getpid()}-{next(_serial)}"), True
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-
-    def fill(self, body: bytes) -> None:
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, body, 0)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-            if self._owned:  # pragma: no cover - not Linux
-                os.unlink(self.path)
-
-
 def new_call(
-    spec: Spec, env: list[tuple[str, str]], stdin: str | None, *, component: bool = False
+    spec: Spec, env: list[tuple[str, str]], stdin: bytes | None = None, *, component: bool = False
 ) -> Call:
-    """A store with the limits, WASI config and fuel for one call (or one live instance).
+    """A store with the limits, WASI config and fuel for one call (or one live instance);
+    `stdin` is what the module reads on descriptor 0 (the request body, from memory).
 
-    A component is several core instances, tables and memories; `memory_size` caps each
-    memory. Its stdout and stderr are WASI's sink: the guest's entry sends Python's
-    `print` to the host log (and a Python callback as WASI stdout is unsafe at exit).
+    A core module's stdout and stderr reach the call's capped sinks through the backend's
+    own `fd_write` (stdio.py); WASI's are its sink. A component is several core instances,
+    tables and memories; `memory_size` caps each memory. Its stdout and stderr are WASI's
+    sink: the guest's entry sends Python's `print` to the host log.
     """
     limits = spec.limits
     store = wasmtime.Store(spec.engine)
@@ -132,14 +105,7 @@ def new_call(
         # Two instances: the module and, once it opens a file, files.py's adapter.
         store.set_limits(memory_size=limits.memory_bytes, instances=2, tables=4, memories=1)
     stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP, drop=True)
-    wasi = wasmtime.WasiConfig()
-    wasi.argv = [spec.name]
-    wasi.env = env
-    if stdin is not None:
-        wasi.stdin_file = stdin
-    if not component:
-        wasi.stdout_custom = stdout
-        wasi.stderr_custom = stderr
+    wasi = wasi_config(spec.name, env, stdin or b"")
     for bucket, path in spec.grants.storage_read.items():
         wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=False)
     for bucket, path in spec.grants.storage_write.items():
