@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import wasmtime
 
@@ -61,6 +62,9 @@ class PollState:
     deadline: float = 0.0
     slept_s: float = 0.0
     overslept: bool = False
+    # The guest's exported memory, found by stdio.py's fd_write at its first write (one
+    # guest instance per store: it stays the same for the store's life).
+    memory: Any = None
 
     def arm(self, timeout_ms: int, stdin_bytes: int = 0) -> None:
         """Start a call with `timeout_ms` of wall clock from now; make it this thread's."""
