@@ -56,12 +56,10 @@ from .component import (
     define_component_host,
 )
 from .diagnostics import wat_message
-from .files import define_files
-from .host import NAMESPACE, define_host
+from .engines import core_linker, engine
+from .host import NAMESPACE
 from .instances import WASI, Persistent
-from .poll import define_poll
 from .reactor import REACTOR_EXPORTS, ReactorInstance
-from .stdio import define_stdio
 from .store import TICK_MS, Spec
 from .traps import first_line
 
@@ -88,7 +86,7 @@ class _Shape:
 
 
 class _Ticker:
-    """Advances the engine's epoch by one every `TICK_MS` of wall time until stopped.
+    """Advances the engines' epoch by one every `TICK_MS` of wall time until stopped.
 
     The ticks are counted from the clock, not from the wakeups: on a busy machine a wakeup
     comes late, and counting wakeups stretched a 30 s timeout to 40-60 s. A late wakeup
@@ -97,7 +95,7 @@ class _Ticker:
     """
 
     def __init__(self, engine: wasmtime.Engine) -> None:
-        self._engine = engine
+        self._engines = [engine]
         self._stop = threading.Event()
         self._start = time.monotonic()
         self._done = 0
@@ -116,7 +114,8 @@ class _Ticker:
         due = self._due(now)
         added = max(0, due - self._done)
         for _ in range(added):
-            self._engine.increment_epoch()
+            for each in self._engines:
+                each.increment_epoch()
         self._done += added
         return added
 
@@ -131,7 +130,12 @@ class _Ticker:
     def expire_all(self) -> None:
         """Pass every deadline a call can have (an hour of ticks): running calls trap now."""
         for _ in range(int(3_600_000 // TICK_MS) + 2):
-            self._engine.increment_epoch()
+            for each in self._engines:
+                each.increment_epoch()
+
+    def add(self, engine: wasmtime.Engine) -> None:
+        """Advance `engine`'s epoch too, from the next tick on."""
+        self._engines = [*self._engines, engine]
 
 
 class WasmBackend(Closing):
@@ -140,19 +144,10 @@ class WasmBackend(Closing):
     name = "wasm"
 
     def __init__(self, cache_dir: Path | None = None, *, use_cache: bool = True) -> None:
-        config = wasmtime.Config()
-        config.consume_fuel = True
-        config.epoch_interruption = True
-        self._engine = wasmtime.Engine(config)
-        self._linker = wasmtime.Linker(self._engine)
-        self._linker.define_wasi()
-        self._linker.allow_shadowing = True
-        define_host(self._linker)
-        # wasmtime's own poll_oneoff would block where the epoch deadline cannot reach it;
-        # ours sleeps within the call's deadline (docs/abi.md, "Sleeping").
-        define_poll(self._linker)
-        define_stdio(self._linker)  # stdout/stderr into capped sinks, no worker thread
-        define_files(self._linker, self._engine)  # limits.files (see files.py)
+        self._engine = engine()
+        self._core = (self._engine, core_linker(self._engine))
+        # Command modules instantiate per request: theirs pools instances (engines.py).
+        self._command: tuple[wasmtime.Engine, wasmtime.Linker] | None = None
         self._version = wasmtime_version()
         self._cache = (
             ArtifactCache((cache_dir or default_cache_dir()) / "wasm", ".cwasm")
@@ -224,8 +219,9 @@ class WasmBackend(Closing):
         started = time.perf_counter()
         if runtime.abi == "component":
             return self._load_component(package, limits, grants, fresh, started)
+        on, linker = self._command_engine() if runtime.abi == "command" else self._core
         try:
-            key, module, compile_ms, hit = self._module(package.entry_path, fresh)
+            key, module, compile_ms, hit = self._module(package.entry_path, fresh, on)
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
             message = _not_a_module(exc, package.entry_path)
             return _load_failure(ViolationKind.INVALID_MODULE, message, started)
@@ -235,14 +231,14 @@ class WasmBackend(Closing):
         if problem:
             return _load_failure(ViolationKind.INVALID_MODULE, problem, started, dependencies)
         try:
-            pre = self._linker.instantiate_pre(module)
+            pre = linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
             message = _import_message(exc)
             if match := re.search(r"`([^`]+)::", message):
                 dependencies[match.group(1)] = False
             return _load_failure(ViolationKind.UNKNOWN_IMPORT, message, started, dependencies)
         spec = Spec(
-            engine=self._engine,
+            engine=on,
             pre=pre,
             name=package.manifest.name,
             limits=limits,
@@ -312,6 +308,15 @@ class WasmBackend(Closing):
         instance = ComponentInstance(spec)
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
         return self._with_record(loaded, key)
+
+    def _command_engine(self) -> tuple[wasmtime.Engine, wasmtime.Linker]:
+        """The pooling engine of command modules and its linker, made at first use."""
+        with self._cpu_lock:
+            if self._command is None:
+                command = engine(pooling=True)
+                self._command = (command, core_linker(command))
+                self._ticker.add(command)
+            return self._command
 
     def _with_record(self, loaded: LoadResult, key: str) -> LoadResult:
         """`loaded` with the artifact's compile record (compile_record.py): the one kept
@@ -423,15 +428,18 @@ class WasmBackend(Closing):
             )
         return self._shapes[key]
 
-    def _module(self, entry: Path, fresh: bool) -> tuple[str, wasmtime.Module, float, bool]:
-        """Compile `entry` or take it from the cache: (key, module, compile ms, cache hit)."""
+    def _module(
+        self, entry: Path, fresh: bool, on: wasmtime.Engine
+    ) -> tuple[str, wasmtime.Module, float, bool]:
+        """Compile `entry` for engine `on` or take it from the cache (both engines read the
+        same artifacts, engines.py): (key, module, compile ms, cache hit)."""
         started = time.perf_counter()
         key, wasm = self._entry_key(entry, "module", fresh)
         module, hit = self._compiled(
             key,
             fresh,
-            lambda found: _from(wasmtime.Module, self._engine, found),
-            lambda: wasmtime.Module(self._engine, wasm if wasm is not None else _wasm(entry)),
+            lambda found: _from(wasmtime.Module, on, found),
+            lambda: wasmtime.Module(on, wasm if wasm is not None else _wasm(entry)),
         )
         return key, module, (time.perf_counter() - started) * 1000, hit
 
