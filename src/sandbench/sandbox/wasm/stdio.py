@@ -13,13 +13,14 @@ poll.py), in the calling thread. The guest's memory is looked up once per store.
   stderr past its cap is counted and dropped (`CappedOutput`);
 - any other descriptor goes to WASI's own `fd_write` through files.py's adapter when the
   module imports `path_open` (a file it opened); without `path_open` a module holds no
-  other writable descriptor, and the answer is `EBADF`, as WASI's (checked by
-  tests/sandbox/test_wasm.py against wasmtime's own);
+  other writable descriptor, and the answer is `EBADF`, as WASI's (checked against
+  wasmtime's own by tests/sandbox/test_wasm_stdio.py);
 - iovecs or the result pointer outside linear memory answer `EFAULT`; a module without an
   exported `memory` traps, as with WASI's.
 
 Unlike WASI's, all the iovecs of one call are written (WASI writes the first non-empty one
-and lets libc loop). A descriptor renumbered from 1 or 2 (`fd_renumber`) leaves the sinks.
+and lets libc loop). `fd_renumber` onto or away from 1 and 2 is not followed: writes to 1
+and 2 always reach the sinks.
 """
 
 from __future__ import annotations
