@@ -5,10 +5,16 @@ wasmtime's own WASI."""
 
 from __future__ import annotations
 
+import struct
+import threading
+import time
+
+import pytest
 import wasmtime
 
 from sandbench.manifests import load
 from sandbench.sandbox import Grants, Request, SandboxLimits, ViolationKind
+from sandbench.sandbox.wasm import WasmBackend, engines
 from sandbench.sandbox.wasm.engines import SLOTS, engine
 
 from . import wat
@@ -144,3 +150,62 @@ def test_a_compiled_module_serves_both_engines():
     """The artifact cache is shared by the default and the pooling engine."""
     artifact = wasmtime.Module(engine(), wat.OK).serialize()
     assert wasmtime.Module.deserialize(engine(pooling=True), artifact).exports
+
+
+@pytest.fixture
+def one_slot(tmp_path, monkeypatch):
+    """A backend of its own whose command pool has one slot."""
+    monkeypatch.setattr(engines, "SLOTS", 1)
+    with WasmBackend(tmp_path / "cache") as backend:
+        yield backend
+
+
+def _hold_the_only_slot(backend, make_module, seconds: float):
+    """A thread holding the only slot of `backend`'s pool for `seconds` (sleeping in
+    poll_oneoff); returns (thread, its outcomes, its instance)."""
+    sleep = wat.poll(struct.pack("<QBxxxxxxxIxxxxQQHxxxxxx", 1, 0, 1, int(seconds * 1e9), 0, 0))
+    sleeper = backend.load(
+        load(make_module(sleep)), LIMITS.model_copy(update={"timeout_ms": 10_000}), Grants()
+    )
+    outcomes = []
+    thread = threading.Thread(target=lambda: outcomes.append(sleeper.instance.invoke(Request())))
+    thread.start()
+    slots = backend._command.slots
+    for _ in range(1000):  # until the sleeper holds the slot (at most 10 s)
+        if not slots.acquire(blocking=False):
+            break
+        slots.release()
+        time.sleep(0.01)
+    assert thread.is_alive(), outcomes
+    return thread, outcomes, sleeper.instance
+
+
+def test_a_request_waits_for_a_pool_slot_instead_of_failing(one_slot, make_module):
+    backend = one_slot
+    thread, outcomes, sleeper = _hold_the_only_slot(backend, make_module, 0.5)
+    awake = backend.load(
+        load(make_module(wat.OK)), LIMITS.model_copy(update={"timeout_ms": 10_000}), Grants()
+    )
+    try:
+        assert awake.instance.invoke(Request()).ok  # waited for the sleeper's slot
+    finally:
+        thread.join()
+        sleeper.close()
+        awake.instance.close()
+    assert outcomes[0].ok, outcomes[0].violation
+
+
+def test_no_free_slot_within_the_timeout_is_a_timeout(one_slot, make_module):
+    backend = one_slot
+    thread, _, sleeper = _hold_the_only_slot(backend, make_module, 3)
+    awake = backend.load(
+        load(make_module(wat.OK)), LIMITS.model_copy(update={"timeout_ms": 100}), Grants()
+    )
+    try:
+        outcome = awake.instance.invoke(Request())
+    finally:
+        thread.join()
+        sleeper.close()
+        awake.instance.close()
+    assert outcome.violation.kind is ViolationKind.TIMEOUT
+    assert "slots" in outcome.violation.message

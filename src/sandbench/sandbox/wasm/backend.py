@@ -56,7 +56,7 @@ from .component import (
     define_component_host,
 )
 from .diagnostics import wat_message
-from .engines import core_linker, engine
+from .engines import CommandEngine, command_engine, core_linker, engine
 from .host import NAMESPACE
 from .instances import WASI, Persistent
 from .reactor import REACTOR_EXPORTS, ReactorInstance
@@ -147,7 +147,7 @@ class WasmBackend(Closing):
         self._engine = engine()
         self._core = (self._engine, core_linker(self._engine))
         # Command modules instantiate per request: theirs pools instances (engines.py).
-        self._command: tuple[wasmtime.Engine, wasmtime.Linker] | None = None
+        self._command: CommandEngine | None = None
         self._version = wasmtime_version()
         self._cache = (
             ArtifactCache((cache_dir or default_cache_dir()) / "wasm", ".cwasm")
@@ -219,7 +219,8 @@ class WasmBackend(Closing):
         started = time.perf_counter()
         if runtime.abi == "component":
             return self._load_component(package, limits, grants, fresh, started)
-        on, linker = self._command_engine() if runtime.abi == "command" else self._core
+        pooled = self._command_engine() if runtime.abi == "command" else None
+        on, linker = (pooled.engine, pooled.linker) if pooled is not None else self._core
         try:
             key, module, compile_ms, hit = self._module(package.entry_path, fresh, on)
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
@@ -251,7 +252,9 @@ class WasmBackend(Closing):
             host=host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
             writes_files=f"{WASI}::path_open" in shape.imports,
         )
-        instance = CommandInstance(spec) if runtime.abi == "command" else ReactorInstance(spec)
+        instance = (
+            CommandInstance(spec, pooled.slots) if pooled is not None else ReactorInstance(spec)
+        )
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
         return self._with_record(loaded, key)
 
@@ -309,13 +312,12 @@ class WasmBackend(Closing):
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
         return self._with_record(loaded, key)
 
-    def _command_engine(self) -> tuple[wasmtime.Engine, wasmtime.Linker]:
-        """The pooling engine of command modules and its linker, made at first use."""
+    def _command_engine(self) -> CommandEngine:
+        """The pooling engine of command modules, made at first use."""
         with self._cpu_lock:
             if self._command is None:
-                command = engine(pooling=True)
-                self._command = (command, core_linker(command))
-                self._ticker.add(command)
+                self._command = command_engine()
+                self._ticker.add(self._command.engine)
             return self._command
 
     def _with_record(self, loaded: LoadResult, key: str) -> LoadResult:

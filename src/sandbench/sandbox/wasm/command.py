@@ -4,7 +4,9 @@ Every request gets a fresh store and instance: nothing a request leaves in linea
 globals or WASI state reaches the next one. What does not depend on the request is done
 once, so that a request costs less than the plain WAGI way (issue 17):
 
-- the module is compiled and linked once, at load (`Spec.pre`, an `InstancePre`);
+- the module is compiled and linked once, at load (`Spec.pre`, an `InstancePre`), on the
+  pooling engine of command modules (engines.py): instance and memory come from slots that
+  are reused, and a request waits (up to its timeout) for a free one;
 - WASI's argv and environment arrays are built once per distinct environment, the body is
   stdin from memory (wasi.py), and stdout and stderr go straight into the call's capped
   sinks (stdio.py): no file, no worker thread;
@@ -21,6 +23,7 @@ other ABIs.
 from __future__ import annotations
 
 import ctypes
+import threading
 import time
 from typing import Any
 
@@ -29,8 +32,9 @@ from wasmtime import _bindings as ffi
 from wasmtime import _ffi
 
 from sandbench.sandbox.cgi import cgi_environment
-from sandbench.sandbox.interface import Outcome, Request, Violation
+from sandbench.sandbox.interface import Outcome, Request, Violation, ViolationKind
 
+from .engines import SLOTS
 from .fastcall import raise_failure
 from .instances import _BaseInstance
 from .store import Spec, instance_pre
@@ -44,12 +48,22 @@ _EXTERN_FUNC, _EXTERN_MEMORY = _ffi.WASMTIME_EXTERN_FUNC.value, _ffi.WASMTIME_EX
 class CommandInstance(_BaseInstance):
     """`command` ABI: a fresh store and instance per request."""
 
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, spec: Spec, slots: threading.BoundedSemaphore) -> None:
+        """`slots`: the pooling engine's, one held per request in flight (engines.py)."""
         super().__init__(spec)
         self._pre = instance_pre(spec)
         self._unchecked = _nullary(self._pre.module)
+        self._slots = slots
 
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
+        if not self._slots.acquire(timeout=self._spec.limits.timeout_ms / 1000):
+            return Outcome(violation=_no_slot(self._spec.limits.timeout_ms))
+        try:
+            return self._request(request, throttled_ms)
+        finally:
+            self._slots.release()
+
+    def _request(self, request: Request, throttled_ms: float) -> Outcome:
         call = self._new_call(cgi_environment(request, self._spec.name), request.body)
         context = call.store._context()
         instance: Any = None
@@ -86,6 +100,14 @@ class CommandInstance(_BaseInstance):
         except wasmtime.ExitTrap as exit_trap:
             if exit_trap.code != 0:
                 raise
+
+
+def _no_slot(timeout_ms: int) -> Violation:
+    return Violation(
+        kind=ViolationKind.TIMEOUT,
+        message=f"waited limits.timeout ({timeout_ms} ms) for one of the backend's {SLOTS} "
+        "command instance slots, all busy with other requests; serve fewer at once",
+    )
 
 
 def _nullary(module: wasmtime.Module) -> bool:

@@ -13,13 +13,17 @@ components keep instances alive, and a component needs many slots. Both engines 
 same settings otherwise, so a compiled artifact serves either (the cache is shared).
 
 The pool's sizes bound what one backend runs at once: `SLOTS` command requests in flight
-(each holds its instance, the files adapter's and one memory), each memory up to 4 GiB
-(wasm32's most), tables up to `TABLE_ELEMENTS` entries and instance state up to
-`INSTANCE_BYTES`. A request past them fails to instantiate (a violation naming wasmtime's
-limit). The reservation is address space, not memory: about 1 TiB per pooling engine.
+(each holds its instance, the files adapter's, one memory and up to four tables), each
+memory up to 4 GiB (wasm32's most), tables up to `TABLE_ELEMENTS` entries and instance
+state up to `INSTANCE_BYTES` (a module past these fails to instantiate, naming wasmtime's
+limit). A request waits for a free slot (`CommandEngine.slots`) rather than fail for want
+of one. The reservation is address space, not memory: about 1 TiB per pooling engine.
 """
 
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
 
 import wasmtime
 from wasmtime import _bindings as ffi
@@ -29,7 +33,15 @@ from .host import define_host
 from .poll import define_poll
 from .stdio import define_stdio
 
-__all__ = ["INSTANCE_BYTES", "SLOTS", "TABLE_ELEMENTS", "core_linker", "engine"]
+__all__ = [
+    "INSTANCE_BYTES",
+    "SLOTS",
+    "TABLE_ELEMENTS",
+    "CommandEngine",
+    "command_engine",
+    "core_linker",
+    "engine",
+]
 
 SLOTS = 256
 TABLE_ELEMENTS = 1 << 17
@@ -49,7 +61,7 @@ def engine(*, pooling: bool = False) -> wasmtime.Engine:
         try:
             ffi.wasmtime_pooling_allocation_config_total_core_instances_set(pool, 2 * SLOTS)
             ffi.wasmtime_pooling_allocation_config_total_memories_set(pool, SLOTS)
-            ffi.wasmtime_pooling_allocation_config_total_tables_set(pool, 2 * SLOTS)
+            ffi.wasmtime_pooling_allocation_config_total_tables_set(pool, 4 * SLOTS)
             ffi.wasmtime_pooling_allocation_config_max_memory_size_set(pool, _MEMORY_BYTES)
             ffi.wasmtime_pooling_allocation_config_max_tables_per_module_set(pool, 4)
             ffi.wasmtime_pooling_allocation_config_table_elements_set(pool, TABLE_ELEMENTS)
@@ -73,3 +85,21 @@ def core_linker(on: wasmtime.Engine) -> wasmtime.Linker:
     define_stdio(linker)  # stdout/stderr into the capped sinks, no worker thread
     define_files(linker, on)  # limits.files (see files.py)
     return linker
+
+
+@dataclass(frozen=True)
+class CommandEngine:
+    """The pooling engine of command modules, its linker, and one semaphore count per
+    request the pool can hold at once."""
+
+    engine: wasmtime.Engine
+    linker: wasmtime.Linker
+    slots: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(SLOTS)
+    )
+
+
+def command_engine() -> CommandEngine:
+    """A new pooling engine for command modules, with its linker (see `engine`)."""
+    pooled = engine(pooling=True)
+    return CommandEngine(engine=pooled, linker=core_linker(pooled))
