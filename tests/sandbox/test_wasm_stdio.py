@@ -160,52 +160,40 @@ def one_slot(tmp_path, monkeypatch):
         yield backend
 
 
-def _hold_the_only_slot(backend, make_module, seconds: float):
-    """A thread holding the only slot of `backend`'s pool for `seconds` (sleeping in
-    poll_oneoff); returns (thread, its outcomes, its instance)."""
+def _while_the_only_slot_is_held(backend, make_module, seconds: float, timeout_ms: int):
+    """Invoke wat.OK (with `timeout_ms`) while another request holds the only slot of
+    `backend`'s pool, sleeping `seconds` in poll_oneoff; (its outcome, the sleeper's)."""
     sleep = wat.poll(struct.pack("<QBxxxxxxxIxxxxQQHxxxxxx", 1, 0, 1, int(seconds * 1e9), 0, 0))
-    sleeper = backend.load(
-        load(make_module(sleep)), LIMITS.model_copy(update={"timeout_ms": 10_000}), Grants()
-    )
-    outcomes = []
-    thread = threading.Thread(target=lambda: outcomes.append(sleeper.instance.invoke(Request())))
+    limits = LIMITS.model_copy(update={"timeout_ms": 10_000})
+    sleeper = backend.load(load(make_module(sleep)), limits, Grants()).instance
+    awake = backend.load(
+        load(make_module(wat.OK)), limits.model_copy(update={"timeout_ms": timeout_ms}), Grants()
+    ).instance
+    slept = []
+    thread = threading.Thread(target=lambda: slept.append(sleeper.invoke(Request())))
     thread.start()
-    slots = backend._command.slots
-    for _ in range(1000):  # until the sleeper holds the slot (at most 10 s)
-        if not slots.acquire(blocking=False):
-            break
-        slots.release()
-        time.sleep(0.01)
-    assert thread.is_alive(), outcomes
-    return thread, outcomes, sleeper.instance
+    try:
+        slots = backend._command.slots
+        for _ in range(1000):  # until the sleeper holds the slot (at most 10 s)
+            if not slots.acquire(blocking=False):
+                break
+            slots.release()
+            time.sleep(0.01)
+        assert thread.is_alive(), slept
+        return awake.invoke(Request()), slept
+    finally:
+        thread.join()
+        sleeper.close()
+        awake.close()
 
 
 def test_a_request_waits_for_a_pool_slot_instead_of_failing(one_slot, make_module):
-    backend = one_slot
-    thread, outcomes, sleeper = _hold_the_only_slot(backend, make_module, 0.5)
-    awake = backend.load(
-        load(make_module(wat.OK)), LIMITS.model_copy(update={"timeout_ms": 10_000}), Grants()
-    )
-    try:
-        assert awake.instance.invoke(Request()).ok  # waited for the sleeper's slot
-    finally:
-        thread.join()
-        sleeper.close()
-        awake.instance.close()
-    assert outcomes[0].ok, outcomes[0].violation
+    outcome, slept = _while_the_only_slot_is_held(one_slot, make_module, 2, 10_000)
+    assert outcome.ok, outcome.violation  # it waited for the sleeper's slot
+    assert slept[0].ok, slept[0].violation
 
 
 def test_no_free_slot_within_the_timeout_is_a_timeout(one_slot, make_module):
-    backend = one_slot
-    thread, _, sleeper = _hold_the_only_slot(backend, make_module, 3)
-    awake = backend.load(
-        load(make_module(wat.OK)), LIMITS.model_copy(update={"timeout_ms": 100}), Grants()
-    )
-    try:
-        outcome = awake.instance.invoke(Request())
-    finally:
-        thread.join()
-        sleeper.close()
-        awake.instance.close()
+    outcome, _ = _while_the_only_slot_is_held(one_slot, make_module, 3, 100)
     assert outcome.violation.kind is ViolationKind.TIMEOUT
     assert "slots" in outcome.violation.message
