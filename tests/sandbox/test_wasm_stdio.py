@@ -6,8 +6,11 @@ wasmtime's own WASI."""
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import wasmtime
@@ -197,3 +200,25 @@ def test_no_free_slot_within_the_timeout_is_a_timeout(one_slot, make_module):
     outcome, _ = _while_the_only_slot_is_held(one_slot, make_module, 3, 100)
     assert outcome.violation.kind is ViolationKind.TIMEOUT
     assert "slots" in outcome.violation.message
+
+
+def test_under_an_address_space_limit_commands_run_without_the_pool(tmp_path):
+    """wasmtime aborts when it cannot reserve the pool: with `ulimit -v` set, the backend
+    keeps the default allocator (run in a child process, which the abort would kill)."""
+    hello = Path(__file__).resolve().parents[2] / "examples" / "modules" / "hello"
+    script = (
+        "import resource\n"
+        "from pathlib import Path\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (64 << 30, resource.RLIM_INFINITY))\n"
+        "from sandbench.manifests import load\n"
+        "from sandbench.sandbox import Grants, Request, SandboxLimits\n"
+        "from sandbench.sandbox.wasm import WasmBackend\n"
+        f"with WasmBackend(Path({str(tmp_path)!r})) as backend:\n"
+        f"    result = backend.load(load(Path({str(hello)!r})), SandboxLimits(), Grants())\n"
+        "    with result.instance as instance:\n"
+        "        print(instance.invoke(Request()).response.status)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "200"), done.stderr[-2000:]

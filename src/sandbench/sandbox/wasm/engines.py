@@ -18,10 +18,13 @@ memory up to 4 GiB (wasm32's most), tables up to `TABLE_ELEMENTS` entries and in
 state up to `INSTANCE_BYTES` (a module past these fails to instantiate, naming wasmtime's
 limit). A request waits for a free slot (`CommandEngine.slots`) rather than fail for want
 of one. The reservation is address space, not memory: about 1 TiB per pooling engine.
+wasmtime aborts the process when it cannot reserve it, so under a finite `RLIMIT_AS`
+(`ulimit -v`) command modules use the default allocator instead (`command_engine`).
 """
 
 from __future__ import annotations
 
+import resource
 import threading
 from dataclasses import dataclass, field
 
@@ -100,6 +103,12 @@ class CommandEngine:
 
 
 def command_engine() -> CommandEngine:
-    """A new pooling engine for command modules, with its linker (see `engine`)."""
-    pooled = engine(pooling=True)
+    """A new engine for command modules, with its linker: a pooling one unless the process
+    may not reserve the pool's address space (see the module docstring)."""
+    pooled = engine(pooling=_unlimited_address_space())
     return CommandEngine(engine=pooled, linker=core_linker(pooled))
+
+
+def _unlimited_address_space() -> bool:
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return soft == resource.RLIM_INFINITY
