@@ -17,7 +17,7 @@ The pool's sizes bound what one backend runs at once: `SLOTS` command requests i
 memory up to 4 GiB (wasm32's most), tables up to `TABLE_ELEMENTS` entries and instance
 state up to `INSTANCE_BYTES` (a module past these fails to instantiate, naming wasmtime's
 limit). A request waits for a free slot (`CommandEngine.slots`) rather than fail for want
-of one. The reservation is address space, not memory: about 1 TiB per pooling engine.
+of one. The reservation is address space, not memory: about 0.5 TiB per pooling engine.
 wasmtime aborts the process when it cannot reserve it, so under a finite `RLIMIT_AS`
 (`ulimit -v`) command modules use the default allocator instead (`command_engine`).
 """
@@ -46,7 +46,7 @@ __all__ = [
     "engine",
 ]
 
-SLOTS = 256
+SLOTS = 128
 TABLE_ELEMENTS = 1 << 17
 INSTANCE_BYTES = 16 << 20
 _MEMORY_BYTES = 1 << 32
