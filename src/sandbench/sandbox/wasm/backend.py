@@ -1,15 +1,18 @@
 """The WASM backend: wasmtime, embedded in this process. See docs/abi.md.
 
-One engine per backend with fuel metering and epoch interruption on. A ticker thread
-advances the epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
+Two engines per backend, both with fuel metering and epoch interruption on (engines.py):
+command modules, instantiated per request, run on one with wasmtime's pooling allocator
+(made at the first command load), everything else on the default one. A ticker thread
+advances their epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
 `_start` included) has a wall-clock deadline. CPU is the invoking thread's CPU time,
 measured around each call and charged to one `ModuleCpu` per module, shared by all the
 instances loaded from it while any is open; fuel, calibrated from the module's own fuel per
 CPU-second, stops a call at its CPU budget.
 Compiled modules and components are cached on disk, keyed by the wasm's SHA-256, the
 wasmtime version and the engine settings, and verified (an HMAC, `sandbox.cache`) on every
-load before they are deserialized. Components (`abi: component`) share the engine,
-the ticker and the cache; their instances live in `component.py`.
+load before they are deserialized (either engine reads the same artifacts). Components
+(`abi: component`) share the default engine, the ticker and the cache; their instances
+live in `component.py`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ with a `files` violation; a successful `fd_close` gives the slot back. Descripto
 did not open itself (stdin, stdout, stderr, the preopened buckets) take no slot, and
 `fd_renumber` moves a slot with its descriptor (a renumbered file still counts).
 
+The same adapter also forwards `fd_write`: stdio.py serves stdout and stderr itself and
+sends the module's writes to files it opened to WASI's own (`forward_write`).
+
 A host function cannot simply call WASI's own `path_open`: WASI reads its arguments from
 the memory of the *calling instance*, and a call made by the host has none. So the first
 open in a store instantiates there a tiny adapter module that imports the guest's memory,
