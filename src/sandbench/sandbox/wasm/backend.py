@@ -1,15 +1,18 @@
 """The WASM backend: wasmtime, embedded in this process. See docs/abi.md.
 
-One engine per backend with fuel metering and epoch interruption on. A ticker thread
-advances the epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
+Two engines per backend, both with fuel metering and epoch interruption on (engines.py):
+command modules, instantiated per request, run on one with wasmtime's pooling allocator
+(made at the first command load), everything else on the default one. A ticker thread
+advances their epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
 `_start` included) has a wall-clock deadline. CPU is the invoking thread's CPU time,
 measured around each call and charged to one `ModuleCpu` per module, shared by all the
 instances loaded from it while any is open; fuel, calibrated from the module's own fuel per
 CPU-second, stops a call at its CPU budget.
 Compiled modules and components are cached on disk, keyed by the wasm's SHA-256, the
 wasmtime version and the engine settings, and verified (an HMAC, `sandbox.cache`) on every
-load before they are deserialized. Components (`abi: component`) share the engine,
-the ticker and the cache; their instances live in `component.py`.
+load before they are deserialized (either engine reads the same artifacts). Components
+(`abi: component`) share the default engine, the ticker and the cache; their instances
+live in `component.py`.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from sandbench.sandbox.interface import (
 )
 from sandbench.sandbox.scratch import scratch_dir, sweep_scratch
 
+from .command import CommandInstance
 from .component import (
     EXPORT,
     ComponentInstance,
@@ -55,10 +59,10 @@ from .component import (
     define_component_host,
 )
 from .diagnostics import wat_message
-from .guards import define_guards, guards_for
-from .host import NAMESPACE, define_host
-from .instances import WASI, CommandInstance, Persistent
-from .poll import define_poll
+from .engines import CommandEngine, command_engine, core_linker, engine
+from .guards import guards_for
+from .host import NAMESPACE
+from .instances import WASI, Persistent
 from .reactor import REACTOR_EXPORTS, ReactorInstance
 from .store import TICK_MS, Spec
 from .traps import first_line
@@ -86,7 +90,7 @@ class _Shape:
 
 
 class _Ticker:
-    """Advances the engine's epoch by one every `TICK_MS` of wall time until stopped.
+    """Advances the engines' epoch by one every `TICK_MS` of wall time until stopped.
 
     The ticks are counted from the clock, not from the wakeups: on a busy machine a wakeup
     comes late, and counting wakeups stretched a 30 s timeout to 40-60 s. A late wakeup
@@ -95,7 +99,7 @@ class _Ticker:
     """
 
     def __init__(self, engine: wasmtime.Engine) -> None:
-        self._engine = engine
+        self._engines = [engine]
         self._stop = threading.Event()
         self._start = time.monotonic()
         self._done = 0
@@ -114,7 +118,8 @@ class _Ticker:
         due = self._due(now)
         added = max(0, due - self._done)
         for _ in range(added):
-            self._engine.increment_epoch()
+            for each in self._engines:
+                each.increment_epoch()
         self._done += added
         return added
 
@@ -129,7 +134,12 @@ class _Ticker:
     def expire_all(self) -> None:
         """Pass every deadline a call can have (an hour of ticks): running calls trap now."""
         for _ in range(int(3_600_000 // TICK_MS) + 2):
-            self._engine.increment_epoch()
+            for each in self._engines:
+                each.increment_epoch()
+
+    def add(self, engine: wasmtime.Engine) -> None:
+        """Advance `engine`'s epoch too, from the next tick on."""
+        self._engines = [*self._engines, engine]
 
 
 class WasmBackend(Closing):
@@ -138,18 +148,10 @@ class WasmBackend(Closing):
     name = "wasm"
 
     def __init__(self, cache_dir: Path | None = None, *, use_cache: bool = True) -> None:
-        config = wasmtime.Config()
-        config.consume_fuel = True
-        config.epoch_interruption = True
-        self._engine = wasmtime.Engine(config)
-        self._linker = wasmtime.Linker(self._engine)
-        self._linker.define_wasi()
-        self._linker.allow_shadowing = True
-        define_host(self._linker)
-        # wasmtime's own poll_oneoff would block where the epoch deadline cannot reach it;
-        # ours sleeps within the call's deadline (docs/abi.md, "Sleeping").
-        define_poll(self._linker)
-        define_guards(self._linker, self._engine)  # limits enforced in host functions
+        self._engine = engine()
+        self._core = (self._engine, core_linker(self._engine))
+        # Command modules instantiate per request: theirs pools instances (engines.py).
+        self._command: CommandEngine | None = None
         self._version = wasmtime_version()
         self._cache = (
             ArtifactCache((cache_dir or default_cache_dir()) / "wasm", ".cwasm")
@@ -221,8 +223,10 @@ class WasmBackend(Closing):
         started = time.perf_counter()
         if runtime.abi == "component":
             return self._load_component(package, limits, grants, fresh, started)
+        pooled = self._command_engine() if runtime.abi == "command" else None
+        on, linker = (pooled.engine, pooled.linker) if pooled is not None else self._core
         try:
-            key, module, compile_ms, hit = self._module(package.entry_path, fresh)
+            key, module, compile_ms, hit = self._module(package.entry_path, fresh, on)
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
             message = _not_a_module(exc, package.entry_path)
             return _load_failure(ViolationKind.INVALID_MODULE, message, started)
@@ -232,14 +236,14 @@ class WasmBackend(Closing):
         if problem:
             return _load_failure(ViolationKind.INVALID_MODULE, problem, started, dependencies)
         try:
-            pre = self._linker.instantiate_pre(module)
+            pre = linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as exc:
             message = _import_message(exc)
             if match := re.search(r"`([^`]+)::", message):
                 dependencies[match.group(1)] = False
             return _load_failure(ViolationKind.UNKNOWN_IMPORT, message, started, dependencies)
         spec = Spec(
-            engine=self._engine,
+            engine=on,
             pre=pre,
             name=package.manifest.name,
             limits=limits,
@@ -252,9 +256,11 @@ class WasmBackend(Closing):
             host=host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,
             writes_files=f"{WASI}::path_open" in shape.imports,
             guards=guards_for(shape.imports),
-            sleeps=f"{WASI}::poll_oneoff" in shape.imports,
+            call_state=not {f"{WASI}::poll_oneoff", f"{WASI}::fd_write"}.isdisjoint(shape.imports),
         )
-        instance = CommandInstance(spec) if runtime.abi == "command" else ReactorInstance(spec)
+        instance = (
+            CommandInstance(spec, pooled.slots) if pooled is not None else ReactorInstance(spec)
+        )
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
         return self._with_record(loaded, key)
 
@@ -311,6 +317,14 @@ class WasmBackend(Closing):
         instance = ComponentInstance(spec)
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
         return self._with_record(loaded, key)
+
+    def _command_engine(self) -> CommandEngine:
+        """The pooling engine of command modules, made at first use."""
+        with self._cpu_lock:
+            if self._command is None:
+                self._command = command_engine()
+                self._ticker.add(self._command.engine)
+            return self._command
 
     def _with_record(self, loaded: LoadResult, key: str) -> LoadResult:
         """`loaded` with the artifact's compile record (compile_record.py): the one kept
@@ -422,15 +436,18 @@ class WasmBackend(Closing):
             )
         return self._shapes[key]
 
-    def _module(self, entry: Path, fresh: bool) -> tuple[str, wasmtime.Module, float, bool]:
-        """Compile `entry` or take it from the cache: (key, module, compile ms, cache hit)."""
+    def _module(
+        self, entry: Path, fresh: bool, on: wasmtime.Engine
+    ) -> tuple[str, wasmtime.Module, float, bool]:
+        """Compile `entry` for engine `on` or take it from the cache (both engines read the
+        same artifacts, engines.py): (key, module, compile ms, cache hit)."""
         started = time.perf_counter()
         key, wasm = self._entry_key(entry, "module", fresh)
         module, hit = self._compiled(
             key,
             fresh,
-            lambda found: _from(wasmtime.Module, self._engine, found),
-            lambda: wasmtime.Module(self._engine, wasm if wasm is not None else _wasm(entry)),
+            lambda found: _from(wasmtime.Module, on, found),
+            lambda: wasmtime.Module(on, wasm if wasm is not None else _wasm(entry)),
         )
         return key, module, (time.perf_counter() - started) * 1000, hit
 

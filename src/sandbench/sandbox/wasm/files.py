@@ -7,6 +7,9 @@ with a `files` violation; a successful `fd_close` gives the slot back. Descripto
 did not open itself (stdin, stdout, stderr, the preopened buckets) take no slot, and
 `fd_renumber` moves a slot with its descriptor (a renumbered file still counts).
 
+The same adapter also forwards `fd_write`: stdio.py serves stdout and stderr itself and
+sends the module's writes to files it opened to WASI's own (`forward_write`).
+
 A host function cannot simply call WASI's own `path_open`: WASI reads its arguments from
 the memory of the *calling instance*, and a call made by the host has none. So the first
 open in a store instantiates there a tiny adapter module that imports the guest's memory,
@@ -34,7 +37,7 @@ from sandbench.sandbox.interface import SandboxLimits, Violation, ViolationKind
 
 from .fastcall import raise_failure
 
-__all__ = ["FileGuard", "FileSlots"]
+__all__ = ["FileGuard", "FileSlots", "forward_write"]
 
 WASI = "wasi_snapshot_preview1"
 _EFAULT, _EMFILE = 21, 33
@@ -43,15 +46,18 @@ _ADAPTER = f"""(module
   (import "{WASI}" "path_open" (func $open (param {" ".join(_OPEN_PARAMS)}) (result i32)))
   (import "{WASI}" "fd_close" (func $close (param i32) (result i32)))
   (import "{WASI}" "fd_renumber" (func $renumber (param i32 i32) (result i32)))
+  (import "{WASI}" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
   (import "guest" "memory" (memory 0))
   (export "memory" (memory 0))
   (func (export "path_open") (param {" ".join(_OPEN_PARAMS)}) (result i32)
     (call $open {" ".join(f"(local.get {i})" for i in range(len(_OPEN_PARAMS)))}))
   (func (export "fd_close") (param i32) (result i32) (call $close (local.get 0)))
   (func (export "fd_renumber") (param i32 i32) (result i32)
-    (call $renumber (local.get 0) (local.get 1))))"""
-_FORWARDED = ("path_open", "fd_close", "fd_renumber")
-_KINDS = {len(_OPEN_PARAMS): _OPEN_PARAMS, 1: ("i32",), 2: ("i32", "i32")}
+    (call $renumber (local.get 0) (local.get 1)))
+  (func (export "fd_write") (param i32 i32 i32 i32) (result i32)
+    (call $write (local.get 0) (local.get 1) (local.get 2) (local.get 3))))"""
+_FORWARDED = ("path_open", "fd_close", "fd_renumber", "fd_write")
+_KINDS = {len(_OPEN_PARAMS): _OPEN_PARAMS, 1: ("i32",), 2: ("i32", "i32"), 4: ("i32",) * 4}
 
 _current: ContextVar[FileSlots | None] = ContextVar("sandbench_files", default=None)
 
@@ -80,6 +86,17 @@ class FileSlots:
             f"held limits.files ({self.limit}) open; close files when done or raise "
             "limits.files",
         )
+
+
+def forward_write(caller: wasmtime.Caller, args: tuple[int, int, int, int]) -> int | None:
+    """WASI's own `fd_write(*args)` for the store of `caller` (stdio.py sends it the
+    descriptors other than stdout and stderr): its errno, or None when the store has never
+    opened, closed or renumbered a file (then only stdio and the preopened folders exist,
+    and WASI answers EBADF for those)."""
+    slots = _current.get()
+    if slots is None or not slots.forward:
+        return None
+    return _call_unchecked(caller, slots.forward[3], args)
 
 
 def _call_unchecked(caller: wasmtime.Caller, func: wasmtime.Func, args: tuple[int, ...]) -> int:

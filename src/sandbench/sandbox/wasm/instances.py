@@ -1,4 +1,4 @@
-"""What every WASM instance shares (docs/abi.md), and the `command` ABI.
+"""What every WASM instance shares (docs/abi.md).
 
 An instance serves one call at a time (a lock serializes concurrent callers). Every call
 runs under its fuel budget and epoch deadline; whatever the module does ends in an
@@ -6,8 +6,8 @@ runs under its fuel budget and epoch deadline; whatever the module does ends in 
 around it; it is charged to the module's `ModuleCpu`, which every instance of the module
 shares, and teaches it the module's fuel per CPU-second (docs/abi.md).
 
-Stores are made in `store.py`, traps become violations in `traps.py`; the `reactor` ABI is
-in `reactor.py`, the `component` ABI in `component.py`.
+Stores are made in `store.py`, traps become violations in `traps.py`; the `command` ABI is
+in `command.py`, the `reactor` ABI in `reactor.py`, the `component` ABI in `component.py`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from sandbench.hostapi.storage import bucket_bytes
 from sandbench.sandbox.budget import ModuleCpu, thread_cpu_s
 from sandbench.sandbox.cgi import (
     ProtocolError,
-    cgi_environment,
     parse_cgi_response,
 )
 from sandbench.sandbox.construct import built
@@ -43,13 +42,12 @@ from sandbench.sandbox.interface import (
 from .guards import guarded, own_context
 from .host import bound
 from .poll import scoped
-from .store import Call, Spec, StdinFile, instance_pre, new_call
+from .store import Call, Spec, new_call
 from .traps import classify, first_line, slept_past
 
 __all__ = [
     "WASI",
     "CallUsage",
-    "CommandInstance",
     "Persistent",
     "Spec",
     "first_line",
@@ -98,7 +96,7 @@ class _BaseInstance(Closing):
 
     def _invoke_locked(self, request: Request) -> Outcome:
         with self._lock:
-            if not self._spec.sleeps:  # no poll_oneoff import: no poll state to scope
+            if not self._spec.call_state:  # nothing reads a PollState: none to scope
                 return self._invoke_shared(request)
             with scoped():
                 return self._invoke_shared(request)
@@ -153,7 +151,7 @@ class _BaseInstance(Closing):
         )
 
     def _new_call(
-        self, env: list[tuple[str, str]], stdin: str | None, *, component: bool = False
+        self, env: list[tuple[str, str]], stdin: bytes | None, *, component: bool = False
     ) -> Call:
         """See `store.new_call`."""
         return new_call(self._spec, env, stdin, component=component)
@@ -236,46 +234,6 @@ class _BaseInstance(Closing):
         )
 
 
-class CommandInstance(_BaseInstance):
-    """`command` ABI: a fresh store and instance per request."""
-
-    def __init__(self, spec: Spec) -> None:
-        super().__init__(spec)
-        self._stdin = StdinFile(spec.scratch)
-
-    def close(self) -> None:
-        """See `Instance.close`."""
-        with self._lock:
-            self._stdin.close()
-            super().close()
-
-    def _invoke(self, request: Request, throttled_ms: float) -> Outcome:
-        if request.body:
-            self._stdin.fill(request.body)
-        stdin = self._stdin.path if request.body else None
-        call = self._new_call(cgi_environment(request, self._spec.name), stdin)
-        instance: wasmtime.Instance | None = None
-        memory, instantiate_ms, output = 0, 0.0, None
-        violation: Violation | None = None
-        try:
-            self._arm(call, len(request.body))
-            instance = instance_pre(self._spec).instantiate(call.store)
-            instantiate_ms = (time.perf_counter() - call.started) * 1000
-            _run_start(instance, call.store)
-            memory = _memory_size(instance, call.store)
-            if call.stdout.overflowed:
-                violation = self._classify(call, None, memory, "invoke")
-            output = call.stdout.getvalue()
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            memory = _memory_size(instance, call.store) if instance is not None else 0
-            phase = "instantiate" if instance is None else "invoke"
-            violation = self._classify(call, exc, memory, phase)
-        try:
-            return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
-        finally:
-            call.store.close()
-
-
 class Persistent(_BaseInstance):
     """An ABI that keeps one live instance between calls and re-creates it after any
     violation (a trapped instance is never re-entered). Subclasses make the live instance
@@ -339,19 +297,3 @@ class Persistent(_BaseInstance):
     ) -> Outcome:
         """One request on the live instance `live` (any violation discards it afterwards)."""
         raise NotImplementedError  # pragma: no cover
-
-
-def _run_start(instance: wasmtime.Instance, store: wasmtime.Store) -> None:
-    start = instance.exports(store)["_start"]
-    if not isinstance(start, wasmtime.Func):
-        raise wasmtime.WasmtimeError("_start is not a function")
-    try:
-        start(store)
-    except wasmtime.ExitTrap as exit_trap:
-        if exit_trap.code != 0:
-            raise
-
-
-def _memory_size(instance: wasmtime.Instance, store: wasmtime.Store) -> int:
-    memory = instance.exports(store).get("memory")
-    return memory.data_len(store) if isinstance(memory, wasmtime.Memory) else 0

@@ -23,12 +23,13 @@ import struct
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import wasmtime
 
 from sandbench.sandbox.budget import CappedOutput
 
-__all__ = ["PollState", "define_poll", "scoped"]
+__all__ = ["PollState", "current", "define_poll", "scoped"]
 
 WASI = "wasi_snapshot_preview1"
 _SUBSCRIPTION = 48
@@ -59,6 +60,9 @@ class PollState:
     deadline: float = 0.0
     slept_s: float = 0.0
     overslept: bool = False
+    # The guest's exported memory, found by stdio.py's fd_write at its first write (one
+    # guest instance per store: it stays the same for the store's life).
+    memory: Any = None
 
     def arm(self, timeout_ms: int, stdin_bytes: int = 0) -> None:
         """Start a call with `timeout_ms` of wall clock from now; make it this thread's."""
@@ -67,6 +71,11 @@ class PollState:
         self.slept_s = 0.0
         self.overslept = False
         _current.set(self)
+
+
+def current() -> PollState | None:
+    """The call armed on this thread (`PollState.arm`) and not yet forgotten, if any."""
+    return _current.get()
 
 
 class scoped:  # lower case: used as `with scoped():`, like the function it replaced

@@ -7,8 +7,6 @@ budget and epoch deadline and reads the CPU the call used.
 
 from __future__ import annotations
 
-import itertools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,12 +22,12 @@ from sandbench.sandbox.interface import Grants, SandboxLimits
 from .fastcall import StoreMeter
 from .guards import GuardState, LimitGuard, arm_all
 from .poll import PollState
+from .wasi import wasi_config
 
-__all__ = ["STDERR_CAP", "TICK_MS", "Call", "Spec", "StdinFile", "instance_pre", "new_call"]
+__all__ = ["STDERR_CAP", "TICK_MS", "Call", "Spec", "instance_pre", "new_call"]
 
 TICK_MS = 10.0
 STDERR_CAP = 16 * 1024
-_serial = itertools.count()
 
 
 @dataclass(kw_only=True)
@@ -46,9 +44,10 @@ class Spec:
     host: HostApi | None = None
     writes_files: bool = False
     guards: tuple[LimitGuard, ...] = ()  # the limits enforced by host functions (guards.py)
-    # False when the module does not import `poll_oneoff`: nothing can sleep, so the per-call
-    # poll state is neither armed nor scoped (poll.py).
-    sleeps: bool = True
+    # False when the module imports neither `poll_oneoff` nor `fd_write`, the WASI calls the
+    # sandbox serves from the call's `PollState` (poll.py, stdio.py): then that state is
+    # neither armed nor scoped.
+    call_state: bool = True
     # Epoch ticks already due but not yet added by the backend's ticker (see `_Ticker`).
     epoch_lag: Callable[[], int] = lambda: 0
 
@@ -63,7 +62,7 @@ class Call:
     poll: PollState
     meter: StoreMeter
     guards: tuple[GuardState, ...] = ()  # one per guard of the spec (guards.py)
-    sleeps: bool = True  # see `Spec.sleeps`
+    call_state: bool = True  # see `Spec.call_state`
     fuel: int = 0
     started: float = 0.0
     cpu_started: float = 0.0
@@ -77,7 +76,7 @@ class Call:
         """
         self.fuel = fuel
         self.meter.set(fuel, ticks_for(timeout_ms, TICK_MS) + lag)
-        if self.sleeps:
+        if self.call_state:
             self.poll.arm(timeout_ms, stdin_bytes)
         if self.guards:
             arm_all(self.guards)
@@ -95,41 +94,16 @@ class Call:
         return self.fuel - self.meter.fuel()
 
 
-class StdinFile:
-    """The request body as a file WASI can open: a memfd on Linux, else a private file.
-
-    WASI opens the path when the config is built, so one buffer serves every call of an
-    instance (calls are serialized).
-    """
-
-    def __init__(self, scratch: Path) -> None:
-        if hasattr(os, "memfd_create"):
-            self._fd = os.memfd_create("sandbench-stdin", os.MFD_CLOEXEC)
-            self.path, self._owned = f"/proc/self/fd/{self._fd}", False
-        else:  # pragma: no cover - not Linux
-            self.path, self._owned = str(scratch / f"stdin-{os.getpid()}-{next(_serial)}"), True
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-
-    def fill(self, body: bytes) -> None:
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, body, 0)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-            if self._owned:  # pragma: no cover - not Linux
-                os.unlink(self.path)
-
-
 def new_call(
-    spec: Spec, env: list[tuple[str, str]], stdin: str | None, *, component: bool = False
+    spec: Spec, env: list[tuple[str, str]], stdin: bytes | None = None, *, component: bool = False
 ) -> Call:
-    """A store with the limits, WASI config and fuel for one call (or one live instance).
+    """A store with the limits, WASI config and fuel for one call (or one live instance);
+    `stdin` is what the module reads on descriptor 0 (the request body, from memory).
 
-    A component is several core instances, tables and memories; `memory_size` caps each
-    memory. Its stdout and stderr are WASI's sink: the guest's entry sends Python's
-    `print` to the host log (and a Python callback as WASI stdout is unsafe at exit).
+    A core module's stdout and stderr reach the call's capped sinks through the backend's
+    own `fd_write` (stdio.py); WASI's are its sink. A component is several core instances,
+    tables and memories; `memory_size` caps each memory. Its stdout and stderr are WASI's
+    sink: the guest's entry sends Python's `print` to the host log.
     """
     limits = spec.limits
     store = wasmtime.Store(spec.engine)
@@ -139,14 +113,7 @@ def new_call(
         # Two instances: the module and one helper a guard may add (files.py's adapter).
         store.set_limits(memory_size=limits.memory_bytes, instances=2, tables=4, memories=1)
     stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP, drop=True)
-    wasi = wasmtime.WasiConfig()
-    wasi.argv = [spec.name]
-    wasi.env = env
-    if stdin is not None:
-        wasi.stdin_file = stdin
-    if not component:
-        wasi.stdout_custom = stdout
-        wasi.stderr_custom = stderr
+    wasi = wasi_config(spec.name, env, stdin or b"")
     for bucket, path in spec.grants.storage_read.items():
         wasi.preopen_dir(str(path), f"/storage/{bucket}", fs_mutable=False)
     for bucket, path in spec.grants.storage_write.items():
@@ -163,7 +130,7 @@ def new_call(
         poll=poll,
         meter=meter,
         guards=guards,
-        sleeps=spec.sleeps,
+        call_state=spec.call_state,
     )
 
 
