@@ -328,7 +328,8 @@ class WasmBackend(Closing):
         instance loaded from it (gateway pools, repeated loads) while any of them is open.
 
         A module is its folder and digest; other limits make another budget, which shares
-        the learnt fuel rate.
+        the learnt fuel rate. With `budget.share_budgets` on, the share is also the one of
+        the other processes serving the module (`sandbench serve --workers`).
         """
         module = (str(package.root), package.digest)
         key = (*module, limits.cpu_millicores, limits.timeout_ms)
@@ -338,7 +339,7 @@ class WasmBackend(Closing):
                 rate = self._rates.get(module)
                 if rate is None:
                     rate = self._rates[module] = FuelRate()
-                cpu = ModuleCpu(limits.cpu_millicores, limits.timeout_ms, rate)
+                cpu = ModuleCpu(limits.cpu_millicores, limits.timeout_ms, rate, key)
                 self._cpu[key] = cpu
             return cpu
 
