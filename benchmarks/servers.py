@@ -48,7 +48,7 @@ def serve_command(module: Path, port: int, cache: Path, workers: int = 1) -> lis
     """The command that serves `module` through the sandbench gateway."""
     return [str(Path(sys.executable).parent / "sandbench"), "serve", str(module),
             "--port", str(port), "--instances", "2", "--cache-dir", str(cache),
-            "--workers", str(workers)]  # fmt: skip
+            *(["--workers", str(workers)] if workers > 1 else [])]  # fmt: skip
 
 
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
