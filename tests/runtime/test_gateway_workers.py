@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -93,6 +94,25 @@ def get(connection: http.client.HTTPConnection, path: str) -> tuple[int, dict, o
     )
 
 
+def answered(connection: http.client.HTTPConnection, module: str) -> float:
+    """`http_requests_total{module, status="200"}` from /metrics, once every worker's count is
+    in it (each publishes its own every second: polled, bounded by WAIT_S)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    ends = time.monotonic() + WAIT_S
+    while True:
+        text = get(connection, "/metrics")[2].decode()
+        found = {
+            sample.labels.get("module"): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "http_requests_total" and sample.labels.get("status") == "200"
+        }
+        if found.get(module, 0) >= 2 or time.monotonic() > ends:
+            return found.get(module, 0)
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize(("sig", "group"), [(signal.SIGTERM, False), (signal.SIGINT, True)])
 def test_every_worker_answers_and_a_signal_stops_them_all(tmp_path, sig, group):
     served = Served(tmp_path, str(EXAMPLES / "hello-reactor"), "--workers", "2",
@@ -108,8 +128,10 @@ def test_every_worker_answers_and_a_signal_stops_them_all(tmp_path, sig, group):
             health = get(connection, "/healthz")[2]
             assert health["worker"] == worker
             pids.add(health["pid"])
-            connection.close()
         assert len(pids) == 2  # two processes, not two threads of one
+        for (connection,) in connections.values():  # whichever worker is scraped counts both
+            assert answered(connection, "hello-reactor") == 2
+            connection.close()
     finally:
         code = served.stop(sig, group)
     assert code == 0

@@ -14,13 +14,22 @@ Counting is on every request's path, so it is plain arithmetic on per-module tal
 dict increment and a bucket search: about 1 µs, where prometheus_client's labelled children
 cost 10 µs with their locks); the tallies become metric families only when scraped. They
 are updated from the event loop's thread only, so they need no lock.
+
+With `sandbench serve --workers N` any worker may answer a scrape, so each one writes its
+tallies to a shared folder every second (`publish`) and a scrape sums its own with the
+others' files: counters count every worker's requests (the others' up to a second late),
+`module_memory_bytes` is the largest of the workers' last calls, and `process_*` are the
+answering worker's.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import (
@@ -53,6 +62,32 @@ class _Tally:
     cpu_s: float | None = None
     violations: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: _Tally) -> None:
+        """Fold in another worker's tally of the same module."""
+        for status, count in other.requests.items():
+            self.requests[status] = self.requests.get(status, 0) + count
+        self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
+        self.seconds += other.seconds
+        self.load_failures += other.load_failures
+        if other.memory is not None:
+            self.memory = max(self.memory or 0, other.memory)
+        if other.cpu_s is not None:
+            self.cpu_s = (self.cpu_s or 0.0) + other.cpu_s
+        for kind, count in other.violations.items():
+            self.violations[kind] = self.violations.get(kind, 0) + count
+
+    def copy(self) -> _Tally:
+        """A copy taken at once (plain dict and list copies do not release the GIL)."""
+        return _Tally(dict(self.requests), list(self.buckets), self.seconds, self.load_failures,
+                      self.memory, self.cpu_s, dict(self.violations))  # fmt: skip
+
+    @classmethod
+    def parse(cls, data: dict[str, object]) -> _Tally:
+        """A tally from its JSON form (status codes come back as text)."""
+        tally = cls(**data)  # type: ignore[arg-type]
+        tally.requests = {int(k): v for k, v in tally.requests.items()}
+        return tally
+
 
 class GatewayMetrics:
     """The counters, histogram and gauges of one gateway, in a registry of its own."""
@@ -61,7 +96,38 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         self._tallies: dict[str, _Tally] = {}
+        self._peers: Path | None = None
+        self._name = ""
         self.registry.register(self)
+
+    def share(self, folder: Path, name: str) -> None:
+        """Count with the other processes writing their tallies to `folder`, under `name`."""
+        self._peers, self._name = folder, name
+
+    def publish(self) -> None:
+        """Write this process's tallies for the others (atomically: a scrape never reads
+        half a file). Does nothing unless `share` was called; any thread may call it."""
+        if self._peers is None:
+            return
+        snapshot = {module: asdict(t.copy()) for module, t in list(self._tallies.items())}
+        staged = self._peers / f".{self._name}.metrics.tmp"
+        staged.write_text(json.dumps(snapshot))
+        os.replace(staged, self._peers / f"{self._name}.metrics.json")
+
+    def _merged(self) -> dict[str, _Tally]:
+        merged = {module: tally.copy() for module, tally in list(self._tallies.items())}
+        if self._peers is None:
+            return merged
+        for path in self._peers.glob("*.metrics.json"):
+            if path.name == f"{self._name}.metrics.json":
+                continue
+            try:
+                others = json.loads(path.read_text())
+            except (OSError, ValueError):  # a worker that is gone or never wrote
+                continue
+            for module, data in others.items():
+                merged.setdefault(module, _Tally()).add(_Tally.parse(data))
+        return merged
 
     def _tally(self, module: str) -> _Tally:
         tally = self._tallies.get(module)
@@ -102,7 +168,7 @@ class GatewayMetrics:
 
     def collect(self) -> Iterator[Metric]:
         """The tallies as metric families (the registry calls this on each scrape)."""
-        tallies = sorted(self._tallies.items())
+        tallies = sorted(self._merged().items())
         requests = CounterMetricFamily(
             "http_requests", "HTTP requests answered, by module and status code.",
             labels=("module", "status"),

@@ -6,7 +6,8 @@ without listening on it, so port 0 works and the port is known at once; each wor
 its own listening socket to that port, and the kernel spreads new connections over the
 workers by their addresses. Workers are spawned (not forked: the supervisor may hold
 threads), load their modules, say "ready" through a pipe and serve until signalled.
-Every module's CPU bucket lives in a folder of shared files (`budget.share_budgets`).
+Every module's CPU bucket lives in a folder of shared files (`budget.share_budgets`), and
+so do the workers' metric tallies, which a scrape of any worker sums (`metrics.py`).
 
 SIGINT (Ctrl-C reaches every process of the terminal's group) or SIGTERM (to the
 supervisor, which passes it on) stops all workers; one still running 20 s later is killed.
@@ -24,6 +25,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ __all__ = ["WorkerPlan", "serve_workers"]
 
 START_TIMEOUT_S = 120.0  # a bound on loading every module in every worker
 STOP_TIMEOUT_S = 20.0
+PUBLISH_S = 1.0  # how late a scrape may see the other workers' counts
 _PR_SET_PDEATHSIG = 1
 
 
@@ -207,16 +210,38 @@ def _serve_one(index: int, plan: WorkerPlan, ready: Connection) -> None:
     try:
         identity = {"worker": index, "pid": os.getpid()}
         with Gateway(plan.specs, backend, instances=plan.instances, identity=identity) as gateway:
+            gateway.metrics.share(plan.budgets, f"worker-{index}")
             states = gateway.start()
             sock = bind(plan.listen, plan.port, reuse_port=True)
+            publisher = _Publisher(gateway)
             try:
                 ready.send(("ready", states))
                 ready.close()
                 serve_until_signalled(gateway, sock)
             finally:
+                publisher.close()
                 sock.close()
     finally:
         backend.close()
+
+
+class _Publisher:
+    """Writes the gateway's metric tallies for the other workers every `PUBLISH_S`."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sandbench-metrics", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(PUBLISH_S):
+            with contextlib.suppress(OSError):
+                self._gateway.metrics.publish()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _die_with_parent() -> None:
