@@ -1,6 +1,7 @@
 """`sandbench serve --workers N` as a user runs it: real processes on a real loopback port.
 Every worker answers, a module's CPU share is one for all workers, and SIGTERM or Ctrl-C
-stops them all with nothing left (processes, folders)."""
+stops them all with nothing left (processes, folders). The console block of docs/bench.md
+("Workers") is checked against what the command prints."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.conftest import EXAMPLES
 from tests.sandbox import wat
 
 SANDBENCH = str(Path(sys.executable).parent / "sandbench")
+ROOT = EXAMPLES.parents[1]
 WAIT_S = 120  # a bound on waiting, never an expectation of speed
 ATTEMPTS = 200  # new connections tried to reach every worker (each lands on one at random)
 
@@ -82,6 +84,18 @@ class Served:
         return processes, sorted(p.name for p in self.tmp.iterdir())
 
 
+def documented() -> tuple[list[str], list[str], dict]:
+    """The docs/bench.md block showing `--workers`: its command's arguments, the lines
+    `serve` printed, and the /healthz body."""
+    text = (ROOT / "docs" / "bench.md").read_text()
+    block = next(b for b in re.findall(r"```console\n(.*?)```", text, re.S) if "--workers" in b)
+    lines = block.splitlines()
+    arguments = lines[0].removeprefix("$ sandbench serve ").split()
+    printed = [line for line in lines if line.startswith("sandbench: ")]
+    health = json.loads(lines[lines.index(next(x for x in lines if "/healthz" in x)) + 1])
+    return arguments, printed, health
+
+
 def get(connection: http.client.HTTPConnection, path: str) -> tuple[int, dict, object]:
     connection.request("GET", path)
     response = connection.getresponse()
@@ -115,12 +129,14 @@ def answered(connection: http.client.HTTPConnection, module: str) -> float:
 
 @pytest.mark.parametrize(("sig", "group"), [(signal.SIGTERM, False), (signal.SIGINT, True)])
 def test_every_worker_answers_and_a_signal_stops_them_all(tmp_path, sig, group):
-    served = Served(tmp_path, str(EXAMPLES / "hello-reactor"), "--workers", "2",
-                    "--instances", "1")  # fmt: skip
+    arguments, printed, health = documented()
+    modules = [str(ROOT / a) for a in arguments if a.startswith("examples/")]
+    assert arguments[-2:] == ["--workers", "2"]
+    served = Served(tmp_path, *modules, "--workers", "2", "--instances", "1")
     try:
-        assert served.lines[0] == "sandbench: /hello-reactor/ ready"
-        assert served.lines[-1].endswith("(2 workers)")
+        assert served.lines == [line.replace(":8000", f":{served.port}") for line in printed]
         connections = served.by_worker({0: 1, 1: 1})
+        assert get(connections[0][0], "/healthz")[2].keys() == health.keys()
         pids = set()
         for worker, (connection,) in connections.items():
             status, _, body = get(connection, "/hello-reactor/")
