@@ -169,29 +169,13 @@ class GatewayMetrics:
     def collect(self) -> Iterator[Metric]:
         """The tallies as metric families (the registry calls this on each scrape)."""
         tallies = sorted(self._merged().items())
-        requests = CounterMetricFamily(
-            "http_requests", "HTTP requests answered, by module and status code.",
-            labels=("module", "status"),
-        )  # fmt: skip
-        duration = HistogramMetricFamily(
-            "http_request_duration_seconds", "Time from request to response in the gateway.",
-            labels=("module",),
-        )  # fmt: skip
-        failures = CounterMetricFamily(
-            "module_load_failures", "Module loads that failed (at start or on a reload).",
-            labels=("module",),
-        )  # fmt: skip
-        memory = GaugeMetricFamily(
-            "module_memory_bytes", "Peak linear memory of the module's last call.",
-            labels=("module",),
-        )  # fmt: skip
-        cpu = CounterMetricFamily(
-            "module_cpu_seconds", "CPU time spent running the module.", labels=("module",)
-        )
-        violations = CounterMetricFamily(
-            "module_violations", "Calls that broke a limit or failed, by violation kind.",
-            labels=("module", "kind"),
-        )  # fmt: skip
+        by_module, by_status, by_kind = ("module",), ("module", "status"), ("module", "kind")
+        requests = CounterMetricFamily(*_TEXT["requests"], labels=by_status)
+        duration = HistogramMetricFamily(*_TEXT["duration"], labels=by_module)
+        failures = CounterMetricFamily(*_TEXT["failures"], labels=by_module)
+        memory = GaugeMetricFamily(*_TEXT["memory"], labels=by_module)
+        cpu = CounterMetricFamily(*_TEXT["cpu"], labels=by_module)
+        violations = CounterMetricFamily(*_TEXT["violations"], labels=by_kind)
         for module, tally in tallies:
             for status, count in sorted(tally.requests.items()):
                 requests.add_metric((module, str(status)), count)
@@ -205,6 +189,17 @@ class GatewayMetrics:
             for kind, count in sorted(tally.violations.items()):
                 violations.add_metric((module, kind), count)
         yield from (requests, duration, failures, memory, cpu, violations)
+
+
+# Each exported family's name and help text.
+_TEXT = {
+    "requests": ("http_requests", "HTTP requests answered, by module and status code."),
+    "duration": ("http_request_duration_seconds", "Time from request to response in the gateway."),
+    "failures": ("module_load_failures", "Module loads that failed (at start or on a reload)."),
+    "memory": ("module_memory_bytes", "Peak linear memory of the module's last call."),
+    "cpu": ("module_cpu_seconds", "CPU time spent running the module."),
+    "violations": ("module_violations", "Calls that broke a limit or failed, by violation kind."),
+}
 
 
 def _cumulative(counts: list[int]) -> list[tuple[str, float]]:

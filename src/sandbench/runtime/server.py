@@ -99,7 +99,8 @@ def uvicorn_config(app: Any) -> uvicorn.Config:
 
 
 class _Stopped(Exception):
-    """SIGTERM or SIGINT arrived: uvicorn has shut down, now release what we hold."""
+    """SIGTERM or SIGINT arrived: uvicorn has shut down (or, in the supervisor of
+    `--workers`, the workers are to be stopped); now release what we hold."""
 
 
 def _stop(signum: int, _frame: object) -> None:

@@ -39,7 +39,7 @@ from sandbench.sandbox.budget import share_budgets
 from sandbench.sandbox.scratch import scratch_dir
 
 from .gateway import Gateway, ModuleSpec
-from .server import bind, serve_until_signalled
+from .server import _stop, _Stopped, bind, serve_until_signalled
 
 __all__ = ["WorkerPlan", "serve_workers"]
 
@@ -60,14 +60,6 @@ class WorkerPlan:
     port: int
     instances: int
     budgets: Path
-
-
-class _Stopped(Exception):
-    """SIGINT or SIGTERM reached the supervisor."""
-
-
-def _stop(signum: int, _frame: object) -> None:
-    raise _Stopped(signum)
 
 
 def serve_workers(
