@@ -210,3 +210,48 @@ def test_the_instances_of_a_module_share_one_cpu_budget(tmp_path):
     # The module is in debt: the next call is refused on whichever instance takes it.
     assert (status, headers["x-sandbench-violation"]) == (502, "cpu")
     assert "CPU share (2m) is used up" in json.loads(body)["message"]
+
+
+def test_a_module_without_permissions_is_called_on_the_event_loop(tmp_path):
+    from sandbench.sandbox.wasm import WasmBackend
+
+    policy = Policy()
+    with ExitStack() as stack:
+        backend = stack.enter_context(WasmBackend(tmp_path / "cache"))
+        paths = [EXAMPLES / "hello-reactor", EXAMPLES / "host-storage"]
+        specs = module_specs(paths, policy.defaults.sandbox(), policy.ceilings.sandbox(), stack)
+        gateway = stack.enter_context(Gateway(specs, backend, instances=1))
+        gateway.start()
+        server = stack.enter_context(BackgroundServer(gateway))
+        for _ in range(5):
+            assert fetch(server.url, "/hello-reactor/")[0] == 200
+        assert fetch(server.url, "/host-storage/")[0] == 200
+        assert gateway.inline_calls("hello-reactor") == (5, 0)
+        # A module with permissions (here storage) always runs on a worker thread.
+        assert gateway.inline_calls("host-storage") == (0, 0)
+        counted = samples(server.url)
+    assert counted[("http_requests_total", (("module", "hello-reactor"), ("status", "200")))] == 5
+
+
+def test_a_spinning_call_is_cut_short_inline_and_made_again_on_a_thread(tmp_path):
+    from sandbench.sandbox.wasm import WasmBackend
+
+    limits = SandboxLimits(cpu_millicores=250, timeout_ms=1000)
+    spec = ModuleSpec("spin", load(EXAMPLES / "hostile/infinite-loop"), limits, Grants())
+    with (
+        WasmBackend(tmp_path / "cache") as backend,
+        Gateway([spec], backend, instances=1) as gateway,
+    ):
+        gateway.start()
+        with BackgroundServer(gateway) as server:
+            status, headers, body = fetch(server.url, "/spin/")
+            shares = {id(instance.cpu.share) for instance in gateway.live_instances()}
+            spun = samples(server.url)
+    # The answer is the one the module's own limits give, not the inline attempt's.
+    assert status in (502, 504)
+    assert "5 ms" not in json.loads(body)["message"]
+    assert gateway.inline_calls("spin") == (0, 1)
+    assert len(gateway.live_instances()) == 0  # closed with the gateway
+    assert len(shares) == 1  # the inline instance's CPU is charged to the module's one share
+    assert spun[("module_violations_total", (("kind", headers["x-sandbench-violation"]),
+                                             ("module", "spin")))] == 1  # fmt: skip

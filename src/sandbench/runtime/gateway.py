@@ -9,7 +9,8 @@ Each module has a pool of slots, each holding a live instance or nothing yet (a 
 instance serves one call at a time, so concurrency comes from the pool). A request waits
 (in the event loop, never in a worker thread) for a free slot of *its* module, so a module
 that stalls or spins only queues its own requests. The call runs in a worker thread (the
-GIL is released while wasm runs). What a module does wrong becomes that request's 5xx:
+GIL is released while wasm runs), or, for a module whose calls can be bounded and cut short
+without loss, on the event loop's thread first (`runtime.inline`). What a module does wrong becomes that request's 5xx:
 
     timeout violation                  504
     any other violation                502  (trap, cpu, memory, output, protocol, exit, ...)
@@ -43,6 +44,7 @@ from sandbench.sandbox import (
     ViolationKind,
 )
 
+from .inline import Inline
 from .metrics import CONTENT_TYPE, GatewayMetrics
 
 __all__ = ["Gateway", "ModuleSpec"]
@@ -87,6 +89,7 @@ class _Pool:
         self.backend = backend
         self.slots: asyncio.Queue[Instance | None] = asyncio.Queue()
         self.live: list[Instance] = []
+        self.inline = Inline.of(spec.package, spec.limits, backend)
         self.error = ""
         self.failed_at = -1e9
         for _ in range(size):
@@ -147,7 +150,15 @@ class Gateway(Closing):
 
     def live_instances(self) -> list[Instance]:
         """Every instance the gateway holds now (to sample their resources)."""
-        return [instance for pool in self._pools.values() for instance in pool.live]
+        found = [instance for pool in self._pools.values() for instance in pool.live]
+        inline = [p.inline.instance for p in self._pools.values() if p.inline is not None]
+        return found + [instance for instance in inline if instance is not None]
+
+    def inline_calls(self, route: str) -> tuple[int, int]:
+        """Calls of module `route` answered on the event loop's thread, and calls cut short
+        there (then made on a worker thread); see `runtime.inline`."""
+        inline = self._pools[route].inline
+        return (inline.calls, inline.cut_short) if inline is not None else (0, 0)
 
     def start(self) -> dict[str, str]:
         """Load one instance of each module now; return each module's state ("ready" or why not)."""
@@ -159,6 +170,8 @@ class Gateway(Closing):
                 self._failed(pool, str(exc))
             finally:
                 pool.slots.put_nowait(slot)
+            if pool.inline is not None and not pool.error:
+                pool.inline.load(pool.backend, pool.spec.package, pool.spec.grants)
         return self.states()
 
     def states(self) -> dict[str, str]:
@@ -175,6 +188,8 @@ class Gateway(Closing):
             for instance in pool.live:
                 instance.close()
             pool.live.clear()
+            if pool.inline is not None:
+                pool.inline.close()
 
     def _failed(self, pool: _Pool, reason: str) -> None:
         pool.error = reason
@@ -241,6 +256,12 @@ class Gateway(Closing):
             slot = await self._load(pool)
             if slot is None:
                 return (*_error(503, pool.error), None)
+        if pool.inline is not None:
+            answer, spent_ms = pool.inline.call(request)
+            if answer is not None:
+                self.metrics.record(pool.spec.route, answer)
+                return (*self._response(answer), slot)
+            self.metrics.spent(pool.spec.route, spent_ms)
         try:
             outcome = await self._run(slot.invoke, request)
         except Exception as exc:  # a host fault: drop this instance, keep serving

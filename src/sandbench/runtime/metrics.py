@@ -162,6 +162,12 @@ class GatewayMetrics:
             kind = outcome.violation.kind.value
             tally.violations[kind] = tally.violations.get(kind, 0) + 1
 
+    def spent(self, module: str, cpu_ms: float) -> None:
+        """Account CPU a call used without answering (cut short and made again elsewhere)."""
+        if cpu_ms:
+            tally = self._tallies.get(module) or self._tally(module)
+            tally.cpu_s = (tally.cpu_s or 0.0) + cpu_ms / 1000
+
     def exposition(self) -> bytes:
         """The metrics in Prometheus's text format."""
         return generate_latest(self.registry)

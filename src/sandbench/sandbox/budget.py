@@ -251,8 +251,9 @@ class ModuleCpu:
 
     A call's CPU budget is `cores x timeout`; its fuel is that budget at the module's rate
     (`rate` may be shared with the same module's accounting under other limits: the rate is
-    a property of the code). `key` names the module and its limits: with `share_budgets`
-    on, the share is the one every process keeps under that key.
+    a property of the code). `share` may be too (the same module and cpu limit under
+    another timeout); else `key` names the module and its cpu limit, and with
+    `share_budgets` on the share is the one every process keeps under that key.
     """
 
     def __init__(
@@ -261,10 +262,11 @@ class ModuleCpu:
         timeout_ms: int,
         rate: FuelRate | None = None,
         key: tuple[object, ...] | None = None,
+        share: CpuShare | None = None,
     ) -> None:
         self.millicores = millicores
         self.call_budget_s = millicores * timeout_ms / 1_000_000
-        self.share = CpuShare(millicores, shared=_shared_path(key))
+        self.share = share if share is not None else CpuShare(millicores, shared=_shared_path(key))
         self.rate = rate if rate is not None else FuelRate()
 
     def call_fuel(self) -> int:
