@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -165,6 +166,11 @@ def _stop_all(processes: list[BaseProcess]) -> None:
         if process.exitcode is None:
             process.kill()
             process.join()
+    # Spawning started multiprocessing's resource tracker, which leaves on its own only once
+    # it notices that every process holding its pipe is gone: stop it now and wait for it,
+    # so that nothing of ours runs after the command returns.
+    with contextlib.suppress(Exception):
+        resource_tracker._resource_tracker._stop()  # type: ignore[attr-defined]
 
 
 def _worker(index: int, plan: WorkerPlan, ready: Connection) -> None:
