@@ -255,3 +255,21 @@ def test_a_spinning_call_is_cut_short_inline_and_made_again_on_a_thread(tmp_path
     assert len(shares) == 1  # the inline instance's CPU is charged to the module's one share
     assert spun[("module_violations_total", (("kind", headers["x-sandbench-violation"]),
                                              ("module", "spin")))] == 1  # fmt: skip
+
+
+def test_a_sleeping_call_is_cut_short_inline_and_sleeps_on_a_thread(tmp_path, make_module):
+    from sandbench.sandbox.wasm import WasmBackend
+    from tests.sandbox.wat import SLEEP_UNTIL
+
+    package = load(make_module(SLEEP_UNTIL))  # sleeps 50 ms in poll_oneoff, then answers
+    spec = ModuleSpec("sleep", package, SandboxLimits(timeout_ms=1000), Grants())
+    with (
+        WasmBackend(tmp_path / "cache") as backend,
+        Gateway([spec], backend, instances=1) as gateway,
+    ):
+        gateway.start()
+        with BackgroundServer(gateway) as server:
+            answers = [fetch(server.url, "/sleep/")[0] for _ in range(2)]
+            inline = gateway.inline_calls("sleep")
+    assert answers == [200, 200]  # both slept their 50 ms on a worker thread
+    assert inline == (0, 1)  # the first was cut short inline; then the module backed off

@@ -46,6 +46,23 @@ def test_after_a_call_cut_short_the_module_backs_off_doubling_then_is_forgiven()
     assert inline.backoff_s == 1.0
 
 
+def test_a_call_cut_short_by_preemption_brings_no_back_off():
+    late = Outcome(
+        violation=Violation(kind=ViolationKind.TIMEOUT, message="late"),
+        usage=Usage(cpu_ms=0.1, slept_ms=0.0, wall_ms=15.0),
+    )
+    slept = Outcome(
+        violation=Violation(kind=ViolationKind.TIMEOUT, message="slept"),
+        usage=Usage(cpu_ms=0.1, slept_ms=4.9, wall_ms=15.0),
+    )
+    inline = Inline(limits=SandboxLimits(timeout_ms=5), instance=FakeInstance([late, OK, slept]))
+    assert inline.call(Request()) == (None, 0.1)  # made again on a thread ...
+    assert inline.call(Request())[0] is OK  # ... but the next one is tried inline
+    assert inline.call(Request())[0] is None  # a module that sleeps its time away
+    assert inline.call(Request()) == (None, 0.0)  # backs off
+    assert (inline.cut_short, inline.preempted) == (2, 1)
+
+
 def test_a_host_fault_drops_the_inline_instance():
     instance = FakeInstance([OK])
     instance.close()  # a closed fake raises SandboxError: a host fault

@@ -13,9 +13,10 @@ only where its length is bounded and cutting it short loses nothing:
 - a call cut short by those limits (a `cpu` or `timeout` violation) is not an answer: the
   gateway makes it again on a worker thread with the module's own limits, and sends the
   module's calls to the threads for a back-off (1 s, doubling up to `MAX_BACKOFF_S`, back
-  to 1 s after `FORGIVE_AFTER` inline answers in a row: on a busy machine a fast call is
-  sometimes cut short only because its thread lost its core for a tick, about once in
-  3,000 calls at load average 10 here).
+  to 1 s after `FORGIVE_AFTER` inline answers in a row). On a busy machine a fast call is
+  sometimes cut short only because its thread lost its core for a tick (about once in
+  3,000 calls at load average 10 here): a timeout where the module used less than half
+  the inline time in CPU and sleep brings no back-off.
 
 The instance shares the module's CPU share (the WASM backend keys the share by module and
 cpu limit, not timeout), so a call cut short is charged like any other. What is lost is
@@ -57,6 +58,7 @@ class Inline:
     calls: int = 0
     cut_short: int = 0
     streak: int = 0  # inline answers since the last call cut short
+    preempted: int = 0  # of `cut_short`: past the deadline while the module used little of it
 
     @classmethod
     def of(
@@ -98,10 +100,18 @@ class Inline:
                 self.backoff_s = 1.0
             return outcome, 0.0
         self.cut_short += 1
+        usage = outcome.usage
+        if violation.kind is ViolationKind.TIMEOUT and (
+            usage.cpu_ms + usage.slept_ms < self.limits.timeout_ms / 2
+        ):
+            # Past the deadline without using it (no CPU, no sleep): the thread lost its
+            # core. Not the module's doing, so no back-off.
+            self.preempted += 1
+            return None, usage.cpu_ms
         self.streak = 0
         self.resume_at = time.monotonic() + self.backoff_s
         self.backoff_s = min(MAX_BACKOFF_S, self.backoff_s * 2)
-        return None, outcome.usage.cpu_ms
+        return None, usage.cpu_ms
 
     def close(self) -> None:
         """Close the instance. Closing twice is harmless."""
