@@ -3,11 +3,14 @@ and the Prometheus metrics the platform's alert rules read."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -233,20 +236,24 @@ def test_a_module_without_permissions_is_called_on_the_event_loop(tmp_path):
     assert counted[("http_requests_total", (("module", "hello-reactor"), ("status", "200")))] == 5
 
 
-def test_a_spinning_call_is_cut_short_inline_and_made_again_on_a_thread(tmp_path):
+@contextlib.contextmanager
+def started(spec: ModuleSpec, cache: Path) -> Iterator[tuple[Gateway, str]]:
+    """`spec` alone in a started gateway (its inline instance loaded) on real wasmtime."""
     from sandbench.sandbox.wasm import WasmBackend
 
-    limits = SandboxLimits(cpu_millicores=250, timeout_ms=1000)
-    spec = ModuleSpec("spin", load(EXAMPLES / "hostile/infinite-loop"), limits, Grants())
-    with (
-        WasmBackend(tmp_path / "cache") as backend,
-        Gateway([spec], backend, instances=1) as gateway,
-    ):
+    with WasmBackend(cache) as backend, Gateway([spec], backend, instances=1) as gateway:
         gateway.start()
         with BackgroundServer(gateway) as server:
-            status, headers, body = fetch(server.url, "/spin/")
-            shares = {id(instance.cpu.share) for instance in gateway.live_instances()}
-            spun = samples(server.url)
+            yield gateway, server.url
+
+
+def test_a_spinning_call_is_cut_short_inline_and_made_again_on_a_thread(tmp_path):
+    limits = SandboxLimits(cpu_millicores=250, timeout_ms=1000)
+    spec = ModuleSpec("spin", load(EXAMPLES / "hostile/infinite-loop"), limits, Grants())
+    with started(spec, tmp_path / "cache") as (gateway, url):
+        status, headers, body = fetch(url, "/spin/")
+        shares = {id(instance.cpu.share) for instance in gateway.live_instances()}
+        spun = samples(url)
     # The answer is the one the module's own limits give, not the inline attempt's.
     assert status in (502, 504)
     assert "5 ms" not in json.loads(body)["message"]
@@ -258,18 +265,12 @@ def test_a_spinning_call_is_cut_short_inline_and_made_again_on_a_thread(tmp_path
 
 
 def test_a_sleeping_call_is_cut_short_inline_and_sleeps_on_a_thread(tmp_path, make_module):
-    from sandbench.sandbox.wasm import WasmBackend
     from tests.sandbox.wat import SLEEP_UNTIL
 
     package = load(make_module(SLEEP_UNTIL))  # sleeps 50 ms in poll_oneoff, then answers
     spec = ModuleSpec("sleep", package, SandboxLimits(timeout_ms=1000), Grants())
-    with (
-        WasmBackend(tmp_path / "cache") as backend,
-        Gateway([spec], backend, instances=1) as gateway,
-    ):
-        gateway.start()
-        with BackgroundServer(gateway) as server:
-            answers = [fetch(server.url, "/sleep/")[0] for _ in range(2)]
-            inline = gateway.inline_calls("sleep")
+    with started(spec, tmp_path / "cache") as (gateway, url):
+        answers = [fetch(url, "/sleep/")[0] for _ in range(2)]
+        inline = gateway.inline_calls("sleep")
     assert answers == [200, 200]  # both slept their 50 ms on a worker thread
     assert inline == (0, 1)  # the first was cut short inline; then the module backed off
