@@ -1,9 +1,11 @@
 """Servers the gateway benchmarks start in their own processes: a bare uvicorn app (the
-baseline) and `sandbench serve`, each on a free loopback port."""
+baseline) and `sandbench serve`, each on a free loopback port, optionally pinned to some
+cores; and the CPU time a server's processes used."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 BARE_APP = """
@@ -33,24 +36,55 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bare_command(folder: Path, body: bytes, port: int) -> list[str]:
+def bare_command(folder: Path, body: bytes, port: int, workers: int = 1) -> list[str]:
     """Write the bare app answering `body` into `folder`; the command that serves it."""
     (folder / "bare.py").write_text(BARE_APP.format(body=body))
     return [sys.executable, "-m", "uvicorn", "bare:app", "--port", str(port), "--http", "h11",
-            "--no-access-log", "--log-level", "warning", "--lifespan", "off"]  # fmt: skip
+            "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+            *(["--workers", str(workers)] if workers > 1 else [])]  # fmt: skip
 
 
-def serve_command(module: Path, port: int, cache: Path) -> list[str]:
+def serve_command(module: Path, port: int, cache: Path, workers: int = 1) -> list[str]:
     """The command that serves `module` through the sandbench gateway."""
     return [str(Path(sys.executable).parent / "sandbench"), "serve", str(module),
-            "--port", str(port), "--instances", "2", "--cache-dir", str(cache)]  # fmt: skip
+            "--port", str(port), "--instances", "2", "--cache-dir", str(cache),
+            *(["--workers", str(workers)] if workers > 1 else [])]  # fmt: skip
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """User and system CPU of `process` and its children (workers) so far."""
+    root = psutil.Process(process.pid)
+    total = 0.0
+    for each in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 @contextlib.contextmanager
-def running(command: list[str], port: int, cwd: Path) -> Iterator[None]:
-    """Run `command` until the block ends, once it accepts connections on `port`."""
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,  # noqa: S603
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+def pinned(cpus: set[int] | None) -> Iterator[None]:
+    """This process (and what it starts meanwhile) on `cpus` for the block; None: unchanged."""
+    if cpus is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str], port: int, cwd: Path, cpus: set[int] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` (on `cpus`, when given) until the block ends, once it accepts
+    connections on `port`."""
+    with pinned(cpus):
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,  # noqa: S603
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -61,7 +95,7 @@ def running(command: list[str], port: int, cwd: Path) -> Iterator[None]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     pytest.fail(f"server did not start: {command}")
                 time.sleep(0.05)
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -238,21 +238,32 @@ def serve(
     cache_dir: Path | None = None,
     host: HostSettings | None = None,
     announce: Callable[[str], None] = _quiet,
+    workers: int = 1,
 ) -> None:
     """Serve the module folders `paths` over HTTP at /{folder name}/ (with /healthz and
     /metrics) on `listen`:`port` until SIGTERM or SIGINT; then release everything and
     return. Each module runs with its manifest's limits, `instances` live instances each;
-    `announce` hears each module's state and the address served.
+    `announce` hears each module's state and the address served. `workers` above 1 serves
+    from that many processes sharing the port and each module's CPU share
+    (`runtime.workers`); `backend` must then be a `BackendKind`.
 
     Raises `ManifestError` for an invalid module, `ValueError` for two modules at one route
     and `SandboxError` when the address cannot be bound or the backend cannot run.
     """
     from sandbench.runtime.server import module_specs, serve_modules
+    from sandbench.runtime.workers import serve_workers
 
     policy = policy or Policy()
     with ExitStack() as stack:
         specs = module_specs([Path(p) for p in paths], policy.defaults.sandbox(),
                              policy.ceilings.sandbox(), stack, host)  # fmt: skip
+        if workers > 1:
+            if backend is not None and not isinstance(backend, BackendKind):
+                raise ValueError("serving from several workers needs a backend kind")
+            serve_workers(specs, backend=backend or BackendKind.WASM, cache_dir=cache_dir,
+                          listen=listen, port=port, instances=instances, workers=workers,
+                          announce=announce)  # fmt: skip
+            return
         serving = _open(backend, BackendKind.WASM, cache_dir, stack)
         serve_modules(specs, serving, listen=listen, port=port, instances=instances,
                       announce=announce)  # fmt: skip

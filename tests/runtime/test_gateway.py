@@ -3,11 +3,14 @@ and the Prometheus metrics the platform's alert rules read."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -210,3 +213,64 @@ def test_the_instances_of_a_module_share_one_cpu_budget(tmp_path):
     # The module is in debt: the next call is refused on whichever instance takes it.
     assert (status, headers["x-sandbench-violation"]) == (502, "cpu")
     assert "CPU share (2m) is used up" in json.loads(body)["message"]
+
+
+def test_a_module_without_permissions_is_called_on_the_event_loop(tmp_path):
+    from sandbench.sandbox.wasm import WasmBackend
+
+    policy = Policy()
+    with ExitStack() as stack:
+        backend = stack.enter_context(WasmBackend(tmp_path / "cache"))
+        paths = [EXAMPLES / "hello-reactor", EXAMPLES / "host-storage"]
+        specs = module_specs(paths, policy.defaults.sandbox(), policy.ceilings.sandbox(), stack)
+        gateway = stack.enter_context(Gateway(specs, backend, instances=1))
+        gateway.start()
+        server = stack.enter_context(BackgroundServer(gateway))
+        for _ in range(5):
+            assert fetch(server.url, "/hello-reactor/")[0] == 200
+        assert fetch(server.url, "/host-storage/")[0] == 200
+        assert gateway.inline_calls("hello-reactor") == (5, 0)
+        # A module with permissions (here storage) always runs on a worker thread.
+        assert gateway.inline_calls("host-storage") == (0, 0)
+        counted = samples(server.url)
+    assert counted[("http_requests_total", (("module", "hello-reactor"), ("status", "200")))] == 5
+
+
+@contextlib.contextmanager
+def started(spec: ModuleSpec, cache: Path) -> Iterator[tuple[Gateway, str]]:
+    """`spec` alone in a started gateway (its inline instance loaded) on real wasmtime."""
+    from sandbench.sandbox.wasm import WasmBackend
+
+    with WasmBackend(cache) as backend, Gateway([spec], backend, instances=1) as gateway:
+        gateway.start()
+        with BackgroundServer(gateway) as server:
+            yield gateway, server.url
+
+
+def test_a_spinning_call_is_cut_short_inline_and_made_again_on_a_thread(tmp_path):
+    limits = SandboxLimits(cpu_millicores=250, timeout_ms=1000)
+    spec = ModuleSpec("spin", load(EXAMPLES / "hostile/infinite-loop"), limits, Grants())
+    with started(spec, tmp_path / "cache") as (gateway, url):
+        status, headers, body = fetch(url, "/spin/")
+        shares = {id(instance.cpu.share) for instance in gateway.live_instances()}
+        spun = samples(url)
+    # The answer is the one the module's own limits give, not the inline attempt's.
+    assert status in (502, 504)
+    assert "5 ms" not in json.loads(body)["message"]
+    assert gateway.inline_calls("spin") == (0, 1)
+    assert len(gateway.live_instances()) == 0  # closed with the gateway
+    assert len(shares) == 1  # the inline instance's CPU is charged to the module's one share
+    assert spun[("module_violations_total", (("kind", headers["x-sandbench-violation"]),
+                                             ("module", "spin")))] == 1  # fmt: skip
+
+
+def test_a_sleeping_call_is_cut_short_inline_and_sleeps_on_a_thread(tmp_path, make_module):
+    from tests.sandbox.wat import SLEEP_UNTIL
+
+    package = load(make_module(SLEEP_UNTIL))  # sleeps 50 ms in poll_oneoff, then answers
+    spec = ModuleSpec("sleep", package, SandboxLimits(timeout_ms=1000), Grants())
+    with started(spec, tmp_path / "cache") as (gateway, url):
+        answers = [fetch(url, "/sleep/")[0] for _ in range(2)]
+        inline = gateway.inline_calls("sleep")
+    assert answers == [200, 200]  # both slept their 50 ms on a worker thread
+    assert inline == (0, 1)  # the first was cut short inline; then the module backed off

@@ -165,3 +165,66 @@ def test_a_dropping_sink_accepts_everything_keeps_the_cap_and_counts_the_rest():
     assert (out.getvalue(), out.dropped, out.overflowed) == (b"12345678ab", 7, False)
     out.reset()
     assert (out.getvalue(), out.dropped) == (b"", 0)
+
+
+def test_shares_on_one_file_are_one_bucket(tmp_path):
+    clock = Clock()
+    first = CpuShare(500, clock=clock, sleep=clock.sleep, shared=tmp_path / "bucket")
+    second = CpuShare(500, clock=clock, sleep=clock.sleep, shared=tmp_path / "bucket")
+    first.charge(0.75)  # 0.25 s of debt at 500m: half a second to pay off
+    assert second.level == -0.25
+    assert second.acquire(1000) == 500.0
+    assert first.level == 0.0
+    assert first.charged == second.charged == 0.75
+
+
+_CHARGER = """
+import sys
+from pathlib import Path
+from sandbench.sandbox.budget import CpuShare
+share = CpuShare(1000, shared=Path(sys.argv[1]))
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(int(sys.argv[2])):
+    share.charge(0.001)
+"""
+
+
+def test_processes_sharing_a_bucket_lose_no_charge(tmp_path):
+    import subprocess
+    import sys
+
+    path, per_process = tmp_path / "bucket", 2000
+    command = [sys.executable, "-c", _CHARGER, str(path), str(per_process)]
+    processes = [
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    for process in processes:  # all have the file open before any charges
+        assert process.stdout.readline() == "ready\n"
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    for process in processes:
+        process.communicate(timeout=120)
+        assert process.returncode == 0
+    share = CpuShare(1000, shared=path)
+    # Every charge landed: read-modify-write under the file lock, never interleaved.
+    assert abs(share.charged - 3 * per_process * 0.001) < 1e-9
+
+
+def test_module_cpu_shares_its_bucket_only_when_asked(tmp_path):
+    from sandbench.sandbox.budget import share_budgets
+
+    key = ("/modules/spin", "sha256:00", 250, 1000)
+    alone = ModuleCpu(250, 1000, key=key)
+    share_budgets(tmp_path)
+    try:
+        first, second = ModuleCpu(250, 1000, key=key), ModuleCpu(250, 1000, key=key)
+        other = ModuleCpu(250, 2000, key=(*key[:3], 2000))
+    finally:
+        share_budgets(None)
+    first.share.charge(0.5)
+    assert second.share.charged == 0.5
+    assert alone.share.charged == other.share.charged == 0.0
+    assert len(list(tmp_path.iterdir())) == 2

@@ -26,6 +26,14 @@ __all__ = ["serve_command"]
     help="Live instances per module (each serves one request at a time).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes serving the port, each with its own instances; a module's CPU share "
+    "is one for all of them.",
+)
+@click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="SANDBENCH_CACHE_DIR",
@@ -38,6 +46,7 @@ def serve_command(
     host: str,
     port: int,
     instances: int,
+    workers: int,
     cache_dir: Path | None,
     resolve: tuple[str, ...],
 ) -> None:
@@ -49,7 +58,8 @@ def serve_command(
     policy = resolve_policy(None)  # the configuration found upwards, else the built-in one
     try:
         serve(list(modules), listen=host, port=port, instances=instances, policy=policy,
-              cache_dir=cache_dir, host=host_from(None, resolve), announce=_announce)  # fmt: skip
+              cache_dir=cache_dir, host=host_from(None, resolve), announce=_announce,
+              workers=workers)  # fmt: skip
     except ValueError as exc:  # two modules at one route
         raise click.UsageError(str(exc)) from None
 

@@ -59,9 +59,11 @@ def module_specs(
     return specs
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
     """A listening TCP socket on `host:port` (port 0: any free port).
 
+    `reuse_port` lets other sockets of this user bind the same port (`SO_REUSEPORT`: the
+    kernel spreads connections over those listening); `listen=False` only reserves it.
     Raises `SandboxError` naming the address when it cannot be bound.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -69,12 +71,15 @@ def bind(host: str, port: int) -> socket.socket:
     # and without it Nagle plus delayed ACKs add 40 ms to every response.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise SandboxError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
+    if listen:
+        sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -94,7 +99,8 @@ def uvicorn_config(app: Any) -> uvicorn.Config:
 
 
 class _Stopped(Exception):
-    """SIGTERM or SIGINT arrived: uvicorn has shut down, now release what we hold."""
+    """SIGTERM or SIGINT arrived: uvicorn has shut down (or, in the supervisor of
+    `--workers`, the workers are to be stopped); now release what we hold."""
 
 
 def _stop(signum: int, _frame: object) -> None:

@@ -10,10 +10,17 @@ module, shared by all its instances.
 from __future__ import annotations
 
 import errno
+import fcntl
+import hashlib
 import math
+import mmap
+import os
+import struct
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
 
 __all__ = [
     "FUEL_PER_CPU_SECOND_MAX",
@@ -21,6 +28,8 @@ __all__ = [
     "CpuShare",
     "FuelRate",
     "ModuleCpu",
+    "SharedBucket",
+    "share_budgets",
     "thread_cpu_s",
 ]
 
@@ -94,11 +103,83 @@ class FuelRate:
             self._samples += 1
 
 
+class _Bucket:
+    """A token bucket's state, in this process only; `with bucket:` holds its lock."""
+
+    def __init__(self, level: float, stamp: float) -> None:
+        self.level = level
+        self.stamp = stamp
+        self.charged = 0.0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _Bucket:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+
+class SharedBucket:
+    """A token bucket's state in a file that every process using it maps: `with bucket:`
+    holds it (a thread lock, then an exclusive `flock` on the file) and reads it; leaving
+    the block writes it back.
+
+    The first process to open `path` writes `level` and `stamp` into it; the others find
+    them there. Stamps are `time.monotonic()` values, one clock for all processes of the
+    machine. The file stays open and mapped for the process's life (one per module).
+    Raises `OSError` when `path` cannot be created or mapped.
+    """
+
+    _LAYOUT = struct.Struct("=ddd")  # level, stamp, charged
+
+    def __init__(self, path: Path, level: float, stamp: float) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock = threading.Lock()
+        self.level, self.stamp, self.charged = level, stamp, 0.0
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(self._fd).st_size < self._LAYOUT.size:
+                os.pwrite(self._fd, self._LAYOUT.pack(level, stamp, 0.0), 0)
+            self._map = mmap.mmap(self._fd, self._LAYOUT.size)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def __enter__(self) -> SharedBucket:
+        self._lock.acquire()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.level, self.stamp, self.charged = self._LAYOUT.unpack_from(self._map)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self._LAYOUT.pack_into(self._map, 0, self.level, self.stamp, self.charged)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._lock.release()
+
+
+_shared: dict[str, Path | None] = {"folder": None}
+
+
+def share_budgets(folder: Path | None) -> None:
+    """From now on, this process keeps each module's CPU bucket in `folder` (shared with
+    every process given the same folder), or in its own memory again (None).
+
+    Applies to the `ModuleCpu` made afterwards; `sandbench serve --workers` calls it in
+    each worker before loading anything.
+    """
+    _shared["folder"] = folder
+
+
 class CpuShare:
     """A module's CPU share as a token bucket of CPU-seconds, refilled at `cores` per second.
 
     `acquire()` waits while the bucket is in debt (throttling) and returns the wait in ms;
-    `charge(cpu_s)` debits the CPU a call used. Thread-safe.
+    `charge(cpu_s)` debits the CPU a call used. Thread-safe; with a `shared` file, also
+    process-safe (`SharedBucket`).
     """
 
     def __init__(
@@ -106,33 +187,36 @@ class CpuShare:
         millicores: int,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        shared: Path | None = None,
     ) -> None:
         self._rate = millicores / 1000  # CPU-seconds per second
         self._capacity = self._rate * WINDOW_S
-        self._level = self._capacity
-        self._charged = 0.0
         self._clock = clock
         self._sleep = sleep
-        self._stamp = clock()
-        self._lock = threading.Lock()
+        self._bucket: _Bucket | SharedBucket = (
+            _Bucket(self._capacity, clock())
+            if shared is None
+            else SharedBucket(shared, self._capacity, clock())
+        )
 
-    def _refill(self) -> None:
+    def _refill(self, bucket: _Bucket | SharedBucket) -> None:
         now = self._clock()
-        self._level = min(self._capacity, self._level + (now - self._stamp) * self._rate)
-        self._stamp = now
+        bucket.level = min(self._capacity, bucket.level + (now - bucket.stamp) * self._rate)
+        bucket.stamp = now
 
     def acquire(self, max_wait_ms: float) -> float | None:
         """Wait until the bucket is out of debt; the wait in ms, or None if over `max_wait_ms`.
 
-        The debt is read again after each wait: calls of other instances that were running
-        meanwhile have charged theirs, and a call must wait for those too (else N instances
-        would each pay off only their own debt and run N times the share).
+        The debt is read again after each wait: calls of other instances (and, shared, of
+        other processes) that were running meanwhile have charged theirs, and a call must
+        wait for those too (else N instances would each pay off only their own debt and
+        run N times the share).
         """
         waited = 0.0
         while True:
-            with self._lock:
-                self._refill()
-                debt = -self._level
+            with self._bucket as bucket:
+                self._refill(bucket)
+                debt = -bucket.level
             if debt <= _PAID:
                 return waited * 1000
             wait_s = debt / self._rate
@@ -143,22 +227,23 @@ class CpuShare:
 
     def charge(self, cpu_s: float) -> None:
         """Debit the CPU-seconds a call used."""
-        with self._lock:
-            self._refill()
-            self._level -= cpu_s
-            self._charged += cpu_s
+        with self._bucket as bucket:
+            self._refill(bucket)
+            bucket.level -= cpu_s
+            bucket.charged += cpu_s
 
     @property
     def level(self) -> float:
         """CPU-seconds left in the bucket (negative while in debt)."""
-        with self._lock:
-            self._refill()
-            return self._level
+        with self._bucket as bucket:
+            self._refill(bucket)
+            return bucket.level
 
     @property
     def charged(self) -> float:
-        """Every CPU-second charged so far."""
-        return self._charged
+        """Every CPU-second charged so far (by every process sharing the bucket)."""
+        with self._bucket as bucket:
+            return bucket.charged
 
 
 class ModuleCpu:
@@ -166,13 +251,22 @@ class ModuleCpu:
 
     A call's CPU budget is `cores x timeout`; its fuel is that budget at the module's rate
     (`rate` may be shared with the same module's accounting under other limits: the rate is
-    a property of the code).
+    a property of the code). `share` may be too (the same module and cpu limit under
+    another timeout); else `key` names the module and its cpu limit, and with
+    `share_budgets` on the share is the one every process keeps under that key.
     """
 
-    def __init__(self, millicores: int, timeout_ms: int, rate: FuelRate | None = None) -> None:
+    def __init__(
+        self,
+        millicores: int,
+        timeout_ms: int,
+        rate: FuelRate | None = None,
+        key: tuple[object, ...] | None = None,
+        share: CpuShare | None = None,
+    ) -> None:
         self.millicores = millicores
         self.call_budget_s = millicores * timeout_ms / 1_000_000
-        self.share = CpuShare(millicores)
+        self.share = share if share is not None else CpuShare(millicores, shared=_shared_path(key))
         self.rate = rate if rate is not None else FuelRate()
 
     def call_fuel(self) -> int:
@@ -189,6 +283,13 @@ class ModuleCpu:
         self.share.charge(cpu_s)
         if learn and cpu_s >= MIN_SAMPLE_S:  # `learn` ignores shorter calls: skip the call
             self.rate.learn(fuel, cpu_s)
+
+
+def _shared_path(key: tuple[object, ...] | None) -> Path | None:
+    folder = _shared["folder"]
+    if folder is None or key is None:
+        return None
+    return folder / hashlib.sha256(repr(key).encode()).hexdigest()[:32]
 
 
 class CappedOutput:

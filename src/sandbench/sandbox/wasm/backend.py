@@ -37,7 +37,7 @@ from sandbench.errors import SandboxError
 from sandbench.hostapi.abi import HOST_INTERFACE, component_import_provided
 from sandbench.interrupts import on_interrupt
 from sandbench.manifests import ModulePackage
-from sandbench.sandbox.budget import FuelRate, ModuleCpu
+from sandbench.sandbox.budget import CpuShare, FuelRate, ModuleCpu
 from sandbench.sandbox.cache import ArtifactCache, default_cache_dir
 from sandbench.sandbox.compile_record import CompileRecord, read_record, write_record
 from sandbench.sandbox.host import host_api
@@ -170,6 +170,9 @@ class WasmBackend(Closing):
             weakref.WeakValueDictionary()
         )
         self._rates: weakref.WeakValueDictionary[tuple[str, str], FuelRate] = (
+            weakref.WeakValueDictionary()
+        )
+        self._shares: weakref.WeakValueDictionary[tuple[str, str, int], CpuShare] = (
             weakref.WeakValueDictionary()
         )
         self._cpu_lock = threading.Lock()
@@ -343,18 +346,23 @@ class WasmBackend(Closing):
         """The CPU accounting of `package` under `limits`: one per module, shared by every
         instance loaded from it (gateway pools, repeated loads) while any of them is open.
 
-        A module is its folder and digest; other limits make another budget, which shares
-        the learnt fuel rate.
+        A module is its folder and digest; another timeout makes another per-call budget
+        with the same CPU share, another cpu limit another share; all share the learnt fuel
+        rate. With `budget.share_budgets` on, the share is also the one of the other
+        processes serving the module (`sandbench serve --workers`).
         """
         module = (str(package.root), package.digest)
-        key = (*module, limits.cpu_millicores, limits.timeout_ms)
+        share_key = (*module, limits.cpu_millicores)
+        key = (*share_key, limits.timeout_ms)
         with self._cpu_lock:
             cpu = self._cpu.get(key)
             if cpu is None:
                 rate = self._rates.get(module)
                 if rate is None:
                     rate = self._rates[module] = FuelRate()
-                cpu = ModuleCpu(limits.cpu_millicores, limits.timeout_ms, rate)
+                share = self._shares.get(share_key)
+                cpu = ModuleCpu(limits.cpu_millicores, limits.timeout_ms, rate, share_key, share)
+                self._shares[share_key] = cpu.share
                 self._cpu[key] = cpu
             return cpu
 
