@@ -43,7 +43,8 @@ def test_a_steady_module_passes_the_thresholds(url):
     assert [t.threshold for t in result.thresholds] == ["p95 < 100ms", "error_rate < 0.5%"]
     assert result.thresholds[1].passed
     assert result.locust is not None
-    assert result.locust.requests >= 390
+    # locust's own figures are its final ones, however late the last requests came.
+    assert result.locust.requests == 400
     assert sum(second.requests for second in result.timeline) == 400
     assert result.generator, "the locust process was sampled"
 

@@ -13,7 +13,6 @@ processes (docs/bench.md shows workers on other machines).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -155,7 +154,7 @@ def run_load_test(config: LoadTestConfig, thresholds: Sequence[Threshold] = ()) 
         records, reference = _records(out)
         if not records:
             raise BenchError(f"the load test recorded no request; locust said: {output[-400:]}")
-        locust = _locust_figures(out / "stats_stats.csv", config)
+        locust = _locust_figures(out / "locust.json")
     result = _summarize(config, records, locust, samples, wall, thresholds)
     return result.model_copy(update={
         "reference_ms": summarize([r[1] * 1000 for r in reference]) if reference else None,
@@ -177,7 +176,7 @@ def _locust_command(config: LoadTestConfig, out: Path, role: list[str]) -> list[
     return [
         sys.executable, "-m", "locust", "-f", str(out / "locustfile.py"), "--headless",
         "--host", config.url, "-u", str(users), "-r", str(users),
-        "-t", f"{run_time}s", "--csv", str(out / "stats"), "--only-summary",
+        "-t", f"{run_time}s", "--only-summary",
         "--loglevel", "WARNING", "--stop-timeout", str(math.ceil(config.timeout_s)), *role,
     ]  # fmt: skip
 
@@ -263,26 +262,21 @@ def _records(out: Path) -> tuple[list[_Record], list[_Record]]:
     return sorted(found[0]), sorted(found[1])
 
 
-def _locust_figures(path: Path, config: LoadTestConfig) -> LocustFigures | None:
-    if not path.is_file():
-        return None
-    name = config.path if config.reference_path else "Aggregated"
-    with path.open(newline="") as stream:
-        for row in csv.DictReader(stream):
-            if row.get("Name") == name:
-                return LocustFigures(
-                    requests=int(row["Request Count"]), failures=int(row["Failure Count"]),
-                    p50=_num(row["50%"]), p95=_num(row["95%"]), p99=_num(row["99%"]),
-                    max=_num(row["Max Response Time"]),
-                )  # fmt: skip
-    return None
-
-
-def _num(text: str) -> float:
+def _locust_figures(path: Path) -> LocustFigures | None:
+    """locust's own final figures, as the locustfile wrote them at quit (None without)."""
     try:
-        return float(text)
-    except ValueError:
-        return math.nan
+        figures = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return LocustFigures(
+        requests=int(figures["requests"]), failures=int(figures["failures"]),
+        p50=_num(figures["p50"]), p95=_num(figures["p95"]), p99=_num(figures["p99"]),
+        max=_num(figures["max"]),
+    )  # fmt: skip
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _summarize(

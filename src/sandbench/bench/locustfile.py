@@ -14,7 +14,10 @@ With a `reference_path`, as many users again send GET requests to it on the same
 (role 1 in the records): the reference module's latency in the same run.
 
 Each process writes its records as JSON lines to `records-PID.jsonl` when it quits:
-`[intended, latency, service, status, role]`, times in seconds.
+`[intended, latency, service, status, role]`, times in seconds. The process that holds
+locust's statistics (the only one, or the master) also writes locust's own final figures to
+`locust.json` then: locust's `--csv` files are rewritten only once a second while it runs
+and not at its end, so on a busy machine they missed the last second's requests.
 """
 
 from __future__ import annotations
@@ -91,6 +94,25 @@ class Paced(FastHttpUser):
         if CONFIG["quit_when_done"] and len(DONE) >= TOTAL_USERS and runner is not None:
             gevent.spawn_later(0.05, runner.quit)
         raise StopUser()
+
+
+@events.quitting.add_listener
+def _write_figures(environment, **_kwargs):
+    if type(environment.runner).__name__ == "WorkerRunner":
+        return  # a worker's statistics went to the master
+    stats = environment.stats
+    entry = stats.get(CONFIG["path"], CONFIG["method"]) if CONFIG.get("reference_path") else stats.total
+    counted = entry.num_requests > 0
+    figures = {
+        "requests": entry.num_requests,
+        "failures": entry.num_failures,
+        "p50": entry.get_response_time_percentile(0.5) if counted else None,
+        "p95": entry.get_response_time_percentile(0.95) if counted else None,
+        "p99": entry.get_response_time_percentile(0.99) if counted else None,
+        "max": entry.max_response_time if counted else None,
+    }
+    with open(os.path.join(CONFIG["out_dir"], "locust.json"), "w") as out:
+        json.dump(figures, out)
 
 
 @events.quitting.add_listener
