@@ -17,8 +17,12 @@ Performance is judged in two stages (docs/nightly.md has the measured rates):
    lies wholly above `1 + min_effect`. One noisy night cannot alarm: it is never two
    nights, and the night after it is not high.
 
-Each metric is judged on its own (`health.latency_ms`, the wall clock; `health.cpu_ms`, the
-CPU time the sandbox measured per call), and an alarm names its metric.
+Both per-call metrics are recorded (`health.latency_ms`, the wall clock; `health.cpu_ms`,
+the CPU time the sandbox measured per call), and a cell's alarms are judged on its
+`primary` one: CPU time for a WASM cell (the calling thread's own clock, which a busy
+neighbour does not move), the wall clock for a container. Other metrics (the cold load)
+are judged each on its own, and an alarm names its metric. A history written before
+`primary` existed judges every metric.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench._camel import CAMEL
 
-from .models import CellResult
+from .models import CPU, LATENCY, CellResult
 from .stats import Shift, e_divisive, log_shift, step_interval
 from .store import HistoryStore
 
@@ -44,6 +48,7 @@ __all__ = [
     "Thresholds",
     "detect",
     "judge_series",
+    "judged_metrics",
     "night_value",
 ]
 
@@ -204,7 +209,7 @@ def _status_and_findings(new: CellResult, last: CellResult) -> list[Regression]:
 
 def _performance(new: CellResult, before: list[CellResult], t: Thresholds) -> list[Regression]:
     out = []
-    for metric in sorted(m for m in new.samples if not m.startswith(BASELINE_PREFIX)):
+    for metric in judged_metrics(new):
         tonight = night_value(new, metric, t)
         if tonight is None:
             continue
@@ -222,6 +227,19 @@ def _performance(new: CellResult, before: list[CellResult], t: Thresholds) -> li
             _regression(new, "performance", describe(judgement), metric=metric, judgement=judgement)
         )
     return out
+
+
+def judged_metrics(result: CellResult) -> list[str]:
+    """The metrics of `result` whose steps alarm: its `primary` per-call metric (not the
+    other one of latency and CPU time), and every other metric; all when `primary` is
+    unknown (older histories)."""
+    per_call = {LATENCY, CPU}
+    return sorted(
+        m
+        for m in result.samples
+        if not m.startswith(BASELINE_PREFIX)
+        and (not result.primary or m not in per_call or m == result.primary)
+    )
 
 
 def _with_night(judgement: Judgement, tonight: NightValue) -> Judgement:

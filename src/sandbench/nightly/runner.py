@@ -30,9 +30,9 @@ from sandbench.errors import NightlyError
 from .cell import Task, failed_result
 from .config import NightlyConfig
 from .matrix import Shard, cells, source_digest
-from .models import CellResult, CellStatus
+from .models import LATENCY, CellResult, CellStatus
 from .regress import BASELINE_PREFIX
-from .stats import log_shift, median_interval
+from .stats import Shift, log_shift, median_interval
 from .store import HistoryStore
 
 __all__ = [
@@ -150,7 +150,9 @@ def _rounds(
     Rounds are round-major over the window: a burst of load from a neighbour lands on
     several cells a little instead of on one entirely. A cell with a baseline runs it in
     the same round, right next to the candidate and alternately before and after it
-    (ABBA), so the machine's state of the moment is shared by both. A cell stops after
+    (ABBA), so the machine's state of the moment is shared by both; cells of the window
+    that name the same baseline artifact share its run of the round (several candidates
+    against one last known-good version cost one baseline run a round). A cell stops after
     `min_rounds` once its night's interval is within `precision` (`_precise`), after
     `rounds`, or once its rounds used `cell_budget` seconds. A cell that times out,
     crashes or errors is not run again; a baseline that does is dropped for the night.
@@ -165,15 +167,23 @@ def _rounds(
         # twice as slow as the next cell's); that must not land on one side of a pair.
         worker.run(todo[0][1], config.cell_timeout)
     for round_number in range(config.rounds):
+        measured: dict[tuple[str, str], CellResult] = {}  # this round's baseline runs
         for number in list(active):
             pair = [(runs[number][0], tasks[number]), (runs[number][1], baselines[number])]
             for results, task in pair[:: -1 if round_number % 2 else 1]:
                 if task is None:
                     continue
-                result = worker.run(task, config.cell_timeout)
+                is_baseline = task is baselines[number]
+                key = (str(task.path), task.cell.key)
+                if is_baseline and key in measured:  # shared with a cell before this one
+                    result = measured[key]
+                else:
+                    result = worker.run(task, config.cell_timeout)
+                    spent[number] += result.elapsed_ms / 1000
+                if is_baseline:
+                    measured[key] = result
                 results.append(result)
-                spent[number] += result.elapsed_ms / 1000
-                if result.status.rank == _NO_REPORT and task is baselines[number]:
+                if result.status.rank == _NO_REPORT and is_baseline:
                     baselines[number] = None
                     results.clear()
             if _done(runs[number], round_number + 1, spent[number], config):
@@ -182,7 +192,6 @@ def _rounds(
 
 
 _NO_REPORT = 3
-_JUDGED = "health.latency_ms"  # the metric whose precision decides when a cell has enough
 
 
 def _baseline_task(task: Task, config: NightlyConfig) -> Task | None:
@@ -205,10 +214,12 @@ def _done(
 
 
 def _precise(candidate: list[CellResult], baseline: list[CellResult], precision: float) -> bool:
-    """Whether the night's 95 % interval (the paired log ratio, or the median without a
-    baseline) has a half-width within log(1 + precision): about +-precision as a ratio."""
-    new = [v for r in candidate for v in r.samples.get(_JUDGED, [])]
-    base = [v for r in baseline for v in r.samples.get(_JUDGED, [])]
+    """Whether the night's 95 % interval of the cell's judged metric (the paired log ratio,
+    or the median without a baseline) has a half-width within log(1 + precision): about
+    +-precision as a ratio."""
+    judged = candidate[-1].primary or LATENCY
+    new = [v for r in candidate for v in r.samples.get(judged, [])]
+    base = [v for r in baseline for v in r.samples.get(judged, [])]
     if len(new) < _MIN_SAMPLES or min(new) <= 0:
         return True  # nothing to make precise
     if len(base) >= _MIN_SAMPLES and min(base) > 0:
@@ -228,7 +239,19 @@ def _paired(candidate: list[CellResult], baseline: list[CellResult]) -> CellResu
         return merged
     pooled = merge_rounds(baseline).samples
     extra = {BASELINE_PREFIX + metric: values for metric, values in pooled.items()}
-    return merged.model_copy(update={"samples": {**merged.samples, **extra}})
+    samples = {**merged.samples, **extra}
+    intervals = {}
+    for metric, new in merged.samples.items():
+        base = pooled.get(metric, [])
+        if min(len(new), len(base)) >= _MIN_SAMPLES and min(*new, *base) > 0:
+            ratio = log_shift(base, new)
+            if math.isfinite(ratio.half_width):  # too few samples for 95 %: nothing to keep
+                intervals[metric] = Shift(
+                    estimate=math.exp(ratio.estimate),
+                    low=math.exp(ratio.low),
+                    high=math.exp(ratio.high),
+                )
+    return merged.model_copy(update={"samples": samples, "intervals": intervals})
 
 
 def merge_rounds(rounds: list[CellResult]) -> CellResult:

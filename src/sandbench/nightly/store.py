@@ -47,6 +47,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
     ("CREATE INDEX results_by_module_cell ON results (module, cell, run_id)",),
+    (  # the judged metric and the night's paired intervals; older rows: '' and {}
+        "ALTER TABLE results ADD COLUMN primary_metric TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE results ADD COLUMN intervals TEXT NOT NULL DEFAULT '{}'",
+    ),
 )
 
 _PG_LOCK = 727_007  # advisory lock id for migrations
@@ -109,8 +113,9 @@ class SqlStore:
             )
             cur = self._execute(
                 "INSERT INTO results (run_id, module, digest, cell, module_id, version, status,"
-                " message, elapsed_ms, samples, findings, report, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                " message, elapsed_ms, samples, findings, report, recorded_at, primary_metric,"
+                " intervals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (
                     result.run_id,
                     result.module,
@@ -125,6 +130,8 @@ class SqlStore:
                     _json(row["findings"]),
                     result.report,
                     row["recorded_at"],
+                    result.primary,
+                    _json(row["intervals"]),
                 ),
             )
             return bool(cur.rowcount == 1)
@@ -214,6 +221,8 @@ _COLUMNS = (
     "findings",
     "report",
     "recorded_at",
+    "primary_metric",
+    "intervals",
 )
 
 
@@ -225,6 +234,8 @@ def _result(row: Sequence[Any]) -> CellResult:
     data = dict(zip(_COLUMNS, row, strict=True))
     data["samples"] = json.loads(data["samples"])
     data["findings"] = json.loads(data["findings"])
+    data["primary"] = data.pop("primary_metric")
+    data["intervals"] = json.loads(data["intervals"])
     return CellResult.model_validate(data)
 
 
