@@ -58,7 +58,7 @@ NIGHTS = int(os.environ.get("NIGHTLY_NIGHTS", "2"))
 BUSY = os.environ.get("NIGHTLY_BUSY", "") == "1"
 KEEP = os.environ.get("NIGHTLY_KEEP", "")
 HISTORY_FILE = os.environ.get("NIGHTLY_HISTORY", "")
-RATE_CALLS = 30  # calls are cheap next to a round's load: more of them, steadier nights
+RATE_CALLS = 40  # calls are cheap next to a round's load: more of them, steadier nights
 EFFECTS = (0.10, 0.20, 0.50)
 HISTORY = 10  # nights of history before a night is judged (A/A)
 STEP_FROM = 8  # the earliest night a planted step begins
@@ -133,7 +133,7 @@ def _rates_config(tmp_path: Path, cache: Path, modules: list[Knobbed], root: Pat
             baselines.append(f'"{path}" = "{base}"\n')
     path = tmp_path / "rates.toml"
     path.write_text(
-        f"[nightly]\ncalls = {RATE_CALLS}\nrounds = 3\nmin_rounds = 2\nprecision = 0.05\n"
+        f"[nightly]\ncalls = {RATE_CALLS}\nrounds = 2\nmin_rounds = 1\nprecision = 0.05\n"
         f"warm_runs = 0\ncold_load = false\ncell_budget = 6\ninterleave = {1 + len(EFFECTS)}\n"
         f'store = "rates.db"\ncache_dir = "{cache}"\n'
         f'[modules]\npaths = [{", ".join(paths)}]\n[matrix]\nprofile = ["default"]\n'
@@ -274,6 +274,7 @@ def _table(series: Series, kind: str) -> list[str]:
 
 
 def test_regression_rates_on_real_nights(tmp_path, cache, capsys):
+    began = time.monotonic()
     results, seconds, how = _nights(tmp_path, cache)
     nights = len({r.run_id for r in results})
     modules = {Path(r.module).name.partition("+")[0] for r in results}
@@ -294,6 +295,7 @@ def test_regression_rates_on_real_nights(tmp_path, cache, capsys):
     lines += _table(series, "judged")
     lines.append("wall-clock latency of every module (not judged for WASM; for comparison):")
     lines += _table(series, "latency")
+    lines.append(f"harness: {time.monotonic() - began:.0f} s in all (calibration, nights, judging)")
     with capsys.disabled():
         print("\n".join(lines))
     judged = {r.primary for r in results if r.status.rank < 3}
