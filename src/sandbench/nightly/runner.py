@@ -29,7 +29,7 @@ from sandbench.errors import NightlyError
 
 from .cell import Task, failed_result
 from .config import NightlyConfig
-from .matrix import Shard, cells, source_digest
+from .matrix import Cell, Shard, cells, source_digest
 from .models import LATENCY, CellResult, CellStatus
 from .regress import BASELINE_PREFIX
 from .stats import Shift, log_shift, median_interval
@@ -195,10 +195,17 @@ _NO_REPORT = 3
 
 
 def _baseline_task(task: Task, config: NightlyConfig) -> Task | None:
+    """The module's last known-good artifact in the same cell (`[baselines]`), else the same
+    module in the cell of an axis's previous value (`[baseline_axes]`), else none."""
     path = config.baselines.get(task.module)
-    if path is None:
-        return None
-    return task.model_copy(update={"path": path, "digest": source_digest(path)})
+    if path is not None:
+        return task.model_copy(update={"path": path, "digest": source_digest(path)})
+    for axis, value in task.cell.axes:
+        previous = config.baseline_axes.get(axis, {}).get(value)
+        if previous is not None:
+            axes = tuple((a, previous if a == axis else v) for a, v in task.cell.axes)
+            return task.model_copy(update={"cell": Cell(axes=axes)})
+    return None
 
 
 def _done(
