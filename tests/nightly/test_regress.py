@@ -96,6 +96,26 @@ def test_a_paired_night_is_the_ratio_to_its_baseline_whatever_the_night_speed():
     assert covered >= 88  # a 95 % interval, over 100 seeds
 
 
+def test_a_night_with_enough_rounds_is_the_paired_rounds_ratio():
+    # every round's candidate run is 10 % above the baseline run beside it, whatever the
+    # run's own level (runs of one module differ by tens of per cent)
+    levels = [1.0, 1.5, 0.7, 1.2, 0.9, 1.4, 0.8, 1.1]
+    r = paired("n", 0, random.Random(3)).model_copy(
+        update={"round_medians": {"health.latency_ms": [(1.1 * v, v) for v in levels]}}
+    )
+    value = night_value(r, "health.latency_ms")
+    assert value is not None
+    assert value.paired
+    assert math.isclose(math.exp(value.value), 1.1)
+    assert math.isclose(math.exp(value.interval.low), 1.1)
+    assert math.isclose(math.exp(value.interval.high), 1.1)
+    # fewer rounds than min_pairs: the pooled samples' shift, as before
+    few = r.model_copy(update={"round_medians": {"health.latency_ms": [(1.1, 1.0)] * 5}})
+    assert night_value(few, "health.latency_ms") == night_value(
+        r.model_copy(update={"round_medians": {}}), "health.latency_ms"
+    )
+
+
 def test_unpaired_nights_are_judged_on_the_log_median():
     value = night_value(result("n", samples=[1.0, 2.0, 3.0, 4.0, 5.0]), "health.latency_ms")
     assert value is not None

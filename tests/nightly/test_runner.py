@@ -218,6 +218,7 @@ def test_the_sampler_stops_at_the_cap_or_once_precise(
     # a WASM cell is judged on CPU time per call; the night's paired ratios are stored
     assert hello.primary == "health.cpu_ms"
     assert set(hello.intervals) == {"health.latency_ms", "health.cpu_ms"}  # cold: too few
+    assert len(hello.round_medians["health.cpu_ms"]) == rounds  # one pair of medians a round
     for interval in hello.intervals.values():
         assert 0 < interval.low <= interval.estimate <= interval.high
 

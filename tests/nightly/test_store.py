@@ -39,6 +39,7 @@ def test_the_judged_metric_and_the_nights_intervals_round_trip(any_store):
         update={
             "primary": "health.cpu_ms",
             "intervals": {"health.cpu_ms": Shift(estimate=1.1, low=1.02, high=1.2)},
+            "round_medians": {"health.cpu_ms": [(1.1, 1.0), (2.2, 2.0)]},
         }
     )
     any_store.record(stored)
@@ -63,7 +64,7 @@ def test_a_history_from_before_the_judged_metric_still_loads(tmp_path):
     with open_store(path) as store:
         (old,) = store.results("n0")
         assert store.schema_version == len(MIGRATIONS)
-    assert (old.primary, old.intervals) == ("", {})
+    assert (old.primary, old.intervals, old.round_medians) == ("", {}, {})
     assert old.samples == {"health.latency_ms": [1.0, 2.0]}
 
 

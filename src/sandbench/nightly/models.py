@@ -74,3 +74,8 @@ class CellResult(BaseModel):
         description="metric -> the night's candidate/baseline ratio with its 95 % interval "
         "(paired cells only)",
     )
+    round_medians: dict[str, list[tuple[float, float]]] = Field(
+        default_factory=dict,
+        description="metric -> per round, the median of the candidate's run and of the "
+        "baseline's run beside it (paired cells only)",
+    )

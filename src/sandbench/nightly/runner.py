@@ -13,6 +13,7 @@ import math
 import os
 import select
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,8 +32,8 @@ from .cell import Task, failed_result
 from .config import NightlyConfig
 from .matrix import Cell, Shard, cells, source_digest
 from .models import LATENCY, CellResult, CellStatus
-from .regress import BASELINE_PREFIX
-from .stats import Shift, log_shift, median_interval
+from .regress import BASELINE_PREFIX, night_value
+from .stats import Shift, median_interval
 from .store import HistoryStore
 
 __all__ = [
@@ -221,44 +222,51 @@ def _done(
 
 
 def _precise(candidate: list[CellResult], baseline: list[CellResult], precision: float) -> bool:
-    """Whether the night's 95 % interval of the cell's judged metric (the paired log ratio,
-    or the median without a baseline) has a half-width within log(1 + precision): about
-    +-precision as a ratio."""
+    """Whether the night's 95 % interval of the cell's judged metric (`regress.night_value`:
+    paired rounds, the pooled paired samples, or the median without a baseline) has a
+    half-width within log(1 + precision): about +-precision as a ratio."""
     judged = candidate[-1].primary or LATENCY
-    new = [v for r in candidate for v in r.samples.get(judged, [])]
-    base = [v for r in baseline for v in r.samples.get(judged, [])]
-    if len(new) < _MIN_SAMPLES or min(new) <= 0:
+    value = night_value(_paired(candidate, baseline), judged)
+    if value is None:
         return True  # nothing to make precise
-    if len(base) >= _MIN_SAMPLES and min(base) > 0:
-        interval = log_shift(base, new)
-    else:
-        interval = median_interval([math.log(v) for v in new])
-    return interval.half_width <= math.log1p(precision)
-
-
-_MIN_SAMPLES = 5
+    if value.interval is None:
+        new = [v for r in candidate for v in r.samples.get(judged, [])]
+        return median_interval([math.log(v) for v in new]).half_width <= math.log1p(precision)
+    return value.interval.half_width <= math.log1p(precision)
 
 
 def _paired(candidate: list[CellResult], baseline: list[CellResult]) -> CellResult:
-    """The candidate's rounds merged, with the baseline's samples beside them."""
+    """The candidate's rounds merged, with the baseline's samples beside them, each round's
+    pair of medians, and the night's ratio with its interval per metric."""
     merged = merge_rounds(candidate)
     if not baseline or merged.status.rank == _NO_REPORT:
         return merged
     pooled = merge_rounds(baseline).samples
     extra = {BASELINE_PREFIX + metric: values for metric, values in pooled.items()}
-    samples = {**merged.samples, **extra}
+    rounds: dict[str, list[tuple[float, float]]] = {}
+    for new, base in zip(candidate, baseline, strict=False):
+        for metric, values in new.samples.items():
+            if values and base.samples.get(metric):
+                pair = (statistics.median(values), statistics.median(base.samples[metric]))
+                rounds.setdefault(metric, []).append(pair)
+    paired = merged.model_copy(
+        update={"samples": {**merged.samples, **extra}, "round_medians": rounds}
+    )
     intervals = {}
-    for metric, new in merged.samples.items():
-        base = pooled.get(metric, [])
-        if min(len(new), len(base)) >= _MIN_SAMPLES and min(*new, *base) > 0:
-            ratio = log_shift(base, new)
-            if math.isfinite(ratio.half_width):  # too few samples for 95 %: nothing to keep
-                intervals[metric] = Shift(
-                    estimate=math.exp(ratio.estimate),
-                    low=math.exp(ratio.low),
-                    high=math.exp(ratio.high),
-                )
-    return merged.model_copy(update={"samples": samples, "intervals": intervals})
+    for metric in merged.samples:
+        value = night_value(paired, metric)
+        if (
+            value is not None
+            and value.interval is not None
+            and value.interval.half_width < math.inf
+        ):
+            ratio = value.interval
+            intervals[metric] = Shift(
+                estimate=math.exp(ratio.estimate),
+                low=math.exp(ratio.low),
+                high=math.exp(ratio.high),
+            )
+    return paired.model_copy(update={"intervals": intervals})
 
 
 def merge_rounds(rounds: list[CellResult]) -> CellResult:

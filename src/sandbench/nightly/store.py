@@ -50,6 +50,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # the judged metric and the night's paired intervals; older rows: '' and {}
         "ALTER TABLE results ADD COLUMN primary_metric TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE results ADD COLUMN intervals TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE results ADD COLUMN round_medians TEXT NOT NULL DEFAULT '{}'",
     ),
 )
 
@@ -114,7 +115,7 @@ class SqlStore:
             cur = self._execute(
                 "INSERT INTO results (run_id, module, digest, cell, module_id, version, status,"
                 " message, elapsed_ms, samples, findings, report, recorded_at, primary_metric,"
-                " intervals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " intervals, round_medians) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
                 (
                     result.run_id,
@@ -132,6 +133,7 @@ class SqlStore:
                     row["recorded_at"],
                     result.primary,
                     _json(row["intervals"]),
+                    _json(row["round_medians"]),
                 ),
             )
             return bool(cur.rowcount == 1)
@@ -223,6 +225,7 @@ _COLUMNS = (
     "recorded_at",
     "primary_metric",
     "intervals",
+    "round_medians",
 )
 
 
@@ -236,6 +239,7 @@ def _result(row: Sequence[Any]) -> CellResult:
     data["findings"] = json.loads(data["findings"])
     data["primary"] = data.pop("primary_metric")
     data["intervals"] = json.loads(data["intervals"])
+    data["round_medians"] = json.loads(data["round_medians"])
     return CellResult.model_validate(data)
 
 
