@@ -250,9 +250,13 @@ def _table(series: Series, kind: str) -> list[str]:
         totals = []
         for module in modules:
             runs, aa = series[(kind, module, 0.0)]
-            slow = series.get((kind, module, effect), (runs, []))[1] if effect else None
-            if slow is not None and len(slow) != len(aa):  # a night without the version
-                continue
+            slow = None
+            if effect:  # judged over the nights both have (a night may lack a report)
+                slow_runs, slow_values = series.get((kind, module, effect), ([], []))
+                by_run = dict(zip(slow_runs, slow_values, strict=True))
+                kept = [i for i, run in enumerate(runs) if run in by_run]
+                runs, aa = [runs[i] for i in kept], [aa[i] for i in kept]
+                slow = [by_run[run] for run in runs]
             totals.append(_judge(runs, aa, slow))
             if effect == 0.20:
                 per_module.append(f"{module} {totals[-1][2]}/{totals[-1][3]}")
@@ -284,11 +288,11 @@ def test_regression_rates_on_real_nights(tmp_path, cache, capsys):
         f"\nnightly rates over {nights} real nights x {len(modules)} modules "
         f"({'both cores busy on alternate nights' if BUSY else 'no burner'}); "
         + (
-            f"night {statistics.median(seconds):.1f} s median, {sum(seconds):.0f} s in all"
+            f"night {statistics.median(seconds):.1f} s median, {sum(seconds):.0f} s in all; "
             if seconds
             else ""
         )
-        + f"; {how}; cells without a report (not judged): {len(missing)}"
+        + f"{how}; cells without a report (not judged): {len(missing)}"
         + "".join(f"\n  {r.run_id} {Path(r.module).name}: {r.message[:100]}" for r in missing)
     ]
     lines.append("judged metric (CPU time per call for WASM cells, wall clock for the container):")
