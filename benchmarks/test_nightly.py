@@ -6,16 +6,22 @@ same work) through `sandbench.nightly.run` (a worker process, the SQLite history
 bookkeeping) against `pipeline.check` on the same modules in this process (`..._raw`).
 
 `test_regression_rates_on_real_nights`: NIGHTLY_NIGHTS real nights (default 2, the smoke run
-of `make test`; docs/nightly.md used 24) of 8 unchanged modules (the WASM examples, host-API
-modules, the pricing-py component built by `sandbench build`, the pricing-container container
-module), each paired with itself as its baseline (A/A) in ABBA rounds, each night a fresh
-worker. NIGHTLY_BUSY=1 keeps both cores busy (two spinning processes) on every other night;
-NIGHTLY_KEEP=FILE keeps the history; NIGHTLY_HISTORY=FILE judges a kept history again
-instead of running nights. Printed per metric (wall-clock latency, CPU time per call): A/A
-false alarms (every night from the 10th judged with the nights before it) and the share of
-steps of +10, +20 and +50 % caught by their third night with the right night named. A step
-is injected by scaling the candidate's measured samples from night s on (exactly a shift of
-the night's log ratio): no slower artifact is built.
+of `make test`; docs/nightly.md used 24) of 8 modules (the WAT examples, host-API modules,
+vendas in both ABIs, the pricing-py component built by `sandbench build`, the
+pricing-container container module). Each module has a knob that makes it do more real
+work (`nightly_knobs`), calibrated to +10, +20 and +50 % of its judged per-call cost. Every
+night, in one worker, each module's baseline (knob at rest) is interleaved round by round
+with four candidates: itself (A/A) and the three slower versions; each cell's night is the
+paired ratio with its interval. NIGHTLY_BUSY=1 keeps both cores busy (two spinning
+processes) on every other night; NIGHTLY_KEEP=FILE keeps the history; NIGHTLY_HISTORY=FILE
+judges a kept history again instead of running nights.
+
+Printed for the judged metric (CPU time per call for WASM cells, latency for the container)
+and, for comparison, the wall clock of every module: A/A false alarms (every A/A night from
+the 10th judged with the nights before it) and, per effect, the share of steps caught by
+their third night with the right night named. A step from night s is the A/A cell's real
+nights before s followed by the slower version's real nights from s on (both measured
+against the same baseline in the same nights), for every s from the 8th night on.
 """
 
 from __future__ import annotations
@@ -45,20 +51,15 @@ from sandbench.nightly import (
 from sandbench.pipeline import check
 
 from .conftest import EXAMPLES
+from .nightly_knobs import Knobbed, calibrate, knobbed_modules
 
 MODULES = ["hello", "hello-reactor", "vendas", "vendas-reactor"]
-RATE_MODULES = [
-    *MODULES,
-    "pricing-py",
-    "host-log",
-    "host-storage",
-    "pricing-container",
-]
 NIGHTS = int(os.environ.get("NIGHTLY_NIGHTS", "2"))
 BUSY = os.environ.get("NIGHTLY_BUSY", "") == "1"
 KEEP = os.environ.get("NIGHTLY_KEEP", "")
 HISTORY_FILE = os.environ.get("NIGHTLY_HISTORY", "")
-RATE_CALLS = 30  # calls are cheap next to a round's load: more of them, steadier nights
+RATE_CALLS = 40  # calls are cheap next to a round's load: more of them, steadier nights
+EFFECTS = (0.10, 0.20, 0.50)
 HISTORY = 10  # nights of history before a night is judged (A/A)
 STEP_FROM = 8  # the earliest night a planted step begins
 BUILD_CACHE = Path(__file__).resolve().parent.parent / ".sandbench-test-cache"
@@ -116,73 +117,95 @@ def _stop(burners: list[subprocess.Popen[bytes]]) -> None:
         proc.wait()
 
 
-def _rates_config(tmp_path: Path, cache: Path, modules: list[Path]) -> Path:
-    # A/A: every module's baseline is the same artifact, interleaved with it (ABBA rounds).
-    paths = ", ".join(f'"{m}"' for m in modules)
-    baselines = "".join(f'"{m}" = "{m}"\n' for m in modules)
+def _variant(name: str, effect: float) -> str:
+    return f"{name}+{effect:.0%}" if effect else f"{name}+aa"
+
+
+def _rates_config(tmp_path: Path, cache: Path, modules: list[Knobbed], root: Path) -> Path:
+    # Per module: the baseline (knob at rest) paired with itself (A/A) and with each slower
+    # version, in one interleaving window (ABBA rounds, same worker, same night).
+    paths, baselines = [], []
+    for module in modules:
+        base = root / module.name
+        for effect in (0.0, *EFFECTS):
+            path = base if effect == 0 else root / _variant(module.name, effect)
+            paths.append(f'"{path}"')
+            baselines.append(f'"{path}" = "{base}"\n')
     path = tmp_path / "rates.toml"
     path.write_text(
-        f"[nightly]\ncalls = {RATE_CALLS}\nrounds = 8\nmin_rounds = 2\nprecision = 0.05\nwarm_runs = 0\ncold_load = false\n"
-        f'cell_budget = 20\nstore = "rates.db"\ncache_dir = "{cache}"\n'
-        f'[modules]\npaths = [{paths}]\n[matrix]\nprofile = ["default"]\n'
-        f"[baselines]\n{baselines}"
+        f"[nightly]\ncalls = {RATE_CALLS}\nrounds = 2\nmin_rounds = 1\nprecision = 0.05\n"
+        f"warm_runs = 0\ncold_load = false\ncell_budget = 6\ninterleave = {1 + len(EFFECTS)}\n"
+        f'store = "rates.db"\ncache_dir = "{cache}"\n'
+        f'[modules]\npaths = [{", ".join(paths)}]\n[matrix]\nprofile = ["default"]\n'
+        f"[baselines]\n{''.join(baselines)}"
     )
     return path
 
 
-def _rate_modules(tmp_path: Path) -> list[Path]:
+def _sources(tmp_path: Path) -> dict[str, Path]:
     built = tmp_path / "pricing-py"
     shutil.copytree(
         EXAMPLES / "pricing-py", built, ignore=shutil.ignore_patterns("module.wasm", "__pycache__")
     )
     build(built, cache_dir=BUILD_CACHE)
-    return [EXAMPLES / m for m in RATE_MODULES if m != "pricing-py"] + [built]
+    names = ("hello", "hello-reactor", "host-log", "host-storage", "vendas", "vendas-reactor")
+    return {"pricing-py": built, "pricing-container": EXAMPLES / "pricing-container"} | {
+        n: EXAMPLES / n for n in names
+    }
 
 
-def _compile(modules: list[Path], cache: Path) -> None:
-    """Fill the compiled-artifact cache before the first night (a component takes seconds)."""
+def _rate_modules(tmp_path: Path, cache: Path) -> tuple[list[Knobbed], Path]:
+    """The rate modules, calibrated, with their baseline and slower versions written."""
+    modules = knobbed_modules(_sources(tmp_path))
+    root = tmp_path / "rate-modules"
+    root.mkdir()
     for module in modules:
-        check(module, calls=1, warm_runs=0, cache_dir=cache)
+        calibrate(module, EFFECTS, tmp_path, cache)
+        module.make(root / module.name, module.base)
+        for effect, knob in module.knobs.items():
+            module.make(root / _variant(module.name, effect), knob)
+    return modules, root
 
 
 def _judge(
-    runs: list[str], values: list[float], effect: float, t: Thresholds | None = None
-) -> tuple[int, int, int]:
-    """(false alarms, comparisons, caught) of one metric's nightly series.
+    runs: list[str], aa: list[float], slow: list[float] | None, t: Thresholds | None = None
+) -> tuple[int, int, int, int]:
+    """(false alarms, comparisons, caught, steps) of one module's nightly series.
 
     A/A: every night from the HISTORY-th on, judged with the nights before it. Detection:
-    a step of `effect` planted from night s on (s = STEP_FROM .. last-2), caught when the
-    alarm on the step's second or third night names night s.
+    the A/A nights before s and the slower version's from s on (s = STEP_FROM .. last-2),
+    caught when the alarm on the step's second or third night names night s.
     """
     t = t or Thresholds()
     alarms = comparisons = caught = 0
-    for end in range(HISTORY, len(values) + 1):
+    for end in range(HISTORY, len(aa) + 1):
         comparisons += 1
-        judgement = judge_series(runs[:end], values[:end], "m", t)
+        judgement = judge_series(runs[:end], aa[:end], "m", t)
         alarms += bool(judgement and judgement.regressed)
-    if effect == 0:
-        return alarms, comparisons, 0
-    steps = range(STEP_FROM, len(values) - 2)
+    if slow is None:
+        return alarms, comparisons, 0, 0
+    steps = range(STEP_FROM, len(aa) - 2)
     for s in steps:
-        shifted = values[:s] + [v + math.log1p(effect) for v in values[s:]]
+        stepped = aa[:s] + slow[s:]
         caught += any(
-            (j := judge_series(runs[:end], shifted[:end], "m", t)) is not None
+            (j := judge_series(runs[:end], stepped[:end], "m", t)) is not None
             and j.regressed
             and j.change_run == runs[s]
             for end in (s + 2, s + 3)
         )
-    return alarms, comparisons, caught
+    return alarms, comparisons, caught, len(steps)
 
 
-def _nights(tmp_path: Path, cache: Path) -> tuple[list[CellResult], list[float], int]:
+def _nights(tmp_path: Path, cache: Path) -> tuple[list[CellResult], list[float], str]:
     """Run NIGHTS real nights (or read NIGHTLY_HISTORY): every result, seconds per night."""
     if HISTORY_FILE:  # judge a kept history again (same nights, the current rule)
         with open_store(HISTORY_FILE) as kept:
-            results = kept.results()
-        return results, [], len({r.module for r in results})
-    modules = _rate_modules(tmp_path)
-    config = load_config(_rates_config(tmp_path, cache, modules))
-    _compile(modules, cache)
+            return kept.results(), [], f"judged again from {HISTORY_FILE}"
+    modules, root = _rate_modules(tmp_path, cache)
+    knobs = "; ".join(
+        f"{m.name} {m.base}->" + "/".join(map(str, m.knobs.values())) for m in modules
+    )
+    config = load_config(_rates_config(tmp_path, cache, modules, root))
     seconds = []
     with open_store(tmp_path / "rates.db") as store:
         for night in range(NIGHTS):
@@ -198,56 +221,88 @@ def _nights(tmp_path: Path, cache: Path) -> tuple[list[CellResult], list[float],
         with open_store(KEEP) as kept:
             for result in results:
                 kept.record(result)
-    return results, seconds, len(modules)
+    return results, seconds, f"knobs (base->+10/20/50 %): {knobs}"
+
+
+# (metric kind, module, effect) -> (runs, values): the paired log ratio of each night
+Series = dict[tuple[str, str, float], tuple[list[str], list[float]]]
+
+
+def _series(results: list[CellResult]) -> Series:
+    series: Series = {}
+    for result in sorted(results, key=lambda r: r.run_id):
+        name = Path(result.module).name
+        module, _, tag = name.partition("+")
+        effect = 0.0 if tag in ("", "aa") else float(tag.rstrip("%")) / 100
+        for kind, metric in (("judged", result.primary), ("latency", "health.latency_ms")):
+            value = night_value(result, metric) if metric else None
+            if value is not None and value.paired:
+                runs, values = series.setdefault((kind, module, effect), ([], []))
+                runs.append(result.run_id)
+                values.append(value.value)
+    return series
+
+
+def _table(series: Series, kind: str) -> list[str]:
+    modules = sorted({m for k, m, e in series if k == kind and e == 0})
+    lines, per_module = [], []
+    for effect in (0.0, *EFFECTS):
+        totals = []
+        for module in modules:
+            runs, aa = series[(kind, module, 0.0)]
+            slow = None
+            if effect:  # judged over the nights both have (a night may lack a report)
+                slow_runs, slow_values = series.get((kind, module, effect), ([], []))
+                by_run = dict(zip(slow_runs, slow_values, strict=True))
+                kept = [i for i, run in enumerate(runs) if run in by_run]
+                runs, aa = [runs[i] for i in kept], [aa[i] for i in kept]
+                slow = [by_run[run] for run in runs]
+            totals.append(_judge(runs, aa, slow))
+            if effect == 0.20:
+                per_module.append(f"{module} {totals[-1][2]}/{totals[-1][3]}")
+        alarms, n, caught, steps = (sum(t[i] for t in totals) for i in range(4))
+        if not effect:
+            lines.append(f"  A/A false alarms: {alarms}/{n} = {alarms / max(n, 1):.3f}")
+            continue
+        real = [
+            math.expm1(statistics.median(series[(kind, m, effect)][1]))
+            for m in modules
+            if (kind, m, effect) in series
+        ]
+        lines.append(
+            f"  +{effect:.0%} (real step, median over modules {statistics.median(real or [0]):+.1%}):"
+            f" caught by its 3rd night, night named: {caught}/{steps} = {caught / max(steps, 1):.3f}"
+        )
+    lines.append("  +20% caught per module: " + ", ".join(per_module))
+    return lines
 
 
 def test_regression_rates_on_real_nights(tmp_path, cache, capsys):
-    results, seconds, module_count = _nights(tmp_path, cache)
+    began = time.monotonic()
+    results, seconds, how = _nights(tmp_path, cache)
     nights = len({r.run_id for r in results})
-    series: dict[tuple[str, str], tuple[list[str], list[float]]] = {}
+    modules = {Path(r.module).name.partition("+")[0] for r in results}
     missing = [r for r in results if r.status.rank >= 3]  # no report: a host fault that night
-    for result in sorted(results, key=lambda r: r.run_id):
-        for metric in ("health.latency_ms", "health.cpu_ms"):
-            value = night_value(result, metric)
-            if value is not None and value.paired:
-                runs, values = series.setdefault((metric, result.module), ([], []))
-                runs.append(result.run_id)
-                values.append(value.value)
+    series = _series(results)
     lines = [
-        f"\nnightly rates over {nights} real nights x {module_count} modules "
+        f"\nnightly rates over {nights} real nights x {len(modules)} modules "
         f"({'both cores busy on alternate nights' if BUSY else 'no burner'}); "
         + (
-            f"night {statistics.median(seconds):.1f} s median, {sum(seconds):.0f} s in all"
+            f"night {statistics.median(seconds):.1f} s median, {sum(seconds):.0f} s in all; "
             if seconds
-            else f"judged again from {HISTORY_FILE}"
+            else ""
         )
-        + f"; cells without a report (not judged): {len(missing)}"
+        + f"{how}; cells without a report (not judged): {len(missing)}"
         + "".join(f"\n  {r.run_id} {Path(r.module).name}: {r.message[:100]}" for r in missing)
     ]
-    for metric in ("health.latency_ms", "health.cpu_ms"):
-        mine = [v for (m, _), v in series.items() if m == metric]
-        for effect in (0.10, 0.20, 0.50):
-            totals = [_judge(runs, values, effect) for runs, values in mine]
-            alarms, n, caught = (sum(t[i] for t in totals) for i in range(3))
-            steps = sum(max(len(v) - 2 - STEP_FROM, 0) for _, v in mine)
-            if effect == 0.10:
-                lines.append(
-                    f"{metric} ({len(mine)} modules): A/A false alarms {alarms}/{n} = "
-                    f"{alarms / max(n, 1):.3f}"
-                )
-            lines.append(
-                f"  +{effect:.0%} step caught by its 3rd night, night named: "
-                f"{caught}/{steps} = {caught / max(steps, 1):.3f}"
-            )
-        per_module = [
-            f"{Path(module).name} {_judge(*series[(metric, module)], 0.20)[2]}"
-            f"/{max(len(series[(metric, module)][1]) - 2 - STEP_FROM, 0)}"
-            for m, module in sorted(series)
-            if m == metric
-        ]
-        lines.append("  +20% caught per module: " + ", ".join(per_module))
+    lines.append("judged metric (CPU time per call for WASM cells, wall clock for the container):")
+    lines += _table(series, "judged")
+    lines.append("wall-clock latency of every module (not judged for WASM; for comparison):")
+    lines += _table(series, "latency")
+    lines.append(f"harness: {time.monotonic() - began:.0f} s in all (calibration, nights, judging)")
     with capsys.disabled():
         print("\n".join(lines))
-    assert {m for m, _ in series} == {"health.latency_ms", "health.cpu_ms"}
-    assert sum(len(values) for _, values in series.values()) == 2 * (len(results) - len(missing))
+    judged = {r.primary for r in results if r.status.rank < 3}
+    assert judged == {"health.cpu_ms", "health.latency_ms"}  # WASM cells and the container
+    assert {k for k, _, _ in series} == {"judged", "latency"}
     assert len(missing) <= len(results) // 20  # a rare host fault, not a broken harness

@@ -54,6 +54,20 @@ def test_folders_globs_and_index_files_resolve_in_order_without_duplicates(
             "baselines.modules/hello: 'gone' does not exist",
         ),
         (
+            '[modules]\npaths = ["modules/hello"]\n[baseline_axes.profile]\nsmall = "default"\n',
+            "baseline_axes.profile: not an axis of [matrix]",
+        ),
+        (
+            '[modules]\npaths = ["modules/hello"]\n[matrix]\nbackend = ["wasm"]\n'
+            '[baseline_axes.backend]\nwasm = "v1"\n',
+            "baseline_axes.backend.wasm: 'v1' is not a value of matrix.backend",
+        ),
+        (
+            '[modules]\npaths = ["modules/hello"]\n[matrix]\nbackend = ["wasm"]\n'
+            '[baseline_axes.backend]\nwasm = "wasm"\n',
+            "baseline_axes.backend.wasm: a cell cannot be its own baseline",
+        ),
+        (
             '[modules]\npaths = ["modules/hello"]\n[nightly]\nprecision = 0\n',
             "nightly.precision: Input should be greater than 0",
         ),

@@ -87,6 +87,43 @@ def test_an_alarm_row_has_its_interval_and_the_chart_marks_the_change_night(sqli
     assert "baseline:health.latency_ms" not in page  # the baseline is not a metric of its own
 
 
+def stepped_wasm(store):
+    """14 nights of a WASM cell beside its baseline: CPU time per call 30 % more from night
+    12 on, the wall clock unchanged; judged on CPU time."""
+    rng = random.Random(9)
+    runs = [f"2026-03-{i + 1:02d}" for i in range(14)]
+    for night, run in enumerate(runs):
+        scale = 1.3 if night >= 12 else 1.0
+        samples = {}
+        for metric, step in (("health.cpu_ms", scale), ("health.latency_ms", 1.0)):
+            samples[f"baseline:{metric}"] = [rng.uniform(1, 1.2) for _ in range(20)]
+            samples[metric] = [step * rng.uniform(1, 1.2) for _ in range(20)]
+        r = result(run, "mods/wasm", night=night)
+        store.record(r.model_copy(update={"samples": samples, "primary": "health.cpu_ms"}))
+    return runs
+
+
+def test_an_alarm_row_says_its_metric_and_tonights_interval_and_the_page_which_is_judged(
+    sqlite_store,
+):
+    runs = stepped_wasm(sqlite_store)
+    found = detect(sqlite_store, runs[-1])
+    assert [r.metric for r in found] == ["health.cpu_ms"]
+    j = found[0].judgement
+    html = render_regressions(runs[-1], found)
+    assert "<td>health.cpu_ms</td>" in html
+    assert "(CPU time per call) stepped" in html
+    night = f"x{j.night_ratio:.2f} ({j.night_low:.2f}-{j.night_high:.2f})"
+    assert f'<td class="night">{night}</td>' in html
+    assert j.night_low < 1.3 < j.night_high
+    page = render_module("mods/wasm", runs, sqlite_store.results())
+    judged = '<span class="judged">(judged: alarms are about this metric)</span>'
+    assert f"health.cpu_ms {judged}</h3>" in page
+    assert 'health.latency_ms <span class="recorded">(recorded, not judged)</span>' in page
+    assert page.count('class="change-point"') == 1  # CPU's step; the wall clock has none
+    assert f"change point: from {runs[12]} x1." in page
+
+
 @pytest.fixture
 def site(tmp_path):
     runs, results, regressions = history()
@@ -143,6 +180,7 @@ def test_chromium_renders_the_change_point_and_the_alarm_interval(tmp_path, sqli
     publish(tmp_path / "site", runs, sqlite_store.results(), found)
     dom = chromium(tmp_path, "--dump-dom", (tmp_path / "site/regressions.html").as_uri()).stdout
     assert re.search(r'<td class="interval">x1\.\d\d \(1\.\d\d-1\.\d\d\)</td>', dom)
+    assert re.search(r'<td class="night">x1\.\d\d \(1\.\d\d-1\.\d\d\)</td>', dom)
     page = tmp_path / "site" / "modules" / f"{slug('mods/step')}.html"
     dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert 'class="change-point"' in dom

@@ -6,7 +6,15 @@ from __future__ import annotations
 import math
 import random
 
-from sandbench.nightly import CellStatus, Thresholds, detect, judge_series, night_value
+from sandbench.nightly import (
+    CellStatus,
+    Thresholds,
+    detect,
+    judge_series,
+    judged_metrics,
+    night_value,
+    open_store,
+)
 
 from .conftest import result
 
@@ -88,6 +96,26 @@ def test_a_paired_night_is_the_ratio_to_its_baseline_whatever_the_night_speed():
     assert covered >= 88  # a 95 % interval, over 100 seeds
 
 
+def test_a_night_with_enough_rounds_is_the_paired_rounds_ratio():
+    # every round's candidate run is 10 % above the baseline run beside it, whatever the
+    # run's own level (runs of one module differ by tens of per cent)
+    levels = [1.0, 1.5, 0.7, 1.2, 0.9, 1.4, 0.8, 1.1]
+    r = paired("n", 0, random.Random(3)).model_copy(
+        update={"round_medians": {"health.latency_ms": [(1.1 * v, v) for v in levels]}}
+    )
+    value = night_value(r, "health.latency_ms")
+    assert value is not None
+    assert value.paired
+    assert math.isclose(math.exp(value.value), 1.1)
+    assert math.isclose(math.exp(value.interval.low), 1.1)
+    assert math.isclose(math.exp(value.interval.high), 1.1)
+    # fewer rounds than min_pairs: the pooled samples' shift, as before
+    few = r.model_copy(update={"round_medians": {"health.latency_ms": [(1.1, 1.0)] * 5}})
+    assert night_value(few, "health.latency_ms") == night_value(
+        r.model_copy(update={"round_medians": {}}), "health.latency_ms"
+    )
+
+
 def test_unpaired_nights_are_judged_on_the_log_median():
     value = night_value(result("n", samples=[1.0, 2.0, 3.0, 4.0, 5.0]), "health.latency_ms")
     assert value is not None
@@ -111,6 +139,36 @@ def test_detect_names_the_metric_the_night_and_the_step_with_its_interval(sqlite
     assert "CPU time per call" in found[0].message
     assert "from night n14" in found[0].message
     assert detect(sqlite_store, "n13") == []
+
+
+def wasm_night(run_id, night, rng, cpu_scale=1.0, latency_scale=1.0):
+    """A WASM cell's paired night: CPU and latency samples, judged on CPU time per call."""
+    r = paired(run_id, night, rng, latency_scale)
+    cpu = paired(run_id, night, rng, cpu_scale, "health.cpu_ms")
+    return r.model_copy(update={"samples": r.samples | cpu.samples, "primary": "health.cpu_ms"})
+
+
+def test_a_wasm_cell_alarms_on_cpu_time_not_on_its_wall_clock(sqlite_store, tmp_path):
+    rng = random.Random(5)
+    for night in range(16):  # the wall clock steps x1.5 (a busy machine), CPU time does not
+        sqlite_store.record(wasm_night(f"n{night:02d}", night, rng, 1.0, 1.5 if night >= 14 else 1))
+    assert detect(sqlite_store, "n15") == []
+    with open_store(tmp_path / "cpu.db") as store:
+        for night in range(16):  # CPU time per call steps x1.3: the alarm names it
+            store.record(wasm_night(f"n{night:02d}", night, rng, 1.3 if night >= 14 else 1))
+        found = detect(store, "n15")
+    assert [(r.metric, r.judgement.change_run) for r in found] == [("health.cpu_ms", "n14")]
+    assert found[0].message.startswith("health.cpu_ms (CPU time per call) stepped x1.")
+
+
+def test_the_judged_metrics_of_a_cell():
+    both = {"health.latency_ms": [1.0], "health.cpu_ms": [1.0], "load.cold_ms": [1.0]}
+    cell = result("n").model_copy(update={"samples": both, "primary": "health.cpu_ms"})
+    assert judged_metrics(cell) == ["health.cpu_ms", "load.cold_ms"]
+    container = cell.model_copy(update={"primary": "health.latency_ms"})
+    assert judged_metrics(container) == ["health.latency_ms", "load.cold_ms"]
+    older = cell.model_copy(update={"primary": ""})  # a history from before `primary`
+    assert judged_metrics(older) == ["health.cpu_ms", "health.latency_ms", "load.cold_ms"]
 
 
 def test_status_worse_and_new_finding_are_regressions(sqlite_store):

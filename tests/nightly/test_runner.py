@@ -215,3 +215,41 @@ def test_the_sampler_stops_at_the_cap_or_once_precise(
         "baseline:load.cold_ms": rounds,
     }
     assert hello.digest == source_digest(modules / "hello")  # the candidate's, not the baseline's
+    # a WASM cell is judged on CPU time per call; the night's paired ratios are stored
+    assert hello.primary == "health.cpu_ms"
+    assert set(hello.intervals) == {"health.latency_ms", "health.cpu_ms"}  # cold: too few
+    assert len(hello.round_medians["health.cpu_ms"]) == rounds  # one pair of medians a round
+    for interval in hello.intervals.values():
+        assert 0 < interval.low <= interval.estimate <= interval.high
+
+
+def test_cells_naming_one_baseline_share_its_run_of_each_round(write_config, modules, sqlite_store):
+    extra = (
+        '[baselines]\n"modules/hello" = "modules/hello"\n'
+        '"modules/hello-reactor" = "modules/hello"\n'
+    )
+    config = load_config(
+        write_config(["modules/hello", "modules/hello-reactor"], calls=5, extra=extra)
+    )
+    config = config.model_copy(update={"rounds": 2, "min_rounds": 2})
+    run(config, sqlite_store, "n1")
+    hello, reactor = sqlite_store.results("n1")
+    shared = hello.samples["baseline:health.latency_ms"]
+    assert len(shared) == 10  # one baseline run a round, both cells paired with it
+    assert reactor.samples["baseline:health.latency_ms"] == shared
+    assert hello.samples["health.latency_ms"] != reactor.samples["health.latency_ms"]
+
+
+def test_a_cell_runs_beside_the_cell_of_its_axis_previous_value(
+    write_config, modules, sqlite_store
+):
+    extra = '[profiles.small]\ndefaults = { memory = "16MiB" }\n[baseline_axes.profile]\nsmall = "default"\n'
+    matrix = 'profile = ["default", "small"]'
+    config = load_config(write_config(["modules/hello"], calls=5, matrix=matrix, extra=extra))
+    config = config.model_copy(update={"rounds": 1})
+    run(config, sqlite_store, "n1")
+    by_cell = {r.cell: r for r in sqlite_store.results("n1")}
+    assert "baseline:health.cpu_ms" not in by_cell["profile=default"].samples
+    small = by_cell["profile=small"]
+    assert len(small.samples["baseline:health.cpu_ms"]) == 5  # the default cell's calls
+    assert set(small.intervals) == {"health.latency_ms", "health.cpu_ms"}

@@ -8,7 +8,14 @@ import random
 
 import pytest
 
-from sandbench.nightly.stats import e_divisive, log_shift, median_interval, shift, split_statistic
+from sandbench.nightly.stats import (
+    e_divisive,
+    log_shift,
+    median_interval,
+    paired_shift,
+    shift,
+    split_statistic,
+)
 
 
 def test_e_divisive_finds_a_planted_step_at_its_index():
@@ -68,3 +75,23 @@ def test_the_median_interval_is_ordered_and_holds_the_median():
     m = median_interval(values)
     assert m.low < m.estimate < m.high
     assert m.estimate == sorted(values)[50]
+
+
+def test_paired_shift_known_answers():
+    # 1..10: the Walsh averages are symmetric about 5.5; n = 10 cuts 8 from each end
+    # (floor(27.5 - 1.96 * sqrt(96.25))), and the 8th smallest Walsh average is 3.0
+    interval = paired_shift([float(v) for v in range(1, 11)])
+    assert (interval.estimate, interval.low, interval.high) == (5.5, 3.0, 8.0)
+    assert paired_shift([0.2, -0.1, 0.4]).half_width == math.inf  # 3 pairs: no 95 % interval
+    assert paired_shift([1.0]).estimate == 1.0
+    with pytest.raises(ValueError, match="at least one"):
+        paired_shift([])
+
+
+def test_paired_shift_covers_a_known_shift_on_seeded_pairs():
+    covered = 0
+    for seed in range(100):
+        rng = random.Random(seed)
+        interval = paired_shift([0.1 + rng.gauss(0, 0.05) for _ in range(8)])
+        covered += interval.low <= 0.1 <= interval.high
+    assert covered >= 90  # a 95 % interval over 100 seeds

@@ -10,6 +10,7 @@ import pytest
 
 from sandbench.errors import StoreError
 from sandbench.nightly import CellStatus, open_store
+from sandbench.nightly.stats import Shift
 from sandbench.nightly.store import MIGRATIONS, merge
 
 from .conftest import result
@@ -31,6 +32,40 @@ def test_a_result_round_trips_with_samples_and_findings(any_store):
     assert any_store.results("n1") == [stored]
     assert any_store.done("n1") == {("m", "d1", "backend=wasm")}
     assert any_store.schema_version == len(MIGRATIONS)
+
+
+def test_the_judged_metric_and_the_nights_intervals_round_trip(any_store):
+    stored = result("n1", samples=[1.5, 2.5, 3.5]).model_copy(
+        update={
+            "primary": "health.cpu_ms",
+            "intervals": {"health.cpu_ms": Shift(estimate=1.1, low=1.02, high=1.2)},
+            "round_medians": {"health.cpu_ms": [(1.1, 1.0), (2.2, 2.0)]},
+        }
+    )
+    any_store.record(stored)
+    assert any_store.results("n1") == [stored]
+
+
+def test_a_history_from_before_the_judged_metric_still_loads(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    for version, statements in enumerate(MIGRATIONS[:2], start=1):
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
+    conn.execute("INSERT INTO runs VALUES ('n0', '2026-01-01T00:00:00+00:00')")
+    conn.execute(
+        "INSERT INTO results VALUES ('n0', 'm', 'd', 'c', '', '', 'healthy', '', 1.0,"
+        " '{\"health.latency_ms\": [1.0, 2.0]}', '[]', NULL, '2026-01-01T00:00:00+00:00')"
+    )
+    conn.commit()
+    conn.close()
+    with open_store(path) as store:
+        (old,) = store.results("n0")
+        assert store.schema_version == len(MIGRATIONS)
+    assert (old.primary, old.intervals, old.round_medians) == ("", {}, {})
+    assert old.samples == {"health.latency_ms": [1.0, 2.0]}
 
 
 def test_a_stored_result_is_never_overwritten(any_store):

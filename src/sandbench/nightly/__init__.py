@@ -5,7 +5,15 @@ from __future__ import annotations
 from .config import ModuleRef, NightlyConfig, load_config
 from .matrix import Cell, Shard, cells, parse_shard
 from .models import CellResult, CellStatus, StoredFinding
-from .regress import Judgement, Regression, Thresholds, detect, judge_series, night_value
+from .regress import (
+    Judgement,
+    Regression,
+    Thresholds,
+    detect,
+    judge_series,
+    judged_metrics,
+    night_value,
+)
 from .runner import RunSummary, Worker, plan, run
 from .store import HistoryStore, SqlStore, open_store
 
@@ -27,6 +35,7 @@ __all__ = [
     "cells",
     "detect",
     "judge_series",
+    "judged_metrics",
     "load_config",
     "night_value",
     "open_store",

@@ -20,6 +20,9 @@ paths = ["modules/*", "index.txt"]   # folders, globs, archives, index files (*.
 [baselines]             # module id -> its last known-good artifact, run interleaved with it
 "modules/vendas" = "known-good/vendas"
 
+[baseline_axes.profile] # a cell with profile=small runs beside the same module's default cell
+small = "default"
+
 [matrix]                # axis -> values; every combination is one cell
 backend = ["wasm"]
 profile = ["default", "small"]
@@ -99,6 +102,7 @@ class _File(BaseModel):
     modules: _Modules
     matrix: dict[str, list[str]] = Field(default_factory=lambda: {"backend": ["wasm"]})
     baselines: dict[str, str] = Field(default_factory=dict)
+    baseline_axes: dict[str, dict[str, str]] = Field(default_factory=dict)
     profiles: dict[str, _Profile] = Field(default_factory=dict)
 
 
@@ -126,6 +130,10 @@ class NightlyConfig(BaseModel):
     )
     matrix: tuple[tuple[str, tuple[str, ...]], ...]
     profiles: dict[str, dict[str, dict[str, str]]]
+    baseline_axes: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="axis -> {value: the previous value whose cell is the baseline}",
+    )
 
 
 def load_config(path: Path | str) -> NightlyConfig:
@@ -163,11 +171,34 @@ def load_config(path: Path | str) -> NightlyConfig:
         baselines=_baselines(source, parsed.baselines, modules),
         matrix=tuple((axis, tuple(values)) for axis, values in parsed.matrix.items()),
         profiles={name: p.model_dump() for name, p in parsed.profiles.items()},
+        baseline_axes=parsed.baseline_axes,
     )
 
 
-def _matrix_problems(parsed: _File) -> list[str]:
+def _baseline_axes_problems(parsed: _File) -> list[str]:
+    """`[baseline_axes.AXIS]`: value -> previous value, both values of that matrix axis."""
     problems = []
+    for axis, pairs in parsed.baseline_axes.items():
+        values = parsed.matrix.get(axis)
+        if values is None:
+            problems.append(f"baseline_axes.{axis}: not an axis of [matrix]")
+            continue
+        problems += [
+            f"baseline_axes.{axis}.{value}: {v!r} is not a value of matrix.{axis}"
+            for value, previous in pairs.items()
+            for v in (value, previous)
+            if v not in values
+        ]
+        problems += [
+            f"baseline_axes.{axis}.{value}: a cell cannot be its own baseline"
+            for value, previous in pairs.items()
+            if value == previous
+        ]
+    return problems
+
+
+def _matrix_problems(parsed: _File) -> list[str]:
+    problems = _baseline_axes_problems(parsed)
     for axis, values in parsed.matrix.items():
         if axis not in KNOWN_AXES:
             problems.append(

@@ -21,7 +21,14 @@ from pathlib import Path
 from sandbench.charts import Axis, trend_chart
 
 from .models import CellResult, CellStatus
-from .regress import BASELINE_PREFIX, Judgement, Regression, judge_series, night_value
+from .regress import (
+    BASELINE_PREFIX,
+    Judgement,
+    Regression,
+    judge_series,
+    judged_metrics,
+    night_value,
+)
 
 __all__ = ["publish", "render_grid", "render_module", "render_regressions", "slug", "trend_svg"]
 
@@ -98,7 +105,7 @@ def render_regressions(run_id: str, regressions: Sequence[Regression]) -> str:
         for r in regressions
     )
     head = "<th>module</th><th>cell</th><th>kind</th><th>metric</th><th>since night</th>"
-    head += "<th>step (95% interval)</th><th>what</th>"
+    head += "<th>step (95% interval)</th><th>tonight / baseline (95% interval)</th><th>what</th>"
     table = f"<table><tr>{head}</tr>{rows}</table>"
     return _page(f"Regressions in {run_id}: {len(regressions)}", table)
 
@@ -106,10 +113,14 @@ def render_regressions(run_id: str, regressions: Sequence[Regression]) -> str:
 def _step_cells(j: Judgement | None) -> str:
     """The change night and the step with its interval, for a performance alarm."""
     if j is None:
-        return "<td>-</td><td>-</td>"
+        return "<td>-</td><td>-</td><td>-</td>"
+    night = "-"  # an unpaired night has no interval of its own
+    if j.night_ratio is not None:
+        night = f"x{j.night_ratio:.2f} ({j.night_low:.2f}-{j.night_high:.2f})"
     return (
         f'<td class="change">{escape(j.change_run)}</td>'
         f'<td class="interval">x{j.step:.2f} ({j.step_low:.2f}-{j.step_high:.2f})</td>'
+        f'<td class="night">{night}</td>'
     )
 
 
@@ -162,6 +173,15 @@ def _change(results: Sequence[CellResult], metric: str) -> Judgement | None:
     return judge_series(runs, values, metric) if len(values) >= 4 else None
 
 
+def _role(newest: CellResult, metric: str) -> str:
+    """Whether alarms are judged on `metric` in this cell (as of its newest night)."""
+    if not newest.primary:
+        return ""
+    judged = metric in judged_metrics(newest)
+    word = "judged: alarms are about this metric" if judged else "recorded, not judged"
+    return f' <span class="{"judged" if judged else "recorded"}">({word})</span>'
+
+
 def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult]) -> str:
     """One module's page: a status timeline per cell and a trend chart per metric and cell."""
     by_cell: dict[str, dict[str, CellResult]] = {}
@@ -180,13 +200,14 @@ def render_module(module: str, runs: Sequence[str], results: Sequence[CellResult
         )
         rows.append(f"<tr><th>{escape(cell)}</th>{tds}</tr>")
         metrics = sorted({m for r in seen.values() for m in r.samples})
+        newest = seen[[run for run in ran if run in seen][-1]]
         for metric in (m for m in metrics if not m.startswith(BASELINE_PREFIX)):
             svg = trend_svg(
                 metric,
                 [(run, seen[run].samples.get(metric, [])) for run in ran if run in seen],
                 _change([seen[run] for run in ran if run in seen], metric),
             )
-            charts.append(f"<h3>{escape(cell)}: {escape(metric)}</h3>{svg}")
+            charts.append(f"<h3>{escape(cell)}: {escape(metric)}{_role(newest, metric)}</h3>{svg}")
     table = f"<h2>Status per night</h2><table><tr><th>cell</th>{head}</tr>{''.join(rows)}</table>"
     body = table + _reasons(by_cell) + "<h2>Trends</h2>" + "".join(charts)
     return _page(module, body, depth=1)

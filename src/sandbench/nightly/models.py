@@ -9,7 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench._camel import CAMEL
 
-__all__ = ["CellResult", "CellStatus", "StoredFinding"]
+from .stats import Shift
+
+__all__ = ["CPU", "LATENCY", "CellResult", "CellStatus", "StoredFinding"]
+
+LATENCY = "health.latency_ms"  # wall clock per health call
+CPU = "health.cpu_ms"  # CPU time per health call, as the sandbox measured it
 
 
 class CellStatus(StrEnum):
@@ -59,3 +64,18 @@ class CellResult(BaseModel):
     findings: list[StoredFinding] = Field(default_factory=list)
     report: str | None = Field(default=None, description="the health report's JSON")
     recorded_at: datetime
+    primary: str = Field(
+        default="",
+        description="the metric performance alarms are judged on (health.cpu_ms for a WASM "
+        "cell, health.latency_ms otherwise); empty in histories before it: every metric",
+    )
+    intervals: dict[str, Shift] = Field(
+        default_factory=dict,
+        description="metric -> the night's candidate/baseline ratio with its 95 % interval "
+        "(paired cells only)",
+    )
+    round_medians: dict[str, list[tuple[float, float]]] = Field(
+        default_factory=dict,
+        description="metric -> per round, the median of the candidate's run and of the "
+        "baseline's run beside it (paired cells only)",
+    )

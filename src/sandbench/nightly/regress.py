@@ -5,9 +5,13 @@ Performance is judged in two stages (docs/nightly.md has the measured rates):
 1. **Each night, paired.** When the config names a baseline (the last known-good artifact)
    for a module, the runner interleaves it with the candidate in the same worker, round by
    round, so the machine's state that night cancels out. The night's value of a metric is
-   the Hodges-Lehmann shift of log(candidate) over log(baseline) samples: a ratio, with a
-   rank-based 95 % interval (`stats.log_shift`). Without a baseline it is the log of the
-   night's median.
+   the paired difference: with at least `min_pairs` rounds, the one-sample Hodges-Lehmann
+   estimate of the rounds' log(candidate median / baseline median) with its signed-rank
+   95 % interval (`stats.paired_shift`; a round is the unit, because runs of one module
+   differ by tens of per cent from one another while calls within a run do not: pooling
+   calls would count one run's bias as many samples). With fewer rounds, the
+   Hodges-Lehmann shift of log(candidate) over log(baseline) samples (`stats.log_shift`).
+   Without a baseline it is the log of the night's median.
 2. **Over the history.** E-divisive means (`stats.e_divisive`, a permutation test) finds
    change points in the last `lookback` nightly values. The newest change point raises an
    alarm when the step has persisted `min_after` nights (at most `max_after`: an older step
@@ -17,8 +21,12 @@ Performance is judged in two stages (docs/nightly.md has the measured rates):
    lies wholly above `1 + min_effect`. One noisy night cannot alarm: it is never two
    nights, and the night after it is not high.
 
-Each metric is judged on its own (`health.latency_ms`, the wall clock; `health.cpu_ms`, the
-CPU time the sandbox measured per call), and an alarm names its metric.
+Both per-call metrics are recorded (`health.latency_ms`, the wall clock; `health.cpu_ms`,
+the CPU time the sandbox measured per call), and a cell's alarms are judged on its
+`primary` one: CPU time for a WASM cell (the calling thread's own clock, which a busy
+neighbour does not move), the wall clock for a container. Other metrics (the cold load)
+are judged each on its own, and an alarm names its metric. A history written before
+`primary` existed judges every metric.
 """
 
 from __future__ import annotations
@@ -32,8 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench._camel import CAMEL
 
-from .models import CellResult
-from .stats import Shift, e_divisive, log_shift, step_interval
+from .models import CPU, LATENCY, CellResult
+from .stats import Shift, e_divisive, log_shift, paired_shift, step_interval
 from .store import HistoryStore
 
 __all__ = [
@@ -44,6 +52,7 @@ __all__ = [
     "Thresholds",
     "detect",
     "judge_series",
+    "judged_metrics",
     "night_value",
 ]
 
@@ -62,6 +71,7 @@ class Thresholds(BaseModel):
     min_after: int = Field(default=2, description="nights a step must persist to alarm")
     max_after: int = Field(default=3, description="a step older than this is known, not news")
     min_samples: int = 5
+    min_pairs: int = Field(default=6, description="paired rounds for the round-paired value")
     permutations: int = 99
 
 
@@ -115,6 +125,11 @@ def night_value(result: CellResult, metric: str, t: Thresholds | None = None) ->
     base = result.samples.get(BASELINE_PREFIX + metric, [])
     if len(new) < t.min_samples or min(new) <= 0:
         return None
+    pairs = result.round_medians.get(metric, [])
+    if len(pairs) >= t.min_pairs and min(min(p) for p in pairs) > 0:
+        diffs = [math.log(c) - math.log(b) for c, b in pairs]
+        interval = paired_shift(diffs, t.confidence)
+        return NightValue(value=interval.estimate, paired=True, interval=interval)
     if len(base) >= t.min_samples and min(base) > 0:
         interval = log_shift(base, new, t.confidence)
         return NightValue(value=interval.estimate, paired=True, interval=interval)
@@ -204,7 +219,7 @@ def _status_and_findings(new: CellResult, last: CellResult) -> list[Regression]:
 
 def _performance(new: CellResult, before: list[CellResult], t: Thresholds) -> list[Regression]:
     out = []
-    for metric in sorted(m for m in new.samples if not m.startswith(BASELINE_PREFIX)):
+    for metric in judged_metrics(new):
         tonight = night_value(new, metric, t)
         if tonight is None:
             continue
@@ -222,6 +237,19 @@ def _performance(new: CellResult, before: list[CellResult], t: Thresholds) -> li
             _regression(new, "performance", describe(judgement), metric=metric, judgement=judgement)
         )
     return out
+
+
+def judged_metrics(result: CellResult) -> list[str]:
+    """The metrics of `result` whose steps alarm: its `primary` per-call metric (not the
+    other one of latency and CPU time), and every other metric; all when `primary` is
+    unknown (older histories)."""
+    per_call = {LATENCY, CPU}
+    return sorted(
+        m
+        for m in result.samples
+        if not m.startswith(BASELINE_PREFIX)
+        and (not result.primary or m not in per_call or m == result.primary)
+    )
 
 
 def _with_night(judgement: Judgement, tonight: NightValue) -> Judgement:

@@ -13,6 +13,7 @@ import math
 import os
 import select
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,10 +30,10 @@ from sandbench.errors import NightlyError
 
 from .cell import Task, failed_result
 from .config import NightlyConfig
-from .matrix import Shard, cells, source_digest
-from .models import CellResult, CellStatus
-from .regress import BASELINE_PREFIX
-from .stats import log_shift, median_interval
+from .matrix import Cell, Shard, cells, source_digest
+from .models import LATENCY, CellResult, CellStatus
+from .regress import BASELINE_PREFIX, night_value
+from .stats import Shift, median_interval
 from .store import HistoryStore
 
 __all__ = [
@@ -150,7 +151,9 @@ def _rounds(
     Rounds are round-major over the window: a burst of load from a neighbour lands on
     several cells a little instead of on one entirely. A cell with a baseline runs it in
     the same round, right next to the candidate and alternately before and after it
-    (ABBA), so the machine's state of the moment is shared by both. A cell stops after
+    (ABBA), so the machine's state of the moment is shared by both; cells of the window
+    that name the same baseline artifact share its run of the round (several candidates
+    against one last known-good version cost one baseline run a round). A cell stops after
     `min_rounds` once its night's interval is within `precision` (`_precise`), after
     `rounds`, or once its rounds used `cell_budget` seconds. A cell that times out,
     crashes or errors is not run again; a baseline that does is dropped for the night.
@@ -165,15 +168,23 @@ def _rounds(
         # twice as slow as the next cell's); that must not land on one side of a pair.
         worker.run(todo[0][1], config.cell_timeout)
     for round_number in range(config.rounds):
+        measured: dict[tuple[str, str], CellResult] = {}  # this round's baseline runs
         for number in list(active):
             pair = [(runs[number][0], tasks[number]), (runs[number][1], baselines[number])]
             for results, task in pair[:: -1 if round_number % 2 else 1]:
                 if task is None:
                     continue
-                result = worker.run(task, config.cell_timeout)
+                is_baseline = task is baselines[number]
+                key = (str(task.path), task.cell.key)
+                if is_baseline and key in measured:  # shared with a cell before this one
+                    result = measured[key]
+                else:
+                    result = worker.run(task, config.cell_timeout)
+                    spent[number] += result.elapsed_ms / 1000
+                if is_baseline:
+                    measured[key] = result
                 results.append(result)
-                spent[number] += result.elapsed_ms / 1000
-                if result.status.rank == _NO_REPORT and task is baselines[number]:
+                if result.status.rank == _NO_REPORT and is_baseline:
                     baselines[number] = None
                     results.clear()
             if _done(runs[number], round_number + 1, spent[number], config):
@@ -182,14 +193,20 @@ def _rounds(
 
 
 _NO_REPORT = 3
-_JUDGED = "health.latency_ms"  # the metric whose precision decides when a cell has enough
 
 
 def _baseline_task(task: Task, config: NightlyConfig) -> Task | None:
+    """The module's last known-good artifact in the same cell (`[baselines]`), else the same
+    module in the cell of an axis's previous value (`[baseline_axes]`), else none."""
     path = config.baselines.get(task.module)
-    if path is None:
-        return None
-    return task.model_copy(update={"path": path, "digest": source_digest(path)})
+    if path is not None:
+        return task.model_copy(update={"path": path, "digest": source_digest(path)})
+    for axis, value in task.cell.axes:
+        previous = config.baseline_axes.get(axis, {}).get(value)
+        if previous is not None:
+            axes = tuple((a, previous if a == axis else v) for a, v in task.cell.axes)
+            return task.model_copy(update={"cell": Cell(axes=axes)})
+    return None
 
 
 def _done(
@@ -205,30 +222,51 @@ def _done(
 
 
 def _precise(candidate: list[CellResult], baseline: list[CellResult], precision: float) -> bool:
-    """Whether the night's 95 % interval (the paired log ratio, or the median without a
-    baseline) has a half-width within log(1 + precision): about +-precision as a ratio."""
-    new = [v for r in candidate for v in r.samples.get(_JUDGED, [])]
-    base = [v for r in baseline for v in r.samples.get(_JUDGED, [])]
-    if len(new) < _MIN_SAMPLES or min(new) <= 0:
+    """Whether the night's 95 % interval of the cell's judged metric (`regress.night_value`:
+    paired rounds, the pooled paired samples, or the median without a baseline) has a
+    half-width within log(1 + precision): about +-precision as a ratio."""
+    judged = candidate[-1].primary or LATENCY
+    value = night_value(_paired(candidate, baseline), judged)
+    if value is None:
         return True  # nothing to make precise
-    if len(base) >= _MIN_SAMPLES and min(base) > 0:
-        interval = log_shift(base, new)
-    else:
-        interval = median_interval([math.log(v) for v in new])
-    return interval.half_width <= math.log1p(precision)
-
-
-_MIN_SAMPLES = 5
+    if value.interval is None:
+        new = [v for r in candidate for v in r.samples.get(judged, [])]
+        return median_interval([math.log(v) for v in new]).half_width <= math.log1p(precision)
+    return value.interval.half_width <= math.log1p(precision)
 
 
 def _paired(candidate: list[CellResult], baseline: list[CellResult]) -> CellResult:
-    """The candidate's rounds merged, with the baseline's samples beside them."""
+    """The candidate's rounds merged, with the baseline's samples beside them, each round's
+    pair of medians, and the night's ratio with its interval per metric."""
     merged = merge_rounds(candidate)
     if not baseline or merged.status.rank == _NO_REPORT:
         return merged
     pooled = merge_rounds(baseline).samples
     extra = {BASELINE_PREFIX + metric: values for metric, values in pooled.items()}
-    return merged.model_copy(update={"samples": {**merged.samples, **extra}})
+    rounds: dict[str, list[tuple[float, float]]] = {}
+    for new, base in zip(candidate, baseline, strict=False):
+        for metric, values in new.samples.items():
+            if values and base.samples.get(metric):
+                pair = (statistics.median(values), statistics.median(base.samples[metric]))
+                rounds.setdefault(metric, []).append(pair)
+    paired = merged.model_copy(
+        update={"samples": {**merged.samples, **extra}, "round_medians": rounds}
+    )
+    intervals = {}
+    for metric in merged.samples:
+        value = night_value(paired, metric)
+        if (
+            value is not None
+            and value.interval is not None
+            and value.interval.half_width < math.inf
+        ):
+            ratio = value.interval
+            intervals[metric] = Shift(
+                estimate=math.exp(ratio.estimate),
+                low=math.exp(ratio.low),
+                high=math.exp(ratio.high),
+            )
+    return paired.model_copy(update={"intervals": intervals})
 
 
 def merge_rounds(rounds: list[CellResult]) -> CellResult:

@@ -3,6 +3,9 @@
 - `shift`: the Hodges-Lehmann estimate of how much larger `new` is than `base` (the median
   of every pairwise difference) with the distribution-free (Moses) confidence interval from
   the Mann-Whitney statistic's normal approximation. On log samples it is a ratio.
+- `paired_shift`: the one-sample Hodges-Lehmann estimate of paired differences (the median
+  of their Walsh averages) with the Wilcoxon signed-rank (Tukey) interval: for a night's
+  rounds, each round's candidate against the baseline run beside it.
 - `e_divisive`: change points of a series by E-divisive means (Matteson & James, 2014,
   "A nonparametric approach for multiple change point analysis of multivariate data"):
   the split maximising the scaled energy distance between the two sides, found
@@ -27,6 +30,7 @@ __all__ = [
     "e_divisive",
     "log_shift",
     "median_interval",
+    "paired_shift",
     "shift",
     "split_statistic",
     "step_interval",
@@ -80,6 +84,25 @@ def shift(base: Sequence[float], new: Sequence[float], confidence: float = 0.95)
     if cut < 1:
         return Shift(estimate=estimate, low=-math.inf, high=math.inf)
     return Shift(estimate=estimate, low=diffs[cut - 1], high=diffs[total - cut])
+
+
+def paired_shift(diffs: Sequence[float], confidence: float = 0.95) -> Shift:
+    """Hodges-Lehmann estimate of the centre of paired differences (the median of the Walsh
+    averages (d_i + d_j) / 2, i <= j) with the signed-rank interval from the normal
+    approximation; unbounded below about 6 pairs at 95 %. Raises `ValueError` when empty.
+    """
+    n = len(diffs)
+    if n == 0:
+        raise ValueError("paired_shift needs at least one difference")
+    walsh = sorted((diffs[i] + diffs[j]) / 2 for i in range(n) for j in range(i, n))
+    total = len(walsh)
+    mid = total // 2
+    estimate = walsh[mid] if total % 2 else (walsh[mid - 1] + walsh[mid]) / 2
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    cut = math.floor(total / 2 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24))
+    if cut < 1:
+        return Shift(estimate=estimate, low=-math.inf, high=math.inf)
+    return Shift(estimate=estimate, low=walsh[cut - 1], high=walsh[total - cut])
 
 
 def log_shift(base: Sequence[float], new: Sequence[float], confidence: float = 0.95) -> Shift:

@@ -47,6 +47,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
     ("CREATE INDEX results_by_module_cell ON results (module, cell, run_id)",),
+    (  # the judged metric and the night's paired intervals; older rows: '' and {}
+        "ALTER TABLE results ADD COLUMN primary_metric TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE results ADD COLUMN intervals TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE results ADD COLUMN round_medians TEXT NOT NULL DEFAULT '{}'",
+    ),
 )
 
 _PG_LOCK = 727_007  # advisory lock id for migrations
@@ -109,8 +114,9 @@ class SqlStore:
             )
             cur = self._execute(
                 "INSERT INTO results (run_id, module, digest, cell, module_id, version, status,"
-                " message, elapsed_ms, samples, findings, report, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                " message, elapsed_ms, samples, findings, report, recorded_at, primary_metric,"
+                " intervals, round_medians) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (
                     result.run_id,
                     result.module,
@@ -125,6 +131,9 @@ class SqlStore:
                     _json(row["findings"]),
                     result.report,
                     row["recorded_at"],
+                    result.primary,
+                    _json(row["intervals"]),
+                    _json(row["round_medians"]),
                 ),
             )
             return bool(cur.rowcount == 1)
@@ -214,6 +223,9 @@ _COLUMNS = (
     "findings",
     "report",
     "recorded_at",
+    "primary_metric",
+    "intervals",
+    "round_medians",
 )
 
 
@@ -225,6 +237,9 @@ def _result(row: Sequence[Any]) -> CellResult:
     data = dict(zip(_COLUMNS, row, strict=True))
     data["samples"] = json.loads(data["samples"])
     data["findings"] = json.loads(data["findings"])
+    data["primary"] = data.pop("primary_metric")
+    data["intervals"] = json.loads(data["intervals"])
+    data["round_medians"] = json.loads(data["round_medians"])
     return CellResult.model_validate(data)
 
 
