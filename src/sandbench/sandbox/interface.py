@@ -37,6 +37,7 @@ __all__ = [
     "Usage",
     "Violation",
     "ViolationKind",
+    "hostcalls_violation",
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -110,6 +111,18 @@ class Violation(BaseModel):
     phase: str = Field(default="invoke", description="load | instantiate | invoke")
     exit_code: int | None = None
     detail: str = Field(default="", description="more than the one line, e.g. the traceback")
+
+
+def hostcalls_violation(refused: int, limit: int, refusal: str) -> Violation:
+    """The `hostcalls` violation of a call that had `refused` host API calls refused past
+    `limit` (`limits.hostcalls`); `refusal` says how each refusal reached the module (WASM:
+    `quota (-3)`, containers: `HTTP 507 quota`). Both backends word it here, once."""
+    return Violation(
+        kind=ViolationKind.HOSTCALLS,
+        message=f"{refused} host call(s) refused with {refusal}: the request had already made "
+        f"limits.hostcalls ({limit}); make fewer host calls per request (batch them) or raise "
+        "limits.hostcalls",
+    )
 
 
 class Request(BaseModel):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import wasmtime
 
 from sandbench.hostapi import Code
-from sandbench.sandbox.interface import SandboxLimits, Violation, ViolationKind
+from sandbench.sandbox.interface import SandboxLimits, Violation, hostcalls_violation
 
 from .host import FUNCTIONS, NAMESPACE, current_host
 from .hostcall import define_i32_func
@@ -55,12 +55,7 @@ class HostCallBudget:
         """The `hostcalls` violation of a call that had host calls refused (None: none was)."""
         if not self.refused:
             return None
-        return Violation(
-            kind=ViolationKind.HOSTCALLS,
-            message=f"{self.refused} host call(s) refused with quota (-3): the request had "
-            f"already made limits.hostcalls ({self.limit}); make fewer host calls per "
-            "request (batch them) or raise limits.hostcalls",
-        )
+        return hostcalls_violation(self.refused, self.limit, "quota (-3)")
 
 
 def _counted(name: str, func: Callable[..., int]) -> Callable[..., int]:
