@@ -59,7 +59,7 @@ from .component import (
 )
 from .diagnostics import wat_message
 from .engines import CommandEngine, command_engine, core_linker, engine
-from .guards import guards_for
+from .guards import COMPONENT_GUARDS, guards_for
 from .host import NAMESPACE
 from .instances import WASI, Persistent
 from .reactor import REACTOR_EXPORTS, ReactorInstance
@@ -311,6 +311,7 @@ class WasmBackend(Closing):
             epoch_lag=self._ticker.owed,
             host=host_api(package, limits, grants),
             writes_files=bool(grants.storage_write),
+            guards=COMPONENT_GUARDS if HOST_INTERFACE in shape.namespaces else (),
         )
         instance = ComponentInstance(spec)
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)
