@@ -25,6 +25,7 @@ from sandbench.manifests import LIMITS, ModulePackage, Rate, limit
 from sandbench.sandbox.compile_record import CompileRecord
 
 __all__ = [
+    "CPU_WINDOW_S",
     "Closing",
     "Grants",
     "Instance",
@@ -78,6 +79,12 @@ class Grants(BaseModel):
         default_factory=HostSettings,
         description="where the host API's http and database capabilities reach",
     )
+
+
+# The window `limits.cpu` holds over, in seconds: a module may use its share times this
+# within any such window (the WASM share is a token bucket of this many seconds of it,
+# budget.py; a container's CFS period is shorter). Reports measure usage over at least it.
+CPU_WINDOW_S = 1.0
 
 
 class ViolationKind(StrEnum):
