@@ -1,6 +1,7 @@
 """SIGTERM and SIGINT clean up; SIGKILL's leftovers are swept. Real `sandbench` processes,
 real signals; each run gets its own temp folder and an environment mark, so what it left
-(folders, processes) is found exactly."""
+(folders, processes) is found exactly. A run is known to be in its module's call by the
+progress line it prints on stderr just before the call (`[3/4] health calls`)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def marked(mark: str) -> list[psutil.Process]:
 
 
 class Run:
-    """One `sandbench` process with a private TMPDIR and cache."""
+    """One `sandbench` process with a private TMPDIR and cache; its stderr goes to a file
+    outside that TMPDIR, so the test can read its progress lines while it runs."""
 
     def __init__(self, tmp_path: Path, *args: str) -> None:
         self.tmp = tmp_path / "tmp"
@@ -46,24 +48,30 @@ class Run:
         self.mark = uuid.uuid4().hex
         env = {**os.environ, "TMPDIR": str(self.tmp), "SANDBENCH_TEST_MARK": self.mark,
                "SANDBENCH_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
-        self.process = subprocess.Popen(
-            [SANDBENCH, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        self.log = tmp_path / "stderr.txt"
+        with self.log.open("w") as err:
+            self.process = subprocess.Popen(
+                [SANDBENCH, *args], env=env, stdout=subprocess.DEVNULL, stderr=err, text=True
+            )
 
     def wait_for(self, state: Callable[[], bool]) -> None:
         ends = time.monotonic() + WAIT_S
         while not state():
-            assert self.process.poll() is None, self.process.communicate()
-            assert time.monotonic() < ends, "the state never came"
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() < ends, f"the state never came: {self.log.read_text()}"
             time.sleep(0.05)
+
+    def printed(self, text: str) -> Callable[[], bool]:
+        """A state: `text` is in a line the run wrote to stderr."""
+        return lambda: any(text in line for line in self.log.read_text().splitlines())
 
     def folders(self) -> list[str]:
         return sorted(p.name for p in self.tmp.iterdir())
 
     def stop(self, sig: signal.Signals) -> tuple[int, str]:
         self.process.send_signal(sig)
-        _, err = self.process.communicate(timeout=WAIT_S)
-        return self.process.returncode, err
+        code = self.process.wait(timeout=WAIT_S)
+        return code, self.log.read_text()
 
 
 @pytest.fixture
@@ -72,16 +80,16 @@ def spinning(make_module):
     return make_module(wat.SPIN, limits={"memory": "16MiB", "cpu": "1", "timeout": "30s"})
 
 
-def _in_call(run: Run) -> Callable[[], bool]:
-    return lambda: any(name.startswith("sandbench-wasm-") for name in run.folders())
+# The progress line each command prints just before it calls the spinning module.
+IN_CALL = {"check": "] health calls", "gate": "] health calls", "bench": "] 200 calls in process"}
 
 
 @pytest.mark.parametrize("command", ["check", "gate", "bench"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_mid_run_cleans_up_and_exits_in_one_line(tmp_path, spinning, command, sig):
     run = Run(tmp_path, command, str(spinning))
-    run.wait_for(_in_call(run))
-    time.sleep(0.5)  # well into the spinning call (or still loading: either must clean up)
+    run.wait_for(run.printed(IN_CALL[command]))
+    time.sleep(0.5)  # well into the spinning call (or about to start it: either must clean up)
     code, err = run.stop(sig)
     assert code == (143 if sig is signal.SIGTERM else 130), err
     name = "SIGTERM" if sig is signal.SIGTERM else "Ctrl-C"
@@ -93,13 +101,18 @@ def test_a_signal_mid_run_cleans_up_and_exits_in_one_line(tmp_path, spinning, co
     assert marked(run.mark) == []
 
 
+@pytest.mark.parametrize("serving", [False, True], ids=["starting", "serving"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_serve_stopped_by_a_signal_leaves_nothing(tmp_path, spinning, sig):
-    """Caught while starting (exit 143/130) or while serving (uvicorn's clean exit 0)."""
+def test_serve_stopped_by_a_signal_leaves_nothing(tmp_path, spinning, sig, serving):
+    """Caught while starting (its storage folder made, the backend opening: exit 143/130,
+    or 0 when starting was quicker than the signal) or while serving (uvicorn's clean 0)."""
     run = Run(tmp_path, "serve", str(spinning), "--port", "0", "--instances", "1")
-    run.wait_for(_in_call(run))
+    if serving:
+        run.wait_for(run.printed("sandbench: serving on http://127.0.0.1:"))
+    else:
+        run.wait_for(lambda: any(n.startswith("sandbench-storage-") for n in run.folders()))
     code, err = run.stop(sig)
-    assert code in (0, 143 if sig is signal.SIGTERM else 130), err
+    assert code in ((0,) if serving else (0, 143 if sig is signal.SIGTERM else 130)), err
     assert "Traceback" not in err
     assert run.folders() == []
     assert marked(run.mark) == []
@@ -139,17 +152,19 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path, spinning, delay_s)
 
 def test_after_sigkill_sweep_removes_only_the_dead_process_folders(tmp_path, spinning):
     run = Run(tmp_path, "check", str(spinning))
-    run.wait_for(_in_call(run))
+    run.wait_for(run.printed(IN_CALL["check"]))
     code, _ = run.stop(signal.SIGKILL)
     assert code == -signal.SIGKILL
     left = run.folders()
-    assert {n.split("-")[1] for n in left} == {"wasm", "storage"}
+    assert [n.split("-")[1] for n in left] == ["storage"]  # its storage buckets' root
     assert all(n.split("-")[2] == str(run.process.pid) for n in left)
-    live = run.tmp / f"sandbench-wasm-{owner_tag()}-mine"  # this test process: alive
+    dead_budgets = run.tmp / f"sandbench-budgets-{run.process.pid}-{left[0].split('-')[3]}-x"
+    dead_budgets.mkdir()  # what a killed `serve --workers` leaves (another kind it sweeps)
+    live = run.tmp / f"sandbench-storage-{owner_tag()}-mine"  # this test process: alive
     live.mkdir()
     other = run.tmp / f"sandbench-archive-{run.process.pid}-1-x"  # not a kind it sweeps
     other.mkdir()
-    unnamed = run.tmp / "sandbench-wasm-oldstyle"  # no owner: cannot be judged
+    unnamed = run.tmp / "sandbench-storage-oldstyle"  # no owner: cannot be judged
     unnamed.mkdir()
     env = {**os.environ, "TMPDIR": str(run.tmp)}
     done = subprocess.run([SANDBENCH, "sweep"], env=env, capture_output=True, text=True,
@@ -192,7 +207,7 @@ def test_sigterm_removes_the_running_container(tmp_path):
     except Exception as exc:
         pytest.skip(f"no Docker Engine: {exc}")
     run = Run(tmp_path, "check", str(EXAMPLES / "python-http"))
-    run.wait_for(lambda: bool(backend_leftovers(run.process.pid)))
+    run.wait_for(lambda: bool(backend_leftovers(run.process.pid)))  # its container runs
     code, err = run.stop(signal.SIGTERM)
     assert code == 143, err
     assert backend_leftovers(run.process.pid) == []

@@ -31,7 +31,14 @@ from sandbench.bench.served import Target
 from sandbench.bench.smoke import Smoke, SmokePlan, not_started, smoke_test
 from sandbench.bench.thresholds import parse_threshold
 from sandbench.hostapi import HostSettings
-from sandbench.manifests import ModulePackage, TrustStore, load, load_trust_store, verify_publisher
+from sandbench.manifests import (
+    ModulePackage,
+    TrustStore,
+    load,
+    load_trust_store,
+    not_enforced,
+    verify_publisher,
+)
 from sandbench.manifests.archive import opened
 from sandbench.progress import Progress, Steps
 from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
@@ -344,7 +351,11 @@ def _evidence(
         limit_s=clock.limit_s, elapsed_s=clock.elapsed_s(), cut=tuple(clock.cut)
     )  # fmt: skip
     why = smoke.not_load_tested
-    skipped = () if why is None else (Skipped(check_id="load-test", reason=why),)
+    skipped: tuple[Skipped, ...] = (
+        () if why is None else (Skipped(check_id="load-test", reason=why),)
+    )
+    abi = getattr(manifest.runtime, "abi", None)  # a limit nothing enforces is a check not made
+    skipped += tuple(Skipped(check_id=f"limits.{s.name}", reason=r) for s, r in not_enforced(abi))
     return Evidence(
         module_id=manifest.module_id, version=manifest.version, digest=package.digest,
         declared_signature=manifest.signature, author=manifest.author,

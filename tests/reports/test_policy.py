@@ -6,7 +6,7 @@ from sandbench.bench import LoadTimes
 from sandbench.manifests import HealthExpect
 from sandbench.reports import Policy, Status, assess
 from sandbench.runtime import AppliedLimits
-from sandbench.sandbox import Outcome, SandboxLimits, Usage, Violation, ViolationKind
+from sandbench.sandbox import Outcome, Response, SandboxLimits, Usage, Violation, ViolationKind
 
 from .conftest import DIGEST, answer, make_evidence
 
@@ -110,9 +110,24 @@ def test_the_worst_rule_sets_the_status_and_only_those_rules_are_reasons():
     assert report.reasons == ["health-status", "error-rate"]
 
 
+def test_cpu_usage_is_cpu_seconds_per_wall_second_waits_for_the_cpu_share_included():
+    def call(cpu_ms: float, wall_ms: float, throttled_ms: float) -> Outcome:
+        usage = Usage(wall_ms=wall_ms, cpu_ms=cpu_ms, throttled_ms=throttled_ms)
+        return Outcome(response=Response(status=200, body=b"ok"), usage=usage)
+
+    # A 250m module whose calls each burn 250 ms of CPU at full speed: the first runs on
+    # the share's one second of burst, each later one waits a second for its share.
+    calls = (call(250, 260, 0),) + (call(250, 260, 1000),) * 3
+    assert assess(make_evidence(outcomes=calls)).metrics.cpu_usage == 247.5  # 1 s / 4.04 s
+    # One such call alone: it did use a quarter second of CPU within that second.
+    assert assess(make_evidence(outcomes=calls[:1])).metrics.cpu_usage == 250.0
+
+
 def test_metrics_follow_the_platform_units():
     report = assess(make_evidence(outcomes=(answer(wall_ms=2.0),) * 4))
     assert report.metrics.load_time == 12.5
     assert report.metrics.memory_usage == 65536
-    assert report.metrics.cpu_usage == 500.0  # cpu 1 ms per 2 ms of wall time
+    # 4 ms of CPU in 8 ms of calls, counted over the one second `limits.cpu` holds over:
+    # 4m, not the 500m the calls ran at while they ran.
+    assert report.metrics.cpu_usage == 4.0
     assert report.signature.digest == DIGEST

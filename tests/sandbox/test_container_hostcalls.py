@@ -43,7 +43,7 @@ def test_host_calls_past_the_limit_are_refused_with_quota_each_call_afresh(engin
         assert json.loads(outcome.response.body) == [served] * 5 + [refused] * 3
         assert outcome.violation is not None
         assert outcome.violation.kind.value == "hostcalls"
-        assert outcome.violation.message.startswith("3 host API request(s) answered 507 quota")
+        assert outcome.violation.message.startswith("3 host call(s) refused with HTTP 507 quota")
         assert "limits.hostcalls (5)" in outcome.violation.message
         assert [line.message for line in outcome.host.logs] == ["hi"] * 5
         denied = [(c.capability, c.action, c.code, c.detail) for c in outcome.host.denied]

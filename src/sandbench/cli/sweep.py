@@ -14,7 +14,7 @@ __all__ = ["sweep_command"]
 def sweep_command() -> None:
     """Remove leftovers of sandbench processes that no longer run.
 
-    Temporary folders (`sandbench-wasm-*`, `sandbench-storage-*`) of this user and, when a
+    Temporary folders (`sandbench-storage-*`, `sandbench-budgets-*`) of this user and, when a
     Docker Engine answers, sandbench containers, networks and host-socket folders. What a
     running sandbench process owns is never touched. Every command also sweeps folders
     when it starts; run this after a SIGKILL or to clear containers.

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from .digest import MANIFEST_NAME, SIGNATURE_NAME, canonical_manifest, compute_digest
-from .limits import LIMITS, LimitSpec, limit, limit_fields
+from .limits import LIMITS, LimitSpec, limit, limit_fields, not_enforced
 from .load import load, parse_manifest, write_signature
 from .models import (
     Author,
@@ -73,6 +73,7 @@ __all__ = [
     "limit_fields",
     "load",
     "load_trust_store",
+    "not_enforced",
     "parse_cpu",
     "parse_duration",
     "parse_manifest",

@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from .units import format_bytes, format_duration, format_size, parse_cpu, parse_duration, parse_size
 
-__all__ = ["LIMITS", "LimitSpec", "limit", "limit_fields"]
+__all__ = ["LIMITS", "LimitSpec", "limit", "limit_fields", "not_enforced"]
 
 _SIZE_SCHEMA = {
     "type": ["string", "integer"],
@@ -69,7 +69,9 @@ def _ms(value: int) -> str:
 
 class LimitSpec(NamedTuple):
     """One limit. `text` writes a value so that `parse` reads it back exactly; `shown` writes
-    it for people; `unit` names the scale in lint messages (`bytes` shows as a size)."""
+    it for people; `unit` names the scale in lint messages (`bytes` shows as a size);
+    `unenforced` names the `runtime.abi`s no backend enforces it for, each with why (the
+    manifest lint and the report say so)."""
 
     name: str
     field: str
@@ -83,6 +85,7 @@ class LimitSpec(NamedTuple):
     violation: str
     declared: bool = True
     summary: bool = True
+    unenforced: tuple[tuple[str, str], ...] = ()
 
     @property
     def default_value(self) -> int:
@@ -99,6 +102,12 @@ class LimitSpec(NamedTuple):
         number = Annotated[int, BeforeValidator(self.parse), WithJsonSchema(self.schema)]
         return Annotated[number | None, Field(default=None)]
 
+
+# docs/abi.md, "Open files": the reason in full.
+_COMPONENT_FILES = (
+    "wasmtime links WASI 0.2 whole, natively, with no hook through which sandbench could "
+    "count the files a component opens"
+)
 
 LIMITS: tuple[LimitSpec, ...] = (
     LimitSpec(
@@ -124,6 +133,7 @@ LIMITS: tuple[LimitSpec, ...] = (
     LimitSpec(
         "files", "files", "files", parse_count, str, str,
         _COUNT_SCHEMA, "1024", "65536", "files",
+        unenforced=(("component", _COMPONENT_FILES),),
     ),
     LimitSpec(
         "hostcalls", "host_calls", "calls", parse_count, str, str,
@@ -153,3 +163,15 @@ def limit_fields(
     `Annotated[..., Field(default=...)]`).
     """
     return {key(spec): kind(spec) for spec in specs}
+
+
+def not_enforced(abi: str | None) -> tuple[tuple[LimitSpec, str], ...]:
+    """The limits no backend enforces for a module of `runtime.abi` `abi` (None: a runtime
+    without one), each with a sentence saying so and why (the manifest lint and the report
+    show it: nobody may believe such a limit holds)."""
+    return tuple(
+        (spec, f"not enforced for runtime.abi {abi}: {why}")
+        for spec in LIMITS
+        for name, why in spec.unenforced
+        if name == abi
+    )

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from sandbench.sandbox import Violation
+from sandbench.sandbox import CPU_WINDOW_S, Outcome, Violation
 from sandbench.scanners import Finding
 
 from .drawn import policy_thresholds
@@ -354,10 +354,23 @@ def _violations(ev: Evidence) -> list[ViolationReport]:
     ]
 
 
+def _cpu_millicores(outcomes: tuple[Outcome, ...]) -> float:
+    """The module's CPU-seconds per wall second over the calls `outcomes`, in millicores:
+    the scale of `limits.cpu`.
+
+    The wall time is the calls' own plus the waits the CPU share imposed before them,
+    counted as at least `CPU_WINDOW_S` (one second), the window `limits.cpu` holds over.
+    Over a shorter span the figure would be the calls' burst, near a full core for any
+    busy call whatever the limit, not a use comparable to it. So it passes the limit only
+    when the module did use more than the limit within that second (the first burst the
+    share holds, or a call running past its budget)."""
+    elapsed_ms = sum(o.usage.wall_ms + o.usage.throttled_ms for o in outcomes)
+    cpu_ms = sum(o.usage.cpu_ms for o in outcomes)
+    return round(cpu_ms / max(elapsed_ms, CPU_WINDOW_S * 1000) * 1000, 1)
+
+
 def _metrics(ev: Evidence) -> Metrics:
     outcomes = ev.probe.outcomes if ev.probe else ()
-    wall = sum(o.usage.wall_ms for o in outcomes)
-    cpu = sum(o.usage.cpu_ms for o in outcomes)
     dependencies = {
         name: DependencyStatus.OK if provided else DependencyStatus.ERROR
         for name, provided in ev.dependencies.items()
@@ -366,7 +379,7 @@ def _metrics(ev: Evidence) -> Metrics:
         load_time=round(ev.load.cold_ms, 3),
         error_rate=round(error_rate(ev), 6),
         memory_usage=max((o.usage.memory_bytes for o in outcomes), default=0),
-        cpu_usage=round(cpu / wall * 1000, 1) if wall > 0 else 0.0,
+        cpu_usage=_cpu_millicores(outcomes),
         dependencies=dependencies,
     )
 

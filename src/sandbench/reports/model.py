@@ -3,9 +3,10 @@
 JSON keys are camelCase, as the platform's are. Units: `loadTime` and every `...Ms` in
 milliseconds, `errorRate` a fraction (0.005 = 0.5 %), `memoryUsage` bytes of peak linear
 memory (0: not measured, as for WASM components, whose memories wasmtime-py does not
-expose), `cpuUsage` millicores: the module's CPU time (for WASM, the CPU time of the thread that
-ran each call, measured, the unit `limits.cpu` is enforced in) over the wall time of the
-health calls.
+expose), `cpuUsage` millicores: the module's CPU time over the health calls (for WASM, the
+CPU time of the thread that ran each call, measured, the unit `limits.cpu` is enforced in)
+per wall second of them, the waits the CPU share imposed included and counted as at least
+one second, the window `limits.cpu` holds over (`assess._cpu_millicores`).
 
 `Evidence` is what the pipeline hands to `assess`; `HealthReport` is what comes out.
 """

@@ -11,6 +11,7 @@ from sandbench.errors import BackendUnavailable
 from .cgi import ProtocolError, cgi_environment, parse_cgi_response, request_envelope
 from .fake import FakeBackend
 from .interface import (
+    CPU_WINDOW_S,
     Closing,
     Grants,
     Instance,
@@ -26,6 +27,7 @@ from .interface import (
 )
 
 __all__ = [
+    "CPU_WINDOW_S",
     "BackendKind",
     "Closing",
     "FakeBackend",

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from .interface import CPU_WINDOW_S
+
 __all__ = [
     "FUEL_PER_CPU_SECOND_MAX",
     "CappedOutput",
@@ -37,7 +39,7 @@ __all__ = [
 # 2.2e10; FIELD-NOTES "Fuel is not CPU time"), rounded up. A module's first calls get fuel
 # at this rate, so no ordinary code is stopped for `cpu` before its own rate is known.
 FUEL_PER_CPU_SECOND_MAX = 25_000_000_000
-WINDOW_S = 1.0
+WINDOW_S = CPU_WINDOW_S  # the bucket holds this many seconds of the share
 # Calls shorter than this say little about a module's rate: the clock's resolution and the
 # per-call overhead (instantiation, the CGI envelope) dominate them.
 MIN_SAMPLE_S = 0.002

@@ -25,6 +25,7 @@ from sandbench.manifests import LIMITS, ModulePackage, Rate, limit
 from sandbench.sandbox.compile_record import CompileRecord
 
 __all__ = [
+    "CPU_WINDOW_S",
     "Closing",
     "Grants",
     "Instance",
@@ -37,6 +38,7 @@ __all__ = [
     "Usage",
     "Violation",
     "ViolationKind",
+    "hostcalls_violation",
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -79,6 +81,12 @@ class Grants(BaseModel):
     )
 
 
+# The window `limits.cpu` holds over, in seconds: a module may use its share times this
+# within any such window (the WASM share is a token bucket of this many seconds of it,
+# budget.py; a container's CFS period is shorter). Reports measure usage over at least it.
+CPU_WINDOW_S = 1.0
+
+
 class ViolationKind(StrEnum):
     """What a module did wrong, in words a module author can search for."""
 
@@ -110,6 +118,18 @@ class Violation(BaseModel):
     phase: str = Field(default="invoke", description="load | instantiate | invoke")
     exit_code: int | None = None
     detail: str = Field(default="", description="more than the one line, e.g. the traceback")
+
+
+def hostcalls_violation(refused: int, limit: int, refusal: str) -> Violation:
+    """The `hostcalls` violation of a call that had `refused` host API calls refused past
+    `limit` (`limits.hostcalls`); `refusal` says how each refusal reached the module (WASM:
+    `quota (-3)`, containers: `HTTP 507 quota`). Both backends word it here, once."""
+    return Violation(
+        kind=ViolationKind.HOSTCALLS,
+        message=f"{refused} host call(s) refused with {refusal}: the request had already made "
+        f"limits.hostcalls ({limit}); make fewer host calls per request (batch them) or raise "
+        "limits.hostcalls",
+    )
 
 
 class Request(BaseModel):

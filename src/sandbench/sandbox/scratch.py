@@ -24,7 +24,7 @@ from sandbench.interrupts import on_exit
 
 __all__ = ["KINDS", "owner_tag", "remove_own", "scratch_dir", "sweep_scratch"]
 
-KINDS = ("wasm", "storage", "budgets")
+KINDS = ("storage", "budgets")
 _NAME = re.compile(r"sandbench-(?P<kind>[a-z]+)-(?P<pid>\d+)-(?P<start>\d+)-[^/]+")
 
 

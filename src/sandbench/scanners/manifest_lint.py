@@ -11,6 +11,7 @@
 | `wildcard-permission` | high / medium | a permission with target `*` (high) or `*.host` (medium) |
 | `private-address-permission` | high | an `api:external:` host that names the gate machine or its network: `localhost` (and `*.localhost`), a cloud metadata name (`metadata.google.internal`, ...), or a loopback, private, link-local, multicast or unspecified address in any spelling (`127.1`, `2130706433`, `0x7f.0.0.1`); no DNS is asked |
 | `limit-above-ceiling` | medium | a declared limit above the policy's ceiling (it will be cut down) |
+| `limit-not-enforced` | low | a declared limit that no backend enforces for the module's `runtime.abi` (`files` for components) |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sandbench.manifests import (
     ModulePackage,
     Resource,
     format_bytes,
+    not_enforced,
 )
 
 from .interface import Finding, ScanResult, Severity, fingerprint
@@ -82,6 +84,7 @@ class ManifestLintScanner:
             *_connect(manifest),
             *_permissions(manifest),
             *_limits(manifest, self.ceilings),
+            *_unenforced(manifest),
         )
         return ScanResult(scanner=NAME, findings=tuple(findings), summary="module.json linted")
 
@@ -176,6 +179,19 @@ def _limits(manifest: Manifest, ceilings: Ceilings) -> Iterator[Finding]:
                 f"security.limits.{name} is {_shown(declared, unit)}, above the ceiling of "
                 f"{_shown(ceiling, unit)}; it will be cut down",
                 f"limits.{name}",
+            )
+
+
+def _unenforced(manifest: Manifest) -> Iterator[Finding]:
+    """A declared limit that no backend enforces for the module's `runtime.abi`."""
+    abi = getattr(manifest.runtime, "abi", None)
+    for spec, why in not_enforced(abi):
+        if getattr(manifest.security.limits, spec.name) is not None:
+            yield _finding(
+                "limit-not-enforced",
+                Severity.LOW,
+                f"security.limits.{spec.name} is declared but {why}",
+                f"limits.{spec.name}",
             )
 
 

@@ -27,7 +27,7 @@ from sandbench.hostapi import Code, HostApi, HostServer
 from sandbench.hostapi.serve import ConnectionCap
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox.host import host_api
-from sandbench.sandbox.interface import Grants, SandboxLimits, Violation, ViolationKind
+from sandbench.sandbox.interface import Grants, SandboxLimits, Violation, hostcalls_violation
 
 from .hardening import HOST_API_SOCKET, SANDBOX_USER
 
@@ -81,12 +81,7 @@ class _HostCalls:
     def violation(self) -> Violation | None:
         if not self.refused:
             return None
-        return Violation(
-            kind=ViolationKind.HOSTCALLS,
-            message=f"{self.refused} host API request(s) answered 507 quota: the call had "
-            f"already made limits.hostcalls ({self.allowed}); make fewer host calls per "
-            "request (batch them) or raise limits.hostcalls",
-        )
+        return hostcalls_violation(self.refused, self.allowed, "HTTP 507 quota")
 
 
 def _checks(limits: SandboxLimits) -> tuple[HostCheck, ...]:

@@ -21,7 +21,6 @@ import hashlib
 import importlib.metadata
 import platform
 import re
-import shutil
 import threading
 import time
 import weakref
@@ -49,7 +48,7 @@ from sandbench.sandbox.interface import (
     Violation,
     ViolationKind,
 )
-from sandbench.sandbox.scratch import scratch_dir, sweep_scratch
+from sandbench.sandbox.scratch import sweep_scratch
 
 from .command import CommandInstance
 from .component import (
@@ -60,7 +59,7 @@ from .component import (
 )
 from .diagnostics import wat_message
 from .engines import CommandEngine, command_engine, core_linker, engine
-from .guards import guards_for
+from .guards import COMPONENT_GUARDS, guards_for
 from .host import NAMESPACE
 from .instances import WASI, Persistent
 from .reactor import REACTOR_EXPORTS, ReactorInstance
@@ -159,7 +158,6 @@ class WasmBackend(Closing):
             else None
         )
         sweep_scratch()  # what killed sandbench processes left behind
-        self._scratch = scratch_dir("wasm")
         self._ticker = _Ticker(self._engine)
         # SIGINT/SIGTERM: end running calls at once so that the process can clean up.
         self._unwatch = on_interrupt(self.expire_calls)
@@ -201,7 +199,6 @@ class WasmBackend(Closing):
         self._ticker.stop()
         if self._cache is not None:
             self._cache.close()
-        shutil.rmtree(self._scratch, ignore_errors=True)
 
     def cache_key(self, wasm: bytes, kind: str = "module") -> str:
         """The artifact cache key of `wasm` (a core module or a component) under this engine."""
@@ -252,7 +249,6 @@ class WasmBackend(Closing):
             limits=limits,
             grants=grants,
             cpu=self._module_cpu(package, limits),
-            scratch=self._scratch,
             epoch_lag=self._ticker.owed,
             # Only a module that imports the host namespace can call it: skip the per-call
             # binding and recording (about 14 us a call) for all the others.
@@ -312,10 +308,10 @@ class WasmBackend(Closing):
             limits=limits,
             grants=grants,
             cpu=self._module_cpu(package, limits),
-            scratch=self._scratch,
             epoch_lag=self._ticker.owed,
             host=host_api(package, limits, grants),
             writes_files=bool(grants.storage_write),
+            guards=COMPONENT_GUARDS if HOST_INTERFACE in shape.namespaces else (),
         )
         instance = ComponentInstance(spec)
         loaded = _loaded(instance, started, compile_ms, hit, dependencies, shape.imports)

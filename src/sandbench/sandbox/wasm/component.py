@@ -28,6 +28,7 @@ from sandbench.sandbox.interface import (
 )
 
 from .host import current_host
+from .hostcalls import counted_component
 from .instances import CallUsage, Persistent
 from .store import Call, Spec
 from .traps import first_line
@@ -229,20 +230,24 @@ def _db(action: str) -> Callable[..., wc.Variant]:
     return call
 
 
-def _functions() -> Iterator[tuple[str, Callable[..., Any]]]:
-    yield "log", _log
-    yield "http-fetch", _http_fetch
-    yield "storage-read", _storage_read
-    yield "storage-write", _storage_write
-    yield "storage-list", _storage_list
-    yield "db-query", _db("query")
-    yield "db-execute", _db("execute")
+def _functions() -> Iterator[tuple[str, Callable[..., Any], Any]]:
+    """Each host function, with its `quota` answer (`log` and `storage-write` answer a bare
+    error code, the others a tagged `err`)."""
+    quota = wc.Variant("err", "quota")
+    yield "log", _log, "quota"
+    yield "http-fetch", _http_fetch, quota
+    yield "storage-read", _storage_read, quota
+    yield "storage-write", _storage_write, "quota"
+    yield "storage-list", _storage_list, quota
+    yield "db-query", _db("query"), quota
+    yield "db-execute", _db("execute"), quota
 
 
 def define_component_host(linker: wc.Linker) -> None:
     """WASI 0.2 (no preopens, env or network unless the store's WasiConfig grants them)
-    and the platform's host interface on `linker`."""
+    and the platform's host interface on `linker`, each function counted against
+    `limits.hostcalls` (hostcalls.py)."""
     linker.add_wasip2()
     with linker.root() as root, root.add_instance(HOST_INTERFACE) as host:
-        for name, func in _functions():
-            host.add_func(name, func)
+        for name, func, quota in _functions():
+            host.add_func(name, counted_component(name, func, quota))

@@ -17,6 +17,13 @@ only through `violation()`: the call's outcome then carries that violation and n
 response, whatever the module did after being refused.
 
 A new limit's WASM enforcement is one module with one guard, and one line in `GUARDS`.
+
+Components (component.py) link WASI 0.2 and their host interface on a component linker:
+`define` does not apply to them. Their host functions are counted by `hostcalls` directly,
+so a component that imports the host interface gets `COMPONENT_GUARDS`' states, armed and
+read as above. `files` cannot be among them: wasmtime links WASI 0.2 whole, natively
+(`Linker.add_wasip2`), and a Python function shadowing `open-at` could neither call that
+implementation nor make the `descriptor` it must return (docs/abi.md, "Open files").
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from .files import FileGuard
 from .hostcalls import HostCallGuard
 
 __all__ = [
+    "COMPONENT_GUARDS",
     "GUARDS",
     "GuardState",
     "LimitGuard",
@@ -79,6 +87,8 @@ class LimitGuard(Protocol):
 
 
 GUARDS: tuple[LimitGuard, ...] = (FileGuard(), HostCallGuard())
+# The guards of a component that imports the host interface (see the module docstring).
+COMPONENT_GUARDS: tuple[LimitGuard, ...] = (HostCallGuard("the error code quota"),)
 
 _armed: ContextVar[tuple[GuardState, ...]] = ContextVar("sandbench_guards", default=())
 

@@ -1,7 +1,9 @@
-"""`limits.hostcalls`: the host API calls (`sandbench:host/v1`) one request may make.
+"""`limits.hostcalls`: the host API calls one request may make.
 
-Each host function is defined again, counted, over the one `host.py` defines: a call past
-the limit is not served, returns `quota` (-3) and is recorded as a denied call (detail
+Core modules (`sandbench:host/v1`): each host function is defined again, counted, over the
+one `host.py` defines. Components (`sandbench:platform/host`): component.py wraps each of
+its host functions with `counted_component`. A call past the limit is not served, answers
+`quota` (-3, or the `quota` error code) and is recorded as a denied call (detail
 `past limits.hostcalls`), and the request ends with a `hostcalls` violation, whatever the
 module does after. The count starts afresh with every call (and
 with every instantiation: a reactor's `_initialize` has its own). Only a module that
@@ -13,16 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import wasmtime
 
 from sandbench.hostapi import Code
-from sandbench.sandbox.interface import SandboxLimits, Violation, ViolationKind
+from sandbench.sandbox.interface import SandboxLimits, Violation, hostcalls_violation
 
 from .host import FUNCTIONS, NAMESPACE, current_host
 from .hostcall import define_i32_func
 
-__all__ = ["HostCallBudget", "HostCallGuard"]
+__all__ = ["HostCallBudget", "HostCallGuard", "counted_component"]
 
 _QUOTA = int(Code.QUOTA)
 # How a refused call is recorded: the capability and action its function serves.
@@ -43,6 +46,7 @@ class HostCallBudget:
     """The host calls of the running call, against `limit` (`limits.hostcalls`)."""
 
     limit: int
+    refusal: str = "quota (-3)"  # how a refusal reaches the module, for the message
     used: int = 0
     refused: int = 0
 
@@ -51,16 +55,23 @@ class HostCallBudget:
         self.used = self.refused = 0
         _current.set(self)
 
+    def take(self, capability: str, action: str) -> bool:
+        """Count one host call; False when it is past the limit: then it is refused,
+        counted as such and recorded as a denied `capability` `action`."""
+        if self.used < self.limit:
+            self.used += 1
+            return True
+        self.refused += 1
+        host = current_host()
+        if host is not None:
+            host.recorder.call(capability, action, "", Code.QUOTA, "past limits.hostcalls")
+        return False
+
     def violation(self) -> Violation | None:
         """The `hostcalls` violation of a call that had host calls refused (None: none was)."""
         if not self.refused:
             return None
-        return Violation(
-            kind=ViolationKind.HOSTCALLS,
-            message=f"{self.refused} host call(s) refused with quota (-3): the request had "
-            f"already made limits.hostcalls ({self.limit}); make fewer host calls per "
-            "request (batch them) or raise limits.hostcalls",
-        )
+        return hostcalls_violation(self.refused, self.limit, self.refusal)
 
 
 def _counted(name: str, func: Callable[..., int]) -> Callable[..., int]:
@@ -68,27 +79,36 @@ def _counted(name: str, func: Callable[..., int]) -> Callable[..., int]:
 
     def call(caller: wasmtime.Caller, *args: int) -> int:
         budget = _current.get()
-        if budget is not None:
-            if budget.used >= budget.limit:
-                budget.refused += 1
-                return _refuse(capability, action)
-            budget.used += 1
+        if budget is not None and not budget.take(capability, action):
+            return _QUOTA
         return func(caller, *args)
 
     return call
 
 
-def _refuse(capability: str, action: str) -> int:
-    host = current_host()
-    if host is not None:
-        host.recorder.call(capability, action, "", Code.QUOTA, "past limits.hostcalls")
-    return _QUOTA
+def counted_component(name: str, func: Callable[..., Any], refused: Any) -> Callable[..., Any]:
+    """The component host function `name` (`storage-read`, ...), counted against the
+    running call's budget: past the limit it answers `refused` (its `quota` error) unserved.
+    Uncounted when no budget is armed (the component's instantiation)."""
+    capability, action = _RECORDED.get(name.replace("-", "_"), ("host", name))
+
+    def call(store: Any, *args: Any) -> Any:
+        budget = _current.get()
+        if budget is not None and not budget.take(capability, action):
+            return refused
+        return func(store, *args)
+
+    return call
 
 
 class HostCallGuard:
-    """`limits.hostcalls` as a `LimitGuard` (guards.py)."""
+    """`limits.hostcalls` as a `LimitGuard` (guards.py); `refusal` is how a refused call
+    reaches the module (the core ABI's -3, or a component's `quota` error code)."""
 
     limit = "hostcalls"
+
+    def __init__(self, refusal: str = "quota (-3)") -> None:
+        self.refusal = refusal
 
     def define(self, linker: wasmtime.Linker, engine: wasmtime.Engine) -> None:
         """Define every host function again, counted (the linker allows shadowing)."""
@@ -101,4 +121,4 @@ class HostCallGuard:
 
     def state(self, limits: SandboxLimits) -> HostCallBudget:
         """A store's budget, against `limits.host_calls`."""
-        return HostCallBudget(limits.host_calls)
+        return HostCallBudget(limits.host_calls, self.refusal)

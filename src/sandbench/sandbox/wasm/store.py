@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import wasmtime
 
@@ -40,7 +39,6 @@ class Spec:
     limits: SandboxLimits
     grants: Grants
     cpu: ModuleCpu
-    scratch: Path
     host: HostApi | None = None
     writes_files: bool = False
     guards: tuple[LimitGuard, ...] = ()  # the limits enforced by host functions (guards.py)
