@@ -193,6 +193,7 @@ class CpuShare:
         self._capacity = self._rate * WINDOW_S
         self._clock = clock
         self._sleep = sleep
+        self._local = shared is None  # else other processes charge it too
         self._bucket: _Bucket | SharedBucket = (
             _Bucket(self._capacity, clock())
             if shared is None
@@ -212,6 +213,10 @@ class CpuShare:
         wait for those too (else N instances would each pay off only their own debt and
         run N times the share).
         """
+        if self._local and self._bucket.level >= -_PAID:
+            # Refilling only adds: a bucket of this process out of debt when it was last
+            # charged is out of debt now (its lock and clock are for one that is not).
+            return 0.0
         waited = 0.0
         while True:
             with self._bucket as bucket:

@@ -3,6 +3,6 @@ which lives below `hostapi` so that the host API's records are built the same wa
 
 from __future__ import annotations
 
-from sandbench._construct import built
+from sandbench._construct import built, made
 
-__all__ = ["built"]
+__all__ = ["built", "made"]

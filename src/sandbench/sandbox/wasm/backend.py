@@ -63,6 +63,7 @@ from .engines import CommandEngine, command_engine, core_linker, engine
 from .guards import guards_for
 from .host import NAMESPACE
 from .instances import WASI, Persistent
+from .native import require
 from .reactor import REACTOR_EXPORTS, ReactorInstance
 from .store import TICK_MS, Spec
 from .traps import first_line
@@ -148,6 +149,7 @@ class WasmBackend(Closing):
     name = "wasm"
 
     def __init__(self, cache_dir: Path | None = None, *, use_cache: bool = True) -> None:
+        require()  # the compiled reactor call (native.py): one line, before anything starts
         self._engine = engine()
         self._core = (self._engine, core_linker(self._engine))
         # Command modules instantiate per request: theirs pools instances (engines.py).

@@ -27,7 +27,7 @@ from sandbench.sandbox.cgi import (
     ProtocolError,
     parse_cgi_response,
 )
-from sandbench.sandbox.construct import built
+from sandbench.sandbox.construct import built, made
 from sandbench.sandbox.host import with_activity
 from sandbench.sandbox.interface import (
     Closing,
@@ -210,19 +210,20 @@ class _BaseInstance(Closing):
         self._spec.cpu.settle(fuel, cpu_s)
         host_cpu_s = cpu_s if ended_here else thread_cpu_s() - call.cpu_started
         # Built from values this module computed: skip validation on the hot path.
-        usage_of = built(
+        usage_of = made(
             Usage,
-            {},
-            wall_ms=wall_ms,
-            cpu_ms=cpu_s * 1000,
-            host_cpu_ms=host_cpu_s * 1000,
-            fuel=fuel,
-            memory_bytes=usage.memory,
-            output_bytes=usage.output_bytes,
-            instantiate_ms=usage.instantiate_ms,
-            throttled_ms=usage.throttled_ms,
-            slept_ms=call.poll.slept_s * 1000,
-            stderr_dropped_bytes=call.stderr.dropped,
+            {
+                "wall_ms": wall_ms,
+                "cpu_ms": cpu_s * 1000,
+                "host_cpu_ms": host_cpu_s * 1000,
+                "fuel": fuel,
+                "memory_bytes": usage.memory,
+                "output_bytes": usage.output_bytes,
+                "instantiate_ms": usage.instantiate_ms,
+                "throttled_ms": usage.throttled_ms,
+                "slept_ms": call.poll.slept_s * 1000,
+                "stderr_dropped_bytes": call.stderr.dropped,
+            },
         )
         return built(
             Outcome,
