@@ -307,7 +307,73 @@ fail:
     return NULL;
 }
 
+/* Models. `made(cls, fields, fields_set)` is `sandbench._construct.made` in C for the
+ * reactor's outcome (a third of its cost there): a new instance of `cls`, a subclass of
+ * the model base `init_models` was given, with `fields` as its __dict__ (taken as it is:
+ * pass a new dict), a new set of `fields_set` as its fields set, no extra, no private. The
+ * slots are set through the base's own slot descriptors, as Python does. Nothing is
+ * validated: only for values sandbench computed itself. */
+static PyObject *model_base, *model_slots[4], *no_args;
+
+static PyObject *init_models(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "init_models takes the model base and its 4 slots");
+        return NULL;
+    }
+    for (int i = 1; i < 5; i++) {
+        if (Py_TYPE(args[i])->tp_descr_set == NULL) {
+            PyErr_SetString(PyExc_TypeError, "a model slot is not a data descriptor");
+            return NULL;
+        }
+    }
+    if (no_args == NULL && (no_args = PyTuple_New(0)) == NULL)
+        return NULL;
+    Py_XSETREF(model_base, Py_NewRef(args[0]));
+    for (int i = 0; i < 4; i++)
+        Py_XSETREF(model_slots[i], Py_NewRef(args[i + 1]));
+    Py_RETURN_NONE;
+}
+
+static PyObject *made(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "made takes a model class, its fields and their names");
+        return NULL;
+    }
+    if (model_base == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_native.init_models was not called");
+        return NULL;
+    }
+    PyObject *cls = args[0], *fields = args[1];
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, (PyTypeObject *)model_base)
+        || !PyDict_CheckExact(fields) || !PyAnySet_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "made(model class, dict, set)");
+        return NULL;
+    }
+    PyObject *model = PyBaseObject_Type.tp_new((PyTypeObject *)cls, no_args, NULL);
+    if (model == NULL)
+        return NULL;
+    PyObject *names = PySet_New(args[2]);
+    if (names == NULL) {
+        Py_DECREF(model);
+        return NULL;
+    }
+    PyObject *values[4] = {fields, names, Py_None, Py_None};
+    for (int i = 0; i < 4; i++) {
+        if (Py_TYPE(model_slots[i])->tp_descr_set(model_slots[i], model, values[i]) < 0) {
+            Py_DECREF(names);
+            Py_DECREF(model);
+            return NULL;
+        }
+    }
+    Py_DECREF(names);
+    return model;
+}
+
 static PyMethodDef methods[] = {
+    {"init_models", (PyCFunction)(void (*)(void))init_models, METH_FASTCALL,
+     "init_models(base, dict_slot, fields_set_slot, extra_slot, private_slot)."},
+    {"made", (PyCFunction)(void (*)(void))made, METH_FASTCALL,
+     "made(cls, fields, fields_set) -> a model of cls, unvalidated (see _native.c)."},
     {"init", (PyCFunction)(void (*)(void))init, METH_FASTCALL,
      "init(call_unchecked, set_fuel, get_fuel, set_deadline, memory_data, memory_data_size, "
      "val_raw_size): the wasmtime C functions to call (addresses)."},

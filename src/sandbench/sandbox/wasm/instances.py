@@ -25,9 +25,8 @@ from sandbench.hostapi.storage import bucket_bytes
 from sandbench.sandbox.budget import ModuleCpu, thread_cpu_s
 from sandbench.sandbox.cgi import (
     ProtocolError,
-    parse_cgi_response,
+    cgi_response_fields,
 )
-from sandbench.sandbox.construct import built, made
 from sandbench.sandbox.host import with_activity
 from sandbench.sandbox.interface import (
     Closing,
@@ -41,6 +40,7 @@ from sandbench.sandbox.interface import (
 
 from .guards import guarded, own_context
 from .host import bound
+from .native import made
 from .poll import scoped
 from .store import Call, Spec, new_call
 from .traps import classify, first_line, slept_past
@@ -54,7 +54,10 @@ __all__ = [
 ]
 
 WASI = "wasi_snapshot_preview1"
-_OUTCOME_DEFAULTS = {"host": Activity()}
+_NO_ACTIVITY = Activity()  # frozen: one for every outcome without host calls
+_USAGE_FIELDS = frozenset(Usage.model_fields)
+_RESPONSE_FIELDS = frozenset(Response.model_fields)
+_OUTCOME_SET = frozenset({"response", "violation", "usage", "stderr"})
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass costs ~1 us per call to build
@@ -181,7 +184,7 @@ class _BaseInstance(Closing):
             violation = slept_past(self._spec.limits.timeout_ms, "invoke")
         if violation is None and output is not None:
             try:
-                response = parse_cgi_response(output)
+                response = made(Response, cgi_response_fields(output), _RESPONSE_FIELDS)
             except ProtocolError as exc:
                 violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
         stderr = call.stderr.getvalue().decode("utf-8", "replace") if call.stderr.size else ""
@@ -224,14 +227,19 @@ class _BaseInstance(Closing):
                 "slept_ms": call.poll.slept_s * 1000,
                 "stderr_dropped_bytes": call.stderr.dropped,
             },
+            _USAGE_FIELDS,
         )
-        return built(
+        # As `built(Outcome, {"host": Activity()}, ...)` made it: `host` is not among the set.
+        return made(
             Outcome,
-            _OUTCOME_DEFAULTS,
-            response=response,
-            violation=violation,
-            stderr=stderr,
-            usage=usage_of,
+            {
+                "response": response,
+                "violation": violation,
+                "usage": usage_of,
+                "stderr": stderr,
+                "host": _NO_ACTIVITY,
+            },
+            _OUTCOME_SET,
         )
 
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Set as AbstractSet
+from typing import Any, Final, TypeVar
 
 import wasmtime
+from pydantic import BaseModel
 from wasmtime import _bindings as ffi
 from wasmtime._ffi import dll
 
@@ -28,7 +30,9 @@ from sandbench.sandbox.cgi import ProtocolError
 
 from .fastcall import raise_failure
 
-__all__ = ["NativeReactor", "Status", "raise_for", "require"]
+__all__ = ["NativeReactor", "Status", "made", "raise_for", "require"]
+
+M = TypeVar("M", bound=BaseModel)
 
 Result = tuple[int, int, int, int, bytes | None, int, int, int, int]
 
@@ -51,10 +55,27 @@ def _load() -> tuple[Callable[..., Result] | None, str]:
         return None, str(exc)
     at = [ctypes.cast(dll[name], ctypes.c_void_p).value or 0 for name in _FUNCTIONS]
     _native.init(at[0], at[1], at[2], at[3], at[4], at[5], ctypes.sizeof(ffi.wasmtime_val_raw_t))
+    slots = BaseModel.__dict__  # the slots `sandbench._construct` sets, set the same way
+    _native.init_models(
+        BaseModel,
+        slots["__dict__"],
+        slots["__pydantic_fields_set__"],
+        slots["__pydantic_extra__"],
+        slots["__pydantic_private__"],
+    )
     return _native.reactor_call, ""
 
 
 _reactor_call, _why = _load()
+
+try:
+    from ._native import made
+except ImportError:  # `require()` says why; nothing runs a reactor without it
+
+    def made(cls: type[M], fields: dict[str, Any], fields_set: AbstractSet[str], /) -> M:
+        """`_native.made`, missing: see `require`."""
+        require()
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def require() -> None:

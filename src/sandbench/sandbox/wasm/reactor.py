@@ -36,6 +36,7 @@ class _Live:
     handle: wasmtime.Func
     # The one-crossing call (native.py) when the exports' types are exact, else None.
     fast: NativeReactor | None = None
+    ticks: int = 0  # the epoch ticks of the timeout (the limits are the instance's for life)
 
 
 class ReactorInstance(Persistent):
@@ -56,7 +57,8 @@ class ReactorInstance(Persistent):
             raise wasmtime.WasmtimeError("the export `memory` is not a memory")
         if not isinstance(alloc, wasmtime.Func) or not isinstance(handle, wasmtime.Func):
             raise wasmtime.WasmtimeError("sandbench_alloc and sandbench_handle must be functions")
-        live = _Live(call=call, memory=memory, alloc=alloc, handle=handle)
+        ticks = ticks_for(self._spec.limits.timeout_ms, TICK_MS)
+        live = _Live(call=call, memory=memory, alloc=alloc, handle=handle, ticks=ticks)
         if exact_type(call.store, alloc, 1, _I32) and exact_type(call.store, handle, 2, _I64):
             live.fast = NativeReactor(call.store, memory, alloc, handle)
         return live
@@ -97,9 +99,8 @@ class ReactorInstance(Persistent):
         envelope = request_envelope(request)
         timeout_ms, fuel = spec.limits.timeout_ms, spec.cpu.call_fuel()
         call.arm_host(timeout_ms, fuel)
-        ticks = ticks_for(timeout_ms, TICK_MS) + spec.epoch_lag()
         status, a, b, c, output, wall, cpu, left, memory = fast(
-            fuel, ticks, envelope, spec.limits.output_bytes
+            fuel, live.ticks + spec.epoch_lag(), envelope, spec.limits.output_bytes
         )
         call.measured(wall, cpu, left)
         violation = None
