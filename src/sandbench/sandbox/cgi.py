@@ -119,8 +119,9 @@ def _split_head(output: bytes) -> tuple[bytes, bool, bytes]:
     # cost); the expression decides only when none is there, for its exact messages.
     start, end = -1, -1
     for form in _EMPTY_LINES:
-        at = output.find(form, 0, _HEAD_WINDOW)
-        if at >= 0 and (start < 0 or at < start):
+        # Once one is found, only one starting before it can be first.
+        at = output.find(form, 0, _HEAD_WINDOW if start < 0 else start + len(form) - 1)
+        if at >= 0:
             start, end = at, at + len(form)
     if start < 0:
         found = _EMPTY_LINE_RE.search(output)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
@@ -47,7 +46,6 @@ from .traps import classify, first_line, slept_past
 
 __all__ = [
     "WASI",
-    "CallUsage",
     "Persistent",
     "Spec",
     "first_line",
@@ -58,18 +56,6 @@ _NO_ACTIVITY = Activity()  # frozen: one for every outcome without host calls
 _USAGE_FIELDS = frozenset(Usage.model_fields)
 _RESPONSE_FIELDS = frozenset(Response.model_fields)
 _OUTCOME_SET = frozenset({"response", "violation", "usage", "stderr"})
-
-
-@dataclass(slots=True)  # not frozen: a frozen dataclass costs ~1 us per call to build
-class CallUsage:
-    """What a call used besides CPU and fuel (`Call` reads those): linear memory at its end,
-    the bytes it wrote, the milliseconds instantiation took and those spent waiting for the
-    module's CPU share."""
-
-    memory: int = 0
-    output_bytes: int = 0
-    instantiate_ms: float = 0.0
-    throttled_ms: float = 0.0
 
 
 class _BaseInstance(Closing):
@@ -188,18 +174,20 @@ class _BaseInstance(Closing):
             except ProtocolError as exc:
                 violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
         stderr = call.stderr.getvalue().decode("utf-8", "replace") if call.stderr.size else ""
-        usage = CallUsage(memory, len(output or b""), instantiate_ms, throttled_ms)
-        return self._outcome(call, response, violation, usage, stderr)
+        used = (memory, len(output or b""), instantiate_ms, throttled_ms)
+        return self._outcome(call, response, violation, used, stderr)
 
     def _outcome(
         self,
         call: Call,
         response: Response | None,
         violation: Violation | None,
-        usage: CallUsage,
+        used: tuple[int, int, float, float],
         stderr: str = "",
     ) -> Outcome:
-        """The call's outcome, with what it used.
+        """The call's outcome, with what it used besides CPU and fuel (`call` has those):
+        `used` is linear memory at its end, the bytes it wrote, the milliseconds
+        instantiation took and those spent waiting for the module's CPU share.
 
         Charges the CPU the call used to the module's share and learns its fuel rate. The
         thread's CPU clock is read once here if the call's was not read yet: that reading
@@ -212,6 +200,7 @@ class _BaseInstance(Closing):
         fuel = call.fuel_used()
         self._spec.cpu.settle(fuel, cpu_s)
         host_cpu_s = cpu_s if ended_here else thread_cpu_s() - call.cpu_started
+        memory, output_bytes, instantiate_ms, throttled_ms = used
         # Built from values this module computed: skip validation on the hot path.
         usage_of = made(
             Usage,
@@ -220,10 +209,10 @@ class _BaseInstance(Closing):
                 "cpu_ms": cpu_s * 1000,
                 "host_cpu_ms": host_cpu_s * 1000,
                 "fuel": fuel,
-                "memory_bytes": usage.memory,
-                "output_bytes": usage.output_bytes,
-                "instantiate_ms": usage.instantiate_ms,
-                "throttled_ms": usage.throttled_ms,
+                "memory_bytes": memory,
+                "output_bytes": output_bytes,
+                "instantiate_ms": instantiate_ms,
+                "throttled_ms": throttled_ms,
                 "slept_ms": call.poll.slept_s * 1000,
                 "stderr_dropped_bytes": call.stderr.dropped,
             },

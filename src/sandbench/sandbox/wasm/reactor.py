@@ -66,39 +66,16 @@ class ReactorInstance(Persistent):
     def _call(
         self, live: _Live, request: Request, instantiate_ms: float, throttled_ms: float
     ) -> Outcome:
-        if live.fast is not None:
-            return self._call_native(live, live.fast, request, instantiate_ms, throttled_ms)
-        call = live.call
-        call.stdout.reset()
-        call.stderr.reset()
-        output, violation = None, None
-        envelope = request_envelope(request)
-        try:
-            self._arm(call)
-            output = self._handle(live, envelope)
-            if call.stdout.overflowed:
-                violation = self._classify(call, None, 0, "invoke")
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            violation = self._classify(call, exc, _memory_of(live), "invoke")
-        except ProtocolError as exc:
-            violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
-        return self._finish(call, _memory_of(live), violation, output, instantiate_ms, throttled_ms)
-
-    def _call_native(
-        self,
-        live: _Live,
-        fast: NativeReactor,
-        request: Request,
-        instantiate_ms: float,
-        throttled_ms: float,
-    ) -> Outcome:
-        """`_call` in one crossing (native.py): the same checks, errors and figures."""
+        fast = live.fast
+        if fast is None:
+            return self._call_checked(live, request, instantiate_ms, throttled_ms)
+        # In one crossing (native.py): the same checks, errors and figures as the checked path.
         call, spec = live.call, self._spec
         call.stdout.reset()
         call.stderr.reset()
         envelope = request_envelope(request)
-        timeout_ms, fuel = spec.limits.timeout_ms, spec.cpu.call_fuel()
-        call.arm_host(timeout_ms, fuel)
+        fuel = spec.cpu.call_fuel()
+        call.arm_host(spec.limits.timeout_ms, fuel)
         status, a, b, c, output, wall, cpu, left, memory = fast(
             fuel, live.ticks + spec.epoch_lag(), envelope, spec.limits.output_bytes
         )
@@ -116,6 +93,26 @@ class ReactorInstance(Persistent):
         if memory < 0:
             memory = _memory_of(live)
         return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
+
+    def _call_checked(
+        self, live: _Live, request: Request, instantiate_ms: float, throttled_ms: float
+    ) -> Outcome:
+        """`_call` through wasmtime-py's checked calls (exports of looser types)."""
+        call = live.call
+        call.stdout.reset()
+        call.stderr.reset()
+        output, violation = None, None
+        envelope = request_envelope(request)
+        try:
+            self._arm(call)
+            output = self._handle(live, envelope)
+            if call.stdout.overflowed:
+                violation = self._classify(call, None, 0, "invoke")
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            violation = self._classify(call, exc, _memory_of(live), "invoke")
+        except ProtocolError as exc:
+            violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
+        return self._finish(call, _memory_of(live), violation, output, instantiate_ms, throttled_ms)
 
     def _handle(self, live: _Live, envelope: bytes) -> bytes:
         """One request through wasmtime-py's checked calls (exports of looser types)."""
