@@ -69,18 +69,23 @@ def parse_cgi_response(output: bytes) -> Response:
     return made(Response, cgi_response_fields(output))
 
 
-def cgi_response_fields(output: bytes) -> dict[str, Any]:
+def cgi_response_fields(output: bytes, head_end: int = -1, body_at: int = -1) -> dict[str, Any]:
     """`parse_cgi_response`'s `Response` as a new dict of all its fields (status, headers,
-    body), for a caller that makes the model its own way. Raises `ProtocolError`."""
-    if not output:
-        raise ProtocolError("the module wrote no response (stdout was empty)")
-    head, sep, body = _split_head(output)
-    if not sep:
-        shown = output[:40].decode("utf-8", "replace")
-        raise ProtocolError(
-            f"no empty line after the headers in the module's output (starts {shown!r}); "
-            "write e.g. 'Status: 200\\n\\n' before the body"
-        )
+    body), for a caller that makes the model its own way; `head_end` and `body_at` are
+    where the first empty line starts and ends if the caller found it within the head's
+    cap (native.py), else -1. Raises `ProtocolError`."""
+    if head_end >= 0:
+        head, body = output[:head_end], output[body_at:]
+    else:
+        if not output:
+            raise ProtocolError("the module wrote no response (stdout was empty)")
+        head, sep, body = _split_head(output)
+        if not sep:
+            shown = output[:40].decode("utf-8", "replace")
+            raise ProtocolError(
+                f"no empty line after the headers in the module's output (starts {shown!r}); "
+                "write e.g. 'Status: 200\\n\\n' before the body"
+            )
     status, headers = _parse_head(head)
     return {"status": status, "headers": headers, "body": body}
 

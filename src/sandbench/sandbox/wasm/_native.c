@@ -78,7 +78,7 @@ static struct {
 
 /* Status codes of `reactor_call` (mirrored in native.py). */
 enum {
-    OK = 0,
+    OK = 0,             /* a, b: the output's first empty line (find_empty_line) */
     FUEL_ERROR = 1,     /* a: the wasmtime_error_t * of set_fuel */
     ALLOC_FAILED = 2,   /* a: error, b: trap */
     ALLOC_BAD = 3,      /* a: the pointer alloc returned (<= 0) */
@@ -87,6 +87,38 @@ enum {
     OVER_CAP = 6,       /* a: output length */
     OUT_OUTSIDE = 7,    /* a: output pointer, b: output length, c: memory size */
 };
+
+/* The CGI response's first empty line (cgi.py's `_split_head`, whose reference it stays):
+ * its start and the body's, when it starts within the head's cap; else both -1 and
+ * cgi.py decides, and words any error. The empty line is "\r\n\r\n", "\n\n" or
+ * "\n\r\n", the leftmost; an output starting with "\n" or "\r\n" has an empty head. */
+#define MAX_HEAD_BYTES 16384
+static void find_empty_line(const uint8_t *p, size_t n, int64_t *head_end, int64_t *body_at) {
+    *head_end = *body_at = -1;
+    if (n >= 1 && p[0] == '\n') {
+        *head_end = 0, *body_at = 1;
+        return;
+    }
+    if (n >= 2 && p[0] == '\r' && p[1] == '\n') {
+        *head_end = 0, *body_at = 2;
+        return;
+    }
+    size_t last = n < MAX_HEAD_BYTES + 1 ? n : MAX_HEAD_BYTES + 1;
+    for (size_t i = 0; i < last; i++) {
+        if (p[i] == '\r' && i + 3 < n && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
+            *head_end = (int64_t)i, *body_at = (int64_t)i + 4;
+            return;
+        }
+        if (p[i] == '\n' && i + 1 < n && p[i + 1] == '\n') {
+            *head_end = (int64_t)i, *body_at = (int64_t)i + 2;
+            return;
+        }
+        if (p[i] == '\n' && i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n') {
+            *head_end = (int64_t)i, *body_at = (int64_t)i + 3;
+            return;
+        }
+    }
+}
 
 static int64_t clock_ns(clockid_t clock) {
     struct timespec ts;
@@ -209,7 +241,8 @@ done:
  * current epoch; request: bytes; cap: the most output bytes accepted.
  *
  * Returns (status, a, b, c, output, wall0_ns, cpu0_ns, fuel_left, memory_size):
- * `output` is bytes when status is OK, else None; fuel_left is -1 when it was not read,
+ * `output` is bytes when status is OK, else None, and then a and b are where its first
+ * empty line starts and ends (`find_empty_line`); fuel_left is -1 when it was not read,
  * memory_size -1 when not read after handle. Raises TypeError / ValueError / OverflowError
  * for arguments of the wrong kind (a bug of the caller, never of the module).
  */
@@ -279,6 +312,7 @@ static PyObject *reactor_call(PyObject *self, PyObject *const *args, Py_ssize_t 
                 r.out_len ? (const char *)base + r.out_ptr : "", (Py_ssize_t)r.out_len);
             if (output == NULL)
                 return NULL;
+            find_empty_line((const uint8_t *)PyBytes_AS_STRING(output), r.out_len, &r.a, &r.b);
         }
     }
     if (output == Py_None)

@@ -164,13 +164,18 @@ class _BaseInstance(Closing):
         output: bytes | None,
         instantiate_ms: float,
         throttled_ms: float,
+        empty_line: tuple[int, int] = (-1, -1),
     ) -> Outcome:
+        """The outcome of a call that returned `output` (or None) or broke the `violation`;
+        `empty_line`: where the output's first empty line starts and ends, if the caller
+        found it (`cgi_response_fields`)."""
         response = None
         if violation is None and call.poll.overslept:  # returned before an epoch check
             violation = slept_past(self._spec.limits.timeout_ms, "invoke")
         if violation is None and output is not None:
             try:
-                response = made(Response, cgi_response_fields(output), _RESPONSE_FIELDS)
+                fields = cgi_response_fields(output, *empty_line)
+                response = made(Response, fields, _RESPONSE_FIELDS)
             except ProtocolError as exc:
                 violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
         stderr = call.stderr.getvalue().decode("utf-8", "replace") if call.stderr.size else ""

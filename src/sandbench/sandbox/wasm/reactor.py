@@ -92,7 +92,7 @@ class ReactorInstance(Persistent):
             violation = self._classify(call, None, 0, "invoke")
         if memory < 0:
             memory = _memory_of(live)
-        return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
+        return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms, (a, b))
 
     def _call_checked(
         self, live: _Live, request: Request, instantiate_ms: float, throttled_ms: float
