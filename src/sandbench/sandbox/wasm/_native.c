@@ -240,9 +240,10 @@ done:
  * wasmtime_memory_t *; fuel: the fuel to set; ticks: the epoch deadline, beyond the
  * current epoch; request: bytes; cap: the most output bytes accepted.
  *
- * Returns (status, a, b, c, output, wall0_ns, cpu0_ns, fuel_left, memory_size):
+ * Returns (status, a, b, c, output, wall0_s, cpu0_s, fuel_left, memory_size):
  * `output` is bytes when status is OK, else None, and then a and b are where its first
- * empty line starts and ends (`find_empty_line`); fuel_left is -1 when it was not read,
+ * empty line starts and ends (`find_empty_line`); wall0_s and cpu0_s are the monotonic
+ * and thread CPU clocks at the start, in seconds; fuel_left is -1 when it was not read,
  * memory_size -1 when not read after handle. Raises TypeError / ValueError / OverflowError
  * for arguments of the wrong kind (a bug of the caller, never of the module).
  */
@@ -317,7 +318,7 @@ static PyObject *reactor_call(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     if (output == Py_None)
         Py_INCREF(Py_None);
-    int64_t values[] = {r.a, r.b, r.c, r.wall0, r.cpu0, r.fuel_left, memory_size};
+    int64_t values[] = {r.a, r.b, r.c, r.fuel_left, memory_size};
     PyObject *result = PyTuple_New(9);
     if (result == NULL) {
         Py_DECREF(output);
@@ -328,11 +329,19 @@ static PyObject *reactor_call(PyObject *self, PyObject *const *args, Py_ssize_t 
     if (status == NULL)
         goto fail;
     PyTuple_SET_ITEM(result, 0, status);
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 5; i++) {
         PyObject *value = PyLong_FromLongLong(values[i]);
         if (value == NULL)
             goto fail;
-        PyTuple_SET_ITEM(result, i < 3 ? i + 1 : i + 2, value);
+        PyTuple_SET_ITEM(result, i < 3 ? i + 1 : i + 4, value);
+    }
+    /* Seconds, as time.perf_counter() and time.thread_time() give them (ns / 1e9). */
+    double clocks[] = {(double)r.wall0 / 1e9, (double)r.cpu0 / 1e9};
+    for (int i = 0; i < 2; i++) {
+        PyObject *value = PyFloat_FromDouble(clocks[i]);
+        if (value == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(result, 5 + i, value);
     }
     return result;
 fail:

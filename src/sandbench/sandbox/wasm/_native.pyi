@@ -27,7 +27,7 @@ def reactor_call(
     request: bytes,
     cap: int,
     /,
-) -> tuple[int, int, int, int, bytes | None, int, int, int, int]: ...
+) -> tuple[int, int, int, int, bytes | None, float, float, int, int]: ...
 def init_models(
     base: type[BaseModel],
     dict_slot: object,

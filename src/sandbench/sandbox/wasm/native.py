@@ -34,7 +34,7 @@ __all__ = ["NativeReactor", "Status", "made", "raise_for", "require"]
 
 M = TypeVar("M", bound=BaseModel)
 
-Result = tuple[int, int, int, int, bytes | None, int, int, int, int]
+Result = tuple[int, int, int, int, bytes | None, float, float, int, int]
 
 # The C functions `_native.init` takes, in its order (see the header of _native.c).
 _FUNCTIONS = (

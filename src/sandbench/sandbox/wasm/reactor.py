@@ -71,8 +71,9 @@ class ReactorInstance(Persistent):
             return self._call_checked(live, request, instantiate_ms, throttled_ms)
         # In one crossing (native.py): the same checks, errors and figures as the checked path.
         call, spec = live.call, self._spec
-        call.stdout.reset()
-        call.stderr.reset()
+        for sink in (call.stdout, call.stderr):
+            if sink.size or sink.overflowed:  # written last call (a dropping one has size too)
+                sink.reset()
         envelope = request_envelope(request)
         fuel = spec.cpu.call_fuel()
         call.arm_host(spec.limits.timeout_ms, fuel)

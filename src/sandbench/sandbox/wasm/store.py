@@ -92,12 +92,12 @@ class Call:
         if self.guards:
             arm_all(self.guards)
 
-    def measured(self, wall_ns: int, cpu_ns: int, fuel_left: int) -> None:
+    def measured(self, wall_s: float, cpu_s: float, fuel_left: int) -> None:
         """What a native call read: its start on the monotonic clock (`perf_counter`'s)
-        and on the thread's CPU clock (`stop` reads its end), and the fuel left (-1: not
-        read)."""
-        self.started = wall_ns / 1e9
-        self.cpu_started = cpu_ns / 1e9
+        and on the thread's CPU clock (`stop` reads its end), in seconds, and the fuel
+        left (-1: not read)."""
+        self.started = wall_s
+        self.cpu_started = cpu_s
         self.cpu_s = None
         self.fuel_left = fuel_left
 
