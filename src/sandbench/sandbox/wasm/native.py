@@ -15,6 +15,7 @@ fallback that would hide a broken build: without the extension, `require()` rais
 from __future__ import annotations
 
 import ctypes
+import functools
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from typing import Any, Final, TypeVar
@@ -102,39 +103,39 @@ class Status:
     OUT_OUTSIDE: Final = 7  # a: pointer, b: length, c: memory size
 
 
-class NativeReactor:
-    """One live reactor instance's exports, called through the extension.
+class NativeReactor(functools.partial[Result]):
+    """One live reactor instance's exports, called through the extension:
+    `reactor(fuel, ticks, request, cap)` is `reactor_call` of _native.c with the store,
+    the exports and the memory filled in (a `partial`, so that the call adds no Python
+    frame).
 
-    Only for exports whose types `fastcall.fast_export` accepted: alloc (i32) -> i32,
+    Only for exports whose types `fastcall.exact_type` accepted: alloc (i32) -> i32,
     handle (i32, i32) -> i64. Holds the store and the export objects so that the
     addresses it passes stay valid; use it only while the store is open and under the
     instance's lock (the reactor discards them together).
     """
 
-    __slots__ = ("_args", "_call", "_keep")
+    keep: tuple[wasmtime.Store, wasmtime.Memory, wasmtime.Func, wasmtime.Func]
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         store: wasmtime.Store,
         memory: wasmtime.Memory,
         alloc: wasmtime.Func,
         handle: wasmtime.Func,
-    ) -> None:
+    ) -> NativeReactor:
         require()
         assert _reactor_call is not None  # noqa: S101 - require() raised otherwise
-        self._keep = (store, memory, alloc, handle)
-        self._call = _reactor_call
-        self._args = (
+        reactor = super().__new__(
+            cls,
+            _reactor_call,
             ctypes.cast(store._context(), ctypes.c_void_p).value,
             ctypes.addressof(alloc._func),
             ctypes.addressof(handle._func),
             ctypes.addressof(memory._memory),
         )
-
-    def __call__(self, fuel: int, ticks: int, request: bytes, cap: int) -> Result:
-        """One call: see `reactor_call` in _native.c for the tuple."""
-        result: Result = self._call(*self._args, fuel, ticks, request, cap)
-        return result
+        reactor.keep = (store, memory, alloc, handle)
+        return reactor
 
 
 def raise_for(status: int, numbers: tuple[int, int, int], sent: int, stdout: CappedOutput) -> None:
