@@ -171,6 +171,16 @@ struct run {
     uint64_t out_ptr, out_len;
 };
 
+/* Whether a call failed; if so, its `status` and the error or trap (ours to hand back). */
+static int failed(struct run *r, int status, void *error, void *trap) {
+    if (error == NULL && trap == NULL)
+        return 0;
+    r->status = status;
+    r->a = (int64_t)(uintptr_t)error;
+    r->b = (int64_t)(uintptr_t)trap;
+    return 1;
+}
+
 /* The part without the GIL: clocks, fuel, deadline, alloc, copy in, handle, fuel left. */
 static void run_call(struct run *r) {
     val_raw args[2];
@@ -190,12 +200,8 @@ static void run_call(struct run *r) {
     memset(args, 0, sizeof args);
     args[0].i32 = (int32_t)r->in_len;
     error = api.call(r->context, r->alloc, args, 1, &trap);
-    if (error != NULL || trap != NULL) {
-        r->status = ALLOC_FAILED;
-        r->a = (int64_t)(uintptr_t)error;
-        r->b = (int64_t)(uintptr_t)trap;
+    if (failed(r, ALLOC_FAILED, error, trap))
         goto done;
-    }
     int32_t ptr = args[0].i32;
     if (ptr <= 0) {
         r->status = ALLOC_BAD;
@@ -217,12 +223,8 @@ static void run_call(struct run *r) {
     args[1].i32 = (int32_t)r->in_len;
     trap = NULL;
     error = api.call(r->context, r->handle, args, 2, &trap);
-    if (error != NULL || trap != NULL) {
-        r->status = HANDLE_FAILED;
-        r->a = (int64_t)(uintptr_t)error;
-        r->b = (int64_t)(uintptr_t)trap;
+    if (failed(r, HANDLE_FAILED, error, trap))
         goto done;
-    }
     uint64_t packed = (uint64_t)args[0].i64;
     r->out_ptr = packed >> 32;
     r->out_len = packed & 0xFFFFFFFFu;
@@ -427,8 +429,11 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_native",
-    "One reactor call in one crossing (see the header comment of _native.c).", -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_native",
+    .m_doc = "One reactor call in one crossing (see the header comment of _native.c).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
