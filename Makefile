@@ -20,13 +20,16 @@ test: lint typecheck unit
 
 # sandbench alone, for the demos: a newcomer's first command does not wait for the test and
 # lint tools (26 s instead of 38 s here).
-$(VENV)/.core: pyproject.toml
+# The C extension (setup.py) is built by the install: an edit of its source rebuilds it.
+NATIVE := setup.py src/sandbench/sandbox/wasm/_native.c
+
+$(VENV)/.core: pyproject.toml $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
@@ -56,4 +59,5 @@ examples:
 	bash examples/modules/hostile/build.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis .benchmarks .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis .benchmarks .coverage build
+	rm -f src/sandbench/sandbox/wasm/_native*.so

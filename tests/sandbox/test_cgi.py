@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sandbench.sandbox import (
     ProtocolError,
     Request,
+    cgi,
     cgi_environment,
     parse_cgi_response,
     request_envelope,
@@ -103,3 +108,20 @@ def test_a_repeated_head_parses_the_same_and_a_bad_one_fails_every_time():
 def test_the_first_empty_line_of_any_ending_ends_the_head(output, headers, body):
     response = parse_cgi_response(output)
     assert (response.headers, response.body) == (headers, body)
+
+
+def _split_by_pattern(output: bytes) -> tuple[bytes, bool, bytes]:
+    """The head split as the CGI grammar says it: the leftmost empty line of any form."""
+    if output[:1] == b"\n":
+        return b"", True, output[1:]
+    if output[:2] == b"\r\n":
+        return b"", True, output[2:]
+    found = re.search(rb"\r\n\r\n|\n\r?\n", output)
+    if found is None:
+        return output, False, b""
+    return output[: found.start()], True, output[found.end() :]
+
+
+@given(st.lists(st.sampled_from(b"\r\n\r\n:a"), max_size=24).map(bytes))
+def test_the_head_split_takes_the_first_empty_line_of_any_form(output):
+    assert cgi._split_head(output) == _split_by_pattern(output)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 import wasmtime
+from pydantic import ValidationError
 
 from sandbench.manifests import load
 from sandbench.sandbox import Outcome, Request, Response, SandboxLimits, Usage, ViolationKind
 from sandbench.sandbox.construct import built
 from sandbench.sandbox.interface import Grants, Violation
 from sandbench.sandbox.wasm.hostcall import caller_memory, define_i32_func
+from sandbench.sandbox.wasm.native import made as native_made
 
 MiB = 1024 * 1024
 LIMITS = SandboxLimits(memory_bytes=16 * MiB, cpu_millicores=1000, timeout_ms=1000)
@@ -121,10 +123,22 @@ def test_built_models_equal_model_construct(cls, values):
         for name, field in cls.model_fields.items()
         if name not in values
     }
-    fast, slow = built(cls, defaults, **values), cls.model_construct(**values)
-    assert fast == slow
-    assert fast.model_fields_set == slow.model_fields_set
-    assert fast.model_dump() == slow.model_dump()
+    slow = cls.model_construct(**values)
+    made_in_c = native_made(cls, {**defaults, **values}, frozenset(values))
+    for fast in (built(cls, defaults, **values), made_in_c):
+        assert type(fast) is cls
+        assert fast == slow
+        assert fast.model_fields_set == slow.model_fields_set
+        assert fast.model_dump() == slow.model_dump()
+        with pytest.raises(ValidationError):  # frozen like any other
+            fast.stderr = "changed"  # type: ignore[misc]
+
+
+def test_native_made_refuses_what_is_not_a_model_and_its_fields():
+    with pytest.raises(TypeError):
+        native_made(dict, {}, frozenset())
+    with pytest.raises(TypeError):
+        native_made(Usage, [("fuel", 1)], frozenset())
 
 
 def _host_module(engine, body: str, memory: bool = True) -> wasmtime.Module:

@@ -62,6 +62,7 @@ from .engines import CommandEngine, command_engine, core_linker, engine
 from .guards import COMPONENT_GUARDS, guards_for
 from .host import NAMESPACE
 from .instances import WASI, Persistent
+from .native import require
 from .reactor import REACTOR_EXPORTS, ReactorInstance
 from .store import TICK_MS, Spec
 from .traps import first_line
@@ -105,26 +106,26 @@ class _Ticker:
         self._thread = threading.Thread(target=self._run, name="sandbench-epoch", daemon=True)
         self._thread.start()
 
-    def _due(self, now: float) -> int:
-        return int((now - self._start) * 1000 // TICK_MS)
-
     def _run(self) -> None:
         while not self._stop.wait(TICK_MS / 1000):
             self.catch_up(time.monotonic())
 
     def catch_up(self, now: float) -> int:
         """Add the ticks due by `now` (a `time.monotonic()` value); how many were added."""
-        due = self._due(now)
-        added = max(0, due - self._done)
+        added = self.owed(now)
         for _ in range(added):
             for each in self._engines:
                 each.increment_epoch()
         self._done += added
         return added
 
-    def owed(self) -> int:
-        """Ticks due by now that are not yet added to the engine's epoch."""
-        return max(0, self._due(time.monotonic()) - self._done)
+    def owed(self, now: float | None = None) -> int:
+        """Ticks due by `now` (None: now) that are not yet added to the engine's epoch.
+
+        One frame, no helper: every reactor call asks (reactor.py).
+        """
+        since = (time.monotonic() if now is None else now) - self._start
+        return max(0, int(since * 1000 // TICK_MS) - self._done)
 
     def stop(self) -> None:
         self._stop.set()
@@ -147,6 +148,7 @@ class WasmBackend(Closing):
     name = "wasm"
 
     def __init__(self, cache_dir: Path | None = None, *, use_cache: bool = True) -> None:
+        require()  # the compiled reactor call (native.py): one line, before anything starts
         self._engine = engine()
         self._core = (self._engine, core_linker(self._engine))
         # Command modules instantiate per request: theirs pools instances (engines.py).

@@ -29,7 +29,7 @@ from sandbench.sandbox.interface import (
 
 from .host import current_host
 from .hostcalls import counted_component
-from .instances import CallUsage, Persistent
+from .instances import Persistent
 from .store import Call, Spec
 from .traps import first_line
 
@@ -108,8 +108,7 @@ class ComponentInstance(Persistent):
                 "build the module with `sandbench build`",
             )
         # Memory 0: wasmtime-py exposes no component's memories (reports say "not measured").
-        usage = CallUsage(0, output, instantiate_ms, throttled_ms)
-        return self._outcome(call, response, violation, usage)
+        return self._outcome(call, response, violation, (0, output, instantiate_ms, throttled_ms))
 
     def _answer(self, result: Any) -> tuple[Response | None, Violation | None, int]:
         """The response (or violation) in what `handle` returned, and its body size."""

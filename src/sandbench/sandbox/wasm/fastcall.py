@@ -1,22 +1,20 @@
-"""The reactor's per-call path without wasmtime-py's per-call conversions (issue 17).
+"""wasmtime's C API without wasmtime-py's per-call conversions (issue 17).
 
 `Func.__call__` looks the function's type up, builds `wasmtime_val_t` arrays and converts
-each parameter and result in Python on every call: about 20 µs of a 28 µs call with two
-i32 parameters (FIELD-NOTES). A reactor's exports have fixed types, so they are checked
-once when the instance is made, and each call then goes through wasmtime's
-`wasmtime_func_call_unchecked` with a parameter array allocated once.
+each parameter and result in Python on every call. A reactor's exports have fixed types,
+so they are checked once when the instance is made (`exact_type`) and each call then goes
+through native.py, which calls wasmtime's `wasmtime_func_call_unchecked` from C; a trap
+or error it hands back is raised here exactly as `Func.__call__` raises it
+(`raise_failure`).
 
-The C functions on this path are called through ctypes function objects of our own
-(`_c`): wasmtime-py's wrappers add a Python frame and convert every argument and result
-(a pointer result becomes a new ctypes object), which is half of each call's cost; ours
-take addresses as plain ints, or ctypes objects made once. Linear memory is a
+The store's fuel and epoch deadline (`StoreMeter`: instantiation, command calls) and
+linear memory seen from host functions (`LinearMemory`) go through ctypes function objects
+of our own (`_c`): wasmtime-py's wrappers add a Python frame and convert every argument
+and result (a pointer result becomes a new ctypes object), which is half of each call's
+cost; ours take addresses as plain ints, or ctypes objects made once. Linear memory is a
 `memoryview` over its bytes, made again whenever the memory's size changed (growing may
 move it): a slice copy costs a fifth of a `ctypes.memmove`.
 
-Failure modes are those of `Func.__call__`: a trap raises `wasmtime.Trap` (or the Python
-exception a host function raised during the call), an error raises `wasmtime.WasmtimeError`.
-An export whose type is not the reactor ABI's is not made fast (`fast_export` returns None)
-and the caller keeps the checked path, so unchecked calls only ever see the exact types.
 This leans on wasmtime-py's private `_context`, `_func`, `_memory` and `_bindings` of the
 pinned major version (wasmtime>=50,<51); `tests/sandbox/test_wasm_fastcall.py` guards it.
 Every object here must only be used while its store is open (the reactor discards them
@@ -33,9 +31,9 @@ from wasmtime import _bindings as ffi
 from wasmtime._ffi import dll
 from wasmtime._func import maybe_raise_last_exn
 
-__all__ = ["FastExport", "LinearMemory", "StoreMeter", "fast_export", "raise_failure"]
+__all__ = ["LinearMemory", "StoreMeter", "exact_type", "raise_failure"]
 
-_I32, _I64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
+_I32 = wasmtime.ValType.i32()
 _VOID_P, _U64 = ctypes.c_void_p, ctypes.c_uint64
 
 
@@ -49,7 +47,6 @@ def _c(name: str, restype: Any, argtypes: list[Any] | None) -> Any:
     return func
 
 
-_call_unchecked = _c("wasmtime_func_call_unchecked", _VOID_P, None)
 _data_size = _c("wasmtime_memory_data_size", ctypes.c_size_t, [_VOID_P, _VOID_P])
 _data = _c("wasmtime_memory_data", _VOID_P, [_VOID_P, _VOID_P])
 _set_fuel = _c("wasmtime_context_set_fuel", _VOID_P, [_VOID_P, _U64])
@@ -59,45 +56,6 @@ _set_deadline = _c("wasmtime_context_set_epoch_deadline", None, [_VOID_P, _U64])
 
 def _address(pointer: Any) -> int:
     return ctypes.cast(pointer, _VOID_P).value or 0
-
-
-class FastExport:
-    """A core-module export of type (i32) or (i32, i32) -> one result, called unchecked."""
-
-    def __init__(self, store: wasmtime.Store, func: wasmtime.Func, arity: int, i64: bool) -> None:
-        if arity not in (1, 2):
-            raise ValueError("only exports of one or two i32 parameters are made fast")
-        self._func = func  # kept: the address below points into it
-        self._args = (ffi.wasmtime_val_raw_t * arity)()
-        self._trap = _VOID_P()
-        self._argv = (
-            _VOID_P(_address(store._context())),
-            _VOID_P(ctypes.addressof(func._func)),
-            _VOID_P(ctypes.addressof(self._args)),
-            ctypes.c_size_t(arity),
-            _VOID_P(ctypes.addressof(self._trap)),
-        )
-        self._arity = arity
-        self._i64 = i64
-
-    def __call__(self, first: int, second: int = 0) -> int:
-        """Call with one or two i32s (as many as the type has); returns the i32 or i64 result
-        (signed, as wasm has it)."""
-        args = self._args
-        args[0].i32 = first
-        if self._arity == 2:
-            args[1].i32 = second
-        error = _call_unchecked(*self._argv)
-        if error or self._trap.value:
-            self._raise(error)
-        return int(args[0].i64 if self._i64 else args[0].i32)
-
-    def _raise(self, error: int | None) -> None:
-        trap, self._trap.value = self._trap.value, None  # the Trap owns it from here
-        raise_failure(
-            ctypes.cast(error or 0, ctypes.POINTER(ffi.wasmtime_error_t)),
-            ctypes.cast(trap or 0, ctypes.POINTER(ffi.wasm_trap_t)),
-        )
 
 
 def raise_failure(error: Any, trap: Any) -> None:
@@ -113,14 +71,13 @@ def raise_failure(error: Any, trap: Any) -> None:
         raise trapped
 
 
-def fast_export(
+def exact_type(
     store: wasmtime.Store, func: wasmtime.Func, params: int, result: wasmtime.ValType
-) -> FastExport | None:
-    """`func` made fast if its type is exactly `params` i32s -> one `result`, else None."""
+) -> bool:
+    """Whether `func`'s type is exactly `params` i32s -> one `result` (the only exports
+    called unchecked, by native.py)."""
     ty = func.type(store)
-    if ty.params != [_I32] * params or ty.results != [result]:
-        return None
-    return FastExport(store, func, params, result == _I64)
+    return ty.params == [_I32] * params and ty.results == [result]
 
 
 class StoreMeter:

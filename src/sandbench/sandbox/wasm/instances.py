@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import wasmtime
@@ -25,9 +24,8 @@ from sandbench.hostapi.storage import bucket_bytes
 from sandbench.sandbox.budget import ModuleCpu, thread_cpu_s
 from sandbench.sandbox.cgi import (
     ProtocolError,
-    parse_cgi_response,
+    cgi_response_fields,
 )
-from sandbench.sandbox.construct import built
 from sandbench.sandbox.host import with_activity
 from sandbench.sandbox.interface import (
     Closing,
@@ -41,32 +39,23 @@ from sandbench.sandbox.interface import (
 
 from .guards import guarded, own_context
 from .host import bound
+from .native import made
 from .poll import scoped
 from .store import Call, Spec, new_call
 from .traps import classify, first_line, slept_past
 
 __all__ = [
     "WASI",
-    "CallUsage",
     "Persistent",
     "Spec",
     "first_line",
 ]
 
 WASI = "wasi_snapshot_preview1"
-_OUTCOME_DEFAULTS = {"host": Activity()}
-
-
-@dataclass(slots=True)  # not frozen: a frozen dataclass costs ~1 us per call to build
-class CallUsage:
-    """What a call used besides CPU and fuel (`Call` reads those): linear memory at its end,
-    the bytes it wrote, the milliseconds instantiation took and those spent waiting for the
-    module's CPU share."""
-
-    memory: int = 0
-    output_bytes: int = 0
-    instantiate_ms: float = 0.0
-    throttled_ms: float = 0.0
+_NO_ACTIVITY = Activity()  # frozen: one for every outcome without host calls
+_USAGE_FIELDS = frozenset(Usage.model_fields)
+_RESPONSE_FIELDS = frozenset(Response.model_fields)
+_OUTCOME_SET = frozenset({"response", "violation", "usage", "stderr"})
 
 
 class _BaseInstance(Closing):
@@ -175,28 +164,35 @@ class _BaseInstance(Closing):
         output: bytes | None,
         instantiate_ms: float,
         throttled_ms: float,
+        empty_line: tuple[int, int] = (-1, -1),
     ) -> Outcome:
+        """The outcome of a call that returned `output` (or None) or broke the `violation`;
+        `empty_line`: where the output's first empty line starts and ends, if the caller
+        found it (`cgi_response_fields`)."""
         response = None
         if violation is None and call.poll.overslept:  # returned before an epoch check
             violation = slept_past(self._spec.limits.timeout_ms, "invoke")
         if violation is None and output is not None:
             try:
-                response = parse_cgi_response(output)
+                fields = cgi_response_fields(output, *empty_line)
+                response = made(Response, fields, _RESPONSE_FIELDS)
             except ProtocolError as exc:
                 violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
         stderr = call.stderr.getvalue().decode("utf-8", "replace") if call.stderr.size else ""
-        usage = CallUsage(memory, len(output or b""), instantiate_ms, throttled_ms)
-        return self._outcome(call, response, violation, usage, stderr)
+        used = (memory, len(output or b""), instantiate_ms, throttled_ms)
+        return self._outcome(call, response, violation, used, stderr)
 
     def _outcome(
         self,
         call: Call,
         response: Response | None,
         violation: Violation | None,
-        usage: CallUsage,
+        used: tuple[int, int, float, float],
         stderr: str = "",
     ) -> Outcome:
-        """The call's outcome, with what it used.
+        """The call's outcome, with what it used besides CPU and fuel (`call` has those):
+        `used` is linear memory at its end, the bytes it wrote, the milliseconds
+        instantiation took and those spent waiting for the module's CPU share.
 
         Charges the CPU the call used to the module's share and learns its fuel rate. The
         thread's CPU clock is read once here if the call's was not read yet: that reading
@@ -209,28 +205,35 @@ class _BaseInstance(Closing):
         fuel = call.fuel_used()
         self._spec.cpu.settle(fuel, cpu_s)
         host_cpu_s = cpu_s if ended_here else thread_cpu_s() - call.cpu_started
+        memory, output_bytes, instantiate_ms, throttled_ms = used
         # Built from values this module computed: skip validation on the hot path.
-        usage_of = built(
+        usage_of = made(
             Usage,
-            {},
-            wall_ms=wall_ms,
-            cpu_ms=cpu_s * 1000,
-            host_cpu_ms=host_cpu_s * 1000,
-            fuel=fuel,
-            memory_bytes=usage.memory,
-            output_bytes=usage.output_bytes,
-            instantiate_ms=usage.instantiate_ms,
-            throttled_ms=usage.throttled_ms,
-            slept_ms=call.poll.slept_s * 1000,
-            stderr_dropped_bytes=call.stderr.dropped,
+            {
+                "wall_ms": wall_ms,
+                "cpu_ms": cpu_s * 1000,
+                "host_cpu_ms": host_cpu_s * 1000,
+                "fuel": fuel,
+                "memory_bytes": memory,
+                "output_bytes": output_bytes,
+                "instantiate_ms": instantiate_ms,
+                "throttled_ms": throttled_ms,
+                "slept_ms": call.poll.slept_s * 1000,
+                "stderr_dropped_bytes": call.stderr.dropped,
+            },
+            _USAGE_FIELDS,
         )
-        return built(
+        # As `built(Outcome, {"host": Activity()}, ...)` made it: `host` is not among the set.
+        return made(
             Outcome,
-            _OUTCOME_DEFAULTS,
-            response=response,
-            violation=violation,
-            stderr=stderr,
-            usage=usage_of,
+            {
+                "response": response,
+                "violation": violation,
+                "usage": usage_of,
+                "stderr": stderr,
+                "host": _NO_ACTIVITY,
+            },
+            _OUTCOME_SET,
         )
 
 

@@ -2,7 +2,7 @@
 
 The request envelope goes in through `sandbench_alloc` and linear memory, the response comes
 back as a packed pointer and length from `sandbench_handle`; when the exports' types are
-exact they are called through `fastcall.py`'s unchecked path, with the same checks.
+exact, the whole call is one crossing into native code (native.py), with the same checks.
 """
 
 from __future__ import annotations
@@ -11,16 +11,19 @@ from dataclasses import dataclass
 
 import wasmtime
 
+from sandbench.sandbox.budget import ticks_for
 from sandbench.sandbox.cgi import ProtocolError, request_envelope
 from sandbench.sandbox.interface import Outcome, Request, Violation, ViolationKind
 
-from .fastcall import FastExport, LinearMemory, fast_export
+from .fastcall import exact_type
 from .instances import Persistent
-from .store import Call, instance_pre
+from .native import NativeReactor, raise_for
+from .store import TICK_MS, Call, instance_pre
 
 __all__ = ["REACTOR_EXPORTS", "ReactorInstance"]
 
 REACTOR_EXPORTS = ("memory", "sandbench_alloc", "sandbench_handle")
+_I32, _I64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
 
 
 @dataclass
@@ -31,24 +34,9 @@ class _Live:
     memory: wasmtime.Memory
     alloc: wasmtime.Func
     handle: wasmtime.Func
-    fast: _Fast | None = None
-
-
-@dataclass
-class _Fast:
-    """The unchecked form of a reactor's exports (fastcall.py), when their types are exact."""
-
-    memory: LinearMemory
-    alloc: FastExport
-    handle: FastExport
-
-    @classmethod
-    def of(cls, store: wasmtime.Store, live: _Live) -> _Fast | None:
-        alloc = fast_export(store, live.alloc, 1, wasmtime.ValType.i32())
-        handle = fast_export(store, live.handle, 2, wasmtime.ValType.i64())
-        if alloc is None or handle is None:
-            return None
-        return cls(memory=LinearMemory.of(store, live.memory), alloc=alloc, handle=handle)
+    # The one-crossing call (native.py) when the exports' types are exact, else None.
+    fast: NativeReactor | None = None
+    ticks: int = 0  # the epoch ticks of the timeout (the limits are the instance's for life)
 
 
 class ReactorInstance(Persistent):
@@ -69,34 +57,63 @@ class ReactorInstance(Persistent):
             raise wasmtime.WasmtimeError("the export `memory` is not a memory")
         if not isinstance(alloc, wasmtime.Func) or not isinstance(handle, wasmtime.Func):
             raise wasmtime.WasmtimeError("sandbench_alloc and sandbench_handle must be functions")
-        live = _Live(call=call, memory=memory, alloc=alloc, handle=handle)
-        live.fast = _Fast.of(call.store, live)
+        ticks = ticks_for(self._spec.limits.timeout_ms, TICK_MS)
+        live = _Live(call=call, memory=memory, alloc=alloc, handle=handle, ticks=ticks)
+        if exact_type(call.store, alloc, 1, _I32) and exact_type(call.store, handle, 2, _I64):
+            live.fast = NativeReactor(call.store, memory, alloc, handle)
         return live
 
     def _call(
         self, live: _Live, request: Request, instantiate_ms: float, throttled_ms: float
     ) -> Outcome:
+        fast = live.fast
+        if fast is None:
+            return self._call_checked(live, request, instantiate_ms, throttled_ms)
+        # In one crossing (native.py): the same checks, errors and figures as the checked path.
+        call, spec = live.call, self._spec
+        for sink in (call.stdout, call.stderr):
+            if sink.size or sink.overflowed:  # written last call (a dropping one has size too)
+                sink.reset()
+        envelope = request_envelope(request)
+        fuel = spec.cpu.call_fuel()
+        call.arm_host(spec.limits.timeout_ms, fuel)
+        status, a, b, c, output, wall, cpu, left, memory = fast(
+            fuel, live.ticks + spec.epoch_lag(), envelope, spec.limits.output_bytes
+        )
+        call.measured(wall, cpu, left)
+        violation = None
+        if status:
+            try:
+                raise_for(status, (a, b, c), len(envelope), call.stdout)
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+                violation = self._classify(call, exc, _memory_of(live), "invoke")
+            except ProtocolError as exc:
+                violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
+        elif call.stdout.overflowed:
+            violation = self._classify(call, None, 0, "invoke")
+        if memory < 0:
+            memory = _memory_of(live)
+        return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms, (a, b))
+
+    def _call_checked(
+        self, live: _Live, request: Request, instantiate_ms: float, throttled_ms: float
+    ) -> Outcome:
+        """`_call` through wasmtime-py's checked calls (exports of looser types)."""
         call = live.call
         call.stdout.reset()
         call.stderr.reset()
-        output, violation, memory = None, None, -1
+        output, violation = None, None
         envelope = request_envelope(request)
         try:
             self._arm(call)
-            if live.fast is not None:
-                output = self._handle_fast(live.fast, envelope)
-                memory = live.fast.memory.known_size  # read after the call, by the bounds check
-            else:
-                output = self._handle(live, envelope)
+            output = self._handle(live, envelope)
             if call.stdout.overflowed:
                 violation = self._classify(call, None, 0, "invoke")
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             violation = self._classify(call, exc, _memory_of(live), "invoke")
         except ProtocolError as exc:
             violation = Violation(kind=ViolationKind.PROTOCOL, message=str(exc))
-        if memory < 0:
-            memory = _memory_of(live)
-        return self._finish(call, memory, violation, output, instantiate_ms, throttled_ms)
+        return self._finish(call, _memory_of(live), violation, output, instantiate_ms, throttled_ms)
 
     def _handle(self, live: _Live, envelope: bytes) -> bytes:
         """One request through wasmtime-py's checked calls (exports of looser types)."""
@@ -122,27 +139,6 @@ class ReactorInstance(Persistent):
             )
         return bytes(live.memory.read(store, out_ptr, out_ptr + out_len))
 
-    def _handle_fast(self, fast: _Fast, envelope: bytes) -> bytes:
-        """`_handle` through the unchecked exports: same checks, same errors."""
-        ptr = fast.alloc(len(envelope))
-        if ptr <= 0:
-            raise ProtocolError(f"sandbench_alloc({len(envelope)}) returned {ptr!r}")
-        size = fast.memory.size()
-        if ptr + len(envelope) > size:
-            raise ProtocolError(f"sandbench_alloc returned {ptr}, outside memory ({size} bytes)")
-        fast.memory.write(ptr, envelope)
-        packed = fast.handle(ptr, len(envelope))
-        out_ptr, out_len = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
-        if out_len > self._spec.limits.output_bytes:
-            self._live.call.stdout.overflowed = True
-            raise wasmtime.WasmtimeError("output cap")
-        size = fast.memory.size()
-        if out_ptr + out_len > size:
-            raise ProtocolError(
-                f"sandbench_handle returned {out_len} bytes at {out_ptr}, outside memory ({size})"
-            )
-        return fast.memory.read(out_ptr, out_len)
-
 
 def _memory_of(live: _Live) -> int:
-    return live.fast.memory.size() if live.fast else live.memory.data_len(live.call.store)
+    return int(live.memory.data_len(live.call.store))

@@ -62,6 +62,7 @@ class Call:
     guards: tuple[GuardState, ...] = ()  # one per guard of the spec (guards.py)
     call_state: bool = True  # see `Spec.call_state`
     fuel: int = 0
+    fuel_left: int = -1  # as the native call read it (native.py); -1: ask the store
     started: float = 0.0
     cpu_started: float = 0.0
     cpu_s: float | None = None
@@ -72,15 +73,31 @@ class Call:
 
         Call it inside `poll.scoped()`: sleeping (`poll_oneoff`) is bounded by this deadline.
         """
-        self.fuel = fuel
+        self.arm_host(timeout_ms, fuel, stdin_bytes)
         self.meter.set(fuel, ticks_for(timeout_ms, TICK_MS) + lag)
+        self.cpu_s = None
+        self.fuel_left = -1
+        self.started = time.perf_counter()
+        self.cpu_started = thread_cpu_s()
+
+    def arm_host(self, timeout_ms: int, fuel: int, stdin_bytes: int = 0) -> None:
+        """The part of `arm` the host functions read (the poll state, the guards); a native
+        call (native.py) sets the store's fuel and deadline and reads the clocks itself,
+        then hands them to `measured`."""
+        self.fuel = fuel
         if self.call_state:
             self.poll.arm(timeout_ms, stdin_bytes)
         if self.guards:
             arm_all(self.guards)
+
+    def measured(self, wall_s: float, cpu_s: float, fuel_left: int) -> None:
+        """What a native call read: its start on the monotonic clock (`perf_counter`'s)
+        and on the thread's CPU clock (`stop` reads its end), in seconds, and the fuel
+        left (-1: not read)."""
+        self.started = wall_s
+        self.cpu_started = cpu_s
         self.cpu_s = None
-        self.started = time.perf_counter()
-        self.cpu_started = thread_cpu_s()
+        self.fuel_left = fuel_left
 
     def stop(self) -> float:
         """The thread CPU-seconds since `arm`, read at the first `stop` after it."""
@@ -89,7 +106,7 @@ class Call:
         return self.cpu_s
 
     def fuel_used(self) -> int:
-        return self.fuel - self.meter.fuel()
+        return self.fuel - (self.fuel_left if self.fuel_left >= 0 else self.meter.fuel())
 
 
 def new_call(

@@ -1,0 +1,439 @@
+/*
+ * sandbench.sandbox.wasm._native: one reactor call in one crossing (issue 17).
+ *
+ * What it does. `reactor_call` runs one request of the `reactor` ABI (docs/abi.md) on a
+ * live instance: it gives the store its fuel and epoch deadline, reads the clocks, calls
+ * the module's `sandbench_alloc(len)`, bounds-checks the pointer it returns against the
+ * memory's current size and copies the request in, calls `sandbench_handle(ptr, len)`,
+ * reads the fuel left, then bounds-checks the packed (ptr, len) result
+ * against the memory's current size and the output cap and copies the response into a new
+ * bytes object. It reads the thread's CPU clock at the start only: Python reads it once at
+ * the end, after building the outcome, which ends both the module's CPU and the host's
+ * (instances.py). Python's per-call argument conversions (ctypes) and its per-step frames
+ * were most of a call's cost; here they happen once.
+ *
+ * What it does not do. It decides nothing: every failure comes back as a status code with
+ * the numbers that explain it, and Python (reactor.py) turns them into the same
+ * exceptions, violations and messages as the checked path. A trap or error pointer is
+ * handed back as an int for Python to take ownership of (`fastcall.raise_failure`).
+ *
+ * wasmtime's C API. The extension does not link against libwasmtime: `init` receives the
+ * addresses of the functions below, resolved by Python from the library wasmtime-py
+ * loaded (so it follows the pinned wasmtime>=50,<51). The prototypes are those of
+ * wasmtime 50's crates/c-api/include/wasmtime/{func,store,memory,val}.h, the same that
+ * wasmtime-py 50's generated `_bindings.py` declares:
+ *
+ *   wasmtime_error_t *wasmtime_func_call_unchecked(wasmtime_context_t *store,
+ *       const wasmtime_func_t *func, wasmtime_val_raw_t *args_and_results,
+ *       size_t args_and_results_len, wasm_trap_t **trap);
+ *   wasmtime_error_t *wasmtime_context_set_fuel(wasmtime_context_t *, uint64_t fuel);
+ *   wasmtime_error_t *wasmtime_context_get_fuel(const wasmtime_context_t *, uint64_t *fuel);
+ *   void wasmtime_context_set_epoch_deadline(wasmtime_context_t *, uint64_t ticks_beyond_current);
+ *   uint8_t *wasmtime_memory_data(const wasmtime_context_t *, const wasmtime_memory_t *);
+ *   size_t wasmtime_memory_data_size(const wasmtime_context_t *, const wasmtime_memory_t *);
+ *
+ * `wasmtime_val_raw_t` is a 16-byte union (i32, i64, f32, f64, v128 as uint8_t[16],
+ * anyref/externref/exnref as uint32_t, funcref as void *) whose integers are little-endian
+ * at offset 0; `init` refuses a library whose union Python measures at another size. The
+ * contexts, functions and memories are opaque here: only their addresses pass through.
+ *
+ * Safety. Every length from the module is checked before it is used: the alloc pointer
+ * must be positive and `ptr + len` within the memory's size read after `alloc` returned;
+ * the output range must be within the size read after `handle` returned (64-bit sums of
+ * 32-bit values: no overflow) and within the cap. The memory's base is read after each
+ * call (growing may move it). The GIL is released only around code that calls no Python
+ * API: wasm runs there, and wasmtime-py's host functions take the GIL themselves, as they
+ * do under ctypes. The caller holds the instance's lock, so nothing else uses the store
+ * while the GIL is released; the request bytes object is kept alive by the call's
+ * arguments. Linux only (CLOCK_THREAD_CPUTIME_ID), like the rest of the backend.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+typedef union {
+    int32_t i32;
+    int64_t i64;
+    uint8_t v128[16];
+    void *funcref;
+} val_raw;
+
+typedef void *(*call_unchecked_t)(void *, const void *, val_raw *, size_t, void **);
+typedef void *(*set_fuel_t)(void *, uint64_t);
+typedef void *(*get_fuel_t)(const void *, uint64_t *);
+typedef void (*set_deadline_t)(void *, uint64_t);
+typedef uint8_t *(*memory_data_t)(const void *, const void *);
+typedef size_t (*memory_size_t)(const void *, const void *);
+
+static struct {
+    call_unchecked_t call;
+    set_fuel_t set_fuel;
+    get_fuel_t get_fuel;
+    set_deadline_t set_deadline;
+    memory_data_t data;
+    memory_size_t size;
+} api;
+
+/* Status codes of `reactor_call` (mirrored in native.py). */
+enum {
+    OK = 0,             /* a, b: the output's first empty line (find_empty_line) */
+    FUEL_ERROR = 1,     /* a: the wasmtime_error_t * of set_fuel */
+    ALLOC_FAILED = 2,   /* a: error, b: trap */
+    ALLOC_BAD = 3,      /* a: the pointer alloc returned (<= 0) */
+    ALLOC_OUTSIDE = 4,  /* a: pointer, b: memory size */
+    HANDLE_FAILED = 5,  /* a: error, b: trap */
+    OVER_CAP = 6,       /* a: output length */
+    OUT_OUTSIDE = 7,    /* a: output pointer, b: output length, c: memory size */
+};
+
+/* The CGI response's first empty line (cgi.py's `_split_head`, whose reference it stays):
+ * its start and the body's, when it starts within the head's cap; else both -1 and
+ * cgi.py decides, and words any error. The empty line is "\r\n\r\n", "\n\n" or
+ * "\n\r\n", the leftmost; an output starting with "\n" or "\r\n" has an empty head. */
+#define MAX_HEAD_BYTES 16384
+static void find_empty_line(const uint8_t *p, size_t n, int64_t *head_end, int64_t *body_at) {
+    *head_end = *body_at = -1;
+    if (n >= 1 && p[0] == '\n') {
+        *head_end = 0, *body_at = 1;
+        return;
+    }
+    if (n >= 2 && p[0] == '\r' && p[1] == '\n') {
+        *head_end = 0, *body_at = 2;
+        return;
+    }
+    size_t last = n < MAX_HEAD_BYTES + 1 ? n : MAX_HEAD_BYTES + 1;
+    for (size_t i = 0; i < last; i++) {
+        if (p[i] == '\r' && i + 3 < n && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
+            *head_end = (int64_t)i, *body_at = (int64_t)i + 4;
+            return;
+        }
+        if (p[i] == '\n' && i + 1 < n && p[i + 1] == '\n') {
+            *head_end = (int64_t)i, *body_at = (int64_t)i + 2;
+            return;
+        }
+        if (p[i] == '\n' && i + 2 < n && p[i + 1] == '\r' && p[i + 2] == '\n') {
+            *head_end = (int64_t)i, *body_at = (int64_t)i + 3;
+            return;
+        }
+    }
+}
+
+static int64_t clock_ns(clockid_t clock) {
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static PyObject *init(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    void *fns[6];
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "init takes six function addresses and a size");
+        return NULL;
+    }
+    for (int i = 0; i < 6; i++) {
+        fns[i] = PyLong_AsVoidPtr(args[i]);
+        if (fns[i] == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "a wasmtime function's address is null");
+            return NULL;
+        }
+    }
+    Py_ssize_t raw_size = PyLong_AsSsize_t(args[6]);
+    if (raw_size == -1 && PyErr_Occurred())
+        return NULL;
+    if (raw_size != (Py_ssize_t)sizeof(val_raw)) {
+        PyErr_Format(PyExc_ValueError, "wasmtime_val_raw_t is %zd bytes, this build expects %zu",
+                     raw_size, sizeof(val_raw));
+        return NULL;
+    }
+    api.call = (call_unchecked_t)fns[0];
+    api.set_fuel = (set_fuel_t)fns[1];
+    api.get_fuel = (get_fuel_t)fns[2];
+    api.set_deadline = (set_deadline_t)fns[3];
+    api.data = (memory_data_t)fns[4];
+    api.size = (memory_size_t)fns[5];
+    Py_RETURN_NONE;
+}
+
+struct run {
+    void *context, *alloc, *handle, *memory;
+    const char *in;
+    size_t in_len;
+    uint64_t fuel, ticks;
+    /* results */
+    int status;
+    int64_t a, b, c;
+    int64_t wall0, cpu0;
+    int64_t fuel_left; /* -1: not read */
+    uint64_t out_ptr, out_len;
+};
+
+/* Whether a call failed; if so, its `status` and the error or trap (ours to hand back). */
+static int failed(struct run *r, int status, void *error, void *trap) {
+    if (error == NULL && trap == NULL)
+        return 0;
+    r->status = status;
+    r->a = (int64_t)(uintptr_t)error;
+    r->b = (int64_t)(uintptr_t)trap;
+    return 1;
+}
+
+/* The part without the GIL: clocks, fuel, deadline, alloc, copy in, handle, fuel left. */
+static void run_call(struct run *r) {
+    val_raw args[2];
+    void *trap = NULL, *error;
+    uint64_t fuel;
+
+    r->wall0 = clock_ns(CLOCK_MONOTONIC);
+    r->cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    error = api.set_fuel(r->context, r->fuel);
+    if (error != NULL) {
+        r->status = FUEL_ERROR;
+        r->a = (int64_t)(uintptr_t)error;
+        return;
+    }
+    api.set_deadline(r->context, r->ticks);
+
+    memset(args, 0, sizeof args);
+    args[0].i32 = (int32_t)r->in_len;
+    error = api.call(r->context, r->alloc, args, 1, &trap);
+    if (failed(r, ALLOC_FAILED, error, trap))
+        goto done;
+    int32_t ptr = args[0].i32;
+    if (ptr <= 0) {
+        r->status = ALLOC_BAD;
+        r->a = ptr;
+        goto done;
+    }
+    size_t size = api.size(r->context, r->memory);
+    uint8_t *base = api.data(r->context, r->memory);
+    if ((uint64_t)ptr + r->in_len > size || base == NULL) {
+        r->status = ALLOC_OUTSIDE;
+        r->a = ptr;
+        r->b = (int64_t)size;
+        goto done;
+    }
+    memcpy(base + ptr, r->in, r->in_len);
+
+    memset(args, 0, sizeof args);
+    args[0].i32 = ptr;
+    args[1].i32 = (int32_t)r->in_len;
+    trap = NULL;
+    error = api.call(r->context, r->handle, args, 2, &trap);
+    if (failed(r, HANDLE_FAILED, error, trap))
+        goto done;
+    uint64_t packed = (uint64_t)args[0].i64;
+    r->out_ptr = packed >> 32;
+    r->out_len = packed & 0xFFFFFFFFu;
+    r->status = OK;
+done:
+    if (api.get_fuel(r->context, &fuel) == NULL)
+        r->fuel_left = (int64_t)(fuel > INT64_MAX ? INT64_MAX : fuel);
+    /* else: an error we would leak; it cannot happen once set_fuel succeeded */
+}
+
+/* reactor_call(context, alloc, handle, memory, fuel, ticks, request, cap) -> tuple
+ *
+ * context: the store's wasmtime_context_t *; alloc, handle: their wasmtime_func_t *, of
+ * types (i32) -> i32 and (i32, i32) -> i64 (checked by the caller); memory: the
+ * wasmtime_memory_t *; fuel: the fuel to set; ticks: the epoch deadline, beyond the
+ * current epoch; request: bytes; cap: the most output bytes accepted.
+ *
+ * Returns (status, a, b, c, output, wall0_s, cpu0_s, fuel_left, memory_size):
+ * `output` is bytes when status is OK, else None, and then a and b are where its first
+ * empty line starts and ends (`find_empty_line`); wall0_s and cpu0_s are the monotonic
+ * and thread CPU clocks at the start, in seconds; fuel_left is -1 when it was not read,
+ * memory_size -1 when not read after handle. Raises TypeError / ValueError / OverflowError
+ * for arguments of the wrong kind (a bug of the caller, never of the module).
+ */
+static PyObject *reactor_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    struct run r;
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "reactor_call takes 8 arguments");
+        return NULL;
+    }
+    if (api.call == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_native.init was not called");
+        return NULL;
+    }
+    memset(&r, 0, sizeof r);
+    r.fuel_left = -1;
+    r.context = PyLong_AsVoidPtr(args[0]);
+    r.alloc = PyLong_AsVoidPtr(args[1]);
+    r.handle = PyLong_AsVoidPtr(args[2]);
+    r.memory = PyLong_AsVoidPtr(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!r.context || !r.alloc || !r.handle || !r.memory) {
+        PyErr_SetString(PyExc_ValueError, "a null store, function or memory");
+        return NULL;
+    }
+    r.fuel = PyLong_AsUnsignedLongLong(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    r.ticks = PyLong_AsUnsignedLongLong(args[5]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyBytes_CheckExact(args[6])) {
+        PyErr_SetString(PyExc_TypeError, "the request must be bytes");
+        return NULL;
+    }
+    r.in = PyBytes_AS_STRING(args[6]);
+    r.in_len = (size_t)PyBytes_GET_SIZE(args[6]);
+    if (r.in_len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "the request is over 2 GiB");
+        return NULL;
+    }
+    unsigned long long cap = PyLong_AsUnsignedLongLong(args[7]);
+    if (PyErr_Occurred())
+        return NULL;
+
+    Py_BEGIN_ALLOW_THREADS
+    run_call(&r);
+    Py_END_ALLOW_THREADS
+
+    PyObject *output = Py_None;
+    int64_t memory_size = -1;
+    if (r.status == OK) {
+        /* With the GIL again: the instance's lock still keeps the store to this thread. */
+        size_t size = api.size(r.context, r.memory);
+        uint8_t *base = api.data(r.context, r.memory);
+        memory_size = (int64_t)size;
+        if (r.out_len > cap) {
+            r.status = OVER_CAP;
+            r.a = (int64_t)r.out_len;
+        } else if (r.out_ptr + r.out_len > size || (base == NULL && r.out_len)) {
+            r.status = OUT_OUTSIDE;
+            r.a = (int64_t)r.out_ptr;
+            r.b = (int64_t)r.out_len;
+            r.c = (int64_t)size;
+        } else {
+            output = PyBytes_FromStringAndSize(
+                r.out_len ? (const char *)base + r.out_ptr : "", (Py_ssize_t)r.out_len);
+            if (output == NULL)
+                return NULL;
+            find_empty_line((const uint8_t *)PyBytes_AS_STRING(output), r.out_len, &r.a, &r.b);
+        }
+    }
+    if (output == Py_None)
+        Py_INCREF(Py_None);
+    int64_t values[] = {r.a, r.b, r.c, r.fuel_left, memory_size};
+    PyObject *result = PyTuple_New(9);
+    if (result == NULL) {
+        Py_DECREF(output);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(result, 4, output); /* steals it */
+    PyObject *status = PyLong_FromLong(r.status);
+    if (status == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(result, 0, status);
+    for (int i = 0; i < 5; i++) {
+        PyObject *value = PyLong_FromLongLong(values[i]);
+        if (value == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(result, i < 3 ? i + 1 : i + 4, value);
+    }
+    /* Seconds, as time.perf_counter() and time.thread_time() give them (ns / 1e9). */
+    double clocks[] = {(double)r.wall0 / 1e9, (double)r.cpu0 / 1e9};
+    for (int i = 0; i < 2; i++) {
+        PyObject *value = PyFloat_FromDouble(clocks[i]);
+        if (value == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(result, 5 + i, value);
+    }
+    return result;
+fail:
+    /* A partly filled tuple: its empty slots are NULL, which tuple_dealloc skips. */
+    Py_DECREF(result);
+    return NULL;
+}
+
+/* Models. `made(cls, fields, fields_set)` is `sandbench._construct.made` in C for the
+ * reactor's outcome (a third of its cost there): a new instance of `cls`, a subclass of
+ * the model base `init_models` was given, with `fields` as its __dict__ (taken as it is:
+ * pass a new dict), a new set of `fields_set` as its fields set, no extra, no private. The
+ * slots are set through the base's own slot descriptors, as Python does. Nothing is
+ * validated: only for values sandbench computed itself. */
+static PyObject *model_base, *model_slots[4], *no_args;
+
+static PyObject *init_models(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "init_models takes the model base and its 4 slots");
+        return NULL;
+    }
+    for (int i = 1; i < 5; i++) {
+        if (Py_TYPE(args[i])->tp_descr_set == NULL) {
+            PyErr_SetString(PyExc_TypeError, "a model slot is not a data descriptor");
+            return NULL;
+        }
+    }
+    if (no_args == NULL && (no_args = PyTuple_New(0)) == NULL)
+        return NULL;
+    Py_XSETREF(model_base, Py_NewRef(args[0]));
+    for (int i = 0; i < 4; i++)
+        Py_XSETREF(model_slots[i], Py_NewRef(args[i + 1]));
+    Py_RETURN_NONE;
+}
+
+static PyObject *made(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "made takes a model class, its fields and their names");
+        return NULL;
+    }
+    if (model_base == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_native.init_models was not called");
+        return NULL;
+    }
+    PyObject *cls = args[0], *fields = args[1];
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, (PyTypeObject *)model_base)
+        || !PyDict_CheckExact(fields) || !PyAnySet_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "made(model class, dict, set)");
+        return NULL;
+    }
+    PyObject *model = PyBaseObject_Type.tp_new((PyTypeObject *)cls, no_args, NULL);
+    if (model == NULL)
+        return NULL;
+    PyObject *names = PySet_New(args[2]);
+    if (names == NULL) {
+        Py_DECREF(model);
+        return NULL;
+    }
+    PyObject *values[4] = {fields, names, Py_None, Py_None};
+    for (int i = 0; i < 4; i++) {
+        if (Py_TYPE(model_slots[i])->tp_descr_set(model_slots[i], model, values[i]) < 0) {
+            Py_DECREF(names);
+            Py_DECREF(model);
+            return NULL;
+        }
+    }
+    Py_DECREF(names);
+    return model;
+}
+
+static PyMethodDef methods[] = {
+    {"init_models", (PyCFunction)(void (*)(void))init_models, METH_FASTCALL,
+     "init_models(base, dict_slot, fields_set_slot, extra_slot, private_slot)."},
+    {"made", (PyCFunction)(void (*)(void))made, METH_FASTCALL,
+     "made(cls, fields, fields_set) -> a model of cls, unvalidated (see _native.c)."},
+    {"init", (PyCFunction)(void (*)(void))init, METH_FASTCALL,
+     "init(call_unchecked, set_fuel, get_fuel, set_deadline, memory_data, memory_data_size, "
+     "val_raw_size): the wasmtime C functions to call (addresses)."},
+    {"reactor_call", (PyCFunction)(void (*)(void))reactor_call, METH_FASTCALL,
+     "reactor_call(context, alloc, handle, memory, fuel, ticks, request, cap) -> tuple: one "
+     "reactor call (see the header of _native.c)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_native",
+    .m_doc = "One reactor call in one crossing (see the header comment of _native.c).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }

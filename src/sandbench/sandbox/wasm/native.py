@@ -1,0 +1,160 @@
+"""A reactor call in one crossing into native code: `_native.c`, sandbench's C extension.
+
+`fastcall.py` calls wasmtime's C functions one by one through ctypes; each crossing
+converts its arguments in Python, and a reactor call needs a dozen of them (fuel,
+deadline, clocks, alloc, memory size and base, the copy in, handle, the copy out, fuel
+left). `NativeReactor` does all of them in one call of the extension, which returns
+numbers: the caller (reactor.py) raises and classifies exactly as on the other paths.
+
+The extension is built with the package (setup.py); it takes wasmtime's functions from
+the library wasmtime-py loaded, so it follows the pinned wasmtime. There is no slow
+fallback that would hide a broken build: without the extension, `require()` raises
+`BackendUnavailable` with one line saying so, and the WASM backend does not start.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+from typing import Any, Final, TypeVar
+
+import wasmtime
+from pydantic import BaseModel
+from wasmtime import _bindings as ffi
+from wasmtime._ffi import dll
+
+from sandbench.errors import BackendUnavailable
+from sandbench.sandbox.budget import CappedOutput
+from sandbench.sandbox.cgi import ProtocolError
+
+from .fastcall import raise_failure
+
+__all__ = ["NativeReactor", "Status", "made", "raise_for", "require"]
+
+M = TypeVar("M", bound=BaseModel)
+
+Result = tuple[int, int, int, int, bytes | None, float, float, int, int]
+
+# The C functions `_native.init` takes, in its order (see the header of _native.c).
+_FUNCTIONS = (
+    "wasmtime_func_call_unchecked",
+    "wasmtime_context_set_fuel",
+    "wasmtime_context_get_fuel",
+    "wasmtime_context_set_epoch_deadline",
+    "wasmtime_memory_data",
+    "wasmtime_memory_data_size",
+)
+
+
+def _load() -> tuple[Callable[..., Result] | None, str]:
+    """The initialised extension's `reactor_call`, or None and why it is missing."""
+    try:
+        from . import _native
+    except ImportError as exc:
+        return None, str(exc)
+    at = [ctypes.cast(dll[name], ctypes.c_void_p).value or 0 for name in _FUNCTIONS]
+    _native.init(at[0], at[1], at[2], at[3], at[4], at[5], ctypes.sizeof(ffi.wasmtime_val_raw_t))
+    slots = BaseModel.__dict__  # the slots `sandbench._construct` sets, set the same way
+    _native.init_models(
+        BaseModel,
+        slots["__dict__"],
+        slots["__pydantic_fields_set__"],
+        slots["__pydantic_extra__"],
+        slots["__pydantic_private__"],
+    )
+    return _native.reactor_call, ""
+
+
+_reactor_call, _why = _load()
+
+try:
+    from ._native import made
+except ImportError:  # `require()` says why; nothing runs a reactor without it
+
+    def made(cls: type[M], fields: dict[str, Any], fields_set: AbstractSet[str], /) -> M:
+        """`_native.made`, missing: see `require`."""
+        require()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def require() -> None:
+    """Raise `BackendUnavailable` (one line) if the extension did not load."""
+    if _reactor_call is None:
+        raise BackendUnavailable(
+            "wasm",
+            f"sandbench's compiled part sandbench.sandbox.wasm._native did not load ({_why}); "
+            "reinstall sandbench (`pip install -e .` or the wheel), which builds it with gcc "
+            "and the Python headers",
+        )
+
+
+class Status:
+    """`_native.reactor_call`'s status codes (the enum of _native.c)."""
+
+    OK: Final = 0
+    FUEL_ERROR: Final = 1  # a: the error
+    ALLOC_FAILED: Final = 2  # a: error, b: trap
+    ALLOC_BAD: Final = 3  # a: the pointer (<= 0)
+    ALLOC_OUTSIDE: Final = 4  # a: pointer, b: memory size
+    HANDLE_FAILED: Final = 5  # a: error, b: trap
+    OVER_CAP: Final = 6  # a: output length
+    OUT_OUTSIDE: Final = 7  # a: pointer, b: length, c: memory size
+
+
+class NativeReactor(functools.partial[Result]):
+    """One live reactor instance's exports, called through the extension:
+    `reactor(fuel, ticks, request, cap)` is `reactor_call` of _native.c with the store,
+    the exports and the memory filled in (a `partial`, so that the call adds no Python
+    frame).
+
+    Only for exports whose types `fastcall.exact_type` accepted: alloc (i32) -> i32,
+    handle (i32, i32) -> i64. Holds the store and the export objects so that the
+    addresses it passes stay valid; use it only while the store is open and under the
+    instance's lock (the reactor discards them together).
+    """
+
+    keep: tuple[wasmtime.Store, wasmtime.Memory, wasmtime.Func, wasmtime.Func]
+
+    def __new__(
+        cls,
+        store: wasmtime.Store,
+        memory: wasmtime.Memory,
+        alloc: wasmtime.Func,
+        handle: wasmtime.Func,
+    ) -> NativeReactor:
+        require()
+        assert _reactor_call is not None  # noqa: S101 - require() raised otherwise
+        reactor = super().__new__(
+            cls,
+            _reactor_call,
+            ctypes.cast(store._context(), ctypes.c_void_p).value,
+            ctypes.addressof(alloc._func),
+            ctypes.addressof(handle._func),
+            ctypes.addressof(memory._memory),
+        )
+        reactor.keep = (store, memory, alloc, handle)
+        return reactor
+
+
+def raise_for(status: int, numbers: tuple[int, int, int], sent: int, stdout: CappedOutput) -> None:
+    """Raise what the checked path (reactor.py's `_handle`) raises for the native call's
+    failure `status` with its `numbers` (a, b, c); `sent`: the request's length. A trap or
+    error pointer becomes Python's from here (`fastcall.raise_failure`)."""
+    a, b, c = numbers
+    if status in (Status.ALLOC_FAILED, Status.HANDLE_FAILED, Status.FUEL_ERROR):
+        raise_failure(_pointer(a, ffi.wasmtime_error_t), _pointer(b, ffi.wasm_trap_t))
+    if status == Status.ALLOC_BAD:
+        raise ProtocolError(f"sandbench_alloc({sent}) returned {a!r}")
+    if status == Status.ALLOC_OUTSIDE:
+        raise ProtocolError(f"sandbench_alloc returned {a}, outside memory ({b} bytes)")
+    if status == Status.OVER_CAP:
+        stdout.overflowed = True
+        raise wasmtime.WasmtimeError("output cap")
+    raise ProtocolError(f"sandbench_handle returned {b} bytes at {a}, outside memory ({c})")
+
+
+def _pointer(address: int, kind: Any) -> Any:
+    """A ctypes pointer to a `kind` at `address` (0: a null one)."""
+    return ctypes.cast(address, ctypes.POINTER(kind))

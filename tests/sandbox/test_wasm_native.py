@@ -1,0 +1,92 @@
+"""The compiled reactor call (sandbox/wasm/_native.c, native.py): the same answers and
+errors as the Python it replaced, and a clear line when it is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbench.manifests import load
+from sandbench.sandbox import ProtocolError, Request, SandboxLimits, ViolationKind
+from sandbench.sandbox.cgi import parse_cgi_response
+from sandbench.sandbox.interface import Grants, Response
+
+ROOT = Path(__file__).resolve().parents[2]
+BODY = 12
+# Answers with the request's body: the last BODY bytes of the envelope, in place.
+ECHO_BODY = f"""(module
+  (memory (export "memory") 1)
+  (func (export "sandbench_alloc") (param i32) (result i32) (i32.const 4096))
+  (func (export "sandbench_handle") (param $ptr i32) (param $len i32) (result i64)
+    (i64.or
+      (i64.shl (i64.extend_i32_u (i32.sub (i32.add (local.get $ptr) (local.get $len))
+                                          (i32.const {BODY}))) (i64.const 32))
+      (i64.const {BODY}))))"""
+# Bytes that make CGI heads, empty lines of every form, and broken ones.
+OUTPUTS = st.lists(st.sampled_from(b"\r\n\r\n:aS 2"), min_size=BODY, max_size=BODY).map(bytes)
+
+
+def _expected(output: bytes) -> Response | str:
+    """What the Python parser makes of `output`: its response, or its error's message."""
+    try:
+        return parse_cgi_response(output)
+    except ProtocolError as exc:
+        return str(exc)
+
+
+def test_the_native_head_split_answers_as_the_python_parser(backend, make_module):
+    package = load(make_module(ECHO_BODY, abi="reactor"))
+    result = backend.load(package, SandboxLimits(), Grants())
+    assert result.instance is not None, result.violation
+
+    # One instance for every example: a protocol violation re-creates it, as in service.
+    @settings(max_examples=300, deadline=None)
+    @given(output=OUTPUTS)
+    def answers_as_python(output: bytes) -> None:
+        outcome = instance.invoke(Request(method="POST", body=output))
+        expected = _expected(output)
+        if isinstance(expected, str):
+            assert outcome.response is None
+            assert outcome.violation.kind is ViolationKind.PROTOCOL
+            assert outcome.violation.message == expected
+        else:
+            assert outcome.violation is None, outcome.violation
+            assert outcome.response == expected
+            assert outcome.usage.output_bytes == BODY
+
+    with result.instance as instance:
+        assert instance.warm_up() is None
+        assert instance._live.fast is not None  # its instances take the native path
+        answers_as_python()
+
+
+def test_without_the_extension_sandbench_says_so_in_one_line(tmp_path):
+    # A finder that refuses the extension, as a failed build or a wrong platform would.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Refuse:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'sandbench.sandbox.wasm._native':\n"
+        "            raise ImportError('refused by the test')\n"
+        "sys.meta_path.insert(0, _Refuse())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "SANDBENCH_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [Path(sys.executable).parent / "sandbench", "check", str(ROOT / "examples/modules/hello")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("[")]  # progress
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith("sandbench: error: wasm backend unavailable: ")
+    assert "sandbench.sandbox.wasm._native did not load (refused by the test)" in errors[0]
+    assert "Traceback" not in done.stderr
