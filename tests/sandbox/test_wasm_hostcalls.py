@@ -91,3 +91,26 @@ def test_a_reactor_past_the_limit_is_a_violation_and_the_next_call_starts_afresh
     assert first.violation.kind is ViolationKind.HOSTCALLS
     assert second.violation.kind is ViolationKind.HOSTCALLS  # a new instance, the same module
     assert len(second.host.logs) == 5
+
+
+def test_a_reactor_past_the_limit_is_not_re_entered(backend, make_module):
+    """Its instance is made afresh, as after any violation: the second call is again the
+    instance's first (it logs 6 times only on an instance's first call, once after)."""
+    source = f"""(module
+  {_LOG}
+  (memory (export "memory") 1)
+  (global $calls (mut i32) (i32.const 0))
+  (data (i32.const 0) "Status: 200\\n\\nok")
+  (data (i32.const 64) "hi")
+  (func (export "sandbench_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "sandbench_handle") (param i32 i32) (result i64) (local $i i32) (local $n i32)
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (local.set $n (select (i32.const 6) (i32.const 1) (i32.eq (global.get $calls) (i32.const 1))))
+    (loop $again
+      (drop (call $log (i32.const 1) (i32.const 64) (i32.const 2)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (local.get $n))))
+    (i64.const 16)))"""
+    outcomes = invoke(backend, make_module, source, 5, abi="reactor", times=3)
+    kinds = [o.violation.kind if o.violation else None for o in outcomes]
+    assert kinds == [ViolationKind.HOSTCALLS] * 3

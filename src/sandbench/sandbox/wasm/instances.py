@@ -79,16 +79,22 @@ class _BaseInstance(Closing):
 
     def invoke(self, request: Request) -> Outcome:
         """See `Instance.invoke`."""
-        if not self._spec.guards:  # nothing to count in host functions (guards.py)
-            return self._invoke_locked(request)
-        return guarded(lambda: self._invoke_locked(request))
-
-    def _invoke_locked(self, request: Request) -> Outcome:
         with self._lock:
-            if not self._spec.call_state:  # nothing reads a PollState: none to scope
-                return self._invoke_shared(request)
-            with scoped():
-                return self._invoke_shared(request)
+            if not self._spec.guards:  # nothing to count in host functions (guards.py)
+                return self._invoke_scoped(request)
+            outcome = guarded(lambda: self._invoke_scoped(request))
+            if outcome.violation is not None:
+                self._violated()  # a guard's violation replaced a clean outcome
+            return outcome
+
+    def _violated(self) -> None:
+        """After a call that ended in a violation; an ABI keeping live instances drops it."""
+
+    def _invoke_scoped(self, request: Request) -> Outcome:
+        if not self._spec.call_state:  # nothing reads a PollState: none to scope
+            return self._invoke_shared(request)
+        with scoped():
+            return self._invoke_shared(request)
 
     def _invoke_shared(self, request: Request) -> Outcome:
         """`invoke` under the instance's lock: the CPU share, the host API, the storage quota."""
@@ -251,6 +257,9 @@ class Persistent(_BaseInstance):
         with self._lock:
             self._discard()
             super().close()
+
+    def _violated(self) -> None:
+        self._discard()
 
     def _discard(self) -> None:
         if self._live is not None:
