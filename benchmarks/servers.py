@@ -99,3 +99,33 @@ def running(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def tree(process: subprocess.Popen[bytes]) -> list[int]:
+    """The pids of `process` and its children (a server's workers)."""
+    root = psutil.Process(process.pid)
+    with contextlib.suppress(psutil.Error):
+        return [root.pid, *(child.pid for child in root.children(recursive=True))]
+    return [root.pid]
+
+
+def sched_seconds(pids: list[int]) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one), summed over every thread of
+    `pids`, from the scheduler's own accounting (`/proc/PID/task/TID/schedstat`, in ns).
+
+    The wait is what tells a server starved by other work on its cores from an idle one:
+    both show little CPU used, only the starved one was waiting to run."""
+    run = wait = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                    fields = stat.read().split()
+                run, wait = run + int(fields[0]), wait + int(fields[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return run / 1e9, wait / 1e9
