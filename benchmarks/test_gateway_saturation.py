@@ -10,18 +10,22 @@ time of every server thread over the tests; steady under load, whatever else run
 the throughput ratio it implies for a server-bound run (bare CPU / gateway CPU).
 
 A rate is a server's capacity only when the server was the bottleneck, so for each side
-the benchmark says what saturated, from the scheduler's accounting of the tests' span
-(`/proc/PID/task/TID/schedstat`: time on a CPU, and time runnable but waiting for one):
+the benchmark says what saturated, from the scheduler's accounting of each thread over the
+span requests were sent (`/proc/PID/task/TID/schedstat`: time on a CPU, and time runnable
+but waiting for one). A process whose event loop was never idle (on a CPU or waiting for
+one >= BUSY of the time) had more work than CPU; one that ran little but waited long was
+starved by other work, not idle:
 
-    server saturated      its threads were on a CPU or waiting for one >= BUSY of the
-                          time its cores had ("contended" when other work held part of
-                          them: the rate is then the server's on the CPU it got)
-    generator saturated   locust's busiest process was, >= BUSY of the time
-    neither               nor was either: the run measured something else
+    server saturated      every worker's event loop never idle ("on cores other work
+                          held X% of" when the server itself used less than BUSY of its
+                          cores: its rate is then its rate on the CPU it got)
+    generator saturated   locust's busiest process never idle, the server's workers not
+    neither               nor was either
 
 and a last line, VERDICT, judges issue 17's target (at least 0.7x) on the throughput
-ratio when both servers saturated on cores of their own, on the CPU-implied ratio when
-they saturated on cores shared with other work, and not at all otherwise.
+ratio when both servers saturated on cores of their own, on the throughput per server
+CPU-second (bare CPU per request / gateway's) when both saturated on cores shared with
+other work (their rates then got unequal CPU), and not at all otherwise.
 
 Standalone, for a quiet machine (the figures docs/bench.md quotes):
 
@@ -35,6 +39,7 @@ takes 1), `SANDBENCH_SATURATION_WORKERS` (default 2) and `SANDBENCH_SATURATION_M
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import threading
 import time
@@ -47,11 +52,12 @@ from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult, run_load_te
 from .conftest import EXAMPLES
 from .servers import (
     bare_command,
+    busy_shares,
     free_port,
     pinned,
     running,
-    sched_seconds,
     serve_command,
+    thread_times,
     tree,
 )
 
@@ -75,13 +81,14 @@ def _cores() -> tuple[set[int] | None, set[int] | None]:
 
 class _Generator:
     """Samples the scheduler's accounting of this process's children other than the
-    servers (locust's processes) while a load test runs; `busiest()` is the most any one
-    of them was on a CPU or waiting for one, per second it was seen."""
+    servers (locust's processes) every `_SAMPLE_S` while a load test runs; `busiest()` is
+    what the busiest one did in a typical interval (the median: locust's start-up, all
+    CPU, is a few intervals of the test's)."""
 
     def __init__(self, servers: set[int]) -> None:
         self._servers = servers
-        self._seen: dict[int, tuple[float, float, float]] = {}  # pid: first (t, run, wait)
-        self._last: dict[int, tuple[float, float, float]] = {}
+        self._last: tuple[float, dict[tuple[int, int], tuple[float, float]]] | None = None
+        self._intervals: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-generator", daemon=True)
 
@@ -100,22 +107,20 @@ class _Generator:
             except psutil.Error:
                 continue
             now = time.monotonic()
-            for child in children:
-                if child.pid not in self._servers:
-                    run, wait = sched_seconds([child.pid])
-                    self._seen.setdefault(child.pid, (now, run, wait))
-                    self._last[child.pid] = (now, run, wait)
+            times = thread_times([c.pid for c in children if c.pid not in self._servers])
+            if self._last is not None:
+                then, before = self._last
+                shares = busy_shares(before, times, now - then).values()
+                self._intervals.append(max(shares, default=(0.0, 0.0)))
+            self._last = (now, times)
 
     def busiest(self) -> tuple[float, float]:
-        """(on a CPU or waiting for one, on a CPU), as shares of the time, of the busiest
-        generator process seen for at least a second; (0, 0) when none was."""
-        found = [(0.0, 0.0)]
-        for pid, (t0, run0, wait0) in self._seen.items():
-            t1, run1, wait1 = self._last[pid]
-            if t1 - t0 >= 1.0:
-                span = t1 - t0
-                found.append((((run1 - run0) + (wait1 - wait0)) / span, (run1 - run0) / span))
-        return max(found)
+        """(share of the time the busiest generator process's event loop was on a CPU or
+        waiting for one, share its threads were on a CPU), median over the intervals."""
+        if not self._intervals:
+            return 0.0, 0.0
+        return (statistics.median(i[0] for i in self._intervals),
+                statistics.median(i[1] for i in self._intervals))  # fmt: skip
 
 
 class _Side:
@@ -124,7 +129,8 @@ class _Side:
     def __init__(self, name: str, process: subprocess.Popen[bytes], port: int, path: str) -> None:
         self.name, self.process, self.port, self.path = name, process, port, path
         self.results: list[LoadTestResult] = []
-        self.run_s = self.wait_s = 0.0
+        self.run_s = 0.0
+        self.busy: list[float] = []  # per test: the least busy worker's event loop
         self.generator: list[tuple[float, float]] = []
 
     def load(self, seconds: float, servers: set[int]) -> None:
@@ -132,12 +138,17 @@ class _Side:
         config = LoadTestConfig(url=f"http://127.0.0.1:{self.port}", path=self.path, users=USERS,
                                 rate=20000, duration_s=seconds)  # fmt: skip
         pids = tree(self.process)
-        run, wait = sched_seconds(pids)
+        before = thread_times(pids)
         with pinned(cores), _Generator(servers) as generator:  # locust inherits the cores
-            self.results.append(run_load_test(config))
-        after = sched_seconds(pids)
-        self.run_s += after[0] - run
-        self.wait_s += after[1] - wait
+            result = run_load_test(config)
+        after = thread_times(pids)
+        self.results.append(result)
+        # The server idles while locust starts and ends: its shares are of the span it was
+        # sent requests. Its workers are the processes that used the most CPU.
+        shares = busy_shares(before, after, result.requests / result.achieved_rps)
+        workers = sorted(shares.values(), key=lambda share: share[1])[-WORKERS:]
+        self.busy.append(min(busy for busy, _ in workers))
+        self.run_s += sum(after[k][0] - before.get(k, (0.0, 0.0))[0] for k in after)
         self.generator.append(generator.busiest())
 
     @property
@@ -160,26 +171,24 @@ class _Side:
     def saturated(self, cores: int) -> tuple[str, str]:
         """(what saturated: "server", "contended server", "generator" or "neither", and the
         line that says so with the figures)."""
-        # The load tests' wall time includes locust's start and end, when the server idles:
-        # count the server's CPU against the span it was sent requests.
         used = self.run_s / self.span_s / cores
-        wanted = (self.run_s + self.wait_s) / self.span_s / cores
-        demand = min(d for d, _ in self.generator)
-        generator_cpu = min(r for _, r in self.generator)
-        if used >= BUSY:
-            kind, text = "server", "server saturated"
-        elif wanted >= BUSY:
-            kind = "contended server"
-            text = f"server saturated on contended cores: other work held {1 - used:.0%} of them"
-        elif demand >= BUSY:
-            kind, text = "generator", "generator saturated"
+        busy = statistics.median(self.busy)
+        generator = statistics.median(g for g, _ in self.generator)
+        generator_cpu = statistics.median(c for _, c in self.generator)
+        if busy >= BUSY:
+            kind = "server" if used >= BUSY else "contended server"
+            text = "server saturated" + ("" if used >= BUSY else
+                                         f", on cores other work held {1 - used:.0%} of")  # fmt: skip
+            text += ", the generator too" if generator >= BUSY else ""
+        elif generator >= BUSY:
+            kind = "generator"
+            text = "generator saturated" + ("" if generator_cpu >= BUSY else
+                                            f", on a core other work held {1 - generator_cpu:.0%} of")  # fmt: skip
         else:
-            kind, text = "neither", "neither saturated: the run measured the machine's other work"
-        if kind.endswith("server") and demand >= BUSY:
-            text += ", the generator too"
-        figures = (f"server on a CPU {used:.2f} of its {cores} core(s), on one or waiting "
-                   f"{wanted:.2f}; locust's busiest process on a CPU {generator_cpu:.0%} of a "
-                   f"core, on one or waiting {demand:.0%}")  # fmt: skip
+            kind, text = "neither", "neither saturated: both waited on the network or each other"
+        figures = (f"server's workers never idle {busy:.0%} of the time, on a CPU {used:.2f} of "
+                   f"its {cores} core(s); locust never idle {generator:.0%}, on a CPU "
+                   f"{generator_cpu:.0%} of a core")  # fmt: skip
         return kind, f"{text} ({figures})"
 
 
@@ -214,9 +223,10 @@ def verdict(bare: str, ours: str, ratio: float, implied: float) -> str:
         return (f"VERDICT: both servers saturated, on cores other work shared: judged on "
                 f"throughput per server CPU-second, {implied:.2f}x bare uvicorn, target >= "
                 f"{TARGET}x {met} (the rates, {ratio:.2f}x, got unequal CPU)")  # fmt: skip
-    starved = ", ".join(f"{name}: {kind}" for name, kind in (("bare", bare), ("gateway", ours))
+    starved = "; ".join(f"{name}: {'nothing' if kind == 'neither' else 'the ' + kind} saturated"
+                        for name, kind in (("bare", bare), ("gateway", ours))
                         if kind not in ("server", "contended server"))  # fmt: skip
-    return (f"VERDICT: not a server-bound comparison ({starved} saturated, not the server): "
+    return (f"VERDICT: not a server-bound comparison ({starved}): "
             f"the rates say nothing about capacity; server CPU per request implies "
             f"{implied:.2f}x for a server-bound run (target >= {TARGET}x); run it again on a "
             f"quieter machine")  # fmt: skip
