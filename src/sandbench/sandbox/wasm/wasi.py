@@ -2,8 +2,9 @@
 
 wasmtime-py's `WasiConfig.argv` / `.env` setters encode every string and build two ctypes
 arrays per call (about 10 µs for a CGI environment); WASI then copies the strings, so the
-arrays of a given environment are built once and kept (`_environment`, `_arrays`, bounded). The request
-body becomes stdin from memory (`wasi_config_set_stdin_bytes`): no file is written or opened.
+arrays of a given environment are built once and kept (`_environment`, `_arrays`, bounded).
+The request body becomes stdin from memory (`wasi_config_set_stdin_bytes`): no file is
+written or opened.
 
 A string holding a NUL byte is cut there, as by wasmtime-py's setters.
 """
