@@ -36,7 +36,10 @@ Standalone, for a quiet machine (the figures docs/bench.md quotes):
 
 `SANDBENCH_SATURATION_S` (seconds per load test, default 5; the smoke run of `make test`
 takes 1), `SANDBENCH_SATURATION_WORKERS` (default 2) and `SANDBENCH_SATURATION_MODULE`
-(`hello-reactor` or `hello`) change the run.
+(`hello-reactor` or `hello`) change the run; `SANDBENCH_SATURATION_GENERATOR_CORES=K`
+gives the generator the last K cores, as K locust workers in distributed mode (on a
+machine of 4 cores or more, so that locust can outpace bare uvicorn: on one core each it
+costs about as much CPU per request as bare uvicorn does).
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ from .servers import (
 BODIES = {"hello": b"hello from sandbench\n", "hello-reactor": b"hello from a reactor\n"}
 MODULE = os.environ.get("SANDBENCH_SATURATION_MODULE", "hello-reactor")
 WORKERS = int(os.environ.get("SANDBENCH_SATURATION_WORKERS", "2"))
+# More than one: locust's distributed mode, one locust worker per generator core.
+GENERATOR_CORES = int(os.environ.get("SANDBENCH_SATURATION_GENERATOR_CORES", "1"))
 SETTLE_S = 3.0  # after the port answers, for every worker to be listening too
 USERS = 100  # connections at once: enough to keep both workers busy despite latency
 BUSY = 0.85  # of the time a side could run: that side is what limited the rate
@@ -75,11 +80,12 @@ _SAMPLE_S = 0.2
 
 
 def _cores() -> tuple[set[int] | None, set[int] | None]:
-    """(server cores, generator cores); None, None on a single core (nothing to split)."""
+    """(server cores, generator cores: the last GENERATOR_CORES); None, None when there are
+    not more cores than that (nothing to split)."""
     cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
+    if len(cores) <= GENERATOR_CORES:
         return None, None
-    return set(cores[:-1]), {cores[-1]}
+    return set(cores[:-GENERATOR_CORES]), set(cores[-GENERATOR_CORES:])
 
 
 class _Generator:
@@ -139,7 +145,8 @@ class _Side:
     def load(self, seconds: float, servers: set[int]) -> None:
         _, cores = _cores()
         config = LoadTestConfig(url=f"http://127.0.0.1:{self.port}", path=self.path, users=USERS,
-                                rate=20000, duration_s=seconds)  # fmt: skip
+                                rate=20000, duration_s=seconds,
+                                workers=GENERATOR_CORES if GENERATOR_CORES > 1 else 0)  # fmt: skip
         pids = tree(self.process)
         before = thread_times(pids)
         with pinned(cores), _Generator(servers) as generator:  # locust inherits the cores
@@ -258,8 +265,8 @@ def test_gateway_saturation(benchmark, request, tmp_path, capsys):
     benchmark.extra_info.update(gateway_rps=ours.rps, bare_rps=bare.rps, cpu_ratio=cpu)
     servers, _ = _cores()
     cores = len(servers) if servers else os.cpu_count() or 1
-    placement = (f"servers on cores {sorted(servers)}, generator on the last" if servers
-                 else "one core: servers and generator share it")  # fmt: skip
+    placement = (f"servers on cores {sorted(servers)}, generator on {sorted(_cores()[1] or ())}"
+                 if servers else "servers and generator share the cores")  # fmt: skip
     (bare_kind, bare_line), (ours_kind, ours_line) = bare.saturated(cores), ours.saturated(cores)
     with capsys.disabled():
         print(
