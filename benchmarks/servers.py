@@ -52,14 +52,9 @@ def serve_command(module: Path, port: int, cache: Path, workers: int = 1) -> lis
 
 
 def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
-    """User and system CPU of `process` and its children (workers) so far."""
-    root = psutil.Process(process.pid)
-    total = 0.0
-    for each in [root, *root.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            times = each.cpu_times()
-            total += times.user + times.system
-    return total
+    """CPU time of `process` and its children (workers) so far, in the scheduler's
+    nanoseconds (`thread_times`; psutil's user and system times tick in 10 ms)."""
+    return sum(run for run, _ in thread_times(tree(process)).values())
 
 
 @contextlib.contextmanager
@@ -99,3 +94,51 @@ def running(
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def tree(process: subprocess.Popen[bytes]) -> list[int]:
+    """The pids of `process` and its children (a server's workers)."""
+    root = psutil.Process(process.pid)
+    with contextlib.suppress(psutil.Error):
+        return [root.pid, *(child.pid for child in root.children(recursive=True))]
+    return [root.pid]
+
+
+def thread_times(pids: list[int]) -> dict[tuple[int, int], tuple[float, float]]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of every thread of `pids`,
+    keyed (pid, tid), from the scheduler's own accounting (`/proc/PID/task/TID/schedstat`).
+
+    The wait tells a thread starved by other work from an idle one: both run little, only
+    the starved one was waiting to run. A thread that was never idle (on a CPU or waiting
+    for one all the time) had more work than CPU: the side it belongs to was saturated."""
+    found: dict[tuple[int, int], tuple[float, float]] = {}
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                    fields = stat.read().split()
+                found[pid, int(tid)] = (int(fields[0]) / 1e9, int(fields[1]) / 1e9)
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def busy_shares(
+    before: dict[tuple[int, int], tuple[float, float]],
+    after: dict[tuple[int, int], tuple[float, float]],
+    span_s: float,
+) -> dict[int, tuple[float, float]]:
+    """Per process, the share of `span_s` its busiest thread (its event loop) was on a CPU
+    or waiting for one, and the share all its threads were on a CPU, between two
+    `thread_times` readings."""
+    shares: dict[int, tuple[float, float]] = {}
+    for (pid, tid), (run, wait) in after.items():
+        run0, wait0 = before.get((pid, tid), (0.0, 0.0))
+        busy, used = shares.get(pid, (0.0, 0.0))
+        ran = run - run0
+        shares[pid] = (max(busy, (ran + wait - wait0) / span_s), used + ran / span_s)
+    return shares

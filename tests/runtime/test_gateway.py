@@ -221,19 +221,37 @@ def test_a_module_without_permissions_is_called_on_the_event_loop(tmp_path):
     policy = Policy()
     with ExitStack() as stack:
         backend = stack.enter_context(WasmBackend(tmp_path / "cache"))
-        paths = [EXAMPLES / "hello-reactor", EXAMPLES / "host-storage"]
+        paths = [EXAMPLES / "hello-reactor", EXAMPLES / "hello", EXAMPLES / "host-storage"]
         specs = module_specs(paths, policy.defaults.sandbox(), policy.ceilings.sandbox(), stack)
         gateway = stack.enter_context(Gateway(specs, backend, instances=1))
         gateway.start()
         server = stack.enter_context(BackgroundServer(gateway))
         for _ in range(5):
             assert fetch(server.url, "/hello-reactor/")[0] == 200
+            assert fetch(server.url, "/hello/")[0] == 200  # a command module too
         assert fetch(server.url, "/host-storage/")[0] == 200
-        assert gateway.inline_calls("hello-reactor") == (5, 0)
+        assert gateway.inline_calls("hello-reactor") == gateway.inline_calls("hello") == (5, 0)
         # A module with permissions (here storage) always runs on a worker thread.
         assert gateway.inline_calls("host-storage") == (0, 0)
         counted = samples(server.url)
     assert counted[("http_requests_total", (("module", "hello-reactor"), ("status", "200")))] == 5
+
+
+def test_an_inline_call_needs_no_slot_of_the_pool(tmp_path):
+    spec = ModuleSpec("hello", load(EXAMPLES / "hello"), SandboxLimits(timeout_ms=1000), Grants())
+    with started(spec, tmp_path / "cache") as (gateway, url):
+        slots = gateway._pools["hello"].slots
+        held = slots.get_nowait()  # the pool's only slot, as a call on a thread holds it
+        try:
+            answers = [fetch(url, "/hello/") for _ in range(3)]
+        finally:
+            slots.put_nowait(held)
+        inline, _ = gateway.inline_calls("hello")
+    # Answered inline, without the slot (a call cut short only because its thread lost the
+    # core would wait for the slot on a thread: a 503 here, and not counted inline).
+    answered = [body for status, _, body in answers if status == 200]
+    assert answered == [b"hello from sandbench\n"] * inline
+    assert inline >= 1
 
 
 @contextlib.contextmanager

@@ -178,6 +178,27 @@ def test_shares_on_one_file_are_one_bucket(tmp_path):
     assert first.charged == second.charged == 0.75
 
 
+def test_a_shared_bucket_in_credit_is_read_without_its_locks(tmp_path):
+    import fcntl
+
+    clock = Clock()
+    share = CpuShare(500, clock=clock, sleep=clock.sleep, shared=tmp_path / "bucket")
+    other = CpuShare(500, clock=clock, sleep=clock.sleep, shared=tmp_path / "bucket")
+    answers: list[float | None] = []
+    with open(tmp_path / "bucket", "rb") as held:
+        # Another process's lock on the file, as while it charges: a call in credit does
+        # not wait for it (a call in debt would: it reads the level under the lock).
+        fcntl.flock(held, fcntl.LOCK_EX)
+        thread = threading.Thread(target=lambda: answers.append(share.acquire(1000)))
+        thread.start()
+        thread.join(timeout=60)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert answers == [0.0]
+    other.charge(0.75)  # in debt from now on: the level is read and waited on under the locks
+    assert share.acquire(1000) == 500.0
+    assert share.level == 0.0
+
+
 _CHARGER = """
 import sys
 from pathlib import Path

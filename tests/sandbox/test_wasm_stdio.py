@@ -149,6 +149,31 @@ def test_more_requests_than_pool_slots_all_run(backend, make_module):
     assert all(outcome.ok for outcome in outcomes)
 
 
+# Answers what it finds in its memory, then dirties it: byte 77 of its data segment ("A"),
+# a byte of its zero-filled second page and of a page it grows, each shown as "0" when zero.
+_DIRTY = wat.command(
+    """
+  (i32.store8 (i32.const 78) (i32.add (i32.load8_u (i32.const 70000)) (i32.const 48)))
+  (drop (memory.grow (i32.const 1)))
+  (i32.store8 (i32.const 79) (i32.add (i32.load8_u (i32.const 131072)) (i32.const 48)))
+  (drop (call $write (i32.const 1) (i32.const 64) (i32.const 16)))
+  (i32.store8 (i32.const 77) (i32.const 90))
+  (i32.store8 (i32.const 70000) (i32.const 1))
+  (i32.store8 (i32.const 131072) (i32.const 1))""",
+    data=b"Status: 200\n\nA",
+    pages=2,
+)
+
+
+def test_nothing_a_request_leaves_in_linear_memory_reaches_the_next(backend, make_module):
+    """Pool slots are reused (their first MiB zeroed in place rather than unmapped): every
+    request still starts from the module's own initial memory."""
+    result = backend.load(load(make_module(_DIRTY)), LIMITS, Grants())
+    with result.instance as instance:
+        outcomes = [instance.invoke(Request()) for _ in range(5)]
+    assert [o.response.body for o in outcomes if o.ok] == [b"A00"] * 5
+
+
 def test_a_compiled_module_serves_both_engines():
     """The artifact cache is shared by the default and the pooling engine."""
     artifact = wasmtime.Module(engine(), wat.OK).serialize()

@@ -10,7 +10,8 @@ instance serves one call at a time, so concurrency comes from the pool). A reque
 (in the event loop, never in a worker thread) for a free slot of *its* module, so a module
 that stalls or spins only queues its own requests. The call runs in a worker thread (the
 GIL is released while wasm runs), or, for a module whose calls can be bounded and cut short
-without loss, on the event loop's thread first (`runtime.inline`). What a module does wrong becomes that request's 5xx:
+without loss, first on the event loop's thread, on an instance of its own, without taking a
+slot (`runtime.inline`). What a module does wrong becomes that request's 5xx:
 
     timeout violation                  504
     any other violation                502  (trap, cpu, memory, output, protocol, exit, ...)
@@ -43,6 +44,7 @@ from sandbench.sandbox import (
     SandboxLimits,
     ViolationKind,
 )
+from sandbench.sandbox.construct import built
 
 from .inline import Inline
 from .metrics import CONTENT_TYPE, GatewayMetrics
@@ -229,13 +231,22 @@ class Gateway(Closing):
         if body is None:
             return _error(413, f"request body above {self._max_body} bytes")
         # Built without validation: every field comes typed from the ASGI server.
-        request = Request.model_construct(
+        request = built(
+            Request,
+            {},
             method=scope["method"],
             path=path,
             query=scope.get("query_string", b"").decode("latin-1"),
             headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
             body=body,
         )  # fmt: skip
+        inline = pool.inline
+        if inline is not None:  # on an instance of its own: no slot to take or wait for
+            answer, spent_ms = inline.call(request)
+            if answer is not None:
+                self.metrics.record(pool.spec.route, answer)
+                return self._response(answer)
+            self.metrics.spent(pool.spec.route, spent_ms)
         try:
             slot = pool.slots.get_nowait()  # the common case, without wait_for's task
         except asyncio.QueueEmpty:
@@ -256,12 +267,6 @@ class Gateway(Closing):
             slot = await self._load(pool)
             if slot is None:
                 return (*_error(503, pool.error), None)
-        if pool.inline is not None:
-            answer, spent_ms = pool.inline.call(request)
-            if answer is not None:
-                self.metrics.record(pool.spec.route, answer)
-                return (*self._response(answer), slot)
-            self.metrics.spent(pool.spec.route, spent_ms)
         try:
             outcome = await self._run(slot.invoke, request)
         except Exception as exc:  # a host fault: drop this instance, keep serving

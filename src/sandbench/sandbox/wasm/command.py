@@ -23,7 +23,6 @@ other ABIs.
 from __future__ import annotations
 
 import ctypes
-import threading
 import time
 from typing import Any
 
@@ -34,8 +33,8 @@ from wasmtime import _ffi
 from sandbench.sandbox.cgi import cgi_environment
 from sandbench.sandbox.interface import Outcome, Request, Violation, ViolationKind
 
-from .engines import SLOTS
-from .fastcall import raise_failure
+from .engines import SLOTS, Slots
+from .fastcall import LinearMemory, raise_failure
 from .instances import _BaseInstance
 from .store import Spec, instance_pre
 
@@ -48,7 +47,7 @@ _EXTERN_FUNC, _EXTERN_MEMORY = _ffi.WASMTIME_EXTERN_FUNC.value, _ffi.WASMTIME_EX
 class CommandInstance(_BaseInstance):
     """`command` ABI: a fresh store and instance per request."""
 
-    def __init__(self, spec: Spec, slots: threading.BoundedSemaphore) -> None:
+    def __init__(self, spec: Spec, slots: Slots) -> None:
         """`slots`: the pooling engine's, one held per request in flight (engines.py)."""
         super().__init__(spec)
         self._pre = instance_pre(spec)
@@ -73,13 +72,16 @@ class CommandInstance(_BaseInstance):
             self._arm(call, len(request.body))
             instance = _instantiate(self._pre, context)
             instantiate_ms = (time.perf_counter() - call.started) * 1000
+            # Found once per request, for stdio's fd_write (which would look it up at the
+            # first write) and for the memory size at the end.
+            call.poll.memory = _memory(context, instance)
             self._run_start(call.store, context, instance)
-            memory = _memory_size(context, instance)
+            memory = call.poll.memory.size() if call.poll.memory is not None else 0
             if call.stdout.overflowed:
                 violation = self._classify(call, None, memory, "invoke")
             output = call.stdout.getvalue()
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
-            memory = _memory_size(context, instance) if instance is not None else 0
+            memory = _memory_size(context, instance, call.poll.memory)
             phase = "instantiate" if instance is None else "invoke"
             violation = self._classify(call, exc, memory, phase)
         try:
@@ -141,16 +143,29 @@ def _export(context: Any, instance: Any, name: bytes) -> Any:
 
 def _call_nullary(context: Any, func: Any) -> None:
     """Call a `() -> ()` function without wasmtime-py's per-call type look-up."""
-    slots = (ffi.wasmtime_val_raw_t * 1)()
     trap = ctypes.POINTER(ffi.wasm_trap_t)()
-    error = ffi.wasmtime_func_call_unchecked(
-        context, ctypes.byref(func), slots, 1, ctypes.byref(trap)
-    )
+    error = _call_unchecked(context, ctypes.byref(func), _NO_VALUES, 1, ctypes.byref(trap))
     raise_failure(error, trap)
 
 
-def _memory_size(context: Any, instance: Any) -> int:
+# wasmtime-py's ctypes function itself, without its wrapper's Python frame; and the value
+# array of a `() -> ()` call, which has nothing to read or write in it: one for all calls.
+_call_unchecked = ffi._wasmtime_func_call_unchecked
+_NO_VALUES = (ffi.wasmtime_val_raw_t * 1)()
+
+
+def _memory(context: Any, instance: Any) -> LinearMemory | None:
+    """The instance's exported `memory`, or None (a module without one traps at its first
+    write to stdout, as with WASI's `fd_write`)."""
     memory = _export(context, instance, _MEMORY)
     if memory is None or memory.kind != _EXTERN_MEMORY:
+        return None
+    return LinearMemory(context, memory.of.memory)
+
+
+def _memory_size(context: Any, instance: Any, memory: LinearMemory | None) -> int:
+    """The memory size after a failure: 0 before instantiation, else the exported memory's."""
+    if instance is None:
         return 0
-    return int(ffi.wasmtime_memory_data_size(context, ctypes.byref(memory.of.memory)))
+    found = memory or _memory(context, instance)
+    return found.size() if found is not None else 0

@@ -7,6 +7,13 @@ and 15 µs to drop the store of the hello example here. wasmtime's pooling alloc
 reserves slots once, when the engine is made, and reuses them (about 3.5 and 5 µs).
 wasmtime-py 50 does not expose it, so it is set through the C API
 (`wasmtime_pooling_allocation_*`, wasmtime-py's private `_bindings`, pinned major version).
+A freed slot's linear memory is reset in place up to `KEEP_RESIDENT` bytes (its tables up
+to a 16th of that): a memset, where unmapping cost a madvise per request and page faults
+in the next one; what lies beyond is unmapped `DECOMMIT_BATCH` slots at a time. Either way
+a request sees only the module's initial memory (tests/sandbox/test_wasm_stdio.py checks
+that a dirtied data segment, zero page and grown page come back fresh). What stays resident
+is what requests touched, at most 1 MiB and 256 KiB of tables per slot that ever ran one
+(wasmtime reuses a module's warm slots first: about as many as requests run at once).
 
 Only command modules use a pooling engine (`engine(pooling=True)`): reactors and
 components keep instances alive, and a component needs many slots. Both engines have the
@@ -17,15 +24,17 @@ The pool's sizes bound what one backend runs at once: `SLOTS` command requests i
 memory up to 4 GiB (wasm32's most), tables up to `TABLE_ELEMENTS` entries and instance
 state up to `INSTANCE_BYTES` (a module past these fails to instantiate, naming wasmtime's
 limit). A request waits for a free slot (`CommandEngine.slots`) rather than fail for want
-of one. The reservation is address space, not memory: about 0.5 TiB per pooling engine.
+of one; the free slots are counted in C (`Slots`: a `threading.BoundedSemaphore`'s
+condition variable cost 2-3 µs of Python per request). The reservation is address space,
+not memory: about 0.5 TiB per pooling engine.
 wasmtime aborts the process when it cannot reserve it, so under a finite `RLIMIT_AS`
 (`ulimit -v`) command modules use the default allocator instead (`command_engine`).
 """
 
 from __future__ import annotations
 
+import queue
 import resource
-import threading
 from dataclasses import dataclass, field
 
 import wasmtime
@@ -41,6 +50,7 @@ __all__ = [
     "SLOTS",
     "TABLE_ELEMENTS",
     "CommandEngine",
+    "Slots",
     "command_engine",
     "core_linker",
     "engine",
@@ -49,6 +59,8 @@ __all__ = [
 SLOTS = 128
 TABLE_ELEMENTS = 1 << 17
 INSTANCE_BYTES = 16 << 20
+KEEP_RESIDENT = 1 << 20
+DECOMMIT_BATCH = 16
 _MEMORY_BYTES = 1 << 32
 
 
@@ -69,6 +81,13 @@ def engine(*, pooling: bool = False) -> wasmtime.Engine:
             ffi.wasmtime_pooling_allocation_config_max_tables_per_module_set(pool, 4)
             ffi.wasmtime_pooling_allocation_config_table_elements_set(pool, TABLE_ELEMENTS)
             ffi.wasmtime_pooling_allocation_config_max_core_instance_size_set(pool, INSTANCE_BYTES)
+            # A freed slot's first KEEP_RESIDENT bytes are reset in place (zeroed, the
+            # module's image restored) instead of unmapped, and the rest is unmapped in
+            # batches: no madvise per request and no page faults on the next one.
+            keep = KEEP_RESIDENT
+            ffi.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pool, keep)
+            ffi.wasmtime_pooling_allocation_config_table_keep_resident_set(pool, keep // 16)
+            ffi.wasmtime_pooling_allocation_config_decommit_batch_size_set(pool, DECOMMIT_BATCH)
             ffi.wasmtime_pooling_allocation_strategy_set(config.ptr(), pool)
         finally:
             ffi.wasmtime_pooling_allocation_config_delete(pool)
@@ -90,16 +109,36 @@ def core_linker(on: wasmtime.Engine) -> wasmtime.Linker:
     return linker
 
 
+class Slots:
+    """A semaphore of `count` slots whose counting is C code: the free slots are tokens in a
+    `queue.SimpleQueue` (taken and put back without a Python-level lock or condition)."""
+
+    def __init__(self, count: int) -> None:
+        self._free: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(count):
+            self._free.put(None)
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Take a slot, waiting for one (at most `timeout` s) when `blocking`; whether taken."""
+        try:
+            self._free.get(blocking, timeout)
+        except queue.Empty:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give back a slot taken by `acquire` (and only such a slot)."""
+        self._free.put(None)
+
+
 @dataclass(frozen=True)
 class CommandEngine:
-    """The pooling engine of command modules, its linker, and one semaphore count per
-    request the pool can hold at once."""
+    """The pooling engine of command modules, its linker, and one slot per request the
+    pool can hold at once."""
 
     engine: wasmtime.Engine
     linker: wasmtime.Linker
-    slots: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(SLOTS)
-    )
+    slots: Slots = field(default_factory=lambda: Slots(SLOTS))
 
 
 def command_engine() -> CommandEngine:

@@ -7,7 +7,8 @@ So the backend links this `fd_write` in place of WASI's, as a raw unchecked host
 (`wasmtime_linker_define_func_unchecked`; hostcall.py's general trampoline costs some 7 µs
 more a write): it copies what a module writes to descriptors 1 and 2 from linear memory
 straight into the capped sinks of the call in progress (`PollState.stdout` / `stderr`,
-poll.py), in the calling thread. The guest's memory is looked up once per store.
+poll.py), in the calling thread. The guest's memory is looked up once per store (a command
+request hands it over found: command.py).
 
 - stdout past `limits.output` answers `EFBIG` and the call ends with an `output` violation;
   stderr past its cap is counted and dropped (`CappedOutput`);

@@ -2,8 +2,9 @@
 
 wasmtime-py's `WasiConfig.argv` / `.env` setters encode every string and build two ctypes
 arrays per call (about 10 µs for a CGI environment); WASI then copies the strings, so the
-arrays of a given environment are built once and kept (`_arrays`, bounded). The request
-body becomes stdin from memory (`wasi_config_set_stdin_bytes`): no file is written or opened.
+arrays of a given environment are built once and kept (`_environment`, `_arrays`, bounded).
+The request body becomes stdin from memory (`wasi_config_set_stdin_bytes`): no file is
+written or opened.
 
 A string holding a NUL byte is cut there, as by wasmtime-py's setters.
 """
@@ -30,7 +31,7 @@ def wasi_config(name: str, env: list[tuple[str, str]], stdin: bytes = b"") -> wa
     argv = _arrays((name,))
     if not ffi.wasi_config_set_argv(pointer, 1, argv[0]):
         raise wasmtime.WasmtimeError("failed to configure argv")
-    names, values = _arrays(tuple(n for n, _ in env)), _arrays(tuple(v for _, v in env))
+    names, values = _environment(tuple(env))
     if not ffi.wasi_config_set_env(pointer, len(env), names[0], values[0]):
         raise wasmtime.WasmtimeError("failed to configure environment")
     if stdin:
@@ -38,6 +39,13 @@ def wasi_config(name: str, env: list[tuple[str, str]], stdin: bytes = b"") -> wa
         ffi.wasm_byte_vec_new(ctypes.byref(vector), len(stdin), _bytes(stdin))
         ffi.wasi_config_set_stdin_bytes(pointer, ctypes.byref(vector))  # takes the copy
     return wasi
+
+
+@functools.lru_cache(maxsize=512)
+def _environment(env: tuple[tuple[str, str], ...]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """The names' and the values' arrays of `env` (one look-up per request, where two
+    tuples built and looked up per request cost twice as much)."""
+    return _arrays(tuple(n for n, _ in env)), _arrays(tuple(v for _, v in env))
 
 
 @functools.lru_cache(maxsize=512)
