@@ -14,7 +14,10 @@ VERDICT line says so. Both servers run side by side and are loaded bare, gateway
 gateway, bare. Printed, gateway /
 bare: achieved requests per second, and server CPU per request (the scheduler's on-CPU
 time of every server thread over the tests; steady under load, whatever else runs) with
-the throughput ratio it implies for a server-bound run (bare CPU / gateway CPU).
+the throughput ratio it implies for a server-bound run (bare CPU / gateway CPU). Under
+a quota, also the CPU each server uses unloaded (measured for IDLE_S before the tests:
+the gateway's timers and threads) and an estimate of the ratio on the servers' whole
+cores: a quota weighs that fixed CPU more than a core does.
 
 A rate is a server's capacity only when the server was the bottleneck, so for each side
 the benchmark says what saturated, from the scheduler's accounting of each thread over the
@@ -74,6 +77,7 @@ from .cpu_quota import CpuQuota, cpu_quota
 from .servers import (
     bare_command,
     busy_shares,
+    cpu_seconds,
     free_port,
     pinned,
     running,
@@ -91,6 +95,7 @@ GENERATOR_CORES = int(os.environ.get("SANDBENCH_SATURATION_GENERATOR_CORES", "1"
 # the servers, not locust, are what limits the rate on both sides.
 QUOTA = float(os.environ.get("SANDBENCH_SATURATION_QUOTA", "0.35"))
 SETTLE_S = 3.0  # after the port answers, for every worker to be listening too
+IDLE_S = 2.0  # then, unloaded: the CPU a server uses doing nothing (timers, threads)
 USERS = 100  # connections at once: enough to keep both workers busy despite latency
 BUSY = 0.85  # of the time a side could run: that side is what limited the rate
 TARGET = 0.7  # issue 17: the gateway at least 0.7x bare uvicorn's throughput
@@ -162,8 +167,10 @@ class _Side:
         self.throttled = 0  # periods of its quota it ran out of quota in, over the tests
         self.results: list[LoadTestResult] = []
         self.run_s = 0.0
+        self.window_s = 0.0  # seconds run_s was measured over (locust's start-up included)
         self.busy: list[float] = []  # per test: the least busy worker's event loop
         self.generator: list[tuple[float, float]] = []
+        self.idle = 0.0  # CPU-seconds a second it used unloaded
 
     def load(self, seconds: float, servers: set[int]) -> None:
         _, cores = _cores()
@@ -171,11 +178,13 @@ class _Side:
                                 rate=20000, duration_s=seconds,
                                 workers=GENERATOR_CORES if GENERATOR_CORES > 1 else 0)  # fmt: skip
         pids = tree(self.process)
+        start = time.monotonic()
         before = thread_times(pids)
         throttled = self.quota.throttling()[1] if self.quota else 0
         with pinned(cores), _Generator(servers) as generator:  # locust inherits the cores
             result = run_load_test(config)
         after = thread_times(pids)
+        self.window_s += time.monotonic() - start
         if self.quota:
             self.throttled += self.quota.throttling()[1] - throttled
         self.results.append(result)
@@ -203,6 +212,13 @@ class _Side:
     @property
     def cpu_per_request(self) -> float:
         return self.run_s / self.requests
+
+    def capacity(self, cores: float) -> float:
+        """Requests a second it would serve with `cores` of CPU: what is left after its
+        unloaded CPU, at the CPU a request costs beyond that (an estimate: it assumes that
+        cost stays as measured)."""
+        beyond = (self.run_s - self.idle * self.window_s) / self.requests
+        return (cores - self.idle) / beyond
 
     def saturated(self, cores: int) -> tuple[str, str]:
         """(what saturated: "server", "contended server", "generator" or "neither", and the
@@ -234,7 +250,8 @@ class _Side:
         held = (f"its quota of {allowance:.2f} core, out of quota in {self.throttled} "
                 f"periods of {sent:.0f} sending" if self.quota else f"its {cores} core(s)")  # fmt: skip
         figures = (f"server's workers never idle {busy:.0%} of the time, on a CPU {used:.0%} of "
-                   f"{held}; locust never idle {generator:.0%}, on a CPU "
+                   f"{held}, unloaded {self.idle * 1000:.0f} ms a second; locust never idle "
+                   f"{generator:.0%}, on a CPU "
                    f"{generator_cpu:.0%} of a core")  # fmt: skip
         return kind, f"{text} ({figures})"
 
@@ -277,6 +294,10 @@ def _both(tmp_path: Path, seconds: float) -> tuple[_Side, _Side, str]:
             _confined(ours_process, ours_quota)
             bare = _Side("bare", bare_process, bare_port, "/", bare_quota)
             ours = _Side("gateway", ours_process, ours_port, f"/{MODULE}/", ours_quota)
+            before = cpu_seconds(bare_process), cpu_seconds(ours_process)
+            time.sleep(IDLE_S)
+            bare.idle = (cpu_seconds(bare_process) - before[0]) / IDLE_S
+            ours.idle = (cpu_seconds(ours_process) - before[1]) / IDLE_S
             server_pids = set(tree(bare_process) + tree(ours_process))
             for side in (bare, ours, ours, bare):
                 side.load(seconds, server_pids)
@@ -343,6 +364,12 @@ def test_gateway_saturation(benchmark, request, tmp_path, capsys):
             f"{placement}; load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} "
             f"after)"
         )
+        if not why:  # a quota weighs the CPU a server uses unloaded more than a core does
+            print(f"  estimate on the {cores} server core(s) without a quota (the CPU a request "
+                  f"costs beyond the unloaded CPU): {ours.capacity(cores):.0f} / "
+                  f"{bare.capacity(cores):.0f} req/s = "
+                  f"{ours.capacity(cores) / bare.capacity(cores):.2f}x, at the quota "
+                  f"{ours.capacity(QUOTA) / bare.capacity(QUOTA):.2f}x")  # fmt: skip
         print(f"  gateway: {ours_line}")
         print(f"  bare:    {bare_line}")
         quota = f"{QUOTA:.2f} of a core each" if not why else ""
