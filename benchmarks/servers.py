@@ -16,6 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from .cpu_quota import CpuQuota
+
 BARE_APP = """
 BODY = {body!r}
 
@@ -73,14 +75,21 @@ def pinned(cpus: set[int] | None) -> Iterator[None]:
 
 @contextlib.contextmanager
 def running(
-    command: list[str], port: int, cwd: Path, cpus: set[int] | None = None
+    command: list[str],
+    port: int,
+    cwd: Path,
+    cpus: set[int] | None = None,
+    quota: CpuQuota | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` (on `cpus`, when given) until the block ends, once it accepts
-    connections on `port`."""
+    """Run `command` (on `cpus`, in the cgroup `quota`, when given) until the block ends,
+    once it accepts connections on `port`."""
     with pinned(cpus):
         process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,  # noqa: S603
                                    stderr=subprocess.DEVNULL)  # fmt: skip
     try:
+        if quota is not None:
+            # Moved in while the interpreter starts, before it spawns workers: they inherit.
+            quota.add(process.pid)
         deadline = time.monotonic() + 30
         while True:
             try:
