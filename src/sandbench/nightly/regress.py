@@ -53,6 +53,7 @@ __all__ = [
     "detect",
     "judge_series",
     "judged_metrics",
+    "night_intervals",
     "night_value",
 ]
 
@@ -136,13 +137,36 @@ def night_value(result: CellResult, metric: str, t: Thresholds | None = None) ->
     return NightValue(value=math.log(statistics.median(new)), paired=False)
 
 
+def night_intervals(result: CellResult, t: Thresholds | None = None) -> dict[str, Shift]:
+    """Per metric of `result` (not the `baseline:` ones), the night's paired ratio
+    candidate/baseline with its interval, where it is bounded (`night_value`)."""
+    out = {}
+    for metric in result.samples:
+        value = None if metric.startswith(BASELINE_PREFIX) else night_value(result, metric, t)
+        if value is not None and value.interval is not None:
+            ratio = value.interval
+            if ratio.half_width < math.inf:
+                out[metric] = Shift(
+                    estimate=math.exp(ratio.estimate), low=math.exp(ratio.low),
+                    high=math.exp(ratio.high),
+                )  # fmt: skip
+    return out
+
+
 def judge_series(
-    runs: Sequence[str], values: Sequence[float], metric: str, t: Thresholds | None = None
+    runs: Sequence[str],
+    values: Sequence[float],
+    metric: str,
+    t: Thresholds | None = None,
+    lows: Sequence[float] | None = None,
 ) -> Judgement | None:
     """Judge a metric's nightly values (oldest first, log scale); None without a change point.
 
     Only the last `lookback` nights are searched. The step is the nights after the newest
-    change point against those before it (back to the previous change point).
+    change point against those before it (back to the previous change point). `lows`, when
+    given, are the nights' own interval lower bounds (log, paired nights; -inf where a
+    night has none): then every night since the change point must clear the nights before
+    it by `min_effect` with its whole interval, not only with its estimate.
     """
     t = t or Thresholds()
     runs, values = list(runs)[-t.lookback :], list(values)[-t.lookback :]
@@ -155,7 +179,10 @@ def judge_series(
     step = step_interval(before, after, t.confidence)
     nights_after = len(after)
     # persisting: every night since the change point is above the nights before it
-    persists = min(after) - statistics.median(before) > math.log1p(t.min_effect)
+    floor = statistics.median(before) + math.log1p(t.min_effect)
+    persists = min(after) > floor
+    if lows is not None:
+        persists = persists and min(list(lows)[-t.lookback :][newest.index :]) > floor
     regressed = (
         t.min_after <= nights_after <= t.max_after
         and persists
@@ -223,13 +250,14 @@ def _performance(new: CellResult, before: list[CellResult], t: Thresholds) -> li
         tonight = night_value(new, metric, t)
         if tonight is None:
             continue
-        runs, values = [], []
+        runs, values, lows = [], [], []
         for past in [*before, new]:
             value = night_value(past, metric, t)
             if value is not None and value.paired == tonight.paired:
                 runs.append(past.run_id)
                 values.append(value.value)
-        judgement = judge_series(runs, values, metric, t)
+                lows.append(value.interval.low if value.interval else -math.inf)
+        judgement = judge_series(runs, values, metric, t, lows if tonight.paired else None)
         if judgement is None or not judgement.regressed:
             continue
         judgement = _with_night(judgement, tonight)
