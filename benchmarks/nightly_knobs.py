@@ -3,7 +3,7 @@
 A planted slowdown must be work the module really does, not an edited number. Each rate
 module gets a knob that makes it do more of something, and a version per effect (+10, +20,
 +50 %) whose knob is set so the extra work costs that share of the module's own judged
-per-call cost (CPU time for WASM, the wall clock for the container):
+per-call cost (CPU time: a WASM call's thread clock, the container's cgroup CPU per request):
 
 - the hand-written WAT modules (hello, hello-reactor, host-log, host-storage): their
   handler first runs a loop of N multiply-adds (`$__burn`, wrapped around the exported
@@ -153,7 +153,7 @@ def knobbed_modules(sources: dict[str, Path]) -> list[Knobbed]:
             Knobbed(name, _order(sources[name]), BASE_LINES, cap * 3 // 4, cap, "health.cpu_ms")
         )
     container = _python_burner(sources["pricing-container"])
-    out.append(Knobbed("pricing-container", container, 0, 200_000, 10**8, "health.latency_ms"))
+    out.append(Knobbed("pricing-container", container, 0, 200_000, 10**8, "health.cpu_ms"))
     return out
 
 
