@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench._camel import CAMEL
 
-from .models import CPU, LATENCY, CellResult
+from .models import CPU, LATENCY, CellResult, Pairing
 from .stats import Shift, e_divisive, log_shift, paired_shift, step_interval
 from .store import HistoryStore
 
@@ -102,6 +102,7 @@ class Judgement(BaseModel):
     night_ratio: float | None = None
     night_low: float | None = None
     night_high: float | None = None
+    night_pairing: str = Field(default="", description="how tonight was paired, in words")
     regressed: bool
 
 
@@ -260,7 +261,7 @@ def _performance(new: CellResult, before: list[CellResult], t: Thresholds) -> li
         judgement = judge_series(runs, values, metric, t, lows if tonight.paired else None)
         if judgement is None or not judgement.regressed:
             continue
-        judgement = _with_night(judgement, tonight)
+        judgement = _with_night(judgement, tonight, new.pairing)
         out.append(
             _regression(new, "performance", describe(judgement), metric=metric, judgement=judgement)
         )
@@ -280,11 +281,15 @@ def judged_metrics(result: CellResult) -> list[str]:
     )
 
 
-def _with_night(judgement: Judgement, tonight: NightValue) -> Judgement:
+def _with_night(judgement: Judgement, tonight: NightValue, pairing: Pairing | None) -> Judgement:
     if tonight.interval is None:
         return judgement
+    how = ""
+    if pairing is not None and pairing.unit == "block":
+        how = f"{pairing.pairs} blocks of {pairing.calls} alternated calls a side, {pairing.cpu}"
     return judgement.model_copy(
         update={
+            "night_pairing": how,
             "paired": True,
             "night_ratio": math.exp(tonight.interval.estimate),
             "night_low": math.exp(tonight.interval.low),
@@ -305,4 +310,6 @@ def describe(j: Judgement) -> str:
             f"; tonight x{j.night_ratio:.2f} the baseline "
             f"(95% CI {j.night_low:.2f}-{j.night_high:.2f})"
         )
+    if j.night_pairing:
+        text += f" over {j.night_pairing}"
     return text
