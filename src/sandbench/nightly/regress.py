@@ -3,11 +3,11 @@
 Performance is judged in two stages (docs/nightly.md has the measured rates):
 
 1. **Each night, paired.** When the config names a baseline (the last known-good artifact)
-   for a module, the runner interleaves it with the candidate in the same worker, round by
-   round, so the machine's state that night cancels out. The night's value of a metric is
-   the paired difference: with at least `min_pairs` rounds, the one-sample Hodges-Lehmann
-   estimate of the rounds' log(candidate median / baseline median) with its signed-rank
-   95 % interval (`stats.paired_shift`; a round is the unit, because runs of one module
+   for a module, the worker loads it beside the candidate and alternates their calls in
+   blocks (`pairing = "calls"`; or interleaves whole checks round by round), so the
+   machine's state that night cancels out. The night's value of a metric is the paired
+   difference: with at least `min_pairs` blocks or rounds, the one-sample Hodges-Lehmann
+   estimate of their log(candidate / baseline) with its signed-rank 95 % interval (`stats.paired_shift`; a round is the unit, because runs of one module
    differ by tens of per cent from one another while calls within a run do not: pooling
    calls would count one run's bias as many samples). With fewer rounds, the
    Hodges-Lehmann shift of log(candidate) over log(baseline) samples (`stats.log_shift`).
@@ -18,13 +18,15 @@ Performance is judged in two stages (docs/nightly.md has the measured rates):
    is known, not news), every night since it is above the median of the nights before it
    (back to the previous change point) by `min_effect`, and the step's interval
    (`stats.step_interval`: its noise scale is the robust spread of the nights before)
-   lies wholly above `1 + min_effect`. One noisy night cannot alarm: it is never two
+   lies wholly above `1 + min_effect`; for paired nights every night since the change
+   point must also be above the nights before it with its own interval's lower bound. One noisy night cannot alarm: it is never two
    nights, and the night after it is not high.
 
 Both per-call metrics are recorded (`health.latency_ms`, the wall clock; `health.cpu_ms`,
 the CPU time the sandbox measured per call), and a cell's alarms are judged on its
 `primary` one: CPU time for a WASM cell (the calling thread's own clock, which a busy
-neighbour does not move), the wall clock for a container. Other metrics (the cold load)
+neighbour does not move) and for a container paired by calls (its cgroup's CPU per
+request over a block), the wall clock for another container. Other metrics (the cold load)
 are judged each on its own, and an alarm names its metric. A history written before
 `primary` existed judges every metric.
 """
@@ -166,8 +168,10 @@ def judge_series(
     Only the last `lookback` nights are searched. The step is the nights after the newest
     change point against those before it (back to the previous change point). `lows`, when
     given, are the nights' own interval lower bounds (log, paired nights; -inf where a
-    night has none): then every night since the change point must clear the nights before
-    it by `min_effect` with its whole interval, not only with its estimate.
+    night has none): then every night since the change point must also be above the nights
+    before it with its whole interval (a significant rise that night, not only a high
+    estimate); the practical size, `min_effect`, is asked of the estimates and of the
+    step's interval.
     """
     t = t or Thresholds()
     runs, values = list(runs)[-t.lookback :], list(values)[-t.lookback :]
@@ -180,10 +184,10 @@ def judge_series(
     step = step_interval(before, after, t.confidence)
     nights_after = len(after)
     # persisting: every night since the change point is above the nights before it
-    floor = statistics.median(before) + math.log1p(t.min_effect)
-    persists = min(after) > floor
+    centre = statistics.median(before)
+    persists = min(after) > centre + math.log1p(t.min_effect)
     if lows is not None:
-        persists = persists and min(list(lows)[-t.lookback :][newest.index :]) > floor
+        persists = persists and min(list(lows)[-t.lookback :][newest.index :]) > centre
     regressed = (
         t.min_after <= nights_after <= t.max_after
         and persists
