@@ -338,8 +338,9 @@ def test_regression_rates_on_real_nights(tmp_path, cache, capsys):
     lines.append(f"harness: {time.monotonic() - began:.0f} s in all (calibration, nights, judging)")
     with capsys.disabled():
         print("\n".join(lines))
-    judged = {r.primary for r in results if r.status.rank < 3}
-    assert judged == {"health.cpu_ms"}  # WASM cells and the container, both paired by blocks
-    assert all(r.pairing and r.pairing.unit == "block" for r in results if r.status.rank < 3)
+    reported = [r for r in results if r.status.rank < 3]
+    paired = [r for r in reported if r.pairing and r.pairing.pairs]
+    assert {r.primary for r in paired} == {"health.cpu_ms"}  # WASM cells and the container
+    assert len(paired) >= len(reported) * 19 // 20  # a night unpaired is rare, not the rule
     assert {k for k, _, _ in series} == {"judged", "latency"}
     assert len(missing) <= len(results) // 20  # a rare host fault, not a broken harness
