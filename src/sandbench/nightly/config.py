@@ -14,7 +14,7 @@ interleave = 8          # cells per interleaving window (a window finishes befor
 pairing = "calls"       # with a [baselines] artifact: "calls" (both loaded side by side, their
                         # calls alternated in blocks) or "rounds" (whole checks, ABBA rounds)
 pair_calls = 8          # calls per side in a block ("calls" pairing)
-max_blocks = 400        # at most this many blocks a cell (and at most cell_budget seconds)
+max_blocks = 400        # at most this many blocks a cell (and cell_budget seconds of blocks)
 cell_timeout = 120      # seconds of wall clock per cell; the worker is killed past it
 store = "nightly.db"    # SQLite file, or a postgresql:// URL
 
