@@ -160,18 +160,19 @@ def knobbed_modules(sources: dict[str, Path]) -> list[Knobbed]:
     return out
 
 
-def _step(module: Knobbed, knob: int, scratch: Path, cache: Path) -> float:
+def _step(module: Knobbed, knob: int, scratch: Path, cache: Path, precision: float) -> float:
     """The probe version's cost over the baseline's, measured as the nights measure: both
     loaded side by side, their calls alternated in blocks (`pipeline.paired`), until the
-    ratio's 95 % interval is within about +-1 % (or 400 blocks, or 20 s)."""
+    ratio's 95 % interval is within about +-`precision` (or 400 blocks, or 2000 x
+    `precision` seconds: 20 s at 1 %)."""
     folders = []
     for version in (knob, module.base):
         folder = scratch / f"{module.name}-calibrate-{version}"
         module.make(folder, version)
         folders.append(folder)
-    plan = PairedPlan(max_blocks=400, max_seconds=20.0)
-    session = paired(*folders, lambda d: paired_shift(d).half_width <= 0.01, cache_dir=cache,
-                     plan=plan)  # fmt: skip
+    plan = PairedPlan(max_blocks=400, max_seconds=2000 * precision)
+    session = paired(*folders, lambda d: paired_shift(d).half_width <= precision,
+                     cache_dir=cache, plan=plan)  # fmt: skip
     for folder in folders:
         shutil.rmtree(folder)
     if not session.pairs:
@@ -179,7 +180,13 @@ def _step(module: Knobbed, knob: int, scratch: Path, cache: Path) -> float:
     return math.exp(paired_shift([math.log(c / b) for c, b in session.pairs["cpu"]]).estimate)
 
 
-def calibrate(module: Knobbed, effects: tuple[float, ...], scratch: Path, cache: Path) -> None:
+def calibrate(
+    module: Knobbed,
+    effects: tuple[float, ...],
+    scratch: Path,
+    cache: Path,
+    precision: float = 0.01,
+) -> None:
     """Set `module.knobs` so that each version costs about (1 + effect) x the baseline.
 
     The cost ratio to the baseline is measured paired (`_step`), first at the probe's
@@ -190,7 +197,7 @@ def calibrate(module: Knobbed, effects: tuple[float, ...], scratch: Path, cache:
     """
     knob = module.probe
     for _ in range(2):
-        slope = (_step(module, knob, scratch, cache) - 1) / (knob - module.base)
+        slope = (_step(module, knob, scratch, cache, precision) - 1) / (knob - module.base)
         if slope <= 0:
             raise RuntimeError(f"{module.name}: its knob does not cost anything measurable")
         knob = min(module.base + max(round(max(effects) / slope), 1), module.cap)
