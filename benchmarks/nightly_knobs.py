@@ -3,7 +3,7 @@
 A planted slowdown must be work the module really does, not an edited number. Each rate
 module gets a knob that makes it do more of something, and a version per effect (+10, +20,
 +50 %) whose knob is set so the extra work costs that share of the module's own judged
-per-call cost (CPU time for WASM, the wall clock for the container):
+per-call cost (CPU time: a WASM call's thread clock, the container's cgroup CPU per request):
 
 - the hand-written WAT modules (hello, hello-reactor, host-log, host-storage): their
   handler first runs a loop of N multiply-adds (`$__burn`, wrapped around the exported
@@ -15,24 +15,27 @@ per-call cost (CPU time for WASM, the wall clock for the container):
   health request is an order of K lines, which they parse, validate and price line by
   line; the baseline prices 4 lines.
 
-Calibration (`calibrate`) measures the judged cost at the baseline's knob and at a large
-knob in this process, fits a line, and sets each version's knob to baseline + effect x
-cost / slope. The step a version really makes is measured again every night (the harness
+Calibration (`calibrate`) measures the cost of a large knob over the baseline's the way
+the nights do (both loaded side by side, calls alternated in blocks: `pipeline.paired`),
+takes the extra cost as linear in the knob, and sets each version's knob to baseline +
+effect / (relative slope). The step a version really makes is measured again every night (the harness
 prints its median), so a calibration that is off shows.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbench.bench.paired import PairedPlan
 from sandbench.manifests import load
-from sandbench.pipeline import check
+from sandbench.nightly.stats import paired_shift
+from sandbench.pipeline import paired
 
 __all__ = ["Knobbed", "calibrate", "knobbed_modules"]
 
@@ -153,35 +156,51 @@ def knobbed_modules(sources: dict[str, Path]) -> list[Knobbed]:
             Knobbed(name, _order(sources[name]), BASE_LINES, cap * 3 // 4, cap, "health.cpu_ms")
         )
     container = _python_burner(sources["pricing-container"])
-    out.append(Knobbed("pricing-container", container, 0, 200_000, 10**8, "health.latency_ms"))
+    out.append(Knobbed("pricing-container", container, 0, 200_000, 10**8, "health.cpu_ms"))
     return out
 
 
-def _cost(folder: Path, metric: str, cache: Path) -> float:
-    report = check(folder, calls=60, warm_runs=1, cache_dir=cache)
-    if report.health is None:
-        raise RuntimeError(f"{folder}: no health calls ({report.reasons})")
-    samples = (
-        report.health.cpu_samples_ms if metric.endswith("cpu_ms") else report.health.samples_ms
-    )
-    return statistics.median(samples)
+def _step(module: Knobbed, knob: int, scratch: Path, cache: Path, precision: float) -> float:
+    """The probe version's cost over the baseline's, measured as the nights measure: both
+    loaded side by side, their calls alternated in blocks (`pipeline.paired`), until the
+    ratio's 95 % interval is within about +-`precision` (or 400 blocks, or 2000 x
+    `precision` seconds: 20 s at 1 %)."""
+    folders = []
+    for version in (knob, module.base):
+        folder = scratch / f"{module.name}-calibrate-{version}"
+        module.make(folder, version)
+        folders.append(folder)
+    plan = PairedPlan(max_blocks=400, max_seconds=2000 * precision)
+    session = paired(*folders, lambda d: paired_shift(d).half_width <= precision,
+                     cache_dir=cache, plan=plan)  # fmt: skip
+    for folder in folders:
+        shutil.rmtree(folder)
+    if not session.pairs:
+        raise RuntimeError(f"{module.name}: calibration failed ({session.failure})")
+    return math.exp(paired_shift([math.log(c / b) for c, b in session.pairs["cpu"]]).estimate)
 
 
-def calibrate(module: Knobbed, effects: tuple[float, ...], scratch: Path, cache: Path) -> None:
+def calibrate(
+    module: Knobbed,
+    effects: tuple[float, ...],
+    scratch: Path,
+    cache: Path,
+    precision: float = 0.01,
+) -> None:
     """Set `module.knobs` so that each version costs about (1 + effect) x the baseline.
 
-    The cost at the baseline's knob and at the probe's is the median of three in-process
-    checks of 60 calls each (a line through two medians); a knob is capped at `module.cap`.
+    The cost ratio to the baseline is measured paired (`_step`), first at the probe's
+    knob, then again at the knob that line puts at the largest effect (the extra cost is
+    not quite linear in the knob: measured, a large probe under-predicted the +20 % knob's
+    step by up to half); the extra cost is taken as linear between the baseline and that
+    second point. A knob is capped at `module.cap`.
     """
-    costs = {}
-    for knob in (module.base, module.probe):
-        folder = scratch / f"{module.name}-calibrate-{knob}"
-        module.make(folder, knob)
-        costs[knob] = statistics.median(_cost(folder, module.metric, cache) for _ in range(3))
-        shutil.rmtree(folder)
-    slope = (costs[module.probe] - costs[module.base]) / (module.probe - module.base)
-    if slope <= 0:
-        raise RuntimeError(f"{module.name}: its knob does not cost anything measurable {costs}")
+    knob = module.probe
+    for _ in range(2):
+        slope = (_step(module, knob, scratch, cache, precision) - 1) / (knob - module.base)
+        if slope <= 0:
+            raise RuntimeError(f"{module.name}: its knob does not cost anything measurable")
+        knob = min(module.base + max(round(max(effects) / slope), 1), module.cap)
     for effect in effects:
-        extra = round(effect * costs[module.base] / slope)
+        extra = round(effect / slope)
         module.knobs[effect] = min(module.base + max(extra, 1), module.cap)

@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,8 @@ NIGHTS = int(os.environ.get("NIGHTLY_NIGHTS", "2"))
 BUSY = os.environ.get("NIGHTLY_BUSY", "") == "1"
 KEEP = os.environ.get("NIGHTLY_KEEP", "")
 HISTORY_FILE = os.environ.get("NIGHTLY_HISTORY", "")
-RATE_CALLS = 40  # calls are cheap next to a round's load: more of them, steadier nights
+RATE_CALLS = 5  # the candidate's check; the night's ratio comes from the paired blocks
+RATE_PRECISION = 0.03  # blocks until the night's 95 % interval is within about +-3 %
 EFFECTS = (0.10, 0.20, 0.50)
 HISTORY = 10  # nights of history before a night is judged (A/A)
 STEP_FROM = 8  # the earliest night a planted step begins
@@ -123,7 +125,8 @@ def _variant(name: str, effect: float) -> str:
 
 def _rates_config(tmp_path: Path, cache: Path, modules: list[Knobbed], root: Path) -> Path:
     # Per module: the baseline (knob at rest) paired with itself (A/A) and with each slower
-    # version, in one interleaving window (ABBA rounds, same worker, same night).
+    # version: each cell loads the baseline beside the candidate in the worker and
+    # alternates their calls in blocks (pairing = "calls") until its interval is tight.
     paths, baselines = [], []
     for module in modules:
         base = root / module.name
@@ -133,8 +136,9 @@ def _rates_config(tmp_path: Path, cache: Path, modules: list[Knobbed], root: Pat
             baselines.append(f'"{path}" = "{base}"\n')
     path = tmp_path / "rates.toml"
     path.write_text(
-        f"[nightly]\ncalls = {RATE_CALLS}\nrounds = 2\nmin_rounds = 1\nprecision = 0.05\n"
-        f"warm_runs = 0\ncold_load = false\ncell_budget = 6\ninterleave = {1 + len(EFFECTS)}\n"
+        f"[nightly]\ncalls = {RATE_CALLS}\nrounds = 1\nprecision = {RATE_PRECISION}\n"
+        f"warm_runs = 0\ncold_load = false\ncell_budget = 2.5\ninterleave = {1 + len(EFFECTS)}\n"
+        'pairing = "calls"\npair_calls = 8\nmax_blocks = 400\n'
         f'store = "rates.db"\ncache_dir = "{cache}"\n'
         f'[modules]\npaths = [{", ".join(paths)}]\n[matrix]\nprofile = ["default"]\n'
         f"[baselines]\n{''.join(baselines)}"
@@ -160,15 +164,19 @@ def _rate_modules(tmp_path: Path, cache: Path) -> tuple[list[Knobbed], Path]:
     root = tmp_path / "rate-modules"
     root.mkdir()
     for module in modules:
-        calibrate(module, EFFECTS, tmp_path, cache)
+        # the smoke run (a few nights) judges nothing: a rougher calibration will do
+        calibrate(module, EFFECTS, tmp_path, cache, 0.01 if NIGHTS >= HISTORY else 0.04)
         module.make(root / module.name, module.base)
         for effect, knob in module.knobs.items():
             module.make(root / _variant(module.name, effect), knob)
     return modules, root
 
 
+Night = tuple[float, float]  # a night's paired log ratio and its interval's lower bound
+
+
 def _judge(
-    runs: list[str], aa: list[float], slow: list[float] | None, t: Thresholds | None = None
+    runs: list[str], aa: list[Night], slow: list[Night] | None, t: Thresholds | None = None
 ) -> tuple[int, int, int, int]:
     """(false alarms, comparisons, caught, steps) of one module's nightly series.
 
@@ -180,20 +188,21 @@ def _judge(
     alarms = comparisons = caught = 0
     for end in range(HISTORY, len(aa) + 1):
         comparisons += 1
-        judgement = judge_series(runs[:end], aa[:end], "m", t)
-        alarms += bool(judgement and judgement.regressed)
+        alarms += _alarm(runs[:end], aa[:end], t) is not None
     if slow is None:
         return alarms, comparisons, 0, 0
     steps = range(STEP_FROM, len(aa) - 2)
     for s in steps:
         stepped = aa[:s] + slow[s:]
-        caught += any(
-            (j := judge_series(runs[:end], stepped[:end], "m", t)) is not None
-            and j.regressed
-            and j.change_run == runs[s]
-            for end in (s + 2, s + 3)
-        )
+        caught += any(_alarm(runs[:end], stepped[:end], t) == runs[s] for end in (s + 2, s + 3))
     return alarms, comparisons, caught, len(steps)
+
+
+def _alarm(runs: list[str], nights: list[Night], t: Thresholds) -> str | None:
+    """The night the alarm names, or None: the nightly rule on values and interval bounds."""
+    values, lows = [v for v, _ in nights], [low for _, low in nights]
+    judgement = judge_series(runs, values, "m", t, lows)
+    return judgement.change_run if judgement and judgement.regressed else None
 
 
 def _nights(tmp_path: Path, cache: Path) -> tuple[list[CellResult], list[float], str]:
@@ -224,8 +233,8 @@ def _nights(tmp_path: Path, cache: Path) -> tuple[list[CellResult], list[float],
     return results, seconds, f"knobs (base->+10/20/50 %): {knobs}"
 
 
-# (metric kind, module, effect) -> (runs, values): the paired log ratio of each night
-Series = dict[tuple[str, str, float], tuple[list[str], list[float]]]
+# (metric kind, module, effect) -> (runs, nights): each night's paired log ratio and bound
+Series = dict[tuple[str, str, float], tuple[list[str], list[Night]]]
 
 
 def _series(results: list[CellResult]) -> Series:
@@ -237,9 +246,10 @@ def _series(results: list[CellResult]) -> Series:
         for kind, metric in (("judged", result.primary), ("latency", "health.latency_ms")):
             value = night_value(result, metric) if metric else None
             if value is not None and value.paired:
-                runs, values = series.setdefault((kind, module, effect), ([], []))
+                runs, nights = series.setdefault((kind, module, effect), ([], []))
                 runs.append(result.run_id)
-                values.append(value.value)
+                low = value.interval.low if value.interval else -math.inf
+                nights.append((value.value, low))
     return series
 
 
@@ -258,14 +268,15 @@ def _table(series: Series, kind: str) -> list[str]:
                 runs, aa = [runs[i] for i in kept], [aa[i] for i in kept]
                 slow = [by_run[run] for run in runs]
             totals.append(_judge(runs, aa, slow))
-            if effect == 0.20:
-                per_module.append(f"{module} {totals[-1][2]}/{totals[-1][3]}")
+            if effect == 0.20 and slow:
+                real = math.expm1(statistics.median(v for v, _ in slow))
+                per_module.append(f"{module} {totals[-1][2]}/{totals[-1][3]} ({real:+.0%})")
         alarms, n, caught, steps = (sum(t[i] for t in totals) for i in range(4))
         if not effect:
             lines.append(f"  A/A false alarms: {alarms}/{n} = {alarms / max(n, 1):.3f}")
             continue
         real = [
-            math.expm1(statistics.median(series[(kind, m, effect)][1]))
+            math.expm1(statistics.median(v for v, _ in series[(kind, m, effect)][1]))
             for m in modules
             if (kind, m, effect) in series
         ]
@@ -273,8 +284,28 @@ def _table(series: Series, kind: str) -> list[str]:
             f"  +{effect:.0%} (real step, median over modules {statistics.median(real or [0]):+.1%}):"
             f" caught by its 3rd night, night named: {caught}/{steps} = {caught / max(steps, 1):.3f}"
         )
-    lines.append("  +20% caught per module: " + ", ".join(per_module))
+    lines.append("  +20% caught per module (its real step): " + ", ".join(per_module))
     return lines
+
+
+def _pairing(results: list[CellResult]) -> str:
+    """How the nights were paired: blocks per cell, why they stopped, the interval's width."""
+    paired = [r.pairing for r in results if r.pairing is not None]
+    if not paired:
+        return "paired blocks: none"
+    stops = Counter(p.stopped for p in paired)
+    widths = [
+        (i.high - i.low) / 2 for r in results if (i := r.intervals.get(r.primary)) is not None
+    ]
+    container = [r.pairing.pairs for r in results if r.pairing and "container" in r.module]
+    return (
+        f"paired blocks ({paired[0].calls} calls a side each, ABBA): median "
+        f"{statistics.median(p.pairs for p in paired):.0f} a cell (container "
+        f"{statistics.median(container or [0]):.0f}), "
+        f"{statistics.median(p.seconds for p in paired):.2f} s a session; stopped: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(stops.items()))
+        + f"; judged interval half-width median {statistics.median(widths or [0]):.3f}"
+    )
 
 
 def test_regression_rates_on_real_nights(tmp_path, cache, capsys):
@@ -295,14 +326,22 @@ def test_regression_rates_on_real_nights(tmp_path, cache, capsys):
         + f"{how}; cells without a report (not judged): {len(missing)}"
         + "".join(f"\n  {r.run_id} {Path(r.module).name}: {r.message[:100]}" for r in missing)
     ]
-    lines.append("judged metric (CPU time per call for WASM cells, wall clock for the container):")
+    lines.append(_pairing(results))
+    lines.append(
+        "judged metric (CPU time per call: a WASM call's thread clock, the container's cgroup"
+        " CPU per request):"
+    )
     lines += _table(series, "judged")
-    lines.append("wall-clock latency of every module (not judged for WASM; for comparison):")
+    lines.append(
+        "wall-clock latency of every module (the same blocks; not judged, for comparison):"
+    )
     lines += _table(series, "latency")
     lines.append(f"harness: {time.monotonic() - began:.0f} s in all (calibration, nights, judging)")
     with capsys.disabled():
         print("\n".join(lines))
-    judged = {r.primary for r in results if r.status.rank < 3}
-    assert judged == {"health.cpu_ms", "health.latency_ms"}  # WASM cells and the container
+    reported = [r for r in results if r.status.rank < 3]
+    paired = [r for r in reported if r.pairing and r.pairing.pairs]
+    assert {r.primary for r in paired} == {"health.cpu_ms"}  # WASM cells and the container
+    assert len(paired) >= len(reported) * 19 // 20  # a night unpaired is rare, not the rule
     assert {k for k, _, _ in series} == {"judged", "latency"}
     assert len(missing) <= len(results) // 20  # a rare host fault, not a broken harness

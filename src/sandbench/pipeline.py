@@ -9,6 +9,7 @@ not pass (and closes it), and keeps the gate's deadline.
     bench: load (dir) -> load times, in-process calls, HTTP load test (gateway) -> check
     scan:  load (dir) -> scanners (concurrently)
     serve: load (dirs) -> the gateway on uvicorn (WASM) until SIGTERM or SIGINT
+    paired: load (two dirs) -> both warm on one backend, their calls alternated in blocks
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sandbench import runtime
 from sandbench._version import __version__, installed_versions
 from sandbench.bench.deadline import Deadline, starts, within
 from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult
+from sandbench.bench.paired import PairedPlan, PairedRun, paired_blocks
 from sandbench.bench.result import BenchResult
 from sandbench.bench.sequence import BenchPlan, measure_all
 from sandbench.bench.served import Target
@@ -67,6 +69,7 @@ __all__ = [
     "check",
     "gate",
     "live_modules",
+    "paired",
     "scan",
     "serve",
     "suggest_security",
@@ -133,6 +136,38 @@ def check(
                       cache_dir=cache_dir, skipped=_NOT_IN_CHECK, host=host, trust=trust,
                       steps=steps)  # fmt: skip
     return _run(load(path), policy, backend, options, scans=tuple)
+
+
+def paired(
+    candidate: Path | str,
+    baseline: Path | str,
+    precise: Callable[[list[float]], bool],
+    *,
+    policy: Policy | None = None,
+    backend: Backend = None,
+    cache_dir: Path | None = None,
+    plan: PairedPlan | None = None,
+) -> PairedRun:
+    """The candidate module folder against its baseline's, in blocks of alternated calls
+    (`bench.paired.paired_blocks`: `precise` decides when the blocks are enough).
+
+    Both run on one backend (the candidate's `runtime.kind` unless `backend`) under their
+    own manifests' limits and their own temporary storage. A container's CPU value of a
+    block is its cgroup's CPU time per request (mean), a WASM one's the median call.
+    Raises `ManifestError` for an invalid module, `SandboxError` for host faults.
+    """
+    policy = policy or Policy()
+    packages = load(candidate), load(baseline)
+    with ExitStack() as stack:
+        kind = BackendKind(packages[0].manifest.runtime.kind)
+        opened_backend = _open(backend, kind, cache_dir, stack)
+        first, second = (
+            _target(p, _applied(p, policy).limits, stack, None, None) for p in packages
+        )
+        plan = plan or PairedPlan()
+        if opened_backend.name != "wasm":
+            plan = plan.model_copy(update={"cpu_statistic": "mean"})
+        return paired_blocks(opened_backend, first, second, plan, precise)
 
 
 def _trust(policy: Policy) -> TrustStore | None:

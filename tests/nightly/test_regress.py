@@ -15,6 +15,7 @@ from sandbench.nightly import (
     night_value,
     open_store,
 )
+from sandbench.nightly.models import Pairing
 
 from .conftest import result
 
@@ -47,6 +48,22 @@ def test_a_step_that_persists_two_nights_alarms_and_names_its_night():
             covered += judgement.step_low < 1.2 < judgement.step_high
     assert caught >= 18
     assert covered >= caught - 2  # a 95 % interval
+
+
+def test_a_step_alarms_only_when_every_night_since_is_above_with_its_interval():
+    # tight nights (paired blocks): the estimates step x1.2 from night 20
+    series = nights(random.Random(4), 22, step_at=20, step=1.2, noise=0.01)
+    tight = [v - 0.02 for v in series]  # each night's interval: about +-2 %
+    judgement = judge_series(RUNS[:22], series, "health.cpu_ms", lows=tight)
+    assert judgement is not None
+    assert judgement.regressed
+    assert judgement.change_run == RUNS[20]
+    # the same estimates, but the step's second night was too noisy to tell (its interval
+    # reaches below the nights before): no alarm on that night
+    wide = [*tight[:21], series[21] - 0.3]
+    judgement = judge_series(RUNS[:22], series, "health.cpu_ms", lows=wide)
+    assert judgement is not None
+    assert not judgement.regressed
 
 
 def test_one_noisy_night_does_not_alarm_tonight_or_tomorrow():
@@ -139,6 +156,21 @@ def test_detect_names_the_metric_the_night_and_the_step_with_its_interval(sqlite
     assert "CPU time per call" in found[0].message
     assert "from night n14" in found[0].message
     assert detect(sqlite_store, "n13") == []
+
+
+def test_an_alarm_says_how_its_night_was_paired(sqlite_store):
+    rng = random.Random(11)
+    pairing = Pairing(unit="block", pairs=24, calls=8, stopped="precise",
+                      cpu="thread CPU per call, block median")  # fmt: skip
+    for night in range(16):
+        scale = 1.3 if night >= 14 else 1.0
+        r = paired(f"n{night:02d}", night, rng, scale, "health.cpu_ms")
+        sqlite_store.record(r.model_copy(update={"pairing": pairing}))
+    (found,) = detect(sqlite_store, "n15")
+    assert found.judgement.night_pairing.startswith("24 blocks of 8 alternated calls a side")
+    assert found.message.endswith(
+        " over 24 blocks of 8 alternated calls a side, thread CPU per call, block median"
+    )
 
 
 def wasm_night(run_id, night, rng, cpu_scale=1.0, latency_scale=1.0):

@@ -203,7 +203,9 @@ def test_the_sampler_stops_at_the_cap_or_once_precise(
     # an unreachable precision runs every round up to the cap; a loose one stops at min_rounds
     extra = '[baselines]\n"modules/hello" = "modules/hello-reactor"\n'
     config = load_config(write_config(["modules/hello"], calls=5, extra=extra))
-    config = config.model_copy(update={"rounds": 4, "min_rounds": 2, "precision": precision})
+    config = config.model_copy(
+        update={"rounds": 4, "min_rounds": 2, "precision": precision, "pairing": "rounds"}
+    )
     run(config, sqlite_store, "n1")
     (hello,) = sqlite_store.results("n1")
     assert {metric: len(v) for metric, v in hello.samples.items()} == {
@@ -223,6 +225,44 @@ def test_the_sampler_stops_at_the_cap_or_once_precise(
         assert 0 < interval.low <= interval.estimate <= interval.high
 
 
+@pytest.mark.parametrize(("precision", "stopped"), [(1e-9, "blocks"), (50.0, "precise")])
+def test_a_baseline_paired_by_calls_runs_beside_its_candidate_in_blocks(
+    write_config, modules, sqlite_store, precision, stopped
+):
+    # the default pairing: one run of the cell, the baseline loaded beside the candidate
+    extra = '[baselines]\n"modules/hello" = "modules/hello-reactor"\n'
+    config = load_config(write_config(["modules/hello"], calls=5, extra=extra))
+    assert config.pairing == "calls"
+    config = config.model_copy(update={"precision": precision, "max_blocks": 20})
+    run(config, sqlite_store, "n1")
+    (hello,) = sqlite_store.results("n1")
+    assert len(hello.samples["health.cpu_ms"]) == 5  # the candidate's check: one run
+    assert not [m for m in hello.samples if m.startswith("baseline:")]
+    pairing = hello.pairing
+    assert (pairing.unit, pairing.calls, pairing.stopped) == ("block", 8, stopped)
+    # an unreachable precision runs to the count cap; a loose one stops at the 16th block
+    assert pairing.pairs == (20 if stopped == "blocks" else 16)
+    assert len(hello.round_medians["health.cpu_ms"]) == pairing.pairs
+    assert len(hello.round_medians["health.latency_ms"]) == pairing.pairs
+    assert hello.primary == "health.cpu_ms"
+    assert set(hello.intervals) == {"health.latency_ms", "health.cpu_ms"}
+    for interval in hello.intervals.values():
+        assert 0 < interval.low <= interval.estimate <= interval.high
+
+
+def test_a_baseline_that_fails_leaves_the_cell_unpaired_for_the_night(
+    write_config, modules, sqlite_store
+):
+    extra = '[baselines]\n"modules/hello" = "modules/spin"\n'
+    config = load_config(write_config(["modules/hello"], calls=5, extra=extra))
+    run(config, sqlite_store, "n1")
+    (hello,) = sqlite_store.results("n1")
+    assert hello.status.value == "healthy"  # the candidate's own check
+    assert hello.pairing.stopped == "failed"
+    assert hello.pairing.failure.startswith("the baseline failed a call: ")
+    assert (hello.pairing.pairs, hello.round_medians, hello.intervals) == (0, {}, {})
+
+
 def test_cells_naming_one_baseline_share_its_run_of_each_round(write_config, modules, sqlite_store):
     extra = (
         '[baselines]\n"modules/hello" = "modules/hello"\n'
@@ -231,7 +271,7 @@ def test_cells_naming_one_baseline_share_its_run_of_each_round(write_config, mod
     config = load_config(
         write_config(["modules/hello", "modules/hello-reactor"], calls=5, extra=extra)
     )
-    config = config.model_copy(update={"rounds": 2, "min_rounds": 2})
+    config = config.model_copy(update={"rounds": 2, "min_rounds": 2, "pairing": "rounds"})
     run(config, sqlite_store, "n1")
     hello, reactor = sqlite_store.results("n1")
     shared = hello.samples["baseline:health.latency_ms"]

@@ -10,6 +10,7 @@ import pytest
 
 from sandbench.errors import StoreError
 from sandbench.nightly import CellStatus, open_store
+from sandbench.nightly.models import Pairing
 from sandbench.nightly.stats import Shift
 from sandbench.nightly.store import MIGRATIONS, merge
 
@@ -65,7 +66,19 @@ def test_a_history_from_before_the_judged_metric_still_loads(tmp_path):
         (old,) = store.results("n0")
         assert store.schema_version == len(MIGRATIONS)
     assert (old.primary, old.intervals, old.round_medians) == ("", {}, {})
+    assert old.pairing is None
     assert old.samples == {"health.latency_ms": [1.0, 2.0]}
+
+
+def test_how_a_night_was_paired_round_trips(any_store):
+    pairing = Pairing(unit="block", pairs=24, calls=8, stopped="precise", seconds=0.12,
+                      cpu="thread CPU per call, block median")  # fmt: skip
+    stored = result("n1", samples=[1.5, 2.5, 3.5]).model_copy(update={"pairing": pairing})
+    any_store.record(stored)
+    any_store.record(result("n1", module="unpaired", samples=[1.0, 2.0]))
+    paired, unpaired = any_store.results("n1")
+    assert paired == stored
+    assert unpaired.pairing is None
 
 
 def test_a_stored_result_is_never_overwritten(any_store):

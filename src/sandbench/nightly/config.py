@@ -11,6 +11,10 @@ cell_budget = 60        # seconds of wall clock per cell over all its rounds
 warm_runs = 3           # warm loads per round (0: load once)
 cold_load = true        # false: no fresh compile per round (load.cold_ms is then not stored)
 interleave = 8          # cells per interleaving window (a window finishes before the next)
+pairing = "calls"       # with a [baselines] artifact: "calls" (both loaded side by side, their
+                        # calls alternated in blocks) or "rounds" (whole checks, ABBA rounds)
+pair_calls = 8          # calls per side in a block ("calls" pairing)
+max_blocks = 400        # at most this many blocks a cell (and cell_budget seconds of blocks)
 cell_timeout = 120      # seconds of wall clock per cell; the worker is killed past it
 store = "nightly.db"    # SQLite file, or a postgresql:// URL
 
@@ -77,6 +81,9 @@ class _Nightly(BaseModel):
     warm_runs: int = Field(default=3, ge=0, le=100)
     cold_load: bool = True
     interleave: int = Field(default=8, ge=1, le=10_000)
+    pairing: Literal["calls", "rounds"] = "calls"
+    pair_calls: int = Field(default=8, ge=2, le=1000)
+    max_blocks: int = Field(default=400, ge=12, le=100_000)
     cell_timeout: float = Field(default=120.0, gt=0)
     store: str = "nightly.db"
     cache_dir: str | None = None
@@ -121,6 +128,13 @@ class NightlyConfig(BaseModel):
     warm_runs: int = 3
     cold_load: bool = True
     interleave: int
+    pairing: Literal["calls", "rounds"] = Field(
+        default="calls",
+        description="how a [baselines] artifact is paired: alternated calls in blocks, or "
+        "whole checks in ABBA rounds",
+    )
+    pair_calls: int = 8
+    max_blocks: int = 400
     cell_timeout: float
     store: str
     cache_dir: Path | None
@@ -164,6 +178,9 @@ def load_config(path: Path | str) -> NightlyConfig:
         warm_runs=parsed.nightly.warm_runs,
         cold_load=parsed.nightly.cold_load,
         interleave=parsed.nightly.interleave,
+        pairing=parsed.nightly.pairing,
+        pair_calls=parsed.nightly.pair_calls,
+        max_blocks=parsed.nightly.max_blocks,
         cell_timeout=parsed.nightly.cell_timeout,
         store=store,
         cache_dir=None if cache is None else base / cache,

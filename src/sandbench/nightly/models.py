@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +12,7 @@ from sandbench._camel import CAMEL
 
 from .stats import Shift
 
-__all__ = ["CPU", "LATENCY", "CellResult", "CellStatus", "StoredFinding"]
+__all__ = ["CPU", "LATENCY", "CellResult", "CellStatus", "Pairing", "StoredFinding"]
 
 LATENCY = "health.latency_ms"  # wall clock per health call
 CPU = "health.cpu_ms"  # CPU time per health call, as the sandbox measured it
@@ -42,6 +43,23 @@ class StoredFinding(BaseModel):
     rule: str
     severity: str
     message: str
+
+
+class Pairing(BaseModel):
+    """How a paired night was measured: its unit, how many, and why it stopped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit: Literal["block", "round"]
+    pairs: int = Field(description="blocks (or rounds) the night's interval is over")
+    calls: int = Field(description="calls per side in a block (in a round for rounds)")
+    stopped: str = Field(
+        description="precise (the interval reached `precision`), blocks or rounds (the "
+        "count cap), seconds (`cell_budget`), failed (a side failed: no pairs)"
+    )
+    seconds: float = 0.0
+    cpu: str = Field(default="", description="what a block's CPU value is, for the report")
+    failure: str = Field(default="", description="stopped=failed: which side, what happened")
 
 
 class CellResult(BaseModel):
@@ -76,6 +94,9 @@ class CellResult(BaseModel):
     )
     round_medians: dict[str, list[tuple[float, float]]] = Field(
         default_factory=dict,
-        description="metric -> per round, the median of the candidate's run and of the "
-        "baseline's run beside it (paired cells only)",
+        description="metric -> per round (or per block of alternated calls), the median of "
+        "the candidate's calls and of the baseline's beside them (paired cells only)",
+    )
+    pairing: Pairing | None = Field(
+        default=None, description="how the night was paired; None unpaired or older rows"
     )

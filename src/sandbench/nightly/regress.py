@@ -3,11 +3,11 @@
 Performance is judged in two stages (docs/nightly.md has the measured rates):
 
 1. **Each night, paired.** When the config names a baseline (the last known-good artifact)
-   for a module, the runner interleaves it with the candidate in the same worker, round by
-   round, so the machine's state that night cancels out. The night's value of a metric is
-   the paired difference: with at least `min_pairs` rounds, the one-sample Hodges-Lehmann
-   estimate of the rounds' log(candidate median / baseline median) with its signed-rank
-   95 % interval (`stats.paired_shift`; a round is the unit, because runs of one module
+   for a module, the worker loads it beside the candidate and alternates their calls in
+   blocks (`pairing = "calls"`; or interleaves whole checks round by round), so the
+   machine's state that night cancels out. The night's value of a metric is the paired
+   difference: with at least `min_pairs` blocks or rounds, the one-sample Hodges-Lehmann
+   estimate of their log(candidate / baseline) with its signed-rank 95 % interval (`stats.paired_shift`; a round is the unit, because runs of one module
    differ by tens of per cent from one another while calls within a run do not: pooling
    calls would count one run's bias as many samples). With fewer rounds, the
    Hodges-Lehmann shift of log(candidate) over log(baseline) samples (`stats.log_shift`).
@@ -18,13 +18,15 @@ Performance is judged in two stages (docs/nightly.md has the measured rates):
    is known, not news), every night since it is above the median of the nights before it
    (back to the previous change point) by `min_effect`, and the step's interval
    (`stats.step_interval`: its noise scale is the robust spread of the nights before)
-   lies wholly above `1 + min_effect`. One noisy night cannot alarm: it is never two
+   lies wholly above `1 + min_effect`; for paired nights every night since the change
+   point must also be above the nights before it with its own interval's lower bound. One noisy night cannot alarm: it is never two
    nights, and the night after it is not high.
 
 Both per-call metrics are recorded (`health.latency_ms`, the wall clock; `health.cpu_ms`,
 the CPU time the sandbox measured per call), and a cell's alarms are judged on its
 `primary` one: CPU time for a WASM cell (the calling thread's own clock, which a busy
-neighbour does not move), the wall clock for a container. Other metrics (the cold load)
+neighbour does not move) and for a container paired by calls (its cgroup's CPU per
+request over a block), the wall clock for another container. Other metrics (the cold load)
 are judged each on its own, and an alarm names its metric. A history written before
 `primary` existed judges every metric.
 """
@@ -40,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbench._camel import CAMEL
 
-from .models import CPU, LATENCY, CellResult
+from .models import CPU, LATENCY, CellResult, Pairing
 from .stats import Shift, e_divisive, log_shift, paired_shift, step_interval
 from .store import HistoryStore
 
@@ -53,6 +55,7 @@ __all__ = [
     "detect",
     "judge_series",
     "judged_metrics",
+    "night_intervals",
     "night_value",
 ]
 
@@ -101,6 +104,7 @@ class Judgement(BaseModel):
     night_ratio: float | None = None
     night_low: float | None = None
     night_high: float | None = None
+    night_pairing: str = Field(default="", description="how tonight was paired, in words")
     regressed: bool
 
 
@@ -136,13 +140,38 @@ def night_value(result: CellResult, metric: str, t: Thresholds | None = None) ->
     return NightValue(value=math.log(statistics.median(new)), paired=False)
 
 
+def night_intervals(result: CellResult, t: Thresholds | None = None) -> dict[str, Shift]:
+    """Per metric of `result` (not the `baseline:` ones), the night's paired ratio
+    candidate/baseline with its interval, where it is bounded (`night_value`)."""
+    out = {}
+    for metric in result.samples:
+        value = None if metric.startswith(BASELINE_PREFIX) else night_value(result, metric, t)
+        if value is not None and value.interval is not None:
+            ratio = value.interval
+            if ratio.half_width < math.inf:
+                out[metric] = Shift(
+                    estimate=math.exp(ratio.estimate), low=math.exp(ratio.low),
+                    high=math.exp(ratio.high),
+                )  # fmt: skip
+    return out
+
+
 def judge_series(
-    runs: Sequence[str], values: Sequence[float], metric: str, t: Thresholds | None = None
+    runs: Sequence[str],
+    values: Sequence[float],
+    metric: str,
+    t: Thresholds | None = None,
+    lows: Sequence[float] | None = None,
 ) -> Judgement | None:
     """Judge a metric's nightly values (oldest first, log scale); None without a change point.
 
     Only the last `lookback` nights are searched. The step is the nights after the newest
-    change point against those before it (back to the previous change point).
+    change point against those before it (back to the previous change point). `lows`, when
+    given, are the nights' own interval lower bounds (log, paired nights; -inf where a
+    night has none): then every night since the change point must also be above the nights
+    before it with its whole interval (a significant rise that night, not only a high
+    estimate); the practical size, `min_effect`, is asked of the estimates and of the
+    step's interval.
     """
     t = t or Thresholds()
     runs, values = list(runs)[-t.lookback :], list(values)[-t.lookback :]
@@ -155,7 +184,10 @@ def judge_series(
     step = step_interval(before, after, t.confidence)
     nights_after = len(after)
     # persisting: every night since the change point is above the nights before it
-    persists = min(after) - statistics.median(before) > math.log1p(t.min_effect)
+    centre = statistics.median(before)
+    persists = min(after) > centre + math.log1p(t.min_effect)
+    if lows is not None:
+        persists = persists and min(list(lows)[-t.lookback :][newest.index :]) > centre
     regressed = (
         t.min_after <= nights_after <= t.max_after
         and persists
@@ -223,16 +255,17 @@ def _performance(new: CellResult, before: list[CellResult], t: Thresholds) -> li
         tonight = night_value(new, metric, t)
         if tonight is None:
             continue
-        runs, values = [], []
+        runs, values, lows = [], [], []
         for past in [*before, new]:
             value = night_value(past, metric, t)
             if value is not None and value.paired == tonight.paired:
                 runs.append(past.run_id)
                 values.append(value.value)
-        judgement = judge_series(runs, values, metric, t)
+                lows.append(value.interval.low if value.interval else -math.inf)
+        judgement = judge_series(runs, values, metric, t, lows if tonight.paired else None)
         if judgement is None or not judgement.regressed:
             continue
-        judgement = _with_night(judgement, tonight)
+        judgement = _with_night(judgement, tonight, new.pairing)
         out.append(
             _regression(new, "performance", describe(judgement), metric=metric, judgement=judgement)
         )
@@ -252,11 +285,15 @@ def judged_metrics(result: CellResult) -> list[str]:
     )
 
 
-def _with_night(judgement: Judgement, tonight: NightValue) -> Judgement:
+def _with_night(judgement: Judgement, tonight: NightValue, pairing: Pairing | None) -> Judgement:
     if tonight.interval is None:
         return judgement
+    how = ""
+    if pairing is not None and pairing.unit == "block":
+        how = f"{pairing.pairs} blocks of {pairing.calls} alternated calls a side, {pairing.cpu}"
     return judgement.model_copy(
         update={
+            "night_pairing": how,
             "paired": True,
             "night_ratio": math.exp(tonight.interval.estimate),
             "night_low": math.exp(tonight.interval.low),
@@ -277,4 +314,6 @@ def describe(j: Judgement) -> str:
             f"; tonight x{j.night_ratio:.2f} the baseline "
             f"(95% CI {j.night_low:.2f}-{j.night_high:.2f})"
         )
+    if j.night_pairing:
+        text += f" over {j.night_pairing}"
     return text

@@ -32,8 +32,8 @@ from .cell import Task, failed_result
 from .config import NightlyConfig
 from .matrix import Cell, Shard, cells, source_digest
 from .models import LATENCY, CellResult, CellStatus
-from .regress import BASELINE_PREFIX, night_value
-from .stats import Shift, median_interval
+from .regress import BASELINE_PREFIX, night_intervals, night_value
+from .stats import median_interval
 from .store import HistoryStore
 
 __all__ = [
@@ -89,8 +89,11 @@ def plan(config: NightlyConfig, run_id: str, shard: Shard) -> list[Task]:
     tasks: list[Task] = []
     for ref in config.modules:
         digest = source_digest(ref.path)
+        # paired by calls: the baseline artifact is loaded beside the candidate in its cell
+        baseline = config.baselines.get(ref.id) if config.pairing == "calls" else None
+        common = {"run_id": run_id, "module": ref.id, "path": ref.path, "digest": digest}
         tasks.extend(
-            Task(run_id=run_id, module=ref.id, path=ref.path, digest=digest, cell=c, config=config)
+            Task(**common, cell=c, config=config, baseline=baseline)
             for c in matrix
             if shard.owns(ref.id, c)
         )
@@ -157,6 +160,8 @@ def _rounds(
     `min_rounds` once its night's interval is within `precision` (`_precise`), after
     `rounds`, or once its rounds used `cell_budget` seconds. A cell that times out,
     crashes or errors is not run again; a baseline that does is dropped for the night.
+    A cell paired by calls (`Task.baseline`, `pairing = "calls"`) runs once: its baseline
+    is loaded beside it in the worker and their calls alternate in blocks (`cell.execute`).
     """
     tasks = dict(todo)
     runs: dict[int, tuple[list[CellResult], list[CellResult]]] = {n: ([], []) for n in tasks}
@@ -187,7 +192,9 @@ def _rounds(
                 if result.status.rank == _NO_REPORT and is_baseline:
                     baselines[number] = None
                     results.clear()
-            if _done(runs[number], round_number + 1, spent[number], config):
+            # a cell paired by calls decided its night in its one run (its blocks)
+            one_run = tasks[number].baseline is not None
+            if one_run or _done(runs[number], round_number + 1, spent[number], config):
                 active.remove(number)
     return [(n, task, _paired(*runs[n])) for n, task in todo]
 
@@ -197,7 +204,10 @@ _NO_REPORT = 3
 
 def _baseline_task(task: Task, config: NightlyConfig) -> Task | None:
     """The module's last known-good artifact in the same cell (`[baselines]`), else the same
-    module in the cell of an axis's previous value (`[baseline_axes]`), else none."""
+    module in the cell of an axis's previous value (`[baseline_axes]`), else none; none
+    for a cell paired by calls (`task.baseline`: its run already holds the baseline's)."""
+    if task.baseline is not None:
+        return None
     path = config.baselines.get(task.module)
     if path is not None:
         return task.model_copy(update={"path": path, "digest": source_digest(path)})
@@ -252,21 +262,7 @@ def _paired(candidate: list[CellResult], baseline: list[CellResult]) -> CellResu
     paired = merged.model_copy(
         update={"samples": {**merged.samples, **extra}, "round_medians": rounds}
     )
-    intervals = {}
-    for metric in merged.samples:
-        value = night_value(paired, metric)
-        if (
-            value is not None
-            and value.interval is not None
-            and value.interval.half_width < math.inf
-        ):
-            ratio = value.interval
-            intervals[metric] = Shift(
-                estimate=math.exp(ratio.estimate),
-                low=math.exp(ratio.low),
-                high=math.exp(ratio.high),
-            )
-    return paired.model_copy(update={"intervals": intervals})
+    return paired.model_copy(update={"intervals": night_intervals(paired)})
 
 
 def merge_rounds(rounds: list[CellResult]) -> CellResult:

@@ -52,6 +52,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE results ADD COLUMN intervals TEXT NOT NULL DEFAULT '{}'",
         "ALTER TABLE results ADD COLUMN round_medians TEXT NOT NULL DEFAULT '{}'",
     ),
+    (  # how the night was paired (blocks of calls or rounds); older rows: '' (none said)
+        "ALTER TABLE results ADD COLUMN pairing TEXT NOT NULL DEFAULT ''",
+    ),
 )
 
 _PG_LOCK = 727_007  # advisory lock id for migrations
@@ -115,7 +118,8 @@ class SqlStore:
             cur = self._execute(
                 "INSERT INTO results (run_id, module, digest, cell, module_id, version, status,"
                 " message, elapsed_ms, samples, findings, report, recorded_at, primary_metric,"
-                " intervals, round_medians) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " intervals, round_medians, pairing)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
                 (
                     result.run_id,
@@ -134,6 +138,7 @@ class SqlStore:
                     result.primary,
                     _json(row["intervals"]),
                     _json(row["round_medians"]),
+                    "" if result.pairing is None else _json(row["pairing"]),
                 ),
             )
             return bool(cur.rowcount == 1)
@@ -226,6 +231,7 @@ _COLUMNS = (
     "primary_metric",
     "intervals",
     "round_medians",
+    "pairing",
 )
 
 
@@ -240,6 +246,7 @@ def _result(row: Sequence[Any]) -> CellResult:
     data["primary"] = data.pop("primary_metric")
     data["intervals"] = json.loads(data["intervals"])
     data["round_medians"] = json.loads(data["round_medians"])
+    data["pairing"] = json.loads(data["pairing"]) if data["pairing"] else None
     return CellResult.model_validate(data)
 
 
