@@ -141,3 +141,35 @@ def test_the_ticker_stops_at_once_twice_and_keeps_its_engines():
     ticker.stop()  # joined once; the second is a no-op
     ticker.expire_all()  # still safe: the engines are kept, only the thread is gone
     assert ticker.owed(ticker.start) == 0
+
+
+def test_a_forked_child_gets_a_clear_error_from_its_copy_of_the_ticker():
+    # A pthread does not survive fork: the child's copy refuses (workers are spawned and
+    # build their own backend); `stop` has nothing to stop there, so a close still works.
+    import os
+
+    import wasmtime
+
+    from sandbench.sandbox.wasm.native import Ticker
+
+    ticker = Ticker(wasmtime.Engine())
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: only the ticker's own checks run, then _exit, always
+            code = 1
+            try:
+                ticker.owed()
+            except RuntimeError as exc:
+                code = 0 if "forked" in str(exc) else 2
+            finally:
+                try:
+                    ticker.stop()  # must not raise: a close in the child still works
+                except Exception:
+                    code = 3
+                finally:
+                    os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert ticker.owed(ticker.start) == 0  # the parent's ticker is untouched
+    finally:
+        ticker.stop()

@@ -382,6 +382,8 @@ fail:
  * in pthread_cond_timedwait on CLOCK_MONOTONIC until the next tick's edge, so `stop` (a
  * signal of the condition) ends it at once. `done` is atomic: `owed` (ticks due and not
  * yet added, which a call armed in between adds to its deadline) reads it without a lock.
+ * The thread increments the engines before it adds to `done`, so a reader in between
+ * counts those ticks twice: a deadline up to one catch-up longer, never shorter.
  *
  * Safety. The mutex guards the engine list, `stopping`, `started` and the increments; the
  * thread holds it only while it adds ticks (never while it waits), and it never takes the
@@ -390,8 +392,8 @@ fail:
  * under the GIL) and drops them only after the thread is joined, so no engine is deleted
  * while the thread can still increment it. The thread blocks every signal (SIGINT and
  * SIGTERM go to Python's threads). A pthread does not survive fork: in a forked child the
- * ticker refuses every call (RuntimeError) and its destructor frees the memory without
- * joining or destroying the copied mutex; sandbench's workers are spawned, and each
+ * ticker refuses every call but `stop` (RuntimeError; `stop` has nothing to stop) and its
+ * destructor frees the memory without joining or destroying the copied mutex; sandbench's workers are spawned, and each
  * builds its own backend and ticker. */
 #define TICKER_NAME "sandbench.sandbox.wasm._native.ticker"
 #define NS 1000000000LL
@@ -615,9 +617,11 @@ static PyObject *ticker_add(PyObject *self, PyObject *const *args, Py_ssize_t na
 }
 
 static PyObject *ticker_stop(PyObject *self, PyObject *ticker) {
-    struct ticker *t = ticker_of(ticker);
+    struct ticker *t = PyCapsule_GetPointer(ticker, TICKER_NAME);
     if (t == NULL)
         return NULL;
+    if (t->pid != getpid()) /* a forked child: its copy has no thread to stop */
+        Py_RETURN_NONE;
     Py_BEGIN_ALLOW_THREADS
     stop_join(t);
     Py_END_ALLOW_THREADS

@@ -106,7 +106,8 @@ class Ticker:
     armed in between adds to its deadline so that the catch-up does not cut it short (the
     native reactor call reads it in C from `handle`). The ticker keeps its engines alive
     until it is gone; `stop` joins the thread. Raises `BackendUnavailable` without the
-    extension, and RuntimeError when used in a process forked after it started.
+    extension, and RuntimeError when used (but for `stop`) in a process forked after it
+    started.
     """
 
     def __init__(self, engine: wasmtime.Engine) -> None:
