@@ -1,5 +1,7 @@
 /*
- * sandbench.sandbox.wasm._native: one reactor call in one crossing (issue 17).
+ * sandbench.sandbox.wasm._native: one reactor call in one crossing (issue 17), and the
+ * engines' epoch ticker, a thread that never takes the GIL (its own section below, with
+ * its contract and safety; `reactor_call` may take the ticker and add its owed ticks).
  *
  * What it does. `reactor_call` runs one request of the `reactor` ABI (docs/abi.md) on a
  * live instance: it gives the store its fuel and epoch deadline, reads the clocks, calls
@@ -742,7 +744,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_native",
-    .m_doc = "One reactor call in one crossing (see the header comment of _native.c).",
+    .m_doc = "One reactor call in one crossing, and the epoch ticker (see _native.c).",
     .m_size = -1,
     .m_methods = methods,
 };
