@@ -114,3 +114,62 @@ def test_output_past_the_cap_is_an_output_violation(backend, make_module):
         outcome = instance.invoke(Request())
     assert outcome.violation.kind is ViolationKind.OUTPUT
     assert f"{LIMITS.output_bytes}-byte cap" in outcome.violation.message
+
+
+def test_a_spinning_handler_on_the_native_path_stops_at_the_tickers_deadline(backend, make_module):
+    # The deadline of a native call is set in C from the ticker's owed ticks, and the C
+    # ticker advances the epoch: with CPU to spare, the wall-clock timeout ends the spin.
+    limits = SandboxLimits(cpu_millicores=64_000, timeout_ms=100)
+    result = backend.load(load(make_module(reactor_of(wat.SPIN), abi="reactor")), limits, Grants())
+    assert result.instance is not None, result.violation
+    with result.instance as instance:
+        assert instance._live.fast is not None
+        outcome = instance.invoke(Request())
+    assert outcome.violation is not None
+    assert outcome.violation.kind is ViolationKind.TIMEOUT, outcome.violation
+    assert outcome.usage.wall_ms >= 100  # no upper bound: a busy machine is slower
+
+
+def test_the_ticker_stops_at_once_twice_and_keeps_its_engines():
+    import wasmtime
+
+    from sandbench.sandbox.wasm.native import Ticker
+
+    ticker = Ticker(wasmtime.Engine())
+    ticker.add(wasmtime.Engine())  # the ticker keeps both engines alive until it is gone
+    ticker.stop()
+    ticker.stop()  # joined once; the second is a no-op
+    ticker.expire_all()  # still safe: the engines are kept, only the thread is gone
+    assert ticker.owed(ticker.start) == 0
+
+
+def test_a_forked_child_gets_a_clear_error_from_its_copy_of_the_ticker():
+    # A pthread does not survive fork: the child's copy refuses (workers are spawned and
+    # build their own backend); `stop` has nothing to stop there, so a close still works.
+    import os
+
+    import wasmtime
+
+    from sandbench.sandbox.wasm.native import Ticker
+
+    ticker = Ticker(wasmtime.Engine())
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: only the ticker's own checks run, then _exit, always
+            code = 1
+            try:
+                ticker.owed()
+            except RuntimeError as exc:
+                code = 0 if "forked" in str(exc) else 2
+            finally:
+                try:
+                    ticker.stop()  # must not raise: a close in the child still works
+                except Exception:
+                    code = 3
+                finally:
+                    os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert ticker.owed(ticker.start) == 0  # the parent's ticker is untouched
+    finally:
+        ticker.stop()

@@ -1,5 +1,7 @@
 /*
- * sandbench.sandbox.wasm._native: one reactor call in one crossing (issue 17).
+ * sandbench.sandbox.wasm._native: one reactor call in one crossing (issue 17), and the
+ * engines' epoch ticker, a thread that never takes the GIL (its own section below, with
+ * its contract and safety; `reactor_call` may take the ticker and add its owed ticks).
  *
  * What it does. `reactor_call` runs one request of the `reactor` ABI (docs/abi.md) on a
  * live instance: it gives the store its fuel and epoch deadline, reads the clocks, calls
@@ -49,9 +51,15 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef union {
     int32_t i32;
@@ -66,6 +74,7 @@ typedef void *(*get_fuel_t)(const void *, uint64_t *);
 typedef void (*set_deadline_t)(void *, uint64_t);
 typedef uint8_t *(*memory_data_t)(const void *, const void *);
 typedef size_t (*memory_size_t)(const void *, const void *);
+typedef void (*increment_epoch_t)(void *);
 
 static struct {
     call_unchecked_t call;
@@ -74,6 +83,7 @@ static struct {
     set_deadline_t set_deadline;
     memory_data_t data;
     memory_size_t size;
+    increment_epoch_t increment_epoch;
 } api;
 
 /* Status codes of `reactor_call` (mirrored in native.py). */
@@ -128,12 +138,12 @@ static int64_t clock_ns(clockid_t clock) {
 }
 
 static PyObject *init(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    void *fns[6];
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "init takes six function addresses and a size");
+    void *fns[7];
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "init takes seven function addresses and a size");
         return NULL;
     }
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         fns[i] = PyLong_AsVoidPtr(args[i]);
         if (fns[i] == NULL) {
             if (!PyErr_Occurred())
@@ -141,7 +151,7 @@ static PyObject *init(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             return NULL;
         }
     }
-    Py_ssize_t raw_size = PyLong_AsSsize_t(args[6]);
+    Py_ssize_t raw_size = PyLong_AsSsize_t(args[7]);
     if (raw_size == -1 && PyErr_Occurred())
         return NULL;
     if (raw_size != (Py_ssize_t)sizeof(val_raw)) {
@@ -155,11 +165,17 @@ static PyObject *init(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     api.set_deadline = (set_deadline_t)fns[3];
     api.data = (memory_data_t)fns[4];
     api.size = (memory_size_t)fns[5];
+    api.increment_epoch = (increment_epoch_t)fns[6];
     Py_RETURN_NONE;
 }
 
+struct ticker;
+static struct ticker *ticker_of(PyObject *obj);
+static int64_t owed_by(struct ticker *t, int64_t now_ns);
+
 struct run {
     void *context, *alloc, *handle, *memory;
+    struct ticker *ticker; /* NULL: no ticks owed */
     const char *in;
     size_t in_len;
     uint64_t fuel, ticks;
@@ -195,7 +211,9 @@ static void run_call(struct run *r) {
         r->a = (int64_t)(uintptr_t)error;
         return;
     }
-    api.set_deadline(r->context, r->ticks);
+    /* Ticks already due that the ticker has not added yet: the call's deadline counts from
+     * the epoch as it will be once they are added (see the ticker). */
+    api.set_deadline(r->context, r->ticks + (r->ticker ? (uint64_t)owed_by(r->ticker, r->wall0) : 0));
 
     memset(args, 0, sizeof args);
     args[0].i32 = (int32_t)r->in_len;
@@ -235,12 +253,13 @@ done:
     /* else: an error we would leak; it cannot happen once set_fuel succeeded */
 }
 
-/* reactor_call(context, alloc, handle, memory, fuel, ticks, request, cap) -> tuple
+/* reactor_call(context, alloc, handle, memory, fuel, ticks, request, cap, ticker=None)
  *
  * context: the store's wasmtime_context_t *; alloc, handle: their wasmtime_func_t *, of
  * types (i32) -> i32 and (i32, i32) -> i64 (checked by the caller); memory: the
  * wasmtime_memory_t *; fuel: the fuel to set; ticks: the epoch deadline, beyond the
- * current epoch; request: bytes; cap: the most output bytes accepted.
+ * current epoch; request: bytes; cap: the most output bytes accepted; ticker: the
+ * engine's epoch ticker (a `ticker_new` capsule), whose owed ticks the deadline adds.
  *
  * Returns (status, a, b, c, output, wall0_s, cpu0_s, fuel_left, memory_size):
  * `output` is bytes when status is OK, else None, and then a and b are where its first
@@ -251,8 +270,8 @@ done:
  */
 static PyObject *reactor_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     struct run r;
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "reactor_call takes 8 arguments");
+    if (nargs != 8 && nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "reactor_call takes 8 or 9 arguments");
         return NULL;
     }
     if (api.call == NULL) {
@@ -289,6 +308,8 @@ static PyObject *reactor_call(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     unsigned long long cap = PyLong_AsUnsignedLongLong(args[7]);
     if (PyErr_Occurred())
+        return NULL;
+    if (nargs == 9 && args[8] != Py_None && (r.ticker = ticker_of(args[8])) == NULL)
         return NULL;
 
     Py_BEGIN_ALLOW_THREADS
@@ -350,6 +371,285 @@ fail:
     /* A partly filled tuple: its empty slots are NULL, which tuple_dealloc skips. */
     Py_DECREF(result);
     return NULL;
+}
+
+/* The epoch ticker. A thread of its own that advances the epoch of every registered engine
+ * once per tick of CLOCK_MONOTONIC (the clock of Python's time.monotonic) until stopped.
+ * It replaces a Python thread whose 100 wakeups a second each took the GIL from the
+ * serving thread: this one never touches a Python object or the GIL.
+ *
+ * Ticks are counted from the clock, not from the wakeups: a wakeup adds every tick due
+ * since `start_ns` that is not yet added (`done`), so a late wakeup on a busy machine
+ * adds all of them and a deadline of N ticks stays N ticks of wall time. The thread sleeps
+ * in pthread_cond_timedwait on CLOCK_MONOTONIC until the next tick's edge, so `stop` (a
+ * signal of the condition) ends it at once. `done` is atomic: `owed` (ticks due and not
+ * yet added, which a call armed in between adds to its deadline) reads it without a lock.
+ * The thread increments the engines before it adds to `done`, so a reader in between
+ * counts those ticks twice: a deadline up to one catch-up longer, never shorter.
+ *
+ * Safety. The mutex guards the engine list, `stopping`, `started` and the increments; the
+ * thread holds it only while it adds ticks (never while it waits), and it never takes the
+ * GIL, so Python callers may block on the mutex with the GIL held. The engines are raw
+ * wasm_engine_t pointers: the ticker keeps their Python objects in `keep` (a list, owned
+ * under the GIL) and drops them only after the thread is joined, so no engine is deleted
+ * while the thread can still increment it. The thread blocks every signal (SIGINT and
+ * SIGTERM go to Python's threads). A pthread does not survive fork: in a forked child the
+ * ticker refuses every call but `stop` (RuntimeError; `stop` has nothing to stop) and its
+ * destructor frees the memory without joining or destroying the copied mutex; sandbench's workers are spawned, and each
+ * builds its own backend and ticker. */
+#define TICKER_NAME "sandbench.sandbox.wasm._native.ticker"
+#define NS 1000000000LL
+
+struct ticker {
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* on CLOCK_MONOTONIC; signalled by stop */
+    pthread_t thread;
+    int started;  /* the thread runs and nobody joined it yet */
+    int stopping;
+    pid_t pid;    /* the process that made the ticker */
+    int64_t start_ns, tick_ns;
+    _Atomic int64_t done; /* ticks added since start_ns */
+    void **engines;       /* wasm_engine_t *, alive as long as `keep` */
+    size_t n, cap;
+    PyObject *keep;       /* list: the engines' Python objects */
+};
+
+/* Ticks due by `now_ns` and not yet added (0 when `done` is ahead of it). */
+static int64_t owed_by(struct ticker *t, int64_t now_ns) {
+    int64_t due = now_ns > t->start_ns ? (now_ns - t->start_ns) / t->tick_ns : 0;
+    int64_t owed = due - atomic_load(&t->done);
+    return owed > 0 ? owed : 0;
+}
+
+/* With the lock held: add the ticks due by `now_ns` to every engine; how many. */
+static int64_t catch_up_locked(struct ticker *t, int64_t now_ns) {
+    int64_t added = owed_by(t, now_ns);
+    for (int64_t i = 0; i < added; i++)
+        for (size_t e = 0; e < t->n; e++)
+            api.increment_epoch(t->engines[e]);
+    atomic_fetch_add(&t->done, added);
+    return added;
+}
+
+static void *tick_loop(void *arg) {
+    struct ticker *t = arg;
+    pthread_mutex_lock(&t->lock);
+    while (!t->stopping) {
+        int64_t next = t->start_ns + (atomic_load(&t->done) + 1) * t->tick_ns;
+        struct timespec at = {.tv_sec = next / NS, .tv_nsec = next % NS};
+        pthread_cond_timedwait(&t->wake, &t->lock, &at); /* a timeout or a stop */
+        if (!t->stopping)
+            catch_up_locked(t, clock_ns(CLOCK_MONOTONIC));
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+/* The ticker of capsule `obj`, or NULL with an exception (not one, or a forked child's). */
+static struct ticker *ticker_of(PyObject *obj) {
+    struct ticker *t = PyCapsule_GetPointer(obj, TICKER_NAME);
+    if (t != NULL && t->pid != getpid()) {
+        PyErr_Format(PyExc_RuntimeError, "the epoch ticker belongs to process %d, not this "
+                     "forked one: make a new backend", (int)t->pid);
+        return NULL;
+    }
+    return t;
+}
+
+/* Stop the thread and join it (once; later calls return at once). */
+static void stop_join(struct ticker *t) {
+    pthread_mutex_lock(&t->lock);
+    int join = t->started;
+    t->stopping = 1;
+    t->started = 0;
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->lock);
+    if (join)
+        pthread_join(t->thread, NULL);
+}
+
+static void ticker_free(PyObject *capsule) {
+    struct ticker *t = PyCapsule_GetPointer(capsule, TICKER_NAME);
+    if (t == NULL)
+        return;
+    if (t->pid == getpid()) {
+        stop_join(t); /* the thread never takes the GIL: joining with it held is safe */
+        pthread_cond_destroy(&t->wake);
+        pthread_mutex_destroy(&t->lock);
+    } /* else a forked child: no thread to join, and the copied mutex may be locked */
+    free(t->engines);
+    Py_XDECREF(t->keep);
+    free(t);
+}
+
+/* Register `engine` (its Python object and its wasm_engine_t address); 0 or -1 (raised). */
+static int ticker_register(struct ticker *t, PyObject *engine, PyObject *address) {
+    void *ptr = PyLong_AsVoidPtr(address);
+    if (ptr == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "a null engine");
+        return -1;
+    }
+    if (PyList_Append(t->keep, engine) < 0) /* first: a registered engine is always kept */
+        return -1;
+    pthread_mutex_lock(&t->lock);
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 4;
+        void **grown = realloc(t->engines, cap * sizeof *grown);
+        if (grown == NULL) {
+            pthread_mutex_unlock(&t->lock);
+            PyErr_NoMemory();
+            return -1; /* the extra reference in `keep` only keeps an engine longer */
+        }
+        t->engines = grown, t->cap = cap;
+    }
+    t->engines[t->n++] = ptr;
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+}
+
+/* ticker_new(engine, engine_address, tick_ms) -> capsule: a running ticker. */
+static PyObject *ticker_new(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "ticker_new(engine, engine_address, tick_ms)");
+        return NULL;
+    }
+    if (api.increment_epoch == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_native.init was not called");
+        return NULL;
+    }
+    long tick_ms = PyLong_AsLong(args[2]);
+    if (tick_ms == -1 && PyErr_Occurred())
+        return NULL;
+    if (tick_ms <= 0) {
+        PyErr_SetString(PyExc_ValueError, "tick_ms must be positive");
+        return NULL;
+    }
+    struct ticker *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return PyErr_NoMemory();
+    t->pid = getpid();
+    t->tick_ns = (int64_t)tick_ms * 1000000;
+    atomic_init(&t->done, 0);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&t->lock, NULL);
+    PyObject *capsule = NULL;
+    if ((t->keep = PyList_New(0)) == NULL
+        || (capsule = PyCapsule_New(t, TICKER_NAME, ticker_free)) == NULL) {
+        Py_XDECREF(t->keep);
+        pthread_cond_destroy(&t->wake);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+        return NULL;
+    } /* from here the capsule owns `t` */
+    if (ticker_register(t, args[0], args[1]) < 0) {
+        Py_DECREF(capsule);
+        return NULL;
+    }
+    t->start_ns = clock_ns(CLOCK_MONOTONIC);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread starts with every signal blocked */
+    int rc = pthread_create(&t->thread, NULL, tick_loop, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        Py_DECREF(capsule);
+        errno = rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    t->started = 1;
+    return capsule;
+}
+
+/* `now` in ns from a time.monotonic() float, or the clock when it is absent or None. */
+static int now_arg(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t at, int64_t *now_ns) {
+    if (nargs <= at || args[at] == Py_None) {
+        *now_ns = clock_ns(CLOCK_MONOTONIC);
+        return 0;
+    }
+    double now = PyFloat_AsDouble(args[at]);
+    if (now == -1.0 && PyErr_Occurred())
+        return -1;
+    *now_ns = (int64_t)(now * 1e9 + 0.5);
+    return 0;
+}
+
+static PyObject *ticker_owed(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    int64_t now_ns;
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "ticker_owed(ticker, now=None)");
+        return NULL;
+    }
+    struct ticker *t = ticker_of(args[0]);
+    if (t == NULL || now_arg(args, nargs, 1, &now_ns) < 0)
+        return NULL;
+    return PyLong_FromLongLong(owed_by(t, now_ns));
+}
+
+static PyObject *ticker_catch_up(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    int64_t now_ns, added;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "ticker_catch_up(ticker, now)");
+        return NULL;
+    }
+    struct ticker *t = ticker_of(args[0]);
+    if (t == NULL || now_arg(args, nargs, 1, &now_ns) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&t->lock);
+    added = catch_up_locked(t, now_ns);
+    pthread_mutex_unlock(&t->lock);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLongLong(added);
+}
+
+static PyObject *ticker_add(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "ticker_add(ticker, engine, engine_address)");
+        return NULL;
+    }
+    struct ticker *t = ticker_of(args[0]);
+    if (t == NULL || ticker_register(t, args[1], args[2]) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *ticker_stop(PyObject *self, PyObject *ticker) {
+    struct ticker *t = PyCapsule_GetPointer(ticker, TICKER_NAME);
+    if (t == NULL)
+        return NULL;
+    if (t->pid != getpid()) /* a forked child: its copy has no thread to stop */
+        Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    stop_join(t);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* Pass every deadline a call can have (an hour of ticks) on every engine; `done` stays:
+ * these ticks are beyond the clock's, so later deadlines count from the new epoch. */
+static PyObject *ticker_expire_all(PyObject *self, PyObject *ticker) {
+    struct ticker *t = ticker_of(ticker);
+    if (t == NULL)
+        return NULL;
+    int64_t count = 3600 * NS / t->tick_ns + 2;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&t->lock);
+    for (int64_t i = 0; i < count; i++)
+        for (size_t e = 0; e < t->n; e++)
+            api.increment_epoch(t->engines[e]);
+    pthread_mutex_unlock(&t->lock);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *ticker_start(PyObject *self, PyObject *ticker) {
+    struct ticker *t = ticker_of(ticker);
+    return t == NULL ? NULL : PyFloat_FromDouble((double)t->start_ns / 1e9);
 }
 
 /* Models. `made(cls, fields, fields_set)` is `sandbench._construct.made` in C for the
@@ -422,8 +722,21 @@ static PyMethodDef methods[] = {
     {"init", (PyCFunction)(void (*)(void))init, METH_FASTCALL,
      "init(call_unchecked, set_fuel, get_fuel, set_deadline, memory_data, memory_data_size, "
      "val_raw_size): the wasmtime C functions to call (addresses)."},
+    {"ticker_new", (PyCFunction)(void (*)(void))ticker_new, METH_FASTCALL,
+     "ticker_new(engine, engine_address, tick_ms) -> a running epoch ticker (a capsule)."},
+    {"ticker_add", (PyCFunction)(void (*)(void))ticker_add, METH_FASTCALL,
+     "ticker_add(ticker, engine, engine_address): tick that engine too."},
+    {"ticker_owed", (PyCFunction)(void (*)(void))ticker_owed, METH_FASTCALL,
+     "ticker_owed(ticker, now=None) -> ticks due by now and not yet added."},
+    {"ticker_catch_up", (PyCFunction)(void (*)(void))ticker_catch_up, METH_FASTCALL,
+     "ticker_catch_up(ticker, now) -> add the ticks due by now; how many."},
+    {"ticker_stop", ticker_stop, METH_O, "ticker_stop(ticker): stop the thread and join it."},
+    {"ticker_expire_all", ticker_expire_all, METH_O,
+     "ticker_expire_all(ticker): pass every deadline (an hour of ticks) at once."},
+    {"ticker_start", ticker_start, METH_O, "ticker_start(ticker) -> its start, monotonic s."},
     {"reactor_call", (PyCFunction)(void (*)(void))reactor_call, METH_FASTCALL,
-     "reactor_call(context, alloc, handle, memory, fuel, ticks, request, cap) -> tuple: one "
+     "reactor_call(context, alloc, handle, memory, fuel, ticks, request, cap, ticker=None) "
+     "-> tuple: one "
      "reactor call (see the header of _native.c)."},
     {NULL, NULL, 0, NULL},
 };
@@ -431,7 +744,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_native",
-    .m_doc = "One reactor call in one crossing (see the header comment of _native.c).",
+    .m_doc = "One reactor call in one crossing, and the epoch ticker (see _native.c).",
     .m_size = -1,
     .m_methods = methods,
 };

@@ -2,9 +2,9 @@
 
 Two engines per backend, both with fuel metering and epoch interruption on (engines.py):
 command modules, instantiated per request, run on one with wasmtime's pooling allocator
-(made at the first command load), everything else on the default one. A ticker thread
-advances their epoch every 10 ms, so every call (instantiation, `start`, `_initialize` and
-`_start` included) has a wall-clock deadline. CPU is the invoking thread's CPU time,
+(made at the first command load), everything else on the default one. A ticker thread (in
+C, `native.Ticker`: it never takes the GIL) advances their epoch every 10 ms, so every call
+(instantiation, `start`, `_initialize` and `_start` included) has a wall-clock deadline. CPU is the invoking thread's CPU time,
 measured around each call and charged to one `ModuleCpu` per module, shared by all the
 instances loaded from it while any is open; fuel, calibrated from the module's own fuel per
 CPU-second, stops a call at its CPU budget.
@@ -62,9 +62,9 @@ from .engines import CommandEngine, command_engine, core_linker, engine
 from .guards import COMPONENT_GUARDS, guards_for
 from .host import NAMESPACE
 from .instances import WASI, Persistent
-from .native import require
+from .native import Ticker, require
 from .reactor import REACTOR_EXPORTS, ReactorInstance
-from .store import TICK_MS, Spec
+from .store import Spec
 from .traps import first_line
 
 __all__ = ["WasmBackend", "wasmtime_version"]
@@ -89,59 +89,6 @@ class _Shape:
     exports: frozenset[str]
 
 
-class _Ticker:
-    """Advances the engines' epoch by one every `TICK_MS` of wall time until stopped.
-
-    The ticks are counted from the clock, not from the wakeups: on a busy machine a wakeup
-    comes late, and counting wakeups stretched a 30 s timeout to 40-60 s. A late wakeup
-    adds every tick that came due; `owed` is what is due and not yet added, which a call
-    armed in between adds to its deadline so that the catch-up does not cut it short.
-    """
-
-    def __init__(self, engine: wasmtime.Engine) -> None:
-        self._engines = [engine]
-        self._stop = threading.Event()
-        self._start = time.monotonic()
-        self._done = 0
-        self._thread = threading.Thread(target=self._run, name="sandbench-epoch", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(TICK_MS / 1000):
-            self.catch_up(time.monotonic())
-
-    def catch_up(self, now: float) -> int:
-        """Add the ticks due by `now` (a `time.monotonic()` value); how many were added."""
-        added = self.owed(now)
-        for _ in range(added):
-            for each in self._engines:
-                each.increment_epoch()
-        self._done += added
-        return added
-
-    def owed(self, now: float | None = None) -> int:
-        """Ticks due by `now` (None: now) that are not yet added to the engine's epoch.
-
-        One frame, no helper: every reactor call asks (reactor.py).
-        """
-        since = (time.monotonic() if now is None else now) - self._start
-        return max(0, int(since * 1000 // TICK_MS) - self._done)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def expire_all(self) -> None:
-        """Pass every deadline a call can have (an hour of ticks): running calls trap now."""
-        for _ in range(int(3_600_000 // TICK_MS) + 2):
-            for each in self._engines:
-                each.increment_epoch()
-
-    def add(self, engine: wasmtime.Engine) -> None:
-        """Advance `engine`'s epoch too, from the next tick on."""
-        self._engines = [*self._engines, engine]
-
-
 class WasmBackend(Closing):
     """`SandboxBackend` on wasmtime. See `SandboxBackend` for the contract."""
 
@@ -160,7 +107,7 @@ class WasmBackend(Closing):
             else None
         )
         sweep_scratch()  # what killed sandbench processes left behind
-        self._ticker = _Ticker(self._engine)
+        self._ticker = Ticker(self._engine)
         # SIGINT/SIGTERM: end running calls at once so that the process can clean up.
         self._unwatch = on_interrupt(self.expire_calls)
         self._shapes: dict[str, _Shape] = {}
@@ -252,6 +199,7 @@ class WasmBackend(Closing):
             grants=grants,
             cpu=self._module_cpu(package, limits),
             epoch_lag=self._ticker.owed,
+            epoch_ticker=self._ticker.handle,
             # Only a module that imports the host namespace can call it: skip the per-call
             # binding and recording (about 14 us a call) for all the others.
             host=host_api(package, limits, grants) if NAMESPACE in shape.namespaces else None,

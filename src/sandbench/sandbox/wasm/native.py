@@ -18,6 +18,7 @@ import ctypes
 import functools
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
+from types import ModuleType
 from typing import Any, Final, TypeVar
 
 import wasmtime
@@ -30,8 +31,9 @@ from sandbench.sandbox.budget import CappedOutput
 from sandbench.sandbox.cgi import ProtocolError
 
 from .fastcall import raise_failure
+from .store import TICK_MS
 
-__all__ = ["NativeReactor", "Status", "made", "raise_for", "require"]
+__all__ = ["NativeReactor", "Status", "Ticker", "made", "raise_for", "require"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,17 +47,20 @@ _FUNCTIONS = (
     "wasmtime_context_set_epoch_deadline",
     "wasmtime_memory_data",
     "wasmtime_memory_data_size",
+    "wasmtime_engine_increment_epoch",
 )
 
 
-def _load() -> tuple[Callable[..., Result] | None, str]:
-    """The initialised extension's `reactor_call`, or None and why it is missing."""
+def _load() -> tuple[ModuleType | None, str]:
+    """The initialised extension, or None and why it is missing."""
     try:
         from . import _native
     except ImportError as exc:
         return None, str(exc)
     at = [ctypes.cast(dll[name], ctypes.c_void_p).value or 0 for name in _FUNCTIONS]
-    _native.init(at[0], at[1], at[2], at[3], at[4], at[5], ctypes.sizeof(ffi.wasmtime_val_raw_t))
+    _native.init(
+        at[0], at[1], at[2], at[3], at[4], at[5], at[6], ctypes.sizeof(ffi.wasmtime_val_raw_t)
+    )
     slots = BaseModel.__dict__  # the slots `sandbench._construct` sets, set the same way
     _native.init_models(
         BaseModel,
@@ -64,10 +69,11 @@ def _load() -> tuple[Callable[..., Result] | None, str]:
         slots["__pydantic_extra__"],
         slots["__pydantic_private__"],
     )
-    return _native.reactor_call, ""
+    return _native, ""
 
 
-_reactor_call, _why = _load()
+_module, _why = _load()
+_reactor_call: Callable[..., Result] | None = _module.reactor_call if _module else None
 
 try:
     from ._native import made
@@ -88,6 +94,56 @@ def require() -> None:
             "reinstall sandbench (`pip install -e .` or the wheel), which builds it with gcc "
             "and the Python headers",
         )
+
+
+class Ticker:
+    """Advances the engines' epoch by one every `TICK_MS` of wall time until stopped: a
+    thread of `_native.c` (its ticker section) that never takes the GIL.
+
+    The ticks are counted from the clock, not from the wakeups: on a busy machine a wakeup
+    comes late, and counting wakeups stretched a 30 s timeout to 40-60 s. A late wakeup
+    adds every tick that came due; `owed` is what is due and not yet added, which a call
+    armed in between adds to its deadline so that the catch-up does not cut it short (the
+    native reactor call reads it in C from `handle`). The ticker keeps its engines alive
+    until it is gone; `stop` joins the thread. Raises `BackendUnavailable` without the
+    extension, and RuntimeError when used (but for `stop`) in a process forked after it
+    started.
+    """
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        require()
+        assert _module is not None  # noqa: S101 - require() raised otherwise
+        self._native = _module
+        self.handle: object = _module.ticker_new(engine, _engine_address(engine), round(TICK_MS))
+        # `owed(now=None)`: ticks due by `now` (a `time.monotonic()` value; None: now) and
+        # not yet added. A partial, not a method: every checked call asks (instances.py).
+        self.owed: functools.partial[int] = functools.partial(_module.ticker_owed, self.handle)
+
+    @property
+    def start(self) -> float:
+        """When the ticks start, as a `time.monotonic()` value."""
+        return float(self._native.ticker_start(self.handle))
+
+    def catch_up(self, now: float) -> int:
+        """Add the ticks due by `now` (a `time.monotonic()` value); how many were added."""
+        return int(self._native.ticker_catch_up(self.handle, now))
+
+    def stop(self) -> None:
+        """Stop the thread and join it (at once: it sleeps on a condition); twice is fine."""
+        self._native.ticker_stop(self.handle)
+
+    def expire_all(self) -> None:
+        """Pass every deadline a call can have (an hour of ticks): running calls trap now."""
+        self._native.ticker_expire_all(self.handle)
+
+    def add(self, engine: wasmtime.Engine) -> None:
+        """Advance `engine`'s epoch too, from the next tick on."""
+        self._native.ticker_add(self.handle, engine, _engine_address(engine))
+
+
+def _engine_address(engine: wasmtime.Engine) -> int:
+    """The address of `engine`'s wasm_engine_t (valid while `engine` lives)."""
+    return ctypes.cast(engine.ptr(), ctypes.c_void_p).value or 0
 
 
 class Status:

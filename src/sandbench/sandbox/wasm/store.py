@@ -46,8 +46,10 @@ class Spec:
     # sandbox serves from the call's `PollState` (poll.py, stdio.py): then that state is
     # neither armed nor scoped.
     call_state: bool = True
-    # Epoch ticks already due but not yet added by the backend's ticker (see `_Ticker`).
+    # Epoch ticks already due but not yet added by the backend's ticker (`native.Ticker`).
     epoch_lag: Callable[[], int] = lambda: 0
+    # That ticker's native handle: the native reactor call adds its owed ticks itself.
+    epoch_ticker: object = None
 
 
 @dataclass
