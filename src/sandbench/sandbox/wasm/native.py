@@ -27,13 +27,10 @@ from wasmtime import _bindings as ffi
 from wasmtime._ffi import dll
 
 from sandbench.errors import BackendUnavailable
-from sandbench.sandbox.budget import CappedOutput
-from sandbench.sandbox.cgi import ProtocolError
 
-from .fastcall import raise_failure
 from .store import TICK_MS
 
-__all__ = ["NativeReactor", "Status", "Ticker", "made", "raise_for", "require"]
+__all__ = ["NativeReactor", "Status", "Ticker", "made", "require"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -192,25 +189,3 @@ class NativeReactor(functools.partial[Result]):
         )
         reactor.keep = (store, memory, alloc, handle)
         return reactor
-
-
-def raise_for(status: int, numbers: tuple[int, int, int], sent: int, stdout: CappedOutput) -> None:
-    """Raise what the checked path (reactor.py's `_handle`) raises for the native call's
-    failure `status` with its `numbers` (a, b, c); `sent`: the request's length. A trap or
-    error pointer becomes Python's from here (`fastcall.raise_failure`)."""
-    a, b, c = numbers
-    if status in (Status.ALLOC_FAILED, Status.HANDLE_FAILED, Status.FUEL_ERROR):
-        raise_failure(_pointer(a, ffi.wasmtime_error_t), _pointer(b, ffi.wasm_trap_t))
-    if status == Status.ALLOC_BAD:
-        raise ProtocolError(f"sandbench_alloc({sent}) returned {a!r}")
-    if status == Status.ALLOC_OUTSIDE:
-        raise ProtocolError(f"sandbench_alloc returned {a}, outside memory ({b} bytes)")
-    if status == Status.OVER_CAP:
-        stdout.overflowed = True
-        raise wasmtime.WasmtimeError("output cap")
-    raise ProtocolError(f"sandbench_handle returned {b} bytes at {a}, outside memory ({c})")
-
-
-def _pointer(address: int, kind: Any) -> Any:
-    """A ctypes pointer to a `kind` at `address` (0: a null one)."""
-    return ctypes.cast(address, ctypes.POINTER(kind))

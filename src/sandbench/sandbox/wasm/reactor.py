@@ -7,17 +7,20 @@ exact, the whole call is one crossing into native code (native.py), with the sam
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
+from typing import Any
 
 import wasmtime
+from wasmtime import _bindings as ffi
 
-from sandbench.sandbox.budget import ticks_for
+from sandbench.sandbox.budget import CappedOutput, ticks_for
 from sandbench.sandbox.cgi import ProtocolError, request_envelope
 from sandbench.sandbox.interface import Outcome, Request, Violation, ViolationKind
 
-from .fastcall import exact_type
+from .fastcall import exact_type, raise_failure
 from .instances import Persistent
-from .native import NativeReactor, raise_for
+from .native import NativeReactor, Status
 from .store import TICK_MS, Call, instance_pre
 
 __all__ = ["REACTOR_EXPORTS", "ReactorInstance"]
@@ -84,7 +87,7 @@ class ReactorInstance(Persistent):
         violation = None
         if status:
             try:
-                raise_for(status, (a, b, c), len(envelope), call.stdout)
+                _raise_for(status, (a, b, c), len(envelope), call.stdout)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
                 violation = self._classify(call, exc, _memory_of(live), "invoke")
             except ProtocolError as exc:
@@ -120,25 +123,64 @@ class ReactorInstance(Persistent):
         store = live.call.store
         ptr = live.alloc(store, len(envelope))
         if not isinstance(ptr, int) or ptr <= 0:
-            raise ProtocolError(f"sandbench_alloc({len(envelope)}) returned {ptr!r}")
+            raise _alloc_bad(len(envelope), ptr)
         size = live.memory.data_len(store)
         if ptr + len(envelope) > size:
-            raise ProtocolError(f"sandbench_alloc returned {ptr}, outside memory ({size} bytes)")
+            raise _alloc_outside(ptr, size)
         live.memory.write(store, envelope, ptr)
         packed = live.handle(store, ptr, len(envelope))
         if not isinstance(packed, int):
             raise ProtocolError("sandbench_handle must return an i64")
         out_ptr, out_len = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
         if out_len > self._spec.limits.output_bytes:
-            live.call.stdout.overflowed = True
-            raise wasmtime.WasmtimeError("output cap")
+            raise _over_cap(live.call.stdout)
         size = live.memory.data_len(store)
         if out_ptr + out_len > size:
-            raise ProtocolError(
-                f"sandbench_handle returned {out_len} bytes at {out_ptr}, outside memory ({size})"
-            )
+            raise _output_outside(out_ptr, out_len, size)
         return bytes(live.memory.read(store, out_ptr, out_ptr + out_len))
 
 
 def _memory_of(live: _Live) -> int:
     return int(live.memory.data_len(live.call.store))
+
+
+# What a reactor's exports did wrong, in the same words on both paths (checked and native).
+def _alloc_bad(sent: int, ptr: object) -> ProtocolError:
+    return ProtocolError(f"sandbench_alloc({sent}) returned {ptr!r}")
+
+
+def _alloc_outside(ptr: int, size: int) -> ProtocolError:
+    return ProtocolError(f"sandbench_alloc returned {ptr}, outside memory ({size} bytes)")
+
+
+def _output_outside(ptr: int, length: int, size: int) -> ProtocolError:
+    return ProtocolError(
+        f"sandbench_handle returned {length} bytes at {ptr}, outside memory ({size})"
+    )
+
+
+def _over_cap(stdout: CappedOutput) -> wasmtime.WasmtimeError:
+    """The output cap: `stdout` marked overflowed, which `_classify` reads as `output`."""
+    stdout.overflowed = True
+    return wasmtime.WasmtimeError("output cap")
+
+
+def _raise_for(status: int, numbers: tuple[int, int, int], sent: int, stdout: CappedOutput) -> None:
+    """Raise what `_handle` raises for the native call's failure `status` with its
+    `numbers` (a, b, c; see `native.Status`); `sent`: the request's length. A trap or error
+    pointer becomes Python's from here (`fastcall.raise_failure`)."""
+    a, b, c = numbers
+    if status in (Status.ALLOC_FAILED, Status.HANDLE_FAILED, Status.FUEL_ERROR):
+        raise_failure(_pointer(a, ffi.wasmtime_error_t), _pointer(b, ffi.wasm_trap_t))
+    if status == Status.ALLOC_BAD:
+        raise _alloc_bad(sent, a)
+    if status == Status.ALLOC_OUTSIDE:
+        raise _alloc_outside(a, b)
+    if status == Status.OVER_CAP:
+        raise _over_cap(stdout)
+    raise _output_outside(a, b, c)
+
+
+def _pointer(address: int, kind: Any) -> Any:
+    """A ctypes pointer to a `kind` at `address` (0: a null one)."""
+    return ctypes.cast(address, ctypes.POINTER(kind))
