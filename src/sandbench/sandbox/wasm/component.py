@@ -28,7 +28,7 @@ from sandbench.sandbox.interface import (
 )
 
 from .host import current_host
-from .hostcalls import counted_component
+from .hostcalls import counted
 from .instances import Persistent
 from .store import Call, Spec
 from .traps import first_line
@@ -249,4 +249,4 @@ def define_component_host(linker: wc.Linker) -> None:
     linker.add_wasip2()
     with linker.root() as root, root.add_instance(HOST_INTERFACE) as host:
         for name, func, quota in _functions():
-            host.add_func(name, counted_component(name, func, quota))
+            host.add_func(name, counted(name, func, quota))

@@ -2,7 +2,7 @@
 
 Core modules (`sandbench:host/v1`): each host function is defined again, counted, over the
 one `host.py` defines. Components (`sandbench:platform/host`): component.py wraps each of
-its host functions with `counted_component`. A call past the limit is not served, answers
+its host functions with `counted` too. A call past the limit is not served, answers
 `quota` (-3, or the `quota` error code) and is recorded as a denied call (detail
 `past limits.hostcalls`), and the request ends with a `hostcalls` violation, whatever the
 module does after. The count starts afresh with every call (and
@@ -25,7 +25,7 @@ from sandbench.sandbox.interface import SandboxLimits, Violation, hostcalls_viol
 from .host import FUNCTIONS, NAMESPACE, current_host
 from .hostcall import define_i32_func
 
-__all__ = ["HostCallBudget", "HostCallGuard", "counted_component"]
+__all__ = ["HostCallBudget", "HostCallGuard", "counted"]
 
 _QUOTA = int(Code.QUOTA)
 # How a refused call is recorded: the capability and action its function serves.
@@ -74,29 +74,17 @@ class HostCallBudget:
         return hostcalls_violation(self.refused, self.limit, self.refusal)
 
 
-def _counted(name: str, func: Callable[..., int]) -> Callable[..., int]:
-    capability, action = _RECORDED.get(name, ("host", name))
-
-    def call(caller: wasmtime.Caller, *args: int) -> int:
-        budget = _current.get()
-        if budget is not None and not budget.take(capability, action):
-            return _QUOTA
-        return func(caller, *args)
-
-    return call
-
-
-def counted_component(name: str, func: Callable[..., Any], refused: Any) -> Callable[..., Any]:
-    """The component host function `name` (`storage-read`, ...), counted against the
-    running call's budget: past the limit it answers `refused` (its `quota` error) unserved.
-    Uncounted when no budget is armed (the component's instantiation)."""
+def counted(name: str, func: Callable[..., Any], refused: Any) -> Callable[..., Any]:
+    """The host function `name` (`storage_read`, or a component's `storage-read`), counted
+    against the running call's budget: past the limit it answers `refused` (its `quota`)
+    unserved. Uncounted when no budget is armed (a component's instantiation)."""
     capability, action = _RECORDED.get(name.replace("-", "_"), ("host", name))
 
-    def call(store: Any, *args: Any) -> Any:
+    def call(caller: Any, *args: Any) -> Any:
         budget = _current.get()
         if budget is not None and not budget.take(capability, action):
             return refused
-        return func(store, *args)
+        return func(caller, *args)
 
     return call
 
@@ -113,7 +101,7 @@ class HostCallGuard:
     def define(self, linker: wasmtime.Linker, engine: wasmtime.Engine) -> None:
         """Define every host function again, counted (the linker allows shadowing)."""
         for name, (arity, func) in FUNCTIONS.items():
-            define_i32_func(linker, NAMESPACE, name, arity, _counted(name, func))
+            define_i32_func(linker, NAMESPACE, name, arity, counted(name, func, _QUOTA))
 
     def needed(self, imports: Collection[str]) -> bool:
         """Only a module that imports the host namespace makes host calls."""
