@@ -7,9 +7,10 @@ Performance is judged in two stages (docs/nightly.md has the measured rates):
    blocks (`pairing = "calls"`; or interleaves whole checks round by round), so the
    machine's state that night cancels out. The night's value of a metric is the paired
    difference: with at least `min_pairs` blocks or rounds, the one-sample Hodges-Lehmann
-   estimate of their log(candidate / baseline) with its signed-rank 95 % interval (`stats.paired_shift`; a round is the unit, because runs of one module
-   differ by tens of per cent from one another while calls within a run do not: pooling
-   calls would count one run's bias as many samples). With fewer rounds, the
+   estimate of their log(candidate / baseline) with its signed-rank 95 % interval
+   (`stats.paired_shift`; a block or a round is the unit, never a call of an unpaired run,
+   because runs of one module differ by tens of per cent from one another while calls
+   within a run do not: pooling calls would count one run's bias as many samples). With fewer rounds, the
    Hodges-Lehmann shift of log(candidate) over log(baseline) samples (`stats.log_shift`).
    Without a baseline it is the log of the night's median.
 2. **Over the history.** E-divisive means (`stats.e_divisive`, a permutation test) finds
@@ -19,8 +20,9 @@ Performance is judged in two stages (docs/nightly.md has the measured rates):
    (back to the previous change point) by `min_effect`, and the step's interval
    (`stats.step_interval`: its noise scale is the robust spread of the nights before)
    lies wholly above `1 + min_effect`; for paired nights every night since the change
-   point must also be above the nights before it with its own interval's lower bound. One noisy night cannot alarm: it is never two
-   nights, and the night after it is not high.
+   point must also be above the nights before it with its own interval's lower bound.
+   One noisy night cannot alarm: it is never two nights, and the night after it is not
+   high.
 
 Both per-call metrics are recorded (`health.latency_ms`, the wall clock; `health.cpu_ms`,
 the CPU time the sandbox measured per call), and a cell's alarms are judged on its
