@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,3 +91,49 @@ def test_without_the_extension_sandbench_says_so_in_one_line(tmp_path):
     assert errors[0].startswith("sandbench: error: wasm backend unavailable: ")
     assert "sandbench.sandbox.wasm._native did not load (refused by the test)" in errors[0]
     assert "Traceback" not in done.stderr
+
+
+def _hostile(alloc: int, packed: int) -> str:
+    """A reactor whose alloc returns `alloc` and whose handle returns `packed` (ptr << 32 |
+    len), both as the module chooses them, with one 64 KiB page of memory."""
+    return f"""(module
+  (memory (export "memory") 1)
+  (data (i32.const 0) "Status: 200\\n\\nok")
+  (func (export "sandbench_alloc") (param i32) (result i32) (i32.const {alloc}))
+  (func (export "sandbench_handle") (param i32 i32) (result i64) (i64.const {packed})))"""
+
+
+PAGE = 65536
+
+
+@pytest.mark.parametrize(
+    ("alloc", "packed", "words"),
+    [
+        (0, 16, "sandbench_alloc("),  # a null pointer
+        (-1, 16, "sandbench_alloc("),  # negative
+        (-(2**31), 16, "sandbench_alloc("),  # the most negative i32
+        (PAGE - 8, 16, "outside memory"),  # the request would run past the end
+        (2**31 - 1, 16, "outside memory"),  # far past the end
+        (4096, (PAGE << 32) | 1, "outside memory"),  # output starting at the end
+        (4096, ((PAGE - 4) << 32) | 16, "outside memory"),  # output running past the end
+        (4096, (0xFFFFFFFF << 32) | 0x10, "outside memory"),  # ptr + len wraps at 32 bits
+        (4096, -1, "output"),  # 4 GiB of output: past the cap before any bounds
+    ],
+)
+def test_hostile_pointers_and_lengths_are_violations_not_reads(
+    backend, make_module, alloc, packed, words
+):
+    """Every pointer and length the module hands back is checked before use (_native.c);
+    the instance is made afresh and the next call meets the same check."""
+    package = load(make_module(_hostile(alloc, packed), abi="reactor"))
+    limits = SandboxLimits(output_bytes=1024 * 1024)
+    with backend.load(package, limits, Grants()).instance as instance:
+        outcomes = [instance.invoke(Request(body=b"x" * 64)) for _ in range(2)]
+    for outcome in outcomes:
+        assert outcome.response is None
+        assert outcome.violation is not None
+        if words == "output":
+            assert outcome.violation.kind is ViolationKind.OUTPUT, outcome.violation
+        else:
+            assert outcome.violation.kind is ViolationKind.PROTOCOL, outcome.violation
+            assert words in outcome.violation.message
