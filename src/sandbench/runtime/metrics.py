@@ -141,26 +141,27 @@ class GatewayMetrics:
         for module in modules:
             self._tally(module)
 
-    def observe(self, module: str, status: int, seconds: float) -> None:
-        """Count one answered request."""
+    def answered(self, module: str, status: int, seconds: float, outcome: Outcome | None) -> None:
+        """Count one answered request, which took `seconds` in the gateway, and account
+        what its call used and whether it broke a limit (`outcome`: None when the module
+        made no call)."""
         tally = self._tallies.get(module) or self._tally(module)
-        tally.requests[status] = tally.requests.get(status, 0) + 1
+        requests = tally.requests
+        requests[status] = requests.get(status, 0) + 1
         tally.buckets[bisect_left(_BUCKETS, seconds)] += 1
         tally.seconds += seconds
-
-    def load_failed(self, module: str) -> None:
-        """Count one failed (re)load of `module`."""
-        self._tally(module).load_failures += 1
-
-    def record(self, module: str, outcome: Outcome) -> None:
-        """Account what one call used and whether it broke a limit."""
-        tally = self._tallies.get(module) or self._tally(module)
+        if outcome is None:
+            return
         usage = outcome.usage
         tally.memory = usage.memory_bytes
         tally.cpu_s = (tally.cpu_s or 0.0) + usage.cpu_ms / 1000
         if outcome.violation is not None:
             kind = outcome.violation.kind.value
             tally.violations[kind] = tally.violations.get(kind, 0) + 1
+
+    def load_failed(self, module: str) -> None:
+        """Count one failed (re)load of `module`."""
+        self._tally(module).load_failures += 1
 
     def spent(self, module: str, cpu_ms: float) -> None:
         """Account CPU a call used without answering (cut short and made again elsewhere)."""
