@@ -28,7 +28,7 @@ import json
 import os
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -97,22 +97,41 @@ class GatewayMetrics:
         ProcessCollector(registry=self.registry)
         self._tallies: dict[str, _Tally] = {}
         self._peers: Path | None = None
-        self._name = ""
+        self._name = self._staged = self._file = ""
+        self._published: list[tuple[str, int, int, float | None]] | None = None
         self.registry.register(self)
 
     def share(self, folder: Path, name: str) -> None:
         """Count with the other processes writing their tallies to `folder`, under `name`."""
         self._peers, self._name = folder, name
+        # As text, made once: pathlib's joins cost more than the write itself.
+        self._staged = str(folder / f".{name}.metrics.tmp")
+        self._file = str(folder / f"{name}.metrics.json")
 
-    def publish(self) -> None:
+    def publish(self) -> bool:
         """Write this process's tallies for the others (atomically: a scrape never reads
-        half a file). Does nothing unless `share` was called; any thread may call it."""
+        half a file), unless nothing was counted since the last write; return whether it
+        wrote. Does nothing unless `share` was called; one thread at a time may call it.
+
+        A worker publishes every second, loaded or idle: an idle one costs a comparison,
+        and a write is one small JSON text (the tallies' fields, no dataclass walk).
+        """
         if self._peers is None:
-            return
-        snapshot = {module: asdict(t.copy()) for module, t in list(self._tallies.items())}
-        staged = self._peers / f".{self._name}.metrics.tmp"
-        staged.write_text(json.dumps(snapshot))
-        os.replace(staged, self._peers / f"{self._name}.metrics.json")
+            return False
+        tallies = [(module, t.copy()) for module, t in list(self._tallies.items())]
+        # What every change moves: a request counted, a load failed, CPU spent unanswered.
+        mark = [(m, sum(t.requests.values()), t.load_failures, t.cpu_s) for m, t in tallies]
+        if mark == self._published:
+            return False
+        text = json.dumps({module: vars(t) for module, t in tallies}, separators=(",", ":"))
+        fd = os.open(self._staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:  # without a file object: its buffer and codec cost more than the write
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        os.replace(self._staged, self._file)
+        self._published = mark
+        return True
 
     def _merged(self) -> dict[str, _Tally]:
         merged = {module: tally.copy() for module, tally in list(self._tallies.items())}
