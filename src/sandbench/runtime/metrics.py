@@ -16,10 +16,10 @@ cost 10 µs with their locks); the tallies become metric families only when scra
 are updated from the event loop's thread only, so they need no lock.
 
 With `sandbench serve --workers N` any worker may answer a scrape, so each one writes its
-tallies to a shared folder every second (`publish`) and a scrape sums its own with the
-others' files: counters count every worker's requests (the others' up to a second late),
-`module_memory_bytes` is the largest of the workers' last calls, and `process_*` are the
-answering worker's.
+tallies to a shared folder every second when they changed (`publish`) and a scrape sums
+its own with the others' files: counters count every worker's requests (the others' up to
+a second late), `module_memory_bytes` is the largest of the workers' last calls, and
+`process_*` are the answering worker's.
 """
 
 from __future__ import annotations
