@@ -25,14 +25,12 @@ Nothing a module does raises out of the app: the gateway and the other modules k
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
 
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox import (
@@ -43,29 +41,32 @@ from sandbench.sandbox import (
     Request,
     SandboxBackend,
     SandboxLimits,
-    ViolationKind,
 )
 from sandbench.sandbox.construct import made
 
+from .asgi import (
+    JSON_HEADERS,
+    Headers,
+    Receive,
+    RequestHeaders,
+    Scope,
+    Send,
+    decoded,
+    encoded,
+    error_answer,
+    json_body,
+    length_header,
+    lifespan,
+    reply,
+    rest_of_body,
+    violation_answer,
+)
 from .inline import Inline
 from .metrics import CONTENT_TYPE, GatewayMetrics
 
 __all__ = ["Gateway", "ModuleSpec"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-_Headers = list[tuple[bytes, bytes]]
-_RequestHeaders = tuple[tuple[tuple[str, str], ...], bool]  # the headers, and if a body is framed
-
-_HOP_BY_HOP = frozenset(
-    {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade"}
-)
-_FRAMING = frozenset({"content-length", "transfer-encoding"})  # HTTP/1 request headers
-_JSON_HEADERS: _Headers = [(b"content-type", b"application/json")]
-_METRICS_HEADERS: _Headers = [(b"content-type", CONTENT_TYPE.encode())]
+_METRICS_HEADERS: Headers = [(b"content-type", CONTENT_TYPE.encode())]
 # Distinct header sets remembered per gateway, each way (a module answers with a few, a
 # client sends a few).
 _HEADER_CACHE = 64
@@ -151,8 +152,8 @@ class Gateway(Closing):
         self._sync_wait_s = sync_wait_s
         self._in_flight = 0  # calls submitted and not yet collected (event loop only)
         # Response header sets (and body lengths) encoded, request header sets decoded.
-        self._headers: dict[tuple[tuple[tuple[str, str], ...], int], _Headers] = {}
-        self._request_sets: dict[tuple[tuple[bytes, bytes], ...], _RequestHeaders] = {}
+        self._headers: dict[tuple[tuple[tuple[str, str], ...], int], Headers] = {}
+        self._request_sets: dict[tuple[tuple[bytes, bytes], ...], RequestHeaders] = {}
         self._closed = False
         self.identity = dict(identity or {})
 
@@ -213,7 +214,7 @@ class Gateway(Closing):
         """
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
-                await _lifespan(receive, send)
+                await lifespan(receive, send)
             return
         started = perf_counter()
         path: str = scope["path"]
@@ -231,10 +232,10 @@ class Gateway(Closing):
             first: bytes = message.get("body", b"")
             body = first
             if message.get("more_body", False) and message["type"] != "http.disconnect":
-                body = await _rest_of_body(receive, first, self._max_body)
+                body = await rest_of_body(receive, first, self._max_body)
         if body is None or len(body) > self._max_body:
-            status, headers, body = _error(413, f"request body above {self._max_body} bytes")
-            await _reply(send, status, headers, body)
+            status, headers, body = error_answer(413, f"request body above {self._max_body} bytes")
+            await reply(send, status, headers, body)
             self.metrics.answered(route, status, perf_counter() - started, None)
             return
         # Made without validation: every field comes typed from the ASGI server.
@@ -253,7 +254,7 @@ class Gateway(Closing):
             status, headers, body = self._response(outcome)
         else:
             status, headers, body, outcome = await self._pooled(pool, request)
-        # `_reply`, written out: the common case's two sends without a frame of their own.
+        # `reply`, written out: the common case's two sends without a frame of their own.
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         self.metrics.answered(route, status, perf_counter() - started, outcome)
@@ -261,17 +262,17 @@ class Gateway(Closing):
     async def _other(self, path: str, route: str, send: Send, started: float) -> None:
         """Answer what is not a module's request: /healthz, /metrics, an unknown route."""
         if path == "/healthz":
-            body = _json({"status": "ok", "modules": self.states(), **self.identity})
-            await _reply(send, 200, [*_JSON_HEADERS, _length(body)], body)
+            body = json_body({"status": "ok", "modules": self.states(), **self.identity})
+            await reply(send, 200, [*JSON_HEADERS, length_header(body)], body)
         elif path == "/metrics":
             body = self.metrics.exposition()
-            await _reply(send, 200, [*_METRICS_HEADERS, _length(body)], body)
+            await reply(send, 200, [*_METRICS_HEADERS, length_header(body)], body)
         else:
-            status, headers, body = _error(404, f"no module is served at /{route}")
-            await _reply(send, status, headers, body)
+            status, headers, body = error_answer(404, f"no module is served at /{route}")
+            await reply(send, status, headers, body)
             self.metrics.answered("", status, perf_counter() - started, None)
 
-    def _request_headers(self, raw: Iterable[tuple[bytes, bytes]]) -> _RequestHeaders:
+    def _request_headers(self, raw: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
         """The request's headers as a module gets them: text, names in lower case (the ASGI
         spec leaves lowering to the server, and says it may keep the client's case); and
         whether one of them frames a body (content-length, transfer-encoding).
@@ -284,9 +285,9 @@ class Gateway(Closing):
             key = tuple(raw)
             cached = self._request_sets.get(key)
         except TypeError:  # headers as lists (a server other than uvicorn): not hashable
-            return _decoded(raw)
+            return decoded(raw)
         if cached is None:
-            cached = _decoded(key)
+            cached = decoded(key)
             if len(self._request_sets) >= _HEADER_CACHE:  # clients varying their headers
                 self._request_sets.clear()
             self._request_sets[key] = cached
@@ -294,7 +295,7 @@ class Gateway(Closing):
 
     async def _pooled(
         self, pool: _Pool, request: Request
-    ) -> tuple[int, _Headers, bytes, Outcome | None]:
+    ) -> tuple[int, Headers, bytes, Outcome | None]:
         """Answer `request` on an instance of the pool, waiting for a free slot at most the
         module's timeout (503 after it); the outcome, when the module made one."""
         try:
@@ -303,26 +304,33 @@ class Gateway(Closing):
             try:
                 slot = await asyncio.wait_for(pool.slots.get(), pool.spec.limits.timeout_ms / 1000)
             except TimeoutError:
-                return (*_error(503, f"module {pool.spec.route} busy: no instance free"), None)
+                return (
+                    *error_answer(503, f"module {pool.spec.route} busy: no instance free"),
+                    None,
+                )
         status, headers, payload, slot, outcome = await self._call(pool, slot, request)
         pool.slots.put_nowait(slot)
         return status, headers, payload, outcome
 
     async def _call(
         self, pool: _Pool, slot: Instance | None, request: Request
-    ) -> tuple[int, _Headers, bytes, Instance | None, Outcome | None]:
+    ) -> tuple[int, Headers, bytes, Instance | None, Outcome | None]:
         """Run `request` on `slot` (loading it first if empty); return the answer, the slot
         to put back and the outcome (None when there was none). Never raises for what the
         module did or for a host fault."""
         if slot is None:
             slot = await self._load(pool)
             if slot is None:
-                return (*_error(503, pool.error), None, None)
+                return (*error_answer(503, pool.error), None, None)
         try:
             outcome = await self._run(slot.invoke, request)
         except Exception as exc:  # a host fault: drop this instance, keep serving
             pool.drop(slot)
-            return (*_error(500, f"host fault in module {pool.spec.route}: {exc}"), None, None)
+            return (
+                *error_answer(500, f"host fault in module {pool.spec.route}: {exc}"),
+                None,
+                None,
+            )
         return (*self._response(outcome), slot, outcome)
 
     async def _load(self, pool: _Pool) -> Instance | None:
@@ -364,91 +372,17 @@ class Gateway(Closing):
         finally:
             self._in_flight -= 1
 
-    def _response(self, outcome: Outcome) -> tuple[int, _Headers, bytes]:
+    def _response(self, outcome: Outcome) -> tuple[int, Headers, bytes]:
         """The status, ASGI headers (content-length included) and body of an outcome."""
         response = outcome.response
         if outcome.violation is not None or response is None:
-            return _violation(outcome)
+            return violation_answer(outcome)
         body = response.body
         key = (response.headers, len(body))
         headers = self._headers.get(key)
         if headers is None:
-            headers = _encoded(response.headers, len(body))
+            headers = encoded(response.headers, len(body))
             if len(self._headers) >= _HEADER_CACHE:  # a module varying its headers
                 self._headers.clear()
             self._headers[key] = headers
         return response.status, headers, body
-
-
-def _violation(outcome: Outcome) -> tuple[int, _Headers, bytes]:
-    kind = outcome.violation.kind if outcome.violation else ViolationKind.PROTOCOL
-    message = outcome.violation.message if outcome.violation else "no response"
-    body = _json({"error": kind.value, "message": message})
-    headers = [(b"content-type", b"application/json"),
-               (b"x-sandbench-violation", kind.value.encode()), _length(body)]  # fmt: skip
-    return 504 if kind is ViolationKind.TIMEOUT else 502, headers, body
-
-
-def _encoded(headers: Sequence[tuple[str, str]], length: int) -> _Headers:
-    """A module's response headers as ASGI wants them, hop-by-hop ones left out and the
-    body's length added."""
-    encoded = [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in headers
-        if k.lower() not in _HOP_BY_HOP
-    ]
-    encoded.append((b"content-length", str(length).encode()))
-    return encoded
-
-
-def _decoded(raw: Iterable[Sequence[bytes]]) -> _RequestHeaders:
-    headers = tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw)
-    return headers, any(k in _FRAMING for k, _ in headers)
-
-
-def _length(body: bytes) -> tuple[bytes, bytes]:
-    return b"content-length", str(len(body)).encode()
-
-
-def _error(status: int, message: str) -> tuple[int, _Headers, bytes]:
-    body = _json({"error": message})
-    return status, [*_JSON_HEADERS, _length(body)], body
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value).encode() + b"\n"
-
-
-async def _rest_of_body(receive: Receive, first: bytes, limit: int) -> bytes | None:
-    """The whole body, from its `first` chunk on; None once it is past `limit` (the rest
-    is not read)."""
-    chunks = [first]
-    size = len(first)
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _reply(send: Send, status: int, headers: _Headers, body: bytes) -> None:
-    """Send a whole response (`headers` include its content-length)."""
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
