@@ -126,7 +126,9 @@ class GatewayMetrics:
         text = json.dumps({module: vars(t) for module, t in tallies}, separators=(",", ":"))
         fd = os.open(self._staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:  # without a file object: its buffer and codec cost more than the write
-            os.write(fd, text.encode())
+            data = memoryview(text.encode())
+            while data:  # a regular file takes it all at once, unless the disk is full
+                data = data[os.write(fd, data) :]
         finally:
             os.close(fd)
         os.replace(self._staged, self._file)
