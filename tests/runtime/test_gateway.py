@@ -165,6 +165,28 @@ def test_a_body_above_the_cap_is_413(tmp_path):
         assert backend.instances[0].requests[-1].body == b"x" * 10
 
 
+def test_chunked_bodies_arrive_whole_and_header_names_in_lower_case(tmp_path):
+    package = load(EXAMPLES / "hello")
+    backend = FakeBackend([Outcome(response=Response(status=200, body=b"ok"))])
+    spec = ModuleSpec("hello", package, SandboxLimits(), Grants())
+    gateway = Gateway([spec], backend, instances=1, max_body=10)
+    with gateway, BackgroundServer(gateway) as server:
+        parts = urlsplit(server.url)
+        for chunks, status in (([b"abc", b"defg"], 200), ([b"abcdef", b"ghijk"], 413)):
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            try:  # an iterable body without a length goes out chunked
+                conn.request("POST", "/hello/", body=iter(chunks), headers={"X-Mixed-Case": "1"})
+                assert conn.getresponse().status == status
+            finally:
+                conn.close()
+        request = backend.instances[0].requests[-1]
+        assert request.body == b"abcdefg"
+        assert ("transfer-encoding", "chunked") in request.headers
+        assert ("x-mixed-case", "1") in request.headers
+        assert fetch(server.url, "/hello/")[0] == 200  # no framing header: an empty body
+        assert backend.instances[0].requests[-1].body == b""
+
+
 def test_a_host_fault_drops_the_instance_and_the_next_call_gets_a_new_one():
     package = load(EXAMPLES / "hello")
     backend = FakeBackend([Outcome(response=Response(status=200, body=b"ok"))])

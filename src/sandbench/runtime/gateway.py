@@ -25,13 +25,12 @@ Nothing a module does raises out of the app: the gateway and the other modules k
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
+from time import perf_counter
 
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox import (
@@ -42,28 +41,34 @@ from sandbench.sandbox import (
     Request,
     SandboxBackend,
     SandboxLimits,
-    ViolationKind,
 )
-from sandbench.sandbox.construct import built
+from sandbench.sandbox.construct import made
 
+from .asgi import (
+    JSON_HEADERS,
+    Headers,
+    Receive,
+    RequestHeaders,
+    Scope,
+    Send,
+    decoded,
+    encoded,
+    error_answer,
+    json_body,
+    length_header,
+    lifespan,
+    reply,
+    rest_of_body,
+    violation_answer,
+)
 from .inline import Inline
 from .metrics import CONTENT_TYPE, GatewayMetrics
 
 __all__ = ["Gateway", "ModuleSpec"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-_Headers = list[tuple[bytes, bytes]]
-
-_HOP_BY_HOP = frozenset(
-    {"connection", "content-length", "keep-alive", "transfer-encoding", "upgrade"}
-)
-_JSON_HEADERS: _Headers = [(b"content-type", b"application/json")]
-_METRICS_HEADERS: _Headers = [(b"content-type", CONTENT_TYPE.encode())]
-# Distinct header sets remembered, encoded, per gateway (a module answers with a few).
+_METRICS_HEADERS: Headers = [(b"content-type", CONTENT_TYPE.encode())]
+# Distinct header sets remembered per gateway, each way (a module answers with a few, a
+# client sends a few).
 _HEADER_CACHE = 64
 # How long the event loop waits, blocking, for a call before awaiting it (see `_run`).
 SYNC_WAIT_S = 0.001
@@ -146,7 +151,9 @@ class Gateway(Closing):
         self._retry_s = retry_s
         self._sync_wait_s = sync_wait_s
         self._in_flight = 0  # calls submitted and not yet collected (event loop only)
-        self._headers: dict[tuple[tuple[str, str], ...], _Headers] = {}
+        # Response header sets (and body lengths) encoded, request header sets decoded.
+        self._headers: dict[tuple[tuple[tuple[str, str], ...], int], Headers] = {}
+        self._request_sets: dict[tuple[tuple[bytes, bytes], ...], RequestHeaders] = {}
         self._closed = False
         self.identity = dict(identity or {})
 
@@ -199,81 +206,132 @@ class Gateway(Closing):
         self.metrics.load_failed(pool.spec.route)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI entry point."""
+        """The ASGI entry point.
+
+        A module's request is answered in this one frame where it can be (an inline call,
+        the common case): each frame and allocation on this path costs about four times
+        more under load than in a loop (cold caches), so helpers run only off it.
+        """
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
-                await _lifespan(receive, send)
+                await lifespan(receive, send)
             return
-        started = time.perf_counter()
+        started = perf_counter()
         path: str = scope["path"]
-        if path == "/healthz":
-            health = {"status": "ok", "modules": self.states(), **self.identity}
-            await _send(send, 200, _JSON_HEADERS, _json(health))
-            return
-        if path == "/metrics":
-            await _send(send, 200, _METRICS_HEADERS, self.metrics.exposition())
-            return
         route, _, rest = path.lstrip("/").partition("/")
         pool = self._pools.get(route)
-        if pool is None:
-            error = _json({"error": f"no module is served at /{route}"})
-            await _send(send, 404, _JSON_HEADERS, error)
-            self.metrics.observe("", 404, time.perf_counter() - started)
+        if pool is None or path == "/healthz" or path == "/metrics":
+            await self._other(path, route, send, started)
             return
-        status, headers, body = await self._module(pool, scope, receive, "/" + rest)
-        await _send(send, status, headers, body)
-        self.metrics.observe(route, status, time.perf_counter() - started)
-
-    async def _module(
-        self, pool: _Pool, scope: Scope, receive: Receive, path: str
-    ) -> tuple[int, _Headers, bytes]:
-        body = await _read_body(receive, self._max_body)
-        if body is None:
-            return _error(413, f"request body above {self._max_body} bytes")
-        # Built without validation: every field comes typed from the ASGI server.
-        request = built(
-            Request,
-            {},
-            method=scope["method"],
-            path=path,
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]),
-            body=body,
-        )  # fmt: skip
+        fields, framed = self._request_headers(scope["headers"])
+        body: bytes | None = b""
+        # HTTP/1 has a request body only where a header frames one: without one, there is
+        # nothing to receive (and `receive` is, with its awaits, a few frames of uvicorn's).
+        if framed or scope.get("http_version") == "2":
+            message = await receive()
+            first: bytes = message.get("body", b"")
+            body = first
+            if message.get("more_body", False) and message["type"] != "http.disconnect":
+                body = await rest_of_body(receive, first, self._max_body)
+        if body is None or len(body) > self._max_body:
+            status, headers, body = error_answer(413, f"request body above {self._max_body} bytes")
+            await reply(send, status, headers, body)
+            self.metrics.answered(route, status, perf_counter() - started, None)
+            return
+        # Made without validation: every field comes typed from the ASGI server.
+        request = made(Request, {
+            "method": scope["method"], "path": "/" + rest,
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "headers": fields, "body": body,
+        })  # fmt: skip
+        outcome: Outcome | None = None
         inline = pool.inline
         if inline is not None:  # on an instance of its own: no slot to take or wait for
-            answer, spent_ms = inline.call(request)
-            if answer is not None:
-                self.metrics.record(pool.spec.route, answer)
-                return self._response(answer)
-            self.metrics.spent(pool.spec.route, spent_ms)
+            outcome, spent_ms = inline.call(request)
+            if spent_ms:
+                self.metrics.spent(route, spent_ms)
+        if outcome is not None:
+            status, headers, body = self._response(outcome)
+        else:
+            status, headers, body, outcome = await self._pooled(pool, request)
+        # `reply`, written out: the common case's two sends without a frame of their own.
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        self.metrics.answered(route, status, perf_counter() - started, outcome)
+
+    async def _other(self, path: str, route: str, send: Send, started: float) -> None:
+        """Answer what is not a module's request: /healthz, /metrics, an unknown route."""
+        if path == "/healthz":
+            body = json_body({"status": "ok", "modules": self.states(), **self.identity})
+            await reply(send, 200, [*JSON_HEADERS, length_header(body)], body)
+        elif path == "/metrics":
+            body = self.metrics.exposition()
+            await reply(send, 200, [*_METRICS_HEADERS, length_header(body)], body)
+        else:
+            status, headers, body = error_answer(404, f"no module is served at /{route}")
+            await reply(send, status, headers, body)
+            self.metrics.answered("", status, perf_counter() - started, None)
+
+    def _request_headers(self, raw: Iterable[tuple[bytes, bytes]]) -> RequestHeaders:
+        """The request's headers as a module gets them: text, names in lower case (the ASGI
+        spec leaves lowering to the server, and says it may keep the client's case); and
+        whether one of them frames a body (content-length, transfer-encoding).
+
+        A client sends the same headers request after request, so each distinct set is
+        decoded once and remembered (a bounded cache, like the response headers'): the
+        lookup hashes the raw bytes, where decoding makes two strings and a pair a header.
+        """
+        try:
+            key = tuple(raw)
+            cached = self._request_sets.get(key)
+        except TypeError:  # headers as lists (a server other than uvicorn): not hashable
+            return decoded(raw)
+        if cached is None:
+            cached = decoded(key)
+            if len(self._request_sets) >= _HEADER_CACHE:  # clients varying their headers
+                self._request_sets.clear()
+            self._request_sets[key] = cached
+        return cached
+
+    async def _pooled(
+        self, pool: _Pool, request: Request
+    ) -> tuple[int, Headers, bytes, Outcome | None]:
+        """Answer `request` on an instance of the pool, waiting for a free slot at most the
+        module's timeout (503 after it); the outcome, when the module made one."""
         try:
             slot = pool.slots.get_nowait()  # the common case, without wait_for's task
         except asyncio.QueueEmpty:
             try:
                 slot = await asyncio.wait_for(pool.slots.get(), pool.spec.limits.timeout_ms / 1000)
             except TimeoutError:
-                return _error(503, f"module {pool.spec.route} busy: no instance free")
-        status, headers, payload, slot = await self._call(pool, slot, request)
+                return (
+                    *error_answer(503, f"module {pool.spec.route} busy: no instance free"),
+                    None,
+                )
+        status, headers, payload, slot, outcome = await self._call(pool, slot, request)
         pool.slots.put_nowait(slot)
-        return status, headers, payload
+        return status, headers, payload, outcome
 
     async def _call(
         self, pool: _Pool, slot: Instance | None, request: Request
-    ) -> tuple[int, _Headers, bytes, Instance | None]:
-        """Run `request` on `slot` (loading it first if empty); return the answer and the
-        slot to put back. Never raises for what the module did or for a host fault."""
+    ) -> tuple[int, Headers, bytes, Instance | None, Outcome | None]:
+        """Run `request` on `slot` (loading it first if empty); return the answer, the slot
+        to put back and the outcome (None when there was none). Never raises for what the
+        module did or for a host fault."""
         if slot is None:
             slot = await self._load(pool)
             if slot is None:
-                return (*_error(503, pool.error), None)
+                return (*error_answer(503, pool.error), None, None)
         try:
             outcome = await self._run(slot.invoke, request)
         except Exception as exc:  # a host fault: drop this instance, keep serving
             pool.drop(slot)
-            return (*_error(500, f"host fault in module {pool.spec.route}: {exc}"), None)
-        self.metrics.record(pool.spec.route, outcome)
-        return (*self._response(outcome), slot)
+            return (
+                *error_answer(500, f"host fault in module {pool.spec.route}: {exc}"),
+                None,
+                None,
+            )
+        return (*self._response(outcome), slot, outcome)
 
     async def _load(self, pool: _Pool) -> Instance | None:
         """A new instance for an empty slot, or None (`pool.error` says why)."""
@@ -314,73 +372,17 @@ class Gateway(Closing):
         finally:
             self._in_flight -= 1
 
-    def _response(self, outcome: Outcome) -> tuple[int, _Headers, bytes]:
-        if outcome.violation is not None or outcome.response is None:
-            kind = outcome.violation.kind if outcome.violation else ViolationKind.PROTOCOL
-            message = outcome.violation.message if outcome.violation else "no response"
-            status = 504 if kind is ViolationKind.TIMEOUT else 502
-            headers = [(b"content-type", b"application/json"),
-                       (b"x-sandbench-violation", kind.value.encode())]  # fmt: skip
-            return status, headers, _json({"error": kind.value, "message": message})
+    def _response(self, outcome: Outcome) -> tuple[int, Headers, bytes]:
+        """The status, ASGI headers (content-length included) and body of an outcome."""
         response = outcome.response
-        cached = self._headers.get(response.headers)
-        if cached is None:
-            cached = _encoded(response.headers)
+        if outcome.violation is not None or response is None:
+            return violation_answer(outcome)
+        body = response.body
+        key = (response.headers, len(body))
+        headers = self._headers.get(key)
+        if headers is None:
+            headers = encoded(response.headers, len(body))
             if len(self._headers) >= _HEADER_CACHE:  # a module varying its headers
                 self._headers.clear()
-            self._headers[response.headers] = cached
-        return response.status, cached, response.body
-
-
-def _encoded(headers: Sequence[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """A module's response headers as ASGI wants them, hop-by-hop ones left out."""
-    return [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in headers
-        if k.lower() not in _HOP_BY_HOP
-    ]
-
-
-def _error(status: int, message: str) -> tuple[int, _Headers, bytes]:
-    return status, _JSON_HEADERS, _json({"error": message})
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value).encode() + b"\n"
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False) or message["type"] == "http.disconnect":
-        return body if len(body) <= limit else None
-    chunks = [body]
-    size = len(body)
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _send(send: Send, status: int, headers: _Headers, body: bytes) -> None:
-    raw = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+            self._headers[key] = headers
+        return response.status, headers, body

@@ -45,15 +45,16 @@ INLINE_TIMEOUT_MS = 5
 MAX_BACKOFF_S = 60.0
 FORGIVE_AFTER = 100
 _CUT_SHORT = (ViolationKind.CPU, ViolationKind.TIMEOUT)
+_THREADED: tuple[None, float] = (None, 0.0)  # the call is for a worker thread, no CPU spent
 
 
-@dataclass
+@dataclass(slots=True)  # slots: its counters are updated on every inline call
 class Inline:
     """A module's instance for calls on the event loop's thread, and its back-off."""
 
     limits: SandboxLimits
     instance: Instance | None = None
-    resume_at: float = 0.0  # `time.monotonic()` before which calls go to the threads
+    resume_at: float = 0.0  # `time.monotonic()` before which calls go to the threads; 0: none
     backoff_s: float = 1.0
     calls: int = 0
     cut_short: int = 0
@@ -84,14 +85,18 @@ class Inline:
         host fault, after which the instance is closed and dropped); and the CPU ms a call
         cut short used (charged to the module's share already)."""
         instance = self.instance
-        if instance is None or time.monotonic() < self.resume_at:
-            return None, 0.0
+        if instance is None:
+            return _THREADED
+        if self.resume_at:  # backing off, or was (the clock is read only then)
+            if time.monotonic() < self.resume_at:
+                return _THREADED
+            self.resume_at = 0.0
         try:
             outcome = instance.invoke(request)
         except Exception:  # a host fault: the threads' instances take this call
             self.instance = None
             instance.close()
-            return None, 0.0
+            return _THREADED
         violation = outcome.violation
         if violation is None or violation.kind not in _CUT_SHORT:
             self.calls += 1

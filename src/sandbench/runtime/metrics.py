@@ -16,10 +16,10 @@ cost 10 µs with their locks); the tallies become metric families only when scra
 are updated from the event loop's thread only, so they need no lock.
 
 With `sandbench serve --workers N` any worker may answer a scrape, so each one writes its
-tallies to a shared folder every second (`publish`) and a scrape sums its own with the
-others' files: counters count every worker's requests (the others' up to a second late),
-`module_memory_bytes` is the largest of the workers' last calls, and `process_*` are the
-answering worker's.
+tallies to a shared folder every second when they changed (`publish`) and a scrape sums
+its own with the others' files: counters count every worker's requests (the others' up to
+a second late), `module_memory_bytes` is the largest of the workers' last calls, and
+`process_*` are the answering worker's.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import json
 import os
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
@@ -97,22 +97,43 @@ class GatewayMetrics:
         ProcessCollector(registry=self.registry)
         self._tallies: dict[str, _Tally] = {}
         self._peers: Path | None = None
-        self._name = ""
+        self._name = self._staged = self._file = ""
+        self._published: list[tuple[str, int, int, float | None]] | None = None
         self.registry.register(self)
 
     def share(self, folder: Path, name: str) -> None:
         """Count with the other processes writing their tallies to `folder`, under `name`."""
         self._peers, self._name = folder, name
+        # As text, made once: pathlib's joins cost more than the write itself.
+        self._staged = str(folder / f".{name}.metrics.tmp")
+        self._file = str(folder / f"{name}.metrics.json")
 
-    def publish(self) -> None:
+    def publish(self) -> bool:
         """Write this process's tallies for the others (atomically: a scrape never reads
-        half a file). Does nothing unless `share` was called; any thread may call it."""
+        half a file), unless nothing was counted since the last write; return whether it
+        wrote. Does nothing unless `share` was called; one thread at a time may call it.
+
+        A worker publishes every second, loaded or idle: an idle one costs a comparison,
+        and a write is one small JSON text (the tallies' fields, no dataclass walk).
+        """
         if self._peers is None:
-            return
-        snapshot = {module: asdict(t.copy()) for module, t in list(self._tallies.items())}
-        staged = self._peers / f".{self._name}.metrics.tmp"
-        staged.write_text(json.dumps(snapshot))
-        os.replace(staged, self._peers / f"{self._name}.metrics.json")
+            return False
+        tallies = [(module, t.copy()) for module, t in list(self._tallies.items())]
+        # What every change moves: a request counted, a load failed, CPU spent unanswered.
+        mark = [(m, sum(t.requests.values()), t.load_failures, t.cpu_s) for m, t in tallies]
+        if mark == self._published:
+            return False
+        text = json.dumps({module: vars(t) for module, t in tallies}, separators=(",", ":"))
+        fd = os.open(self._staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:  # without a file object: its buffer and codec cost more than the write
+            data = memoryview(text.encode())
+            while data:  # a regular file takes it all at once, unless the disk is full
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
+        os.replace(self._staged, self._file)
+        self._published = mark
+        return True
 
     def _merged(self) -> dict[str, _Tally]:
         merged = {module: tally.copy() for module, tally in list(self._tallies.items())}
@@ -141,26 +162,27 @@ class GatewayMetrics:
         for module in modules:
             self._tally(module)
 
-    def observe(self, module: str, status: int, seconds: float) -> None:
-        """Count one answered request."""
+    def answered(self, module: str, status: int, seconds: float, outcome: Outcome | None) -> None:
+        """Count one answered request, which took `seconds` in the gateway, and account
+        what its call used and whether it broke a limit (`outcome`: None when the module
+        made no call)."""
         tally = self._tallies.get(module) or self._tally(module)
-        tally.requests[status] = tally.requests.get(status, 0) + 1
+        requests = tally.requests
+        requests[status] = requests.get(status, 0) + 1
         tally.buckets[bisect_left(_BUCKETS, seconds)] += 1
         tally.seconds += seconds
-
-    def load_failed(self, module: str) -> None:
-        """Count one failed (re)load of `module`."""
-        self._tally(module).load_failures += 1
-
-    def record(self, module: str, outcome: Outcome) -> None:
-        """Account what one call used and whether it broke a limit."""
-        tally = self._tallies.get(module) or self._tally(module)
+        if outcome is None:
+            return
         usage = outcome.usage
         tally.memory = usage.memory_bytes
         tally.cpu_s = (tally.cpu_s or 0.0) + usage.cpu_ms / 1000
         if outcome.violation is not None:
             kind = outcome.violation.kind.value
             tally.violations[kind] = tally.violations.get(kind, 0) + 1
+
+    def load_failed(self, module: str) -> None:
+        """Count one failed (re)load of `module`."""
+        self._tally(module).load_failures += 1
 
     def spent(self, module: str, cpu_ms: float) -> None:
         """Account CPU a call used without answering (cut short and made again elsewhere)."""

@@ -224,7 +224,8 @@ def _serve_one(index: int, plan: WorkerPlan, ready: Connection) -> None:
 
 
 class _Publisher:
-    """Writes the gateway's metric tallies for the other workers every `PUBLISH_S`."""
+    """Writes the gateway's metric tallies for the other workers every `PUBLISH_S`, when
+    they changed (`GatewayMetrics.publish`)."""
 
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
