@@ -27,6 +27,7 @@ from wasmtime import _bindings as ffi
 from wasmtime._ffi import dll
 
 from sandbench.errors import BackendUnavailable
+from sandbench.sandbox.budget import WINDOW_S, CpuShare
 
 from .store import TICK_MS
 
@@ -154,13 +155,17 @@ class Status:
     HANDLE_FAILED: Final = 5  # a: error, b: trap
     OVER_CAP: Final = 6  # a: output length
     OUT_OUTSIDE: Final = 7  # a: pointer, b: length, c: memory size
+    IN_DEBT: Final = 8  # the module's CPU share is in debt: nothing ran, nothing charged
 
 
 class NativeReactor(functools.partial[Result]):
     """One live reactor instance's exports, called through the extension:
-    `reactor(fuel, ticks, request, cap)` is `reactor_call` of _native.c with the store,
-    the exports and the memory filled in (a `partial`, so that the call adds no Python
-    frame).
+    `reactor(fuel, request, check)` is `reactor_call` of _native.c with the store, the
+    exports, the memory and the instance's limits filled in (a `partial`, so that the call
+    adds no Python frame): `ticks` of epoch deadline (plus the `ticker`'s owed ones), at
+    most `cap` bytes of output, and the module's CPU `share`, which the call checks when
+    `check` is true (status IN_DEBT: nothing ran) and charges with the CPU it used. A share
+    on another clock than the monotonic one (`CpuShare.native`) is left to the caller.
 
     Only for exports whose types `fastcall.exact_type` accepted: alloc (i32) -> i32,
     handle (i32, i32) -> i64. Holds the store and the export objects so that the
@@ -169,16 +174,20 @@ class NativeReactor(functools.partial[Result]):
     """
 
     keep: tuple[wasmtime.Store, wasmtime.Memory, wasmtime.Func, wasmtime.Func]
+    charges: bool  # whether the call charges the share itself
 
     def __new__(
         cls,
-        store: wasmtime.Store,
-        memory: wasmtime.Memory,
-        alloc: wasmtime.Func,
-        handle: wasmtime.Func,
+        exports: tuple[wasmtime.Store, wasmtime.Memory, wasmtime.Func, wasmtime.Func],
+        ticks: int,
+        cap: int,
+        ticker: object,
+        share: CpuShare,
     ) -> NativeReactor:
         require()
         assert _reactor_call is not None  # noqa: S101 - require() raised otherwise
+        store, memory, alloc, handle = exports
+        bucket = share.bucket if share.native else None
         reactor = super().__new__(
             cls,
             _reactor_call,
@@ -186,6 +195,13 @@ class NativeReactor(functools.partial[Result]):
             ctypes.addressof(alloc._func),
             ctypes.addressof(handle._func),
             ctypes.addressof(memory._memory),
+            ticks,
+            cap,
+            ticker,
+            bucket,
+            share.rate,
+            WINDOW_S,
         )
-        reactor.keep = (store, memory, alloc, handle)
+        reactor.keep = exports
+        reactor.charges = bucket is not None
         return reactor
