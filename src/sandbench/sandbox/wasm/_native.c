@@ -370,6 +370,128 @@ done:
     /* else: an error we would leak; it cannot happen once set_fuel succeeded */
 }
 
+/* The request envelope of the reactor ABI (docs/abi.md): cgi.py's `request_envelope`, whose
+ * reference it stays (tests/sandbox/test_wasm_native.py compares them), built into one
+ * bytes object: "{method} {target} HTTP/1.1\r\ncontent-length: {len(body)}\r\n", then
+ * "{name}: {value}\r\n" for each header but content-length, an empty line and the body;
+ * target is path, or path?query when there is a query. Text is latin-1: a str with a
+ * character above U+00FF raises UnicodeEncodeError, as encoding it does in Python. */
+struct text {
+    const char *data;
+    Py_ssize_t len;
+};
+
+/* `obj`'s latin-1 bytes (borrowed from the str); -1 with an exception. */
+static int latin1(PyObject *obj, struct text *out) {
+    if (!PyUnicode_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "a request's method, path, query and headers are str");
+        return -1;
+    }
+    if (PyUnicode_KIND(obj) != PyUnicode_1BYTE_KIND) {
+        PyObject *encoded = PyUnicode_AsLatin1String(obj); /* raises UnicodeEncodeError */
+        Py_XDECREF(encoded);
+        if (encoded != NULL)
+            PyErr_SetString(PyExc_ValueError, "a str not in latin-1's canonical form");
+        return -1;
+    }
+    out->data = (const char *)PyUnicode_1BYTE_DATA(obj);
+    out->len = PyUnicode_GET_LENGTH(obj);
+    return 0;
+}
+
+static char *put(char *at, const char *data, Py_ssize_t len) {
+    memcpy(at, data, (size_t)len);
+    return at + len;
+}
+
+/* The envelope of `request` (method, path, query, headers, body), all read as attributes
+ * once and owned by `fields`; NULL with an exception. */
+static PyObject *envelope_of(PyObject *const fields[5]) {
+    struct text method, path, query;
+    if (latin1(fields[0], &method) < 0 || latin1(fields[1], &path) < 0
+        || latin1(fields[2], &query) < 0)
+        return NULL;
+    if (!PyBytes_Check(fields[4])) {
+        PyErr_SetString(PyExc_TypeError, "a request's body is bytes");
+        return NULL;
+    }
+    PyObject *headers = PySequence_Fast(fields[3], "a request's headers are pairs of str");
+    if (headers == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(headers), body_len = PyBytes_GET_SIZE(fields[4]);
+    struct text *pairs = PyMem_Malloc(sizeof *pairs * 2 * (size_t)(n ? n : 1));
+    PyObject *result = NULL;
+    char length[24];
+    int length_len = snprintf(length, sizeof length, "%zd", body_len);
+    Py_ssize_t total = method.len + 1 + path.len + (query.len ? 1 + query.len : 0) + 11
+                       + 16 + length_len + 2 + 2 + body_len;
+    if (pairs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(headers, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a request's headers are pairs of str");
+            goto done;
+        }
+        struct text *name = &pairs[2 * kept], *value = name + 1;
+        if (latin1(PyTuple_GET_ITEM(pair, 0), name) < 0
+            || latin1(PyTuple_GET_ITEM(pair, 1), value) < 0)
+            goto done;
+        if (name->len == 14 && memcmp(name->data, "content-length", 14) == 0)
+            continue;
+        total += name->len + 2 + value->len + 2;
+        kept++;
+    }
+    result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL)
+        goto done;
+    char *at = PyBytes_AS_STRING(result);
+    at = put(at, method.data, method.len);
+    at = put(at, " ", 1);
+    at = put(at, path.data, path.len);
+    if (query.len) {
+        at = put(at, "?", 1);
+        at = put(at, query.data, query.len);
+    }
+    at = put(at, " HTTP/1.1\r\ncontent-length: ", 27);
+    at = put(at, length, length_len);
+    at = put(at, "\r\n", 2);
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        at = put(at, pairs[2 * i].data, pairs[2 * i].len);
+        at = put(at, ": ", 2);
+        at = put(at, pairs[2 * i + 1].data, pairs[2 * i + 1].len);
+        at = put(at, "\r\n", 2);
+    }
+    at = put(at, "\r\n", 2);
+    put(at, PyBytes_AS_STRING(fields[4]), body_len);
+done:
+    PyMem_Free(pairs);
+    Py_DECREF(headers);
+    return result;
+}
+
+/* envelope(request) -> bytes: see `envelope_of`. */
+static PyObject *envelope(PyObject *self, PyObject *request) {
+    static const char *const names[5] = {"method", "path", "query", "headers", "body"};
+    static PyObject *interned[5];
+    PyObject *fields[5] = {NULL};
+    PyObject *result = NULL;
+    for (int i = 0; i < 5; i++) {
+        if (interned[i] == NULL && (interned[i] = PyUnicode_InternFromString(names[i])) == NULL)
+            goto done;
+        if ((fields[i] = PyObject_GetAttr(request, interned[i])) == NULL)
+            goto done;
+    }
+    result = envelope_of(fields);
+done:
+    for (int i = 0; i < 5; i++)
+        Py_XDECREF(fields[i]);
+    return result;
+}
+
 /* reactor_call(context, alloc, handle, memory, ticks, cap, ticker, bucket, rate, window,
  *              fuel, request, check)
  *
@@ -861,6 +983,8 @@ static PyMethodDef methods[] = {
     {"reactor_call", (PyCFunction)(void (*)(void))reactor_call, METH_FASTCALL,
      "reactor_call(context, alloc, handle, memory, ticks, cap, ticker, bucket, rate, window, "
      "fuel, request, check) -> tuple: one reactor call (see the header of _native.c)."},
+    {"envelope", envelope, METH_O,
+     "envelope(request) -> bytes: the reactor ABI's request envelope (cgi.request_envelope)."},
     {"bucket_charge", (PyCFunction)(void (*)(void))bucket_charge, METH_FASTCALL,
      "bucket_charge(buffer, now, cost, rate, window): charge a CPU share (lock-free)."},
     {"bucket_wait", (PyCFunction)(void (*)(void))bucket_wait, METH_FASTCALL,

@@ -5,6 +5,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from sandbench.sandbox.interface import Request
+
 _M = TypeVar("_M", bound=BaseModel)
 
 def init(
@@ -34,6 +36,7 @@ def reactor_call(
     check: bool,
     /,
 ) -> tuple[int, int, int, int, bytes | None, float, float, int, int]: ...
+def envelope(request: Request, /) -> bytes: ...
 def bucket_charge(
     bucket: object, now: float, cost: float, rate: float, window: float, /
 ) -> None: ...

@@ -28,10 +28,11 @@ from wasmtime._ffi import dll
 
 from sandbench.errors import BackendUnavailable
 from sandbench.sandbox.budget import WINDOW_S, CpuShare
+from sandbench.sandbox.interface import Request
 
 from .store import TICK_MS
 
-__all__ = ["NativeReactor", "Status", "Ticker", "made", "require"]
+__all__ = ["NativeReactor", "Status", "Ticker", "envelope", "made", "require"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -74,11 +75,16 @@ _module, _why = _load()
 _reactor_call: Callable[..., Result] | None = _module.reactor_call if _module else None
 
 try:
-    from ._native import made
+    from ._native import envelope, made
 except ImportError:  # `require()` says why; nothing runs a reactor without it
 
     def made(cls: type[M], fields: dict[str, Any], fields_set: AbstractSet[str], /) -> M:
         """`_native.made`, missing: see `require`."""
+        require()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def envelope(request: Request, /) -> bytes:
+        """`_native.envelope`, missing: see `require`."""
         require()
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -20,7 +20,7 @@ from sandbench.sandbox.interface import Outcome, Request, Violation, ViolationKi
 
 from .fastcall import exact_type, raise_failure
 from .instances import Persistent
-from .native import NativeReactor, Status
+from .native import NativeReactor, Status, envelope
 from .store import TICK_MS, Call, Spec, instance_pre
 
 __all__ = ["REACTOR_EXPORTS", "ReactorInstance"]
@@ -119,20 +119,20 @@ class ReactorInstance(Persistent):
         for sink in (call.stdout, call.stderr):
             if sink.size or sink.overflowed:  # written last call (a dropping one has size too)
                 sink.reset()
-        envelope = request_envelope(request)
+        sent = envelope(request)  # cgi.request_envelope's bytes, built in C
         fuel = spec.cpu.call_fuel()
         if self._lean:  # `arm_host` arms nothing else: no call state, no guards
             call.fuel = fuel
         else:
             call.arm_host(spec.limits.timeout_ms, fuel)
-        status, a, b, c, output, wall, cpu, left, memory = fast(fuel, envelope, check)
+        status, a, b, c, output, wall, cpu, left, memory = fast(fuel, sent, check)
         if status == Status.IN_DEBT:
             return None
         call.measured(wall, cpu, left, fast.charges)
         violation = None
         if status:
             try:
-                _raise_for(status, (a, b, c), len(envelope), call.stdout)
+                _raise_for(status, (a, b, c), len(sent), call.stdout)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
                 violation = self._classify(call, exc, _memory_of(live), "invoke")
             except ProtocolError as exc:
