@@ -243,17 +243,23 @@ static int doubles(PyObject *const *args, Py_ssize_t n, double *out) {
     return 0;
 }
 
+/* The bucket of args[0] and the `nargs - 1` doubles after it, or NULL with an exception
+ * (`usage`: the TypeError for another count of arguments). Release `view` after use. */
+static bucket_t *bucket_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
+                             const char *usage, double *v, Py_buffer *view) {
+    if (nargs != want) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return NULL;
+    }
+    return doubles(args + 1, want - 1, v) < 0 ? NULL : bucket_of(args[0], view);
+}
+
 /* bucket_charge(buffer, now, cost, rate, window): charge `cost` CPU-seconds at `now`. */
 static PyObject *bucket_charge(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     double v[4];
     Py_buffer view;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "bucket_charge(buffer, now, cost, rate, window)");
-        return NULL;
-    }
-    if (doubles(args + 1, 4, v) < 0)
-        return NULL;
-    bucket_t *b = bucket_of(args[0], &view);
+    bucket_t *b = bucket_args(args, nargs, 5, "bucket_charge(buffer, now, cost, rate, window)",
+                              v, &view);
     if (b == NULL)
         return NULL;
     bucket_charge_at(b, v[0], v[1], v[2], v[3]);
@@ -265,13 +271,7 @@ static PyObject *bucket_charge(PyObject *self, PyObject *const *args, Py_ssize_t
 static PyObject *bucket_wait(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     double v[2];
     Py_buffer view;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "bucket_wait(buffer, now, rate)");
-        return NULL;
-    }
-    if (doubles(args + 1, 2, v) < 0)
-        return NULL;
-    bucket_t *b = bucket_of(args[0], &view);
+    bucket_t *b = bucket_args(args, nargs, 3, "bucket_wait(buffer, now, rate)", v, &view);
     if (b == NULL)
         return NULL;
     double wait = bucket_wait_at(b, v[0], v[1]);
