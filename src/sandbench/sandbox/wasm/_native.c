@@ -2,6 +2,8 @@
  * sandbench.sandbox.wasm._native: one reactor call in one crossing (issue 17), and the
  * engines' epoch ticker, a thread that never takes the GIL (its own section below, with
  * its contract and safety; `reactor_call` may take the ticker and add its owed ticks).
+ * Two more sections serve the call: the modules' CPU share as a lock-free bucket (which
+ * budget.py's `CpuShare` also uses), and the request envelope built in one allocation.
  *
  * What it does. `reactor_call` runs one request of the `reactor` ABI (docs/abi.md) on a
  * live instance: it gives the store its fuel and epoch deadline, reads the clocks, calls

@@ -3,8 +3,10 @@
 `fastcall.py` calls wasmtime's C functions one by one through ctypes; each crossing
 converts its arguments in Python, and a reactor call needs a dozen of them (fuel,
 deadline, clocks, alloc, memory size and base, the copy in, handle, the copy out, fuel
-left). `NativeReactor` does all of them in one call of the extension, which returns
-numbers: the caller (reactor.py) raises and classifies exactly as on the other paths.
+left). `NativeReactor` does all of them in one call of the extension, with the clocks
+around it and the module's CPU share checked and charged (the bucket of budget.py's
+`CpuShare`), and returns numbers: the caller (reactor.py) raises and classifies exactly as
+on the other paths. `envelope` builds the request's bytes (cgi.py's `request_envelope`).
 
 The extension is built with the package (setup.py); it takes wasmtime's functions from
 the library wasmtime-py loaded, so it follows the pinned wasmtime. There is no slow
