@@ -61,8 +61,9 @@ class ReactorInstance(Persistent):
             return super().invoke(request)
         with self._lock:
             live = self._live
-            if live is not None and live.fast is not None and not self._closed:
-                outcome = self._call_native(live, live.fast, request, 0.0, 0.0, True)
+            fast = None if live is None or self._closed else live.fast
+            if fast is not None and fast.charges:  # else the share is Python's to check
+                outcome = self._call_native(live, fast, request, 0.0, 0.0, True)
                 if outcome is not None:
                     if outcome.violation is not None:
                         self._discard()  # a trapped instance is never re-entered
