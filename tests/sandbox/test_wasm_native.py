@@ -137,3 +137,67 @@ def test_hostile_pointers_and_lengths_are_violations_not_reads(
         else:
             assert outcome.violation.kind is ViolationKind.PROTOCOL, outcome.violation
             assert words in outcome.violation.message
+
+
+_TEXT = st.text(st.characters(max_codepoint=255), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT"]),
+    path=_TEXT.map(lambda text: "/" + text),
+    query=_TEXT,
+    headers=st.lists(
+        st.tuples(st.sampled_from(["host", "content-length", "x-a", "accept"]), _TEXT),
+        max_size=5,
+    ),
+    body=st.binary(max_size=40),
+)
+def test_the_native_request_envelope_is_the_python_one(method, path, query, headers, body):
+    from sandbench.sandbox.cgi import request_envelope
+    from sandbench.sandbox.wasm.native import envelope
+
+    request = Request(method=method, path=path, query=query, headers=tuple(headers), body=body)
+    assert envelope(request) == request_envelope(request)
+
+
+def test_the_native_request_envelope_refuses_text_beyond_latin_1():
+    from sandbench.sandbox.wasm.native import envelope
+
+    for request in (Request(path="/\u0100"), Request(headers=(("x-a", "\u20ac"),))):
+        with pytest.raises(UnicodeEncodeError):
+            envelope(request)
+
+
+STATUS_OK = """(module
+  (memory (export "memory") 1)
+  (data (i32.const 0) "Status: 200\\n\\nok")
+  (func (export "sandbench_alloc") (param i32) (result i32) (i32.const 4096))
+  (func (export "sandbench_handle") (param i32 i32) (result i64) (i64.const 15)))"""
+
+
+def test_the_native_call_charges_the_share_and_is_refused_or_waits_in_debt(backend, make_module):
+    """The crossing checks the module's CPU share and charges it (the bucket section of
+    _native.c): in debt beyond the timeout nothing runs; in debt within it, the call waits."""
+    package = load(make_module(STATUS_OK, abi="reactor"))
+    limits = SandboxLimits(cpu_millicores=1000, timeout_ms=5000)
+    with backend.load(package, limits, Grants()).instance as instance:
+        assert instance.warm_up() is None
+        assert instance._live.fast is not None
+        share = instance.cpu.share
+        before = share.charged
+        served = instance.invoke(Request())
+        assert served.ok, served.violation
+        assert share.charged - before == pytest.approx(served.usage.cpu_ms / 1000)
+        assert served.usage.host_cpu_ms == served.usage.cpu_ms  # one reading ends both
+        share.charge(60.0)  # a minute of debt at 1000m: past the 5 s timeout
+        refused = instance.invoke(Request())
+        assert refused.violation.kind is ViolationKind.CPU
+        assert "CPU share (1000m) is used up" in refused.violation.message
+        assert refused.usage.fuel == 0  # refused before it ran
+        assert instance._live is not None  # nothing trapped: the live instance stays
+        share.charge(share.level + 0.3)  # a negative charge: back to 0.3 CPU-s of debt
+        waited = instance.invoke(Request())
+    assert waited.ok, waited.violation
+    assert waited.usage.throttled_ms > 0
+    assert waited.response.body == b"ok"

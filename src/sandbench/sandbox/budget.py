@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from .interface import CPU_WINDOW_S
 
@@ -30,7 +29,6 @@ __all__ = [
     "CpuShare",
     "FuelRate",
     "ModuleCpu",
-    "SharedBucket",
     "share_budgets",
     "thread_cpu_s",
 ]
@@ -44,8 +42,6 @@ WINDOW_S = CPU_WINDOW_S  # the bucket holds this many seconds of the share
 # per-call overhead (instantiation, the CGI envelope) dominate them.
 MIN_SAMPLE_S = 0.002
 EWMA_WEIGHT = 0.5
-# A debt this small is paid: what a wait of exactly debt/rate leaves in floating point.
-_PAID = 1e-9
 
 
 # The calling thread's CPU time in seconds (its POSIX thread CPU clock).
@@ -104,74 +100,29 @@ class FuelRate:
             self._samples += 1
 
 
-class _Bucket:
-    """A token bucket's state, in this process only; `with bucket:` holds its lock."""
-
-    def __init__(self, level: float, stamp: float) -> None:
-        self.level = level
-        self.stamp = stamp
-        self.charged = 0.0
-        self.lock = threading.Lock()
-
-    def __enter__(self) -> _Bucket:
-        self.lock.acquire()
-        return self
-
-    def credit(self) -> float:
-        """The level as last written, read without the lock (see `CpuShare.acquire`)."""
-        return self.level
-
-    def __exit__(self, *_: object) -> None:
-        self.lock.release()
+_BUCKET = struct.Struct("=dd")  # empty_at (monotonic s), charged (CPU-s): see CpuShare
 
 
-class SharedBucket:
-    """A token bucket's state in a file that every process using it maps: `with bucket:`
-    holds it (a thread lock, then an exclusive `flock` on the file) and reads it; leaving
-    the block writes it back.
-
-    The first process to open `path` writes `level` and `stamp` into it; the others find
-    them there. Stamps are `time.monotonic()` values, one clock for all processes of the
-    machine. The file stays open and mapped for the process's life (one per module).
-    Raises `OSError` when `path` cannot be created or mapped.
+def _bucket_memory(shared: Path | None, empty_at: float) -> mmap.mmap:
+    """The 16 bytes of a bucket: this process's own (anonymous), or those of the file
+    `shared`, which every process using it maps. The first to open the file writes
+    `empty_at` into it under an exclusive `flock` (creation only; charges take no lock);
+    the others find the bucket there. Raises `OSError` when it cannot be created or mapped.
     """
-
-    _LAYOUT = struct.Struct("=ddd")  # level, stamp, charged
-    _LEVEL = struct.Struct("=d")
-
-    def __init__(self, path: Path, level: float, stamp: float) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        self._lock = threading.Lock()
-        self.level, self.stamp, self.charged = level, stamp, 0.0
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            if os.fstat(self._fd).st_size < self._LAYOUT.size:
-                os.pwrite(self._fd, self._LAYOUT.pack(level, stamp, 0.0), 0)
-            self._map = mmap.mmap(self._fd, self._LAYOUT.size)
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def credit(self) -> float:
-        """The level as last written by any process, read without the locks (see
-        `CpuShare.acquire`): an 8-byte copy from the start of the page, which x86-64 and
-        arm64 make in one load, never half of one write and half of another."""
-        level: float = self._LEVEL.unpack_from(self._map)[0]
-        return level
-
-    def __enter__(self) -> SharedBucket:
-        self._lock.acquire()
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        self.level, self.stamp, self.charged = self._LAYOUT.unpack_from(self._map)
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            self._LAYOUT.pack_into(self._map, 0, self.level, self.stamp, self.charged)
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            self._lock.release()
+    if shared is None:
+        memory = mmap.mmap(-1, _BUCKET.size)
+        _BUCKET.pack_into(memory, 0, empty_at, 0.0)
+        return memory
+    fd = os.open(shared, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_size < _BUCKET.size:
+            os.pwrite(fd, _BUCKET.pack(empty_at, 0.0), 0)
+        return mmap.mmap(fd, _BUCKET.size)  # the mapping outlives the descriptor
+    finally:
+        # Unlocked explicitly: the mapping keeps a duplicate of `fd`, which would hold it.
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 _shared: dict[str, Path | None] = {"folder": None}
@@ -191,8 +142,12 @@ class CpuShare:
     """A module's CPU share as a token bucket of CPU-seconds, refilled at `cores` per second.
 
     `acquire()` waits while the bucket is in debt (throttling) and returns the wait in ms;
-    `charge(cpu_s)` debits the CPU a call used. Thread-safe; with a `shared` file, also
-    process-safe (`SharedBucket`).
+    `charge(cpu_s)` debits the CPU a call used. Thread-safe and, with a `shared` file,
+    process-safe, without a lock: the bucket is GCRA's form of it (the bucket section of
+    `wasm/_native.c`), two doubles updated by compare-and-swap: the monotonic time at which
+    it is empty and the CPU-seconds charged so far. `bucket`, `rate` and `WINDOW_S` are
+    what the native reactor call takes to check and charge the share itself; it reads the
+    monotonic clock, so only a share on that clock (`native`) may be handed to it.
     """
 
     def __init__(
@@ -202,21 +157,17 @@ class CpuShare:
         sleep: Callable[[float], None] = time.sleep,
         shared: Path | None = None,
     ) -> None:
-        self._rate = millicores / 1000  # CPU-seconds per second
-        self._capacity = self._rate * WINDOW_S
+        from sandbench.sandbox.wasm import _native  # here: the wasm package imports this one
+
+        self.rate = millicores / 1000  # CPU-seconds per second
+        self._capacity = self.rate * WINDOW_S
         self._clock = clock
         self._sleep = sleep
-        self._bucket: _Bucket | SharedBucket = (
-            _Bucket(self._capacity, clock())
-            if shared is None
-            else SharedBucket(shared, self._capacity, clock())
-        )
-        self._local_lock = self._bucket.lock if isinstance(self._bucket, _Bucket) else None
-
-    def _refill(self, bucket: _Bucket | SharedBucket) -> None:
-        now = self._clock()
-        bucket.level = min(self._capacity, bucket.level + (now - bucket.stamp) * self._rate)
-        bucket.stamp = now
+        self._charge = _native.bucket_charge
+        self._wait = _native.bucket_wait
+        self.native = clock is time.monotonic
+        self.bucket = _bucket_memory(shared, clock() - WINDOW_S)  # full: a window's worth
+        self._state = memoryview(self.bucket).cast("d")  # [empty_at, charged]
 
     def acquire(self, max_wait_ms: float) -> float | None:
         """Wait until the bucket is out of debt; the wait in ms, or None if over `max_wait_ms`.
@@ -224,52 +175,34 @@ class CpuShare:
         The debt is read again after each wait: calls of other instances (and, shared, of
         other processes) that were running meanwhile have charged theirs, and a call must
         wait for those too (else N instances would each pay off only their own debt and
-        run N times the share).
-
-        A bucket in credit (its level as last written is not below zero: refilling only adds)
-        is seen without taking its locks, the thread lock and, shared, the file lock: that
-        saves two `flock` calls per request in `sandbench serve --workers`. A charge that
-        lands at that very instant is not waited for by this call but by the next ones, as
-        for a call that had acquired just before it: every charge is still made under the
-        locks, so the share over time holds.
+        run N times the share). A charge that lands just after the check is waited for by
+        the next calls, as for a call that had acquired just before it: the share over
+        time holds.
         """
-        if self._bucket.credit() >= -_PAID:  # out of debt when last written
-            return 0.0
+        wait_s = self._wait(self.bucket, self._clock(), self.rate)
         waited = 0.0
-        while True:
-            with self._bucket as bucket:
-                self._refill(bucket)
-                debt = -bucket.level
-            if debt <= _PAID:
-                return waited * 1000
-            wait_s = debt / self._rate
+        while wait_s:
             if (waited + wait_s) * 1000 > max_wait_ms:
                 return None
             self._sleep(wait_s)
             waited += wait_s
+            wait_s = self._wait(self.bucket, self._clock(), self.rate)
+        return waited * 1000
 
     def charge(self, cpu_s: float) -> None:
         """Debit the CPU-seconds a call used."""
-        # A bucket of this process is held by its lock alone (`with bucket` is two Python
-        # calls more, on every call's path); a shared one reads the file as it is entered.
-        with self._bucket if self._local_lock is None else self._local_lock:
-            bucket = self._bucket
-            self._refill(bucket)
-            bucket.level -= cpu_s
-            bucket.charged += cpu_s
+        self._charge(self.bucket, self._clock(), cpu_s, self.rate, WINDOW_S)
 
     @property
     def level(self) -> float:
         """CPU-seconds left in the bucket (negative while in debt)."""
-        with self._bucket as bucket:
-            self._refill(bucket)
-            return bucket.level
+        return min(self._capacity, (self._clock() - self._state[0]) * self.rate)
 
     @property
     def charged(self) -> float:
         """Every CPU-second charged so far (by every process sharing the bucket)."""
-        with self._bucket as bucket:
-            return bucket.charged
+        charged: float = self._state[1]
+        return charged
 
 
 class ModuleCpu:
@@ -307,7 +240,13 @@ class ModuleCpu:
         nothing about the fuel rate of the calls that follow.
         """
         self.share.charge(cpu_s)
-        if learn and cpu_s >= MIN_SAMPLE_S:  # `learn` ignores shorter calls: skip the call
+        if learn:
+            self.learn(fuel, cpu_s)
+
+    def learn(self, fuel: int, cpu_s: float) -> None:
+        """Learn the rate from a call whose CPU was charged already (the native reactor
+        call charges it itself)."""
+        if cpu_s >= MIN_SAMPLE_S:  # `FuelRate.learn` ignores shorter calls: skip the call
             self.rate.learn(fuel, cpu_s)
 
 
@@ -315,7 +254,8 @@ def _shared_path(key: tuple[object, ...] | None) -> Path | None:
     folder = _shared["folder"]
     if folder is None or key is None:
         return None
-    return folder / hashlib.sha256(repr(key).encode()).hexdigest()[:32]
+    # "gcra": the bucket's layout (CpuShare), so that no file of another layout is read.
+    return folder / hashlib.sha256(repr(("gcra", key)).encode()).hexdigest()[:32]
 
 
 class CappedOutput:

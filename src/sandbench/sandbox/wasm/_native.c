@@ -2,6 +2,8 @@
  * sandbench.sandbox.wasm._native: one reactor call in one crossing (issue 17), and the
  * engines' epoch ticker, a thread that never takes the GIL (its own section below, with
  * its contract and safety; `reactor_call` may take the ticker and add its owed ticks).
+ * Two more sections serve the call: the modules' CPU share as a lock-free bucket (which
+ * budget.py's `CpuShare` also uses), and the request envelope built in one allocation.
  *
  * What it does. `reactor_call` runs one request of the `reactor` ABI (docs/abi.md) on a
  * live instance: it gives the store its fuel and epoch deadline, reads the clocks, calls
@@ -9,9 +11,10 @@
  * memory's current size and copies the request in, calls `sandbench_handle(ptr, len)`,
  * reads the fuel left, then bounds-checks the packed (ptr, len) result
  * against the memory's current size and the output cap and copies the response into a new
- * bytes object. It reads the thread's CPU clock at the start only: Python reads it once at
- * the end, after building the outcome, which ends both the module's CPU and the host's
- * (instances.py). Python's per-call argument conversions (ctypes) and its per-step frames
+ * bytes object. It reads the monotonic and thread CPU clocks around all of that and, given
+ * the module's CPU share (the bucket section), refuses a call while the share is in debt
+ * and charges the CPU the call used, so that Python reads no clock and takes no lock on a
+ * call's path. Python's per-call argument conversions (ctypes) and its per-step frames
  * were most of a call's cost; here they happen once.
  *
  * What it does not do. It decides nothing: every failure comes back as a status code with
@@ -96,6 +99,7 @@ enum {
     HANDLE_FAILED = 5,  /* a: error, b: trap */
     OVER_CAP = 6,       /* a: output length */
     OUT_OUTSIDE = 7,    /* a: output pointer, b: output length, c: memory size */
+    IN_DEBT = 8,        /* the module's CPU share is in debt: nothing ran, nothing charged */
 };
 
 /* The CGI response's first empty line (cgi.py's `_split_head`, whose reference it stays):
@@ -169,6 +173,114 @@ static PyObject *init(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_RETURN_NONE;
 }
 
+/* The CPU share's token bucket (budget.py's `CpuShare`), without a lock: GCRA.
+ *
+ * The bucket is two doubles in a buffer that every user maps (an anonymous mmap in one
+ * process, a file's mmap across `serve --workers`): `empty_at`, the monotonic time at
+ * which the bucket is exactly empty, and `charged`, every CPU-second charged so far. At
+ * `now` the level is min(capacity, (now - empty_at) x rate): in debt while empty_at is
+ * after now, for (empty_at - now) seconds. A charge of `cost` CPU-seconds moves empty_at to
+ * max(empty_at, now - window) + cost / rate (the max: a bucket never holds more than
+ * `window` seconds of the share), in one compare-and-swap loop; `charged` grows by an
+ * atomic add (a compare-and-swap loop on the double's bits). Lock-free 64-bit atomics are
+ * address-free, so they work across processes on a shared mapping, and a process killed
+ * mid-charge leaves either the old value or the new one, never a lock held. */
+#define BUCKET_BYTES 16
+#define PAID 1e-9 /* budget.py's _PAID: a debt this small is paid */
+
+typedef struct {
+    _Atomic uint64_t empty_at; /* bits of a double, monotonic seconds */
+    _Atomic uint64_t charged;  /* bits of a double, CPU-seconds */
+} bucket_t;
+
+static double bits_double(uint64_t u) {
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static uint64_t double_bits(double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+static void bucket_charge_at(bucket_t *b, double now, double cost, double rate, double window) {
+    uint64_t old = atomic_load(&b->empty_at), new;
+    do {
+        double at = bits_double(old), floor = now - window;
+        new = double_bits((at > floor ? at : floor) + cost / rate);
+    } while (!atomic_compare_exchange_weak(&b->empty_at, &old, new));
+    old = atomic_load(&b->charged);
+    do {
+        new = double_bits(bits_double(old) + cost);
+    } while (!atomic_compare_exchange_weak(&b->charged, &old, new));
+}
+
+/* Seconds until the bucket is out of debt at `now`; 0.0 when it is. */
+static double bucket_wait_at(bucket_t *b, double now, double rate) {
+    double wait = bits_double(atomic_load(&b->empty_at)) - now;
+    return wait * rate > PAID ? wait : 0.0;
+}
+
+/* The bucket in `obj`'s writable buffer (`view` to release), or NULL with an exception. */
+static bucket_t *bucket_of(PyObject *obj, Py_buffer *view) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (view->len < BUCKET_BYTES || ((uintptr_t)view->buf % _Alignof(bucket_t)) != 0) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "a bucket is 16 aligned bytes");
+        return NULL;
+    }
+    return view->buf;
+}
+
+/* Doubles from `args` into `out` (n of them); -1 with an exception. */
+static int doubles(PyObject *const *args, Py_ssize_t n, double *out) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        out[i] = PyFloat_AsDouble(args[i]);
+        if (out[i] == -1.0 && PyErr_Occurred())
+            return -1;
+    }
+    return 0;
+}
+
+/* The bucket of args[0] and the `nargs - 1` doubles after it, or NULL with an exception
+ * (`usage`: the TypeError for another count of arguments). Release `view` after use. */
+static bucket_t *bucket_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
+                             const char *usage, double *v, Py_buffer *view) {
+    if (nargs != want) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return NULL;
+    }
+    return doubles(args + 1, want - 1, v) < 0 ? NULL : bucket_of(args[0], view);
+}
+
+/* bucket_charge(buffer, now, cost, rate, window): charge `cost` CPU-seconds at `now`. */
+static PyObject *bucket_charge(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    double v[4];
+    Py_buffer view;
+    bucket_t *b = bucket_args(args, nargs, 5, "bucket_charge(buffer, now, cost, rate, window)",
+                              v, &view);
+    if (b == NULL)
+        return NULL;
+    bucket_charge_at(b, v[0], v[1], v[2], v[3]);
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+}
+
+/* bucket_wait(buffer, now, rate) -> seconds until out of debt (0.0: in credit). */
+static PyObject *bucket_wait(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    double v[2];
+    Py_buffer view;
+    bucket_t *b = bucket_args(args, nargs, 3, "bucket_wait(buffer, now, rate)", v, &view);
+    if (b == NULL)
+        return NULL;
+    double wait = bucket_wait_at(b, v[0], v[1]);
+    PyBuffer_Release(&view);
+    return PyFloat_FromDouble(wait);
+}
+
 struct ticker;
 static struct ticker *ticker_of(PyObject *obj);
 static int64_t owed_by(struct ticker *t, int64_t now_ns);
@@ -176,6 +288,9 @@ static int64_t owed_by(struct ticker *t, int64_t now_ns);
 struct run {
     void *context, *alloc, *handle, *memory;
     struct ticker *ticker; /* NULL: no ticks owed */
+    bucket_t *bucket;      /* NULL: no CPU share to check and charge here */
+    int check;             /* refuse (IN_DEBT) when the bucket is in debt */
+    double rate, window;   /* the share's CPU-seconds per second, its window in seconds */
     const char *in;
     size_t in_len;
     uint64_t fuel, ticks;
@@ -204,6 +319,10 @@ static void run_call(struct run *r) {
     uint64_t fuel;
 
     r->wall0 = clock_ns(CLOCK_MONOTONIC);
+    if (r->check && bucket_wait_at(r->bucket, (double)r->wall0 / 1e9, r->rate) > 0.0) {
+        r->status = IN_DEBT;
+        return;
+    }
     r->cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     error = api.set_fuel(r->context, r->fuel);
     if (error != NULL) {
@@ -253,25 +372,221 @@ done:
     /* else: an error we would leak; it cannot happen once set_fuel succeeded */
 }
 
-/* reactor_call(context, alloc, handle, memory, fuel, ticks, request, cap, ticker=None)
+/* The request envelope of the reactor ABI (docs/abi.md): cgi.py's `request_envelope`, whose
+ * reference it stays (tests/sandbox/test_wasm_native.py compares them), built into one
+ * bytes object: "{method} {target} HTTP/1.1\r\ncontent-length: {len(body)}\r\n", then
+ * "{name}: {value}\r\n" for each header but content-length, an empty line and the body;
+ * target is path, or path?query when there is a query. Text is latin-1: a str with a
+ * character above U+00FF raises UnicodeEncodeError, as encoding it does in Python. */
+struct text {
+    const char *data;
+    Py_ssize_t len;
+};
+
+/* `obj`'s latin-1 bytes (borrowed from the str); -1 with an exception. */
+static int latin1(PyObject *obj, struct text *out) {
+    if (!PyUnicode_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "a request's method, path, query and headers are str");
+        return -1;
+    }
+    if (PyUnicode_KIND(obj) != PyUnicode_1BYTE_KIND) {
+        PyObject *encoded = PyUnicode_AsLatin1String(obj); /* raises UnicodeEncodeError */
+        Py_XDECREF(encoded);
+        if (encoded != NULL)
+            PyErr_SetString(PyExc_ValueError, "a str not in latin-1's canonical form");
+        return -1;
+    }
+    out->data = (const char *)PyUnicode_1BYTE_DATA(obj);
+    out->len = PyUnicode_GET_LENGTH(obj);
+    return 0;
+}
+
+static char *put(char *at, const char *data, Py_ssize_t len) {
+    memcpy(at, data, (size_t)len);
+    return at + len;
+}
+
+/* The envelope of `request` (method, path, query, headers, body), all read as attributes
+ * once and owned by `fields`; NULL with an exception. */
+static PyObject *envelope_of(PyObject *const fields[5]) {
+    struct text method, path, query;
+    if (latin1(fields[0], &method) < 0 || latin1(fields[1], &path) < 0
+        || latin1(fields[2], &query) < 0)
+        return NULL;
+    if (!PyBytes_Check(fields[4])) {
+        PyErr_SetString(PyExc_TypeError, "a request's body is bytes");
+        return NULL;
+    }
+    PyObject *headers = PySequence_Fast(fields[3], "a request's headers are pairs of str");
+    if (headers == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(headers), body_len = PyBytes_GET_SIZE(fields[4]);
+    struct text *pairs = PyMem_Malloc(sizeof *pairs * 2 * (size_t)(n ? n : 1));
+    PyObject *result = NULL;
+    char length[24];
+    int length_len = snprintf(length, sizeof length, "%zd", body_len);
+    Py_ssize_t total = method.len + 1 + path.len + (query.len ? 1 + query.len : 0) + 11
+                       + 16 + length_len + 2 + 2 + body_len;
+    if (pairs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(headers, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a request's headers are pairs of str");
+            goto done;
+        }
+        struct text *name = &pairs[2 * kept], *value = name + 1;
+        if (latin1(PyTuple_GET_ITEM(pair, 0), name) < 0
+            || latin1(PyTuple_GET_ITEM(pair, 1), value) < 0)
+            goto done;
+        if (name->len == 14 && memcmp(name->data, "content-length", 14) == 0)
+            continue;
+        total += name->len + 2 + value->len + 2;
+        kept++;
+    }
+    result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL)
+        goto done;
+    char *at = PyBytes_AS_STRING(result);
+    at = put(at, method.data, method.len);
+    at = put(at, " ", 1);
+    at = put(at, path.data, path.len);
+    if (query.len) {
+        at = put(at, "?", 1);
+        at = put(at, query.data, query.len);
+    }
+    at = put(at, " HTTP/1.1\r\ncontent-length: ", 27);
+    at = put(at, length, length_len);
+    at = put(at, "\r\n", 2);
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        at = put(at, pairs[2 * i].data, pairs[2 * i].len);
+        at = put(at, ": ", 2);
+        at = put(at, pairs[2 * i + 1].data, pairs[2 * i + 1].len);
+        at = put(at, "\r\n", 2);
+    }
+    at = put(at, "\r\n", 2);
+    put(at, PyBytes_AS_STRING(fields[4]), body_len);
+done:
+    PyMem_Free(pairs);
+    Py_DECREF(headers);
+    return result;
+}
+
+/* envelope(request) -> bytes: see `envelope_of`. */
+static PyObject *envelope(PyObject *self, PyObject *request) {
+    static const char *const names[5] = {"method", "path", "query", "headers", "body"};
+    static PyObject *interned[5];
+    PyObject *fields[5] = {NULL};
+    PyObject *result = NULL;
+    for (int i = 0; i < 5; i++) {
+        if (interned[i] == NULL && (interned[i] = PyUnicode_InternFromString(names[i])) == NULL)
+            goto done;
+        if ((fields[i] = PyObject_GetAttr(request, interned[i])) == NULL)
+            goto done;
+    }
+    result = envelope_of(fields);
+done:
+    for (int i = 0; i < 5; i++)
+        Py_XDECREF(fields[i]);
+    return result;
+}
+
+/* reactor_call(context, alloc, handle, memory, ticks, cap, ticker, bucket, rate, window,
+ *              fuel, request, check)
  *
  * context: the store's wasmtime_context_t *; alloc, handle: their wasmtime_func_t *, of
  * types (i32) -> i32 and (i32, i32) -> i64 (checked by the caller); memory: the
- * wasmtime_memory_t *; fuel: the fuel to set; ticks: the epoch deadline, beyond the
- * current epoch; request: bytes; cap: the most output bytes accepted; ticker: the
- * engine's epoch ticker (a `ticker_new` capsule), whose owed ticks the deadline adds.
+ * wasmtime_memory_t *; ticks: the epoch deadline, beyond the current epoch; cap: the most
+ * output bytes accepted; ticker: the engine's epoch ticker (a `ticker_new` capsule, or
+ * None), whose owed ticks the deadline adds; bucket: the module's CPU share (a writable
+ * 16-byte buffer, see the bucket section; or None), with its rate in CPU-seconds per
+ * second and its window in seconds; fuel: the fuel to set; request: bytes; check: true to
+ * refuse the call (IN_DEBT, before anything runs) while the bucket is in debt. The first
+ * ten are the live instance's for life (native.py binds them); the last three are the
+ * call's.
  *
- * Returns (status, a, b, c, output, wall0_s, cpu0_s, fuel_left, memory_size):
- * `output` is bytes when status is OK, else None, and then a and b are where its first
- * empty line starts and ends (`find_empty_line`); wall0_s and cpu0_s are the monotonic
- * and thread CPU clocks at the start, in seconds; fuel_left is -1 when it was not read,
- * memory_size -1 when not read after handle. Raises TypeError / ValueError / OverflowError
- * for arguments of the wrong kind (a bug of the caller, never of the module).
+ * Returns (status, a, b, c, output, wall_s, cpu_s, fuel_left, memory_size): `output` is
+ * bytes when status is OK, else None, and then a and b are where its first empty line
+ * starts and ends (`find_empty_line`); wall_s and cpu_s are what the call took on the
+ * monotonic clock and on the thread's CPU clock, in seconds, from before the fuel is set
+ * to after the output is copied; fuel_left is -1 when it was not read, memory_size -1 when
+ * not read after handle. With a bucket, cpu_s is charged to it at the end (every status
+ * but IN_DEBT, which returns zeros). Raises TypeError / ValueError / OverflowError for
+ * arguments of the wrong kind (a bug of the caller, never of the module).
  */
+static int call_args(struct run *r, PyObject *const *args, Py_buffer *view, uint64_t *cap) {
+    r->context = PyLong_AsVoidPtr(args[0]);
+    r->alloc = PyLong_AsVoidPtr(args[1]);
+    r->handle = PyLong_AsVoidPtr(args[2]);
+    r->memory = PyLong_AsVoidPtr(args[3]);
+    if (PyErr_Occurred())
+        return -1;
+    if (!r->context || !r->alloc || !r->handle || !r->memory) {
+        PyErr_SetString(PyExc_ValueError, "a null store, function or memory");
+        return -1;
+    }
+    r->ticks = PyLong_AsUnsignedLongLong(args[4]);
+    *cap = PyLong_AsUnsignedLongLong(args[5]);
+    r->fuel = PyLong_AsUnsignedLongLong(args[10]);
+    if (PyErr_Occurred())
+        return -1;
+    if (!PyBytes_CheckExact(args[11])) {
+        PyErr_SetString(PyExc_TypeError, "the request must be bytes");
+        return -1;
+    }
+    r->in = PyBytes_AS_STRING(args[11]);
+    r->in_len = (size_t)PyBytes_GET_SIZE(args[11]);
+    if (r->in_len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "the request is over 2 GiB");
+        return -1;
+    }
+    if (args[6] != Py_None && (r->ticker = ticker_of(args[6])) == NULL)
+        return -1;
+    if (args[7] == Py_None)
+        return 0;
+    double v[2];
+    if (doubles(args + 8, 2, v) < 0 || (r->check = PyObject_IsTrue(args[12])) < 0)
+        return -1;
+    r->rate = v[0], r->window = v[1];
+    return (r->bucket = bucket_of(args[7], view)) == NULL ? -1 : 0;
+}
+
+/* With the GIL, after `run_call`: check the output range and copy it; None if not OK. */
+static PyObject *output_of(struct run *r, uint64_t cap, int64_t *memory_size) {
+    if (r->status != OK)
+        Py_RETURN_NONE;
+    /* The instance's lock still keeps the store to this thread. */
+    size_t size = api.size(r->context, r->memory);
+    uint8_t *base = api.data(r->context, r->memory);
+    *memory_size = (int64_t)size;
+    if (r->out_len > cap) {
+        r->status = OVER_CAP;
+        r->a = (int64_t)r->out_len;
+        Py_RETURN_NONE;
+    }
+    if (r->out_ptr + r->out_len > size || (base == NULL && r->out_len)) {
+        r->status = OUT_OUTSIDE;
+        r->a = (int64_t)r->out_ptr;
+        r->b = (int64_t)r->out_len;
+        r->c = (int64_t)size;
+        Py_RETURN_NONE;
+    }
+    PyObject *output = PyBytes_FromStringAndSize(
+        r->out_len ? (const char *)base + r->out_ptr : "", (Py_ssize_t)r->out_len);
+    if (output != NULL)
+        find_empty_line((const uint8_t *)PyBytes_AS_STRING(output), r->out_len, &r->a, &r->b);
+    return output;
+}
+
 static PyObject *reactor_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     struct run r;
-    if (nargs != 8 && nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "reactor_call takes 8 or 9 arguments");
+    Py_buffer view;
+    uint64_t cap;
+    if (nargs != 13) {
+        PyErr_SetString(PyExc_TypeError, "reactor_call takes 13 arguments");
         return NULL;
     }
     if (api.call == NULL) {
@@ -280,97 +595,30 @@ static PyObject *reactor_call(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     memset(&r, 0, sizeof r);
     r.fuel_left = -1;
-    r.context = PyLong_AsVoidPtr(args[0]);
-    r.alloc = PyLong_AsVoidPtr(args[1]);
-    r.handle = PyLong_AsVoidPtr(args[2]);
-    r.memory = PyLong_AsVoidPtr(args[3]);
-    if (PyErr_Occurred())
-        return NULL;
-    if (!r.context || !r.alloc || !r.handle || !r.memory) {
-        PyErr_SetString(PyExc_ValueError, "a null store, function or memory");
-        return NULL;
-    }
-    r.fuel = PyLong_AsUnsignedLongLong(args[4]);
-    if (PyErr_Occurred())
-        return NULL;
-    r.ticks = PyLong_AsUnsignedLongLong(args[5]);
-    if (PyErr_Occurred())
-        return NULL;
-    if (!PyBytes_CheckExact(args[6])) {
-        PyErr_SetString(PyExc_TypeError, "the request must be bytes");
-        return NULL;
-    }
-    r.in = PyBytes_AS_STRING(args[6]);
-    r.in_len = (size_t)PyBytes_GET_SIZE(args[6]);
-    if (r.in_len > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "the request is over 2 GiB");
-        return NULL;
-    }
-    unsigned long long cap = PyLong_AsUnsignedLongLong(args[7]);
-    if (PyErr_Occurred())
-        return NULL;
-    if (nargs == 9 && args[8] != Py_None && (r.ticker = ticker_of(args[8])) == NULL)
+    if (call_args(&r, args, &view, &cap) < 0)
         return NULL;
 
     Py_BEGIN_ALLOW_THREADS
     run_call(&r);
     Py_END_ALLOW_THREADS
 
-    PyObject *output = Py_None;
     int64_t memory_size = -1;
-    if (r.status == OK) {
-        /* With the GIL again: the instance's lock still keeps the store to this thread. */
-        size_t size = api.size(r.context, r.memory);
-        uint8_t *base = api.data(r.context, r.memory);
-        memory_size = (int64_t)size;
-        if (r.out_len > cap) {
-            r.status = OVER_CAP;
-            r.a = (int64_t)r.out_len;
-        } else if (r.out_ptr + r.out_len > size || (base == NULL && r.out_len)) {
-            r.status = OUT_OUTSIDE;
-            r.a = (int64_t)r.out_ptr;
-            r.b = (int64_t)r.out_len;
-            r.c = (int64_t)size;
-        } else {
-            output = PyBytes_FromStringAndSize(
-                r.out_len ? (const char *)base + r.out_ptr : "", (Py_ssize_t)r.out_len);
-            if (output == NULL)
-                return NULL;
-            find_empty_line((const uint8_t *)PyBytes_AS_STRING(output), r.out_len, &r.a, &r.b);
-        }
+    PyObject *output = output_of(&r, cap, &memory_size);
+    double wall_s = 0.0, cpu_s = 0.0;
+    if (r.status != IN_DEBT) {
+        int64_t cpu1 = clock_ns(CLOCK_THREAD_CPUTIME_ID), wall1 = clock_ns(CLOCK_MONOTONIC);
+        cpu_s = (double)(cpu1 - r.cpu0) / 1e9;
+        wall_s = (double)(wall1 - r.wall0) / 1e9;
+        if (r.bucket != NULL)
+            bucket_charge_at(r.bucket, (double)wall1 / 1e9, cpu_s, r.rate, r.window);
     }
-    if (output == Py_None)
-        Py_INCREF(Py_None);
-    int64_t values[] = {r.a, r.b, r.c, r.fuel_left, memory_size};
-    PyObject *result = PyTuple_New(9);
-    if (result == NULL) {
-        Py_DECREF(output);
+    if (r.bucket != NULL)
+        PyBuffer_Release(&view);
+    if (output == NULL)
         return NULL;
-    }
-    PyTuple_SET_ITEM(result, 4, output); /* steals it */
-    PyObject *status = PyLong_FromLong(r.status);
-    if (status == NULL)
-        goto fail;
-    PyTuple_SET_ITEM(result, 0, status);
-    for (int i = 0; i < 5; i++) {
-        PyObject *value = PyLong_FromLongLong(values[i]);
-        if (value == NULL)
-            goto fail;
-        PyTuple_SET_ITEM(result, i < 3 ? i + 1 : i + 4, value);
-    }
-    /* Seconds, as time.perf_counter() and time.thread_time() give them (ns / 1e9). */
-    double clocks[] = {(double)r.wall0 / 1e9, (double)r.cpu0 / 1e9};
-    for (int i = 0; i < 2; i++) {
-        PyObject *value = PyFloat_FromDouble(clocks[i]);
-        if (value == NULL)
-            goto fail;
-        PyTuple_SET_ITEM(result, 5 + i, value);
-    }
-    return result;
-fail:
-    /* A partly filled tuple: its empty slots are NULL, which tuple_dealloc skips. */
-    Py_DECREF(result);
-    return NULL;
+    return Py_BuildValue("(iLLLNddLL)", r.status, (long long)r.a, (long long)r.b,
+                         (long long)r.c, output, wall_s, cpu_s, (long long)r.fuel_left,
+                         (long long)memory_size);
 }
 
 /* The epoch ticker. A thread of its own that advances the epoch of every registered engine
@@ -735,9 +983,14 @@ static PyMethodDef methods[] = {
      "ticker_expire_all(ticker): pass every deadline (an hour of ticks) at once."},
     {"ticker_start", ticker_start, METH_O, "ticker_start(ticker) -> its start, monotonic s."},
     {"reactor_call", (PyCFunction)(void (*)(void))reactor_call, METH_FASTCALL,
-     "reactor_call(context, alloc, handle, memory, fuel, ticks, request, cap, ticker=None) "
-     "-> tuple: one "
-     "reactor call (see the header of _native.c)."},
+     "reactor_call(context, alloc, handle, memory, ticks, cap, ticker, bucket, rate, window, "
+     "fuel, request, check) -> tuple: one reactor call (see the header of _native.c)."},
+    {"envelope", envelope, METH_O,
+     "envelope(request) -> bytes: the reactor ABI's request envelope (cgi.request_envelope)."},
+    {"bucket_charge", (PyCFunction)(void (*)(void))bucket_charge, METH_FASTCALL,
+     "bucket_charge(buffer, now, cost, rate, window): charge a CPU share (lock-free)."},
+    {"bucket_wait", (PyCFunction)(void (*)(void))bucket_wait, METH_FASTCALL,
+     "bucket_wait(buffer, now, rate) -> seconds until the share is out of debt."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,6 +5,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from sandbench.sandbox.interface import Request
+
 _M = TypeVar("_M", bound=BaseModel)
 
 def init(
@@ -23,13 +25,22 @@ def reactor_call(
     alloc: int,
     handle: int,
     memory: int,
-    fuel: int,
     ticks: int,
-    request: bytes,
     cap: int,
-    ticker: object = None,
+    ticker: object,
+    bucket: object,
+    rate: float,
+    window: float,
+    fuel: int,
+    request: bytes,
+    check: bool,
     /,
 ) -> tuple[int, int, int, int, bytes | None, float, float, int, int]: ...
+def envelope(request: Request, /) -> bytes: ...
+def bucket_charge(
+    bucket: object, now: float, cost: float, rate: float, window: float, /
+) -> None: ...
+def bucket_wait(bucket: object, now: float, rate: float, /) -> float: ...
 def ticker_new(engine: object, engine_address: int, tick_ms: int, /) -> object: ...
 def ticker_add(ticker: object, engine: object, engine_address: int, /) -> None: ...
 def ticker_owed(ticker: object, now: float | None = None, /) -> int: ...

@@ -200,23 +200,27 @@ class _BaseInstance(Closing):
         `used` is linear memory at its end, the bytes it wrote, the milliseconds
         instantiation took and those spent waiting for the module's CPU share.
 
-        Charges the CPU the call used to the module's share and learns its fuel rate. The
-        thread's CPU clock is read once here if the call's was not read yet: that reading
-        ends both the module's CPU and the host's (only the outcome's own construction,
-        about a microsecond, comes after it).
+        Charges the CPU the call used to the module's share (unless the native call did)
+        and learns its fuel rate. The thread's CPU clock is read once here if the call's
+        was not read yet: that reading ends both the module's CPU and the host's (only the
+        outcome's own construction, about a microsecond, comes after it). A native call
+        (reactor.py) read both clocks at its end: its host CPU is its CPU.
         """
-        ended_here = call.cpu_s is None
+        ended_here = call.cpu_s is None or call.wall_s >= 0
         cpu_s = call.stop()
-        wall_ms = (time.perf_counter() - call.started) * 1000
+        wall_s = call.wall_s if call.wall_s >= 0 else time.perf_counter() - call.started
         fuel = call.fuel_used()
-        self._spec.cpu.settle(fuel, cpu_s)
+        if call.charged:
+            self._spec.cpu.learn(fuel, cpu_s)
+        else:
+            self._spec.cpu.settle(fuel, cpu_s)
         host_cpu_s = cpu_s if ended_here else thread_cpu_s() - call.cpu_started
         memory, output_bytes, instantiate_ms, throttled_ms = used
         # Built from values this module computed: skip validation on the hot path.
         usage_of = made(
             Usage,
             {
-                "wall_ms": wall_ms,
+                "wall_ms": wall_s * 1000,
                 "cpu_ms": cpu_s * 1000,
                 "host_cpu_ms": host_cpu_s * 1000,
                 "fuel": fuel,

@@ -3,8 +3,10 @@
 `fastcall.py` calls wasmtime's C functions one by one through ctypes; each crossing
 converts its arguments in Python, and a reactor call needs a dozen of them (fuel,
 deadline, clocks, alloc, memory size and base, the copy in, handle, the copy out, fuel
-left). `NativeReactor` does all of them in one call of the extension, which returns
-numbers: the caller (reactor.py) raises and classifies exactly as on the other paths.
+left). `NativeReactor` does all of them in one call of the extension, with the clocks
+around it and the module's CPU share checked and charged (the bucket of budget.py's
+`CpuShare`), and returns numbers: the caller (reactor.py) raises and classifies exactly as
+on the other paths. `envelope` builds the request's bytes (cgi.py's `request_envelope`).
 
 The extension is built with the package (setup.py); it takes wasmtime's functions from
 the library wasmtime-py loaded, so it follows the pinned wasmtime. There is no slow
@@ -27,10 +29,12 @@ from wasmtime import _bindings as ffi
 from wasmtime._ffi import dll
 
 from sandbench.errors import BackendUnavailable
+from sandbench.sandbox.budget import WINDOW_S, CpuShare
+from sandbench.sandbox.interface import Request
 
 from .store import TICK_MS
 
-__all__ = ["NativeReactor", "Status", "Ticker", "made", "require"]
+__all__ = ["NativeReactor", "Status", "Ticker", "envelope", "made", "require"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -73,11 +77,16 @@ _module, _why = _load()
 _reactor_call: Callable[..., Result] | None = _module.reactor_call if _module else None
 
 try:
-    from ._native import made
+    from ._native import envelope, made
 except ImportError:  # `require()` says why; nothing runs a reactor without it
 
     def made(cls: type[M], fields: dict[str, Any], fields_set: AbstractSet[str], /) -> M:
         """`_native.made`, missing: see `require`."""
+        require()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def envelope(request: Request, /) -> bytes:
+        """`_native.envelope`, missing: see `require`."""
         require()
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -154,13 +163,17 @@ class Status:
     HANDLE_FAILED: Final = 5  # a: error, b: trap
     OVER_CAP: Final = 6  # a: output length
     OUT_OUTSIDE: Final = 7  # a: pointer, b: length, c: memory size
+    IN_DEBT: Final = 8  # the module's CPU share is in debt: nothing ran, nothing charged
 
 
 class NativeReactor(functools.partial[Result]):
     """One live reactor instance's exports, called through the extension:
-    `reactor(fuel, ticks, request, cap)` is `reactor_call` of _native.c with the store,
-    the exports and the memory filled in (a `partial`, so that the call adds no Python
-    frame).
+    `reactor(fuel, request, check)` is `reactor_call` of _native.c with the store, the
+    exports, the memory and the instance's limits filled in (a `partial`, so that the call
+    adds no Python frame): `ticks` of epoch deadline (plus the `ticker`'s owed ones), at
+    most `cap` bytes of output, and the module's CPU `share`, which the call checks when
+    `check` is true (status IN_DEBT: nothing ran) and charges with the CPU it used. A share
+    on another clock than the monotonic one (`CpuShare.native`) is left to the caller.
 
     Only for exports whose types `fastcall.exact_type` accepted: alloc (i32) -> i32,
     handle (i32, i32) -> i64. Holds the store and the export objects so that the
@@ -169,16 +182,20 @@ class NativeReactor(functools.partial[Result]):
     """
 
     keep: tuple[wasmtime.Store, wasmtime.Memory, wasmtime.Func, wasmtime.Func]
+    charges: bool  # whether the call charges the share itself
 
     def __new__(
         cls,
-        store: wasmtime.Store,
-        memory: wasmtime.Memory,
-        alloc: wasmtime.Func,
-        handle: wasmtime.Func,
+        exports: tuple[wasmtime.Store, wasmtime.Memory, wasmtime.Func, wasmtime.Func],
+        ticks: int,
+        cap: int,
+        ticker: object,
+        share: CpuShare,
     ) -> NativeReactor:
         require()
         assert _reactor_call is not None  # noqa: S101 - require() raised otherwise
+        store, memory, alloc, handle = exports
+        bucket = share.bucket if share.native else None
         reactor = super().__new__(
             cls,
             _reactor_call,
@@ -186,6 +203,13 @@ class NativeReactor(functools.partial[Result]):
             ctypes.addressof(alloc._func),
             ctypes.addressof(handle._func),
             ctypes.addressof(memory._memory),
+            ticks,
+            cap,
+            ticker,
+            bucket,
+            share.rate,
+            WINDOW_S,
         )
-        reactor.keep = (store, memory, alloc, handle)
+        reactor.keep = exports
+        reactor.charges = bucket is not None
         return reactor

@@ -20,8 +20,8 @@ from sandbench.sandbox.interface import Outcome, Request, Violation, ViolationKi
 
 from .fastcall import exact_type, raise_failure
 from .instances import Persistent
-from .native import NativeReactor, Status
-from .store import TICK_MS, Call, instance_pre
+from .native import NativeReactor, Status, envelope
+from .store import TICK_MS, Call, Spec, instance_pre
 
 __all__ = ["REACTOR_EXPORTS", "ReactorInstance"]
 
@@ -39,11 +39,36 @@ class _Live:
     handle: wasmtime.Func
     # The one-crossing call (native.py) when the exports' types are exact, else None.
     fast: NativeReactor | None = None
-    ticks: int = 0  # the epoch ticks of the timeout (the limits are the instance's for life)
 
 
 class ReactorInstance(Persistent):
     """`reactor` ABI: one live instance, re-created after any violation."""
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__(spec)
+        # Nothing but the call itself on a call's path: no limit guards, no call state, no
+        # host API, no storage quota (see `invoke`).
+        self._lean = not (
+            spec.guards or spec.call_state or spec.host is not None or spec.writes_files
+        )
+
+    def invoke(self, request: Request) -> Outcome:
+        """See `Instance.invoke`. A lean module's live instance on the native path is
+        called straight from here: the crossing checks the CPU share and charges it
+        (native.py); only a share in debt, a missing live instance or a closed one take
+        the general path, which waits for the share, instantiates or raises."""
+        if not self._lean:
+            return super().invoke(request)
+        with self._lock:
+            live = self._live
+            fast = None if live is None or self._closed else live.fast
+            if fast is not None and fast.charges:  # else the share is Python's to check
+                outcome = self._call_native(live, fast, request, 0.0, 0.0, True)
+                if outcome is not None:
+                    if outcome.violation is not None:
+                        self._discard()  # a trapped instance is never re-entered
+                    return outcome
+            return self._invoke_shared(request)
 
     def _new_store(self) -> Call:
         env = [("SANDBENCH_ABI", "1"), ("SANDBENCH_MODULE", self._spec.name)]
@@ -60,10 +85,13 @@ class ReactorInstance(Persistent):
             raise wasmtime.WasmtimeError("the export `memory` is not a memory")
         if not isinstance(alloc, wasmtime.Func) or not isinstance(handle, wasmtime.Func):
             raise wasmtime.WasmtimeError("sandbench_alloc and sandbench_handle must be functions")
-        ticks = ticks_for(self._spec.limits.timeout_ms, TICK_MS)
-        live = _Live(call=call, memory=memory, alloc=alloc, handle=handle, ticks=ticks)
+        spec = self._spec
+        ticks = ticks_for(spec.limits.timeout_ms, TICK_MS)
+        live = _Live(call=call, memory=memory, alloc=alloc, handle=handle)
         if exact_type(call.store, alloc, 1, _I32) and exact_type(call.store, handle, 2, _I64):
-            live.fast = NativeReactor(call.store, memory, alloc, handle)
+            bound_to = (call.store, memory, alloc, handle)
+            cap = spec.limits.output_bytes
+            live.fast = NativeReactor(bound_to, ticks, cap, spec.epoch_ticker, spec.cpu.share)
         return live
 
     def _call(
@@ -72,22 +100,40 @@ class ReactorInstance(Persistent):
         fast = live.fast
         if fast is None:
             return self._call_checked(live, request, instantiate_ms, throttled_ms)
-        # In one crossing (native.py): the same checks, errors and figures as the checked path.
+        outcome = self._call_native(live, fast, request, instantiate_ms, throttled_ms, False)
+        assert outcome is not None  # noqa: S101 - only a checking call is refused
+        return outcome
+
+    def _call_native(
+        self,
+        live: _Live,
+        fast: NativeReactor,
+        request: Request,
+        instantiate_ms: float,
+        throttled_ms: float,
+        check: bool,
+    ) -> Outcome | None:
+        """`_call` in one crossing (native.py): the same checks, errors and figures as the
+        checked path. With `check`, None when the module's CPU share is in debt (nothing
+        ran); the crossing charges the share the CPU the call used."""
         call, spec = live.call, self._spec
         for sink in (call.stdout, call.stderr):
             if sink.size or sink.overflowed:  # written last call (a dropping one has size too)
                 sink.reset()
-        envelope = request_envelope(request)
-        fuel = spec.cpu.call_fuel()
-        call.arm_host(spec.limits.timeout_ms, fuel)
-        status, a, b, c, output, wall, cpu, left, memory = fast(
-            fuel, live.ticks, envelope, spec.limits.output_bytes, spec.epoch_ticker
-        )  # the deadline: live.ticks and the ticks owed (_native.c reads them from the ticker)
-        call.measured(wall, cpu, left)
+        sent = envelope(request)  # cgi.request_envelope's bytes, built in C
+        fuel = spec.cpu.rate.fuel_for(spec.cpu.call_budget_s)  # `call_fuel()`, a frame fewer
+        if self._lean:  # `arm_host` arms nothing else: no call state, no guards
+            call.fuel = fuel
+        else:
+            call.arm_host(spec.limits.timeout_ms, fuel)
+        status, a, b, c, output, wall, cpu, left, memory = fast(fuel, sent, check)
+        if status == Status.IN_DEBT:
+            return None
+        call.measured(wall, cpu, left, fast.charges)
         violation = None
         if status:
             try:
-                _raise_for(status, (a, b, c), len(envelope), call.stdout)
+                _raise_for(status, (a, b, c), len(sent), call.stdout)
             except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
                 violation = self._classify(call, exc, _memory_of(live), "invoke")
             except ProtocolError as exc:

@@ -68,6 +68,8 @@ class Call:
     started: float = 0.0
     cpu_started: float = 0.0
     cpu_s: float | None = None
+    wall_s: float = -1.0  # as the native call measured it; -1: from `started`
+    charged: bool = False  # the native call charged `cpu_s` to the module's share itself
 
     def arm(self, timeout_ms: int, fuel: int, stdin_bytes: int = 0, lag: int = 0) -> None:
         """Set the fuel and the deadline for the next call, and start the clocks; `lag` is
@@ -79,6 +81,8 @@ class Call:
         self.meter.set(fuel, ticks_for(timeout_ms, TICK_MS) + lag)
         self.cpu_s = None
         self.fuel_left = -1
+        self.wall_s = -1.0
+        self.charged = False
         self.started = time.perf_counter()
         self.cpu_started = thread_cpu_s()
 
@@ -92,14 +96,14 @@ class Call:
         if self.guards:
             arm_all(self.guards)
 
-    def measured(self, wall_s: float, cpu_s: float, fuel_left: int) -> None:
-        """What a native call read: its start on the monotonic clock (`perf_counter`'s)
-        and on the thread's CPU clock (`stop` reads its end), in seconds, and the fuel
-        left (-1: not read)."""
-        self.started = wall_s
-        self.cpu_started = cpu_s
-        self.cpu_s = None
+    def measured(self, wall_s: float, cpu_s: float, fuel_left: int, charged: bool) -> None:
+        """What a native call measured: the seconds it took on the monotonic clock and on
+        the thread's CPU clock (`stop` returns the latter), the fuel left (-1: not read),
+        and whether it charged its CPU to the module's share itself."""
+        self.wall_s = wall_s
+        self.cpu_s = cpu_s
         self.fuel_left = fuel_left
+        self.charged = charged
 
     def stop(self) -> float:
         """The thread CPU-seconds since `arm`, read at the first `stop` after it."""
