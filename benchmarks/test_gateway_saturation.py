@@ -10,9 +10,10 @@ limit: each server therefore runs in a cgroup of its own limited to QUOTA of a c
 (benchmarks/cpu_quota.py; cgroup v1 or v2, all its processes), below what the generator
 can use. Both then saturate at the same CPU allowance and their rates compare their
 capacities. Where no writable cgroup exists (not root) they run without one, and the
-VERDICT line says so. Both servers run side by side and are loaded bare, gateway,
-gateway, bare. Printed, gateway /
-bare: achieved requests per second, and server CPU per request (the scheduler's on-CPU
+VERDICT line says so. Both servers run side by side and are loaded in BLOCKS blocks of
+bare, gateway, gateway, bare; the throughput ratio is the median of the blocks' ratios
+(each printed), so that a drift in the machine's state between blocks does not decide it.
+Printed, gateway / bare: achieved requests per second, and server CPU per request (the scheduler's on-CPU
 time of every server thread over the tests; steady under load, whatever else runs) with
 the throughput ratio it implies for a server-bound run (bare CPU / gateway CPU). Under
 a quota, also the CPU each server uses unloaded (measured for IDLE_S before the tests:
@@ -50,7 +51,7 @@ Standalone, for a quiet machine (the figures docs/bench.md quotes):
     .venv/bin/python -m pytest benchmarks/test_gateway_saturation.py -q -s -p no:cacheprovider
 
 `SANDBENCH_SATURATION_S` (seconds per load test, default 5; the smoke run of `make test`
-takes 1), `SANDBENCH_SATURATION_WORKERS` (default 2) and `SANDBENCH_SATURATION_MODULE`
+takes 1, in one block), `SANDBENCH_SATURATION_BLOCKS` (default 3), `SANDBENCH_SATURATION_WORKERS` (default 2) and `SANDBENCH_SATURATION_MODULE`
 (`hello-reactor` or `hello`) and `SANDBENCH_SATURATION_QUOTA` (each server's CPU quota in
 cores, default 0.35; 0 for none) change the run; `SANDBENCH_SATURATION_GENERATOR_CORES=K`
 gives the generator the last K cores, as K locust workers in distributed mode (on a
@@ -94,6 +95,10 @@ GENERATOR_CORES = int(os.environ.get("SANDBENCH_SATURATION_GENERATOR_CORES", "1"
 # Each server's CPU allowance, in cores (0: none): below what the generator can use, so that
 # the servers, not locust, are what limits the rate on both sides.
 QUOTA = float(os.environ.get("SANDBENCH_SATURATION_QUOTA", "0.35"))
+# Blocks of four load tests, bare, gateway, gateway, bare: the ratio judged is the median of
+# the blocks' ratios (the machine's state drifts between blocks; within one it falls on both
+# sides alike). The smoke run of `make test` runs one.
+BLOCKS = int(os.environ.get("SANDBENCH_SATURATION_BLOCKS", "3"))
 SETTLE_S = 3.0  # after the port answers, for every worker to be listening too
 IDLE_S = 2.0  # then, unloaded: the CPU a server uses doing nothing (timers, threads)
 USERS = 100  # connections at once: enough to keep both workers busy despite latency
@@ -275,10 +280,10 @@ def _confined(process: subprocess.Popen[bytes], quota: CpuQuota | None) -> None:
         assert set(tree(process)) <= quota.pids(), f"a server process escaped {quota.path}"
 
 
-def _both(tmp_path: Path, seconds: float) -> tuple[_Side, _Side, str]:
+def _both(tmp_path: Path, seconds: float, blocks: int) -> tuple[_Side, _Side, str]:
     """Both servers up side by side, each under its own CPU quota where there can be one,
-    load-tested bare, ours, ours, bare: a drift in the machine's other load falls on both
-    alike. Also returns why there is no quota ("" when there is)."""
+    load-tested in `blocks` blocks of bare, ours, ours, bare: a drift in the machine's other
+    load falls on both alike. Also returns why there is no quota ("" when there is)."""
     servers, _ = _cores()
     bare_port, ours_port = free_port(), free_port()
     bare_cmd = bare_command(tmp_path, BODIES[MODULE], bare_port, workers=WORKERS)
@@ -299,9 +304,22 @@ def _both(tmp_path: Path, seconds: float) -> tuple[_Side, _Side, str]:
             bare.idle = (cpu_seconds(bare_process) - before[0]) / IDLE_S
             ours.idle = (cpu_seconds(ours_process) - before[1]) / IDLE_S
             server_pids = set(tree(bare_process) + tree(ours_process))
-            for side in (bare, ours, ours, bare):
-                side.load(seconds, server_pids)
+            for _ in range(blocks):
+                for side in (bare, ours, ours, bare):
+                    side.load(seconds, server_pids)
     return bare, ours, why
+
+
+def block_ratios(bare: _Side, ours: _Side) -> list[float]:
+    """Each block's throughput ratio, gateway over bare (its two tests a side, pooled)."""
+    ratios = []
+    for block in range(0, len(bare.results), 2):
+        pair = slice(block, block + 2)
+        rates = [sum(r.requests for r in side.results[pair])
+                 / sum(r.requests / r.achieved_rps for r in side.results[pair])
+                 for side in (ours, bare)]  # fmt: skip
+        ratios.append(rates[0] / rates[1])
+    return ratios
 
 
 def verdict(bare: str, ours: str, ratio: float, implied: float, quota: str = "") -> str:
@@ -341,12 +359,16 @@ def test_gateway_saturation(benchmark, request, tmp_path, capsys):
     benchmark.group = "gateway-saturation"
     smoke = request.config.getoption("benchmark_disable")
     seconds = 1.0 if smoke else float(os.environ.get("SANDBENCH_SATURATION_S", "5"))
+    blocks = 1 if smoke else BLOCKS
     load_before = os.getloadavg()
-    bare, ours, why = benchmark.pedantic(_both, args=(tmp_path, seconds), rounds=1, iterations=1)
+    bare, ours, why = benchmark.pedantic(
+        _both, args=(tmp_path, seconds, blocks), rounds=1, iterations=1
+    )
     # No cgroup outlives the run.
     assert not any(side.quota and side.quota.path.exists() for side in (bare, ours))
     assert all(r.errors == 0 for r in [*bare.results, *ours.results])
-    ratio = ours.rps / bare.rps
+    ratios = block_ratios(bare, ours)
+    ratio = statistics.median(ratios)
     cpu = ours.cpu_per_request / bare.cpu_per_request
     benchmark.extra_info.update(gateway_rps=ours.rps, bare_rps=bare.rps, cpu_ratio=cpu)
     servers, _ = _cores()
@@ -358,9 +380,11 @@ def test_gateway_saturation(benchmark, request, tmp_path, capsys):
     with capsys.disabled():
         print(
             f"\ngateway-saturation  {MODULE}, --workers {WORKERS}: {ours.rps:.0f} req/s / "
-            f"{bare.rps:.0f} req/s bare uvicorn = {ratio:.2f}x;  server CPU/request "
+            f"{bare.rps:.0f} req/s bare uvicorn; median of {len(ratios)} blocks {ratio:.2f}x "
+            f"({' '.join(f'{r:.2f}' for r in ratios)});  server CPU/request "
             f"{ours.cpu_per_request * 1e6:.0f} / {bare.cpu_per_request * 1e6:.0f} us = "
-            f"{cpu:.2f}x, implying {1 / cpu:.2f}x server-bound  (2 x {seconds:.0f} s each, "
+            f"{cpu:.2f}x, implying {1 / cpu:.2f}x server-bound  ({2 * blocks} x {seconds:.0f} s "
+            f"each, "
             f"{placement}; load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} "
             f"after)"
         )
