@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sandbench._pyast import parse
+from sandbench._tree import walk
 from sandbench.manifests import ModulePackage
 
 from ._support.files import MAX_FILES, SKIP_DIRS, read_capped
@@ -109,7 +110,7 @@ def unscanned(root: Path) -> Iterator[tuple[str, str]]:
     """(relative path, why) for each shipped file that no scanner reads; see the docstring."""
     root = root.resolve()
     seen = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in walk(root):
         here = Path(dirpath)
         rel_here = here.relative_to(root)
         parts = rel_here.parts
