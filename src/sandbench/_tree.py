@@ -4,13 +4,16 @@ A module's files, an archive's contents and what a module writes into its storag
 untrusted: a chain of 2,000 nested folders fits in one 4 KiB path. Python 3.11's
 `os.walk` and `shutil.rmtree` recurse once per level and raise `RecursionError` past
 about 1,000 levels, which turned such a tree into an internal error and left the
-temporary folder behind. These two keep their own stack instead.
+temporary folder behind. These keep their own stack instead.
 
 - `walk` is `os.walk(top, followlinks=False)` (top-down; the caller may prune
   `dirnames` in place), with `onerror` called for a folder that cannot be listed.
-- `remove_tree` is `shutil.rmtree(path, ignore_errors=True)`: it works through open
-  folder descriptors and never follows a symbolic link, so a link swapped in by a running
-  module cannot make it delete anything outside `path`.
+- `visit` calls back for every entry under a folder through open folder descriptors,
+  one at a time, so a tree deeper than PATH_MAX (which a module can make in its storage,
+  and `os.walk` silently skips) is seen whole.
+- `remove_tree` is `shutil.rmtree(path, ignore_errors=True)` over `visit`: it never
+  follows a symbolic link, so a link swapped in by a running module cannot make it
+  delete anything outside `path`.
 
 `MAX_DEPTH` is how deep a module's own folders may nest (archive intake and module
 loading refuse more): far beyond any real package, and well inside the recursion limit of
