@@ -113,3 +113,23 @@ def test_local_paths_the_module_itself_a_folder_in_it_and_one_out_of_it(tmp_path
         "requirements.txt:3: ../../elsewhere leads out of the module folder",
         "requirements.txt:4: ../outside leads out of the module folder",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("pyproject.toml", "[project]\nname = 'x'\nversion = '1'\n[tool.x]\na = " + "[" * 50_000),
+        ("Pipfile.lock", '{"default": ' + "[" * 50_000 + "]" * 50_000 + "}"),
+        ("pylock.toml", "lock-version = '1.0'\nx = " + "[" * 50_000 + "]" * 50_000 + "\n"),
+    ],
+)
+def test_declarations_nested_too_deeply_are_unreadable_naming_the_file(tmp_path, name, text):
+    # tomllib and json recurse per level: before, the RecursionError stopped the whole
+    # dependency and license scans, with only "RecursionError" as the reason.
+    (tmp_path / name).write_text(text)
+    (tmp_path / "requirements.txt").write_text("requests==2.19.0\n")
+    declared = declared_dependencies(tmp_path)
+    assert [f"{u.where}: {u.reason}" for u in declared.unreadable] == [
+        f"{name}: cannot parse: nested too deeply"
+    ]
+    assert [(d.name, d.version) for d in declared.deps] == [("requests", "2.19.0")]

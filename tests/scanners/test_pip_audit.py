@@ -251,3 +251,18 @@ def test_an_image_that_could_not_be_read_makes_the_scan_not_done(pyapp, advisory
         "image example/absent:1 is gone"
     )
     assert [f.rule_id for f in result.findings] == ["dependency-unpinned"]
+
+
+def test_a_pin_pip_audit_reports_under_its_normalized_version_keeps_its_place(
+    make_package, advisory_store
+):
+    # pip-audit answers `requests==v2.19` as 2.19 and `urllib3==1.24.1.0` as it was:
+    # before, the first finding had no file and no line.
+    package = make_package(
+        {"requirements.txt": "requests==v2.19\n", "requirements-b.txt": "urllib3==1.24.1.0\n"}
+    )
+    result = PipAuditScanner(store=advisory_store).scan(package)
+    assert {(f.rule_id, str(f.path), f.line) for f in result.findings if f.rule_id[0] == "P"} == {
+        ("PYSEC-2018-28", "requirements.txt", 1),
+        ("PYSEC-2019-132", "requirements-b.txt", 1),
+    }

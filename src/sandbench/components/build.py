@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbench._pyast import parse
+from sandbench._tree import walk
 from sandbench.errors import BuildError, ManifestError
 from sandbench.manifests import MANIFEST_NAME, WasmRuntime, load, parse_manifest, write_signature
 from sandbench.progress import Progress, Steps
@@ -100,7 +101,7 @@ class _Import:
 
 
 def _python_files(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
+    for folder, dirs, files in walk(root):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
         for name in sorted(files):
             if name.endswith(".py"):

@@ -7,13 +7,13 @@ invocation into the `Outcome`. Nothing here knows about any sandbox.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbench._tree import remove_tree
 from sandbench.manifests import Permission, Rate, Resource
 
 from .database import Database, Engine, SqliteEngine
@@ -90,5 +90,5 @@ class HostApi:
         self.database.close()
         self.storage.close()
         if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            remove_tree(self._scratch)
             self._scratch = None

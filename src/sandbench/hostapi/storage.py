@@ -29,10 +29,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
+from sandbench._tree import visit
+
 from .codes import Code, HostResult
 from .record import Recorder
 
 __all__ = ["MAX_KEY", "Storage", "bucket_bytes"]
+
+_BLOCK = 4096
 
 MAX_KEY = 1024
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -299,11 +303,17 @@ def _entries(fd: int) -> list[str]:
 
 
 def bucket_bytes(path: Path) -> int:
-    """Bytes of the regular files under `path`, symlinks not followed."""
+    """Bytes held under `path`, symlinks not followed, at any depth: each regular file's
+    size, and for every folder, link or other entry its size but at least one 4 KiB block
+    (what a folder takes on disk), so that a module cannot fill the disk with folders its
+    quota ignores. Everything the module wrote is counted, however deep it was nested.
+    """
     total = 0
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
-            info = os.lstat(os.path.join(folder, name))
-            if stat.S_ISREG(info.st_mode):
-                total += info.st_size
+
+    def add(_folder: int, _name: str, info: os.stat_result) -> None:
+        nonlocal total
+        total += info.st_size if stat.S_ISREG(info.st_mode) else max(info.st_size, _BLOCK)
+
+    with contextlib.suppress(FileNotFoundError):  # a bucket not made yet holds nothing
+        visit(path, add)
     return total

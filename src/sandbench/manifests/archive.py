@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 import struct
 import tarfile
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from sandbench._tree import MAX_DEPTH, remove_tree
 from sandbench.errors import ManifestError, SandbenchError
 
 from .links import LinkProblem, LinkTree
@@ -81,7 +81,7 @@ def opened(path: Path | str, limits: ArchiveLimits | None = None) -> Iterator[Pa
     try:
         yield extract(source, scratch, limits or ArchiveLimits())
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
 
 
 def extract(archive: Path, dest: Path, limits: ArchiveLimits) -> Path:
@@ -160,6 +160,8 @@ class _Writer:
         if ".." in pure.parts:
             raise self.fail(name, "path leaves the archive through '..'")
         parts = tuple(p for p in pure.parts if p != ".")
+        if len(parts) > MAX_DEPTH + 1:  # the last part may be a file
+            raise self.fail(name, f"folders nested more than {MAX_DEPTH} deep")
         if any(len(p.encode()) > _MAX_COMPONENT for p in parts):
             raise self.fail(name, f"a path component is longer than {_MAX_COMPONENT} bytes")
         if not parts and "." not in name:

@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sandbench._tree import MAX_DEPTH, walk
+
 from .links import LinkTree
 from .text import clipped
 
@@ -68,9 +70,14 @@ def _is_signature(rel: str, mode: int) -> bool:
 
 
 def _entries(root: Path, tree: LinkTree) -> Iterator[tuple[bytes, str, Path]]:
-    for dirpath, dirnames, filenames in os.walk(root, onerror=_unreadable, followlinks=False):
+    for dirpath, dirnames, filenames in walk(root, onerror=_unreadable):
         here = Path(dirpath)
         where = here.relative_to(root).parts
+        if len(where) > MAX_DEPTH:
+            raise DigestError(
+                f"{clipped(here.relative_to(root).as_posix(), 200)}: folders nested more than"
+                f" {MAX_DEPTH} deep; flatten the module"
+            )
         if where:
             tree.add(where, "folder")
         # Links to folders show up in dirnames; digest them as links, never descend.

@@ -12,7 +12,6 @@ import contextlib
 import math
 import os
 import select
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import IO, Any
 from pydantic import BaseModel, Field
 
 from sandbench._camel import CAMEL
+from sandbench._tree import remove_tree
 from sandbench.errors import NightlyError
 
 from .cell import Task, failed_result
@@ -386,7 +386,7 @@ class Worker:
                 with contextlib.suppress(OSError):
                     stream.close()
         if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            remove_tree(self._scratch)
             self._scratch = None
         return code
 

@@ -8,12 +8,12 @@ it created when closed.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
+from sandbench._tree import remove_tree
 from sandbench.errors import SandboxError
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import LIMITS, Manifest, Resource
@@ -93,10 +93,10 @@ class Workspace(Closing):
     def close(self) -> None:
         """Remove what this workspace created. Closing twice is harmless."""
         if self._owned:
-            shutil.rmtree(self.root, ignore_errors=True)
+            remove_tree(self.root)
         else:
             for path in self._created:
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(path)
         self._created.clear()
 
 

@@ -8,12 +8,16 @@ reports independent of the backend.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from sandbench.hostapi import HostApi
+from sandbench.hostapi.storage import bucket_bytes
 from sandbench.manifests import ModulePackage
 
-from .interface import Grants, Outcome, SandboxLimits
+from .interface import Grants, Outcome, SandboxLimits, Violation, ViolationKind
 
-__all__ = ["host_api", "with_activity"]
+__all__ = ["host_api", "storage_violation", "with_activity"]
 
 
 def host_api(package: ModulePackage, limits: SandboxLimits, grants: Grants) -> HostApi:
@@ -42,3 +46,22 @@ def with_activity(outcome: Outcome, host: HostApi) -> Outcome:
     if activity.calls or activity.logs or activity.dropped_log_bytes:
         return outcome.model_copy(update={"host": activity})
     return outcome
+
+
+def storage_violation(buckets: Mapping[str, Path], limit: int) -> Violation | None:
+    """The `storage` violation when the writable `buckets` hold more than `limit` bytes
+    (as `bucket_bytes` counts them), else None.
+
+    Both backends ask after each call: a module writes into its buckets directly (WASI
+    preopens, a container's bind mounts), which no quota can cut off mid-write.
+    """
+    if not buckets:
+        return None
+    used = sum(bucket_bytes(path) for path in buckets.values())
+    if used <= limit:
+        return None
+    return Violation(
+        kind=ViolationKind.STORAGE,
+        message=f"the writable buckets hold {used:,} bytes after the call, above "
+        f"limits.storage ({limit:,}); delete what is not needed or raise the limit",
+    )

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import tempfile
 from pathlib import Path
 
 import psutil
 
+from sandbench._tree import remove_tree
 from sandbench.interrupts import on_exit
 
 __all__ = ["KINDS", "owner_tag", "remove_own", "scratch_dir", "sweep_scratch"]
@@ -70,7 +70,7 @@ def sweep_scratch(folder: Path | None = None) -> list[Path]:
             continue
         if _owner_alive(int(match["pid"]), int(match["start"])):
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
         removed.append(path)
     return removed
 
@@ -82,6 +82,6 @@ def remove_own() -> list[Path]:
     for kind in KINDS:
         for path in Path(tempfile.gettempdir()).glob(f"sandbench-{kind}-{owner_tag()}-*"):
             if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(path)
                 removed.append(path)
     return removed

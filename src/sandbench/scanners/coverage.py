@@ -13,7 +13,10 @@ that Python could still run is reported here, one finding per file:
 - compiled bytecode (`.pyc`, `.pyo`, in `__pycache__` or not): Python runs it instead of
   (or without) its source, and the digest leaves it out;
 - a Python script without the `.py` suffix (a `#!...python` first line);
-- a symbolic link that leads out of the module or nowhere.
+- a symbolic link that leads out of the module or nowhere;
+- an archive that can carry code (a wheel, egg or zip holding `.py`, `.pth` or native
+  files; a tarball, compressed or not): the scanners do not read inside it
+  (`_support/nested.py`).
 
 | rule | severity | when |
 |---|---|---|
@@ -34,9 +37,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sandbench._pyast import parse
+from sandbench._tree import walk
 from sandbench.manifests import ModulePackage
 
 from ._support.files import MAX_FILES, SKIP_DIRS, read_capped
+from ._support.nested import code_archive
 from ._support.pysource import MAX_SOURCE_BYTES
 from .interface import Finding, ScanResult, Severity, fingerprint
 
@@ -102,14 +107,14 @@ def _file_problem(root: Path, path: Path, folder: str | None) -> str | None:
         return _python_problem(path)
     if _script(path):
         return "a Python script without the .py suffix: the code scanners do not read it"
-    return None
+    return code_archive(path)
 
 
 def unscanned(root: Path) -> Iterator[tuple[str, str]]:
     """(relative path, why) for each shipped file that no scanner reads; see the docstring."""
     root = root.resolve()
     seen = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in walk(root):
         here = Path(dirpath)
         rel_here = here.relative_to(root)
         parts = rel_here.parts

@@ -23,6 +23,7 @@ as bad as its worst, `A WITH exception` as `A`.
 | `license-not-allowed` | medium | the expression needs a valid SPDX license in neither list |
 | `license-missing` | medium | the manifest declares no `license` |
 | `license-invalid` | medium | the text is not an SPDX expression (syntax) |
+| `license-text-mismatch` | high, medium | a license file (`LICENSE*`, `COPYING*` at the module's root, or in a bundled `.dist-info`) is the text of a license the declared expression does not name (`_support/license_files.py`); high when the policy denies the text's license |
 | `license-unknown` | low | a dependency's license cannot be found |
 """
 
@@ -42,10 +43,18 @@ from sandbench.manifests import MANIFEST_NAME, ModulePackage
 
 from ._support.dependencies import declared_dependencies
 from ._support.files import module_files, read_capped
+from ._support.license_files import family, license_files
 from .interface import Finding, ScanResult, Severity, fingerprint
 from .policy import LicensePolicy
 
-__all__ = ["Judgement", "LicenseScanner", "Verdict", "judge", "spdx_from_text"]
+__all__ = [
+    "Judgement",
+    "LicenseScanner",
+    "Verdict",
+    "declared_families",
+    "judge",
+    "spdx_from_text",
+]
 
 NAME = "licenses"
 MAX_EXPRESSION = 1000
@@ -212,6 +221,16 @@ def judge(expression: str, policy: LicensePolicy) -> Judgement:
     return Judgement(verdict, walk.unlisted, walk.unknown, str(parsed.render()))
 
 
+def declared_families(expression: str) -> set[str] | None:
+    """The license families (`license_files.family`) an SPDX expression names, or None
+    when it does not parse."""
+    try:
+        named = _licensing().license_symbols(_parse(expression), decompose=True)
+    except ValueError:
+        return None
+    return {family(_key(symbol)[0]) for symbol in named}
+
+
 def spdx_from_text(text: str) -> str | None:
     """Free text read as SPDX: an expression of known ids as it is, else a common name
     mapped (`Apache 2.0` -> `Apache-2.0`, `PSFL` -> `PSF-2.0`), else None."""
@@ -283,6 +302,11 @@ class LicenseScanner:
         bundled = _bundled(root)
         for name, (text, origin, where) in bundled.items():
             findings += self._judged(f"dependency {name}", text, where, name, origin)
+        texts = license_files(root, module_files(root))
+        findings += self._texts("the module", package.manifest.license, texts.get("", []))
+        for name, (text, _origin, where) in bundled.items():
+            found = texts.get(Path(where).parent.as_posix(), [])
+            findings += self._texts(f"dependency {name}", text, found)
         # What cannot be read is pip-audit's finding (dependency-unreadable), not repeated here.
         declared = {d.name: d for d in declared_dependencies(root).deps if not d.direct}
         for name, dep in declared.items():
@@ -341,6 +365,25 @@ class LicenseScanner:
             msg = f"{who}: {canonical} needs {', '.join(unlisted)}, in neither allow nor deny list"
             return [_finding("license-not-allowed", Severity.MEDIUM, msg, where, subject)]
         return []
+
+    def _texts(self, who: str, declared: str | None, files: list[tuple[str, str]]) -> list[Finding]:
+        """`license-text-mismatch` for each license file whose text is a license the
+        declared expression does not name (high when the policy denies that license)."""
+        families = declared_families(declared or "")
+        if families is None:
+            return []  # no or no valid declaration: already its own finding
+        findings = []
+        for path, text_family in files:
+            if family(text_family) in families:
+                continue
+            denied = judge(text_family, self.policy).verdict is Verdict.DENIED
+            msg = (
+                f"{who}: {path} is the text of {text_family}, which the declared license"
+                f" {declared} does not name; declare the license the text grants"
+            )
+            severity = Severity.HIGH if denied else Severity.MEDIUM
+            findings.append(_finding("license-text-mismatch", severity, msg, path, who))
+        return findings
 
 
 def _finding(rule: str, severity: Severity, message: str, path: str, subject: str) -> Finding:

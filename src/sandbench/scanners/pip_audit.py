@@ -45,6 +45,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from sandbench.errors import ScanInputError
 from sandbench.manifests import ModulePackage
 
@@ -345,11 +347,26 @@ class _Places:
 
     def of(self, key: Key) -> Iterator[tuple[str | None, int | None, str]]:
         """(path, line, where) for each place; `where` is empty for a module file."""
-        dep = self.pinned.get(key)
+        dep = self.pinned.get(key) or self._spelled_otherwise(key)
         if dep is not None or key not in self.installed:
             yield (dep.path, dep.line, "") if dep else (None, None, "")
         for path in self.installed.get(key, []):
             yield path, None, f" installed in image {self.image} ({path})"
+
+    def _spelled_otherwise(self, key: Key) -> Dependency | None:
+        """The pin pip-audit reports under its normalized version (`==v2.19` as 2.19)."""
+        name, version = key
+        for (pinned_name, pinned_version), dep in self.pinned.items():
+            if pinned_name == name and _same_version(pinned_version, version):
+                return dep
+        return None
+
+
+def _same_version(one: str, other: str) -> bool:
+    try:
+        return Version(one) == Version(other)
+    except InvalidVersion:
+        return False
 
 
 def _findings(

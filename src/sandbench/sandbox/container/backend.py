@@ -258,6 +258,7 @@ class ContainerBackend(Closing):
             on_close=restore,
             caps=[host.cap, egress_cap],
             checks=host.checks,
+            buckets=grants.storage_write,
         )
         instance = ContainerInstance(started)
         try:

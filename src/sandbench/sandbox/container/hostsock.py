@@ -15,7 +15,6 @@ and asks for its `violation` after it (instance.py).
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Protocol
 
 import psutil
 
+from sandbench._tree import remove_tree
 from sandbench.hostapi import Code, HostApi, HostServer
 from sandbench.hostapi.serve import ConnectionCap
 from sandbench.manifests import ModulePackage
@@ -147,7 +147,7 @@ class HostSocket:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-            shutil.rmtree(self.folder, ignore_errors=True)
+            remove_tree(self.folder)
 
 
 def _give_to_sandbox_user(folder: Path, socket_path: Path) -> None:
@@ -168,6 +168,6 @@ def sweep_host_folders() -> int:
     for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
         pid = folder.name.removeprefix(_PREFIX).partition("-")[0]
         if pid.isdigit() and not psutil.pid_exists(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
             removed += 1
     return removed

@@ -14,14 +14,14 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sandbench.hostapi import HostApi
 from sandbench.hostapi.serve import ConnectionCap
-from sandbench.sandbox.host import with_activity
+from sandbench.sandbox.host import storage_violation, with_activity
 from sandbench.sandbox.interface import (
     Closing,
     Outcome,
@@ -104,6 +104,7 @@ class Started:
     on_close: list[Callable[[], None]] = field(default_factory=list)
     caps: list[ConnectionCap] = field(default_factory=list)  # host API, egress proxy
     checks: tuple[HostCheck, ...] = ()  # per-call limits on the host API (hostsock.py)
+    buckets: Mapping[str, Path] = field(default_factory=dict)  # the writable ones, host side
 
 
 class _Connection(http.client.HTTPConnection):
@@ -203,8 +204,12 @@ class ContainerInstance(Closing):
         # A refused host call is answered with its code and the module lives on, as after
         # a denied connection: the instance is not spent.
         violation = violation or next(filter(None, (c.violation() for c in self._s.checks)), None)
+        # What it wrote into its writable buckets (bind mounts) counts against
+        # limits.storage as for WASM; before, only /tmp's tmpfs was sized.
+        over = None if violation else storage_violation(self._s.buckets, limits.storage_bytes)
+        violation = violation or over
         return Outcome(
-            response=None if failure else response,
+            response=None if failure or over else response,
             violation=violation,
             usage=usage,
             stderr=self._s.logs.text() if violation else "",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 
+from sandbench._tree import remove_tree
 from sandbench.errors import SandboxError
 
 __all__ = ["RunFolder", "run_root", "sweep_run_folders"]
@@ -82,7 +83,7 @@ class RunFolder:
 
     def remove(self) -> None:
         """Remove the folder, and the root when nothing else is in it."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path)
         with contextlib.suppress(OSError):
             self.path.parent.rmdir()
 
@@ -120,7 +121,7 @@ def sweep_run_folders() -> int:
             continue
         pid = owner.partition(" ")[0]
         if pid.isdigit() and _owner(int(pid)) != owner:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
             removed += 1
     with contextlib.suppress(OSError):
         root.rmdir()

@@ -20,13 +20,12 @@ import wasmtime
 
 from sandbench.errors import SandboxError
 from sandbench.hostapi import Activity
-from sandbench.hostapi.storage import bucket_bytes
 from sandbench.sandbox.budget import ModuleCpu, thread_cpu_s
 from sandbench.sandbox.cgi import (
     ProtocolError,
     cgi_response_fields,
 )
-from sandbench.sandbox.host import with_activity
+from sandbench.sandbox.host import storage_violation, with_activity
 from sandbench.sandbox.interface import (
     Closing,
     Outcome,
@@ -119,18 +118,12 @@ class _BaseInstance(Closing):
         WASI writes go straight to the preopened folders and cannot be cut off mid-call, so
         the quota is checked after each call of a module that can open files.
         """
-        buckets = self._spec.grants.storage_write
-        if not buckets or not self._spec.writes_files or outcome.violation is not None:
+        if not self._spec.writes_files or outcome.violation is not None:
             return outcome
-        limit = self._spec.limits.storage_bytes
-        used = sum(bucket_bytes(path) for path in buckets.values())
-        if used <= limit:
+        grants, limits = self._spec.grants, self._spec.limits
+        violation = storage_violation(grants.storage_write, limits.storage_bytes)
+        if violation is None:
             return outcome
-        violation = Violation(
-            kind=ViolationKind.STORAGE,
-            message=f"the writable buckets hold {used:,} bytes after the call, above "
-            f"limits.storage ({limit:,}); delete what is not needed or raise the limit",
-        )
         return outcome.model_copy(update={"violation": violation, "response": None})
 
     def _invoke(self, request: Request, throttled_ms: float) -> Outcome:

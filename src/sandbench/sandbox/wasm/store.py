@@ -18,6 +18,7 @@ from sandbench.hostapi import HostApi
 from sandbench.sandbox.budget import CappedOutput, ModuleCpu, thread_cpu_s, ticks_for
 from sandbench.sandbox.interface import Grants, SandboxLimits
 
+from .engines import TABLE_ELEMENTS
 from .fastcall import StoreMeter
 from .guards import GuardState, LimitGuard, arm_all
 from .poll import PollState
@@ -128,11 +129,15 @@ def new_call(
     """
     limits = spec.limits
     store = wasmtime.Store(spec.engine)
+    # Tables are host memory that `memory_size` does not count: without a cap on their
+    # elements a reactor's `table.grow` took the process to 1 GB under a 16 MB limit (the
+    # pooling engine of command modules has the same cap).
+    size, elements = limits.memory_bytes, TABLE_ELEMENTS
     if component:
-        store.set_limits(memory_size=limits.memory_bytes, instances=64, tables=64, memories=8)
+        store.set_limits(size, elements, instances=64, tables=64, memories=8)
     else:
         # Two instances: the module and one helper a guard may add (files.py's adapter).
-        store.set_limits(memory_size=limits.memory_bytes, instances=2, tables=4, memories=1)
+        store.set_limits(size, elements, instances=2, tables=4, memories=1)
     stdout, stderr = CappedOutput(limits.output_bytes), CappedOutput(STDERR_CAP, drop=True)
     wasi = wasi_config(spec.name, env, stdin or b"")
     for bucket, path in spec.grants.storage_read.items():

@@ -9,6 +9,7 @@ text names the trap for components (see `_TRAP_TEXTS`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,6 +22,8 @@ from sandbench.sandbox.interface import Violation, ViolationKind
 from .store import Call, Spec
 
 __all__ = ["RULES", "Trapped", "classify", "first_line", "slept_past"]
+
+_CAUSE = re.compile(r"^\d+: ")  # the number of an entry of wasmtime's "Caused by:" list
 
 _WHAT = {
     "instantiate": "instantiation (its start function or _initialize)",
@@ -162,11 +165,16 @@ def slept_past(timeout_ms: int, phase: str) -> Violation:
 
 
 def first_line(exc: BaseException) -> str:
-    """The sentence that says what happened, without wasmtime's backtrace."""
+    """The sentence that says what happened, without wasmtime's backtrace. When a host
+    function failed, wasmtime's first line is only "error while executing at wasm
+    backtrace:" and what happened is in its "Caused by:" list: that list, joined."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     for line in lines:
         if "wasm trap:" in line:
             return line.split("wasm trap:", 1)[1].strip()
+    if "Caused by:" in lines and lines[0].startswith("error while executing"):
+        causes = lines[lines.index("Caused by:") + 1 :]
+        return "host call failed: " + ": ".join(_CAUSE.sub("", c) for c in causes)[:300]
     return lines[0] if lines else type(exc).__name__
 
 

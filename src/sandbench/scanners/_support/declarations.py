@@ -233,6 +233,9 @@ def _toml(reader: Reader, file: Path) -> tuple[dict[str, Any], str] | None:
         at = re.search(r"\(at line (\d+)", str(exc))
         reader.bad(reader.rel(file), int(at[1]) if at else None, "", f"cannot parse: {exc}")
         return None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        reader.bad(reader.rel(file), None, "", "cannot parse: nested too deeply")
+        return None
 
 
 def read_pyproject(reader: Reader, file: Path) -> None:

@@ -190,6 +190,9 @@ def read_pipfile_lock(reader: Reader, file: Path) -> None:
     rel = reader.rel(file)
     try:
         data = json.loads(text)
+    except RecursionError:  # the json module reads nested arrays recursively
+        reader.bad(rel, None, "", "cannot parse: nested too deeply")
+        return
     except json.JSONDecodeError as exc:
         reader.bad(rel, exc.lineno, "", f"cannot parse: {exc.msg}")
         return

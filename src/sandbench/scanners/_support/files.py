@@ -7,9 +7,10 @@ capped so that no file can make a scanner hold more than `max_bytes` of it.
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
+
+from sandbench._tree import walk
 
 __all__ = ["MAX_FILES", "module_files", "read_capped"]
 
@@ -23,7 +24,7 @@ def module_files(root: Path) -> list[Path]:
     Stops at `MAX_FILES` (the module loader refuses larger trees anyway).
     """
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         here = Path(dirpath)
         for name in filenames:

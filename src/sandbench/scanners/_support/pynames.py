@@ -4,7 +4,7 @@
 `os.__getattribute__("system")`, `__import__("os").system`,
 `importlib.import_module("os").system`, `vars(__builtins__)["exec"]`,
 `globals()["__builtins__"].exec` and any of them followed by `.__call__` all name the
-same function; malware uses the indirect forms so that a search for the direct one misses
+same function, also when the name is spelled in pieces (`"ex" + "ec"`, `"cexe"[::-1]`); malware uses the indirect forms so that a search for the direct one misses
 it. `qualname` resolves them all (through the file's import aliases) and `hidden` says
 whether an indirect form was used, which is itself a signal when the target runs code.
 """
@@ -20,8 +20,54 @@ _IMPORTERS = {"__import__", "importlib.import_module", "importlib.__import__"}
 _NAMESPACES = {"vars", "globals", "locals"}
 
 
-def _constant(node: ast.AST | None) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+def _constant(node: ast.AST | None, depth: int = 0) -> str | None:
+    """The string `node` always evaluates to: a literal, or one computed from literals
+    the way malware spells a name in pieces (`"ex" + "ec"`, `"".join(["ex", "ec"])`,
+    `"cexe"[::-1]`, `chr(101)`, an f-string of literals); None for anything else."""
+    if depth > 32 or node is None:
+        return None
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _constant(node.left, depth + 1), _constant(node.right, depth + 1)
+        return left + right if left is not None and right is not None else None
+    if isinstance(node, ast.JoinedStr):
+        parts = [_constant(v.value if isinstance(v, ast.FormattedValue) else v, depth + 1)
+                 for v in node.values]  # fmt: skip
+        return "".join(p for p in parts if p is not None) if None not in parts else None
+    if isinstance(node, ast.Subscript) and _reversing(node.slice):
+        text = _constant(node.value, depth + 1)
+        return text[::-1] if text is not None else None
+    if isinstance(node, ast.Call):
+        return _constant_call(node, depth)
+    return None
+
+
+def _reversing(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Slice)
+        and node.lower is None
+        and node.upper is None
+        and isinstance(node.step, ast.UnaryOp)
+        and isinstance(node.step.op, ast.USub)
+        and isinstance(node.step.operand, ast.Constant)
+        and node.step.operand.value == 1
+    )
+
+
+def _constant_call(node: ast.Call, depth: int) -> str | None:
+    """`chr(N)` and `SEP.join([literals])` of literals."""
+    func, args = node.func, node.args
+    if isinstance(func, ast.Name) and func.id == "chr" and len(args) == 1:
+        code = args[0]
+        if isinstance(code, ast.Constant) and isinstance(code.value, int):
+            return chr(code.value) if 0 <= code.value < 0x110000 else None
+    if isinstance(func, ast.Attribute) and func.attr == "join" and len(args) == 1:
+        sep, items = _constant(func.value, depth + 1), args[0]
+        if sep is not None and isinstance(items, ast.List | ast.Tuple):
+            parts = [_constant(item, depth + 1) for item in items.elts]
+            return sep.join(p for p in parts if p is not None) if None not in parts else None
+    return None
 
 
 def _member(base: ast.AST, key: str | None, aliases: dict[str, str]) -> str | None:

@@ -1,8 +1,9 @@
 """The data path, strung together: `check()`, `gate()`, `bench()`, `scan()` and `serve()`.
 
 Every entry point (the CLI, the Python API, the pytest plugin, nightly) calls these. Each
-step is a function of its package; this module orders them, opens a backend the caller did
-not pass (and closes it), and keeps the gate's deadline.
+step is a function of its package; this module orders them and keeps the gate's deadline;
+`.assessing` is the run they share: open a backend the caller did not pass (and close
+it), measure the module in the sandbox, gather the evidence and assess it.
 
     check: load (dir) -> sandbox: cold + warm loads, health calls -> assess
     gate:  load (dir or archive) -> scanners (concurrently) -> sandbox smoke test -> assess
@@ -16,49 +17,48 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
 from sandbench import runtime
-from sandbench._version import __version__, installed_versions
-from sandbench.bench.deadline import Deadline, starts, within
-from sandbench.bench.loadtest import LoadTestConfig, LoadTestResult
+from sandbench.bench.deadline import Deadline
+from sandbench.bench.loadtest import LoadTestConfig
 from sandbench.bench.paired import PairedPlan, PairedRun, paired_blocks
 from sandbench.bench.result import BenchResult
 from sandbench.bench.sequence import BenchPlan, measure_all
-from sandbench.bench.served import Target
-from sandbench.bench.smoke import Smoke, SmokePlan, not_started, smoke_test
 from sandbench.bench.thresholds import parse_threshold
 from sandbench.hostapi import HostSettings
 from sandbench.manifests import (
-    ModulePackage,
     TrustStore,
     load,
     load_trust_store,
-    not_enforced,
-    verify_publisher,
 )
 from sandbench.manifests.archive import opened
 from sandbench.progress import Progress, Steps
-from sandbench.reports import Evidence, HealthReport, Policy, Skipped, assess
+from sandbench.reports import HealthReport, Policy, Skipped
 from sandbench.reports.drawn import load_test_thresholds
-from sandbench.reports.model import GateDeadline
-from sandbench.sandbox import BackendKind, SandboxBackend, SandboxLimits, open_backend
+from sandbench.sandbox import BackendKind
 from sandbench.scanners import (
     BackgroundScan,
-    ImagePackages,
     Scanner,
     ScanPolicy,
     ScanReport,
     ScanResult,
     default_scanners,
     load_baseline,
-    module_parts,
     scan_all,
-    unused_permissions,
+)
+
+from .assessing import (
+    NOT_IN_CHECK,
+    Backend,
+    Options,
+    applied_limits,
+    assessed,
+    measure,
+    module_target,
+    open_for,
 )
 
 __all__ = [
@@ -74,34 +74,6 @@ __all__ = [
     "serve",
     "suggest_security",
 ]
-
-# A backend passed in stays the caller's; a kind (or None: the manifest's runtime.kind) is
-# opened by the pipeline function and closed before it returns.
-Backend = SandboxBackend | BackendKind | None
-
-
-@dataclass(frozen=True)
-class Options:
-    """How much to measure. The defaults suit a developer; a gate may ask for fewer calls."""
-
-    calls: int = 5
-    warm_runs: int = 5
-    storage: Path | None = None
-    cache_dir: Path | None = None
-    skipped: tuple[Skipped, ...] = field(default=())
-    load_test: LoadTestConfig | None = None
-    host: HostSettings | None = None
-    trust: TrustStore | None = None
-    deadline: Deadline | None = None
-    cold: bool = False
-    steps: Steps = field(default_factory=lambda: Steps(None, 1))
-    settle: Callable[[], object] | None = None  # before the load test: the gate's scans end
-
-
-_NOT_IN_CHECK = (
-    Skipped(check_id="scanners", reason="`sandbench check` runs no static scanners"),
-    Skipped(check_id="load-test", reason="`sandbench check` runs no HTTP load test"),
-)
 
 
 def check(
@@ -133,9 +105,9 @@ def check(
     steps = Steps(progress, 4)
     steps.start("validating")
     options = Options(calls=calls, warm_runs=warm_runs, cold=cold, storage=storage,
-                      cache_dir=cache_dir, skipped=_NOT_IN_CHECK, host=host, trust=trust,
+                      cache_dir=cache_dir, skipped=NOT_IN_CHECK, host=host, trust=trust,
                       steps=steps)  # fmt: skip
-    return _run(load(path), policy, backend, options, scans=tuple)
+    return assessed(load(path), policy, backend, options, scans=tuple)
 
 
 def paired(
@@ -160,9 +132,9 @@ def paired(
     packages = load(candidate), load(baseline)
     with ExitStack() as stack:
         kind = BackendKind(packages[0].manifest.runtime.kind)
-        opened_backend = _open(backend, kind, cache_dir, stack)
+        opened_backend = open_for(backend, kind, cache_dir, stack)
         first, second = (
-            _target(p, _applied(p, policy).limits, stack, None, None) for p in packages
+            module_target(p, applied_limits(p, policy).limits, stack, None, None) for p in packages
         )
         plan = plan or PairedPlan()
         if opened_backend.name != "wasm":
@@ -231,7 +203,7 @@ def gate(
                               deadline=clock, cold=cold, steps=steps,
                               settle=scanning.result)  # fmt: skip
             scans = partial(_gate_scans, scanning, clock)
-            return _run(package, policy, backend, options, scans=scans, image=image)
+            return assessed(package, policy, backend, options, scans=scans, image=image)
 
 
 def _gate_scans(scanning: BackgroundScan, clock: Deadline) -> tuple[ScanResult, ...]:
@@ -306,20 +278,9 @@ def serve(
                           listen=listen, port=port, instances=instances, workers=workers,
                           announce=announce)  # fmt: skip
             return
-        serving = _open(backend, BackendKind.WASM, cache_dir, stack)
+        serving = open_for(backend, BackendKind.WASM, cache_dir, stack)
         serve_modules(specs, serving, listen=listen, port=port, instances=instances,
                       announce=announce)  # fmt: skip
-
-
-def _open(
-    backend: Backend, kind: BackendKind, cache_dir: Path | None, stack: ExitStack
-) -> SandboxBackend:
-    """`backend` itself, or the one it names (else `kind`), opened here and closed by `stack`."""
-    if backend is not None and not isinstance(backend, BackendKind):
-        return backend
-    new = open_backend(backend or kind, cache_dir)
-    stack.callback(new.close)
-    return new
 
 
 def live_modules(policy: Policy | None = None) -> runtime.LiveModules:
@@ -337,91 +298,10 @@ def suggest_security(
 ) -> runtime.Suggestion:
     """Run the module's health calls and size its `security` block from what they used."""
     package = load(path)
-    seen = _measure(package, policy or Policy(), backend, Options())
+    seen = measure(package, policy or Policy(), backend, Options())
     smoke = seen.smoke
     outcomes = smoke.probe.outcomes if smoke.probe is not None else ()
     return runtime.suggest(package.manifest, seen.applied.limits, smoke.loaded.imports, outcomes)
-
-
-class _Measured(NamedTuple):
-    """What the sandbox part of a run saw, under which limits, on which backend."""
-
-    smoke: Smoke
-    applied: runtime.AppliedLimits
-    backend: str
-
-
-def _run(
-    package: ModulePackage,
-    policy: Policy,
-    backend: Backend,
-    options: Options,
-    scans: Callable[[], tuple[ScanResult, ...]],
-    load_test: LoadTestResult | None = None,
-    image: ImagePackages | None = None,
-) -> HealthReport:
-    """Measure, then assess; `scans` gives the scanners' results once measured (the gate's
-    run meanwhile), `load_test` is one the caller already ran (bench), `image` the
-    container image's distributions the gate listed (for the report's parts)."""
-    seen = _measure(package, policy, backend, options)
-    found = scans()
-    options.steps.start("assessing")
-    if load_test is not None:
-        seen = seen._replace(smoke=seen.smoke._replace(load_test=load_test))
-    report = assess(_evidence(package, seen, options, found, image), policy)
-    options.steps.finish(report.status.value)
-    return report
-
-
-def _evidence(
-    package: ModulePackage,
-    seen: _Measured,
-    options: Options,
-    scans: tuple[ScanResult, ...],
-    image: ImagePackages | None,
-) -> Evidence:
-    """Everything `assess` judges, from the package, the sandbox run and the scans."""
-    manifest, clock, smoke = package.manifest, options.deadline, seen.smoke
-    deadline = None if clock is None else GateDeadline(
-        limit_s=clock.limit_s, elapsed_s=clock.elapsed_s(), cut=tuple(clock.cut)
-    )  # fmt: skip
-    why = smoke.not_load_tested
-    skipped: tuple[Skipped, ...] = (
-        () if why is None else (Skipped(check_id="load-test", reason=why),)
-    )
-    abi = getattr(manifest.runtime, "abi", None)  # a limit nothing enforces is a check not made
-    skipped += tuple(Skipped(check_id=f"limits.{s.name}", reason=r) for s, r in not_enforced(abi))
-    return Evidence(
-        module_id=manifest.module_id, version=manifest.version, digest=package.digest,
-        declared_signature=manifest.signature, author=manifest.author,
-        publisher=verify_publisher(package, options.trust),
-        applied=seen.applied, backend=seen.backend, tool_version=__version__,
-        load=smoke.times, load_violation=smoke.loaded.violation,
-        dependencies=smoke.loaded.dependencies, request=runtime.health_request(manifest),
-        expect=manifest.health.expect, probe=smoke.probe, load_test=smoke.load_test,
-        scans=scans + _least_privilege(package, smoke, scans),
-        components=installed_versions(["wasmtime"] + (["bandit", "pip-audit"] if scans else [])),
-        skipped=options.skipped + skipped, deadline=deadline,
-        checked_at=datetime.now(UTC), parts=module_parts(package, image, scans),
-    )  # fmt: skip
-
-
-def _least_privilege(
-    package: ModulePackage, smoke: Smoke, scans: tuple[ScanResult, ...]
-) -> tuple[ScanResult, ...]:
-    """Unused permissions, judged by the imports the sandbox linked and the host calls the
-    health calls made, as findings.
-
-    Nothing when the module did not load, for a container (its file and network use is not
-    observed yet), or when the capabilities scanner already judged the imports statically
-    (the gate), so a permission is not reported twice.
-    """
-    judged = any(s.scanner == "capabilities" for s in scans)
-    if smoke.loaded.violation is not None or judged or package.manifest.runtime.kind != "wasm":
-        return ()
-    outcomes = smoke.probe.outcomes if smoke.probe is not None else ()
-    uses = runtime.observed_use(package.manifest, smoke.loaded.imports, outcomes)
-    return (unused_permissions((u.permission, u.evidence) for u in uses if not u.used),)
 
 
 class BenchRun(NamedTuple):
@@ -465,59 +345,18 @@ def bench(
     package = load(path)
     config = load_test or LoadTestConfig(url="http://127.0.0.1")
     with ExitStack() as stack:
-        backend = _open(backend, BackendKind(package.manifest.runtime.kind), cache_dir, stack)
+        backend = open_for(backend, BackendKind(package.manifest.runtime.kind), cache_dir, stack)
         with ExitStack() as measuring:  # the gateway and storage go before the health check
-            target = _target(package, _applied(package, policy).limits, measuring, None, host)
+            target = module_target(
+                package, applied_limits(package, policy).limits, measuring, None, host
+            )
             plan = BenchPlan(target, reps=reps, invokes=invokes, instances=instances, cold=cold)
             result = measure_all(backend, plan, config, wanted, measuring, steps)
-        skipped = (_NOT_IN_CHECK[0],) + (
+        skipped = (NOT_IN_CHECK[0],) + (
             () if result.load_test else (Skipped(check_id="load-test", reason="did not run"),)
         )
         options = Options(warm_runs=min(reps, 5), skipped=skipped, host=host, steps=steps)
-        health = _run(package, policy, backend, options, scans=tuple, load_test=result.load_test)
-    return BenchRun(health=health, bench=result)
-
-
-def _measure(
-    package: ModulePackage, policy: Policy, backend: Backend, options: Options
-) -> _Measured:
-    """`bench.smoke_test` with the manifest's limits (cut to the deadline) and storage; a
-    backend opened here is closed here, and at the deadline its running calls end."""
-    clock = options.deadline
-    applied = _applied(package, policy)
-    if not starts(clock, "the sandbox test"):
-        return _Measured(not_started(), applied, "not started")
-    with ExitStack() as stack:
-        backend = _open(
-            backend, BackendKind(package.manifest.runtime.kind), options.cache_dir, stack
+        health = assessed(
+            package, policy, backend, options, scans=tuple, load_test=result.load_test
         )
-        if clock is not None:
-            clock.watch(backend, stack)
-        limits = within(applied.limits, clock)
-        target = _target(package, limits, stack, options.storage, options.host)
-        plan = SmokePlan(target, options.calls, options.warm_runs, options.cold,
-                         options.load_test, load_test_thresholds(policy),
-                         critical_ms=policy.p95_critical_ms, settle=options.settle)  # fmt: skip
-        smoke = smoke_test(backend, plan, clock, stack, options.steps)
-        return _Measured(smoke, applied, backend.describe())
-
-
-def _applied(package: ModulePackage, policy: Policy) -> runtime.AppliedLimits:
-    """The manifest's limits, `policy`'s defaults where it declares none, clamped by its
-    ceilings."""
-    return runtime.limits_for(
-        package.manifest, policy.defaults.sandbox(), policy.ceilings.sandbox()
-    )
-
-
-def _target(
-    package: ModulePackage,
-    limits: SandboxLimits,
-    stack: ExitStack,
-    storage: Path | None,
-    host: HostSettings | None,
-) -> Target:
-    """`package` under `limits`, its storage (a temporary workspace unless `storage`)
-    removed by `stack`, sending its health request."""
-    workspace = stack.enter_context(runtime.Workspace(package.manifest, storage, host))
-    return Target(package, limits, workspace.grants, runtime.health_request(package.manifest))
+    return BenchRun(health=health, bench=result)
