@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from time import perf_counter
+from typing import TypeVar
 
 from sandbench.manifests import ModulePackage
 from sandbench.sandbox import (
@@ -65,6 +66,9 @@ from .inline import Inline
 from .metrics import CONTENT_TYPE, GatewayMetrics
 
 __all__ = ["Gateway", "ModuleSpec"]
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 _METRICS_HEADERS: Headers = [(b"content-type", CONTENT_TYPE.encode())]
 # Distinct header sets remembered per gateway, each way (a module answers with a few, a
@@ -286,11 +290,8 @@ class Gateway(Closing):
             cached = self._request_sets.get(key)
         except TypeError:  # headers as lists (a server other than uvicorn): not hashable
             return decoded(raw)
-        if cached is None:
-            cached = decoded(key)
-            if len(self._request_sets) >= _HEADER_CACHE:  # clients varying their headers
-                self._request_sets.clear()
-            self._request_sets[key] = cached
+        if cached is None:  # clients varying their headers empty the cache now and then
+            cached = _remembered(self._request_sets, key, decoded(key))
         return cached
 
     async def _pooled(
@@ -380,9 +381,16 @@ class Gateway(Closing):
         body = response.body
         key = (response.headers, len(body))
         headers = self._headers.get(key)
-        if headers is None:
-            headers = encoded(response.headers, len(body))
-            if len(self._headers) >= _HEADER_CACHE:  # a module varying its headers
-                self._headers.clear()
-            self._headers[key] = headers
+        if headers is None:  # a module varying its headers empties the cache now and then
+            headers = _remembered(self._headers, key, encoded(response.headers, len(body)))
         return response.status, headers, body
+
+
+def _remembered(cache: dict[_K, _V], key: _K, value: _V) -> _V:
+    """`value`, now in `cache` under `key`; a cache of `_HEADER_CACHE` entries is emptied
+    first (the header sets a gateway sees are few: one that keeps varying only costs
+    decoding or encoding again)."""
+    if len(cache) >= _HEADER_CACHE:
+        cache.clear()
+    cache[key] = value
+    return value

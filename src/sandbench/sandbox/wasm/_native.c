@@ -186,7 +186,7 @@ static PyObject *init(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
  * address-free, so they work across processes on a shared mapping, and a process killed
  * mid-charge leaves either the old value or the new one, never a lock held. */
 #define BUCKET_BYTES 16
-#define PAID 1e-9 /* budget.py's _PAID: a debt this small is paid */
+#define PAID 1e-9 /* a debt this small is paid: what a wait of exactly debt / rate leaves */
 
 typedef struct {
     _Atomic uint64_t empty_at; /* bits of a double, monotonic seconds */
