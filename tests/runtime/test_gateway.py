@@ -187,6 +187,31 @@ def test_chunked_bodies_arrive_whole_and_header_names_in_lower_case(tmp_path):
         assert backend.instances[0].requests[-1].body == b""
 
 
+def test_headers_that_vary_on_every_request_and_response_arrive_as_sent():
+    # More distinct header sets than the gateway remembers, each way: a client (a request
+    # id) and a module (its own id, and a body of another length) varying theirs.
+    sets = 150
+    package = load(EXAMPLES / "hello")
+    outcomes = [Outcome(response=Response(status=200, headers=(("x-n", str(n)),), body=b"o" * n))
+                for n in range(sets)]  # fmt: skip
+    backend = FakeBackend(outcomes)
+    spec = ModuleSpec("hello", package, SandboxLimits(), Grants())
+    with Gateway([spec], backend, instances=1) as gateway, BackgroundServer(gateway) as server:
+        parts = urlsplit(server.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        try:
+            for n in range(sets):
+                conn.request("GET", "/hello/", headers={"X-Request-Id": str(n)})
+                response = conn.getresponse()
+                assert response.read() == b"o" * n
+                assert response.getheader("x-n") == str(n)
+                assert response.getheader("content-length") == str(n)
+        finally:
+            conn.close()
+        sent = [dict(request.headers)["x-request-id"] for request in backend.instances[0].requests]
+        assert sent == [str(n) for n in range(sets)]
+
+
 def test_a_host_fault_drops_the_instance_and_the_next_call_gets_a_new_one():
     package = load(EXAMPLES / "hello")
     backend = FakeBackend([Outcome(response=Response(status=200, body=b"ok"))])
