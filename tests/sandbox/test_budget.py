@@ -8,6 +8,7 @@ import time
 
 from sandbench.sandbox.budget import (
     FUEL_PER_CPU_SECOND_MAX,
+    MIN_SAMPLE_FUEL,
     MIN_SAMPLE_S,
     CappedOutput,
     CpuShare,
@@ -94,6 +95,30 @@ def test_fuel_rate_starts_at_the_highest_rate_and_learns_from_long_calls():
     assert rate.rate == 11e9
     rate.learn(700_000_000, 0.1)  # a slower one lowers it only part of the way
     assert 7e9 < rate.rate < 11e9
+
+
+def test_a_slow_call_that_burnt_little_fuel_does_not_lower_the_rate():
+    """Its CPU was the host's (instantiation, host calls) or the machine's: a module whose
+    calls burn 40 fuel would otherwise get 16 fuel a call after one slow call, and every
+    later call would stop for `cpu` (seen on a busy CI machine)."""
+    rate = FuelRate()
+    rate.learn(40, 0.003)  # 3 ms of CPU for 40 fuel
+    rate.learn(MIN_SAMPLE_FUEL - 1, 1.0)
+    assert (rate.rate, rate.samples) == (FUEL_PER_CPU_SECOND_MAX, 0)
+    rate.learn(MIN_SAMPLE_FUEL, MIN_SAMPLE_S)  # enough of both: the module's code speaks
+    assert (rate.rate, rate.samples) == (MIN_SAMPLE_FUEL / MIN_SAMPLE_S, 1)
+
+
+def test_a_faster_call_raises_the_rate_however_short():
+    """A call's fuel per CPU-second never overstates the code's (its CPU holds the host's
+    too): one stopped early by a rate learnt on a bad moment heals it for the next call."""
+    rate = FuelRate()
+    rate.learn(20_000_000, 0.01)  # 2e9: a slow moment, the first sample, replaces the guess
+    rate.learn(200_000, 0.00002)  # 1e10 in 20 microseconds
+    assert rate.rate == 1e10
+    cpu = ModuleCpu(1000, 100, rate=rate)
+    cpu.learn(100, 0.00002)  # 5e6 per second: short and slow, teaches nothing
+    assert rate.rate == 1e10
 
 
 def test_module_cpu_budget_is_cores_times_timeout_at_the_learnt_rate():

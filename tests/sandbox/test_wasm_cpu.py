@@ -12,6 +12,7 @@ import pytest
 from sandbench.manifests import load
 from sandbench.sandbox import Grants, Request, SandboxLimits, ViolationKind
 from sandbench.sandbox.budget import FUEL_PER_CPU_SECOND_MAX, thread_cpu_s
+from tests.conftest import EXAMPLES
 
 from . import wat
 
@@ -85,6 +86,21 @@ def test_the_fuel_budget_follows_the_rate_learnt_from_the_module(backend, make_m
     if stopped.violation.kind is ViolationKind.CPU:
         assert "ms of CPU" in stopped.violation.message
         assert "against a budget of 4 ms" in stopped.violation.message
+
+
+def test_one_slow_call_of_a_module_burning_little_fuel_stops_none_of_the_next(backend):
+    """A command module's call is mostly its instantiation: 40 fuel. One call that took
+    50 ms of CPU (a busy machine's stolen ticks, cold pages) used to set its rate to 800
+    fuel per CPU-second: 4 fuel for the next calls' 5 ms budget, a `cpu` violation each."""
+    limits = SandboxLimits(memory_bytes=32 * MiB, cpu_millicores=5, timeout_ms=1000)
+    with backend.load(load(EXAMPLES / "hello"), limits, Grants()).instance as instance:
+        first = instance.invoke(Request())
+        instance.cpu.learn(first.usage.fuel, 0.05)  # the slow call, as `_finish` folds it in
+        later = [instance.invoke(Request()) for _ in range(3)]
+    assert first.ok
+    assert 0 < first.usage.fuel < 1000
+    assert [o.violation for o in later] == [None] * 3
+    assert [o.response.status for o in later] == [200] * 3
 
 
 def test_a_module_that_keeps_burning_is_refused_by_cpu_seconds(backend, make_module):

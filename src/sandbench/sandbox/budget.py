@@ -38,9 +38,12 @@ __all__ = [
 # at this rate, so no ordinary code is stopped for `cpu` before its own rate is known.
 FUEL_PER_CPU_SECOND_MAX = 25_000_000_000
 WINDOW_S = CPU_WINDOW_S  # the bucket holds this many seconds of the share
-# Calls shorter than this say little about a module's rate: the clock's resolution and the
-# per-call overhead (instantiation, the CGI envelope) dominate them.
+# A call lowers a module's rate only when it says something about the module's code: at
+# least this much CPU (else the clock's resolution and the per-call overhead dominate) and
+# this much fuel (else its CPU was the host's: instantiation, the CGI envelope, host calls,
+# or a tick the machine took from it; 1e6 fuel is 0.05-0.4 ms of wasm at the rates above).
 MIN_SAMPLE_S = 0.002
+MIN_SAMPLE_FUEL = 1_000_000
 EWMA_WEIGHT = 0.5
 
 
@@ -58,13 +61,19 @@ thread_cpu_s: Callable[[], float] = time.thread_time
 class FuelRate:
     """A module's fuel per CPU-second, learnt from its own calls. Thread-safe.
 
-    Starts at `FUEL_PER_CPU_SECOND_MAX`; the first call of at least `MIN_SAMPLE_S` replaces
-    it with the measured rate. Later ones move it asymmetrically: a faster-burning call
-    raises it at once, a slower one lowers it by an exponentially weighted average. A
-    module's rate varies from call to call (a loop around host calls burns little fuel per
-    CPU-second, straight code much more): an estimate too low stops ordinary calls before
-    their CPU budget, one too high lets a call run past it, which the measured CPU share
-    (`CpuShare`) then charges and throttles.
+    Starts at `FUEL_PER_CPU_SECOND_MAX`. A call's CPU holds the host's too (instantiation,
+    the envelope, host calls, a tick a busy machine took from the thread), so its fuel per
+    CPU-second never overstates the code's: a faster-burning call raises the estimate at
+    once, however short. A slower one lowers it only when it used at least `MIN_SAMPLE_S`
+    of CPU and `MIN_SAMPLE_FUEL` of fuel: the first such call replaces the initial guess,
+    later ones move it by an exponentially weighted average. A module's rate varies from
+    call to call (a loop around host calls burns little fuel per CPU-second, straight code
+    much more): an estimate too low stops ordinary calls before their CPU budget (a `cpu`
+    violation the machine caused, not the module), one too high lets a call run past it,
+    which the measured CPU share (`CpuShare`) then charges and throttles. So one slow call
+    of a module that burns almost no fuel (a command module's CPU is mostly its
+    instantiation) can no longer starve every later call of fuel, and a call stopped
+    early heals the estimate for the next.
     """
 
     def __init__(self, initial: float = FUEL_PER_CPU_SECOND_MAX) -> None:
@@ -87,13 +96,16 @@ class FuelRate:
         return max(1, int(cpu_s * self._rate))
 
     def learn(self, fuel: int, cpu_s: float) -> None:
-        """Fold in one call that used `fuel` in `cpu_s` CPU-seconds (short calls are ignored)."""
-        if cpu_s < MIN_SAMPLE_S or fuel <= 0:
+        """Fold in one call that used `fuel` in `cpu_s` CPU-seconds (see the class)."""
+        if fuel <= 0 or cpu_s <= 0:
             return
         sample = fuel / cpu_s
         with self._lock:
-            first = self._samples == 0
-            if first or sample > self._rate:
+            if sample > self._rate:
+                self._rate = sample
+            elif cpu_s < MIN_SAMPLE_S or fuel < MIN_SAMPLE_FUEL:
+                return
+            elif self._samples == 0:
                 self._rate = sample
             else:
                 self._rate += EWMA_WEIGHT * (sample - self._rate)
@@ -246,7 +258,8 @@ class ModuleCpu:
     def learn(self, fuel: int, cpu_s: float) -> None:
         """Learn the rate from a call whose CPU was charged already (the native reactor
         call charges it itself)."""
-        if cpu_s >= MIN_SAMPLE_S:  # `FuelRate.learn` ignores shorter calls: skip the call
+        # Most calls teach nothing (`FuelRate.learn`): skip its frame and lock for them.
+        if (fuel >= MIN_SAMPLE_FUEL and cpu_s >= MIN_SAMPLE_S) or fuel > cpu_s * self.rate.rate:
             self.rate.learn(fuel, cpu_s)
 
 
