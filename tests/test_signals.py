@@ -150,6 +150,40 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(tmp_path, spinning, delay_s)
     assert run.folders() == []
 
 
+# A `sandbench` whose CLI object raises the signal's exception at `where`, as a signal
+# landing there would.
+SIGNALLED_AT = """
+import sys
+from sandbench import _entry
+from sandbench.cli import cli
+from sandbench.interrupts import Terminated
+
+where, name = sys.argv[1:]
+
+def signalled(*_args, **_kwargs):
+    raise Terminated(15) if name == "SIGTERM" else KeyboardInterrupt()
+
+setattr(cli, where, signalled)
+sys.argv[1:] = ["gate", "."]
+_entry.main()
+"""
+
+
+@pytest.mark.parametrize("where", ["make_context", "parse_args"])
+@pytest.mark.parametrize("name", ["SIGTERM", "Ctrl-C"])
+def test_a_signal_while_click_starts_is_one_line_too(tmp_path, where, name):
+    """Outside the command's `invoke`, click turns the signal's exception into `Abort`
+    ("sandbench: aborted", exit 1): seen in CI when Ctrl-C came while arguments were parsed."""
+    done = subprocess.run(
+        [sys.executable, "-c", SIGNALLED_AT, where, name],
+        capture_output=True, text=True, cwd=tmp_path, timeout=WAIT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode == (143 if name == "SIGTERM" else 130), done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"sandbench: interrupted ({name}); stopped and cleaned up"
+    ]
+
+
 def test_after_sigkill_sweep_removes_only_the_dead_process_folders(tmp_path, spinning):
     run = Run(tmp_path, "check", str(spinning))
     run.wait_for(run.printed(IN_CALL["check"]))

@@ -70,8 +70,11 @@ def _leave(status: object) -> NoReturn:
     Everything a normal exit does for us still happens: the `atexit` callbacks run
     (`weakref.finalize` and `tempfile` clean-ups included) and stdout and stderr are
     flushed. What is skipped is tearing down modules and the C library's exit handlers,
-    during which wasmtime's worker threads can abort the process.
+    during which wasmtime's worker threads can abort the process. A signal from here on
+    finds the run over: it must not cut the clean-up short or print a traceback.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if status is None:
         code = 0
     elif isinstance(status, int):

@@ -81,10 +81,20 @@ class _Group(click.Group):
         except click.ClickException as exc:
             click.echo(f"sandbench: error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):  # outside `invoke` (see below)
+                sys.exit(interrupted(exc.__cause__))
             click.echo("sandbench: aborted", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        # A signal while the arguments are parsed: click would turn it into `Abort` after
+        # a blank line; it is the same one line and 130 / 143 as anywhere else.
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise click.exceptions.Exit(interrupted(exc)) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
