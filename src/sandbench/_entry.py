@@ -49,11 +49,11 @@ def main() -> None:
     """Entry point of the `sandbench` console script."""
     from sandbench.interrupts import interrupted, watch_signals
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt from here
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    watch_signals()  # native code (a WASM call) is cut short too, not only Python code
     status: object = 0
-    try:
+    try:  # from the first handler on: a signal is the exception, caught below
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # KeyboardInterrupt from here
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        watch_signals()  # native code (a WASM call) is cut short too, not only Python code
         from sandbench.cli import main as cli_main
 
         cli_main()
