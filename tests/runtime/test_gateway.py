@@ -342,4 +342,6 @@ def test_a_sleeping_call_is_cut_short_inline_and_sleeps_on_a_thread(tmp_path, ma
         answers = [fetch(url, "/sleep/")[0] for _ in range(2)]
         inline = gateway.inline_calls("sleep")
     assert answers == [200, 200]  # both slept their 50 ms on a worker thread
-    assert inline == (0, 1)  # the first was cut short inline; then the module backed off
+    # The first was cut short inline; the module then backed off for 1 s, in which the
+    # second came, unless a busy machine took longer than that between the two.
+    assert inline in ((0, 1), (0, 2))
