@@ -8,7 +8,9 @@ C, `native.Ticker`: it never takes the GIL) advances their epoch every 10 ms, so
 measured around each call and charged to one `ModuleCpu` per module, shared by all the
 instances loaded from it while any is open; fuel, calibrated from the module's own fuel per
 CPU-second, stops a call at its CPU budget.
-Compiled modules and components are cached on disk, keyed by the wasm's SHA-256, the
+Modules and components are compiled in a child process under a memory and time bound
+(compiler.py, `CompileBounds`) and loaded from its serialized artifact. Compiled modules
+and components are cached on disk, keyed by the wasm's SHA-256, the
 wasmtime version and the engine settings, and verified (an HMAC, `sandbox.cache`) on every
 load before they are deserialized (either engine reads the same artifacts). Components
 (`abi: component`) share the default engine, the ticker and the cache; their instances
@@ -42,6 +44,7 @@ from sandbench.sandbox.compile_record import CompileRecord, read_record, write_r
 from sandbench.sandbox.host import host_api
 from sandbench.sandbox.interface import (
     Closing,
+    CompileBounds,
     Grants,
     LoadResult,
     SandboxLimits,
@@ -51,6 +54,7 @@ from sandbench.sandbox.interface import (
 from sandbench.sandbox.scratch import sweep_scratch
 
 from .command import CommandInstance
+from .compiler import Compiler
 from .component import (
     EXPORT,
     ComponentInstance,
@@ -94,7 +98,13 @@ class WasmBackend(Closing):
 
     name = "wasm"
 
-    def __init__(self, cache_dir: Path | None = None, *, use_cache: bool = True) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        use_cache: bool = True,
+        compile_bounds: CompileBounds | None = None,
+    ) -> None:
         require()  # the compiled reactor call (native.py): one line, before anything starts
         self._engine = engine()
         self._core = (self._engine, core_linker(self._engine))
@@ -108,8 +118,10 @@ class WasmBackend(Closing):
         )
         sweep_scratch()  # what killed sandbench processes left behind
         self._ticker = Ticker(self._engine)
-        # SIGINT/SIGTERM: end running calls at once so that the process can clean up.
-        self._unwatch = on_interrupt(self.expire_calls)
+        self._compiler = Compiler(compile_bounds or CompileBounds())
+        # SIGINT/SIGTERM: end running calls and compiles at once so that the process can
+        # clean up.
+        self._unwatch = on_interrupt(self._interrupted)
         self._shapes: dict[str, _Shape] = {}
         self._component_linker: wc.Linker | None = None
         self._keys: dict[tuple[str, int, int, int, int, str], str] = {}
@@ -133,6 +145,10 @@ class WasmBackend(Closing):
         """End every call running now (a trap, reported as a timeout); later calls get their
         own deadlines as usual. Used by the gate's deadline and on SIGINT/SIGTERM."""
         self._ticker.expire_all()
+
+    def _interrupted(self) -> None:
+        self.expire_calls()
+        self._compiler.stop_all()
 
     @property
     def cache_rejected(self) -> int:
@@ -332,7 +348,9 @@ class WasmBackend(Closing):
             key,
             fresh,
             lambda found: _from(wc.Component, self._engine, found),
-            lambda: wc.Component(self._engine, wasm if wasm is not None else _wasm(entry)),
+            entry,
+            wasm,
+            "component",
         )
         return key, component, (time.perf_counter() - started) * 1000, hit
 
@@ -361,9 +379,13 @@ class WasmBackend(Closing):
         key: str,
         fresh: bool,
         deserialize: Callable[[str | bytearray], _Artifact],
-        compile_: Callable[[], _Artifact],
+        entry: Path,
+        wasm: bytes | None,
+        kind: str,
     ) -> tuple[_Artifact, bool]:
-        """From the cache, or compiled and stored: (artifact, cache hit)."""
+        """From the cache, or compiled (`wasm`, else read from `entry`) in a bounded child
+        (compiler.py), stored and deserialized: (artifact, cache hit). Raises what
+        `Compiler.compile` raises; nothing is stored then."""
         # The cache checks the entry's MAC and hands over the bytes it checked, or a path to
         # the private copy it checked: only verified bytes reach native code, however the
         # cache file changes meanwhile.
@@ -374,10 +396,10 @@ class WasmBackend(Closing):
                         return deserialize(verified), True
                     except wasmtime.WasmtimeError:
                         self._cache.discard(key)  # another engine's artifact: compile afresh
-        artifact = compile_()
+        compiled = self._compiler.compile(wasm if wasm is not None else _wasm(entry), kind, entry)
         if self._cache is not None:
-            self._cache.put(key, artifact.serialize())
-        return artifact, False
+            self._cache.put(key, compiled)
+        return deserialize(bytearray(compiled)), False
 
     def _shape(self, key: str, module: wasmtime.Module) -> _Shape:
         """The module's imports and exports, memoized per compiled artifact."""
@@ -398,10 +420,7 @@ class WasmBackend(Closing):
         started = time.perf_counter()
         key, wasm = self._entry_key(entry, "module", fresh)
         module, hit = self._compiled(
-            key,
-            fresh,
-            lambda found: _from(wasmtime.Module, on, found),
-            lambda: wasmtime.Module(on, wasm if wasm is not None else _wasm(entry)),
+            key, fresh, lambda found: _from(wasmtime.Module, on, found), entry, wasm, "module"
         )
         return key, module, (time.perf_counter() - started) * 1000, hit
 

@@ -1,0 +1,93 @@
+"""The compile child: run as a script (`python -I _compile_child.py ...`), never imported.
+
+It imports nothing of sandbench (a package import would load pydantic and the backend: ~0.3 s
+per compile), only wasmtime. Its contract with `compiler.py`:
+
+    argv: KIND MEMORY_BYTES CPU_SECONDS SETTING...
+          KIND is `module` or `component`; each SETTING is a boolean `wasmtime.Config`
+          attribute to switch on (the engines' compile-relevant settings, engines.py)
+    stdin: the wasm binary
+    stdout: the serialized artifact (exit 0)
+    exit 10: the wasm is invalid; stderr holds wasmtime's message
+    exit 11: out of memory: Python's, or wasmtime's error for a module that validates (a
+             failed mmap); a failed allocation in wasmtime aborts instead (SIGABRT, its
+             message `memory allocation of N bytes failed` on stderr)
+    (any other exit, e.g. 1 for a traceback, is a failure of the child itself)
+
+The resource limits are set first, before wasmtime is imported: the address space
+(`RLIMIT_AS`, so every mmap of cranelift's threads counts) and the CPU time (`RLIMIT_CPU`,
+SIGXCPU then SIGKILL a second later). The child also asks to be killed when its parent
+dies (`PR_SET_PDEATHSIG`), so a parent killed outright leaves no compile running.
+"""
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import wasmtime
+
+_PR_SET_PDEATHSIG = 1
+_INVALID = 10
+_OUT_OF_MEMORY = 11
+
+
+def _limit(memory: int, cpu: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's timeout still kills it
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        sys.exit(4)
+
+
+def main() -> int:
+    kind, memory, cpu, *settings = sys.argv[1:]
+    _limit(int(memory), int(cpu))
+    try:
+        import wasmtime
+        from wasmtime import component
+
+        config = wasmtime.Config()
+        for name in settings:
+            setattr(config, name, True)
+        engine = wasmtime.Engine(config)
+        wasm = sys.stdin.buffer.read()
+        make = component.Component if kind == "component" else wasmtime.Module
+        try:
+            artifact = make(engine, wasm).serialize()
+        except wasmtime.WasmtimeError as exc:
+            sys.stderr.write(str(exc))
+            return _INVALID if _invalid(engine, kind, wasm) else _OUT_OF_MEMORY
+        sys.stdout.buffer.write(artifact)
+        sys.stdout.buffer.flush()
+    except MemoryError:
+        return _OUT_OF_MEMORY
+    return 0
+
+
+def _invalid(engine: "wasmtime.Engine", kind: str, wasm: bytes) -> bool:
+    """Whether a failed compile was the wasm's fault: a module is validated again (cheap,
+    little memory); a component cannot be, and its failures count as invalid."""
+    import wasmtime  # imported by `main` already, after the limits
+
+    if kind == "component":
+        return True
+    try:
+        wasmtime.Module.validate(engine, wasm)
+    except wasmtime.WasmtimeError:
+        return True
+    except MemoryError:
+        return False
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

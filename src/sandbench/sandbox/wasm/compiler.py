@@ -1,0 +1,142 @@
+"""Compiling wasm in a child process under a memory and time bound (docs/abi.md, "Compiling").
+
+Compiling is the one step that runs on a module's wasm before any sandbox limit applies, and
+cranelift's memory grows with what the module declares (an 11 MB `.wat` of 150,000 functions
+took 1.8 GB): an upload nobody reviewed could take the gate host's memory. So every module
+and component is compiled by `_compile_child.py` (wasmtime's own advice for untrusted
+input), which sets `RLIMIT_AS` and `RLIMIT_CPU` on itself before importing wasmtime and
+hands back `serialize()` bytes; the backend verifies, caches and deserializes them as
+before. The child runs in its own process group: a timeout, `stop_all` (a SIGINT/SIGTERM or
+the gate's deadline) or an exception in the parent kills the group and reaps it, and the
+child dies with its parent (`PR_SET_PDEATHSIG`). Nothing is written to disk on the way:
+the wasm goes through stdin, the artifact through stdout.
+
+A child costs about 50 ms (start, `import wasmtime`, the engine) on top of the compile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import wasmtime
+
+from sandbench.errors import CompileLimitError, SandboxError
+from sandbench.manifests import format_size
+from sandbench.sandbox.interface import CompileBounds
+
+from .engines import COMPILE_SETTINGS
+
+__all__ = ["Compiler"]
+
+_CHILD = str(Path(__file__).with_name("_compile_child.py"))
+_INVALID = 10  # the child's exit codes (_compile_child.py)
+_OUT_OF_MEMORY = 11
+
+
+class Compiler:
+    """Compiles wasm in children within `bounds`; `stop_all` kills the ones running
+    (thread-safe). A child's CPU time is bounded too (`timeout_s` per CPU, a backstop)."""
+
+    def __init__(self, bounds: CompileBounds) -> None:
+        self.bounds = bounds
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._stopped: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    def compile(self, wasm: bytes, kind: str, entry: Path) -> bytes:
+        """The serialized artifact of `wasm` (`kind`: module or component).
+
+        Raises `wasmtime.WasmtimeError` (wasmtime's message) for invalid wasm,
+        `CompileLimitError` naming `entry` when the compile passes a bound or is stopped,
+        `SandboxError` when the child cannot run or fails otherwise. The child is gone when
+        this returns or raises, whatever happened (KeyboardInterrupt included).
+        """
+        cpu = int(self.bounds.timeout_s * (os.cpu_count() or 1)) + 1
+        argv = [sys.executable, "-I", _CHILD, kind, str(self.bounds.memory), str(cpu)]
+        try:
+            child = subprocess.Popen(  # noqa: S603 - our interpreter and script, no shell
+                [*argv, *COMPILE_SETTINGS],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                process_group=0,
+            )
+        except OSError as exc:
+            raise SandboxError(f"{entry}: cannot start the compiler: {exc.strerror}") from None
+        with self._lock:
+            self._running.add(child)
+        try:
+            out, err = child.communicate(wasm, timeout=self.bounds.timeout_s)
+        except subprocess.TimeoutExpired:
+            raise self._too_slow(entry) from None
+        finally:
+            self._end(child)
+        return self._result(child, out, err, entry)
+
+    def stop_all(self) -> None:
+        """Kill every compile running now; each raises `CompileLimitError` (stopped)."""
+        with self._lock:  # under the lock: a child `_end` reaped is no longer in the set
+            for child in self._running:
+                if child.returncode is None:
+                    self._stopped.add(child)
+                    _kill(child)
+
+    def _end(self, child: subprocess.Popen[bytes]) -> None:
+        """Kill `child`'s group if it still runs, and reap it."""
+        if child.poll() is None:
+            _kill(child)
+        with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+            child.communicate(timeout=5)
+        with self._lock:
+            child.wait()
+            self._running.discard(child)
+
+    def _result(self, child: subprocess.Popen[bytes], out: bytes, err: bytes, entry: Path) -> bytes:
+        with self._lock:
+            stopped = child in self._stopped
+            self._stopped.discard(child)
+        code = child.returncode
+        text = err.decode("utf-8", "replace")
+        if code == 0 and not stopped:
+            return out
+        if stopped:
+            raise CompileLimitError(entry, ["compiling it was stopped (interrupted)"])
+        if code == _INVALID:
+            raise wasmtime.WasmtimeError(text)
+        if code == _OUT_OF_MEMORY or "memory allocation of" in text:
+            raise self._too_big(entry)
+        if code in (-signal.SIGXCPU, -signal.SIGKILL):
+            raise self._too_slow(entry)
+        why = text.strip().splitlines()[0] if text.strip() else f"exit status {code}"
+        raise SandboxError(f"{entry}: the compiler failed: {why}")
+
+    def _too_big(self, entry: Path) -> CompileLimitError:
+        limit = format_size(self.bounds.memory)
+        return CompileLimitError(
+            entry,
+            [
+                f"compiling it needs more than {limit} of memory (policy compile_memory); "
+                "make the module smaller (fewer or smaller functions) or raise compile_memory"
+            ],
+        )
+
+    def _too_slow(self, entry: Path) -> CompileLimitError:
+        return CompileLimitError(
+            entry,
+            [
+                f"compiling it takes more than {self.bounds.timeout_s:g} s (policy "
+                "compile_timeout_s); make the module smaller or raise compile_timeout_s"
+            ],
+        )
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    """SIGKILL `child`'s process group (it leads its own); gone already is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
