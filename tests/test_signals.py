@@ -247,3 +247,35 @@ def test_sigterm_removes_the_running_container(tmp_path):
     assert backend_leftovers(run.process.pid) == []
     assert run.folders() == []
     assert marked(run.mark) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_compile_kills_the_compiler_and_leaves_nothing(
+    tmp_path, make_module, sig
+):
+    """The compile child (its own process group: the terminal's Ctrl-C does not reach it)
+    is killed with its run; no artifact, record or temp file stays."""
+    module = make_module(wat.many_functions(60_000), abi="reactor")  # seconds to compile
+    run = Run(tmp_path, "check", str(module))
+    run.wait_for(lambda: _compiling(run.mark))
+    code, err = run.stop(sig)
+    assert code == (143 if sig is signal.SIGTERM else 130), err
+    name = "SIGTERM" if sig is signal.SIGTERM else "Ctrl-C"
+    assert (
+        err.strip().splitlines()[-1] == f"sandbench: interrupted ({name}); stopped and cleaned up"
+    )
+    assert "Traceback" not in err
+    assert marked(run.mark) == []
+    assert run.folders() == []
+    assert [p.name for p in (tmp_path / "cache" / "wasm").iterdir()] == [".hmac-key"]
+
+
+def _compiling(mark: str) -> bool:
+    """Whether the run carrying `mark` has a compile child running."""
+    for process in marked(mark):
+        try:
+            if "_compile_child.py" in " ".join(process.cmdline()):
+                return True
+        except psutil.Error:
+            continue
+    return False

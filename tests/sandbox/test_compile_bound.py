@@ -1,0 +1,168 @@
+"""Every compile runs in a child process within the policy's compile bounds: a module past
+the memory or time bound is one line naming the file (exit 2) and leaves no child, temp
+file or cache entry; an ordinary module compiles there and its artifact serves both
+engines from the cache; an interrupt kills a running compile. Real wasmtime, real
+processes, hostile modules written at run time; no test depends on the machine's speed (the
+bounds are far below what the modules need, and durations are never asserted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from sandbench.errors import CompileLimitError
+from sandbench.interrupts import interrupt
+from sandbench.manifests import load
+from sandbench.sandbox import CompileBounds, Grants, Request, SandboxLimits, ViolationKind
+from sandbench.sandbox.wasm import WasmBackend
+
+from . import wat
+
+SANDBENCH = str(Path(sys.executable).parent / "sandbench")
+LIMITS = SandboxLimits(memory_bytes=16 * 1024 * 1024, cpu_millicores=1000, timeout_ms=1000)
+WAIT_S = 120  # a bound on waiting for a state, never an expectation of speed
+# 30,000 functions need some 370 MB to compile here: far past 128 MiB on any machine.
+HUNGRY = 30_000
+# 60,000 functions take seconds of CPU to compile here: far past 0.5 s on any machine.
+SLOW = 60_000
+
+
+def _gate(
+    tmp_path: Path, module: Path, policy: str
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`sandbench check MODULE --policy` with a private TMPDIR and cache, and a mark in the
+    environment (inherited by every child): (the run, its mark)."""
+    (tmp_path / "policy.toml").write_text(policy)
+    (tmp_path / "tmp").mkdir()
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "SANDBENCH_TEST_MARK": mark,
+           "SANDBENCH_CACHE_DIR": str(tmp_path / "cache")}  # fmt: skip
+    done = subprocess.run(
+        [SANDBENCH, "check", str(module), "--policy", str(tmp_path / "policy.toml")],
+        env=env, capture_output=True, text=True, timeout=WAIT_S, check=False,
+    )  # fmt: skip
+    return done, mark
+
+
+def _marked(mark: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("SANDBENCH_TEST_MARK") == mark:
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def _artifacts(cache: Path) -> list[str]:
+    """The cache's entries (artifacts and compile records), not its key."""
+    folder = cache / "wasm"
+    return (
+        sorted(p.name for p in folder.iterdir() if p.name != ".hmac-key") if folder.exists() else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "policy", "expected"),
+    [
+        (HUNGRY, 'compile_memory = "128MiB"\n', "compiling it needs more than 128MiB of memory"),
+        (SLOW, "compile_timeout_s = 0.5\n", "compiling it takes more than 0.5 s"),
+    ],
+    ids=["memory", "time"],
+)
+def test_a_compile_past_its_bound_is_one_line_and_leaves_nothing(
+    tmp_path, make_module, count, policy, expected
+):
+    module = make_module(wat.many_functions(count), abi="reactor")
+    done, mark = _gate(tmp_path, module, policy)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("sandbench: error:")]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith(f"sandbench: error: {module / 'module.wat'}: {expected} (policy ")
+    assert "make the module smaller" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert _marked(mark) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert _artifacts(tmp_path / "cache") == []
+
+
+def test_an_ordinary_module_compiles_in_the_child_and_serves_both_engines(tmp_path, make_module):
+    """Compiled once (a command, pooling engine), then loaded from the cache as a reactor
+    (default engine) and as a command again, by another backend: all answer alike."""
+    command = load(make_module(wat.BOTH_ABIS, abi="command"))
+    reactor = load(make_module(wat.BOTH_ABIS, abi="reactor"))
+    bounds = CompileBounds(memory=256 << 20, timeout_s=WAIT_S)
+    before = _children()
+    with WasmBackend(tmp_path / "cache", compile_bounds=bounds) as backend:
+        first = backend.load(command, LIMITS, Grants())
+        assert not first.cache_hit
+        assert _answer(first) == b"ok"
+    assert len([n for n in _artifacts(tmp_path / "cache") if n.endswith(".cwasm")]) == 1
+    with WasmBackend(tmp_path / "cache", compile_bounds=bounds) as backend:
+        for package in (reactor, command):
+            again = backend.load(package, LIMITS, Grants())
+            assert again.cache_hit, package.manifest.runtime.abi
+            assert _answer(again) == b"ok"
+    assert _children() == before
+
+
+def _children() -> set[int]:
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def _answer(result) -> bytes:
+    assert result.violation is None, result.violation
+    with result.instance as instance:
+        outcome = instance.invoke(Request())
+    assert outcome.ok, outcome.violation
+    return outcome.response.body
+
+
+def test_invalid_wasm_from_the_child_is_an_invalid_module_as_before(tmp_path, make_module):
+    package = load(make_module(b"\x00asm\x01\x00\x00\x00garbage"))
+    with WasmBackend(tmp_path / "cache") as backend:
+        result = backend.load(package, LIMITS, Grants())
+    assert result.violation is not None
+    assert result.violation.kind is ViolationKind.INVALID_MODULE
+    assert "garbage" not in result.violation.message  # wasmtime's first line, not our bytes
+    assert "\n" not in result.violation.message
+    assert _artifacts(tmp_path / "cache") == []
+
+
+def test_an_interrupt_kills_a_compile_running_in_another_thread(tmp_path, make_module):
+    """The SIGINT/SIGTERM callbacks (`interrupt`) kill the child of a compile that runs
+    outside the main thread (the gateway's), which then fails as stopped."""
+    package = load(make_module(wat.many_functions(SLOW), abi="reactor"))
+    failed: list[BaseException] = []
+
+    def compile_it() -> None:
+        try:
+            backend.load(package, LIMITS, Grants())
+        except CompileLimitError as exc:
+            failed.append(exc)
+
+    before = _children()
+    with WasmBackend(tmp_path / "cache") as backend:
+        worker = threading.Thread(target=compile_it)
+        worker.start()
+        ends = time.monotonic() + WAIT_S
+        while _children() == before:
+            assert worker.is_alive()
+            assert time.monotonic() < ends
+            time.sleep(0.02)
+        interrupt()
+        worker.join(WAIT_S)
+    assert [str(exc).split(": ", 1)[1] for exc in failed] == [
+        "compiling it was stopped (interrupted)"
+    ]
+    assert _children() == before
+    assert _artifacts(tmp_path / "cache") == []
