@@ -276,7 +276,7 @@ def serve(
                 raise ValueError("serving from several workers needs a backend kind")
             serve_workers(specs, backend=backend or BackendKind.WASM, cache_dir=cache_dir,
                           listen=listen, port=port, instances=instances, workers=workers,
-                          announce=announce)  # fmt: skip
+                          announce=announce, compile_bounds=policy.compile_bounds())  # fmt: skip
             return
         serving = open_for(backend, BackendKind.WASM, cache_dir, stack, policy)
         serve_modules(specs, serving, listen=listen, port=port, instances=instances,
