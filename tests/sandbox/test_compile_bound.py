@@ -23,6 +23,7 @@ from sandbench.interrupts import interrupt
 from sandbench.manifests import load
 from sandbench.sandbox import CompileBounds, Grants, Request, SandboxLimits, ViolationKind
 from sandbench.sandbox.wasm import WasmBackend
+from sandbench.sandbox.wasm.backend import WAT_IN_PROCESS
 
 from . import wat
 
@@ -76,8 +77,10 @@ def _artifacts(cache: Path) -> list[str]:
     [
         (HUNGRY, 'compile_memory = "128MiB"\n', "compiling it needs more than 128MiB of memory"),
         (SLOW, "compile_timeout_s = 0.5\n", "compiling it takes more than 0.5 s"),
+        # 10 MB of text, converted in the child (above WAT_IN_PROCESS): some 200 MB.
+        (2 * SLOW, 'compile_memory = "96MiB"\n', "compiling it needs more than 96MiB of memory"),
     ],
-    ids=["memory", "time"],
+    ids=["memory", "time", "wat-memory"],
 )
 def test_a_compile_past_its_bound_is_one_line_and_leaves_nothing(
     tmp_path, make_module, count, policy, expected
@@ -135,6 +138,19 @@ def test_invalid_wasm_from_the_child_is_an_invalid_module_as_before(tmp_path, ma
     assert result.violation.kind is ViolationKind.INVALID_MODULE
     assert "garbage" not in result.violation.message  # wasmtime's first line, not our bytes
     assert "\n" not in result.violation.message
+    assert _artifacts(tmp_path / "cache") == []
+
+
+def test_a_large_wat_converts_in_the_child_and_its_errors_read_as_before(tmp_path, make_module):
+    text = wat.many_functions(SLOW)
+    assert len(text) > WAT_IN_PROCESS
+    lines = text.count("\n") + 1
+    package = load(make_module(text[:-1] + "(memory 1\n"))  # the last `)` missing
+    with WasmBackend(tmp_path / "cache") as backend:
+        result = backend.load(package, LIMITS, Grants())
+    assert result.violation is not None
+    assert result.violation.kind is ViolationKind.INVALID_MODULE
+    assert result.violation.message == f"module.wat:{lines + 1}:1: expected `)`"
     assert _artifacts(tmp_path / "cache") == []
 
 

@@ -4,11 +4,12 @@ It imports nothing of sandbench (a package import would load pydantic and the ba
 per compile), only wasmtime. Its contract with `compiler.py`:
 
     argv: KIND MEMORY_BYTES CPU_SECONDS SETTING...
-          KIND is `module` or `component`; each SETTING is a boolean `wasmtime.Config`
-          attribute to switch on (the engines' compile-relevant settings, engines.py)
-    stdin: the wasm binary
-    stdout: the serialized artifact (exit 0)
-    exit 10: the wasm is invalid; stderr holds wasmtime's message
+          KIND is `module`, `component` or `wat`; each SETTING is a boolean
+          `wasmtime.Config` attribute to switch on (the engines' compile-relevant
+          settings, engines.py)
+    stdin: the wasm binary (`wat`: WebAssembly text)
+    stdout: the serialized artifact (`wat`: the wasm binary) (exit 0)
+    exit 10: the input is invalid; stderr holds wasmtime's message
     exit 11: out of memory: Python's, or wasmtime's error for a module that validates (a
              failed mmap); a failed allocation in wasmtime aborts instead (SIGABRT, its
              message `memory allocation of N bytes failed` on stderr)
@@ -53,23 +54,45 @@ def main() -> int:
     _limit(int(memory), int(cpu))
     try:
         import wasmtime
-        from wasmtime import component
 
+        data = sys.stdin.buffer.read()
+        if kind == "wat":
+            return _converted(data)
         config = wasmtime.Config()
         for name in settings:
             setattr(config, name, True)
-        engine = wasmtime.Engine(config)
-        wasm = sys.stdin.buffer.read()
-        make = component.Component if kind == "component" else wasmtime.Module
-        try:
-            artifact = make(engine, wasm).serialize()
-        except wasmtime.WasmtimeError as exc:
-            sys.stderr.write(str(exc))
-            return _INVALID if _invalid(engine, kind, wasm) else _OUT_OF_MEMORY
-        sys.stdout.buffer.write(artifact)
-        sys.stdout.buffer.flush()
+        return _compiled(wasmtime.Engine(config), kind, data)
     except MemoryError:
         return _OUT_OF_MEMORY
+
+
+def _converted(text: bytes) -> int:
+    """WebAssembly text to its binary, on stdout."""
+    import wasmtime
+
+    try:
+        wasm = wasmtime.wat2wasm(text.decode("utf-8"))
+    except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
+        sys.stderr.write(str(exc))
+        return _INVALID
+    sys.stdout.buffer.write(wasm)
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def _compiled(engine: "wasmtime.Engine", kind: str, wasm: bytes) -> int:
+    """The serialized artifact of a module or component, on stdout."""
+    import wasmtime
+    from wasmtime import component
+
+    make = component.Component if kind == "component" else wasmtime.Module
+    try:
+        artifact = make(engine, wasm).serialize()
+    except wasmtime.WasmtimeError as exc:
+        sys.stderr.write(str(exc))
+        return _INVALID if _invalid(engine, kind, wasm) else _OUT_OF_MEMORY
+    sys.stdout.buffer.write(artifact)
+    sys.stdout.buffer.flush()
     return 0
 
 

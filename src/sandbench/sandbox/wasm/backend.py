@@ -74,6 +74,9 @@ from .traps import first_line
 __all__ = ["WasmBackend", "wasmtime_version"]
 
 _ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=sandbench-sleep;v2"
+# A `.wat` up to this size is converted in this process (at most some 80 MB: docs/abi.md,
+# "Compiling"); a larger one in the bounded compile child.
+WAT_IN_PROCESS = 4 << 20
 
 
 _Artifact = TypeVar("_Artifact", wasmtime.Module, wc.Component)
@@ -370,7 +373,7 @@ class WasmBackend(Closing):
         key = None if fresh else self._keys.get(identity)
         if key is not None:
             return key, None
-        wasm = _wasm(entry)
+        wasm = self._wasm(entry)
         key = self._keys[identity] = self.cache_key(wasm, kind=kind)
         return key, wasm
 
@@ -396,10 +399,26 @@ class WasmBackend(Closing):
                         return deserialize(verified), True
                     except wasmtime.WasmtimeError:
                         self._cache.discard(key)  # another engine's artifact: compile afresh
-        compiled = self._compiler.compile(wasm if wasm is not None else _wasm(entry), kind, entry)
+        compiled = self._compiler.compile(
+            wasm if wasm is not None else self._wasm(entry), kind, entry
+        )
         if self._cache is not None:
             self._cache.put(key, compiled)
         return deserialize(bytearray(compiled)), False
+
+    def _wasm(self, entry: Path) -> bytes:
+        """The binary in `entry`; a `.wat` text is converted: here up to `WAT_IN_PROCESS`
+        bytes of text (its memory is linear in the text, about 19 bytes a byte), in a
+        bounded child (compiler.py) above."""
+        try:
+            source = entry.read_bytes()
+        except OSError as exc:
+            raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
+        if entry.suffix != ".wat":
+            return source
+        if len(source) > WAT_IN_PROCESS:
+            return self._compiler.compile(source, "wat", entry)
+        return bytes(wasmtime.wat2wasm(source.decode("utf-8")))
 
     def _shape(self, key: str, module: wasmtime.Module) -> _Shape:
         """The module's imports and exports, memoized per compiled artifact."""
@@ -430,15 +449,6 @@ def _from(kind: type[_Artifact], engine: wasmtime.Engine, found: str | bytearray
     if isinstance(found, str):
         return kind.deserialize_file(engine, found)
     return kind.deserialize(engine, found)
-
-
-def _wasm(entry: Path) -> bytes:
-    """The binary in `entry`; a `.wat` text is converted."""
-    try:
-        source = entry.read_bytes()
-    except OSError as exc:
-        raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
-    return bytes(wasmtime.wat2wasm(source.decode("utf-8"))) if entry.suffix == ".wat" else source
 
 
 def _loaded(

@@ -50,7 +50,8 @@ class Compiler:
         self._lock = threading.Lock()
 
     def compile(self, wasm: bytes, kind: str, entry: Path) -> bytes:
-        """The serialized artifact of `wasm` (`kind`: module or component).
+        """The serialized artifact of `wasm` (`kind`: module or component); with `kind`
+        wat, the wasm binary of the WebAssembly text `wasm`.
 
         Raises `wasmtime.WasmtimeError` (wasmtime's message) for invalid wasm,
         `CompileLimitError` naming `entry` when the compile passes a bound or is stopped,
