@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import wasmtime
 
 from sandbench.errors import CompileLimitError
 from sandbench.interrupts import interrupt
@@ -24,6 +25,7 @@ from sandbench.manifests import load
 from sandbench.sandbox import CompileBounds, Grants, Request, SandboxLimits, ViolationKind
 from sandbench.sandbox.wasm import WasmBackend
 from sandbench.sandbox.wasm.backend import WAT_IN_PROCESS
+from sandbench.sandbox.wasm.compiler import COMPILE_IN_PROCESS
 
 from . import wat
 
@@ -103,6 +105,7 @@ def test_an_ordinary_module_compiles_in_the_child_and_serves_both_engines(tmp_pa
     (default engine) and as a command again, by another backend: all answer alike."""
     command = load(make_module(wat.BOTH_ABIS, abi="command"))
     reactor = load(make_module(wat.BOTH_ABIS, abi="reactor"))
+    assert len(wasmtime.wat2wasm(wat.BOTH_ABIS)) > COMPILE_IN_PROCESS
     bounds = CompileBounds(memory=256 << 20, timeout_s=WAIT_S)
     before = _children()
     with WasmBackend(tmp_path / "cache", compile_bounds=bounds) as backend:
@@ -130,8 +133,20 @@ def _answer(result) -> bytes:
     return outcome.response.body
 
 
+@pytest.mark.parametrize("memory", [8 << 20, 32 << 20])
+def test_a_module_above_the_in_process_size_compiles_in_the_child(tmp_path, make_module, memory):
+    """A bound too small for the child's own runtime stops the larger module (so it was
+    compiled there, and the failure reads as one of memory); the small one compiles here."""
+    bounds = CompileBounds(memory=memory, timeout_s=WAIT_S)
+    with WasmBackend(tmp_path / "cache", compile_bounds=bounds) as backend:
+        small = backend.load(load(make_module(wat.OK)), LIMITS, Grants())
+        assert _answer(small).startswith(b"ok")
+        with pytest.raises(CompileLimitError, match=r"compiling it needs more than \d+MiB of"):
+            backend.load(load(make_module(wat.BOTH_ABIS)), LIMITS, Grants())
+
+
 def test_invalid_wasm_from_the_child_is_an_invalid_module_as_before(tmp_path, make_module):
-    package = load(make_module(b"\x00asm\x01\x00\x00\x00garbage"))
+    package = load(make_module(b"\x00asm\x01\x00\x00\x00garbage" + bytes(COMPILE_IN_PROCESS)))
     with WasmBackend(tmp_path / "cache") as backend:
         result = backend.load(package, LIMITS, Grants())
     assert result.violation is not None

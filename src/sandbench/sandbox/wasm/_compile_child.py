@@ -15,13 +15,14 @@ per compile), only wasmtime. Its contract with `compiler.py`:
              message `memory allocation of N bytes failed` on stderr)
     (any other exit, e.g. 1 for a traceback, is a failure of the child itself)
 
-The resource limits are set first, before wasmtime is imported: the address space
-(`RLIMIT_AS`, so every mmap of cranelift's threads counts) and the CPU time (`RLIMIT_CPU`,
-SIGXCPU then SIGKILL a second later). The child also asks to be killed when its parent
+The resource limits are set once wasmtime is imported (its library counts): the address
+space (`RLIMIT_AS`, so every mmap of cranelift's threads counts) and the CPU time
+(`RLIMIT_CPU`, SIGXCPU then SIGKILL a second later). The child also asks to be killed when its parent
 dies (`PR_SET_PDEATHSIG`), so a parent killed outright leaves no compile running.
 """
 
 import ctypes
+import errno
 import os
 import resource
 import signal
@@ -36,9 +37,7 @@ _INVALID = 10
 _OUT_OF_MEMORY = 11
 
 
-def _limit(memory: int, cpu: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+def _die_with_parent() -> None:
     parent = os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -51,10 +50,15 @@ def _limit(memory: int, cpu: int) -> None:
 
 def main() -> int:
     kind, memory, cpu, *settings = sys.argv[1:]
-    _limit(int(memory), int(cpu))
-    try:
-        import wasmtime
+    _die_with_parent()
+    # Imported before the limit: a limit too low for the runtime itself is still a clean
+    # out-of-memory below, not a failed dlopen.
+    import wasmtime
+    import wasmtime.component
 
+    resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
+    resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
+    try:
         data = sys.stdin.buffer.read()
         if kind == "wat":
             return _converted(data)
@@ -64,6 +68,10 @@ def main() -> int:
         return _compiled(wasmtime.Engine(config), kind, data)
     except MemoryError:
         return _OUT_OF_MEMORY
+    except OSError as exc:  # e.g. a lazy import or a pipe buffer the limit refused
+        if exc.errno == errno.ENOMEM:
+            return _OUT_OF_MEMORY
+        raise
 
 
 def _converted(text: bytes) -> int:

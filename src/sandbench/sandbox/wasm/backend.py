@@ -26,7 +26,6 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -54,7 +53,7 @@ from sandbench.sandbox.interface import (
 from sandbench.sandbox.scratch import sweep_scratch
 
 from .command import CommandInstance
-from .compiler import Compiler
+from .compiler import COMPILE_IN_PROCESS, Compiler
 from .component import (
     EXPORT,
     ComponentInstance,
@@ -347,14 +346,7 @@ class WasmBackend(Closing):
         """Compile the component at `entry` or take it from the cache, like `_module`."""
         started = time.perf_counter()
         key, wasm = self._entry_key(entry, "component", fresh)
-        component, hit = self._compiled(
-            key,
-            fresh,
-            lambda found: _from(wc.Component, self._engine, found),
-            entry,
-            wasm,
-            "component",
-        )
+        component, hit = self._compiled(key, fresh, (wc.Component, self._engine), entry, wasm)
         return key, component, (time.perf_counter() - started) * 1000, hit
 
     def _entry_key(self, entry: Path, kind: str, fresh: bool) -> tuple[str, bytes | None]:
@@ -381,14 +373,18 @@ class WasmBackend(Closing):
         self,
         key: str,
         fresh: bool,
-        deserialize: Callable[[str | bytearray], _Artifact],
+        target: tuple[type[_Artifact], wasmtime.Engine],
         entry: Path,
         wasm: bytes | None,
-        kind: str,
     ) -> tuple[_Artifact, bool]:
-        """From the cache, or compiled (`wasm`, else read from `entry`) in a bounded child
-        (compiler.py), stored and deserialized: (artifact, cache hit). Raises what
-        `Compiler.compile` raises; nothing is stored then."""
+        """A module or component (`target`: the kind, and the engine it is for) from the
+        cache, or compiled (`wasm`, else read from `entry`) and stored: (artifact, cache hit).
+
+        A core module of up to `COMPILE_IN_PROCESS` bytes compiles here (its cost is
+        bounded by its size: compiler.py); anything larger in a bounded child, whose
+        artifact is deserialized. Raises what `Compiler.compile` raises; nothing is stored
+        then."""
+        kind, on = target
         # The cache checks the entry's MAC and hands over the bytes it checked, or a path to
         # the private copy it checked: only verified bytes reach native code, however the
         # cache file changes meanwhile.
@@ -396,15 +392,20 @@ class WasmBackend(Closing):
             with self._cache.verified(key) as verified:
                 if verified is not None:
                     try:
-                        return deserialize(verified), True
+                        return _from(kind, on, verified), True
                     except wasmtime.WasmtimeError:
                         self._cache.discard(key)  # another engine's artifact: compile afresh
-        compiled = self._compiler.compile(
-            wasm if wasm is not None else self._wasm(entry), kind, entry
-        )
+        code = wasm if wasm is not None else self._wasm(entry)
+        if kind is wasmtime.Module and len(code) <= COMPILE_IN_PROCESS:
+            artifact = kind(on, code)
+            compiled = artifact.serialize() if self._cache is not None else b""
+        else:
+            name = "module" if kind is wasmtime.Module else "component"
+            compiled = self._compiler.compile(code, name, entry)
+            artifact = _from(kind, on, bytearray(compiled))
         if self._cache is not None:
             self._cache.put(key, compiled)
-        return deserialize(bytearray(compiled)), False
+        return artifact, False
 
     def _wasm(self, entry: Path) -> bytes:
         """The binary in `entry`; a `.wat` text is converted: here up to `WAT_IN_PROCESS`
@@ -438,9 +439,7 @@ class WasmBackend(Closing):
         same artifacts, engines.py): (key, module, compile ms, cache hit)."""
         started = time.perf_counter()
         key, wasm = self._entry_key(entry, "module", fresh)
-        module, hit = self._compiled(
-            key, fresh, lambda found: _from(wasmtime.Module, on, found), entry, wasm, "module"
-        )
+        module, hit = self._compiled(key, fresh, (wasmtime.Module, on), entry, wasm)
         return key, module, (time.perf_counter() - started) * 1000, hit
 
 

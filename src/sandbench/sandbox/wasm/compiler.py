@@ -11,7 +11,14 @@ the gate's deadline) or an exception in the parent kills the group and reaps it,
 child dies with its parent (`PR_SET_PDEATHSIG`). Nothing is written to disk on the way:
 the wasm goes through stdin, the artifact through stdout.
 
-A child costs about 50 ms (start, `import wasmtime`, the engine) on top of the compile.
+A child costs about 0.1 s (start and `import wasmtime`: 70 ms on the 2-core reference
+machine under load) on top of the compile: 4-9x the in-process cold load of the vendas
+example, and 55-70% more time for the sandbox test files that compile a module per test. So
+a core module of at most `COMPILE_IN_PROCESS` bytes still compiles in-process: the costliest
+shape found for its size (as many empty functions as fit, ~4 bytes each: 4,090 of them) took
+0.37 s and 57 MB peak RSS in a fresh process (31 MB for an empty module), and compile memory
+grows with the function count and bodies, which the size bounds (docs/abi.md, "Compiling").
+Components are always compiled in a child.
 """
 
 from __future__ import annotations
@@ -32,11 +39,16 @@ from sandbench.sandbox.interface import CompileBounds
 
 from .engines import COMPILE_SETTINGS
 
-__all__ = ["Compiler"]
+__all__ = ["COMPILE_IN_PROCESS", "Compiler"]
+
+COMPILE_IN_PROCESS = 16 << 10
 
 _CHILD = str(Path(__file__).with_name("_compile_child.py"))
 _INVALID = 10  # the child's exit codes (_compile_child.py)
 _OUT_OF_MEMORY = 11
+# What wasmtime prints when it aborts for want of memory: an allocation, or its compile
+# threads' stacks (rayon cannot start them under a low limit).
+_MEMORY_ABORTS = ("memory allocation of", "Cannot allocate memory", "ThreadPoolBuildError")
 
 
 class Compiler:
@@ -110,7 +122,7 @@ class Compiler:
             raise CompileLimitError(entry, ["compiling it was stopped (interrupted)"])
         if code == _INVALID:
             raise wasmtime.WasmtimeError(text)
-        if code == _OUT_OF_MEMORY or "memory allocation of" in text:
+        if code == _OUT_OF_MEMORY or any(mark in text for mark in _MEMORY_ABORTS):
             raise self._too_big(entry)
         if code in (-signal.SIGXCPU, -signal.SIGKILL):
             raise self._too_slow(entry)
