@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,12 +25,11 @@ from sandbench.sandbox import CompileBounds, Grants, Request, SandboxLimits, Vio
 from sandbench.sandbox.wasm import WasmBackend
 from sandbench.sandbox.wasm.backend import WAT_IN_PROCESS
 from sandbench.sandbox.wasm.compiler import COMPILE_IN_PROCESS
+from tests.test_signals import SANDBENCH, WAIT_S, marked
 
 from . import wat
 
-SANDBENCH = str(Path(sys.executable).parent / "sandbench")
 LIMITS = SandboxLimits(memory_bytes=16 * 1024 * 1024, cpu_millicores=1000, timeout_ms=1000)
-WAIT_S = 120  # a bound on waiting for a state, never an expectation of speed
 # 30,000 functions need some 370 MB to compile here: far past 128 MiB on any machine.
 HUNGRY = 30_000
 # 60,000 functions take seconds of CPU to compile here: far past 0.5 s on any machine.
@@ -53,17 +51,6 @@ def _gate(
         env=env, capture_output=True, text=True, timeout=WAIT_S, check=False,
     )  # fmt: skip
     return done, mark
-
-
-def _marked(mark: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get("SANDBENCH_TEST_MARK") == mark:
-                found.append(process)
-        except (psutil.Error, OSError):
-            continue
-    return found
 
 
 def _artifacts(cache: Path) -> list[str]:
@@ -95,7 +82,7 @@ def test_a_compile_past_its_bound_is_one_line_and_leaves_nothing(
     assert errors[0].startswith(f"sandbench: error: {module / 'module.wat'}: {expected} (policy ")
     assert "make the module smaller" in errors[0]
     assert "Traceback" not in done.stderr
-    assert _marked(mark) == []
+    assert marked(mark) == []
     assert list((tmp_path / "tmp").iterdir()) == []
     assert _artifacts(tmp_path / "cache") == []
 
