@@ -18,10 +18,19 @@ import psutil
 import pytest
 import wasmtime
 
+import sandbench
 from sandbench.errors import CompileLimitError
 from sandbench.interrupts import interrupt
 from sandbench.manifests import load
-from sandbench.sandbox import CompileBounds, Grants, Request, SandboxLimits, ViolationKind
+from sandbench.reports import Policy, Status
+from sandbench.sandbox import (
+    CompileBounds,
+    Grants,
+    LoadResult,
+    Request,
+    SandboxLimits,
+    ViolationKind,
+)
 from sandbench.sandbox.wasm import WasmBackend
 from sandbench.sandbox.wasm.backend import WAT_IN_PROCESS
 from sandbench.sandbox.wasm.compiler import COMPILE_IN_PROCESS
@@ -29,6 +38,7 @@ from tests.test_signals import SANDBENCH, WAIT_S, marked
 
 from . import wat
 
+STOPPED = "compiling it was stopped (the gate's deadline passed, or an interrupt)"
 LIMITS = SandboxLimits(memory_bytes=16 * 1024 * 1024, cpu_millicores=1000, timeout_ms=1000)
 # 30,000 functions need some 370 MB to compile here: far past 128 MiB on any machine.
 HUNGRY = 30_000
@@ -158,19 +168,14 @@ def test_a_large_wat_converts_in_the_child_and_its_errors_read_as_before(tmp_pat
 
 def test_an_interrupt_kills_a_compile_running_in_another_thread(tmp_path, make_module):
     """The SIGINT/SIGTERM callbacks (`interrupt`) kill the child of a compile that runs
-    outside the main thread (the gateway's), which then fails as stopped."""
+    outside the main thread (the gateway's); its load fails as a timeout."""
     package = load(make_module(wat.many_functions(SLOW), abi="reactor"))
-    failed: list[BaseException] = []
-
-    def compile_it() -> None:
-        try:
-            backend.load(package, LIMITS, Grants())
-        except CompileLimitError as exc:
-            failed.append(exc)
-
+    results: list[LoadResult] = []
     before = _children()
     with WasmBackend(tmp_path / "cache") as backend:
-        worker = threading.Thread(target=compile_it)
+        worker = threading.Thread(
+            target=lambda: results.append(backend.load(package, LIMITS, Grants()))
+        )
         worker.start()
         ends = time.monotonic() + WAIT_S
         while _children() == before:
@@ -179,8 +184,25 @@ def test_an_interrupt_kills_a_compile_running_in_another_thread(tmp_path, make_m
             time.sleep(0.02)
         interrupt()
         worker.join(WAIT_S)
-    assert [str(exc).split(": ", 1)[1] for exc in failed] == [
-        "compiling it was stopped (interrupted)"
+    assert [(r.violation.kind, r.violation.message) for r in results if r.violation] == [
+        (ViolationKind.TIMEOUT, STOPPED)
     ]
+    assert _children() == before
+    assert _artifacts(tmp_path / "cache") == []
+
+
+def test_the_gates_deadline_stops_a_compile_and_fails_the_gate(tmp_path, make_module):
+    """150,000 functions take tens of seconds to compile (1.8 GB: the bound is raised so
+    that only the deadline stops it); the gate's 1 s deadline kills the child."""
+    root = make_module(wat.many_functions(150_000), abi="reactor")
+    before = _children()
+    bounds = CompileBounds(memory=16 << 30, timeout_s=WAIT_S)
+    with WasmBackend(tmp_path / "cache", compile_bounds=bounds) as backend:
+        policy = Policy(gate_deadline_s=1.0)
+        report = sandbench.gate(root, policy=policy, backend=backend, scanners=(), load_test=None)
+    deadline = next(r for r in report.rules if r.rule == "gate-deadline")
+    assert deadline.status is Status.CRITICAL
+    assert report.status is Status.CRITICAL
+    assert [(v.kind, v.message) for v in report.violations] == [("timeout", STOPPED)]
     assert _children() == before
     assert _artifacts(tmp_path / "cache") == []

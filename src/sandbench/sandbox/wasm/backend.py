@@ -53,7 +53,7 @@ from sandbench.sandbox.interface import (
 from sandbench.sandbox.scratch import sweep_scratch
 
 from .command import CommandInstance
-from .compiler import COMPILE_IN_PROCESS, Compiler
+from .compiler import COMPILE_IN_PROCESS, Compiler, CompileStopped
 from .component import (
     EXPORT,
     ComponentInstance,
@@ -77,6 +77,8 @@ _ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=sandbench-sl
 # "Compiling"); a larger one in the bounded compile child.
 WAT_IN_PROCESS = 4 << 20
 
+
+_STOPPED = "compiling it was stopped (the gate's deadline passed, or an interrupt)"
 
 _Artifact = TypeVar("_Artifact", wasmtime.Module, wc.Component)
 
@@ -123,7 +125,7 @@ class WasmBackend(Closing):
         self._compiler = Compiler(compile_bounds or CompileBounds())
         # SIGINT/SIGTERM: end running calls and compiles at once so that the process can
         # clean up.
-        self._unwatch = on_interrupt(self._interrupted)
+        self._unwatch = on_interrupt(self.expire_calls)
         self._shapes: dict[str, _Shape] = {}
         self._component_linker: wc.Linker | None = None
         self._keys: dict[tuple[str, int, int, int, int, str], str] = {}
@@ -144,12 +146,10 @@ class WasmBackend(Closing):
         return f"wasmtime {self._version}"
 
     def expire_calls(self) -> None:
-        """End every call running now (a trap, reported as a timeout); later calls get their
-        own deadlines as usual. Used by the gate's deadline and on SIGINT/SIGTERM."""
+        """End every call running now (a trap, reported as a timeout) and kill every compile
+        running now (its load fails with a timeout violation); later calls and compiles get
+        their own bounds as usual. Used by the gate's deadline and on SIGINT/SIGTERM."""
         self._ticker.expire_all()
-
-    def _interrupted(self) -> None:
-        self.expire_calls()
         self._compiler.stop_all()
 
     @property
@@ -194,6 +194,8 @@ class WasmBackend(Closing):
         on, linker = (pooled.engine, pooled.linker) if pooled is not None else self._core
         try:
             key, module, compile_ms, hit = self._module(package.entry_path, fresh, on)
+        except CompileStopped:
+            return _load_failure(ViolationKind.TIMEOUT, _STOPPED, started)
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
             message = _not_a_module(exc, package.entry_path)
             return _load_failure(ViolationKind.INVALID_MODULE, message, started)
@@ -242,6 +244,8 @@ class WasmBackend(Closing):
         """`load` for `abi: component` (docs/abi.md, "Components")."""
         try:
             key, component, compile_ms, hit = self._component(package.entry_path, fresh)
+        except CompileStopped:
+            return _load_failure(ViolationKind.TIMEOUT, _STOPPED, started)
         except wasmtime.WasmtimeError as exc:
             message = (
                 f"not a valid component ({first_line(exc)}); rebuild it with `sandbench build`"

@@ -7,7 +7,7 @@ and component is compiled by `_compile_child.py` (wasmtime's own advice for untr
 input), which sets `RLIMIT_AS` and `RLIMIT_CPU` on itself before importing wasmtime and
 hands back `serialize()` bytes; the backend verifies, caches and deserializes them as
 before. The child runs in its own process group: a timeout, `stop_all` (a SIGINT/SIGTERM or
-the gate's deadline) or an exception in the parent kills the group and reaps it, and the
+the gate's deadline, through `WasmBackend.expire_calls`) or an exception in the parent kills the group and reaps it, and the
 child dies with its parent (`PR_SET_PDEATHSIG`). Nothing is written to disk on the way:
 the wasm goes through stdin, the artifact through stdout.
 
@@ -39,7 +39,7 @@ from sandbench.sandbox.interface import CompileBounds
 
 from .engines import COMPILE_SETTINGS
 
-__all__ = ["COMPILE_IN_PROCESS", "Compiler"]
+__all__ = ["COMPILE_IN_PROCESS", "CompileStopped", "Compiler"]
 
 COMPILE_IN_PROCESS = 16 << 10
 
@@ -49,6 +49,10 @@ _OUT_OF_MEMORY = 11
 # What wasmtime prints when it aborts for want of memory: an allocation, or its compile
 # threads' stacks (rayon cannot start them under a low limit).
 _MEMORY_ABORTS = ("memory allocation of", "Cannot allocate memory", "ThreadPoolBuildError")
+
+
+class CompileStopped(Exception):
+    """A compile `stop_all` killed; the backend turns it into a load violation (timeout)."""
 
 
 class Compiler:
@@ -66,7 +70,8 @@ class Compiler:
         wat, the wasm binary of the WebAssembly text `wasm`.
 
         Raises `wasmtime.WasmtimeError` (wasmtime's message) for invalid wasm,
-        `CompileLimitError` naming `entry` when the compile passes a bound or is stopped,
+        `CompileLimitError` naming `entry` when the compile passes a bound,
+        `CompileStopped` when `stop_all` killed it,
         `SandboxError` when the child cannot run or fails otherwise. The child is gone when
         this returns or raises, whatever happened (KeyboardInterrupt included).
         """
@@ -93,7 +98,7 @@ class Compiler:
         return self._result(child, out, err, entry)
 
     def stop_all(self) -> None:
-        """Kill every compile running now; each raises `CompileLimitError` (stopped)."""
+        """Kill every compile running now; each raises `CompileStopped`."""
         with self._lock:  # under the lock: a child `_end` reaped is no longer in the set
             for child in self._running:
                 if child.returncode is None:
@@ -119,7 +124,7 @@ class Compiler:
         if code == 0 and not stopped:
             return out
         if stopped:
-            raise CompileLimitError(entry, ["compiling it was stopped (interrupted)"])
+            raise CompileStopped(entry)
         if code == _INVALID:
             raise wasmtime.WasmtimeError(text)
         if code == _OUT_OF_MEMORY or any(mark in text for mark in _MEMORY_ABORTS):
