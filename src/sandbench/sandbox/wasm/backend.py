@@ -406,7 +406,7 @@ class WasmBackend(Closing):
         else:
             name = "module" if kind is wasmtime.Module else "component"
             compiled = self._compiler.compile(code, name, entry)
-            artifact = _from(kind, on, bytearray(compiled))
+            artifact = _from(kind, on, compiled)
         if self._cache is not None:
             self._cache.put(key, compiled)
         return artifact, False
@@ -447,7 +447,9 @@ class WasmBackend(Closing):
         return key, module, (time.perf_counter() - started) * 1000, hit
 
 
-def _from(kind: type[_Artifact], engine: wasmtime.Engine, found: str | bytearray) -> _Artifact:
+def _from(
+    kind: type[_Artifact], engine: wasmtime.Engine, found: str | bytes | bytearray
+) -> _Artifact:
     """Deserialize a verified artifact: mapped from a path, or from its bytes."""
     if isinstance(found, str):
         return kind.deserialize_file(engine, found)
