@@ -89,13 +89,19 @@ class Compiler:
             raise SandboxError(f"{entry}: cannot start the compiler: {exc.strerror}") from None
         with self._lock:
             self._running.add(child)
+        out: bytes | None = None
+        err = b""
         try:
             out, err = child.communicate(wasm, timeout=self.bounds.timeout_s)
         except subprocess.TimeoutExpired:
-            raise self._too_slow(entry) from None
+            pass
         finally:
-            self._end(child)
-        return self._result(child, out, err, entry)
+            stopped = self._end(child)
+        if stopped:
+            raise CompileStopped(entry)
+        if out is None:
+            raise self._too_slow(entry)
+        return self._result(child.returncode, out, err, entry)
 
     def stop_all(self) -> None:
         """Kill every compile running now; each raises `CompileStopped`."""
@@ -105,8 +111,8 @@ class Compiler:
                     self._stopped.add(child)
                     _kill(child)
 
-    def _end(self, child: subprocess.Popen[bytes]) -> None:
-        """Kill `child`'s group if it still runs, and reap it."""
+    def _end(self, child: subprocess.Popen[bytes]) -> bool:
+        """Kill `child`'s group if it still runs, and reap it; whether `stop_all` killed it."""
         if child.poll() is None:
             _kill(child)
         with contextlib.suppress(subprocess.TimeoutExpired, OSError):
@@ -114,22 +120,21 @@ class Compiler:
         with self._lock:
             child.wait()
             self._running.discard(child)
-
-    def _result(self, child: subprocess.Popen[bytes], out: bytes, err: bytes, entry: Path) -> bytes:
-        with self._lock:
             stopped = child in self._stopped
             self._stopped.discard(child)
-        code = child.returncode
+        return stopped
+
+    def _result(self, code: int, out: bytes, err: bytes, entry: Path) -> bytes:
+        """`out` if the child (exit `code`, `err` on stderr) succeeded; else what failed,
+        raised as `compile` says. A SIGKILL that was not ours is the kernel's OOM killer."""
         text = err.decode("utf-8", "replace")
-        if code == 0 and not stopped:
+        if code == 0:
             return out
-        if stopped:
-            raise CompileStopped(entry)
         if code == _INVALID:
             raise wasmtime.WasmtimeError(text)
-        if code == _OUT_OF_MEMORY or any(mark in text for mark in _MEMORY_ABORTS):
+        if code in (_OUT_OF_MEMORY, -signal.SIGKILL) or any(m in text for m in _MEMORY_ABORTS):
             raise self._too_big(entry)
-        if code in (-signal.SIGXCPU, -signal.SIGKILL):
+        if code == -signal.SIGXCPU:
             raise self._too_slow(entry)
         why = text.strip().splitlines()[0] if text.strip() else f"exit status {code}"
         raise SandboxError(f"{entry}: the compiler failed: {why}")
