@@ -204,7 +204,8 @@ def test_an_interrupt_kills_a_compile_running_in_another_thread(tmp_path, make_m
 def test_the_gates_deadline_stops_a_compile_and_fails_the_gate(tmp_path, make_module):
     """150,000 functions take 25-35 s to compile here (1.8 GB: the bound is raised so that
     only the deadline stops it); the gate's 3 s deadline kills the child."""
-    root = make_module(wat.many_functions(150_000), abi="reactor")
+    binary = bytes(wasmtime.wat2wasm(wat.many_functions(150_000)))  # one child: the compile
+    root = make_module(binary, abi="reactor")
     before = _children()
     bounds = CompileBounds(memory=16 << 30, timeout_s=WAIT_S)
     with WasmBackend(tmp_path / "cache", compile_bounds=bounds) as backend:
