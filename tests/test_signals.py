@@ -74,6 +74,16 @@ class Run:
         return code, self.log.read_text()
 
 
+def stopped_cleanly(code: int, err: str, sig: signal.Signals) -> None:
+    """A run stopped by `sig` exited with its code and its one line, no traceback."""
+    assert code == (143 if sig is signal.SIGTERM else 130), err
+    name = "SIGTERM" if sig is signal.SIGTERM else "Ctrl-C"
+    assert (
+        err.strip().splitlines()[-1] == f"sandbench: interrupted ({name}); stopped and cleaned up"
+    )
+    assert "Traceback" not in err
+
+
 @pytest.fixture
 def spinning(make_module):
     """A module whose health call spins until its 30 s timeout."""
@@ -90,13 +100,7 @@ def test_a_signal_mid_run_cleans_up_and_exits_in_one_line(tmp_path, spinning, co
     run = Run(tmp_path, command, str(spinning))
     run.wait_for(run.printed(IN_CALL[command]))
     time.sleep(0.5)  # well into the spinning call (or about to start it: either must clean up)
-    code, err = run.stop(sig)
-    assert code == (143 if sig is signal.SIGTERM else 130), err
-    name = "SIGTERM" if sig is signal.SIGTERM else "Ctrl-C"
-    assert (
-        err.strip().splitlines()[-1] == f"sandbench: interrupted ({name}); stopped and cleaned up"
-    )
-    assert "Traceback" not in err
+    stopped_cleanly(*run.stop(sig), sig)
     assert run.folders() == []
     assert marked(run.mark) == []
 
@@ -247,3 +251,29 @@ def test_sigterm_removes_the_running_container(tmp_path):
     assert backend_leftovers(run.process.pid) == []
     assert run.folders() == []
     assert marked(run.mark) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_compile_kills_the_compiler_and_leaves_nothing(
+    tmp_path, make_module, sig
+):
+    """The compile child (its own process group: the terminal's Ctrl-C does not reach it)
+    is killed with its run; no artifact, record or temp file stays."""
+    module = make_module(wat.many_functions(60_000), abi="reactor")  # seconds to compile
+    run = Run(tmp_path, "check", str(module))
+    run.wait_for(lambda: _compiling(run.mark))
+    stopped_cleanly(*run.stop(sig), sig)
+    assert marked(run.mark) == []
+    assert run.folders() == []
+    assert [p.name for p in (tmp_path / "cache" / "wasm").iterdir()] == [".hmac-key"]
+
+
+def _compiling(mark: str) -> bool:
+    """Whether the run carrying `mark` has a compile child running."""
+    for process in marked(mark):
+        try:
+            if "_compile_child.py" in " ".join(process.cmdline()):
+                return True
+        except psutil.Error:
+            continue
+    return False

@@ -15,6 +15,7 @@ does wrong while it runs (a trap, an exhausted budget, a flood of output) is dat
     │   ├── TrustError                  2  a signing key, allowed-signers file or revocation list
     │   ├── BuildError                  2  a module's source that `sandbench build` cannot build
     │   ├── ConfigError                 2  a nightly CONFIG.toml or an index file it names
+    │   ├── CompileLimitError           2  a module's wasm that cannot compile within the bounds
     │   └── ScanInputError              2  a scanner's input file: a baseline, an advisory export
     ├── SandboxError                    3  the sandbox host itself failed (not the module)
     │   └── BackendUnavailable          3  no backend of the kind asked for can run here
@@ -46,6 +47,7 @@ __all__ = [
     "BackendUnavailable",
     "BenchError",
     "BuildError",
+    "CompileLimitError",
     "ConfigError",
     "InvalidInput",
     "ManifestError",
@@ -111,6 +113,11 @@ class BuildError(InvalidInput):
 
 class ConfigError(InvalidInput):
     """A nightly CONFIG.toml (or an index file it names) is invalid."""
+
+
+class CompileLimitError(InvalidInput):
+    """A module's wasm needs more memory or time to compile than the policy's compile bounds
+    allow (`compile_memory`, `compile_timeout_s`), or its compile was interrupted."""
 
 
 class ScanInputError(InvalidInput):

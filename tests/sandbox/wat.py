@@ -221,3 +221,27 @@ SOCKET_ACCEPT = command(
     "(call $proc_exit (call $sock_accept (i32.const 3) (i32.const 0) (i32.const 200)))",
     imports=f'(import "{WASI}" "sock_accept" (func $sock_accept (param i32 i32 i32) (result i32)))',
 )
+
+
+def many_functions(count: int) -> str:
+    """A module of `count` exported functions: cheap to write, costly to compile (each
+    function is compiled and kept: 30,000 need some 370 MB, 150,000 some 1.8 GB)."""
+    funcs = "\n".join(
+        f'(func (export "f{i}") (param i32) (result i32) local.get 0 i32.const {i} i32.add)'
+        for i in range(count)
+    )
+    return f"(module\n{funcs}\n)"
+
+
+# Both a command (`_start`) and a reactor: one artifact, loaded on either engine; 20 kB of
+# data make it larger than what compiles in-process (compiler.COMPILE_IN_PROCESS).
+BOTH_ABIS = f"""(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "Status: 200\\nContent-Type: text/plain\\n\\nok")
+  (data (i32.const 100) "\\00\\00\\00\\00\\28\\00\\00\\00")
+  (data (i32.const 4096) "{wat_bytes(bytes(20_000))}")
+  (func (export "_start")
+    (drop (call $fd_write (i32.const 1) (i32.const 100) (i32.const 1) (i32.const 200))))
+  (func (export "sandbench_alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "sandbench_handle") (param i32 i32) (result i64) (i64.const 40)))"""

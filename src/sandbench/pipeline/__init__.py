@@ -132,7 +132,7 @@ def paired(
     packages = load(candidate), load(baseline)
     with ExitStack() as stack:
         kind = BackendKind(packages[0].manifest.runtime.kind)
-        opened_backend = open_for(backend, kind, cache_dir, stack)
+        opened_backend = open_for(backend, kind, cache_dir, stack, policy)
         first, second = (
             module_target(p, applied_limits(p, policy).limits, stack, None, None) for p in packages
         )
@@ -276,9 +276,9 @@ def serve(
                 raise ValueError("serving from several workers needs a backend kind")
             serve_workers(specs, backend=backend or BackendKind.WASM, cache_dir=cache_dir,
                           listen=listen, port=port, instances=instances, workers=workers,
-                          announce=announce)  # fmt: skip
+                          announce=announce, compile_bounds=policy.compile_bounds())  # fmt: skip
             return
-        serving = open_for(backend, BackendKind.WASM, cache_dir, stack)
+        serving = open_for(backend, BackendKind.WASM, cache_dir, stack, policy)
         serve_modules(specs, serving, listen=listen, port=port, instances=instances,
                       announce=announce)  # fmt: skip
 
@@ -345,7 +345,8 @@ def bench(
     package = load(path)
     config = load_test or LoadTestConfig(url="http://127.0.0.1")
     with ExitStack() as stack:
-        backend = open_for(backend, BackendKind(package.manifest.runtime.kind), cache_dir, stack)
+        kind = BackendKind(package.manifest.runtime.kind)
+        backend = open_for(backend, kind, cache_dir, stack, policy)
         with ExitStack() as measuring:  # the gateway and storage go before the health check
             target = module_target(
                 package, applied_limits(package, policy).limits, measuring, None, host

@@ -71,12 +71,13 @@ NOT_IN_CHECK = (
 
 
 def open_for(
-    backend: Backend, kind: BackendKind, cache_dir: Path | None, stack: ExitStack
+    backend: Backend, kind: BackendKind, cache_dir: Path | None, stack: ExitStack, policy: Policy
 ) -> SandboxBackend:
-    """`backend` itself, or the one it names (else `kind`), opened here and closed by `stack`."""
+    """`backend` itself, or the one it names (else `kind`), opened here (compiling within
+    `policy`'s compile bounds) and closed by `stack`."""
     if backend is not None and not isinstance(backend, BackendKind):
         return backend
-    new = open_backend(backend or kind, cache_dir)
+    new = open_backend(backend or kind, cache_dir, policy.compile_bounds())
     stack.callback(new.close)
     return new
 
@@ -170,9 +171,8 @@ def measure(package: ModulePackage, policy: Policy, backend: Backend, options: O
     if not starts(clock, "the sandbox test"):
         return Measured(not_started(), applied, "not started")
     with ExitStack() as stack:
-        backend = open_for(
-            backend, BackendKind(package.manifest.runtime.kind), options.cache_dir, stack
-        )
+        kind = BackendKind(package.manifest.runtime.kind)
+        backend = open_for(backend, kind, options.cache_dir, stack, policy)
         if clock is not None:
             clock.watch(backend, stack)
         limits = within(applied.limits, clock)

@@ -15,6 +15,8 @@ critical_severities = ["critical", "high"]
 degraded_severities = ["medium"]
 required_scans = ["pip-audit"]      # a scanner that could not run here is critical
 gate_deadline_s = 120      # the whole gate stops here, cleans up and fails (gate-deadline)
+compile_memory = "1GiB"    # compiling a module's wasm may use this much address space ...
+compile_timeout_s = 180    # ... and this long; past either: a one-line error, exit 2
 # the scanners' keys (fail_on, max_advisory_age_days, osv_url, bandit_skips, scan_budget_s,
 # [licenses], [[ignore]])
 # sit at this level too: see sandbench.scanners.policy
@@ -47,8 +49,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from sandbench.manifests import LIMITS, LimitSpec, limit_fields
-from sandbench.sandbox import SandboxLimits
+from sandbench.manifests import LIMITS, LimitSpec, limit_fields, parse_size
+from sandbench.sandbox import CompileBounds, SandboxLimits
 from sandbench.scanners import ScanPolicy
 
 from .model import Status
@@ -118,8 +120,14 @@ class Policy(BaseModel):
     required_scans: tuple[str, ...] = ("pip-audit",)
     signatures: SignaturePolicy = SignaturePolicy()
     gate_deadline_s: float = Field(default=120.0, gt=0, le=3600)
+    compile_memory: Annotated[int, BeforeValidator(parse_size)] = CompileBounds().memory
+    compile_timeout_s: float = Field(default=CompileBounds().timeout_s, gt=0, le=3600)
     scan: ScanPolicy = Field(default_factory=ScanPolicy, exclude=True)
     source: str = Field(default="built-in", exclude=True)
+
+    def compile_bounds(self) -> CompileBounds:
+        """The bounds of one compile (`compile_memory`, `compile_timeout_s`)."""
+        return CompileBounds(memory=self.compile_memory, timeout_s=self.compile_timeout_s)
 
     def status_for_severity(self, severity: str) -> Status | None:
         """The status a finding of `severity` sets, or None when it sets none."""

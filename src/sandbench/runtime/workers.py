@@ -35,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from sandbench.errors import SandboxError
-from sandbench.sandbox import BackendKind, open_backend
+from sandbench.sandbox import BackendKind, CompileBounds, open_backend
 from sandbench.sandbox.budget import share_budgets
 from sandbench.sandbox.scratch import scratch_dir
 
@@ -61,6 +61,7 @@ class WorkerPlan:
     port: int
     instances: int
     budgets: Path
+    compile_bounds: CompileBounds
 
 
 def serve_workers(
@@ -73,10 +74,11 @@ def serve_workers(
     instances: int,
     workers: int,
     announce: Callable[[str], None],
+    compile_bounds: CompileBounds | None = None,
 ) -> None:
     """Serve `specs` from `workers` processes on `listen`:`port` until SIGTERM or SIGINT,
     then stop them all and remove the shared budgets; `announce` hears the first worker's
-    module states and the address.
+    module states and the address. Each worker compiles within `compile_bounds`.
 
     Raises `SandboxError` when the address cannot be bound, a worker cannot start within
     `START_TIMEOUT_S` or one exits on its own.
@@ -87,7 +89,7 @@ def serve_workers(
     processes: list[BaseProcess] = []
     try:
         plan = WorkerPlan(specs, backend, cache_dir, listen, reserved.getsockname()[1],
-                          instances, budgets)  # fmt: skip
+                          instances, budgets, compile_bounds or CompileBounds())  # fmt: skip
         processes, pipes = _spawn(plan, workers)
         states = _wait_ready(processes, pipes)
         for route, state in states.items():
@@ -204,7 +206,7 @@ def _serve_one(index: int, plan: WorkerPlan, ready: Connection) -> None:
     signal.signal(signal.SIGTERM, terminated)
     watch_signals()  # a signal also ends a running WASM call (interrupts.py)
     share_budgets(plan.budgets)
-    backend = open_backend(plan.backend, plan.cache_dir)
+    backend = open_backend(plan.backend, plan.cache_dir, plan.compile_bounds)
     try:
         identity = {"worker": index, "pid": os.getpid()}
         with Gateway(plan.specs, backend, instances=plan.instances, identity=identity) as gateway:

@@ -13,6 +13,7 @@ from .fake import FakeBackend
 from .interface import (
     CPU_WINDOW_S,
     Closing,
+    CompileBounds,
     Grants,
     Instance,
     LoadResult,
@@ -30,6 +31,7 @@ __all__ = [
     "CPU_WINDOW_S",
     "BackendKind",
     "Closing",
+    "CompileBounds",
     "FakeBackend",
     "Grants",
     "Instance",
@@ -58,9 +60,12 @@ class BackendKind(StrEnum):
 
 
 def open_backend(
-    kind: BackendKind = BackendKind.WASM, cache_dir: Path | None = None
+    kind: BackendKind = BackendKind.WASM,
+    cache_dir: Path | None = None,
+    compile_bounds: CompileBounds | None = None,
 ) -> SandboxBackend:
-    """Open the backend `kind`. Raises `BackendUnavailable` when it cannot run here."""
+    """Open the backend `kind` (a WASM one compiles within `compile_bounds`, else the
+    defaults). Raises `BackendUnavailable` when it cannot run here."""
     match kind:
         case BackendKind.WASM:
             try:
@@ -69,7 +74,7 @@ def open_backend(
                 raise BackendUnavailable(
                     "wasm", f"wasmtime cannot be imported ({exc})", "pip install 'wasmtime>=50,<51'"
                 ) from None
-            return WasmBackend(cache_dir)
+            return WasmBackend(cache_dir, compile_bounds=compile_bounds)
         case BackendKind.CONTAINER:
             try:
                 from .container import ContainerBackend

@@ -27,6 +27,7 @@ from sandbench.sandbox.compile_record import CompileRecord
 __all__ = [
     "CPU_WINDOW_S",
     "Closing",
+    "CompileBounds",
     "Grants",
     "Instance",
     "LoadResult",
@@ -66,6 +67,17 @@ class SandboxLimits(BaseModel):
     def numbers(self) -> dict[str, int]:
         """Each limit of the table: its `field` -> the number enforced."""
         return {spec.field: getattr(self, spec.field) for spec in LIMITS}
+
+
+class CompileBounds(BaseModel):
+    """What compiling one module's wasm may use, whatever the module (policy `compile_memory`
+    and `compile_timeout_s`): address space in bytes, and wall-clock seconds. The 1 GiB
+    default is twice what the largest Python component here needs (docs/abi.md, "Compiling")."""
+
+    model_config = _FROZEN
+
+    memory: int = Field(default=1 << 30, gt=0)
+    timeout_s: float = Field(default=180.0, gt=0)
 
 
 class Grants(BaseModel):

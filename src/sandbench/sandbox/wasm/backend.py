@@ -8,7 +8,9 @@ C, `native.Ticker`: it never takes the GIL) advances their epoch every 10 ms, so
 measured around each call and charged to one `ModuleCpu` per module, shared by all the
 instances loaded from it while any is open; fuel, calibrated from the module's own fuel per
 CPU-second, stops a call at its CPU budget.
-Compiled modules and components are cached on disk, keyed by the wasm's SHA-256, the
+Modules and components are compiled in a child process under a memory and time bound
+(compiler.py, `CompileBounds`) and loaded from its serialized artifact. Compiled modules
+and components are cached on disk, keyed by the wasm's SHA-256, the
 wasmtime version and the engine settings, and verified (an HMAC, `sandbox.cache`) on every
 load before they are deserialized (either engine reads the same artifacts). Components
 (`abi: component`) share the default engine, the ticker and the cache; their instances
@@ -24,7 +26,6 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -42,6 +43,7 @@ from sandbench.sandbox.compile_record import CompileRecord, read_record, write_r
 from sandbench.sandbox.host import host_api
 from sandbench.sandbox.interface import (
     Closing,
+    CompileBounds,
     Grants,
     LoadResult,
     SandboxLimits,
@@ -51,6 +53,7 @@ from sandbench.sandbox.interface import (
 from sandbench.sandbox.scratch import sweep_scratch
 
 from .command import CommandInstance
+from .compiler import COMPILE_IN_PROCESS, Compiler, CompileStopped
 from .component import (
     EXPORT,
     ComponentInstance,
@@ -70,7 +73,12 @@ from .traps import first_line
 __all__ = ["WasmBackend", "wasmtime_version"]
 
 _ENGINE_SETTINGS = "consume_fuel=1;epoch_interruption=1;poll_oneoff=sandbench-sleep;v2"
+# A `.wat` up to this size is converted in this process (at most some 80 MB: docs/abi.md,
+# "Compiling"); a larger one in the bounded compile child.
+WAT_IN_PROCESS = 4 << 20
 
+
+_STOPPED = "compiling it was stopped (the gate's deadline passed, or an interrupt)"
 
 _Artifact = TypeVar("_Artifact", wasmtime.Module, wc.Component)
 
@@ -94,7 +102,13 @@ class WasmBackend(Closing):
 
     name = "wasm"
 
-    def __init__(self, cache_dir: Path | None = None, *, use_cache: bool = True) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        use_cache: bool = True,
+        compile_bounds: CompileBounds | None = None,
+    ) -> None:
         require()  # the compiled reactor call (native.py): one line, before anything starts
         self._engine = engine()
         self._core = (self._engine, core_linker(self._engine))
@@ -108,7 +122,9 @@ class WasmBackend(Closing):
         )
         sweep_scratch()  # what killed sandbench processes left behind
         self._ticker = Ticker(self._engine)
-        # SIGINT/SIGTERM: end running calls at once so that the process can clean up.
+        self._compiler = Compiler(compile_bounds or CompileBounds())
+        # SIGINT/SIGTERM: end running calls and compiles at once so that the process can
+        # clean up.
         self._unwatch = on_interrupt(self.expire_calls)
         self._shapes: dict[str, _Shape] = {}
         self._component_linker: wc.Linker | None = None
@@ -130,9 +146,11 @@ class WasmBackend(Closing):
         return f"wasmtime {self._version}"
 
     def expire_calls(self) -> None:
-        """End every call running now (a trap, reported as a timeout); later calls get their
-        own deadlines as usual. Used by the gate's deadline and on SIGINT/SIGTERM."""
+        """End every call running now (a trap, reported as a timeout) and kill every compile
+        running now (its load fails with a timeout violation); later calls and compiles get
+        their own bounds as usual. Used by the gate's deadline and on SIGINT/SIGTERM."""
         self._ticker.expire_all()
+        self._compiler.stop_all()
 
     @property
     def cache_rejected(self) -> int:
@@ -176,6 +194,8 @@ class WasmBackend(Closing):
         on, linker = (pooled.engine, pooled.linker) if pooled is not None else self._core
         try:
             key, module, compile_ms, hit = self._module(package.entry_path, fresh, on)
+        except CompileStopped:
+            return _load_failure(ViolationKind.TIMEOUT, _STOPPED, started)
         except (wasmtime.WasmtimeError, UnicodeDecodeError) as exc:
             message = _not_a_module(exc, package.entry_path)
             return _load_failure(ViolationKind.INVALID_MODULE, message, started)
@@ -224,6 +244,8 @@ class WasmBackend(Closing):
         """`load` for `abi: component` (docs/abi.md, "Components")."""
         try:
             key, component, compile_ms, hit = self._component(package.entry_path, fresh)
+        except CompileStopped:
+            return _load_failure(ViolationKind.TIMEOUT, _STOPPED, started)
         except wasmtime.WasmtimeError as exc:
             message = (
                 f"not a valid component ({first_line(exc)}); rebuild it with `sandbench build`"
@@ -328,12 +350,7 @@ class WasmBackend(Closing):
         """Compile the component at `entry` or take it from the cache, like `_module`."""
         started = time.perf_counter()
         key, wasm = self._entry_key(entry, "component", fresh)
-        component, hit = self._compiled(
-            key,
-            fresh,
-            lambda found: _from(wc.Component, self._engine, found),
-            lambda: wc.Component(self._engine, wasm if wasm is not None else _wasm(entry)),
-        )
+        component, hit = self._compiled(key, fresh, (wc.Component, self._engine), entry, wasm)
         return key, component, (time.perf_counter() - started) * 1000, hit
 
     def _entry_key(self, entry: Path, kind: str, fresh: bool) -> tuple[str, bytes | None]:
@@ -352,7 +369,7 @@ class WasmBackend(Closing):
         key = None if fresh else self._keys.get(identity)
         if key is not None:
             return key, None
-        wasm = _wasm(entry)
+        wasm = self._wasm(entry)
         key = self._keys[identity] = self.cache_key(wasm, kind=kind)
         return key, wasm
 
@@ -360,10 +377,18 @@ class WasmBackend(Closing):
         self,
         key: str,
         fresh: bool,
-        deserialize: Callable[[str | bytearray], _Artifact],
-        compile_: Callable[[], _Artifact],
+        target: tuple[type[_Artifact], wasmtime.Engine],
+        entry: Path,
+        wasm: bytes | None,
     ) -> tuple[_Artifact, bool]:
-        """From the cache, or compiled and stored: (artifact, cache hit)."""
+        """A module or component (`target`: the kind, and the engine it is for) from the
+        cache, or compiled (`wasm`, else read from `entry`) and stored: (artifact, cache hit).
+
+        A core module of up to `COMPILE_IN_PROCESS` bytes compiles here (its cost is
+        bounded by its size: compiler.py); anything larger in a bounded child, whose
+        artifact is deserialized. Raises what `Compiler.compile` raises; nothing is stored
+        then."""
+        kind, on = target
         # The cache checks the entry's MAC and hands over the bytes it checked, or a path to
         # the private copy it checked: only verified bytes reach native code, however the
         # cache file changes meanwhile.
@@ -371,13 +396,34 @@ class WasmBackend(Closing):
             with self._cache.verified(key) as verified:
                 if verified is not None:
                     try:
-                        return deserialize(verified), True
+                        return _from(kind, on, verified), True
                     except wasmtime.WasmtimeError:
                         self._cache.discard(key)  # another engine's artifact: compile afresh
-        artifact = compile_()
+        code = wasm if wasm is not None else self._wasm(entry)
+        if kind is wasmtime.Module and len(code) <= COMPILE_IN_PROCESS:
+            artifact = kind(on, code)
+            compiled = artifact.serialize() if self._cache is not None else b""
+        else:
+            name = "module" if kind is wasmtime.Module else "component"
+            compiled = self._compiler.compile(code, name, entry)
+            artifact = _from(kind, on, compiled)
         if self._cache is not None:
-            self._cache.put(key, artifact.serialize())
+            self._cache.put(key, compiled)
         return artifact, False
+
+    def _wasm(self, entry: Path) -> bytes:
+        """The binary in `entry`; a `.wat` text is converted: here up to `WAT_IN_PROCESS`
+        bytes of text (its memory is linear in the text, about 19 bytes a byte), in a
+        bounded child (compiler.py) above."""
+        try:
+            source = entry.read_bytes()
+        except OSError as exc:
+            raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
+        if entry.suffix != ".wat":
+            return source
+        if len(source) > WAT_IN_PROCESS:
+            return self._compiler.compile(source, "wat", entry)
+        return bytes(wasmtime.wat2wasm(source.decode("utf-8")))
 
     def _shape(self, key: str, module: wasmtime.Module) -> _Shape:
         """The module's imports and exports, memoized per compiled artifact."""
@@ -397,29 +443,17 @@ class WasmBackend(Closing):
         same artifacts, engines.py): (key, module, compile ms, cache hit)."""
         started = time.perf_counter()
         key, wasm = self._entry_key(entry, "module", fresh)
-        module, hit = self._compiled(
-            key,
-            fresh,
-            lambda found: _from(wasmtime.Module, on, found),
-            lambda: wasmtime.Module(on, wasm if wasm is not None else _wasm(entry)),
-        )
+        module, hit = self._compiled(key, fresh, (wasmtime.Module, on), entry, wasm)
         return key, module, (time.perf_counter() - started) * 1000, hit
 
 
-def _from(kind: type[_Artifact], engine: wasmtime.Engine, found: str | bytearray) -> _Artifact:
+def _from(
+    kind: type[_Artifact], engine: wasmtime.Engine, found: str | bytes | bytearray
+) -> _Artifact:
     """Deserialize a verified artifact: mapped from a path, or from its bytes."""
     if isinstance(found, str):
         return kind.deserialize_file(engine, found)
     return kind.deserialize(engine, found)
-
-
-def _wasm(entry: Path) -> bytes:
-    """The binary in `entry`; a `.wat` text is converted."""
-    try:
-        source = entry.read_bytes()
-    except OSError as exc:
-        raise SandboxError(f"{entry}: cannot be read: {exc.strerror}") from None
-    return bytes(wasmtime.wat2wasm(source.decode("utf-8"))) if entry.suffix == ".wat" else source
 
 
 def _loaded(

@@ -46,6 +46,7 @@ from .poll import define_poll
 from .stdio import define_stdio
 
 __all__ = [
+    "COMPILE_SETTINGS",
     "INSTANCE_BYTES",
     "SLOTS",
     "TABLE_ELEMENTS",
@@ -62,6 +63,9 @@ INSTANCE_BYTES = 16 << 20
 KEEP_RESIDENT = 1 << 20
 DECOMMIT_BATCH = 16
 _MEMORY_BYTES = 1 << 32
+# The settings that shape compiled code, switched on in both engines and in the compile
+# child (compiler.py), so an artifact compiled there deserializes on either engine.
+COMPILE_SETTINGS = ("consume_fuel", "epoch_interruption")
 
 
 def engine(*, pooling: bool = False) -> wasmtime.Engine:
@@ -69,8 +73,8 @@ def engine(*, pooling: bool = False) -> wasmtime.Engine:
     instance allocator sized as the module docstring says. Raises `wasmtime.WasmtimeError`
     if wasmtime cannot make it (e.g. the address space cannot hold the pool)."""
     config = wasmtime.Config()
-    config.consume_fuel = True
-    config.epoch_interruption = True
+    for name in COMPILE_SETTINGS:
+        setattr(config, name, True)
     if pooling:
         pool = ffi.wasmtime_pooling_allocation_config_new()
         try:
