@@ -2,14 +2,15 @@
 
 Compiling is the one step that runs on a module's wasm before any sandbox limit applies, and
 cranelift's memory grows with what the module declares (an 11 MB `.wat` of 150,000 functions
-took 1.8 GB): an upload nobody reviewed could take the gate host's memory. So every module
-and component is compiled by `_compile_child.py` (wasmtime's own advice for untrusted
-input), which sets `RLIMIT_AS` and `RLIMIT_CPU` on itself before importing wasmtime and
-hands back `serialize()` bytes; the backend verifies, caches and deserializes them as
-before. The child runs in its own process group: a timeout, `stop_all` (a SIGINT/SIGTERM or
-the gate's deadline, through `WasmBackend.expire_calls`) or an exception in the parent kills the group and reaps it, and the
-child dies with its parent (`PR_SET_PDEATHSIG`). Nothing is written to disk on the way:
-the wasm goes through stdin, the artifact through stdout.
+took 1.8 GB): an upload nobody reviewed could take the gate host's memory. So every
+component, and every core module above `COMPILE_IN_PROCESS` bytes (see below), is compiled
+by `_compile_child.py`, a process of its own whose limits the kernel enforces: it imports
+wasmtime, sets `RLIMIT_AS` and `RLIMIT_CPU` on itself and hands back `serialize()` bytes,
+which the backend caches (HMAC-signed) and deserializes as it would its own. The child runs
+in its own process group: a timeout, `stop_all` (a SIGINT/SIGTERM or the gate's deadline,
+through `WasmBackend.expire_calls`) or an exception in the parent kills the group and reaps
+it, and the child dies with its parent (`PR_SET_PDEATHSIG`). Nothing is written to disk on
+the way: the wasm goes through stdin, the artifact through stdout.
 
 A child costs about 0.1 s (start and `import wasmtime`: 70 ms on the 2-core reference
 machine under load) on top of the compile: 4-9x the in-process cold load of the vendas
