@@ -123,7 +123,8 @@ def _compiling() -> bool:
     """Whether a child of this process compiles a module now."""
     for child in psutil.Process().children():
         with contextlib.suppress(psutil.Error):
-            if child.cmdline()[3:4] == ["module"]:
+            # python -I _compile_child.py PARENT_PID KIND ...
+            if child.cmdline()[4:5] == ["module"]:
                 return True
     return False
 

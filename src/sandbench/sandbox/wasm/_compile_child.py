@@ -3,8 +3,9 @@
 It imports nothing of sandbench (a package import would load pydantic and the backend: ~0.3 s
 per compile), only wasmtime. Its contract with `compiler.py`:
 
-    argv: KIND MEMORY_BYTES CPU_SECONDS SETTING...
-          KIND is `module`, `component` or `wat`; each SETTING is a boolean
+    argv: PARENT_PID KIND MEMORY_BYTES CPU_SECONDS SETTING...
+          PARENT_PID is the process that started it; KIND is `module`, `component` or
+          `wat`; each SETTING is a boolean
           `wasmtime.Config` attribute to switch on (the engines' compile-relevant
           settings, engines.py)
     stdin: the wasm binary (`wat`: WebAssembly text)
@@ -37,20 +38,21 @@ _INVALID = 10
 _OUT_OF_MEMORY = 11
 
 
-def _die_with_parent() -> None:
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
+    """Be killed when `parent` ends; leave now if it ended already (while this interpreter
+    started: an interrupted sandbench may not have known this process yet)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux: the parent's timeout still kills it
         pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
+    if os.getppid() != parent:
         sys.exit(4)
 
 
 def main() -> int:
-    kind, memory, cpu, *settings = sys.argv[1:]
-    _die_with_parent()
+    parent, kind, memory, cpu, *settings = sys.argv[1:]
+    _die_with_parent(int(parent))
     # Imported before the limit: a limit too low for the runtime itself is still a clean
     # out-of-memory below, not a failed dlopen.
     import wasmtime

@@ -77,27 +77,32 @@ class Compiler:
         this returns or raises, whatever happened (KeyboardInterrupt included).
         """
         cpu = int(self.bounds.timeout_s * (os.cpu_count() or 1)) + 1
-        argv = [sys.executable, "-I", _CHILD, kind, str(self.bounds.memory), str(cpu)]
+        argv = [sys.executable, "-I", _CHILD, str(os.getpid()), kind, str(self.bounds.memory)]
+        child: subprocess.Popen[bytes] | None = None
+        out: bytes | None = None
+        err = b""
+        # One try from the start: a signal's exception raised as soon as the child exists
+        # (before it is known here, the child itself leaves once this process is gone).
         try:
             child = subprocess.Popen(  # noqa: S603 - our interpreter and script, no shell
-                [*argv, *COMPILE_SETTINGS],
+                [*argv, str(cpu), *COMPILE_SETTINGS],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 process_group=0,
             )
-        except OSError as exc:
-            raise SandboxError(f"{entry}: cannot start the compiler: {exc.strerror}") from None
-        with self._lock:
-            self._running.add(child)
-        out: bytes | None = None
-        err = b""
-        try:
+            with self._lock:
+                self._running.add(child)
             out, err = child.communicate(wasm, timeout=self.bounds.timeout_s)
         except subprocess.TimeoutExpired:
             pass
+        except OSError as exc:
+            if child is not None:
+                raise
+            raise SandboxError(f"{entry}: cannot start the compiler: {exc.strerror}") from None
         finally:
-            stopped = self._end(child)
+            stopped = child is not None and self._end(child)
+        assert child is not None  # noqa: S101 - Popen raised otherwise
         if stopped:
             raise CompileStopped(entry)
         if out is None:
