@@ -117,7 +117,8 @@ class ConfigError(InvalidInput):
 
 class CompileLimitError(InvalidInput):
     """A module's wasm needs more memory or time to compile than the policy's compile bounds
-    allow (`compile_memory`, `compile_timeout_s`), or its compile was interrupted."""
+    allow (`compile_memory`, `compile_timeout_s`). (A compile the gate's deadline or a
+    signal stopped is a load violation instead: `timeout`.)"""
 
 
 class ScanInputError(InvalidInput):

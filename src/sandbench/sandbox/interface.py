@@ -72,7 +72,8 @@ class SandboxLimits(BaseModel):
 class CompileBounds(BaseModel):
     """What compiling one module's wasm may use, whatever the module (policy `compile_memory`
     and `compile_timeout_s`): address space in bytes, and wall-clock seconds. The 1 GiB
-    default is twice what the largest Python component here needs (docs/abi.md, "Compiling")."""
+    default is 1.6-2x the 512-640 MiB the largest Python component here needs (docs/abi.md,
+    "Compiling")."""
 
     model_config = _FROZEN
 
