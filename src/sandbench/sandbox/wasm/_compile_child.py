@@ -5,11 +5,11 @@ per compile), only wasmtime. Its contract with `compiler.py`:
 
     argv: PARENT_PID KIND MEMORY_BYTES CPU_SECONDS SETTING...
           PARENT_PID is the process that started it; KIND is `module`, `component` or
-          `wat`; each SETTING is a boolean
-          `wasmtime.Config` attribute to switch on (the engines' compile-relevant
-          settings, engines.py)
+          `wat`; each SETTING is a boolean `wasmtime.Config` attribute to switch on (the
+          engines' compile-relevant settings, engines.py)
     stdin: the wasm binary (`wat`: WebAssembly text)
     stdout: the serialized artifact (`wat`: the wasm binary) (exit 0)
+    exit 4: PARENT_PID was gone when the child started (nobody reads this)
     exit 10: the input is invalid; stderr holds wasmtime's message
     exit 11: out of memory: Python's, or wasmtime's error for a module that validates (a
              failed mmap); a failed allocation in wasmtime aborts instead (SIGABRT, its
@@ -18,8 +18,10 @@ per compile), only wasmtime. Its contract with `compiler.py`:
 
 The resource limits are set once wasmtime is imported (its library counts): the address
 space (`RLIMIT_AS`, so every mmap of cranelift's threads counts) and the CPU time
-(`RLIMIT_CPU`, SIGXCPU then SIGKILL a second later). The child also asks to be killed when its parent
-dies (`PR_SET_PDEATHSIG`), so a parent killed outright leaves no compile running.
+(`RLIMIT_CPU`, SIGXCPU then SIGKILL a second later). Before that the child asks to be
+killed when its parent dies (`PR_SET_PDEATHSIG`) and leaves if it died already, so a
+parent killed outright, or interrupted before it knew of the child, leaves no compile
+running.
 """
 
 import ctypes
